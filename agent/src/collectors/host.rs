@@ -1,0 +1,8 @@
+//! The host collector (being written).
+
+use super::{CollectorSink, Context, Outcome};
+
+/// Collects host data into the bundle.
+pub async fn collect(_ctx: &Context, _out: &CollectorSink) -> Outcome {
+    Outcome::skipped("not implemented yet")
+}

@@ -1,0 +1,8 @@
+//! The logs collector (being written).
+
+use super::{CollectorSink, Context, Outcome};
+
+/// Collects logs data into the bundle.
+pub async fn collect(_ctx: &Context, _out: &CollectorSink) -> Outcome {
+    Outcome::skipped("not implemented yet")
+}

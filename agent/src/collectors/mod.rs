@@ -1,0 +1,296 @@
+//! The collectors and what they share: the run's options, the Docker discovery that
+//! several collectors need, and the sink that redacts and writes into the bundle.
+//! One module per collector; each exposes `async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome`.
+
+pub mod docker;
+pub mod host;
+pub mod logs;
+pub mod mongodb;
+pub mod rocketchat;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rcdiag_bundle::{BundleWriter, CollectorStatus, FileRecord};
+use serde::Serialize;
+use tokio::sync::{Mutex as AsyncMutex, OnceCell, OwnedMutexGuard};
+
+use crate::redact::Redactor;
+
+/// Static description of a collector, for `list-collectors` and `--dry-run`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CollectorInfo {
+    /// Stable name (used by `--only` / `--skip` and in the manifest).
+    pub name: &'static str,
+    /// What it reads.
+    pub reads: &'static str,
+    /// What it needs to work fully.
+    pub permissions: &'static str,
+    /// Files it writes.
+    pub files: &'static str,
+}
+
+/// Every collector, in the order they are reported.
+pub const ALL: &[CollectorInfo] = &[
+    CollectorInfo {
+        name: "host",
+        reads: "/proc, /sys, /etc/os-release, mounts, network interfaces, chrony/timedatectl, process table",
+        permissions: "none (root sees every process's environment names)",
+        files: "host/host.json",
+    },
+    CollectorInfo {
+        name: "docker",
+        reads: "Docker Engine API: version, info, containers (inspect), images, one stats sample per running container",
+        permissions: "read access to the Docker socket (root or the docker group)",
+        files: "docker/version.json, docker/info.json, docker/containers.json, docker/images.json, docker/stats.json",
+    },
+    CollectorInfo {
+        name: "logs",
+        reads: "stdout and stderr of every container, within --since, capped by --log-lines and --log-bytes",
+        permissions: "read access to the Docker socket",
+        files: "logs/index.json, logs/<container>.log",
+    },
+    CollectorInfo {
+        name: "mongodb",
+        reads: "buildInfo, serverStatus, hostInfo, getCmdLineOpts, replSetGetStatus, oplog window, listDatabases, dbStats, $collStats",
+        permissions: "a MongoDB user with clusterMonitor on admin and read on the Rocket.Chat database",
+        files: "mongodb/<command>.json, mongodb/summary.json",
+    },
+    CollectorInfo {
+        name: "rocketchat",
+        reads: "rocketchat_statistics (newest), users counts, instances, allow-listed settings, /api/info and /metrics of each Rocket.Chat container",
+        permissions: "read on the Rocket.Chat database; network reach to the containers",
+        files: "rocketchat/summary.json, rocketchat/statistics.json, rocketchat/settings.json",
+    },
+];
+
+/// Names of all collectors.
+pub fn names() -> Vec<&'static str> {
+    ALL.iter().map(|c| c.name).collect()
+}
+
+/// Options every collector may read.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Docker endpoint (`unix:///var/run/docker.sock`, `tcp://...`); `None` = `DOCKER_HOST` or the local socket.
+    pub docker_host: Option<String>,
+    /// MongoDB URI; `None` = the `MONGO_URL` of the Rocket.Chat containers, else skipped.
+    pub mongodb_uri: Option<String>,
+    /// Log window.
+    pub since: Duration,
+    /// Most log lines per container.
+    pub log_lines: u64,
+    /// Most log bytes per container.
+    pub log_bytes: u64,
+    /// Per-collector time limit.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            docker_host: None,
+            mongodb_uri: None,
+            since: Duration::from_secs(24 * 3600),
+            log_lines: 10_000,
+            log_bytes: 5 << 20,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A container as discovered once and shared by the docker, logs, mongodb and rocketchat collectors.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveredContainer {
+    /// Full id.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// Image reference as configured.
+    pub image: String,
+    /// Whether it is running.
+    pub running: bool,
+    /// Raw environment (`NAME=value`, NOT redacted: never write it).
+    pub env: Vec<String>,
+    /// IP addresses on its networks.
+    pub ips: Vec<String>,
+    /// Logging driver.
+    pub log_driver: Option<String>,
+}
+
+impl DiscoveredContainer {
+    /// True for a Rocket.Chat server container (by image name or its env).
+    pub fn is_rocketchat(&self) -> bool {
+        let image = self.image.to_ascii_lowercase();
+        image.contains("rocket.chat") || image.contains("rocketchat/rocket") || image.contains("rc-custom")
+            || (self.env_value("ROOT_URL").is_some() && self.env_value("MONGO_URL").is_some())
+    }
+
+    /// The value of env variable `name`.
+    pub fn env_value(&self, name: &str) -> Option<&str> {
+        self.env.iter().find_map(|e| e.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+    }
+}
+
+/// The Docker discovery result: containers, or why there are none.
+pub type Discovery = Result<Vec<DiscoveredContainer>, String>;
+
+/// Shared state of one run.
+pub struct Context {
+    /// The run's options.
+    pub options: Options,
+    /// The run's redactor.
+    pub redactor: Arc<Redactor>,
+    discovery: OnceCell<Discovery>,
+}
+
+impl Context {
+    /// A context for one run.
+    pub fn new(options: Options, redactor: Arc<Redactor>) -> Self {
+        Self { options, redactor, discovery: OnceCell::new() }
+    }
+
+    /// The containers of the Docker endpoint, listed once per run (the first caller pays).
+    pub async fn discovery(&self) -> &Discovery {
+        self.discovery.get_or_init(|| docker::discover(&self.options)).await
+    }
+}
+
+/// The outcome a collector reports; the orchestrator adds timing and files.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Status.
+    pub status: CollectorStatus,
+    /// Error or skip reason (will be redacted before it is recorded).
+    pub message: Option<String>,
+}
+
+impl Outcome {
+    /// Everything collected.
+    pub fn ok() -> Self {
+        Self { status: CollectorStatus::Ok, message: None }
+    }
+    /// Some of it collected.
+    pub fn partial(msg: impl Into<String>) -> Self {
+        Self { status: CollectorStatus::Partial, message: Some(msg.into()) }
+    }
+    /// Nothing usable.
+    pub fn failed(msg: impl Into<String>) -> Self {
+        Self { status: CollectorStatus::Failed, message: Some(msg.into()) }
+    }
+    /// Not applicable here.
+    pub fn skipped(msg: impl Into<String>) -> Self {
+        Self { status: CollectorStatus::Skipped, message: Some(msg.into()) }
+    }
+}
+
+/// The bundle writer shared by the collectors of a run. Entries are written one at a
+/// time; collectors gather concurrently and take the writer only to store.
+#[derive(Clone)]
+pub struct Sink {
+    writer: Arc<AsyncMutex<BundleWriter>>,
+    redactor: Arc<Redactor>,
+}
+
+impl Sink {
+    /// Wraps a writer.
+    pub fn new(writer: BundleWriter, redactor: Arc<Redactor>) -> Self {
+        Self { writer: Arc::new(AsyncMutex::new(writer)), redactor }
+    }
+
+    /// A sink that records which files `collector` writes.
+    pub fn for_collector(&self, collector: &'static str) -> CollectorSink {
+        CollectorSink { sink: self.clone(), collector, files: Arc::new(Mutex::new(Vec::new())) }
+    }
+
+    /// Takes the writer back once every collector is done (fails if one still holds it).
+    pub fn into_writer(self) -> Option<BundleWriter> {
+        Arc::try_unwrap(self.writer).ok().map(AsyncMutex::into_inner)
+    }
+
+    /// Runs `f` with the writer locked.
+    pub async fn with_writer<T>(&self, f: impl FnOnce(&mut BundleWriter) -> T) -> T {
+        let mut w = self.writer.lock().await;
+        f(&mut w)
+    }
+}
+
+/// A collector's view of the sink: every write is redacted and recorded.
+#[derive(Clone)]
+pub struct CollectorSink {
+    sink: Sink,
+    collector: &'static str,
+    files: Arc<Mutex<Vec<String>>>,
+}
+
+impl CollectorSink {
+    /// The collector this sink belongs to.
+    pub fn collector(&self) -> &'static str {
+        self.collector
+    }
+
+    /// The run's redactor.
+    pub fn redactor(&self) -> &Redactor {
+        &self.sink.redactor
+    }
+
+    /// Paths written so far (kept even when the collector times out).
+    pub fn files(&self) -> Vec<String> {
+        self.files.lock().expect("files lock").clone()
+    }
+
+    /// Writes `value` as JSON, after pattern redaction of every string and the fail-closed scan.
+    pub async fn put_json(&self, path: &str, value: &impl Serialize) -> Result<FileRecord, rcdiag_bundle::Error> {
+        let value = serde_json::to_value(value).map_err(|e| rcdiag_bundle::Error::Json { path: path.into(), reason: e.to_string() })?;
+        let bytes = self.sink.redactor.finalize_json(value);
+        let rec = self.sink.with_writer(|w| w.add_bytes(path, &bytes).cloned()).await?;
+        self.files.lock().expect("files lock").push(path.to_string());
+        Ok(rec)
+    }
+
+    /// Opens a streamed text entry; the writer stays locked until the stream is finished or dropped.
+    pub async fn stream(&self, path: &str) -> Result<LineStream, rcdiag_bundle::Error> {
+        let mut guard = self.sink.writer.clone().lock_owned().await;
+        guard.begin_file(path)?;
+        self.files.lock().expect("files lock").push(path.to_string());
+        Ok(LineStream { guard, redactor: self.sink.redactor.clone(), lines: 0, bytes: 0, finished: false })
+    }
+}
+
+/// A text entry being written line by line, each line redacted first.
+pub struct LineStream {
+    guard: OwnedMutexGuard<BundleWriter>,
+    redactor: Arc<Redactor>,
+    /// Lines written.
+    pub lines: u64,
+    /// Bytes written (after redaction).
+    pub bytes: u64,
+    finished: bool,
+}
+
+impl LineStream {
+    /// Redacts and writes one line (a newline is added).
+    pub fn write_line(&mut self, line: &str) -> Result<(), rcdiag_bundle::Error> {
+        let mut out = self.redactor.redact_line(line.trim_end_matches(['\n', '\r']));
+        out.push('\n');
+        self.guard.write_chunk(out.as_bytes())?;
+        self.lines += 1;
+        self.bytes += out.len() as u64;
+        Ok(())
+    }
+
+    /// Closes the entry.
+    pub fn finish(mut self, truncated: bool) -> Result<FileRecord, rcdiag_bundle::Error> {
+        self.finished = true;
+        self.guard.end_file(truncated).cloned()
+    }
+}
+
+impl Drop for LineStream {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Cut short (time limit or error): close the entry, marked truncated.
+            let _ = self.guard.end_file(true);
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The mongodb collector (being written).
+
+use super::{CollectorSink, Context, Outcome};
+
+/// Collects mongodb data into the bundle.
+pub async fn collect(_ctx: &Context, _out: &CollectorSink) -> Outcome {
+    Outcome::skipped("not implemented yet")
+}

@@ -1,0 +1,5 @@
+//! rcdiag-agent as a library: the collectors, redaction and the collection run, so the
+//! binary stays thin and the tests can drive the pieces directly.
+
+pub mod collectors;
+pub mod redact;

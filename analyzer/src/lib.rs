@@ -1,0 +1,9 @@
+//! rcdiag-analyzer as a library: the policy, the node model read from bundles, the
+//! checks, the reports and the explore/diff commands, so the binary stays thin.
+
+pub mod checks;
+pub mod diff;
+pub mod explore;
+pub mod model;
+pub mod policy;
+pub mod report;
