@@ -3,3 +3,5 @@
 
 pub mod collectors;
 pub mod redact;
+pub mod config;
+pub mod run;

@@ -39,7 +39,9 @@ pub enum Error {
     Corrupt(String),
 
     /// The SSH signature over `manifest.json` does not verify.
-    #[error("signature invalid: {0}; the manifest was changed after signing or the signature is not ours")]
+    #[error(
+        "signature invalid: {0}; the manifest was changed after signing or the signature is not ours"
+    )]
     SignatureInvalid(String),
 
     /// The signature is valid but the signer is not in the trusted signers list.
@@ -54,7 +56,11 @@ pub enum Error {
 
     /// A file's size differs from the size the manifest records.
     #[error("file {path} has {actual} bytes but the manifest says {expected}")]
-    SizeMismatch { path: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        path: String,
+        expected: u64,
+        actual: u64,
+    },
 
     /// An entry is present in the zip but not listed in the manifest.
     #[error("file {path} is in the bundle but not listed in the signed manifest")]

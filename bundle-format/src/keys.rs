@@ -95,12 +95,20 @@ impl NodeKey {
         let pem = fs::read_to_string(path).map_err(|e| key_err(e.to_string()))?;
         let key = PrivateKey::from_openssh(pem.trim()).map_err(|e| key_err(e.to_string()))?;
         if key.is_encrypted() {
-            return Err(key_err("the key is passphrase-protected; rcdiag needs an unencrypted node key".into()));
+            return Err(key_err(
+                "the key is passphrase-protected; rcdiag needs an unencrypted node key".into(),
+            ));
         }
         if key.algorithm() != Algorithm::Ed25519 {
-            return Err(key_err(format!("expected an ed25519 key, found {}", key.algorithm())));
+            return Err(key_err(format!(
+                "expected an ed25519 key, found {}",
+                key.algorithm()
+            )));
         }
-        Ok(Self { key, path: Some(path.to_path_buf()) })
+        Ok(Self {
+            key,
+            path: Some(path.to_path_buf()),
+        })
     }
 
     /// Where the key is stored, if it was loaded from a file.
@@ -115,7 +123,10 @@ impl NodeKey {
 
     /// `SHA256:...` fingerprint of the public key.
     pub fn fingerprint(&self) -> String {
-        self.key.public_key().fingerprint(HashAlg::Sha256).to_string()
+        self.key
+            .public_key()
+            .fingerprint(HashAlg::Sha256)
+            .to_string()
     }
 
     /// SSHSIG signature (PEM) of `msg` in `namespace`.
@@ -123,9 +134,14 @@ impl NodeKey {
         let sig = self
             .key
             .sign(namespace, HashAlg::Sha512, msg)
-            .map_err(|e| Error::Key { path: "node key".into(), reason: e.to_string() })?;
-        sig.to_pem(LineEnding::LF)
-            .map_err(|e| Error::Key { path: "node key".into(), reason: e.to_string() })
+            .map_err(|e| Error::Key {
+                path: "node key".into(),
+                reason: e.to_string(),
+            })?;
+        sig.to_pem(LineEnding::LF).map_err(|e| Error::Key {
+            path: "node key".into(),
+            reason: e.to_string(),
+        })
     }
 }
 
@@ -133,7 +149,9 @@ impl NodeKey {
 pub(crate) fn public_key_line(key: &PublicKey) -> String {
     let mut k = key.clone();
     k.set_comment("");
-    k.to_openssh().map(|s| s.trim().to_string()).unwrap_or_default()
+    k.to_openssh()
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// The host name of this machine, as the kernel reports it.
@@ -186,15 +204,17 @@ impl Recipient {
                 .map_err(&invalid);
         }
         if s.starts_with("ssh-") {
-            let parsed = age::ssh::Recipient::from_str(s)
-                .map_err(|e| invalid(&format!("{e:?}")))?;
+            let parsed =
+                age::ssh::Recipient::from_str(s).map_err(|e| invalid(&format!("{e:?}")))?;
             let fp = PublicKey::from_openssh(s)
                 .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
                 .map_err(|e| invalid(&e.to_string()))?;
             return Ok(Self::Ssh(Box::new(parsed), fp));
         }
         if s.starts_with("AGE-SECRET-KEY-") {
-            return Err(invalid("this is a private key; give the public recipient (age1...) that `rcdiag-analyzer keygen` printed"));
+            return Err(invalid(
+                "this is a private key; give the public recipient (age1...) that `rcdiag-analyzer keygen` printed",
+            ));
         }
         Err(invalid("unknown key type"))
     }
@@ -245,18 +265,25 @@ impl Identity {
     /// as written by `age-keygen` or `rcdiag-analyzer keygen`) or an SSH private key.
     pub fn load_file(path: &Path) -> Result<Vec<Self>> {
         let source = path.display().to_string();
-        let err = |reason: String| Error::Identity { path: source.clone(), reason };
+        let err = |reason: String| Error::Identity {
+            path: source.clone(),
+            reason,
+        };
         let data = fs::read(path).map_err(|e| err(format!("{e}")))?;
         Self::from_bytes(&data, &source)
     }
 
     /// Parses identities from the bytes of an identity file; `source` names it in errors.
     pub fn from_bytes(data: &[u8], source: &str) -> Result<Vec<Self>> {
-        let err = |reason: String| Error::Identity { path: source.to_string(), reason };
+        let err = |reason: String| Error::Identity {
+            path: source.to_string(),
+            reason,
+        };
         let text = String::from_utf8_lossy(data);
         if text.contains("-----BEGIN") {
-            let id = age::ssh::Identity::from_buffer(io::Cursor::new(data), Some(source.to_string()))
-                .map_err(|e| err(e.to_string()))?;
+            let id =
+                age::ssh::Identity::from_buffer(io::Cursor::new(data), Some(source.to_string()))
+                    .map_err(|e| err(e.to_string()))?;
             return match id {
                 age::ssh::Identity::Unencrypted(_) => Ok(vec![Self {
                     inner: Box::new(id),
@@ -268,15 +295,21 @@ impl Identity {
                 age::ssh::Identity::Unsupported(k) => Err(err(format!("unsupported SSH key: {k:?}"))),
             };
         }
-        let file = age::IdentityFile::from_buffer(io::Cursor::new(data))
-            .map_err(|e| err(format!("{e}; expected an age identity file (AGE-SECRET-KEY-1...) or an SSH private key")))?;
+        let file = age::IdentityFile::from_buffer(io::Cursor::new(data)).map_err(|e| {
+            err(format!(
+                "{e}; expected an age identity file (AGE-SECRET-KEY-1...) or an SSH private key"
+            ))
+        })?;
         let ids = file.into_identities().map_err(|e| err(e.to_string()))?;
         if ids.is_empty() {
             return Err(err("the file holds no identity".into()));
         }
         Ok(ids
             .into_iter()
-            .map(|inner| Self { inner, source: source.to_string() })
+            .map(|inner| Self {
+                inner,
+                source: source.to_string(),
+            })
             .collect())
     }
 
@@ -302,7 +335,10 @@ pub fn generate_support_key() -> SupportKey {
         "# created: {created}\n# public key: {recipient}\n{}\n",
         id.to_string().expose_secret()
     );
-    SupportKey { identity_file, recipient }
+    SupportKey {
+        identity_file,
+        recipient,
+    }
 }
 
 /// One entry of an OpenSSH `allowed_signers` file.
@@ -346,23 +382,29 @@ impl TrustedSigners {
                 reason: reason.to_string(),
             };
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let Some(kpos) = fields
-                .iter()
-                .position(|f| f.starts_with("ssh-") || f.starts_with("ecdsa-") || f.starts_with("sk-"))
-            else {
+            let Some(kpos) = fields.iter().position(|f| {
+                f.starts_with("ssh-") || f.starts_with("ecdsa-") || f.starts_with("sk-")
+            }) else {
                 return Err(err("no key type (ssh-ed25519, ssh-rsa, ...) found"));
             };
             if kpos == 0 {
-                return Err(err("the line must start with principals, e.g. `node1 ssh-ed25519 AAAA...`"));
+                return Err(err(
+                    "the line must start with principals, e.g. `node1 ssh-ed25519 AAAA...`",
+                ));
             }
             let options = fields[1..kpos].join(" ");
             if let Some(ns) = options.split("namespaces=\"").nth(1) {
                 let list = ns.split('"').next().unwrap_or_default();
-                if !list.split(',').any(|n| n == crate::SIG_NAMESPACE || n == "*") {
+                if !list
+                    .split(',')
+                    .any(|n| n == crate::SIG_NAMESPACE || n == "*")
+                {
                     continue;
                 }
             }
-            let b64 = fields.get(kpos + 1).ok_or_else(|| err("key data missing after the key type"))?;
+            let b64 = fields
+                .get(kpos + 1)
+                .ok_or_else(|| err("key data missing after the key type"))?;
             let key = PublicKey::from_openssh(&format!("{} {}", fields[kpos], b64))
                 .map_err(|e| err(&e.to_string()))?;
             let principals = fields[0].split(',').map(str::to_string).collect();
@@ -373,7 +415,9 @@ impl TrustedSigners {
 
     /// The entry whose key equals `key`, if any.
     pub fn find(&self, key: &PublicKey) -> Option<&AllowedSigner> {
-        self.signers.iter().find(|s| s.key.key_data() == key.key_data())
+        self.signers
+            .iter()
+            .find(|s| s.key.key_data() == key.key_data())
     }
 
     /// Number of usable entries.

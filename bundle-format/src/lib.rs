@@ -40,8 +40,13 @@ pub use manifest::{
     NodeInfo, RedactionSummary, Signer, manifest_schema_json,
 };
 pub use names::check_entry_name;
-pub use reader::{Bundle, EntryReader, Limits, OpenOptions, ReadSeek, TrustStatus, header_recipients};
-pub use writer::{BundleWriter, Encryption, FinishedBundle, HINT_STANZA_TAG, WriterOptions, bundle_file_name, merge_counts};
+pub use reader::{
+    Bundle, EntryReader, Limits, OpenOptions, ReadSeek, TrustStatus, header_recipients,
+};
+pub use writer::{
+    BundleWriter, Encryption, FinishedBundle, HINT_STANZA_TAG, WriterOptions, bundle_file_name,
+    merge_counts,
+};
 
 /// Name of the manifest entry.
 pub const MANIFEST_NAME: &str = "manifest.json";

@@ -13,7 +13,10 @@ pub const FORMAT_VERSION: u64 = 1;
 
 /// The signed description of a bundle. Unknown fields are ignored when reading.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[schemars(title = "rcdiag bundle manifest", description = "manifest.json of an rcdiag bundle, format version 1")]
+#[schemars(
+    title = "rcdiag bundle manifest",
+    description = "manifest.json of an rcdiag bundle, format version 1"
+)]
 pub struct Manifest {
     /// Always `rcdiag-bundle`.
     pub format: String,
@@ -63,7 +66,9 @@ pub struct NodeInfo {
 }
 
 /// Outcome of one collector.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CollectorStatus {
     /// Collected everything it was asked for.

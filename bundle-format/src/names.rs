@@ -41,14 +41,31 @@ mod tests {
 
     #[test]
     fn accepts_plain_relative_names() {
-        for ok in ["manifest.json", "logs/rc-1.log", "docker/containers.json", "a/b/c.d", "dir/"] {
+        for ok in [
+            "manifest.json",
+            "logs/rc-1.log",
+            "docker/containers.json",
+            "a/b/c.d",
+            "dir/",
+        ] {
             assert!(check_entry_name(ok).is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn rejects_escaping_and_ambiguous_names() {
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a\\b", "C:x", "a//b", "./a", "a/\u{0}b", "a\nb"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a\\b",
+            "C:x",
+            "a//b",
+            "./a",
+            "a/\u{0}b",
+            "a\nb",
+        ] {
             assert!(check_entry_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -19,7 +19,7 @@ use crate::keys::{Identity, TrustedSigners};
 use crate::manifest::{FORMAT_NAME, FORMAT_VERSION, FileRecord, Manifest, ManifestProbe};
 use crate::names::check_entry_name;
 use crate::writer::HINT_STANZA_TAG;
-use crate::{MANIFEST_NAME, SIGNATURE_NAME, SIG_NAMESPACE};
+use crate::{MANIFEST_NAME, SIG_NAMESPACE, SIGNATURE_NAME};
 
 /// A seekable byte source the reader can use.
 pub trait ReadSeek: Read + Seek + Send {}
@@ -86,7 +86,9 @@ impl std::fmt::Display for TrustStatus {
         match self {
             Self::Trusted { principals } => write!(f, "trusted ({})", principals.join(",")),
             Self::Untrusted => f.write_str("NOT trusted (key not in the allowed signers file)"),
-            Self::NotChecked => f.write_str("not checked (pass --trust allowed_signers to pin node keys)"),
+            Self::NotChecked => {
+                f.write_str("not checked (pass --trust allowed_signers to pin node keys)")
+            }
         }
     }
 }
@@ -105,7 +107,9 @@ pub struct Bundle {
 
 impl std::fmt::Debug for Bundle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bundle").field("bundle_id", &self.manifest.bundle_id).finish()
+        f.debug_struct("Bundle")
+            .field("bundle_id", &self.manifest.bundle_id)
+            .finish()
     }
 }
 
@@ -124,21 +128,26 @@ impl Bundle {
         let mut head = Vec::with_capacity(64);
         (&mut source).take(64).read_to_end(&mut head)?;
         source.rewind()?;
-        let (inner, encrypted): (Source, bool) = if head.starts_with(AGE_MAGIC) || head.starts_with(ARMOR_MAGIC) {
-            let recipients = header_recipients(&mut source);
-            source.rewind()?;
-            let buffered = BufReader::with_capacity(64 * 1024, source);
-            match decrypt(buffered, opts.identities) {
-                Err(Error::NoMatchingIdentity { .. }) => return Err(Error::NoMatchingIdentity { recipients }),
-                other => (other?, true),
-            }
-        } else if head.starts_with(b"PK") {
-            (source, false)
-        } else if head.is_empty() {
-            return Err(Error::Truncated("the file is empty".into()));
-        } else {
-            return Err(Error::NotABundle { reason: "it starts with neither an age header nor a zip header".into() });
-        };
+        let (inner, encrypted): (Source, bool) =
+            if head.starts_with(AGE_MAGIC) || head.starts_with(ARMOR_MAGIC) {
+                let recipients = header_recipients(&mut source);
+                source.rewind()?;
+                let buffered = BufReader::with_capacity(64 * 1024, source);
+                match decrypt(buffered, opts.identities) {
+                    Err(Error::NoMatchingIdentity { .. }) => {
+                        return Err(Error::NoMatchingIdentity { recipients });
+                    }
+                    other => (other?, true),
+                }
+            } else if head.starts_with(b"PK") {
+                (source, false)
+            } else if head.is_empty() {
+                return Err(Error::Truncated("the file is empty".into()));
+            } else {
+                return Err(Error::NotABundle {
+                    reason: "it starts with neither an age header nor a zip header".into(),
+                });
+            };
         let archive = ZipArchive::new(inner).map_err(|e| zip_error(e, encrypted))?;
         let mut bundle = Self {
             archive,
@@ -171,18 +180,33 @@ impl Bundle {
             )));
         }
         if self.archive.has_duplicate_names() {
-            return Err(Error::UnsafeEntryName { name: "(several)".into(), reason: "duplicate entry names".into() });
+            return Err(Error::UnsafeEntryName {
+                name: "(several)".into(),
+                reason: "duplicate entry names".into(),
+            });
         }
         let mut total: u64 = 0;
         for i in 0..self.archive.len() {
-            let entry = self.archive.by_index_data(i).map_err(|e| zip_error(e, self.encrypted))?;
+            let entry = self
+                .archive
+                .by_index_data(i)
+                .map_err(|e| zip_error(e, self.encrypted))?;
             let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
             if std::str::from_utf8(entry.name_raw()).is_err() {
-                return Err(Error::UnsafeEntryName { name, reason: "not valid UTF-8".into() });
+                return Err(Error::UnsafeEntryName {
+                    name,
+                    reason: "not valid UTF-8".into(),
+                });
             }
-            check_entry_name(&name).map_err(|reason| Error::UnsafeEntryName { name: name.clone(), reason })?;
+            check_entry_name(&name).map_err(|reason| Error::UnsafeEntryName {
+                name: name.clone(),
+                reason,
+            })?;
             if entry.is_symlink() {
-                return Err(Error::UnsafeEntryName { name, reason: "is a symbolic link".into() });
+                return Err(Error::UnsafeEntryName {
+                    name,
+                    reason: "is a symbolic link".into(),
+                });
             }
             if entry.is_dir() {
                 continue;
@@ -221,12 +245,19 @@ impl Bundle {
             Err(e) => return Err(zip_error(e, encrypted)),
         };
         if file.size() > max {
-            return Err(Error::LimitExceeded(format!("{name} is {} bytes, more than {max}", file.size())));
+            return Err(Error::LimitExceeded(format!(
+                "{name} is {} bytes, more than {max}",
+                file.size()
+            )));
         }
         let mut buf = Vec::with_capacity(file.size() as usize);
-        file.take(max + 1).read_to_end(&mut buf).map_err(|e| io_error(e, encrypted))?;
+        file.take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_error(e, encrypted))?;
         if buf.len() as u64 > max {
-            return Err(Error::LimitExceeded(format!("{name} is more than {max} bytes")));
+            return Err(Error::LimitExceeded(format!(
+                "{name} is more than {max} bytes"
+            )));
         }
         Ok(buf)
     }
@@ -234,7 +265,9 @@ impl Bundle {
     fn load_manifest(&mut self) -> Result<()> {
         let bytes = match self.read_small(MANIFEST_NAME, self.limits.max_manifest_size) {
             Err(Error::NoSuchEntry(_)) => {
-                return Err(Error::NotABundle { reason: "the zip has no manifest.json".into() });
+                return Err(Error::NotABundle {
+                    reason: "the zip has no manifest.json".into(),
+                });
             }
             other => other?,
         };
@@ -242,16 +275,24 @@ impl Bundle {
             .map_err(|e| Error::InvalidManifest(format!("manifest.json is not JSON: {e}")))?;
         if probe.format.as_deref() != Some(FORMAT_NAME) {
             return Err(Error::NotABundle {
-                reason: format!("manifest.json names format {:?}, not {FORMAT_NAME:?}", probe.format.unwrap_or_default()),
+                reason: format!(
+                    "manifest.json names format {:?}, not {FORMAT_NAME:?}",
+                    probe.format.unwrap_or_default()
+                ),
             });
         }
         let version = probe
             .format_version
             .as_ref()
             .and_then(|v| v.as_u64())
-            .ok_or_else(|| Error::InvalidManifest("format_version is missing or not an integer".into()))?;
+            .ok_or_else(|| {
+                Error::InvalidManifest("format_version is missing or not an integer".into())
+            })?;
         if version > FORMAT_VERSION {
-            return Err(Error::NewerVersion { found: version, supported: FORMAT_VERSION });
+            return Err(Error::NewerVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
         }
         let manifest: Manifest =
             serde_json::from_slice(&bytes).map_err(|e| Error::InvalidManifest(e.to_string()))?;
@@ -263,16 +304,23 @@ impl Bundle {
     fn verify_signature(&mut self, opts: &OpenOptions<'_>) -> Result<()> {
         let sig_bytes = match self.read_small(SIGNATURE_NAME, 64 * 1024) {
             Err(Error::NoSuchEntry(_)) => {
-                return Err(Error::SignatureInvalid("manifest.json.sig is missing".into()));
+                return Err(Error::SignatureInvalid(
+                    "manifest.json.sig is missing".into(),
+                ));
             }
             other => other?,
         };
-        let sig = SshSig::from_pem(&sig_bytes)
-            .map_err(|e| Error::SignatureInvalid(format!("manifest.json.sig does not parse: {e}")))?;
-        let signer = PublicKey::from_openssh(self.manifest.signer.public_key.trim())
-            .map_err(|e| Error::SignatureInvalid(format!("the manifest's signer key does not parse: {e}")))?;
+        let sig = SshSig::from_pem(&sig_bytes).map_err(|e| {
+            Error::SignatureInvalid(format!("manifest.json.sig does not parse: {e}"))
+        })?;
+        let signer =
+            PublicKey::from_openssh(self.manifest.signer.public_key.trim()).map_err(|e| {
+                Error::SignatureInvalid(format!("the manifest's signer key does not parse: {e}"))
+            })?;
         if sig.public_key() != signer.key_data() {
-            return Err(Error::SignatureInvalid("the signature is by another key than the manifest's signer".into()));
+            return Err(Error::SignatureInvalid(
+                "the signature is by another key than the manifest's signer".into(),
+            ));
         }
         if sig.namespace() != SIG_NAMESPACE {
             return Err(Error::SignatureInvalid(format!(
@@ -293,7 +341,9 @@ impl Bundle {
         self.trust = match opts.trusted {
             None => TrustStatus::NotChecked,
             Some(t) => match t.find(&signer) {
-                Some(s) => TrustStatus::Trusted { principals: s.principals.clone() },
+                Some(s) => TrustStatus::Trusted {
+                    principals: s.principals.clone(),
+                },
                 None if opts.require_trusted => return Err(Error::SignerUntrusted { fingerprint }),
                 None => TrustStatus::Untrusted,
             },
@@ -305,14 +355,26 @@ impl Bundle {
     fn check_file_set(&mut self) -> Result<()> {
         let mut by_path = HashMap::new();
         for (i, f) in self.manifest.files.iter().enumerate() {
-            check_entry_name(&f.path).map_err(|reason| Error::UnsafeEntryName { name: f.path.clone(), reason })?;
-            if f.path == MANIFEST_NAME || f.path == SIGNATURE_NAME || by_path.insert(f.path.clone(), i).is_some() {
-                return Err(Error::InvalidManifest(format!("file {} is listed twice or under a reserved name", f.path)));
+            check_entry_name(&f.path).map_err(|reason| Error::UnsafeEntryName {
+                name: f.path.clone(),
+                reason,
+            })?;
+            if f.path == MANIFEST_NAME
+                || f.path == SIGNATURE_NAME
+                || by_path.insert(f.path.clone(), i).is_some()
+            {
+                return Err(Error::InvalidManifest(format!(
+                    "file {} is listed twice or under a reserved name",
+                    f.path
+                )));
             }
         }
         let mut present = HashSet::new();
         for i in 0..self.archive.len() {
-            let entry = self.archive.by_index_data(i).map_err(|e| zip_error(e, self.encrypted))?;
+            let entry = self
+                .archive
+                .by_index_data(i)
+                .map_err(|e| zip_error(e, self.encrypted))?;
             if entry.is_dir() {
                 continue;
             }
@@ -325,12 +387,23 @@ impl Bundle {
             };
             let expected = self.manifest.files[idx].size;
             if entry.size() != expected {
-                return Err(Error::SizeMismatch { path: name, expected, actual: entry.size() });
+                return Err(Error::SizeMismatch {
+                    path: name,
+                    expected,
+                    actual: entry.size(),
+                });
             }
             present.insert(name);
         }
-        if let Some(missing) = self.manifest.files.iter().find(|f| !present.contains(&f.path)) {
-            return Err(Error::MissingFile { path: missing.path.clone() });
+        if let Some(missing) = self
+            .manifest
+            .files
+            .iter()
+            .find(|f| !present.contains(&f.path))
+        {
+            return Err(Error::MissingFile {
+                path: missing.path.clone(),
+            });
         }
         self.by_path = by_path;
         Ok(())
@@ -396,15 +469,30 @@ impl Bundle {
         };
         let record = self.manifest.files[idx].clone();
         let encrypted = self.encrypted;
-        let inner = self.archive.by_name(path).map_err(|e| zip_error(e, encrypted))?;
-        Ok(EntryReader { inner, hasher: Sha256::new(), read: 0, record, encrypted, done: false })
+        let inner = self
+            .archive
+            .by_name(path)
+            .map_err(|e| zip_error(e, encrypted))?;
+        Ok(EntryReader {
+            inner,
+            hasher: Sha256::new(),
+            read: 0,
+            record,
+            encrypted,
+            done: false,
+        })
     }
 
     /// Reads a whole file, refusing one larger than `max` bytes.
     pub fn read_bytes(&mut self, path: &str, max: u64) -> Result<Vec<u8>> {
-        let size = self.entry(path).ok_or_else(|| Error::NoSuchEntry(path.into()))?.size;
+        let size = self
+            .entry(path)
+            .ok_or_else(|| Error::NoSuchEntry(path.into()))?
+            .size;
         if size > max {
-            return Err(Error::LimitExceeded(format!("{path} is {size} bytes, more than {max}")));
+            return Err(Error::LimitExceeded(format!(
+                "{path} is {size} bytes, more than {max}"
+            )));
         }
         let mut r = self.open_entry(path)?;
         let mut buf = Vec::with_capacity(size as usize);
@@ -417,7 +505,10 @@ impl Bundle {
     /// Reads a file as JSON into `T`.
     pub fn read_json<T: serde::de::DeserializeOwned>(&mut self, path: &str) -> Result<T> {
         let bytes = self.read_bytes(path, self.limits.max_manifest_size.max(256 << 20))?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::Json { path: path.into(), reason: e.to_string() })
+        serde_json::from_slice(&bytes).map_err(|e| Error::Json {
+            path: path.into(),
+            reason: e.to_string(),
+        })
     }
 
     /// Writes every verified file, the manifest and its signature under `dir`, which
@@ -436,17 +527,27 @@ impl Bundle {
             if let Some(parent) = p.parent() {
                 fs::create_dir_all(parent)?;
             }
-            let f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&p)?;
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&p)?;
             Ok((f, p))
         };
-        for (name, bytes) in [(MANIFEST_NAME, self.manifest_bytes.clone()), (SIGNATURE_NAME, self.signature.clone())] {
+        for (name, bytes) in [
+            (MANIFEST_NAME, self.manifest_bytes.clone()),
+            (SIGNATURE_NAME, self.signature.clone()),
+        ] {
             let (mut f, p) = create(name)?;
             f.write_all(&bytes)?;
             written.push(p);
         }
         let paths: Vec<String> = self.manifest.files.iter().map(|f| f.path.clone()).collect();
         for path in paths {
-            check_entry_name(&path).map_err(|reason| Error::UnsafeEntryName { name: path.clone(), reason })?;
+            check_entry_name(&path).map_err(|reason| Error::UnsafeEntryName {
+                name: path.clone(),
+                reason,
+            })?;
             let (mut f, p) = create(&path)?;
             let mut r = self.open_entry(&path)?;
             if let Err(e) = io::copy(&mut r, &mut f) {
@@ -481,7 +582,9 @@ impl EntryReader<'_> {
     pub fn into_error(self, e: io::Error) -> Error {
         if let Some(inner) = e.get_ref().and_then(|i| i.downcast_ref::<EntryError>()) {
             return match inner {
-                EntryError::Hash => Error::HashMismatch { path: self.record.path.clone() },
+                EntryError::Hash => Error::HashMismatch {
+                    path: self.record.path.clone(),
+                },
                 EntryError::Size(actual) => Error::SizeMismatch {
                     path: self.record.path.clone(),
                     expected: self.record.size,
@@ -521,13 +624,19 @@ impl Read for EntryReader<'_> {
         let n = self.inner.read(&mut buf[..want])?;
         self.read += n as u64;
         if self.read > self.record.size {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, EntryError::Size(self.read)));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                EntryError::Size(self.read),
+            ));
         }
         self.hasher.update(&buf[..n]);
         if n == 0 {
             self.done = true;
             if self.read != self.record.size {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, EntryError::Size(self.read)));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    EntryError::Size(self.read),
+                ));
             }
             let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
             if digest != self.record.sha256 {
@@ -544,14 +653,20 @@ fn decrypt(buffered: BufReader<Source>, identities: &[Identity]) -> Result<Sourc
         age::DecryptError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
             Error::Truncated("the age header ends early".into())
         }
-        age::DecryptError::UnknownFormat => Error::NotABundle { reason: "unknown age format version".into() },
+        age::DecryptError::UnknownFormat => Error::NotABundle {
+            reason: "unknown age format version".into(),
+        },
         other => Error::Corrupt(format!("age header: {other}")),
     })?;
     // Keep a copy of the header's stanzas to name the recipients if no identity matches.
     match decryptor.decrypt(identities.iter().map(|i| i.as_age())) {
         Ok(reader) => Ok(Box::new(reader)),
-        Err(age::DecryptError::NoMatchingKeys) => Err(Error::NoMatchingIdentity { recipients: Vec::new() }),
-        Err(age::DecryptError::InvalidMac) => Err(Error::Corrupt("the age header MAC does not verify".into())),
+        Err(age::DecryptError::NoMatchingKeys) => Err(Error::NoMatchingIdentity {
+            recipients: Vec::new(),
+        }),
+        Err(age::DecryptError::InvalidMac) => {
+            Err(Error::Corrupt("the age header MAC does not verify".into()))
+        }
         Err(e) => Err(Error::Corrupt(format!("age: {e}"))),
     }
 }
@@ -586,7 +701,9 @@ pub fn header_recipients(source: impl Read) -> Vec<String> {
             match (args.next(), args.next()) {
                 (Some(HINT_STANZA_TAG), Some(fp)) => hints.push(fp.to_string()),
                 (Some("X25519"), _) => others.push("an age X25519 key".to_string()),
-                (Some(tag), Some(t)) if tag.starts_with("ssh-") => others.push(format!("an {tag} key (tag {t})")),
+                (Some(tag), Some(t)) if tag.starts_with("ssh-") => {
+                    others.push(format!("an {tag} key (tag {t})"))
+                }
                 (Some(tag), _) => others.push(format!("a {tag} recipient")),
                 _ => {}
             }
@@ -601,21 +718,28 @@ fn placeholder_manifest() -> Manifest {
         format_version: 0,
         bundle_id: String::new(),
         created_at: String::new(),
-        agent: crate::manifest::AgentInfo { name: String::new(), version: String::new() },
+        agent: crate::manifest::AgentInfo {
+            name: String::new(),
+            version: String::new(),
+        },
         node: Default::default(),
         collectors: Vec::new(),
         files: Vec::new(),
         redaction: Default::default(),
-        signer: crate::manifest::Signer { algorithm: String::new(), public_key: String::new(), fingerprint: String::new() },
+        signer: crate::manifest::Signer {
+            algorithm: String::new(),
+            public_key: String::new(),
+            fingerprint: String::new(),
+        },
     }
 }
 
 fn io_error(e: io::Error, encrypted: bool) -> Error {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => Error::Truncated(e.to_string()),
-        io::ErrorKind::InvalidData if encrypted => {
-            Error::Corrupt(format!("{e}: the encrypted data failed authentication (changed or cut short)"))
-        }
+        io::ErrorKind::InvalidData if encrypted => Error::Corrupt(format!(
+            "{e}: the encrypted data failed authentication (changed or cut short)"
+        )),
         _ => Error::Corrupt(e.to_string()),
     }
 }
@@ -623,7 +747,9 @@ fn io_error(e: io::Error, encrypted: bool) -> Error {
 fn zip_error(e: ZipError, encrypted: bool) -> Error {
     match e {
         ZipError::Io(e) => io_error(e, encrypted),
-        ZipError::InvalidArchive(msg) if msg.to_lowercase().contains("end of central directory") => {
+        ZipError::InvalidArchive(msg)
+            if msg.to_lowercase().contains("end of central directory") =>
+        {
             Error::Truncated(format!("zip: {msg}"))
         }
         ZipError::FileNotFound => Error::NoSuchEntry(String::new()),

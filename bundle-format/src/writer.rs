@@ -20,7 +20,7 @@ use crate::manifest::{
     RedactionSummary, Signer,
 };
 use crate::names::check_entry_name;
-use crate::{MANIFEST_NAME, SIGNATURE_NAME, SIG_NAMESPACE};
+use crate::{MANIFEST_NAME, SIG_NAMESPACE, SIGNATURE_NAME};
 
 /// Stanza tag of the plaintext recipient hints written into the age header.
 pub const HINT_STANZA_TAG: &str = "rcdiag-recipient";
@@ -29,7 +29,10 @@ pub const HINT_STANZA_TAG: &str = "rcdiag-recipient";
 #[derive(Debug, Clone)]
 pub enum Encryption {
     /// age v1 to these recipients; `armor` writes the ASCII-armored form.
-    Age { recipients: Vec<Recipient>, armor: bool },
+    Age {
+        recipients: Vec<Recipient>,
+        armor: bool,
+    },
     /// The signed, unencrypted variant (`.rcdiag.zip`), for a customer who wants to look first.
     None,
 }
@@ -52,13 +55,28 @@ pub struct WriterOptions {
 }
 
 /// The standard bundle file name: `rcdiag-<host>-<yyyymmddThhmmssZ>[-<case>].rcdiag[.zip]`.
-pub fn bundle_file_name(host: &str, created: jiff::Timestamp, case: Option<&str>, encrypted: bool) -> String {
+pub fn bundle_file_name(
+    host: &str,
+    created: jiff::Timestamp,
+    case: Option<&str>,
+    encrypted: bool,
+) -> String {
     let clean = |s: &str| -> String {
         s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect()
     };
-    let mut name = format!("rcdiag-{}-{}", clean(host), created.strftime("%Y%m%dT%H%M%SZ"));
+    let mut name = format!(
+        "rcdiag-{}-{}",
+        clean(host),
+        created.strftime("%Y%m%dT%H%M%SZ")
+    );
     if let Some(case) = case.filter(|c| !c.is_empty()) {
         name.push('-');
         name.push_str(&clean(case));
@@ -123,7 +141,8 @@ impl age::Recipient for HintRecipient {
     fn wrap_file_key(
         &self,
         _file_key: &age_core::format::FileKey,
-    ) -> std::result::Result<(Vec<age_core::format::Stanza>, HashSet<String>), age::EncryptError> {
+    ) -> std::result::Result<(Vec<age_core::format::Stanza>, HashSet<String>), age::EncryptError>
+    {
         Ok((
             vec![age_core::format::Stanza {
                 tag: HINT_STANZA_TAG.to_string(),
@@ -180,11 +199,19 @@ impl BundleWriter {
         let encrypted = matches!(opts.encryption, Encryption::Age { .. });
         let case = opts.node.labels.get("case").map(String::as_str);
         let target = if opts.out.is_dir() {
-            opts.out.join(bundle_file_name(&opts.node.hostname, created, case, encrypted))
+            opts.out.join(bundle_file_name(
+                &opts.node.hostname,
+                created,
+                case,
+                encrypted,
+            ))
         } else {
             opts.out.clone()
         };
-        let write_err = |source: io::Error| Error::Write { path: target.display().to_string(), source };
+        let write_err = |source: io::Error| Error::Write {
+            path: target.display().to_string(),
+            source,
+        };
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -192,7 +219,10 @@ impl BundleWriter {
         if !dir.is_dir() {
             return Err(write_err(io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("folder {} does not exist; create it or pass another with -o", dir.display()),
+                format!(
+                    "folder {} does not exist; create it or pass another with -o",
+                    dir.display()
+                ),
             )));
         }
         if target.exists() {
@@ -208,7 +238,10 @@ impl BundleWriter {
             .tempfile_in(&dir)
             .map_err(write_err)?;
         let (file, temp_path) = temp.into_parts();
-        let sink = CountingFile { inner: BufWriter::with_capacity(256 * 1024, file), count: 0 };
+        let sink = CountingFile {
+            inner: BufWriter::with_capacity(256 * 1024, file),
+            count: 0,
+        };
         let outer = match &opts.encryption {
             Encryption::None => Outer::Plain(sink),
             Encryption::Age { recipients, armor } => {
@@ -218,18 +251,26 @@ impl BundleWriter {
                         reason: "no recipient given".into(),
                     });
                 }
-                let hints: Vec<HintRecipient> =
-                    recipients.iter().map(|r| HintRecipient(r.fingerprint())).collect();
+                let hints: Vec<HintRecipient> = recipients
+                    .iter()
+                    .map(|r| HintRecipient(r.fingerprint()))
+                    .collect();
                 let all = recipients
                     .iter()
                     .map(|r| r.as_age())
                     .chain(hints.iter().map(|h| h as &dyn age::Recipient));
-                let enc = age::Encryptor::with_recipients(all).map_err(|e| Error::InvalidRecipient {
-                    recipient: String::new(),
-                    reason: e.to_string(),
-                })?;
-                let format = if *armor { age::armor::Format::AsciiArmor } else { age::armor::Format::Binary };
-                let armored = age::armor::ArmoredWriter::wrap_output(sink, format).map_err(write_err)?;
+                let enc =
+                    age::Encryptor::with_recipients(all).map_err(|e| Error::InvalidRecipient {
+                        recipient: String::new(),
+                        reason: e.to_string(),
+                    })?;
+                let format = if *armor {
+                    age::armor::Format::AsciiArmor
+                } else {
+                    age::armor::Format::Binary
+                };
+                let armored =
+                    age::armor::ArmoredWriter::wrap_output(sink, format).map_err(write_err)?;
                 Outer::Age(enc.wrap_output(armored).map_err(write_err)?)
             }
         };
@@ -284,7 +325,10 @@ impl BundleWriter {
     }
 
     fn zip_err(&self, e: impl std::fmt::Display) -> Error {
-        Error::Write { path: self.target.display().to_string(), source: io::Error::other(e.to_string()) }
+        Error::Write {
+            path: self.target.display().to_string(),
+            source: io::Error::other(e.to_string()),
+        }
     }
 
     /// Starts a new entry. An entry still open is closed first and marked truncated.
@@ -292,37 +336,57 @@ impl BundleWriter {
         if self.open.is_some() {
             self.end_file(true)?;
         }
-        check_entry_name(path).map_err(|reason| Error::InvalidEntryName { name: path.into(), reason })?;
+        check_entry_name(path).map_err(|reason| Error::InvalidEntryName {
+            name: path.into(),
+            reason,
+        })?;
         if path == MANIFEST_NAME || path == SIGNATURE_NAME {
-            return Err(Error::InvalidEntryName { name: path.into(), reason: "reserved name".into() });
+            return Err(Error::InvalidEntryName {
+                name: path.into(),
+                reason: "reserved name".into(),
+            });
         }
         if !self.names.insert(path.to_string()) {
-            return Err(Error::InvalidEntryName { name: path.into(), reason: "already written".into() });
+            return Err(Error::InvalidEntryName {
+                name: path.into(),
+                reason: "already written".into(),
+            });
         }
         let options = self.options;
         let res = self.zip()?.start_file(path, options);
         res.map_err(|e| self.zip_err(e))?;
-        self.open = Some(OpenEntry { path: path.to_string(), hasher: Sha256::new(), size: 0 });
+        self.open = Some(OpenEntry {
+            path: path.to_string(),
+            hasher: Sha256::new(),
+            size: 0,
+        });
         Ok(())
     }
 
     /// Appends bytes to the open entry.
     pub fn write_chunk(&mut self, buf: &[u8]) -> Result<()> {
         let Some(open) = self.open.as_mut() else {
-            return Err(Error::InvalidEntryName { name: String::new(), reason: "no entry is open; call begin_file first".into() });
+            return Err(Error::InvalidEntryName {
+                name: String::new(),
+                reason: "no entry is open; call begin_file first".into(),
+            });
         };
         open.hasher.update(buf);
         open.size += buf.len() as u64;
         let target = self.target.display().to_string();
-        self.zip()?
-            .write_all(buf)
-            .map_err(|source| Error::Write { path: target, source })
+        self.zip()?.write_all(buf).map_err(|source| Error::Write {
+            path: target,
+            source,
+        })
     }
 
     /// Closes the open entry and records it in the manifest.
     pub fn end_file(&mut self, truncated: bool) -> Result<&FileRecord> {
         let Some(open) = self.open.take() else {
-            return Err(Error::InvalidEntryName { name: String::new(), reason: "no entry is open".into() });
+            return Err(Error::InvalidEntryName {
+                name: String::new(),
+                reason: "no entry is open".into(),
+            });
         };
         self.files.push(FileRecord {
             path: open.path,
@@ -361,7 +425,10 @@ impl BundleWriter {
 
     /// Adds an entry holding `value` as pretty JSON.
     pub fn add_json<T: serde::Serialize>(&mut self, path: &str, value: &T) -> Result<&FileRecord> {
-        let mut data = serde_json::to_vec_pretty(value).map_err(|e| Error::Json { path: path.into(), reason: e.to_string() })?;
+        let mut data = serde_json::to_vec_pretty(value).map_err(|e| Error::Json {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
         data.push(b'\n');
         self.add_bytes(path, &data)
     }
@@ -413,9 +480,18 @@ impl BundleWriter {
         let signature = self.signer.sign(SIG_NAMESPACE, &manifest_bytes)?;
         let options = self.options;
         let target = self.target.display().to_string();
-        let zip_err = |e: zip::result::ZipError| Error::Write { path: target.clone(), source: io::Error::other(e.to_string()) };
-        let io_err = |source: io::Error| Error::Write { path: target.clone(), source };
-        let mut zip = self.zip.take().ok_or_else(|| io_err(io::Error::other("writer already failed")))?;
+        let zip_err = |e: zip::result::ZipError| Error::Write {
+            path: target.clone(),
+            source: io::Error::other(e.to_string()),
+        };
+        let io_err = |source: io::Error| Error::Write {
+            path: target.clone(),
+            source,
+        };
+        let mut zip = self
+            .zip
+            .take()
+            .ok_or_else(|| io_err(io::Error::other("writer already failed")))?;
         zip.start_file(MANIFEST_NAME, options).map_err(zip_err)?;
         zip.write_all(&manifest_bytes).map_err(io_err)?;
         zip.start_file(SIGNATURE_NAME, options).map_err(zip_err)?;
@@ -424,21 +500,36 @@ impl BundleWriter {
         let mut sink = outer.finish().map_err(io_err)?;
         sink.flush().map_err(io_err)?;
         let size = sink.count;
-        let file = sink.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+        let file = sink
+            .inner
+            .into_inner()
+            .map_err(|e| io_err(e.into_error()))?;
         file.sync_all().map_err(io_err)?;
         drop(file);
-        let temp = self.temp.take().ok_or_else(|| io_err(io::Error::other("temp file gone")))?;
+        let temp = self
+            .temp
+            .take()
+            .ok_or_else(|| io_err(io::Error::other("temp file gone")))?;
         fs::set_permissions(&temp, fs::Permissions::from_mode(0o600)).map_err(io_err)?;
         // Refuse to replace a file that appeared meanwhile.
         if self.target.exists() {
-            return Err(io_err(io::Error::new(io::ErrorKind::AlreadyExists, "the target appeared while writing")));
+            return Err(io_err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the target appeared while writing",
+            )));
         }
         temp.persist(&self.target).map_err(|e| io_err(e.error))?;
         if let Some(dir) = self.target.parent().filter(|p| !p.as_os_str().is_empty())
-            && let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        Ok(FinishedBundle { path: self.target.clone(), size, manifest, encrypted: self.encrypted })
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(FinishedBundle {
+            path: self.target.clone(),
+            size,
+            manifest,
+            encrypted: self.encrypted,
+        })
     }
 }
 

@@ -200,12 +200,17 @@ impl Sink {
 
     /// A sink that records which files `collector` writes.
     pub fn for_collector(&self, collector: &'static str) -> CollectorSink {
-        CollectorSink { sink: self.clone(), collector, files: Arc::new(Mutex::new(Vec::new())) }
+        CollectorSink { sink: self.clone(), collector, files: Arc::new(Mutex::new(Vec::new())), bytes: Arc::default() }
     }
 
     /// Takes the writer back once every collector is done (fails if one still holds it).
     pub fn into_writer(self) -> Option<BundleWriter> {
         Arc::try_unwrap(self.writer).ok().map(AsyncMutex::into_inner)
+    }
+
+    /// A weak handle to the writer: it upgrades while any clone of the sink is alive.
+    pub fn downgrade(&self) -> std::sync::Weak<AsyncMutex<BundleWriter>> {
+        Arc::downgrade(&self.writer)
     }
 
     /// Runs `f` with the writer locked.
@@ -221,9 +226,15 @@ pub struct CollectorSink {
     sink: Sink,
     collector: &'static str,
     files: Arc<Mutex<Vec<String>>>,
+    bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl CollectorSink {
+    /// Uncompressed bytes written so far by this collector.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The collector this sink belongs to.
     pub fn collector(&self) -> &'static str {
         self.collector
@@ -245,6 +256,7 @@ impl CollectorSink {
         let bytes = self.sink.redactor.finalize_json(value);
         let rec = self.sink.with_writer(|w| w.add_bytes(path, &bytes).cloned()).await?;
         self.files.lock().expect("files lock").push(path.to_string());
+        self.bytes.fetch_add(rec.size, std::sync::atomic::Ordering::Relaxed);
         Ok(rec)
     }
 
@@ -253,7 +265,7 @@ impl CollectorSink {
         let mut guard = self.sink.writer.clone().lock_owned().await;
         guard.begin_file(path)?;
         self.files.lock().expect("files lock").push(path.to_string());
-        Ok(LineStream { guard, redactor: self.sink.redactor.clone(), lines: 0, bytes: 0, finished: false })
+        Ok(LineStream { guard, redactor: self.sink.redactor.clone(), lines: 0, bytes: 0, finished: false, total: self.bytes.clone() })
     }
 }
 
@@ -266,6 +278,7 @@ pub struct LineStream {
     /// Bytes written (after redaction).
     pub bytes: u64,
     finished: bool,
+    total: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl LineStream {
@@ -276,6 +289,7 @@ impl LineStream {
         self.guard.write_chunk(out.as_bytes())?;
         self.lines += 1;
         self.bytes += out.len() as u64;
+        self.total.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

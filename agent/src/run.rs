@@ -1,0 +1,390 @@
+//! One collection run: start the bundle writer, run the selected collectors
+//! concurrently (each under its own hard time limit), record what each did, scrub,
+//! sign and finish. A run cut short (error, SIGTERM/SIGINT) leaves no file behind.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rcdiag_bundle::{
+    AgentInfo, BundleWriter, CollectorRecord, CollectorStatus, Encryption, FinishedBundle, NodeInfo, NodeKey,
+    RedactionSummary, WriterOptions,
+};
+use sha2::{Digest, Sha256};
+
+use crate::collectors::{self, CollectorSink, Context, Options, Outcome, Sink};
+use crate::redact::Redactor;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A live line per collector (terminal).
+    Live,
+    /// A plain line per finished collector (logs, pipes).
+    Plain,
+    /// Nothing.
+    Quiet,
+}
+
+impl Progress {
+    /// `Live` when stderr is a terminal, else `Plain`.
+    pub fn auto() -> Self {
+        if std::io::stderr().is_terminal() { Self::Live } else { Self::Plain }
+    }
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Outer layer of the bundle.
+    pub encryption: Encryption,
+    /// Output file or folder.
+    pub out: PathBuf,
+    /// The node signing key.
+    pub signer: NodeKey,
+    /// Collector options.
+    pub options: Options,
+    /// Collectors to run, by name; the others are recorded as skipped (deselected).
+    pub collectors: Vec<String>,
+    /// Support case id (a node label and part of the file name).
+    pub case: Option<String>,
+    /// Extra redaction patterns.
+    pub redact_patterns: Vec<String>,
+    /// Progress display.
+    pub progress: Progress,
+    /// The command line, recorded (scrubbed) in `agent/run.json`.
+    pub argv: Vec<String>,
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// The bundle written.
+    pub bundle: FinishedBundle,
+    /// Per collector: record and bytes written.
+    pub collectors: Vec<(CollectorRecord, u64)>,
+}
+
+impl RunReport {
+    /// True when some collector failed, timed out or was partial.
+    pub fn degraded(&self) -> bool {
+        self.collectors.iter().any(|(r, _)| {
+            matches!(r.status, CollectorStatus::Failed | CollectorStatus::Timeout | CollectorStatus::Partial)
+        })
+    }
+}
+
+/// Why a run wrote no bundle.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The bundle could not be started or finished.
+    #[error(transparent)]
+    Bundle(#[from] rcdiag_bundle::Error),
+    /// A `--redact-pattern` does not compile.
+    #[error("invalid --redact-pattern: {0}")]
+    Pattern(#[from] regex::Error),
+    /// Interrupted by a signal.
+    #[error("interrupted by {0}: no bundle was written and no temporary file is left")]
+    Interrupted(&'static str),
+    /// Internal failure.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// The `sha256:` of `/etc/machine-id` (or the D-Bus one), never the id itself.
+pub fn machine_id_hash() -> Option<String> {
+    for p in ["/etc/machine-id", "/var/lib/dbus/machine-id"] {
+        if let Ok(id) = std::fs::read_to_string(p) {
+            let id = id.trim();
+            if !id.is_empty() {
+                return Some(format!("sha256:{}", hex::encode(Sha256::digest(format!("rcdiag:{id}")))));
+            }
+        }
+    }
+    None
+}
+
+/// Scrubs a command line: values of options that may hold credentials are masked.
+pub fn scrub_argv(argv: &[String], redactor: &Redactor) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut mask_next = false;
+    for a in argv {
+        if mask_next {
+            out.push(redactor.redact_uri(a));
+            mask_next = false;
+            continue;
+        }
+        if let Some((k, v)) = a.split_once('=').filter(|(k, _)| k.starts_with("--mongodb-uri") || k.starts_with("--docker-host")) {
+            out.push(format!("{k}={}", redactor.redact_uri(v)));
+            continue;
+        }
+        mask_next = a == "--mongodb-uri" || a == "--docker-host";
+        out.push(redactor.redact_text(a));
+    }
+    out
+}
+
+struct Live {
+    state: Mutex<Vec<(String, Option<(CollectorStatus, Duration)>)>>,
+    started: Instant,
+}
+
+/// Runs a collection. `cancel` resolving (e.g. on SIGTERM) aborts it and removes the temp file.
+pub async fn run(cfg: RunConfig, cancel: impl Future<Output = &'static str>) -> Result<RunReport, RunError> {
+    let redactor = Arc::new(Redactor::new(&cfg.redact_patterns)?);
+    if let Some(uri) = &cfg.options.mongodb_uri {
+        redactor.register_uri_secrets(uri);
+    }
+    let mut labels = BTreeMap::new();
+    if let Some(case) = cfg.case.as_ref().filter(|c| !c.is_empty()) {
+        labels.insert("case".to_string(), case.clone());
+    }
+    let writer = BundleWriter::create(WriterOptions {
+        out: cfg.out.clone(),
+        encryption: cfg.encryption.clone(),
+        signer: cfg.signer.clone(),
+        agent: AgentInfo { name: "rcdiag-agent".into(), version: env!("CARGO_PKG_VERSION").into() },
+        node: NodeInfo { hostname: rcdiag_bundle::hostname(), machine_id_hash: machine_id_hash(), labels },
+        compression_level: None,
+    })?;
+    let sink = Sink::new(writer, redactor.clone());
+    let ctx = Arc::new(Context::new(cfg.options.clone(), redactor.clone()));
+    let selected: Vec<&'static str> =
+        collectors::names().into_iter().filter(|n| cfg.collectors.iter().any(|c| c == n)).collect();
+    let live = Arc::new(Live {
+        state: Mutex::new(selected.iter().map(|n| (n.to_string(), None)).collect()),
+        started: Instant::now(),
+    });
+
+    let mut tasks = Vec::new();
+    for name in &selected {
+        let name: &'static str = name;
+        let ctx = ctx.clone();
+        let out = sink.for_collector(name);
+        let limit = cfg.options.timeout;
+        let live = live.clone();
+        let progress = cfg.progress;
+        let handle = tokio::spawn(run_one(name, ctx, out.clone(), limit, live, progress));
+        tasks.push((name, out, handle));
+    }
+
+    let ticker = (cfg.progress == Progress::Live).then(|| {
+        let live = live.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                draw(&live, first);
+                first = false;
+                tokio::time::sleep(Duration::from_millis(120)).await;
+            }
+        })
+    });
+
+    let aborts: Vec<tokio::task::AbortHandle> = tasks.iter().map(|(_, _, h)| h.abort_handle()).collect();
+    let all = async {
+        let mut results = Vec::new();
+        for (name, out, handle) in tasks {
+            let started = jiff::Timestamp::now();
+            let res = handle.await;
+            results.push((name, out, res, started));
+        }
+        results
+    };
+    tokio::pin!(all);
+    let results = tokio::select! {
+        r = &mut all => r,
+        sig = cancel => {
+            if let Some(t) = ticker { t.abort(); }
+            // Abort every collector; once the last one lets go of the sink, the writer
+            // is dropped and its temp file removed. Wait for that before returning.
+            aborts.iter().for_each(|a| a.abort());
+            drop(all);
+            let weak = sink.downgrade();
+            drop(sink);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while weak.upgrade().is_some() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            return Err(RunError::Interrupted(sig));
+        }
+    };
+    if let Some(t) = ticker {
+        t.abort();
+        draw(&live, false);
+    }
+
+    let mut records = Vec::new();
+    for (name, out, res, _) in results {
+        let (record, bytes) = match res {
+            Ok(r) => r,
+            Err(e) => (
+                CollectorRecord {
+                    name: name.to_string(),
+                    status: CollectorStatus::Failed,
+                    started_at: rfc3339(jiff::Timestamp::now()),
+                    duration_ms: 0,
+                    error: Some(format!("the collector crashed: {e}; please report this")),
+                    files: out.files(),
+                },
+                0,
+            ),
+        };
+        records.push((record, bytes));
+    }
+    for info in collectors::ALL {
+        if !selected.contains(&info.name) {
+            records.push((
+                CollectorRecord {
+                    name: info.name.to_string(),
+                    status: CollectorStatus::Skipped,
+                    started_at: rfc3339(jiff::Timestamp::now()),
+                    duration_ms: 0,
+                    error: Some("deselected (--only/--skip)".into()),
+                    files: Vec::new(),
+                },
+                0,
+            ));
+        }
+    }
+
+    let run_info = serde_json::json!({
+        "agent": {"name": "rcdiag-agent", "version": env!("CARGO_PKG_VERSION")},
+        "argv": scrub_argv(&cfg.argv, &redactor),
+        "options": {
+            "docker_host": cfg.options.docker_host.as_deref().map(|u| redactor.redact_uri(u)),
+            "mongodb_uri": cfg.options.mongodb_uri.as_deref().map(|u| redactor.redact_uri(u)),
+            "since_seconds": cfg.options.since.as_secs(),
+            "log_lines": cfg.options.log_lines,
+            "log_bytes": cfg.options.log_bytes,
+            "timeout_seconds": cfg.options.timeout.as_secs_f64(),
+            "collectors": selected,
+        },
+        "collectors": records.iter().map(|(r, b)| serde_json::json!({"name": r.name, "status": r.status, "duration_ms": r.duration_ms, "bytes": b, "error": r.error})).collect::<Vec<_>>(),
+    });
+    let agent_sink = sink.for_collector("agent");
+    agent_sink.put_json("agent/run.json", &run_info).await?;
+    drop(agent_sink);
+
+    let mut writer = sink
+        .into_writer()
+        .ok_or_else(|| RunError::Internal("a collector still holds the bundle writer".into()))?;
+    for (r, _) in &records {
+        writer.record_collector(r.clone());
+    }
+    writer.set_redaction(RedactionSummary { enabled: true, rules: redactor.counts() });
+    // Fail closed on the manifest too: it must not carry any secret the agent saw.
+    let manifest = serde_json::to_vec(&writer.manifest()).unwrap_or_default();
+    if let Some(why) = redactor.find_secret(&manifest) {
+        return Err(RunError::Internal(format!("refusing to sign: the manifest would contain the {why}; please report this")));
+    }
+    let bundle = writer.finish()?;
+    Ok(RunReport { bundle, collectors: records })
+}
+
+async fn run_one(
+    name: &'static str,
+    ctx: Arc<Context>,
+    out: CollectorSink,
+    limit: Duration,
+    live: Arc<Live>,
+    progress: Progress,
+) -> (CollectorRecord, u64) {
+    let started_at = jiff::Timestamp::now();
+    let t0 = Instant::now();
+    let fut = async {
+        match name {
+            "host" => collectors::host::collect(&ctx, &out).await,
+            "docker" => collectors::docker::collect(&ctx, &out).await,
+            "logs" => collectors::logs::collect(&ctx, &out).await,
+            "mongodb" => collectors::mongodb::collect(&ctx, &out).await,
+            "rocketchat" => collectors::rocketchat::collect(&ctx, &out).await,
+            other => Outcome::failed(format!("unknown collector {other}")),
+        }
+    };
+    let outcome = match tokio::time::timeout(limit, fut).await {
+        Ok(o) => o,
+        Err(_) => Outcome {
+            status: CollectorStatus::Timeout,
+            message: Some(format!(
+                "did not finish within {}; files written until then are kept; raise --timeout if the node is slow",
+                humantime(limit)
+            )),
+        },
+    };
+    let elapsed = t0.elapsed();
+    let message = outcome.message.map(|m| out.redactor().redact_line(&m));
+    let files = out.files();
+    let bytes = out.bytes();
+    if let Ok(mut s) = live.state.lock() {
+        if let Some(e) = s.iter_mut().find(|(n, _)| n == name) {
+            e.1 = Some((outcome.status, elapsed));
+        }
+    }
+    if progress == Progress::Plain {
+        eprintln!(
+            "rcdiag-agent: collector {name}: {} in {:.1}s, {} file(s){}",
+            outcome.status,
+            elapsed.as_secs_f64(),
+            files.len(),
+            message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+        );
+    }
+    (
+        CollectorRecord {
+            name: name.to_string(),
+            status: outcome.status,
+            started_at: rfc3339(started_at),
+            duration_ms: elapsed.as_millis() as u64,
+            error: message,
+            files,
+        },
+        bytes,
+    )
+}
+
+const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+fn draw(live: &Live, first: bool) {
+    let Ok(state) = live.state.lock() else { return };
+    let mut err = std::io::stderr().lock();
+    if !first {
+        let _ = write!(err, "\x1b[{}A", state.len());
+    }
+    let tick = (live.started.elapsed().as_millis() / 120) as usize;
+    for (name, done) in state.iter() {
+        let line = match done {
+            None => format!("  {} {name:<11} running  {:>6.1}s", SPINNER[tick % SPINNER.len()], live.started.elapsed().as_secs_f64()),
+            Some((status, d)) => {
+                let mark = match status {
+                    CollectorStatus::Ok => "✔",
+                    CollectorStatus::Skipped => "–",
+                    _ => "✘",
+                };
+                format!("  {mark} {name:<11} {:<8} {:>6.1}s", status.as_str(), d.as_secs_f64())
+            }
+        };
+        let _ = writeln!(err, "\x1b[2K{line}");
+    }
+    let _ = err.flush();
+}
+
+/// `60s`, `2m30s`.
+pub fn humantime(d: Duration) -> String {
+    let s = d.as_secs();
+    if d.subsec_millis() != 0 && s < 10 {
+        return format!("{:.1}s", d.as_secs_f64());
+    }
+    match s {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s if s >= 60 => format!("{}m{}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
