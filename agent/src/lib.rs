@@ -5,3 +5,5 @@ pub mod collectors;
 pub mod redact;
 pub mod config;
 pub mod run;
+pub mod schedule;
+pub mod snapshots;

@@ -2,12 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use rcdiag_agent::collectors::{self, Options};
 use rcdiag_agent::config::{self, FileConfig, human_bytes};
 use rcdiag_agent::run::{self, Progress, RunConfig, RunError};
+use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trigger};
+use rcdiag_agent::snapshots::{self, Retention};
 use rcdiag_bundle::{CollectorStatus, Encryption, NodeKey, Recipient};
 
 const EXAMPLES: &str = "\
@@ -20,9 +23,29 @@ Examples:
   sudo rcdiag-agent collect --no-encrypt -o /tmp
   # this node's signing key (support pins it with --trust):
   rcdiag-agent key show
+  # a snapshot every 6 hours into a folder, the newest 28 kept (runs until SIGTERM):
+  sudo rcdiag-agent schedule --every 6h --dir /var/lib/rcdiag/snapshots --keep 28 -r age1...
+  rcdiag-agent snapshots list /var/lib/rcdiag/snapshots
 
 Exit status of collect: 0 bundle written and every collector ok or skipped;
 3 bundle written but a collector failed, timed out or was partial; 1 no bundle written.";
+
+const SCHEDULE_HELP: &str = "\
+After each snapshot: retention (only over the snapshots this scheduler wrote, listed in
+DIR/.rcdiag-snapshots.json; the newest good snapshot is always kept), then DIR/status.json
+and DIR/rcdiag.prom (Prometheus text format, for node_exporter's textfile collector).
+A tick that comes while a snapshot runs is skipped and logged. Log lines go to stderr:
+JSON when stderr is not a terminal. SIGTERM or SIGINT stops it; a snapshot cut short
+leaves no file and no temporary file.
+
+Examples:
+  rcdiag-agent schedule --every 6h --jitter 10m --dir /var/lib/rcdiag/snapshots --keep 28 -r age1...
+  rcdiag-agent schedule --cron 'CRON_TZ=UTC 0 3 * * *' --dir /srv/rcdiag --max-total 2G
+  rcdiag-agent schedule --once --dir /var/lib/rcdiag/snapshots --keep 28    # systemd timer, CronJob
+
+Exit status: 0 stopped by SIGTERM/SIGINT, or every snapshot (--count/--once) written with
+every collector ok or skipped; 3 written but a collector failed, timed out or was partial;
+1 a snapshot wrote no bundle, or the folder cannot be used; 2 invalid options or config.";
 
 /// Collects host, Docker, log, MongoDB and Rocket.Chat diagnostics of this node into one
 /// signed, encrypted bundle for Rocket.Chat support. Secrets are redacted before anything
@@ -49,6 +72,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run as a service: a snapshot per tick into a folder, with retention, status.json
+    /// and Prometheus metrics (runs in the foreground until SIGTERM/SIGINT).
+    #[command(after_help = SCHEDULE_HELP)]
+    Schedule(Box<ScheduleArgs>),
+    /// The snapshots written by `schedule`.
+    Snapshots {
+        #[command(subcommand)]
+        command: SnapshotsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SnapshotsCommand {
+    /// List the snapshots in DIR, oldest first: time, size, outcome of each collector.
+    List {
+        /// The folder given to `schedule --dir`.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Output as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -61,17 +106,20 @@ enum KeyCommand {
     },
 }
 
+/// Who can open the bundle (shared by `collect` and `schedule`).
 #[derive(Args, Debug, Default)]
-struct CollectArgs {
+struct RecipientArgs {
     /// Encrypt to this recipient: an age key (age1...) or an SSH public key; repeatable.
     #[arg(short = 'r', long = "recipient", value_name = "KEY")]
     recipients: Vec<String>,
     /// Read recipients from FILE, one a line.
     #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
     recipients_file: Option<PathBuf>,
-    /// Output file or folder [default: the current folder].
-    #[arg(short = 'o', long = "out", value_name = "PATH")]
-    out: Option<PathBuf>,
+}
+
+/// What to collect and how (shared by `collect` and `schedule`).
+#[derive(Args, Debug, Default)]
+struct CollectOpts {
     /// Write a signed but unencrypted bundle (.rcdiag.zip) to inspect before sending.
     #[arg(long)]
     no_encrypt: bool,
@@ -114,6 +162,17 @@ struct CollectArgs {
     /// Extra redaction rule (a regex); repeatable. Redaction cannot be turned off.
     #[arg(long = "redact-pattern", value_name = "REGEX")]
     redact_patterns: Vec<String>,
+}
+
+#[derive(Args, Debug, Default)]
+struct CollectArgs {
+    #[command(flatten)]
+    to: RecipientArgs,
+    /// Output file or folder [default: the current folder].
+    #[arg(short = 'o', long = "out", value_name = "PATH")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    opts: CollectOpts,
     /// Print what would be collected from where, and write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -122,12 +181,82 @@ struct CollectArgs {
     quiet: bool,
 }
 
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+enum LogFormatArg {
+    /// JSON when stderr is not a terminal, else text.
+    #[default]
+    Auto,
+    /// One JSON object a line.
+    Json,
+    /// `time LEVEL message key=value`.
+    Text,
+}
+
+/// Retention when no --keep, --max-age or --max-total is given.
+const DEFAULT_KEEP: usize = 24;
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("when").required(true).args(["every", "cron", "once"])))]
+struct ScheduleArgs {
+    /// Take a snapshot every DURATION (e.g. 30m, 6h, 1d), the first one right away.
+    #[arg(long, value_name = "DURATION")]
+    every: Option<String>,
+    /// Take snapshots at the times of a 5-field cron expression, in local time or in the
+    /// zone of a `CRON_TZ=Zone ` prefix (e.g. "0 */6 * * *", "CRON_TZ=UTC 30 2 * * 1-5").
+    #[arg(long, value_name = "EXPR")]
+    cron: Option<String>,
+    /// Take one snapshot now (with retention, status and metrics) and exit: for systemd
+    /// timers and Kubernetes CronJobs.
+    #[arg(long, conflicts_with = "count")]
+    once: bool,
+    /// Folder of the snapshots, status.json and rcdiag.prom (created if missing).
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Keep at most N snapshots [default: 24 when no other limit is given].
+    #[arg(long, value_name = "N")]
+    keep: Option<usize>,
+    /// Delete snapshots older than DURATION (e.g. 14d).
+    #[arg(long, value_name = "DURATION")]
+    max_age: Option<String>,
+    /// Keep the newest snapshots whose sizes add up to at most SIZE (e.g. 2G).
+    #[arg(long, value_name = "SIZE")]
+    max_total: Option<String>,
+    /// Delay each tick by a random time below DURATION (spreads a fleet of nodes).
+    #[arg(long, value_name = "DURATION")]
+    jitter: Option<String>,
+    /// Stop after N snapshots.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Also write rcdiag.prom into this folder (node_exporter's --collector.textfile.directory).
+    #[arg(long, value_name = "DIR")]
+    textfile_dir: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormatArg::Auto, value_name = "FORMAT")]
+    log_format: LogFormatArg,
+    #[command(flatten)]
+    to: RecipientArgs,
+    #[command(flatten)]
+    opts: CollectOpts,
+    /// Print the plan, the schedule and the next run times, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Log warnings and errors only.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Collect(args) => collect(args),
-        Command::Key { command: KeyCommand::Show { state_dir } } => key_show(state_dir).map(|()| ExitCode::SUCCESS),
+        Command::Key {
+            command: KeyCommand::Show { state_dir },
+        } => key_show(state_dir).map(|()| ExitCode::SUCCESS),
         Command::ListCollectors { json } => list_collectors(json).map(|()| ExitCode::SUCCESS),
+        Command::Schedule(args) => schedule_cmd(*args),
+        Command::Snapshots {
+            command: SnapshotsCommand::List { dir, json },
+        } => snapshots_list(&dir, json).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -147,7 +276,11 @@ fn key_show(state_dir: Option<PathBuf>) -> Result<()> {
         eprintln!("key file: {}", p.display());
     }
     eprintln!("support pins this key with a line in an allowed_signers file:");
-    eprintln!("  {} {}", rcdiag_bundle::hostname(), key.public_key_openssh());
+    eprintln!(
+        "  {} {}",
+        rcdiag_bundle::hostname(),
+        key.public_key_openssh()
+    );
     Ok(())
 }
 
@@ -157,7 +290,10 @@ fn list_collectors(json: bool) -> Result<()> {
         return Ok(());
     }
     for c in collectors::ALL {
-        println!("{}\n  reads:       {}\n  needs:       {}\n  writes:      {}\n", c.name, c.reads, c.permissions, c.files);
+        println!(
+            "{}\n  reads:       {}\n  needs:       {}\n  writes:      {}\n",
+            c.name, c.reads, c.permissions, c.files
+        );
     }
     Ok(())
 }
@@ -174,13 +310,22 @@ struct Plan {
     redact_patterns: Vec<String>,
 }
 
-fn plan(args: &CollectArgs) -> Result<Plan> {
+/// The plan of a run: `out` is `-o` (collect) or `--dir` (schedule).
+fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result<Plan> {
     let file = FileConfig::load(args.config.as_deref()).map_err(anyhow::Error::msg)?;
     let mut recipients = Vec::new();
-    for r in args.recipients.iter().chain(if args.recipients.is_empty() { file.recipients.iter() } else { [].iter() }) {
+    for r in to.recipients.iter().chain(if to.recipients.is_empty() {
+        file.recipients.iter()
+    } else {
+        [].iter()
+    }) {
         recipients.push(Recipient::parse(r)?);
     }
-    if let Some(f) = args.recipients_file.as_ref().or(file.recipients_file.as_ref()) {
+    if let Some(f) = to
+        .recipients_file
+        .as_ref()
+        .or(file.recipients_file.as_ref())
+    {
         recipients.extend(Recipient::parse_file(f)?);
     }
     let armor = args.armor || file.armor.unwrap_or(false);
@@ -196,13 +341,19 @@ fn plan(args: &CollectArgs) -> Result<Plan> {
             config::DEFAULT_CONFIG
         );
     } else {
-        Encryption::Age { recipients: recipients.clone(), armor }
+        Encryption::Age {
+            recipients: recipients.clone(),
+            armor,
+        }
     };
     let names = collectors::names();
     let check = |list: &[String]| -> Result<()> {
         for n in list {
             if !names.contains(&n.as_str()) {
-                bail!("unknown collector {n:?}; the collectors are: {}", names.join(", "));
+                bail!(
+                    "unknown collector {n:?}; the collectors are: {}",
+                    names.join(", ")
+                );
             }
         }
         Ok(())
@@ -220,27 +371,44 @@ fn plan(args: &CollectArgs) -> Result<Plan> {
         .map(|n| n.to_string())
         .collect();
     let mut options = Options::default();
-    options.docker_host = args.docker_host.clone().or(file.docker_host.clone()).or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()));
+    options.docker_host = args
+        .docker_host
+        .clone()
+        .or(file.docker_host.clone())
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()));
     options.mongodb_uri = args.mongodb_uri.clone().or(file.mongodb_uri.clone());
     if let Some(s) = args.since.as_ref().or(file.since.as_ref()) {
-        options.since = config::parse_duration(s).map_err(anyhow::Error::msg).context("--since")?;
+        options.since = config::parse_duration(s)
+            .map_err(anyhow::Error::msg)
+            .context("--since")?;
     }
     if let Some(n) = args.log_lines.or(file.log_lines) {
         options.log_lines = n;
     }
     if let Some(s) = args.log_bytes.as_ref().or(file.log_bytes.as_ref()) {
-        options.log_bytes = config::parse_size(s).map_err(anyhow::Error::msg).context("--log-bytes")?;
+        options.log_bytes = config::parse_size(s)
+            .map_err(anyhow::Error::msg)
+            .context("--log-bytes")?;
     }
     if let Some(s) = args.timeout.as_ref().or(file.timeout.as_ref()) {
-        options.timeout = config::parse_duration(s).map_err(anyhow::Error::msg).context("--timeout")?;
+        options.timeout = config::parse_duration(s)
+            .map_err(anyhow::Error::msg)
+            .context("--timeout")?;
     }
     let mut redact_patterns = file.redact_patterns.clone();
     redact_patterns.extend(args.redact_patterns.iter().cloned());
     Ok(Plan {
         encryption,
         recipients,
-        out: args.out.clone().or(file.out.clone()).unwrap_or_else(|| PathBuf::from(".")),
-        state_dir: args.state_dir.clone().or(file.state_dir.clone()).unwrap_or_else(rcdiag_bundle::default_state_dir),
+        out: out
+            .cloned()
+            .or(file.out.clone())
+            .unwrap_or_else(|| PathBuf::from(".")),
+        state_dir: args
+            .state_dir
+            .clone()
+            .or(file.state_dir.clone())
+            .unwrap_or_else(rcdiag_bundle::default_state_dir),
         options,
         collectors: selected,
         case: args.case.clone(),
@@ -248,46 +416,74 @@ fn plan(args: &CollectArgs) -> Result<Plan> {
     })
 }
 
-fn dry_run(p: &Plan) {
+fn dry_run(p: &Plan, command: &str) {
     let red = rcdiag_agent::redact::Redactor::new(&[]).expect("built-in rules compile");
-    println!("rcdiag-agent collect --dry-run: nothing will be written.\n");
+    println!("rcdiag-agent {command} --dry-run: nothing will be written.\n");
     println!("collectors:");
     for c in collectors::ALL {
         let on = p.collectors.iter().any(|n| n == c.name);
         let source = match c.name {
-            "docker" | "logs" => format!("from {}", p.options.docker_host.as_deref().unwrap_or("unix:///var/run/docker.sock")),
+            "docker" | "logs" => format!(
+                "from {}",
+                p.options
+                    .docker_host
+                    .as_deref()
+                    .unwrap_or("unix:///var/run/docker.sock")
+            ),
             "mongodb" | "rocketchat" => match &p.options.mongodb_uri {
                 Some(u) => format!("from {}", red.redact_uri(u)),
-                None => "from the MONGO_URL of the Rocket.Chat containers (skipped if none)".to_string(),
+                None => {
+                    "from the MONGO_URL of the Rocket.Chat containers (skipped if none)".to_string()
+                }
             },
             _ => "from this host".to_string(),
         };
-        println!("  {} {:<11} {}  [{}]", if on { "+" } else { "-" }, c.name, if on { source } else { "not selected".into() }, c.reads);
+        println!(
+            "  {} {:<11} {}  [{}]",
+            if on { "+" } else { "-" },
+            c.name,
+            if on { source } else { "not selected".into() },
+            c.reads
+        );
     }
-    println!("\nlogs: last {} of at most {} lines / {} per container", run::humantime(p.options.since), p.options.log_lines, human_bytes(p.options.log_bytes));
-    println!("time limit per collector: {}", run::humantime(p.options.timeout));
+    println!(
+        "\nlogs: last {} of at most {} lines / {} per container",
+        run::humantime(p.options.since),
+        p.options.log_lines,
+        human_bytes(p.options.log_bytes)
+    );
+    println!(
+        "time limit per collector: {}",
+        run::humantime(p.options.timeout)
+    );
     match &p.encryption {
         Encryption::None => println!("encryption: NONE (signed .rcdiag.zip, --no-encrypt)"),
         Encryption::Age { armor, .. } => println!(
             "encryption: age{} to {}",
             if *armor { " (armored)" } else { "" },
-            p.recipients.iter().map(|r| r.fingerprint()).collect::<Vec<_>>().join(", ")
+            p.recipients
+                .iter()
+                .map(|r| r.fingerprint())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
     println!("output: {}", p.out.display());
     let key = p.state_dir.join(rcdiag_bundle::NODE_KEY_FILE);
-    println!("signing key: {}{}", key.display(), if key.exists() { "" } else { " (would be created)" });
+    println!(
+        "signing key: {}{}",
+        key.display(),
+        if key.exists() {
+            ""
+        } else {
+            " (would be created)"
+        }
+    );
 }
 
-fn collect(args: CollectArgs) -> Result<ExitCode> {
-    let p = plan(&args)?;
-    if args.dry_run {
-        dry_run(&p);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let signer = NodeKey::load_or_create(&p.state_dir)?;
-    let progress = if args.quiet { Progress::Quiet } else { Progress::auto() };
-    let cfg = RunConfig {
+/// The run configuration of a plan.
+fn run_config(p: &Plan, signer: &NodeKey, progress: Progress) -> RunConfig {
+    RunConfig {
         encryption: p.encryption.clone(),
         out: p.out.clone(),
         signer: signer.clone(),
@@ -297,46 +493,360 @@ fn collect(args: CollectArgs) -> Result<ExitCode> {
         redact_patterns: p.redact_patterns.clone(),
         progress,
         argv: std::env::args().collect(),
+    }
+}
+
+fn collect(args: CollectArgs) -> Result<ExitCode> {
+    let p = plan(&args.to, &args.opts, args.out.as_ref())?;
+    if args.dry_run {
+        dry_run(&p, "collect");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let signer = NodeKey::load_or_create(&p.state_dir)?;
+    let progress = if args.quiet {
+        Progress::Quiet
+    } else {
+        Progress::auto()
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let cfg = run_config(&p, &signer, progress);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let result = rt.block_on(run::run(cfg, shutdown_signal()));
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     let report = match result {
         Ok(r) => r,
         Err(RunError::Interrupted(sig)) => {
-            eprintln!("rcdiag-agent: interrupted by {sig}: no bundle was written and no temporary file is left");
+            eprintln!(
+                "rcdiag-agent: interrupted by {sig}: no bundle was written and no temporary file is left"
+            );
             return Ok(ExitCode::from(1));
         }
         Err(e) => return Err(e.into()),
     };
-    println!("{:<11} {:<8} {:>5} {:>10} {:>8}", "collector", "status", "files", "bytes", "time");
+    println!(
+        "{:<11} {:<8} {:>5} {:>10} {:>8}",
+        "collector", "status", "files", "bytes", "time"
+    );
     for (r, bytes) in &report.collectors {
-        println!("{:<11} {:<8} {:>5} {:>10} {:>7.1}s", r.name, r.status.as_str(), r.files.len(), human_bytes(*bytes), r.duration_ms as f64 / 1000.0);
+        println!(
+            "{:<11} {:<8} {:>5} {:>10} {:>7.1}s",
+            r.name,
+            r.status.as_str(),
+            r.files.len(),
+            human_bytes(*bytes),
+            r.duration_ms as f64 / 1000.0
+        );
         if let Some(e) = r.error.as_ref().filter(|_| r.status != CollectorStatus::Ok) {
             println!("            {e}");
         }
     }
     let b = &report.bundle;
     println!();
-    println!("bundle:     {} ({})", b.manifest.bundle_id, human_bytes(b.size));
+    println!(
+        "bundle:     {} ({})",
+        b.manifest.bundle_id,
+        human_bytes(b.size)
+    );
     match &p.encryption {
-        Encryption::None => println!("encrypted:  no (signed, unencrypted: inspect with unzip, then encrypt or send over a safe channel)"),
+        Encryption::None => println!(
+            "encrypted:  no (signed, unencrypted: inspect with unzip, then encrypt or send over a safe channel)"
+        ),
         Encryption::Age { .. } => println!(
             "encrypted:  to {}",
-            p.recipients.iter().map(|r| r.fingerprint()).collect::<Vec<_>>().join(", ")
+            p.recipients
+                .iter()
+                .map(|r| r.fingerprint())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
-    println!("signed by:  {} ({})", signer.fingerprint(), signer.path().map(|p| p.display().to_string()).unwrap_or_default());
-    println!("redacted:   {}", if b.manifest.redaction.rules.is_empty() { "nothing matched".to_string() } else {
-        b.manifest.redaction.rules.iter().map(|(k, v)| format!("{k} x{v}")).collect::<Vec<_>>().join(", ")
-    });
+    println!(
+        "signed by:  {} ({})",
+        signer.fingerprint(),
+        signer
+            .path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    println!(
+        "redacted:   {}",
+        if b.manifest.redaction.rules.is_empty() {
+            "nothing matched".to_string()
+        } else {
+            b.manifest
+                .redaction
+                .rules
+                .iter()
+                .map(|(k, v)| format!("{k} x{v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
     println!("{}", b.path.display());
-    Ok(if report.degraded() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+    Ok(if report.degraded() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The scheduler's settings, checked; an `Err` is a usage error (exit 2).
+struct SchedulePlan {
+    trigger: Trigger,
+    retention: Retention,
+    default_retention: bool,
+    jitter: Duration,
+    count: Option<u64>,
+}
+
+fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
+    let duration = |flag: &str, v: &str| {
+        config::parse_duration(v)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| flag.to_string())
+    };
+    let trigger = if let Some(e) = &args.every {
+        let d = duration("--every", e)?;
+        if d < schedule::MIN_INTERVAL {
+            bail!(
+                "--every {e} is too short: the shortest interval is 1s (bundle names have a one-second resolution)"
+            );
+        }
+        Trigger::Every(d)
+    } else if let Some(c) = &args.cron {
+        Trigger::Cron(Box::new(Cron::parse(c).map_err(anyhow::Error::msg)?))
+    } else {
+        Trigger::Once
+    };
+    let jitter = match &args.jitter {
+        Some(j) => duration("--jitter", j)?,
+        None => Duration::ZERO,
+    };
+    if let Trigger::Every(d) = &trigger
+        && jitter >= *d
+    {
+        bail!(
+            "--jitter {} must be shorter than --every {}",
+            run::humantime(jitter),
+            run::humantime(*d)
+        );
+    }
+    let mut retention = Retention {
+        keep: args.keep,
+        max_age: args
+            .max_age
+            .as_deref()
+            .map(|a| duration("--max-age", a))
+            .transpose()?,
+        max_total: args
+            .max_total
+            .as_deref()
+            .map(|t| {
+                config::parse_size(t)
+                    .map_err(anyhow::Error::msg)
+                    .context("--max-total")
+            })
+            .transpose()?,
+    };
+    if retention.keep == Some(0) {
+        bail!(
+            "--keep 0 would keep nothing: give at least 1 (the newest good snapshot is always kept)"
+        );
+    }
+    if retention.max_total == Some(0) {
+        bail!("--max-total 0 would keep nothing: give a size such as 500M or 2G");
+    }
+    let default_retention = retention == Retention::default();
+    if default_retention {
+        retention.keep = Some(DEFAULT_KEEP);
+    }
+    if args.count == Some(0) {
+        bail!(
+            "--count 0 would take no snapshot: give at least 1, or leave it out to run until stopped"
+        );
+    }
+    let count = if args.once { Some(1) } else { args.count };
+    Ok(SchedulePlan {
+        trigger,
+        retention,
+        default_retention,
+        jitter,
+        count,
+    })
+}
+
+fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
+    let usage = |e: anyhow::Error| {
+        eprintln!("rcdiag-agent: error: {e:#}");
+        ExitCode::from(2)
+    };
+    let p = match plan(&args.to, &args.opts, Some(&args.dir)) {
+        Ok(p) => p,
+        Err(e) => return Ok(usage(e)),
+    };
+    let sp = match schedule_plan(&args) {
+        Ok(s) => s,
+        Err(e) => return Ok(usage(e)),
+    };
+    if args.dry_run {
+        schedule_dry_run(&p, &sp, &args);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let signer = NodeKey::load_or_create(&p.state_dir)?;
+    let log = match args.log_format {
+        LogFormatArg::Auto => Logger::auto(args.quiet),
+        LogFormatArg::Json => Logger {
+            format: LogFormat::Json,
+            quiet: args.quiet,
+        },
+        LogFormatArg::Text => Logger {
+            format: LogFormat::Text,
+            quiet: args.quiet,
+        },
+    };
+    let cfg = ScheduleConfig {
+        trigger: sp.trigger,
+        dir: args.dir.clone(),
+        retention: sp.retention,
+        jitter: sp.jitter,
+        count: sp.count,
+        textfile_dir: args.textfile_dir.clone(),
+        run: run_config(&p, &signer, Progress::Quiet),
+        log,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let result = rt.block_on(schedule::schedule(cfg, shutdown_signal()));
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let summary = result?;
+    let c = &summary.counters;
+    Ok(
+        if summary.stopped_by.is_some() || (c.failed == 0 && c.interrupted == 0 && c.degraded == 0)
+        {
+            ExitCode::SUCCESS
+        } else if c.failed > 0 || c.interrupted > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::from(3)
+        },
+    )
+}
+
+fn schedule_dry_run(p: &Plan, sp: &SchedulePlan, args: &ScheduleArgs) {
+    dry_run(p, "schedule");
+    let now = jiff::Timestamp::now();
+    println!();
+    let first = match &sp.trigger {
+        Trigger::Every(_) => ", the first snapshot right away",
+        Trigger::Once => ": one snapshot now, then exit",
+        Trigger::Cron(_) => "",
+    };
+    println!(
+        "schedule: {}{first}{}",
+        sp.trigger.describe(),
+        if sp.jitter.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " (each tick delayed by a random time below {})",
+                run::humantime(sp.jitter)
+            )
+        }
+    );
+    let next: Vec<String> = sp
+        .trigger
+        .upcoming(now, 3)
+        .into_iter()
+        .map(snapshots::rfc3339)
+        .collect();
+    println!("next runs: {}", next.join(", "));
+    match sp.count {
+        Some(n) => println!("stops after: {n} snapshot(s)"),
+        None => println!("stops on: SIGTERM or SIGINT"),
+    }
+    println!(
+        "retention: {}{}; only snapshots listed in {} are ever deleted, and the newest good one is always kept",
+        sp.retention.describe(),
+        if sp.default_retention {
+            " (default)"
+        } else {
+            ""
+        },
+        args.dir.join(snapshots::LEDGER_FILE).display()
+    );
+    println!(
+        "status: {}",
+        args.dir.join(snapshots::STATUS_FILE).display()
+    );
+    print!(
+        "metrics: {}",
+        args.dir.join(snapshots::METRICS_FILE).display()
+    );
+    if let Some(t) = &args.textfile_dir {
+        print!(" and {}", t.join(snapshots::METRICS_FILE).display());
+    }
+    println!();
+}
+
+fn snapshots_list(dir: &std::path::Path, json: bool) -> Result<()> {
+    if !dir.is_dir() {
+        bail!(
+            "{} is not a folder: pass the --dir given to `rcdiag-agent schedule` (e.g. /var/lib/rcdiag/snapshots)",
+            dir.display()
+        );
+    }
+    let (rows, warnings) = snapshots::list(dir)?;
+    for w in &warnings {
+        eprintln!("rcdiag-agent: warning: {w}");
+    }
+    let status = schedule::Status::load(dir);
+    if json {
+        let v = serde_json::json!({"dir": dir.display().to_string(), "snapshots": rows, "status": status});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no snapshots in {}", dir.display());
+    } else {
+        print!("{}", snapshots::render_list(&rows));
+        let managed: Vec<&snapshots::Listed> = rows
+            .iter()
+            .filter(|r| r.managed && r.outcome != "missing")
+            .collect();
+        println!(
+            "\n{} snapshot(s); {} written by the scheduler ({}); others are never deleted",
+            rows.len(),
+            managed.len(),
+            human_bytes(managed.iter().map(|r| r.bytes).sum())
+        );
+    }
+    if let Some(s) = status {
+        let last = s
+            .last_run
+            .as_ref()
+            .map(|l| format!("last run {} {}", l.finished_at, l.outcome))
+            .unwrap_or_else(|| "no run yet".into());
+        println!(
+            "scheduler: {} ({}, pid {}); {last}; next run {}",
+            s.state,
+            s.schedule,
+            s.pid,
+            s.next_run.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         return "signal";
     };

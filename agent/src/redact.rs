@@ -105,12 +105,12 @@ impl Redactor {
     pub fn register_uri_secrets(&self, uri: &str) {
         if let Some((_, rest)) = uri.split_once("://") {
             let authority = rest.split(['/', '?']).next().unwrap_or_default();
-            if let Some((userinfo, _)) = authority.rsplit_once('@') {
-                if let Some((_, pass)) = userinfo.split_once(':') {
-                    self.register_secret(pass);
-                    if let Ok(decoded) = percent_decode(pass) {
-                        self.register_secret(&decoded);
-                    }
+            if let Some((userinfo, _)) = authority.rsplit_once('@')
+                && let Some((_, pass)) = userinfo.split_once(':')
+            {
+                self.register_secret(pass);
+                if let Ok(decoded) = percent_decode(pass) {
+                    self.register_secret(&decoded);
                 }
             }
         }
@@ -143,7 +143,9 @@ impl Redactor {
                 }
                 n += 1;
                 let prefix = if rule.keep_prefix > 0 { c.get(rule.keep_prefix).map(|m| m.as_str()).unwrap_or("") } else { "" };
-                format!("{prefix}{m}")
+                // A URI keeps its `@` so the host part still reads as one.
+                let suffix = if whole.ends_with('@') { "@" } else { "" };
+                format!("{prefix}{m}{suffix}")
             });
             out = replaced.into_owned();
             self.count(&rule.name, n);

@@ -98,6 +98,16 @@ fn rfc3339(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// The node's name: `RCDIAG_NODE_NAME` when set (a Kubernetes DaemonSet passes
+/// `spec.nodeName`; a container's own hostname is meaningless), else the host name.
+pub fn node_name() -> String {
+    std::env::var("RCDIAG_NODE_NAME")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(rcdiag_bundle::hostname)
+}
+
 /// The `sha256:` of `/etc/machine-id` (or the D-Bus one), never the id itself.
 pub fn machine_id_hash() -> Option<String> {
     for p in ["/etc/machine-id", "/var/lib/dbus/machine-id"] {
@@ -131,8 +141,11 @@ pub fn scrub_argv(argv: &[String], redactor: &Redactor) -> Vec<String> {
     out
 }
 
+/// Each collector's name and, once done, its status and duration.
+type LiveState = Vec<(String, Option<(CollectorStatus, Duration)>)>;
+
 struct Live {
-    state: Mutex<Vec<(String, Option<(CollectorStatus, Duration)>)>>,
+    state: Mutex<LiveState>,
     started: Instant,
 }
 
@@ -151,7 +164,7 @@ pub async fn run(cfg: RunConfig, cancel: impl Future<Output = &'static str>) -> 
         encryption: cfg.encryption.clone(),
         signer: cfg.signer.clone(),
         agent: AgentInfo { name: "rcdiag-agent".into(), version: env!("CARGO_PKG_VERSION").into() },
-        node: NodeInfo { hostname: rcdiag_bundle::hostname(), machine_id_hash: machine_id_hash(), labels },
+        node: NodeInfo { hostname: node_name(), machine_id_hash: machine_id_hash(), labels },
         compression_level: None,
     })?;
     let sink = Sink::new(writer, redactor.clone());
@@ -205,7 +218,6 @@ pub async fn run(cfg: RunConfig, cancel: impl Future<Output = &'static str>) -> 
             // Abort every collector; once the last one lets go of the sink, the writer
             // is dropped and its temp file removed. Wait for that before returning.
             aborts.iter().for_each(|a| a.abort());
-            drop(all);
             let weak = sink.downgrade();
             drop(sink);
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -322,10 +334,10 @@ async fn run_one(
     let message = outcome.message.map(|m| out.redactor().redact_line(&m));
     let files = out.files();
     let bytes = out.bytes();
-    if let Ok(mut s) = live.state.lock() {
-        if let Some(e) = s.iter_mut().find(|(n, _)| n == name) {
-            e.1 = Some((outcome.status, elapsed));
-        }
+    if let Ok(mut s) = live.state.lock()
+        && let Some(e) = s.iter_mut().find(|(n, _)| n == name)
+    {
+        e.1 = Some((outcome.status, elapsed));
     }
     if progress == Progress::Plain {
         eprintln!(

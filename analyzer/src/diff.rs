@@ -1,1 +1,676 @@
-//! (diff: being written)
+//! `rcdiag-analyzer diff OLD NEW`: what changed on one node between two bundles —
+//! Rocket.Chat and MongoDB versions, containers added, removed or on another image,
+//! restart counts, container states, allow-listed settings, user counts, disk use
+//! per mount, host facts, and log signatures newly seen. Warns when the bundles are
+//! not from the same node or are given in the wrong order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::model::NodeData;
+use crate::report::sanitize_line;
+
+/// The value of [`DiffReport::schema`].
+pub const DIFF_SCHEMA_ID: &str = "rcdiag.diff/v1";
+
+/// One bundle of a diff.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DiffSide {
+    /// Path as given.
+    pub file: String,
+    /// Bundle id.
+    pub bundle_id: String,
+    /// Host name.
+    pub node: String,
+    /// `sha256:` of the machine id, when recorded.
+    pub machine_id_hash: Option<String>,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// What kind of change.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    /// Present only in NEW.
+    Added,
+    /// Present only in OLD.
+    Removed,
+    /// Present in both with another value.
+    Changed,
+}
+
+/// One difference.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Change {
+    /// `rocketchat`, `mongodb`, `containers`, `settings`, `users`, `disks`, `host`, `docker`, `logs`.
+    pub area: String,
+    /// What changed: a container name, a setting id, a mount point, a signature id...
+    pub item: String,
+    /// Which property of it (`image`, `restart_count`, `used_percent`...); empty for the item itself.
+    pub field: String,
+    /// The kind of change.
+    pub kind: ChangeKind,
+    /// Value in OLD.
+    pub old: Option<Value>,
+    /// Value in NEW.
+    pub new: Option<Value>,
+    /// Context, e.g. an example log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The result of `diff`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DiffReport {
+    /// Always `rcdiag.diff/v1`.
+    pub schema: String,
+    /// The older bundle.
+    pub old: DiffSide,
+    /// The newer bundle.
+    pub new: DiffSide,
+    /// Reasons to doubt the comparison (different nodes, reversed order).
+    pub warnings: Vec<String>,
+    /// Every difference found, by area.
+    pub changes: Vec<Change>,
+}
+
+fn side(file: &str, n: &NodeData) -> DiffSide {
+    DiffSide {
+        file: file.to_string(),
+        bundle_id: n.manifest.bundle_id.clone(),
+        node: n.manifest.node.hostname.clone(),
+        machine_id_hash: n.manifest.node.machine_id_hash.clone(),
+        created_at: n.manifest.created_at.clone(),
+    }
+}
+
+fn ptr<'a>(v: &'a Option<Value>, pointer: &str) -> Option<&'a Value> {
+    v.as_ref()?.pointer(pointer).filter(|v| !v.is_null())
+}
+
+struct Collect {
+    changes: Vec<Change>,
+}
+
+impl Collect {
+    fn push(
+        &mut self,
+        area: &str,
+        item: &str,
+        field: &str,
+        old: Option<Value>,
+        new: Option<Value>,
+        note: Option<String>,
+    ) {
+        let kind = match (&old, &new) {
+            (None, None) => return,
+            (Some(a), Some(b)) if a == b => return,
+            (None, Some(_)) => ChangeKind::Added,
+            (Some(_), None) => ChangeKind::Removed,
+            _ => ChangeKind::Changed,
+        };
+        self.changes.push(Change {
+            area: area.into(),
+            item: item.into(),
+            field: field.into(),
+            kind,
+            old,
+            new,
+            note,
+        });
+    }
+
+    /// A change of one scalar that exists in both bundles (missing data on one side is not a change).
+    fn both(
+        &mut self,
+        area: &str,
+        item: &str,
+        field: &str,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) {
+        if let (Some(o), Some(n)) = (old, new)
+            && o != n
+        {
+            self.push(area, item, field, Some(o.clone()), Some(n.clone()), None);
+        }
+    }
+}
+
+/// The Rocket.Chat version a node reports: summary first, then statistics, then the startup box.
+fn rc_version(n: &NodeData) -> Option<Value> {
+    ptr(&n.rocketchat, "/version/value")
+        .or_else(|| ptr(&n.rc_statistics, "/version"))
+        .cloned()
+        .or_else(|| {
+            n.startup_versions
+                .last()
+                .map(|(_, v)| Value::String(v.clone()))
+        })
+}
+
+fn containers(n: &NodeData) -> BTreeMap<String, &Value> {
+    let mut map = BTreeMap::new();
+    if let Some(arr) = n.docker_containers.as_ref().and_then(Value::as_array) {
+        for (i, c) in arr.iter().enumerate() {
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .map(|s| s.trim_start_matches('/').to_string())
+                .or_else(|| {
+                    c.get("id")
+                        .and_then(Value::as_str)
+                        .map(|s| s.chars().take(12).collect())
+                })
+                .unwrap_or_else(|| format!("#{i}"));
+            map.insert(name, c);
+        }
+    }
+    map
+}
+
+fn disks(n: &NodeData) -> BTreeMap<String, (f64, f64)> {
+    let mut map = BTreeMap::new();
+    if let Some(arr) = ptr(&n.host, "/disks").and_then(Value::as_array) {
+        for d in arr {
+            let (Some(mount), Some(total), Some(avail)) = (
+                d.get("mount_point").and_then(Value::as_str),
+                d.get("total_bytes").and_then(Value::as_f64),
+                d.get("available_bytes").and_then(Value::as_f64),
+            ) else {
+                continue;
+            };
+            if total > 0.0 {
+                map.insert(mount.to_string(), (total - avail, total));
+            }
+        }
+    }
+    map
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// A change of disk use smaller than this many percentage points is not reported.
+pub const DISK_PERCENT_STEP: f64 = 1.0;
+
+/// Compares two snapshots of one node.
+pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData) -> DiffReport {
+    let mut warnings = Vec::new();
+    let (om, nm) = (&old.manifest.node, &new.manifest.node);
+    match (&om.machine_id_hash, &nm.machine_id_hash) {
+        (Some(a), Some(b)) if a != b => warnings.push(format!(
+            "the bundles come from different machines (machine id {a} vs {b}): this compares two nodes, not two snapshots of one"
+        )),
+        _ => {}
+    }
+    if om.hostname != nm.hostname {
+        warnings.push(format!(
+            "the host names differ ({} vs {}): the bundles may describe different nodes",
+            om.hostname, nm.hostname
+        ));
+    }
+    if old.manifest.bundle_id == new.manifest.bundle_id {
+        warnings.push("both files are the same bundle".to_string());
+    }
+    if let (Some(a), Some(b)) = (old.created_at(), new.created_at())
+        && a > b
+    {
+        warnings.push(format!(
+            "OLD ({}) was created after NEW ({}): were the two swapped?",
+            old.manifest.created_at, new.manifest.created_at
+        ));
+    }
+
+    let mut c = Collect {
+        changes: Vec::new(),
+    };
+
+    // Rocket.Chat.
+    c.both(
+        "rocketchat",
+        "Rocket.Chat",
+        "version",
+        rc_version(old).as_ref(),
+        rc_version(new).as_ref(),
+    );
+    for f in ["method", "platform"] {
+        let p = format!("/deploy/{f}");
+        c.both(
+            "rocketchat",
+            "deploy",
+            f,
+            ptr(&old.rocketchat, &p),
+            ptr(&new.rocketchat, &p),
+        );
+    }
+    for f in ["live", "total"] {
+        let p = format!("/instances/{f}");
+        c.both(
+            "rocketchat",
+            "instances",
+            f,
+            ptr(&old.rocketchat, &p),
+            ptr(&new.rocketchat, &p),
+        );
+    }
+
+    // MongoDB.
+    c.both(
+        "mongodb",
+        "MongoDB",
+        "version",
+        ptr(&old.mongodb_summary, "/version"),
+        ptr(&new.mongodb_summary, "/version"),
+    );
+    c.both(
+        "mongodb",
+        "MongoDB",
+        "storage_engine",
+        ptr(&old.mongodb_summary, "/storage_engine"),
+        ptr(&new.mongodb_summary, "/storage_engine"),
+    );
+    c.both(
+        "mongodb",
+        "replica set",
+        "state",
+        ptr(&old.mongodb_summary, "/replica_set/state"),
+        ptr(&new.mongodb_summary, "/replica_set/state"),
+    );
+    let members = |n: &NodeData| {
+        ptr(&n.mongodb_summary, "/replica_set/members")
+            .and_then(Value::as_array)
+            .map(|a| Value::from(a.len()))
+    };
+    c.both(
+        "mongodb",
+        "replica set",
+        "members",
+        members(old).as_ref(),
+        members(new).as_ref(),
+    );
+
+    // Containers.
+    if old.docker_containers.is_some() && new.docker_containers.is_some() {
+        let (oc, nc) = (containers(old), containers(new));
+        let names: BTreeSet<&String> = oc.keys().chain(nc.keys()).collect();
+        for name in names {
+            match (oc.get(name), nc.get(name)) {
+                (None, Some(n)) => {
+                    c.push(
+                        "containers",
+                        name,
+                        "",
+                        None,
+                        n.get("image").cloned().or(Some(Value::Null)),
+                        None,
+                    );
+                }
+                (Some(o), None) => {
+                    c.push(
+                        "containers",
+                        name,
+                        "",
+                        o.get("image").cloned().or(Some(Value::Null)),
+                        None,
+                        None,
+                    );
+                }
+                (Some(o), Some(n)) => {
+                    c.both("containers", name, "image", o.get("image"), n.get("image"));
+                    if o.get("image") == n.get("image") {
+                        c.both(
+                            "containers",
+                            name,
+                            "image_id",
+                            o.get("image_id"),
+                            n.get("image_id"),
+                        );
+                    }
+                    c.both(
+                        "containers",
+                        name,
+                        "restart_count",
+                        o.get("restart_count"),
+                        n.get("restart_count"),
+                    );
+                    c.both(
+                        "containers",
+                        name,
+                        "status",
+                        o.pointer("/state/status"),
+                        n.pointer("/state/status"),
+                    );
+                    c.both(
+                        "containers",
+                        name,
+                        "health",
+                        o.pointer("/state/health"),
+                        n.pointer("/state/health"),
+                    );
+                    c.both(
+                        "containers",
+                        name,
+                        "oom_killed",
+                        o.pointer("/state/oom_killed"),
+                        n.pointer("/state/oom_killed"),
+                    );
+                }
+                (None, None) => {}
+            }
+        }
+    }
+
+    // Settings (allow-listed only: that is all a bundle holds).
+    if let (Some(Value::Object(o)), Some(Value::Object(n))) = (&old.rc_settings, &new.rc_settings) {
+        let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
+        for k in keys {
+            c.push(
+                "settings",
+                k,
+                "",
+                o.get(k).cloned(),
+                n.get(k).cloned(),
+                None,
+            );
+        }
+    }
+
+    // Users.
+    for f in ["total", "active_humans", "online", "concurrent"] {
+        let p = format!("/users/{f}");
+        c.both(
+            "users",
+            "users",
+            f,
+            ptr(&old.rocketchat, &p),
+            ptr(&new.rocketchat, &p),
+        );
+    }
+
+    // Disks.
+    if old.host.is_some() && new.host.is_some() {
+        let (od, nd) = (disks(old), disks(new));
+        let mounts: BTreeSet<&String> = od.keys().chain(nd.keys()).collect();
+        for m in mounts {
+            let pct = |(used, total): (f64, f64)| round1(used * 100.0 / total);
+            match (od.get(m), nd.get(m)) {
+                (Some(&o), Some(&n)) => {
+                    if (pct(o) - pct(n)).abs() >= DISK_PERCENT_STEP {
+                        c.push(
+                            "disks",
+                            m,
+                            "used_percent",
+                            Some(Value::from(pct(o))),
+                            Some(Value::from(pct(n))),
+                            Some(format!("{} -> {} used", gib(o.0), gib(n.0))),
+                        );
+                    }
+                    if o.1 != n.1 {
+                        c.push(
+                            "disks",
+                            m,
+                            "total_bytes",
+                            Some(Value::from(o.1 as u64)),
+                            Some(Value::from(n.1 as u64)),
+                            None,
+                        );
+                    }
+                }
+                (o, n) => c.push(
+                    "disks",
+                    m,
+                    "used_percent",
+                    o.map(|&d| Value::from(pct(d))),
+                    n.map(|&d| Value::from(pct(d))),
+                    None,
+                ),
+            }
+        }
+    }
+
+    // Host and Docker engine.
+    for (field, p) in [
+        ("os", "/os/version"),
+        ("kernel", "/os/kernel"),
+        ("logical_cores", "/cpu/logical_cores"),
+        ("memory_total_bytes", "/memory/total_bytes"),
+    ] {
+        c.both("host", "host", field, ptr(&old.host, p), ptr(&new.host, p));
+    }
+    c.both(
+        "docker",
+        "engine",
+        "version",
+        ptr(&old.docker_info, "/ServerVersion"),
+        ptr(&new.docker_info, "/ServerVersion"),
+    );
+
+    // Log signatures newly seen (counts include hits beyond the kept examples).
+    let sigs: BTreeSet<&String> = old
+        .log_match_counts
+        .keys()
+        .chain(new.log_match_counts.keys())
+        .collect();
+    for sig in sigs {
+        let o = old.log_match_counts.get(sig).copied().unwrap_or(0);
+        let n = new.log_match_counts.get(sig).copied().unwrap_or(0);
+        if o == n {
+            continue;
+        }
+        let example = new
+            .log_matches
+            .iter()
+            .find(|m| &m.signature == sig)
+            .map(|m| format!("{}:{}: {}", m.file, m.line_no, m.line));
+        let (ov, nv) = (
+            (o > 0).then(|| Value::from(o)),
+            (n > 0).then(|| Value::from(n)),
+        );
+        c.push("logs", sig, "hits", ov, nv, example);
+    }
+
+    DiffReport {
+        schema: DIFF_SCHEMA_ID.to_string(),
+        old: side(old_file, old),
+        new: side(new_file, new),
+        warnings,
+        changes: c.changes,
+    }
+}
+
+fn gib(bytes: f64) -> String {
+    format!("{:.1} GiB", bytes / f64::from(1u32 << 30))
+}
+
+fn show(v: &Option<Value>) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+impl DiffReport {
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string());
+        s.push('\n');
+        s
+    }
+
+    /// Text for a terminal: a header, warnings, changes by area, a count.
+    pub fn render_text(&self) -> String {
+        let cl = |s: &str| sanitize_line(s);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "old: {}  {}  created {}  ({})",
+            cl(&self.old.node),
+            cl(&self.old.bundle_id),
+            cl(&self.old.created_at),
+            cl(&self.old.file)
+        );
+        let _ = writeln!(
+            out,
+            "new: {}  {}  created {}  ({})",
+            cl(&self.new.node),
+            cl(&self.new.bundle_id),
+            cl(&self.new.created_at),
+            cl(&self.new.file)
+        );
+        for w in &self.warnings {
+            let _ = writeln!(out, "warning: {}", cl(w));
+        }
+        let mut area = "";
+        for ch in &self.changes {
+            if ch.area != area {
+                area = &ch.area;
+                let _ = writeln!(out, "\n{}:", cl(area));
+            }
+            let what = if ch.field.is_empty() {
+                cl(&ch.item)
+            } else {
+                format!("{} {}", cl(&ch.item), cl(&ch.field))
+            };
+            let line = match ch.kind {
+                ChangeKind::Added if ch.area == "logs" => {
+                    format!("  + {what}: {} (not seen in OLD)", show(&ch.new))
+                }
+                ChangeKind::Removed if ch.area == "logs" => {
+                    format!("  - {what}: no longer seen (was {})", show(&ch.old))
+                }
+                ChangeKind::Added => format!("  + {what}: {}", cl(&show(&ch.new))),
+                ChangeKind::Removed => format!("  - {what}: {}", cl(&show(&ch.old))),
+                ChangeKind::Changed => {
+                    let delta = match (
+                        ch.old.as_ref().and_then(Value::as_f64),
+                        ch.new.as_ref().and_then(Value::as_f64),
+                    ) {
+                        (Some(a), Some(b)) if ch.field != "version" => {
+                            let d = b - a;
+                            if d.fract() == 0.0 {
+                                format!(" ({d:+})")
+                            } else {
+                                format!(" ({d:+.1})")
+                            }
+                        }
+                        _ => String::new(),
+                    };
+                    format!(
+                        "  ~ {what}: {} -> {}{delta}",
+                        cl(&show(&ch.old)),
+                        cl(&show(&ch.new))
+                    )
+                }
+            };
+            let _ = writeln!(out, "{line}");
+            if let Some(note) = &ch.note {
+                let _ = writeln!(out, "      {}", cl(note));
+            }
+        }
+        if self.changes.is_empty() {
+            let _ = writeln!(out, "\nno differences found");
+        } else {
+            let _ = writeln!(out, "\n{} change(s)", self.changes.len());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(host: &str, machine: Option<&str>, created: &str) -> NodeData {
+        let manifest = rcdiag_bundle::Manifest {
+            format: "rcdiag-bundle".into(),
+            format_version: 1,
+            bundle_id: format!("id-{created}"),
+            created_at: created.into(),
+            agent: rcdiag_bundle::AgentInfo {
+                name: "t".into(),
+                version: "1".into(),
+            },
+            node: rcdiag_bundle::NodeInfo {
+                hostname: host.into(),
+                machine_id_hash: machine.map(str::to_string),
+                labels: Default::default(),
+            },
+            collectors: vec![],
+            files: vec![],
+            redaction: Default::default(),
+            signer: rcdiag_bundle::Signer {
+                algorithm: String::new(),
+                public_key: String::new(),
+                fingerprint: String::new(),
+            },
+        };
+        NodeData::new("b", manifest)
+    }
+
+    #[test]
+    fn finds_version_container_and_restart_changes() {
+        let mut a = node("n1", Some("sha256:aa"), "2026-11-01T00:00:00Z");
+        let mut b = node("n1", Some("sha256:aa"), "2026-11-20T00:00:00Z");
+        a.rocketchat = Some(json!({"version": {"value": "8.4.0"}, "users": {"total": 10}}));
+        b.rocketchat = Some(json!({"version": {"value": "8.5.0"}, "users": {"total": 12}}));
+        a.docker_containers = Some(json!([
+            {"name": "rc", "image": "rocketchat/rocket.chat:8.4.0", "restart_count": 0, "state": {"status": "running"}},
+            {"name": "/gone", "image": "x:1"}
+        ]));
+        b.docker_containers = Some(json!([
+            {"name": "rc", "image": "rocketchat/rocket.chat:8.5.0", "restart_count": 4, "state": {"status": "running"}},
+            {"name": "mongo-2", "image": "mongo:8.0"}
+        ]));
+        b.log_match_counts.insert("mongo-timeout".into(), 3);
+        let d = diff_nodes("a", &a, "b", &b);
+        assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        let find = |area: &str, item: &str, field: &str| {
+            d.changes
+                .iter()
+                .find(|c| c.area == area && c.item == item && c.field == field)
+                .cloned()
+        };
+        assert_eq!(
+            find("rocketchat", "Rocket.Chat", "version").map(|c| c.new),
+            Some(Some(json!("8.5.0")))
+        );
+        assert_eq!(
+            find("containers", "rc", "restart_count").map(|c| c.kind),
+            Some(ChangeKind::Changed)
+        );
+        assert_eq!(
+            find("containers", "mongo-2", "").map(|c| c.kind),
+            Some(ChangeKind::Added)
+        );
+        assert_eq!(
+            find("containers", "gone", "").map(|c| c.kind),
+            Some(ChangeKind::Removed)
+        );
+        assert_eq!(
+            find("users", "users", "total").map(|c| c.new),
+            Some(Some(json!(12)))
+        );
+        assert_eq!(
+            find("logs", "mongo-timeout", "hits").map(|c| c.kind),
+            Some(ChangeKind::Added)
+        );
+        let text = d.render_text();
+        assert!(text.contains("~ rc restart_count: 0 -> 4 (+4)"), "{text}");
+    }
+
+    #[test]
+    fn warns_on_other_node_and_swapped_order() {
+        let a = node("n1", Some("sha256:aa"), "2026-11-20T00:00:00Z");
+        let b = node("n2", Some("sha256:bb"), "2026-11-01T00:00:00Z");
+        let d = diff_nodes("a", &a, "b", &b);
+        assert_eq!(d.warnings.len(), 3, "{:?}", d.warnings);
+    }
+}

@@ -1,1 +1,720 @@
-//! (model: being written)
+//! The node model: one verified bundle read into memory once.
+//!
+//! JSON files are small and kept as `serde_json::Value` (bundles are untrusted, so
+//! every accessor tolerates missing fields and wrong types). Logs are never held
+//! whole: they are streamed line by line, and only the lines matching a policy
+//! signature (capped) and the versions announced in startup boxes are kept.
+
+use std::collections::BTreeMap;
+
+use rcdiag_bundle::{Bundle, Manifest, TrustStatus};
+use serde_json::Value;
+
+use crate::policy::Policy;
+
+/// One known-signature hit in a log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMatch {
+    /// Policy signature id.
+    pub signature: String,
+    /// Bundle path of the log file.
+    pub file: String,
+    /// 1-based line number.
+    pub line_no: u64,
+    /// The line (cut to the policy's `max_line_chars`).
+    pub line: String,
+}
+
+/// Everything the checks need from one bundle (one node).
+#[derive(Debug, Clone)]
+pub struct NodeData {
+    /// Bundle file name.
+    pub label: String,
+    /// The verified manifest.
+    pub manifest: Manifest,
+    /// Whether the signer is trusted.
+    pub trust: TrustStatus,
+    /// `host/host.json`.
+    pub host: Option<Value>,
+    /// `docker/containers.json`.
+    pub docker_containers: Option<Value>,
+    /// `docker/info.json`.
+    pub docker_info: Option<Value>,
+    /// `docker/images.json`.
+    pub docker_images: Option<Value>,
+    /// `mongodb/summary.json`.
+    pub mongodb_summary: Option<Value>,
+    /// `mongodb/<command>.json` by command name (`buildInfo`, `serverStatus`, ...).
+    pub mongodb: BTreeMap<String, Value>,
+    /// `rocketchat/summary.json`.
+    pub rocketchat: Option<Value>,
+    /// `rocketchat/settings.json`.
+    pub rc_settings: Option<Value>,
+    /// `rocketchat/statistics.json`.
+    pub rc_statistics: Option<Value>,
+    /// Signature hits found while loading (capped per signature).
+    pub log_matches: Vec<LogMatch>,
+    /// Log files scanned (bundle paths).
+    pub log_files: Vec<String>,
+    /// `(file, version)` from `Rocket.Chat Version:` lines of startup boxes.
+    pub startup_versions: Vec<(String, String)>,
+    /// `logs/index.json`.
+    pub logs_index: Option<Value>,
+    /// Hits per signature id, including those beyond the cap.
+    pub log_match_counts: BTreeMap<String, u64>,
+    /// `(file, version)` from `MongoDB Version:` lines of startup boxes.
+    pub startup_mongo_versions: Vec<(String, String)>,
+    /// `(file, engine)` from `MongoDB Engine:` lines of startup boxes.
+    pub startup_mongo_engines: Vec<(String, String)>,
+    /// `(file, Enabled|Disabled)` from `ReplicaSet OpLog:` lines of startup boxes.
+    pub startup_oplog: Vec<(String, String)>,
+    /// Files present but unusable (not JSON, too large): path -> reason.
+    pub load_problems: BTreeMap<String, String>,
+}
+
+impl NodeData {
+    /// An empty node with only a manifest (every collector output missing); tests and
+    /// callers fill in what they have.
+    pub fn new(label: &str, manifest: Manifest) -> NodeData {
+        NodeData {
+            label: label.to_string(),
+            manifest,
+            trust: TrustStatus::NotChecked,
+            host: None,
+            docker_containers: None,
+            docker_info: None,
+            docker_images: None,
+            mongodb_summary: None,
+            mongodb: BTreeMap::new(),
+            rocketchat: None,
+            rc_settings: None,
+            rc_statistics: None,
+            log_matches: Vec::new(),
+            log_files: Vec::new(),
+            startup_versions: Vec::new(),
+            logs_index: None,
+            log_match_counts: BTreeMap::new(),
+            startup_mongo_versions: Vec::new(),
+            startup_mongo_engines: Vec::new(),
+            startup_oplog: Vec::new(),
+            load_problems: BTreeMap::new(),
+        }
+    }
+
+    /// Reads every file the checks use from a verified bundle; logs are scanned line
+    /// by line against the policy's signatures. Files that are missing are left
+    /// `None`; files that are present but unusable (not JSON, too large) are recorded
+    /// in `load_problems`. Only integrity errors (content not matching the signed
+    /// manifest, a corrupt or truncated bundle) are returned as errors.
+    pub fn load(
+        bundle: &mut Bundle,
+        label: &str,
+        policy: &Policy,
+    ) -> Result<NodeData, rcdiag_bundle::Error> {
+        let mut node = NodeData::new(label, bundle.manifest().clone());
+        node.trust = bundle.trust().clone();
+        let paths: Vec<String> = bundle.entries().iter().map(|f| f.path.clone()).collect();
+        node.host = read_json(bundle, &mut node, "host/host.json")?;
+        node.docker_containers = read_json(bundle, &mut node, "docker/containers.json")?;
+        node.docker_info = read_json(bundle, &mut node, "docker/info.json")?;
+        node.docker_images = read_json(bundle, &mut node, "docker/images.json")?;
+        node.mongodb_summary = read_json(bundle, &mut node, "mongodb/summary.json")?;
+        node.rocketchat = read_json(bundle, &mut node, "rocketchat/summary.json")?;
+        node.rc_settings = read_json(bundle, &mut node, "rocketchat/settings.json")?;
+        node.rc_statistics = read_json(bundle, &mut node, "rocketchat/statistics.json")?;
+        node.logs_index = read_json(bundle, &mut node, "logs/index.json")?;
+        for path in &paths {
+            if let Some(name) = path
+                .strip_prefix("mongodb/")
+                .and_then(|n| n.strip_suffix(".json"))
+                && name != "summary"
+                && !name.contains('/')
+                && let Some(v) = read_json(bundle, &mut node, path)?
+            {
+                node.mongodb.insert(name.to_string(), v);
+            }
+        }
+        let scanner = LogScanner::new(policy);
+        for path in &paths {
+            if path.starts_with("logs/") && path.ends_with(".log") {
+                let reader = bundle.open_entry(path)?;
+                scanner.scan_entry(&mut node, path, reader)?;
+            }
+        }
+        Ok(node)
+    }
+
+    /// Scans one log (any reader) line by line, recording signature hits and startup
+    /// box values under `file`. Used by [`NodeData::load`]; public for tests and tools.
+    pub fn scan_log(
+        &mut self,
+        file: &str,
+        reader: impl std::io::Read,
+        policy: &Policy,
+    ) -> std::io::Result<()> {
+        LogScanner::new(policy).scan(self, file, reader)
+    }
+
+    /// The host name of the node (from the manifest).
+    pub fn hostname(&self) -> &str {
+        &self.manifest.node.hostname
+    }
+
+    /// When the bundle was created, if the manifest's `created_at` parses.
+    pub fn created_at(&self) -> Option<jiff::Timestamp> {
+        self.manifest.created_at.parse().ok()
+    }
+
+    /// The collector record named `name`, if the manifest has one.
+    pub fn collector(&self, name: &str) -> Option<&rcdiag_bundle::CollectorRecord> {
+        self.manifest.collectors.iter().find(|c| c.name == name)
+    }
+
+    /// Why `file` (written by `collector`) is missing, for an `unknown` message:
+    /// `"no docker/containers.json in B: the docker collector was skipped (reason)"`.
+    pub fn why_missing(&self, file: &str, collector: &str) -> String {
+        let cause = if let Some(p) = self.load_problems.get(file) {
+            format!("it is present but unusable ({p})")
+        } else {
+            match self.collector(collector) {
+                None => format!("the {collector} collector did not run"),
+                Some(c) => {
+                    let reason = c
+                        .error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default();
+                    match c.status {
+                        rcdiag_bundle::CollectorStatus::Ok => {
+                            format!("the {collector} collector ran but did not write it")
+                        }
+                        st => format!("the {collector} collector {}{reason}", status_phrase(st)),
+                    }
+                }
+            }
+        };
+        format!("no usable {file} in {}: {cause}", self.label)
+    }
+
+    /// The containers of `docker/containers.json`; `None` when the file is missing or
+    /// not an array (entries that are not objects are skipped).
+    pub fn containers(&self, policy: &Policy) -> Option<Vec<Container<'_>>> {
+        let arr = self.docker_containers.as_ref()?.as_array()?;
+        Some(
+            arr.iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_object())
+                .map(|(i, v)| Container::new(i, v, self, policy))
+                .collect(),
+        )
+    }
+
+    /// Host processes of `host/host.json` (`processes`), if any.
+    pub fn processes(&self) -> Vec<&Value> {
+        self.host
+            .as_ref()
+            .and_then(|h| h.get("processes"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter(|v| v.is_object()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Labels of image `image_id` from `docker/images.json`.
+    pub fn image_labels_by_id(&self, image_id: &str) -> Option<BTreeMap<String, String>> {
+        let images = self.docker_images.as_ref()?.as_array()?;
+        let img = images
+            .iter()
+            .find(|i| i.get("id").and_then(Value::as_str) == Some(image_id))?;
+        img.get("labels").map(string_map)
+    }
+
+    /// First repo tag of image `image_id` from `docker/images.json`.
+    pub fn image_tag_by_id(&self, image_id: &str) -> Option<String> {
+        let images = self.docker_images.as_ref()?.as_array()?;
+        let img = images
+            .iter()
+            .find(|i| i.get("id").and_then(Value::as_str) == Some(image_id))?;
+        img.get("repo_tags")?
+            .as_array()?
+            .iter()
+            .find_map(|t| t.as_str())
+            .map(str::to_string)
+    }
+}
+
+fn status_phrase(st: rcdiag_bundle::CollectorStatus) -> &'static str {
+    use rcdiag_bundle::CollectorStatus as S;
+    match st {
+        S::Ok => "ran",
+        S::Partial => "was partial",
+        S::Failed => "failed",
+        S::Timeout => "timed out",
+        S::Skipped => "was skipped",
+    }
+}
+
+/// Most bytes of one JSON file read into memory.
+const MAX_JSON_BYTES: u64 = 64 << 20;
+
+fn read_json(
+    bundle: &mut Bundle,
+    node: &mut NodeData,
+    path: &str,
+) -> Result<Option<Value>, rcdiag_bundle::Error> {
+    if bundle.entry(path).is_none() {
+        return Ok(None);
+    }
+    let bytes = match bundle.read_bytes(path, MAX_JSON_BYTES) {
+        Ok(b) => b,
+        Err(rcdiag_bundle::Error::LimitExceeded(m)) => {
+            node.load_problems.insert(path.to_string(), m);
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            node.load_problems
+                .insert(path.to_string(), format!("not valid JSON: {e}"));
+            Ok(None)
+        }
+    }
+}
+
+/// Longest log line examined; the rest of a longer line is skipped.
+const MAX_SCAN_LINE: usize = 64 * 1024;
+
+struct LogScanner<'p> {
+    policy: &'p Policy,
+    /// Signature ids, in the order of `set`.
+    ids: Vec<String>,
+    /// All signature patterns at once: one pass per line.
+    set: regex::RegexSet,
+    rc_version: regex::Regex,
+    mongo_version: regex::Regex,
+    mongo_engine: regex::Regex,
+    oplog: regex::Regex,
+}
+
+impl<'p> LogScanner<'p> {
+    fn new(policy: &'p Policy) -> Self {
+        let re = |p: &str| regex::Regex::new(p).unwrap_or_else(|_| never_matches());
+        // A policy is validated on load; an invalid pattern is skipped, never fatal.
+        let valid: Vec<&crate::policy::Signature> = policy
+            .logs
+            .signatures
+            .iter()
+            .filter(|s| regex::Regex::new(&s.pattern).is_ok())
+            .collect();
+        LogScanner {
+            policy,
+            ids: valid.iter().map(|s| s.id.clone()).collect(),
+            set: regex::RegexSet::new(valid.iter().map(|s| s.pattern.as_str()))
+                .unwrap_or_else(|_| regex::RegexSet::empty()),
+            rc_version: re(r"Rocket\.Chat Version:\s*v?([0-9]+\.[0-9]+\.[0-9]+[0-9A-Za-z.+-]*)"),
+            mongo_version: re(r"MongoDB Version:\s*v?([0-9]+\.[0-9]+(?:\.[0-9]+)?)"),
+            mongo_engine: re(r"MongoDB Engine:\s*([A-Za-z][A-Za-z0-9_-]*)"),
+            oplog: re(r"ReplicaSet OpLog:\s*(Enabled|Disabled)"),
+        }
+    }
+
+    fn scan_entry(
+        &self,
+        node: &mut NodeData,
+        file: &str,
+        mut reader: rcdiag_bundle::EntryReader<'_>,
+    ) -> Result<(), rcdiag_bundle::Error> {
+        match self.scan(node, file, &mut reader) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(reader.into_error(e)),
+        }
+    }
+
+    fn scan(
+        &self,
+        node: &mut NodeData,
+        file: &str,
+        reader: impl std::io::Read,
+    ) -> std::io::Result<()> {
+        use std::io::BufRead;
+        let mut r = std::io::BufReader::with_capacity(64 * 1024, reader);
+        let mut line: Vec<u8> = Vec::with_capacity(1024);
+        let mut line_no: u64 = 0;
+        let mut overflow = false;
+        if !node.log_files.iter().any(|f| f == file) {
+            node.log_files.push(file.to_string());
+        }
+        loop {
+            let buf = r.fill_buf()?;
+            if buf.is_empty() {
+                if !line.is_empty() || overflow {
+                    line_no += 1;
+                    self.line(node, file, line_no, &line);
+                }
+                break;
+            }
+            let (chunk, found) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (&buf[..i], Some(i)),
+                None => (buf, None),
+            };
+            if !overflow {
+                let room = MAX_SCAN_LINE.saturating_sub(line.len());
+                line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                overflow = chunk.len() > room;
+            }
+            let used = found.map_or(buf.len(), |i| i + 1);
+            r.consume(used);
+            if found.is_some() {
+                line_no += 1;
+                self.line(node, file, line_no, &line);
+                line.clear();
+                overflow = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn line(&self, node: &mut NodeData, file: &str, line_no: u64, raw: &[u8]) {
+        let text = String::from_utf8_lossy(raw);
+        let text = text.trim_end_matches('\r');
+        let max_keep = self.policy.logs.max_matches_per_signature;
+        for i in self.set.matches(text).iter() {
+            let Some(id) = self.ids.get(i) else { continue };
+            let count = node.log_match_counts.entry(id.clone()).or_insert(0);
+            *count += 1;
+            let kept = node
+                .log_matches
+                .iter()
+                .filter(|m| &m.signature == id)
+                .count();
+            if kept < max_keep {
+                node.log_matches.push(LogMatch {
+                    signature: id.clone(),
+                    file: file.to_string(),
+                    line_no,
+                    line: cut(text, self.policy.logs.max_line_chars),
+                });
+            }
+        }
+        if text.contains("Version:") || text.contains("Engine:") || text.contains("OpLog:") {
+            let put = |re: &regex::Regex, into: &mut Vec<(String, String)>| {
+                for c in re.captures_iter(text) {
+                    if let Some(m) = c.get(1) {
+                        let pair = (file.to_string(), m.as_str().to_string());
+                        if !into.contains(&pair) && into.len() < 1000 {
+                            into.push(pair);
+                        }
+                    }
+                }
+            };
+            put(&self.rc_version, &mut node.startup_versions);
+            put(&self.mongo_version, &mut node.startup_mongo_versions);
+            put(&self.mongo_engine, &mut node.startup_mongo_engines);
+            put(&self.oplog, &mut node.startup_oplog);
+        }
+    }
+}
+
+fn never_matches() -> regex::Regex {
+    // `[^\s\S]` matches no character; it always compiles.
+    regex::Regex::new(r"[^\s\S]").unwrap_or_else(|_| unreachable!("constant regex"))
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A JSON object of scalars as a string map (non-string values in their JSON text);
+/// anything that is not an object gives an empty map.
+pub fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses a time as the collectors write it: an RFC 3339 string, or MongoDB extended
+/// JSON (`{"$date": "…"}`, `{"$date": {"$numberLong": "ms"}}`, `{"$date": ms}`).
+pub fn parse_time(v: &Value) -> Option<jiff::Timestamp> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Object(o) => {
+            let d = o.get("$date")?;
+            match d {
+                Value::String(s) => s.parse().ok(),
+                Value::Number(n) => jiff::Timestamp::from_millisecond(n.as_i64()?).ok(),
+                Value::Object(inner) => {
+                    let ms: i64 = inner.get("$numberLong")?.as_str()?.parse().ok()?;
+                    jiff::Timestamp::from_millisecond(ms).ok()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A number that may be an integer, a float, or MongoDB extended JSON
+/// (`{"$numberLong": "…"}`, `{"$numberInt": "…"}`, `{"$numberDouble": "…"}`).
+pub fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::Object(o) => ["$numberLong", "$numberInt", "$numberDouble"]
+            .iter()
+            .find_map(|k| o.get(*k))
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok()),
+        _ => None,
+    }
+}
+
+/// A non-negative integer (see [`as_f64`]).
+pub fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.is_finite())
+                .map(|f| f as u64)
+        }),
+        _ => as_f64(v)
+            .filter(|f| *f >= 0.0 && f.is_finite())
+            .map(|f| f as u64),
+    }
+}
+
+/// A parsed image reference, the repository normalized as
+/// `registry/path` (`rocket.chat:8` → `docker.io/library/rocket.chat`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Normalized repository; empty when the reference is only an image id.
+    pub repository: String,
+    /// Tag, if any.
+    pub tag: Option<String>,
+    /// Digest, if any.
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    /// Parses an image reference as Docker shows it.
+    pub fn parse(reference: &str) -> ImageRef {
+        let r = reference.trim();
+        let (rest, digest) = match r.split_once('@') {
+            Some((a, d)) => (a, Some(d.to_string())),
+            None => (r, None),
+        };
+        if rest.is_empty() || rest.starts_with("sha256:") {
+            return ImageRef {
+                repository: String::new(),
+                tag: None,
+                digest: digest.or_else(|| Some(rest.to_string()).filter(|s| !s.is_empty())),
+            };
+        }
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (
+                &rest[..last_slash + i],
+                Some(rest[last_slash + i + 1..].to_string()),
+            ),
+            None => (rest, None),
+        };
+        let mut parts: Vec<&str> = name.split('/').collect();
+        let has_registry = parts.len() > 1
+            && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost");
+        let registry = if has_registry {
+            parts.remove(0).to_ascii_lowercase()
+        } else {
+            "docker.io".to_string()
+        };
+        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
+            "docker.io".to_string()
+        } else {
+            registry
+        };
+        let mut path = parts.join("/").to_ascii_lowercase();
+        if registry == "docker.io" && !path.contains('/') {
+            path = format!("library/{path}");
+        }
+        ImageRef {
+            repository: format!("{registry}/{path}"),
+            tag,
+            digest,
+        }
+    }
+}
+
+/// What a container is, as far as the checks care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerKind {
+    /// A Rocket.Chat server (official image or not).
+    RocketChat,
+    /// A Rocket.Chat microservice.
+    Microservice,
+    /// MongoDB.
+    MongoDb,
+    /// Anything else.
+    Other,
+}
+
+/// A read-only view of one entry of `docker/containers.json`, tolerant of missing
+/// fields and wrong types.
+#[derive(Debug, Clone)]
+pub struct Container<'a> {
+    /// Index in `docker/containers.json` (for JSON pointers).
+    pub index: usize,
+    /// The raw entry.
+    pub raw: &'a Value,
+    /// Name (without a leading `/`), or the id when there is no name.
+    pub name: String,
+    /// Image reference as configured (falls back to the image's first repo tag when
+    /// only an id is known).
+    pub image: String,
+    /// Parsed image.
+    pub image_ref: ImageRef,
+    /// Classification.
+    pub kind: ContainerKind,
+}
+
+impl<'a> Container<'a> {
+    fn new(index: usize, raw: &'a Value, node: &NodeData, policy: &Policy) -> Container<'a> {
+        let s = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let name = {
+            let n = s("name");
+            let n = n.trim_start_matches('/').to_string();
+            if n.is_empty() { s("id") } else { n }
+        };
+        let mut image = s("image");
+        let mut image_ref = ImageRef::parse(&image);
+        if image_ref.repository.is_empty()
+            && let Some(tag) = node.image_tag_by_id(&s("image_id"))
+        {
+            image = tag;
+            image_ref = ImageRef::parse(&image);
+        }
+        let mut c = Container {
+            index,
+            raw,
+            name,
+            image,
+            image_ref,
+            kind: ContainerKind::Other,
+        };
+        c.kind = c.classify(policy);
+        c
+    }
+
+    fn classify(&self, policy: &Policy) -> ContainerKind {
+        let repo = self.image_ref.repository.as_str();
+        if policy.images.official.iter().any(|o| o.repository == repo) {
+            return ContainerKind::RocketChat;
+        }
+        if policy.images.microservices.iter().any(|m| m == repo)
+            || (repo.contains("/rocketchat/") && repo.ends_with("-service"))
+        {
+            return ContainerKind::Microservice;
+        }
+        if policy
+            .images
+            .mongodb_patterns
+            .iter()
+            .any(|p| regex::Regex::new(p).is_ok_and(|r| r.is_match(repo)))
+        {
+            return ContainerKind::MongoDb;
+        }
+        let env = self.env();
+        let has = |n: &str| env.iter().any(|(k, _)| k == n);
+        let last = repo.rsplit('/').next().unwrap_or("");
+        if last == "rocket.chat"
+            || last == "rocketchat"
+            || has("DEPLOY_METHOD")
+            || (has("ROOT_URL") && has("MONGO_URL"))
+        {
+            return ContainerKind::RocketChat;
+        }
+        ContainerKind::Other
+    }
+
+    /// Environment as `(name, value)` pairs (entries that are not strings are skipped).
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.raw
+            .get("env")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(|e| match e.split_once('=') {
+                        Some((k, v)) => (k.to_string(), v.to_string()),
+                        None => (e.to_string(), String::new()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Value of environment variable `name`, if set.
+    pub fn env_value(&self, name: &str) -> Option<String> {
+        self.env()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Container labels.
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        self.raw.get("labels").map(string_map).unwrap_or_default()
+    }
+
+    /// Image labels: `image_labels` of the entry, else the image's labels in
+    /// `docker/images.json`; `None` when neither was collected.
+    pub fn image_labels(&self, node: &NodeData) -> Option<BTreeMap<String, String>> {
+        match self.raw.get("image_labels") {
+            Some(v) if v.is_object() => Some(string_map(v)),
+            Some(Value::Null) | None => {
+                let id = self.raw.get("image_id").and_then(Value::as_str)?;
+                node.image_labels_by_id(id)
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// `state.status` (`running`, `restarting`, `exited`, ...), lowercased.
+    pub fn status(&self) -> Option<String> {
+        self.raw
+            .pointer("/state/status")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase)
+    }
+
+    /// Whether it runs (`state.running`, else status `running`).
+    pub fn running(&self) -> Option<bool> {
+        self.raw
+            .pointer("/state/running")
+            .and_then(Value::as_bool)
+            .or_else(|| self.status().map(|s| s == "running"))
+    }
+
+    /// JSON pointer of this entry in `docker/containers.json`.
+    pub fn pointer(&self, field: &str) -> String {
+        if field.is_empty() {
+            format!("/{}", self.index)
+        } else {
+            format!("/{}/{field}", self.index)
+        }
+    }
+}

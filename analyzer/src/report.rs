@@ -1,1 +1,473 @@
-//! (report: being written)
+//! The report of `rcdiag-analyzer check`: one serializable [`Report`] (schema
+//! `rcdiag.report/v1`, published as `analyzer/schema/report.schema.json`) and its
+//! renderers: plain or coloured text for a terminal, JSON for machines, Markdown to
+//! paste into a ticket and one self-contained HTML file.
+//!
+//! Every value that comes from a bundle is untrusted: the text renderer escapes
+//! control characters (no terminal escape injection), the Markdown renderer escapes
+//! Markdown and HTML syntax, and the HTML renderer escapes everything it prints.
+
+mod html;
+mod markdown;
+mod text;
+mod verify;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::checks::{CheckResult, Evidence, Outcome};
+
+pub use html::render_html;
+pub use markdown::render_markdown;
+pub use text::{TextStyle, render_text};
+pub use verify::{VerifyDetails, VerifySummary};
+
+/// The value of [`Report::schema`].
+pub const SCHEMA_ID: &str = "rcdiag.report/v1";
+
+/// The result of checking one or more bundles against a policy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[schemars(
+    title = "rcdiag analyzer report",
+    description = "Output of `rcdiag-analyzer check --format json`: the bundles read, the policy applied and one verdict per check, with evidence."
+)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Always `rcdiag.report/v1`.
+    #[schemars(extend("const" = "rcdiag.report/v1"))]
+    pub schema: String,
+    /// The program and version that wrote the report, e.g. `rcdiag-analyzer 0.1.0`.
+    pub generator: String,
+    /// The policy the checks applied.
+    pub policy: PolicyRef,
+    /// The date support verdicts were evaluated at (`YYYY-MM-DD`), when `--as-of`
+    /// was given; `null` means each bundle's own creation date was used.
+    pub as_of: Option<String>,
+    /// Every bundle named on the command line, readable or not, in order.
+    pub bundles: Vec<BundleInfo>,
+    /// Remarks about the set of bundles (several nodes, one cluster, gaps).
+    pub notes: Vec<String>,
+    /// One entry per check, in the order the checks ran.
+    pub checks: Vec<CheckEntry>,
+    /// Count of checks by outcome.
+    pub summary: Summary,
+}
+
+/// The policy a report applied.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRef {
+    /// Policy name (`builtin` rules carry Rocket.Chat's published requirements).
+    pub name: String,
+    /// Policy revision.
+    pub version: u32,
+    /// The date the policy's facts (release table, requirements) were last checked, `YYYY-MM-DD`.
+    pub as_of: String,
+}
+
+/// One bundle given to `check`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BundleInfo {
+    /// The bundle's path as given on the command line.
+    pub file: String,
+    /// Bundle id (UUIDv7) from the signed manifest; `null` when the bundle could not be read.
+    pub id: Option<String>,
+    /// The node label used in evidence (the host name, made unique among the bundles).
+    pub node: Option<String>,
+    /// Creation time from the manifest, UTC RFC 3339.
+    pub created_at: Option<String>,
+    /// `SHA256:...` fingerprint of the node key that signed the manifest.
+    pub signer_fingerprint: Option<String>,
+    /// True for an age-encrypted bundle, false for the signed-plain variant.
+    pub encrypted: Option<bool>,
+    /// True when the signature and every file's SHA-256 verified.
+    pub verified: bool,
+    /// Whether the signer's key is pinned in the allowed signers file given with `--trust`.
+    pub trust: TrustLevel,
+    /// Principals of the allowed signers line that matched, when trusted.
+    pub trust_principals: Vec<String>,
+    /// Why the bundle could not be used, when `verified` is false.
+    pub error: Option<String>,
+}
+
+/// Whether a bundle's signer is known.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustLevel {
+    /// The signer's key is in the allowed signers file.
+    Trusted,
+    /// An allowed signers file was given and the key is not in it.
+    Untrusted,
+    /// No allowed signers file was given: the signature is valid, the key is not pinned.
+    NotChecked,
+    /// The bundle could not be read.
+    Unknown,
+}
+
+impl TrustLevel {
+    /// Converts the reader's trust status; returns the level and the principals.
+    pub fn from_status(status: &rcdiag_bundle::TrustStatus) -> (Self, Vec<String>) {
+        match status {
+            rcdiag_bundle::TrustStatus::Trusted { principals } => {
+                (Self::Trusted, principals.clone())
+            }
+            rcdiag_bundle::TrustStatus::Untrusted => (Self::Untrusted, Vec::new()),
+            rcdiag_bundle::TrustStatus::NotChecked => (Self::NotChecked, Vec::new()),
+        }
+    }
+
+    /// A short human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Trusted => "trusted",
+            Self::Untrusted => "NOT trusted",
+            Self::NotChecked => "not checked",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl BundleInfo {
+    /// The entry of a bundle that opened and verified.
+    pub fn verified(file: &str, node: &str, bundle: &rcdiag_bundle::Bundle) -> Self {
+        let m = bundle.manifest();
+        let (trust, trust_principals) = TrustLevel::from_status(bundle.trust());
+        Self {
+            file: file.to_string(),
+            id: Some(m.bundle_id.clone()),
+            node: Some(node.to_string()),
+            created_at: Some(m.created_at.clone()),
+            signer_fingerprint: Some(m.signer.fingerprint.clone()),
+            encrypted: Some(bundle.is_encrypted()),
+            verified: true,
+            trust,
+            trust_principals,
+            error: None,
+        }
+    }
+
+    /// The entry of a bundle that could not be opened or verified.
+    pub fn failed(file: &str, error: &str) -> Self {
+        Self {
+            file: file.to_string(),
+            id: None,
+            node: None,
+            created_at: None,
+            signer_fingerprint: None,
+            encrypted: None,
+            verified: false,
+            trust: TrustLevel::Unknown,
+            trust_principals: Vec::new(),
+            error: Some(error.to_string()),
+        }
+    }
+}
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckEntry {
+    /// Stable check id, e.g. `rocketchat.version.supported`.
+    pub id: String,
+    /// One-line title of what is checked.
+    pub title: String,
+    /// Area the check belongs to (rocketchat, mongodb, docker, host, ...).
+    pub area: String,
+    /// The verdict.
+    pub outcome: ReportOutcome,
+    /// One-line reason for the verdict.
+    pub message: String,
+    /// Where in the bundles the verdict comes from.
+    pub evidence: Vec<ReportEvidence>,
+    /// What to do about it: a documentation link or a short instruction.
+    pub remediation: String,
+}
+
+/// Outcome of a check.
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportOutcome {
+    /// The requirement is met.
+    Pass,
+    /// Supported, but needs attention.
+    Warn,
+    /// The requirement is not met.
+    Fail,
+    /// The bundles do not hold the data to decide (a collector failed or was skipped).
+    Unknown,
+}
+
+impl ReportOutcome {
+    /// Lowercase name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::Fail => "fail",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Uppercase label for text output.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pass => "PASS",
+            Self::Warn => "WARN",
+            Self::Fail => "FAIL",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl From<&Outcome> for ReportOutcome {
+    fn from(o: &Outcome) -> Self {
+        match o {
+            Outcome::Pass => Self::Pass,
+            Outcome::Warn => Self::Warn,
+            Outcome::Fail => Self::Fail,
+            Outcome::Unknown => Self::Unknown,
+        }
+    }
+}
+
+/// One piece of evidence: a value read from a file of a bundle.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportEvidence {
+    /// The bundle it was read from.
+    pub bundle: String,
+    /// The node label.
+    pub node: String,
+    /// Path of the file inside the bundle.
+    pub file: Option<String>,
+    /// JSON Pointer (RFC 6901) into that file.
+    pub pointer: Option<String>,
+    /// The log line (or its number) that matched.
+    pub line: Option<String>,
+    /// The value found, as text.
+    pub value: Option<String>,
+}
+
+impl From<&Evidence> for ReportEvidence {
+    fn from(e: &Evidence) -> Self {
+        Self {
+            bundle: e.bundle.clone(),
+            node: e.node.clone(),
+            file: e.file.clone(),
+            pointer: e.pointer.clone(),
+            line: e.line.clone(),
+            value: e.value.clone(),
+        }
+    }
+}
+
+impl ReportEvidence {
+    /// `file#pointer` (or just the file, or just the pointer), empty when neither is known.
+    pub fn location(&self) -> String {
+        match (&self.file, &self.pointer) {
+            (Some(f), Some(p)) if !p.is_empty() => format!("{f}#{p}"),
+            (Some(f), _) => f.clone(),
+            (None, Some(p)) => format!("#{p}"),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl From<&CheckResult> for CheckEntry {
+    fn from(r: &CheckResult) -> Self {
+        Self {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            area: r.area.clone(),
+            outcome: ReportOutcome::from(&r.outcome),
+            message: r.message.clone(),
+            evidence: r.evidence.iter().map(ReportEvidence::from).collect(),
+            remediation: r.remediation.clone(),
+        }
+    }
+}
+
+/// How many checks ended in each outcome.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// Checks that passed.
+    pub pass: usize,
+    /// Checks that warned.
+    pub warn: usize,
+    /// Checks that failed.
+    pub fail: usize,
+    /// Checks that could not decide.
+    pub unknown: usize,
+}
+
+impl Summary {
+    /// Counts the outcomes of `checks`.
+    pub fn of(checks: &[CheckEntry]) -> Self {
+        let mut s = Self::default();
+        for c in checks {
+            match c.outcome {
+                ReportOutcome::Pass => s.pass += 1,
+                ReportOutcome::Warn => s.warn += 1,
+                ReportOutcome::Fail => s.fail += 1,
+                ReportOutcome::Unknown => s.unknown += 1,
+            }
+        }
+        s
+    }
+
+    /// The overall verdict: fail beats warn/unknown, which beat pass.
+    pub fn verdict(&self) -> ReportOutcome {
+        if self.fail > 0 {
+            ReportOutcome::Fail
+        } else if self.warn > 0 {
+            ReportOutcome::Warn
+        } else if self.unknown > 0 {
+            ReportOutcome::Unknown
+        } else {
+            ReportOutcome::Pass
+        }
+    }
+
+    /// `12 pass, 2 warn, 1 fail, 0 unknown`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} pass, {} warn, {} fail, {} unknown",
+            self.pass, self.warn, self.fail, self.unknown
+        )
+    }
+}
+
+impl Report {
+    /// Assembles a report from the check results.
+    pub fn new(
+        policy: PolicyRef,
+        as_of: Option<jiff::civil::Date>,
+        bundles: Vec<BundleInfo>,
+        notes: Vec<String>,
+        results: &[CheckResult],
+    ) -> Self {
+        let checks: Vec<CheckEntry> = results.iter().map(CheckEntry::from).collect();
+        let summary = Summary::of(&checks);
+        Self {
+            schema: SCHEMA_ID.to_string(),
+            generator: format!("rcdiag-analyzer {}", env!("CARGO_PKG_VERSION")),
+            policy,
+            as_of: as_of.map(|d| d.to_string()),
+            bundles,
+            notes,
+            checks,
+            summary,
+        }
+    }
+
+    /// Pretty JSON with a trailing newline.
+    pub fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail; fall back to an empty object anyway.
+        let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string());
+        s.push('\n');
+        s
+    }
+
+    /// The checks grouped by area, areas in the order they first appear.
+    pub fn by_area(&self) -> Vec<(&str, Vec<&CheckEntry>)> {
+        let mut groups: Vec<(&str, Vec<&CheckEntry>)> = Vec::new();
+        for c in &self.checks {
+            match groups.iter_mut().find(|(a, _)| *a == c.area) {
+                Some((_, v)) => v.push(c),
+                None => groups.push((&c.area, vec![c])),
+            }
+        }
+        groups
+    }
+
+    /// The node labels of the bundles that were read, joined with `, `.
+    pub fn node_list(&self) -> String {
+        let nodes: Vec<&str> = self
+            .bundles
+            .iter()
+            .filter_map(|b| b.node.as_deref())
+            .collect();
+        if nodes.is_empty() {
+            "no readable bundle".to_string()
+        } else {
+            nodes.join(", ")
+        }
+    }
+}
+
+/// The JSON Schema of [`Report`], pretty-printed with a trailing newline: the content
+/// of `analyzer/schema/report.schema.json`.
+///
+/// The schema describes what the analyzer writes (schemars' serialize contract):
+/// every field is always present, optional values are `null`.
+pub fn report_schema_json() -> String {
+    let schema = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Report>();
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_else(|_| "{}".to_string());
+    s.push('\n');
+    s
+}
+
+/// Replaces control characters (terminal escapes included) by visible `\u{..}`
+/// escapes so a bundle value cannot drive the terminal; tabs become spaces.
+pub fn sanitize_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' => out.push(' '),
+            c if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_line_escapes_terminal_controls() {
+        assert_eq!(
+            sanitize_line("a\u{1b}[31mred\nx\ty"),
+            "a\\u{1b}[31mred\\u{a}x y"
+        );
+        assert_eq!(sanitize_line("bidi\u{202e}x"), "bidi\\u{202e}x");
+    }
+
+    #[test]
+    fn verdict_orders_fail_warn_unknown_pass() {
+        let s = Summary {
+            pass: 3,
+            warn: 1,
+            fail: 0,
+            unknown: 1,
+        };
+        assert_eq!(s.verdict(), ReportOutcome::Warn);
+        let s = Summary {
+            pass: 3,
+            warn: 0,
+            fail: 0,
+            unknown: 1,
+        };
+        assert_eq!(s.verdict(), ReportOutcome::Unknown);
+        let s = Summary {
+            pass: 0,
+            warn: 2,
+            fail: 1,
+            unknown: 0,
+        };
+        assert_eq!(s.verdict(), ReportOutcome::Fail);
+        assert_eq!(Summary::default().verdict(), ReportOutcome::Pass);
+    }
+}

@@ -150,9 +150,25 @@ impl Context {
         Self { options, redactor, discovery: OnceCell::new() }
     }
 
+    /// A context with a given discovery (tests; callers that listed containers themselves).
+    pub fn with_discovery(options: Options, redactor: Arc<Redactor>, discovery: Discovery) -> Self {
+        Self { options, redactor, discovery: OnceCell::from(discovery) }
+    }
+
     /// The containers of the Docker endpoint, listed once per run (the first caller pays).
     pub async fn discovery(&self) -> &Discovery {
-        self.discovery.get_or_init(|| docker::discover(&self.options)).await
+        self.discovery
+            .get_or_init(|| async {
+                let found = docker::discover(&self.options).await;
+                // Every container's secret env values are scanned for, whichever collector reads them.
+                if let Ok(containers) = &found {
+                    for c in containers {
+                        docker::register_env_secrets(&self.redactor, &c.env);
+                    }
+                }
+                found
+            })
+            .await
     }
 }
 
@@ -177,6 +193,10 @@ impl Outcome {
     /// Nothing usable.
     pub fn failed(msg: impl Into<String>) -> Self {
         Self { status: CollectorStatus::Failed, message: Some(msg.into()) }
+    }
+    /// Stopped by its own time limit (the orchestrator's is the hard one).
+    pub fn timed_out(msg: impl Into<String>) -> Self {
+        Self { status: CollectorStatus::Timeout, message: Some(msg.into()) }
     }
     /// Not applicable here.
     pub fn skipped(msg: impl Into<String>) -> Self {
@@ -285,6 +305,19 @@ impl LineStream {
     /// Redacts and writes one line (a newline is added).
     pub fn write_line(&mut self, line: &str) -> Result<(), rcdiag_bundle::Error> {
         let mut out = self.redactor.redact_line(line.trim_end_matches(['\n', '\r']));
+        out.push('\n');
+        self.guard.write_chunk(out.as_bytes())?;
+        self.lines += 1;
+        self.bytes += out.len() as u64;
+        self.total.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Writes one line that the caller already passed through `Redactor::redact_line`
+    /// (a newline is added). Use `write_line` for raw text.
+    pub fn write_redacted_line(&mut self, line: &str) -> Result<(), rcdiag_bundle::Error> {
+        let mut out = String::with_capacity(line.len() + 1);
+        out.push_str(line.trim_end_matches(['\n', '\r']));
         out.push('\n');
         self.guard.write_chunk(out.as_bytes())?;
         self.lines += 1;

@@ -1,8 +1,959 @@
-//! The rocketchat collector (being written).
+//! The rocketchat collector: what Rocket.Chat's own data says about the deployment.
+//!
+//! From the Rocket.Chat database (same connection logic as the mongodb collector, see
+//! [`super::mongodb::connect`]): the newest `rocketchat_statistics` document (allow-listed
+//! fields only), user counts from `users`, the `instances` heartbeats (live = updated within
+//! [`LIVE_WINDOW_SECONDS`] of collection time), and an allow-list of non-secret settings
+//! from `rocketchat_settings`, queried by `_id` (the collection is never read whole:
+//! it holds SMTP passwords, OAuth secrets and cloud tokens).
+//!
+//! From Docker discovery: the Rocket.Chat containers' image tags and `DEPLOY_*` env, and,
+//! over plain HTTP/1.0 with a 2 s limit, `GET /api/info` (port `PORT`, default 3000) and
+//! `GET /metrics` (port `PROMETHEUS_PORT`, else the `Prometheus_Port` setting, else 9458)
+//! of each running Rocket.Chat container, by its container IP.
+//!
+//! Writes `rocketchat/summary.json`, `rocketchat/statistics.json` and
+//! `rocketchat/settings.json` (see `docs/collector-outputs.md`). The startup box of the
+//! logs is the analyzer's to read: `version.sources.startup_log` is always null here.
 
-use super::{CollectorSink, Context, Outcome};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-/// Collects rocketchat data into the bundle.
-pub async fn collect(_ctx: &Context, _out: &CollectorSink) -> Outcome {
-    Outcome::skipped("not implemented yet")
+use futures_util::TryStreamExt;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::{Client, Database};
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::mongodb::{Budget, CmdError, ConnectError, NO_URI, connect, num, to_json};
+use super::{CollectorSink, Context, DiscoveredContainer, Outcome};
+use crate::redact::Redactor;
+
+/// An instance whose `_updatedAt` is at most this old is live (Rocket.Chat beats every
+/// 10 s and its TTL index drops an instance after 60 s by default).
+pub const LIVE_WINDOW_SECONDS: i64 = 120;
+
+/// Limit of each HTTP request to a container.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Rocket.Chat's default HTTP port.
+pub const DEFAULT_PORT: u16 = 3000;
+
+/// Rocket.Chat's default Prometheus exporter port.
+pub const DEFAULT_PROMETHEUS_PORT: u16 = 9458;
+
+/// Most bytes read of one HTTP reply.
+const MAX_HTTP_BYTES: usize = 512 * 1024;
+
+/// Most instances listed.
+const MAX_INSTANCES: i64 = 200;
+
+/// Settings that are read (by `_id`): none is a secret.
+pub const SETTINGS_ALLOW_LIST: &[&str] = &[
+    "Site_Url",
+    "Site_Name",
+    "Language",
+    "Show_Setup_Wizard",
+    "Prometheus_Enabled",
+    "Prometheus_Port",
+    "Prometheus_Reset_Interval",
+    "Prometheus_Garbage_Collector",
+    "Prometheus_API_User_Agent",
+    "Log_Level",
+    "Log_Package",
+    "Log_View_Limit",
+    "Log_Exceptions_to_Channel",
+    "FileUpload_Enabled",
+    "FileUpload_Storage_Type",
+    "FileUpload_MaxFileSize",
+    "Accounts_TwoFactorAuthentication_Enabled",
+    "Accounts_TwoFactorAuthentication_By_Email_Enabled",
+    "Accounts_RegistrationForm",
+    "Force_SSL",
+    "Troubleshoot_Disable_Notifications",
+    "Troubleshoot_Disable_Presence_Broadcast",
+    "Troubleshoot_Disable_Instance_Broadcast",
+    "Troubleshoot_Disable_Sessions_Monitor",
+    "Troubleshoot_Disable_Livechat_Activity_Monitor",
+    "Troubleshoot_Disable_Statistics_Generator",
+    "Troubleshoot_Disable_Data_Exporter_Processor",
+    "Troubleshoot_Disable_Workspace_Sync",
+    "Troubleshoot_Disable_Teams_Mention",
+    "Troubleshoot_Force_Caching_Version",
+];
+
+/// Top-level `rocketchat_statistics` fields that are kept as they are (scalars only).
+const STATISTICS_SCALARS: &[&str] = &[
+    "version",
+    "tag",
+    "branch",
+    "uniqueId",
+    "installedAt",
+    "totalUsers",
+    "activeUsers",
+    "activeGuests",
+    "nonActiveUsers",
+    "appUsers",
+    "onlineUsers",
+    "awayUsers",
+    "busyUsers",
+    "offlineUsers",
+    "totalConnectedUsers",
+    "instanceCount",
+    "oplogEnabled",
+    "msEnabled",
+    "mongoVersion",
+    "mongoStorageEngine",
+    "dailyPeakConnections",
+    "maxMonthlyPeakConnections",
+    "uploadsTotal",
+    "uploadsTotalSize",
+    "fileStoreType",
+    "enterpriseReady",
+    "fips",
+    "totalRooms",
+    "totalMessages",
+    "createdAt",
+    "_updatedAt",
+];
+
+/// Sub-documents of `rocketchat_statistics` and the fields kept of each.
+const STATISTICS_SUBSETS: &[(&str, &[&str])] = &[
+    ("deploy", &["method", "platform"]),
+    (
+        "os",
+        &[
+            "type", "platform", "arch", "release", "uptime", "loadavg", "totalmem", "freemem",
+        ],
+    ),
+    ("process", &["nodeVersion", "pid", "uptime"]),
+    ("migration", &["version", "locked"]),
+    ("enterprise", &["modules", "tags"]),
+    (
+        "apps",
+        &[
+            "engineVersion",
+            "totalInstalled",
+            "totalActive",
+            "totalFailed",
+        ],
+    ),
+];
+
+/// The allow-listed part of a `rocketchat_statistics` document. `os.cpus` becomes
+/// `os.cpu_count` and `os.cpu_model`.
+pub fn allow_statistics(d: &Document) -> Map<String, Value> {
+    let mut out = Map::new();
+    for &k in STATISTICS_SCALARS {
+        match d.get(k) {
+            None | Some(Bson::Document(_)) | Some(Bson::Array(_)) => {}
+            Some(v) => {
+                out.insert(k.to_string(), to_json(v));
+            }
+        }
+    }
+    for &(k, fields) in STATISTICS_SUBSETS {
+        let Ok(sub) = d.get_document(k) else { continue };
+        let mut m = Map::new();
+        for &f in fields {
+            if let Some(v) = sub.get(f) {
+                // Nested documents are not kept; arrays only of scalars (loadavg, modules).
+                let keep = match v {
+                    Bson::Document(_) => false,
+                    Bson::Array(a) => a
+                        .iter()
+                        .all(|x| !matches!(x, Bson::Document(_) | Bson::Array(_))),
+                    _ => true,
+                };
+                if keep {
+                    m.insert(f.to_string(), to_json(v));
+                }
+            }
+        }
+        if k == "os"
+            && let Ok(cpus) = sub.get_array("cpus")
+        {
+            m.insert("cpu_count".into(), json!(cpus.len()));
+            let model = cpus
+                .iter()
+                .filter_map(Bson::as_document)
+                .find_map(|c| c.get_str("model").ok());
+            m.insert("cpu_model".into(), json!(model));
+        }
+        out.insert(k.to_string(), Value::Object(m));
+    }
+    out
+}
+
+/// The tag of an image reference (`rocketchat/rocket.chat:8.5.0` → `8.5.0`); none when
+/// the reference has no tag.
+pub fn image_tag(image: &str) -> Option<String> {
+    let name = image.split('@').next().unwrap_or(image);
+    let last = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+    name[last..]
+        .rsplit_once(':')
+        .map(|(_, t)| t.to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// `8.5.0`, `v7.10.2`, `6.9.0-rc.1` look like versions; `latest` or `develop` do not.
+fn version_like(v: &str) -> Option<String> {
+    let v = v.trim().trim_start_matches('v');
+    (v.chars().next().is_some_and(|c| c.is_ascii_digit()) && v.contains('.')).then(|| v.to_string())
+}
+
+// ------------------------------------------------------------------------------------
+// HTTP
+// ------------------------------------------------------------------------------------
+
+/// A plain HTTP reply.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    /// Status code.
+    pub status: u16,
+    /// Body (at most [`MAX_HTTP_BYTES`]), de-chunked.
+    pub body: Vec<u8>,
+}
+
+/// `GET path` over HTTP/1.0 to `host:port` (plain http only), within `limit`.
+pub async fn http_get(
+    host: &str,
+    port: u16,
+    path: &str,
+    limit: Duration,
+) -> Result<HttpReply, String> {
+    let fut = async {
+        let mut s = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        let host_header = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let req = format!(
+            "GET {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: rcdiag-agent\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| format!("cannot send the request: {e}"))?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let n = s
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("reading the reply: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > MAX_HTTP_BYTES + 64 * 1024 {
+                break;
+            }
+        }
+        parse_http(&buf)
+    };
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "no complete answer within {:.1} s",
+            limit.as_secs_f64()
+        )),
+    }
+}
+
+fn parse_http(buf: &[u8]) -> Result<HttpReply, String> {
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("not an HTTP reply (no header end)")?;
+    let head = String::from_utf8_lossy(&buf[..split]);
+    let mut lines = head.lines();
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.split_whitespace();
+    let proto = parts.next().unwrap_or_default();
+    if !proto.starts_with("HTTP/") {
+        return Err(format!(
+            "not an HTTP reply: {:?}",
+            status_line.chars().take(60).collect::<String>()
+        ));
+    }
+    let status = parts
+        .next()
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or("HTTP reply without a status code")?;
+    let chunked = lines.any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    let raw = &buf[split + 4..];
+    let mut body = if chunked { dechunk(raw) } else { raw.to_vec() };
+    body.truncate(MAX_HTTP_BYTES);
+    Ok(HttpReply { status, body })
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&raw[..eol]);
+        let size_hex = size_text.split(';').next().unwrap_or("").trim();
+        let Ok(size) = usize::from_str_radix(size_hex, 16) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        let start = eol + 2;
+        let end = (start + size).min(raw.len());
+        out.extend_from_slice(&raw[start..end]);
+        raw = raw.get(end + 2..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// What one container answered.
+#[derive(Debug, Clone, PartialEq)]
+struct Probe {
+    url: String,
+    ok: bool,
+    status: Option<u16>,
+    version: Option<String>,
+    error: Option<String>,
+    rocketchat_metrics: Option<bool>,
+}
+
+impl Probe {
+    fn to_json(&self, metrics: bool) -> Value {
+        let mut v = json!({"url": self.url, "ok": self.ok, "status": self.status, "version": self.version, "error": self.error});
+        if metrics {
+            v["rocketchat_metrics"] = json!(self.rocketchat_metrics);
+        }
+        v
+    }
+}
+
+async fn probe_api_info(host: &str, port: u16, limit: Duration) -> Probe {
+    let url = format!("http://{}:{port}/api/info", bracket(host));
+    match http_get(host, port, "/api/info", limit).await {
+        Ok(r) => {
+            let v: Option<Value> = serde_json::from_slice(&r.body).ok();
+            let version = v.as_ref().and_then(|v| {
+                v.get("version")
+                    .or_else(|| v.get("info").and_then(|i| i.get("version")))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+            let ok = r.status == 200 && v.is_some();
+            let error = if r.status != 200 {
+                Some(format!("HTTP {}", r.status))
+            } else if v.is_none() {
+                Some("the reply is not JSON: is this Rocket.Chat?".into())
+            } else {
+                None
+            };
+            Probe {
+                url,
+                ok,
+                status: Some(r.status),
+                version,
+                error,
+                rocketchat_metrics: None,
+            }
+        }
+        Err(e) => Probe {
+            url,
+            ok: false,
+            status: None,
+            version: None,
+            error: Some(e),
+            rocketchat_metrics: None,
+        },
+    }
+}
+
+async fn probe_metrics(host: &str, port: u16, limit: Duration) -> Probe {
+    let url = format!("http://{}:{port}/metrics", bracket(host));
+    match http_get(host, port, "/metrics", limit).await {
+        Ok(r) => {
+            let text = String::from_utf8_lossy(&r.body);
+            let has_rc = text.lines().any(|l| l.starts_with("rocketchat_"));
+            let version =
+                regex::Regex::new(r#"(?m)^rocketchat_(?:version|info)\{[^}]*\bversion="([^"]+)""#)
+                    .ok()
+                    .and_then(|re| {
+                        re.captures(&text)
+                            .and_then(|c| c.get(1))
+                            .map(|m| m.as_str().to_string())
+                    });
+            let error = (r.status != 200).then(|| format!("HTTP {}", r.status));
+            Probe {
+                url,
+                ok: r.status == 200,
+                status: Some(r.status),
+                version,
+                error,
+                rocketchat_metrics: Some(has_rc),
+            }
+        }
+        Err(e) => Probe {
+            url,
+            ok: false,
+            status: None,
+            version: None,
+            error: Some(e),
+            rocketchat_metrics: None,
+        },
+    }
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// Probes `/api/info` and `/metrics` of each running Rocket.Chat container, all at once.
+async fn probe_containers(
+    containers: &[DiscoveredContainer],
+    prometheus_port: u16,
+    limit: Duration,
+) -> Vec<Value> {
+    let probes = containers.iter().filter(|c| c.running).take(20).map(|c| async move {
+        let port = c.env_value("PORT").and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(DEFAULT_PORT);
+        let mport = c.env_value("PROMETHEUS_PORT").and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(prometheus_port);
+        let (host, note) = match c.ips.first() {
+            Some(ip) => (ip.clone(), None),
+            None => ("127.0.0.1".to_string(), Some("the container has no IP of its own (host network?): tried 127.0.0.1")),
+        };
+        let (api, metrics) = tokio::join!(probe_api_info(&host, port, limit), probe_metrics(&host, mport, limit));
+        json!({"container": c.name, "address": host, "note": note, "api_info": api.to_json(false), "metrics": metrics.to_json(true)})
+    });
+    futures_util::future::join_all(probes).await
+}
+
+// ------------------------------------------------------------------------------------
+// Database reads
+// ------------------------------------------------------------------------------------
+
+async fn read<T>(
+    budget: &Budget,
+    red: &Redactor,
+    db: &str,
+    fut: impl std::future::IntoFuture<Output = mongodb::error::Result<T>>,
+) -> Result<T, CmdError> {
+    budget
+        .run(fut)
+        .await
+        .and_then(|r| r.map_err(|e| CmdError::from_driver(&e, red)))
+        .map_err(|e| e.with_hint(&super::mongodb::Access::Read(db.to_string())))
+}
+
+/// The newest statistics document, allow-listed, and its `createdAt`.
+async fn newest_statistics(
+    db: &Database,
+    budget: &Budget,
+    red: &Redactor,
+) -> Result<Option<Map<String, Value>>, CmdError> {
+    let mut projection = Document::new();
+    for k in STATISTICS_SCALARS
+        .iter()
+        .chain(STATISTICS_SUBSETS.iter().map(|(k, _)| k))
+    {
+        projection.insert(*k, 1);
+    }
+    projection.insert("os", 1);
+    let coll = db.collection::<Document>("rocketchat_statistics");
+    let found = read(
+        budget,
+        red,
+        db.name(),
+        coll.find_one(doc! {})
+            .sort(doc! {"createdAt": -1})
+            .projection(projection),
+    )
+    .await?;
+    Ok(found.map(|d| allow_statistics(&d)))
+}
+
+/// User counts: `(counts, first error)`.
+async fn user_counts(
+    db: &Database,
+    budget: &Budget,
+    red: &Redactor,
+) -> (Map<String, Value>, Option<CmdError>) {
+    let online = doc! {"$exists": true, "$ne": "offline"};
+    let queries: [(&str, Document); 7] = [
+        ("total", doc! {}),
+        ("humans", doc! {"type": "user"}),
+        ("active_humans", doc! {"type": "user", "active": true}),
+        (
+            "active_guests",
+            doc! {"type": "user", "active": true, "roles": "guest"},
+        ),
+        ("bots", doc! {"type": "bot"}),
+        ("online", doc! {"statusConnection": online.clone()}),
+        (
+            "online_humans",
+            doc! {"type": "user", "statusConnection": online},
+        ),
+    ];
+    let coll = db.collection::<Document>("users");
+    let mut out = Map::new();
+    for (name, filter) in queries {
+        match read(budget, red, db.name(), coll.count_documents(filter)).await {
+            Ok(n) => {
+                out.insert(name.into(), json!(n));
+            }
+            Err(e) => return (out, Some(e)),
+        }
+    }
+    (out, None)
+}
+
+/// The instances and how many are live at `now`.
+async fn instances(
+    db: &Database,
+    budget: &Budget,
+    red: &Redactor,
+    now: jiff::Timestamp,
+) -> Result<Value, CmdError> {
+    let coll = db.collection::<Document>("instances");
+    let projection = doc! {"_id": 1, "name": 1, "pid": 1, "extraInformation": 1, "_updatedAt": 1, "_createdAt": 1};
+    let docs: Vec<Document> = read(budget, red, db.name(), async {
+        coll.find(doc! {})
+            .projection(projection)
+            .limit(MAX_INSTANCES)
+            .await?
+            .try_collect()
+            .await
+    })
+    .await?;
+    let now_ms = now.as_millisecond();
+    let mut list = Vec::new();
+    let mut live = 0;
+    for d in &docs {
+        let extra = d.get_document("extraInformation").ok();
+        let updated = match d.get("_updatedAt") {
+            Some(Bson::DateTime(dt)) => Some(dt.timestamp_millis()),
+            Some(Bson::String(s)) => s
+                .parse::<jiff::Timestamp>()
+                .ok()
+                .map(|t| t.as_millisecond()),
+            _ => None,
+        };
+        let age = updated.map(|u| (now_ms - u) as f64 / 1000.0);
+        let is_live = age.is_some_and(|a| a <= LIVE_WINDOW_SECONDS as f64);
+        if is_live {
+            live += 1;
+        }
+        let id = match d.get("_id") {
+            Some(Bson::String(s)) => json!(s),
+            Some(other) => to_json(other),
+            None => Value::Null,
+        };
+        let port = extra.and_then(|e| match e.get("port") {
+            Some(Bson::String(s)) => s.parse::<f64>().ok(),
+            other => num(other),
+        });
+        list.push(json!({
+            "id": id,
+            "name": d.get_str("name").ok(),
+            "host": extra.and_then(|e| e.get_str("host").ok()),
+            "port": port.map(|p| p as i64),
+            "pid": num(d.get("pid")).map(|p| p as i64),
+            "node_version": extra.and_then(|e| e.get_str("nodeVersion").ok()),
+            "updated_at": d.get("_updatedAt").map(to_json),
+            "age_seconds": age.map(|a| (a * 10.0).round() / 10.0),
+            "live": is_live,
+        }));
+    }
+    Ok(
+        json!({"live": live, "total": docs.len(), "window_seconds": LIVE_WINDOW_SECONDS, "list": list}),
+    )
+}
+
+/// The allow-listed settings found, `{id: value}`.
+async fn settings(
+    db: &Database,
+    budget: &Budget,
+    red: &Redactor,
+) -> Result<Map<String, Value>, CmdError> {
+    let coll = db.collection::<Document>("rocketchat_settings");
+    let ids: Vec<Bson> = SETTINGS_ALLOW_LIST
+        .iter()
+        .map(|s| Bson::String((*s).to_string()))
+        .collect();
+    let docs: Vec<Document> = read(budget, red, db.name(), async {
+        coll.find(doc! {"_id": {"$in": ids}})
+            .projection(doc! {"_id": 1, "value": 1})
+            .await?
+            .try_collect()
+            .await
+    })
+    .await?;
+    let mut out = Map::new();
+    for d in docs {
+        // Checked again here: the server is trusted to filter, not to keep secrets out.
+        let Ok(id) = d.get_str("_id") else { continue };
+        if SETTINGS_ALLOW_LIST.contains(&id) {
+            out.insert(
+                id.to_string(),
+                d.get("value").map(to_json).unwrap_or(Value::Null),
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn truthy(v: Option<&Value>) -> Option<bool> {
+    match v? {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_f64().map(|f| f != 0.0),
+        _ => None,
+    }
+}
+
+fn port_of(v: Option<&Value>) -> Option<u16> {
+    match v? {
+        Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+// ------------------------------------------------------------------------------------
+// The collector
+// ------------------------------------------------------------------------------------
+
+/// What the database said (each part may have failed).
+#[derive(Default)]
+struct DbFacts {
+    statistics: Option<Map<String, Value>>,
+    users: Map<String, Value>,
+    instances: Option<Value>,
+    settings: Map<String, Value>,
+    errors: BTreeMap<String, CmdError>,
+}
+
+async fn read_database(
+    client: &Client,
+    database: &str,
+    budget: &Budget,
+    red: &Redactor,
+) -> DbFacts {
+    let db = client.database(database);
+    let mut f = DbFacts::default();
+    match newest_statistics(&db, budget, red).await {
+        Ok(s) => f.statistics = s,
+        Err(e) => {
+            f.errors.insert("statistics".into(), e);
+        }
+    }
+    let (users, err) = user_counts(&db, budget, red).await;
+    f.users = users;
+    if let Some(e) = err {
+        f.errors.insert("users".into(), e);
+    }
+    match instances(&db, budget, red, jiff::Timestamp::now()).await {
+        Ok(v) => f.instances = Some(v),
+        Err(e) => {
+            f.errors.insert("instances".into(), e);
+        }
+    }
+    match settings(&db, budget, red).await {
+        Ok(s) => f.settings = s,
+        Err(e) => {
+            f.errors.insert("settings".into(), e);
+        }
+    }
+    f
+}
+
+/// Collects rocketchat data into the bundle. See the module documentation.
+pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
+    let budget = Budget::new(ctx.options.timeout);
+    let red = out.redactor();
+    let (conn, db_error) = match connect(ctx, out, &budget).await {
+        Ok(c) => (Some(c), None),
+        Err(ConnectError::NoUri) => return Outcome::skipped(NO_URI),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let facts = match &conn {
+        Some(c) => read_database(&c.client, &c.database, &budget, red).await,
+        None => DbFacts::default(),
+    };
+
+    // Containers.
+    let (containers, containers_error): (Vec<DiscoveredContainer>, Option<String>) =
+        match ctx.discovery().await {
+            Ok(list) => (
+                list.iter().filter(|c| c.is_rocketchat()).cloned().collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(red.redact_text(e))),
+        };
+    let first_rc = containers.iter().find(|c| c.running).or(containers.first());
+
+    // Prometheus: env of the containers, then settings, then the default.
+    let env_port = containers
+        .iter()
+        .find_map(|c| c.env_value("PROMETHEUS_PORT"))
+        .and_then(|p| p.trim().parse::<u16>().ok());
+    let setting_port = port_of(facts.settings.get("Prometheus_Port"));
+    let (prom_port, port_source) = match (env_port, setting_port) {
+        (Some(p), _) => (p, "env PROMETHEUS_PORT"),
+        (None, Some(p)) => (p, "setting Prometheus_Port"),
+        (None, None) => (DEFAULT_PROMETHEUS_PORT, "default"),
+    };
+    let env_enabled = containers
+        .iter()
+        .find_map(|c| c.env_value("OVERWRITE_SETTING_Prometheus_Enabled"))
+        .and_then(|v| truthy(Some(&json!(v))));
+    let (prom_enabled, enabled_source) = match (
+        env_enabled,
+        truthy(facts.settings.get("Prometheus_Enabled")),
+    ) {
+        (Some(e), _) => (Some(e), Some("env OVERWRITE_SETTING_Prometheus_Enabled")),
+        (None, Some(e)) => (Some(e), Some("setting Prometheus_Enabled")),
+        (None, None) => (None, None),
+    };
+
+    // Endpoints (bounded by HTTP_TIMEOUT and what is left of the budget).
+    let http_limit = HTTP_TIMEOUT.min(budget.remaining().max(Duration::from_millis(100)));
+    let endpoints = probe_containers(&containers, prom_port, http_limit).await;
+
+    // Version.
+    let stats = facts.statistics.as_ref();
+    let stat_str = |k: &str| {
+        stats
+            .and_then(|s| s.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let stats_version = stat_str("version");
+    let tag = first_rc.and_then(|c| image_tag(&c.image));
+    let api_version = endpoints
+        .iter()
+        .find_map(|e| e.pointer("/api_info/version").and_then(Value::as_str))
+        .map(str::to_string);
+    let value = [&stats_version, &api_version, &tag]
+        .into_iter()
+        .flatten()
+        .find_map(|v| version_like(v));
+
+    // Deploy: statistics, else the container's env.
+    let stats_deploy = stats
+        .and_then(|s| s.get("deploy"))
+        .and_then(Value::as_object);
+    let deploy = match stats_deploy {
+        Some(d) => {
+            json!({"method": d.get("method"), "platform": d.get("platform"), "source": "statistics"})
+        }
+        None => match first_rc {
+            Some(c)
+                if c.env_value("DEPLOY_METHOD").is_some()
+                    || c.env_value("DEPLOY_PLATFORM").is_some() =>
+            {
+                json!({
+                    "method": c.env_value("DEPLOY_METHOD"),
+                    "platform": c.env_value("DEPLOY_PLATFORM"),
+                    "source": format!("container:{}", c.name),
+                })
+            }
+            _ => json!({"method": null, "platform": null, "source": null}),
+        },
+    };
+
+    // Users.
+    let mut users = facts.users.clone();
+    let stats_connected = stats
+        .and_then(|s| s.get("totalConnectedUsers"))
+        .filter(|v| v.is_number())
+        .cloned();
+    let (concurrent, concurrent_source) = match (stats_connected, users.get("online").cloned()) {
+        (Some(n), _) => (n, Some("statistics.totalConnectedUsers")),
+        (None, Some(n)) => (n, Some("users.statusConnection")),
+        (None, None) => (Value::Null, None),
+    };
+    users.insert("concurrent".into(), concurrent);
+    users.insert("concurrent_source".into(), json!(concurrent_source));
+
+    let mut notes = Vec::new();
+    if conn.is_some() && facts.statistics.is_none() && !facts.errors.contains_key("statistics") {
+        notes.push("no rocketchat_statistics document: statistics are generated hourly unless Troubleshoot_Disable_Statistics_Generator is set".to_string());
+    }
+    if let Some(c) = conn.as_ref().and_then(|c| c.rewrite.clone()) {
+        notes.push(c);
+    }
+
+    let summary = json!({
+        "version": {
+            "value": value,
+            "sources": {"statistics": stats_version, "image_tag": tag, "startup_log": null, "api_info": api_version},
+        },
+        "unique_id": stat_str("uniqueId"),
+        "site_url": facts.settings.get("Site_Url"),
+        "users": users,
+        "instances": facts.instances.clone().unwrap_or_else(|| json!({"live": null, "total": null, "window_seconds": LIVE_WINDOW_SECONDS, "list": []})),
+        "deploy": deploy,
+        "prometheus": {"enabled": prom_enabled, "enabled_source": enabled_source, "port": prom_port, "port_source": port_source},
+        "endpoints": endpoints,
+        "statistics_created_at": stats.and_then(|s| s.get("createdAt")),
+        "database": conn.as_ref().map(|c| c.database.clone()),
+        "uri_source": conn.as_ref().map(|c| c.uri_source.clone()),
+        "containers": containers.iter().map(|c| json!({"name": c.name, "image": c.image, "image_tag": image_tag(&c.image), "running": c.running})).collect::<Vec<_>>(),
+        "containers_error": containers_error,
+        "database_error": db_error,
+        "errors": facts.errors,
+        "notes": notes,
+    });
+
+    let mut write_errors = Vec::new();
+    let put = |path: &'static str, value: Value| {
+        let out = out.clone();
+        async move {
+            out.put_json(path, &value)
+                .await
+                .err()
+                .map(|e| format!("{path}: {e}"))
+        }
+    };
+    if let Some(e) = put("rocketchat/summary.json", summary).await {
+        write_errors.push(e);
+    }
+    if let Some(s) = &facts.statistics
+        && let Some(e) = put("rocketchat/statistics.json", Value::Object(s.clone())).await
+    {
+        write_errors.push(e);
+    }
+    if conn.is_some()
+        && !facts.errors.contains_key("settings")
+        && let Some(e) = put(
+            "rocketchat/settings.json",
+            Value::Object(facts.settings.clone()),
+        )
+        .await
+    {
+        write_errors.push(e);
+    }
+
+    if let Some(e) = db_error {
+        return Outcome::failed(e);
+    }
+    let mut problems: Vec<String> = facts
+        .errors
+        .iter()
+        .map(|(k, e)| match &e.hint {
+            Some(h) => format!("{k}: {} ({h})", e.status_line()),
+            None => format!("{k}: {}", e.status_line()),
+        })
+        .collect();
+    problems.extend(write_errors);
+    if problems.is_empty() {
+        Outcome::ok()
+    } else {
+        Outcome::partial(problems.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_tags() {
+        assert_eq!(
+            image_tag("rocketchat/rocket.chat:8.5.0").as_deref(),
+            Some("8.5.0")
+        );
+        assert_eq!(
+            image_tag("registry.rocket.chat/rocketchat/rocket.chat:7.10.2").as_deref(),
+            Some("7.10.2")
+        );
+        assert_eq!(
+            image_tag("myregistry.local:5000/rc-custom:6.9.0@sha256:abc").as_deref(),
+            Some("6.9.0")
+        );
+        assert_eq!(image_tag("myregistry.local:5000/rc-custom"), None);
+        assert_eq!(version_like("latest"), None);
+        assert_eq!(version_like("v7.10.2").as_deref(), Some("7.10.2"));
+    }
+
+    #[test]
+    fn statistics_keep_only_the_allow_list() {
+        let d = doc! {
+            "version": "8.7.0", "statsToken": "eyJsecret", "wizard": {"organizationName": "ACME"},
+            "os": {"type": "Linux", "cpus": [{"model": "EPYC", "speed": 0}, {"model": "EPYC"}], "secretish": 1},
+            "deploy": {"method": "docker", "platform": "compose"},
+            "settings": {"email": {"smtp": {"smtpHost": "smtp.example.com"}}},
+            "createdAt": mongodb::bson::DateTime::from_millis(1_780_000_000_000_i64),
+        };
+        let s = allow_statistics(&d);
+        let text = serde_json::to_string(&s).expect("json");
+        assert!(
+            !text.contains("eyJsecret")
+                && !text.contains("ACME")
+                && !text.contains("smtp")
+                && !text.contains("secretish"),
+            "{text}"
+        );
+        assert_eq!(s["os"]["cpu_count"], json!(2));
+        assert_eq!(s["deploy"]["platform"], json!("compose"));
+        assert!(
+            s["createdAt"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn http_get_reads_status_and_body_and_times_out() {
+        use tokio::net::TcpListener;
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let (a, b) = ("# HELP x\nrocketchat_version{version=", "\"8.5.0\"} 1\n");
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+            a.len(),
+            b.len()
+        );
+        let server = tokio::spawn(async move {
+            for reply in [
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"version\":\"8.5.0\",\"success\":true}".to_string(),
+                chunked,
+            ] {
+                let (mut s, _) = l.accept().await.expect("accept");
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s.write_all(reply.as_bytes()).await;
+            }
+            // Third: accept and never answer.
+            let (_s, _) = l.accept().await.expect("accept");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let p = probe_api_info("127.0.0.1", port, Duration::from_secs(2)).await;
+        assert!(p.ok, "{p:?}");
+        assert_eq!(p.version.as_deref(), Some("8.5.0"));
+        let m = probe_metrics("127.0.0.1", port, Duration::from_secs(2)).await;
+        assert!(m.ok, "{m:?}");
+        assert_eq!(m.rocketchat_metrics, Some(true));
+        assert_eq!(m.version.as_deref(), Some("8.5.0"));
+        let t0 = std::time::Instant::now();
+        let h = probe_api_info("127.0.0.1", port, Duration::from_millis(300)).await;
+        assert!(!h.ok && t0.elapsed() < Duration::from_secs(2), "{h:?}");
+        assert!(
+            h.error
+                .as_deref()
+                .is_some_and(|e| e.contains("no complete answer")),
+            "{h:?}"
+        );
+        server.abort();
+    }
 }

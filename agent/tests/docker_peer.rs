@@ -1,0 +1,855 @@
+//! The docker and logs collectors against a REAL Docker Engine (the private one of
+//! `scripts/test-env start`, named by `RCDIAG_TEST_DOCKER_HOST`).
+//!
+//! Each run creates, with unique names, a realistic Rocket.Chat deployment: two
+//! Rocket.Chat containers (compose labels, `MONGO_URL` with a password, `ADMIN_PASS`,
+//! restart policy, pino JSON lines, the SERVER RUNNING box, a bearer token and the
+//! `MONGO_URL` in clear, on stdout and stderr), a mongo and a prometheus container, a
+//! container that exited, and one with `--log-driver none`. The collectors write into a
+//! real bundle that is then opened again; the containers are removed even when an
+//! assertion fails. Also: an endpoint that accepts and never answers (with the default
+//! `--timeout` the collectors must still be waiting after 2 s: the orchestrator owns the
+//! time limit; with `--timeout 2s` they give up by themselves and say what to check), and
+//! a missing socket (skipped, with what to do).
+//!
+//! Without the peer these tests print SKIPPED (or fail under `RCDIAG_REQUIRE_PEERS=1`).
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use common::{docker_collector, logs_collector, require_peer, run_collectors};
+use futures_util::StreamExt;
+use rcdiag_agent::collectors::{Options, docker, logs};
+use rcdiag_bundle::CollectorStatus;
+use serde_json::Value;
+
+const PEER: &str = "RCDIAG_TEST_DOCKER_HOST";
+
+const MONGO_PASSWORD: &str = "Sup3rS3cretPw";
+const MONGO_URL: &str = "mongodb://rcuser:Sup3rS3cretPw@mongo:27017/rocketchat?replicaSet=rs0";
+const ADMIN_PASS: &str = "AdminPass123!";
+const BEARER: &str = "Zq8xK2mNvB4tR7yW1pL9eH3c";
+const SECRETS: &[&str] = &[MONGO_PASSWORD, ADMIN_PASS, BEARER, "rcuser:Sup3rS3cretPw"];
+
+const RC_IMAGE: &str = "rocketchat/rocket.chat:8.5.0";
+const LAST_LINE: &str = "rcdiag-test-last-line";
+/// Lines each Rocket.Chat container prints (see [`rc_script`]).
+const RC_LINES: usize = 1 + 14 + 4 + 40 + 1;
+
+/// What a Rocket.Chat container prints: pino JSON, the startup box (facts §9, as in
+/// `shared/fixtures/rocketchat/log.server-running.8.x.txt`), an error on stderr, a
+/// bearer token and the MONGO_URL in clear (stderr), the admin password in clear (only
+/// the exact-secret scan can catch that one), 40 more pino lines, then a last marker.
+fn rc_script(host: &str) -> String {
+    let pino = |level: u32, section: &str, msg: &str| {
+        format!(
+            r#"{{"level":{level},"time":"2026-11-26T05:00:00.000Z","pid":1,"hostname":"{host}","name":"RocketChat","section":"{section}","msg":"{msg}"}}"#
+        )
+    };
+    let boxed = [
+        "+---------------------------------------------------------+",
+        "|                      SERVER RUNNING                     |",
+        "+---------------------------------------------------------+",
+        "|                                                         |",
+        "|  Rocket.Chat Version: 8.5.0                             |",
+        "|       NodeJS Version: 22.16.0 - x64                     |",
+        "|      MongoDB Version: 8.0.4                             |",
+        "|       MongoDB Engine: wiredTiger                        |",
+        "|             Platform: linux                             |",
+        "|         Process Port: 3000                              |",
+        "|             Site URL: https://chat.example.com          |",
+        "|          Commit Hash: 7137ec80f3                        |",
+        "|        Commit Branch: HEAD                              |",
+        "+---------------------------------------------------------+",
+    ];
+    let mut s = String::new();
+    s.push_str(&format!(
+        "echo '{}'\n",
+        pino(30, "Startup", "Starting Rocket.Chat")
+    ));
+    for line in boxed {
+        s.push_str(&format!("echo '{line}'\n"));
+    }
+    s.push_str(&format!(
+        "echo '{}' >&2\n",
+        pino(
+            50,
+            "MongoDB",
+            "MongoServerSelectionError: Server selection timed out after 10000 ms"
+        )
+    ));
+    s.push_str(&format!(
+        "echo 'GET /api/v1/me Authorization: Bearer {BEARER}' >&2\n"
+    ));
+    s.push_str("echo \"connecting to $MONGO_URL\" >&2\n");
+    s.push_str("echo \"initial admin created with $ADMIN_PASS\"\n");
+    // The engine stamps each stream as it reads it: let stderr be read before the rest.
+    s.push_str("sleep 1\n");
+    s.push_str(&format!(
+        "i=0; while [ $i -lt 40 ]; do echo \"{{\\\"level\\\":30,\\\"msg\\\":\\\"tick $i\\\",\\\"hostname\\\":\\\"{host}\\\"}}\"; i=$((i+1)); done\n"
+    ));
+    s.push_str(&format!("echo '{LAST_LINE}'\nexec sleep 3600\n"));
+    s
+}
+
+/// Containers created by a test; removed (forced, with their anonymous volumes) on drop,
+/// also when the test fails.
+struct Deployment {
+    endpoint: String,
+    ids: Vec<String>,
+    names: HashMap<&'static str, String>,
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let ids = std::mem::take(&mut self.ids);
+        let endpoint = self.endpoint.clone();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                let Ok(docker) = connect(&endpoint) else {
+                    return;
+                };
+                for id in ids {
+                    let opts = RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build();
+                    if let Err(e) = docker.remove_container(&id, Some(opts)).await {
+                        eprintln!("cleanup: could not remove container {id}: {e}");
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+fn connect(endpoint: &str) -> Result<Docker, bollard::errors::Error> {
+    if endpoint.starts_with("unix://") || endpoint.starts_with('/') {
+        Docker::connect_with_unix(endpoint, 60, bollard::API_DEFAULT_VERSION)
+    } else {
+        Docker::connect_with_http(endpoint, 60, bollard::API_DEFAULT_VERSION)
+    }
+}
+
+/// Makes `image` from a busybox root file system when the engine lacks it (the engine
+/// cannot pull), as `scripts/make-images` does.
+fn ensure_image(endpoint: &str, image: &str, docker_has_it: bool) {
+    if docker_has_it {
+        return;
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or_else(|| panic!("image {image} is missing and no busybox to make it: apt-get install busybox-static, or run scripts/make-images"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(root.join("bin")).expect("rootfs");
+    std::fs::create_dir_all(root.join("tmp")).expect("rootfs");
+    std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
+    for applet in ["sh", "echo", "sleep", "cat", "printf", "true", "false"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("applet link");
+    }
+    let tar = dir.path().join("rootfs.tar");
+    let status = std::process::Command::new("tar")
+        .args(["-C"])
+        .arg(&root)
+        .args(["--owner=0", "--group=0", "--numeric-owner", "-cf"])
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar of the busybox rootfs failed");
+    let mut cmd = std::process::Command::new("docker");
+    cmd.args(["-H", endpoint, "import"]);
+    if image.contains("rocket.chat") {
+        cmd.args(["--change", "LABEL maintainer=buildmaster@rocket.chat"]);
+        cmd.args([
+            "--change",
+            "LABEL org.opencontainers.image.source=https://github.com/RocketChat/Rocket.Chat",
+        ]);
+        cmd.args(["--change", "ENV DEPLOY_METHOD=docker"]);
+    }
+    cmd.arg(&tar).arg(image);
+    let out = cmd
+        .output()
+        .expect("run `docker import` (the docker CLI is needed to make test images)");
+    assert!(
+        out.status.success(),
+        "docker import {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+struct Spec {
+    key: &'static str,
+    image: &'static str,
+    service: &'static str,
+    number: &'static str,
+    env: Vec<String>,
+    script: String,
+    log_none: bool,
+}
+
+/// Creates and starts the deployment; waits until every running container has printed its last line.
+async fn deploy(endpoint: &str) -> Deployment {
+    let docker = connect(endpoint).expect("connect to the test engine");
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let run = &run[run.len() - 10..];
+    let project = format!("rcdiagt{run}");
+    let rc_env = |n: u32| {
+        vec![
+            format!("MONGO_URL={MONGO_URL}"),
+            format!("ADMIN_PASS={ADMIN_PASS}"),
+            "DEPLOY_METHOD=docker".to_string(),
+            "DEPLOY_PLATFORM=compose".to_string(),
+            "ROOT_URL=https://chat.example.com".to_string(),
+            "PORT=3000".to_string(),
+            format!("INSTANCE_IP=10.0.0.{n}"),
+        ]
+    };
+    let specs = vec![
+        Spec {
+            key: "rc1",
+            image: RC_IMAGE,
+            service: "rocketchat",
+            number: "1",
+            env: rc_env(1),
+            script: rc_script("rc1"),
+            log_none: false,
+        },
+        Spec {
+            key: "rc2",
+            image: RC_IMAGE,
+            service: "rocketchat",
+            number: "2",
+            env: rc_env(2),
+            script: rc_script("rc2"),
+            log_none: false,
+        },
+        Spec {
+            key: "mongo",
+            image: "mongo:8.0",
+            service: "mongodb",
+            number: "1",
+            env: vec!["MONGODB_REPLICA_SET_MODE=primary".into()],
+            script: format!(
+                "echo '{{\"t\":{{\"$date\":\"2026-11-26T05:00:00.000+00:00\"}},\"s\":\"I\",\"c\":\"NETWORK\",\"id\":23016,\"ctx\":\"listener\",\"msg\":\"Waiting for connections\",\"attr\":{{\"port\":27017,\"ssl\":\"off\"}}}}'\necho '{LAST_LINE}'\nexec sleep 3600\n"
+            ),
+            log_none: false,
+        },
+        Spec {
+            key: "prometheus",
+            image: "prom/prometheus:v3.0.0",
+            service: "prometheus",
+            number: "1",
+            env: vec![],
+            script: format!(
+                "echo 'time=2026-11-26T05:00:00Z level=INFO msg=\"Server is ready to receive web requests.\"' >&2\necho '{LAST_LINE}'\nexec sleep 3600\n"
+            ),
+            log_none: false,
+        },
+        Spec {
+            key: "setup",
+            image: RC_IMAGE,
+            service: "rocketchat-setup",
+            number: "1",
+            env: rc_env(9),
+            script: "echo 'migration failed' >&2; exit 3\n".into(),
+            log_none: false,
+        },
+        Spec {
+            key: "nolog",
+            image: RC_IMAGE,
+            service: "nolog",
+            number: "1",
+            env: vec![format!("MONGO_URL={MONGO_URL}")],
+            script: format!("echo 'nobody reads this'\necho '{LAST_LINE}'\nexec sleep 3600\n"),
+            log_none: true,
+        },
+    ];
+    for image in [
+        "rocketchat/rocket.chat:8.5.0",
+        "mongo:8.0",
+        "prom/prometheus:v3.0.0",
+    ] {
+        let present = docker.inspect_image(image).await.is_ok();
+        ensure_image(endpoint, image, present);
+    }
+
+    let mut dep = Deployment {
+        endpoint: endpoint.to_string(),
+        ids: Vec::new(),
+        names: HashMap::new(),
+    };
+    for spec in &specs {
+        let name = format!("{project}-{}-{}", spec.service, spec.number);
+        let labels: HashMap<String, String> = [
+            ("com.docker.compose.project", project.as_str()),
+            ("com.docker.compose.service", spec.service),
+            ("com.docker.compose.container-number", spec.number),
+            ("com.docker.compose.version", "2.29.7"),
+            ("com.docker.compose.oneoff", "False"),
+            (
+                "com.docker.compose.project.config_files",
+                "/opt/rocketchat/compose.yml",
+            ),
+            ("com.docker.compose.project.working_dir", "/opt/rocketchat"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_string()),
+            cmd: Some(vec!["sh".into(), "-c".into(), spec.script.clone()]),
+            env: Some(spec.env.clone()),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                restart_policy: Some(RestartPolicy {
+                    name: Some(if spec.key == "setup" {
+                        RestartPolicyNameEnum::NO
+                    } else {
+                        RestartPolicyNameEnum::UNLESS_STOPPED
+                    }),
+                    maximum_retry_count: None,
+                }),
+                log_config: spec.log_none.then(|| HostConfigLogConfig {
+                    typ: Some("none".into()),
+                    config: None,
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"));
+        dep.ids.push(created.id.clone());
+        dep.names.insert(spec.key, name.clone());
+        docker
+            .start_container(&created.id, None)
+            .await
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    }
+
+    // Wait until the readable running containers printed their last line, and the setup one exited.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for key in ["rc1", "rc2", "mongo", "prometheus"] {
+        let name = &dep.names[key];
+        loop {
+            let opts = LogsOptionsBuilder::default()
+                .stdout(true)
+                .stderr(true)
+                .tail("all")
+                .build();
+            let mut stream = docker.logs(name, Some(opts));
+            let mut seen = false;
+            while let Some(Ok(item)) = stream.next().await {
+                if String::from_utf8_lossy(item.as_ref()).contains(LAST_LINE) {
+                    seen = true;
+                }
+            }
+            if seen {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not print its last line within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let setup = &dep.names["setup"];
+    loop {
+        let state = docker
+            .inspect_container(setup, None)
+            .await
+            .ok()
+            .and_then(|c| c.state);
+        if state.as_ref().and_then(|s| s.running) == Some(false) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{setup} did not exit within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    dep
+}
+
+fn options(endpoint: &str) -> Options {
+    Options {
+        docker_host: Some(endpoint.to_string()),
+        timeout: Duration::from_secs(60),
+        ..Options::default()
+    }
+}
+
+fn find<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|a| a.iter().find(|c| c[key].as_str() == Some(name)))
+        .unwrap_or_else(|| panic!("{name} not found in {list:#}"))
+}
+
+fn log_lines(text: &str) -> Vec<&str> {
+    text.lines().collect()
+}
+
+/// The full deployment: docker + logs collectors into one bundle, then the caps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_is_collected_whole_capped_and_without_secrets() {
+    let Some(endpoint) = require_peer(PEER) else {
+        return;
+    };
+    let dep = deploy(&endpoint).await;
+    let collectors: &[(&str, common::CollectFn)] =
+        &[("docker", docker_collector), ("logs", logs_collector)];
+
+    // 1. Defaults.
+    let mut run = run_collectors(options(&endpoint), collectors).await;
+    assert_eq!(
+        run.outcome("docker").status,
+        CollectorStatus::Ok,
+        "docker: {:?}",
+        run.outcome("docker").message
+    );
+    let logs_outcome = run.outcome("logs").clone();
+    assert_ne!(
+        logs_outcome.status,
+        CollectorStatus::Failed,
+        "logs: {:?}",
+        logs_outcome.message
+    );
+    if let Some(msg) = &logs_outcome.message {
+        assert!(
+            !msg.contains(&dep.names["nolog"]),
+            "the none driver made the collector partial: {msg}"
+        );
+    }
+
+    let version = run.json("docker/version.json");
+    assert!(
+        version["Version"].as_str().is_some_and(|v| !v.is_empty()),
+        "{version:#}"
+    );
+    assert!(version["ApiVersion"].as_str().is_some(), "{version:#}");
+    assert!(
+        version["negotiated_api_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("1.")),
+        "{version:#}"
+    );
+    let info = run.json("docker/info.json");
+    for key in [
+        "ServerVersion",
+        "NCPU",
+        "MemTotal",
+        "Driver",
+        "LoggingDriver",
+        "DockerRootDir",
+        "Containers",
+    ] {
+        assert!(!info[key].is_null(), "info.json lacks {key}: {info:#}");
+    }
+    assert!(info["Swarm"]["LocalNodeState"].is_string(), "{info:#}");
+
+    let containers = run.json("docker/containers.json");
+    for key in ["rc1", "rc2", "mongo", "prometheus", "setup", "nolog"] {
+        let name = &dep.names[key];
+        let c = find(&containers, "name", name);
+        assert!(c["id"].as_str().is_some_and(|id| id.len() == 64), "{c:#}");
+        assert!(
+            c["image_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("sha256:")),
+            "{c:#}"
+        );
+        assert!(c["created"].is_string(), "{c:#}");
+        assert_eq!(
+            c["labels"]["com.docker.compose.project"].as_str(),
+            name.split('-').next(),
+            "{c:#}"
+        );
+        assert!(
+            c["labels"]["com.docker.compose.service"].is_string(),
+            "{c:#}"
+        );
+        assert!(
+            c["cmd"]
+                .as_array()
+                .is_some_and(|a| a.first().and_then(Value::as_str) == Some("sh")),
+            "{c:#}"
+        );
+    }
+    let rc1 = find(&containers, "name", &dep.names["rc1"]);
+    assert_eq!(rc1["image"], RC_IMAGE);
+    assert_eq!(
+        rc1["image_labels"]["maintainer"], "buildmaster@rocket.chat",
+        "{rc1:#}"
+    );
+    assert_eq!(
+        rc1["image_labels"]["org.opencontainers.image.source"],
+        "https://github.com/RocketChat/Rocket.Chat"
+    );
+    assert_eq!(rc1["state"]["status"], "running");
+    assert_eq!(rc1["state"]["running"], true);
+    assert_eq!(rc1["restart_policy"]["name"], "unless-stopped");
+    assert_eq!(rc1["log_driver"], "json-file");
+    let env: Vec<&str> = rc1["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(env.contains(&"DEPLOY_METHOD=docker"), "{env:?}");
+    assert!(
+        env.contains(&"ROOT_URL=https://chat.example.com"),
+        "{env:?}"
+    );
+    assert!(
+        env.contains(
+            &"MONGO_URL=mongodb://***REDACTED:uri-userinfo***@mongo:27017/rocketchat?replicaSet=rs0"
+        ),
+        "MONGO_URL keeps its topology, loses its credentials: {env:?}"
+    );
+    assert!(
+        env.contains(&"ADMIN_PASS=***REDACTED:env-secret***"),
+        "{env:?}"
+    );
+    let setup = find(&containers, "name", &dep.names["setup"]);
+    assert_eq!(setup["state"]["status"], "exited");
+    assert_eq!(setup["state"]["exit_code"], 3);
+    assert_eq!(setup["restart_policy"]["name"], "no");
+    assert_eq!(
+        find(&containers, "name", &dep.names["nolog"])["log_driver"],
+        "none"
+    );
+
+    let images = run.json("docker/images.json");
+    let rc_image = images
+        .as_array()
+        .and_then(|a| {
+            a.iter().find(|i| {
+                i["repo_tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == RC_IMAGE))
+            })
+        })
+        .unwrap_or_else(|| panic!("{RC_IMAGE} not in images.json: {images:#}"));
+    assert_eq!(rc_image["labels"]["maintainer"], "buildmaster@rocket.chat");
+    assert!(rc_image["size_bytes"].as_i64().is_some_and(|s| s > 0));
+    assert!(rc_image["created"].is_string());
+
+    let stats = run.json("docker/stats.json");
+    for key in ["rc1", "rc2", "mongo", "prometheus", "nolog"] {
+        let s = find(&stats, "name", &dep.names[key]);
+        assert!(
+            s["cpu_percent"].as_f64().is_some_and(|p| p >= 0.0),
+            "CPU % needs the previous sample: {s:#}"
+        );
+        assert!(
+            s["memory_usage_bytes"].as_u64().is_some_and(|m| m > 0),
+            "{s:#}"
+        );
+        assert!(
+            s["memory_limit_bytes"].as_u64().is_some_and(|m| m > 0),
+            "{s:#}"
+        );
+    }
+    assert!(
+        stats
+            .as_array()
+            .expect("stats")
+            .iter()
+            .all(|s| s["name"] != dep.names["setup"].as_str()),
+        "an exited container has no stats sample"
+    );
+
+    let index = run.json("logs/index.json");
+    for key in ["rc1", "rc2"] {
+        let name = &dep.names[key];
+        let entry = find(&index, "container", name);
+        let file = format!("logs/{name}.log");
+        assert_eq!(entry["file"], file.as_str(), "{entry:#}");
+        assert_eq!(entry["truncated"], false, "{entry:#}");
+        assert!(entry["truncated_by"].is_null(), "{entry:#}");
+        assert!(entry["error"].is_null(), "{entry:#}");
+        assert!(entry["since"].is_string(), "{entry:#}");
+        let text = run.text(&file);
+        let lines = log_lines(&text);
+        assert_eq!(lines.len(), RC_LINES, "{text}");
+        assert_eq!(entry["lines"], RC_LINES as u64);
+        assert_eq!(entry["bytes"], text.len() as u64);
+        for line in &lines {
+            let mut parts = line.splitn(3, ' ');
+            let ts = parts.next().unwrap_or_default();
+            assert!(
+                ts.parse::<jiff::Timestamp>().is_ok(),
+                "not an RFC 3339 timestamp: {line}"
+            );
+            assert!(
+                matches!(parts.next(), Some("stdout" | "stderr")),
+                "no stream name: {line}"
+            );
+        }
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" stdout ") && l.contains("SERVER RUNNING")),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("|  Rocket.Chat Version: 8.5.0")),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" stdout ") && l.contains(r#""msg":"Starting Rocket.Chat""#)),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(" stderr ") && l.contains("MongoServerSelectionError")),
+            "{text}"
+        );
+        assert!(lines.iter().any(|l| l.contains(" stderr ") && l.contains("Bearer ***REDACTED:bearer-token***")), "{text}");
+        assert!(
+            lines.iter().any(|l| l
+                .contains(" stderr connecting to mongodb://***REDACTED:uri-userinfo***")
+                && l.contains("mongo:27017/rocketchat?replicaSet=rs0")),
+            "{text}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ends_with(" stdout ***REDACTED:exact-secret***")),
+            "the admin password line is withheld, its timestamp kept: {text}"
+        );
+        assert!(
+            lines
+                .last()
+                .is_some_and(|l| l.ends_with(&format!(" stdout {LAST_LINE}"))),
+            "{text}"
+        );
+    }
+    for key in ["mongo", "prometheus", "setup"] {
+        let name = &dep.names[key];
+        let entry = find(&index, "container", name);
+        assert!(entry["error"].is_null(), "{entry:#}");
+        let text = run.text(&format!("logs/{name}.log"));
+        assert!(!text.is_empty(), "{name} log is empty");
+    }
+    assert!(
+        run.text(&format!("logs/{}.log", dep.names["prometheus"]))
+            .contains(" stderr time=")
+    );
+    assert!(
+        run.text(&format!("logs/{}.log", dep.names["setup"]))
+            .contains(" stderr migration failed")
+    );
+    let nolog = find(&index, "container", &dep.names["nolog"]);
+    assert!(nolog["file"].is_null(), "{nolog:#}");
+    assert_eq!(nolog["log_driver"], "none");
+    assert!(
+        nolog["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("none") && e.contains("read")),
+        "{nolog:#}"
+    );
+    assert!(!run.has(&format!("logs/{}.log", dep.names["nolog"])));
+    run.assert_no_secret(SECRETS);
+
+    // 2. --log-lines 5: the 5 newest lines, flagged.
+    let mut run = run_collectors(
+        Options {
+            log_lines: 5,
+            ..options(&endpoint)
+        },
+        &[("logs", logs_collector)],
+    )
+    .await;
+    let index = run.json("logs/index.json");
+    for key in ["rc1", "rc2"] {
+        let name = &dep.names[key];
+        let entry = find(&index, "container", name);
+        assert_eq!(entry["lines"], 5, "{entry:#}");
+        assert_eq!(entry["truncated"], true, "{entry:#}");
+        assert_eq!(entry["truncated_by"], "lines", "{entry:#}");
+        let file = format!("logs/{name}.log");
+        assert!(
+            run.bundle.entry(&file).is_some_and(|r| r.truncated),
+            "the manifest marks {file} truncated"
+        );
+        let text = run.text(&file);
+        let lines = log_lines(&text);
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(
+            lines[4].ends_with(LAST_LINE),
+            "the newest lines are kept: {text}"
+        );
+        assert!(lines[0].contains("tick 36"), "{text}");
+    }
+    run.assert_no_secret(SECRETS);
+
+    // 3. A small --log-bytes: under the cap, the newest lines, flagged.
+    let cap = 600u64;
+    let mut run = run_collectors(
+        Options {
+            log_bytes: cap,
+            ..options(&endpoint)
+        },
+        &[("logs", logs_collector)],
+    )
+    .await;
+    let index = run.json("logs/index.json");
+    for key in ["rc1", "rc2"] {
+        let name = &dep.names[key];
+        let entry = find(&index, "container", name);
+        assert_eq!(entry["truncated"], true, "{entry:#}");
+        assert_eq!(entry["truncated_by"], "bytes", "{entry:#}");
+        let text = run.text(&format!("logs/{name}.log"));
+        assert!(text.len() as u64 <= cap, "{} bytes > cap {cap}", text.len());
+        assert!(
+            text.len() as u64 > cap / 2,
+            "the cap is used, not wasted: {} bytes",
+            text.len()
+        );
+        assert_eq!(entry["bytes"], text.len() as u64);
+        assert!(
+            text.trim_end().ends_with(LAST_LINE),
+            "the newest lines are kept: {text}"
+        );
+    }
+    run.assert_no_secret(SECRETS);
+    drop(dep);
+}
+
+/// An endpoint that accepts connections and never answers: the collectors keep waiting
+/// (the orchestrator's time limit stops them), they neither return early nor panic.
+#[tokio::test]
+async fn silent_engine_keeps_the_collector_waiting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("d.sock");
+    let listener = tokio::net::UnixListener::bind(&path).expect("bind a test socket");
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn); // accepted, never read nor answered
+        }
+    });
+    let endpoint = format!("unix://{}", path.display());
+    let collectors: [(&str, common::CollectFn); 2] =
+        [("docker", docker_collector), ("logs", logs_collector)];
+    for (name, collect) in collectors {
+        let started = Instant::now();
+        let res = tokio::time::timeout(
+            Duration::from_secs(2),
+            run_collectors(options(&endpoint), &[(name, collect)]),
+        )
+        .await;
+        assert!(
+            res.is_err(),
+            "{name} returned instead of waiting on a silent engine: {:?}",
+            res.map(|r| r.outcomes)
+        );
+        assert!(started.elapsed() >= Duration::from_secs(2));
+    }
+    // With a short --timeout both give up by themselves, saying what to check (the logs
+    // collector before the orchestrator's limit, so it can still report).
+    let short = Options {
+        timeout: Duration::from_secs(2),
+        ..options(&endpoint)
+    };
+    for (name, collect) in collectors {
+        let started = Instant::now();
+        let run = tokio::time::timeout(
+            Duration::from_secs(10),
+            run_collectors(short.clone(), &[(name, collect)]),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{name} ignored its own --timeout"));
+        let outcome = run.outcome(name);
+        assert_eq!(
+            outcome.status,
+            CollectorStatus::Timeout,
+            "{name}: {outcome:?}"
+        );
+        let msg = outcome.message.as_deref().unwrap_or_default();
+        assert!(
+            msg.contains(&endpoint) && msg.contains("--timeout"),
+            "{name}: {msg}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{name} took {:?}",
+            started.elapsed()
+        );
+    }
+    holder.abort();
+}
+
+/// No socket at the endpoint: skipped, with the endpoint and what to pass.
+#[tokio::test]
+async fn missing_socket_is_skipped_with_what_to_do() {
+    let endpoint = "unix:///nonexistent/rcdiag-test/docker.sock";
+    let mut run = run_collectors(
+        options(endpoint),
+        &[("docker", docker_collector), ("logs", logs_collector)],
+    )
+    .await;
+    for name in ["docker", "logs"] {
+        let outcome = run.outcome(name);
+        assert_eq!(
+            outcome.status,
+            CollectorStatus::Skipped,
+            "{name}: {outcome:?}"
+        );
+        let msg = outcome.message.as_deref().unwrap_or_default();
+        assert!(
+            msg.contains(endpoint) && msg.contains("--docker-host"),
+            "{name}: {msg}"
+        );
+        assert!(docker::is_unreachable(msg), "{msg}");
+    }
+    assert!(
+        run.bundle.entries().is_empty(),
+        "nothing written: {:?}",
+        run.bundle.entries()
+    );
+    let manifest = run.bundle.manifest().clone();
+    assert_eq!(manifest.collectors.len(), 2);
+    let _ = run.all_bytes();
+    // The discovery says the same.
+    let d = docker::discover(&options(endpoint)).await;
+    assert!(
+        d.as_ref().is_err_and(|e| docker::is_unreachable(e)),
+        "{d:?}"
+    );
+    // A sanitized file name is what index.json promises.
+    assert_eq!(logs::sanitize("a/b:c"), "a_b_c");
+}

@@ -1,0 +1,196 @@
+//! `bundle.complete` and `bundle.signer-trusted`: the bundles themselves — did every
+//! collector run, and is every signer a pinned node key.
+
+use rcdiag_bundle::{CollectorStatus, TrustStatus};
+
+use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result};
+
+/// Collectors an rcdiag-agent bundle should have, and the checks each one feeds.
+pub const COLLECTOR_CHECKS: &[(&str, &[&str])] = &[
+    (
+        "host",
+        &[
+            "image.official",
+            "hardware.cpu",
+            "hardware.memory",
+            "hardware.disk",
+            "host.disk-free",
+            "host.clock-skew",
+            "mongodb.bypass-flags",
+        ],
+    ),
+    (
+        "docker",
+        &[
+            "image.official",
+            "deploy.method",
+            "scale.orchestrated",
+            "hardware.disk",
+            "monitoring.prometheus",
+            "monitoring.grafana",
+            "version.consistent",
+            "mongodb.bypass-flags",
+            "containers.restarting",
+        ],
+    ),
+    ("logs", &["logs.known-errors", "version.consistent"]),
+    (
+        "mongodb",
+        &[
+            "mongodb.version",
+            "mongodb.replica-set",
+            "mongodb.storage-engine",
+            "host.clock-skew",
+        ],
+    ),
+    (
+        "rocketchat",
+        &[
+            "version.supported",
+            "version.consistent",
+            "deploy.method",
+            "scale.orchestrated",
+            "hardware.cpu",
+            "hardware.memory",
+            "hardware.disk",
+            "monitoring.prometheus",
+            "mongodb.version",
+        ],
+    ),
+];
+
+/// Runs `bundle.complete`.
+pub(crate) fn complete(input: &CheckInput) -> CheckResult {
+    const ID: &str = "bundle.complete";
+    let mut findings = Vec::new();
+    for node in input.nodes {
+        let mut ok = true;
+        for (name, checks) in COLLECTOR_CHECKS {
+            let weakened = checks.join(", ");
+            match node.collector(name) {
+                None => {
+                    ok = false;
+                    findings.push(Finding::new(
+                        Outcome::Warn,
+                        format!(
+                            "{}: the {name} collector did not run (weakens {weakened})",
+                            node.label
+                        ),
+                        vec![
+                            Evidence::file(node, "manifest.json")
+                                .at("/collectors")
+                                .val(format!("{name}: absent")),
+                        ],
+                    ));
+                }
+                Some(c) if c.status != CollectorStatus::Ok => {
+                    ok = false;
+                    let idx = node
+                        .manifest
+                        .collectors
+                        .iter()
+                        .position(|x| x.name == *name)
+                        .unwrap_or(0);
+                    let reason = c
+                        .error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default();
+                    findings.push(Finding::new(
+                        Outcome::Warn,
+                        format!(
+                            "{}: the {name} collector {}{reason} (weakens {weakened})",
+                            node.label, c.status
+                        ),
+                        vec![
+                            Evidence::file(node, "manifest.json")
+                                .at(format!("/collectors/{idx}/status"))
+                                .val(c.status),
+                        ],
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (path, problem) in &node.load_problems {
+            ok = false;
+            findings.push(Finding::new(
+                Outcome::Warn,
+                format!("{}: {path} is unusable: {problem}", node.label),
+                vec![Evidence::file(node, path).val(problem)],
+            ));
+        }
+        if ok {
+            findings.push(Finding::new(
+                Outcome::Pass,
+                "every collector ran to completion".to_string(),
+                vec![
+                    Evidence::file(node, "manifest.json")
+                        .at("/collectors")
+                        .val(format!("{} collectors ok", node.manifest.collectors.len())),
+                ],
+            ));
+        }
+    }
+    conclude(input, ID, findings, "no bundle was given")
+}
+
+/// Runs `bundle.signer-trusted`.
+pub(crate) fn signer_trusted(input: &CheckInput) -> CheckResult {
+    const ID: &str = "bundle.signer-trusted";
+    if input.nodes.is_empty() {
+        return result(
+            input,
+            ID,
+            Outcome::Unknown,
+            "no bundle was given".into(),
+            Vec::new(),
+        );
+    }
+    let ev = |n: &crate::model::NodeData| {
+        Evidence::file(n, "manifest.json")
+            .at("/signer/fingerprint")
+            .val(&n.manifest.signer.fingerprint)
+    };
+    if !input.trust_given {
+        return result(
+            input,
+            ID,
+            Outcome::Unknown,
+            "not checked: signatures are valid, but no allowed signers file was given; pass --trust allowed_signers to pin node keys".into(),
+            input.nodes.iter().map(ev).collect(),
+        );
+    }
+    let findings = input
+        .nodes
+        .iter()
+        .map(|n| match &n.trust {
+            TrustStatus::Trusted { principals } => Finding::new(
+                Outcome::Pass,
+                "every bundle is signed by a trusted node key".to_string(),
+                vec![ev(n).val(format!(
+                    "{} ({})",
+                    n.manifest.signer.fingerprint,
+                    principals.join(",")
+                ))],
+            ),
+            TrustStatus::Untrusted => Finding::new(
+                Outcome::Fail,
+                format!(
+                    "{} is signed by {}, a key NOT in the allowed signers file",
+                    n.label, n.manifest.signer.fingerprint
+                ),
+                vec![ev(n)],
+            ),
+            TrustStatus::NotChecked => Finding::new(
+                Outcome::Unknown,
+                format!(
+                    "{}: the signer was not checked against the allowed signers file",
+                    n.label
+                ),
+                vec![ev(n)],
+            ),
+        })
+        .collect();
+    conclude(input, ID, findings, "no bundle was given")
+}

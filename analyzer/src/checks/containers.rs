@@ -1,0 +1,113 @@
+//! `containers.restarting`: no container in a restart loop or killed for lack of
+//! memory (thresholds are rcdiag's own, policy `[thresholds]`).
+
+use serde_json::Value;
+
+use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude};
+use crate::model::as_u64;
+
+/// Runs `containers.restarting`.
+pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
+    let t = &input.policy.thresholds;
+    let mut findings = Vec::new();
+    let mut seen = 0usize;
+    for node in input.nodes {
+        let Some(cs) = node.containers(input.policy) else {
+            findings.push(Finding::new(
+                Outcome::Unknown,
+                format!(
+                    "{}; rerun rcdiag-agent collect with access to the Docker socket",
+                    node.why_missing("docker/containers.json", "docker")
+                ),
+                Vec::new(),
+            ));
+            continue;
+        };
+        for c in cs {
+            seen += 1;
+            let ev = |field: &str, v: String| {
+                Evidence::file(node, "docker/containers.json")
+                    .at(c.pointer(field))
+                    .val(v)
+            };
+            let who = format!("{} on {}", c.name, node.hostname());
+            let restarting = c.raw.pointer("/state/restarting").and_then(Value::as_bool)
+                == Some(true)
+                || c.status().as_deref() == Some("restarting");
+            let oom = c.raw.pointer("/state/oom_killed").and_then(Value::as_bool) == Some(true);
+            let count = c.raw.get("restart_count").and_then(as_u64);
+            let health = c
+                .raw
+                .pointer("/state/health")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase);
+            let mut bad = false;
+            if restarting {
+                bad = true;
+                findings.push(Finding::new(
+                    Outcome::Fail,
+                    format!("{who} is restarting"),
+                    vec![ev("state/status", "restarting".into())],
+                ));
+            }
+            if oom {
+                bad = true;
+                findings.push(Finding::new(
+                    Outcome::Fail,
+                    format!("{who} was killed for lack of memory (OOM)"),
+                    vec![ev("state/oom_killed", "true".into())],
+                ));
+            }
+            if let Some(n) = count {
+                if n >= t.restart_fail {
+                    bad = true;
+                    findings.push(Finding::new(
+                        Outcome::Fail,
+                        format!("{who} restarted {n} times (limit {})", t.restart_fail),
+                        vec![ev("restart_count", n.to_string())],
+                    ));
+                } else if n >= t.restart_warn {
+                    bad = true;
+                    findings.push(Finding::new(
+                        Outcome::Warn,
+                        format!("{who} restarted {n} times (warn at {})", t.restart_warn),
+                        vec![ev("restart_count", n.to_string())],
+                    ));
+                }
+            }
+            if health.as_deref() == Some("unhealthy") {
+                bad = true;
+                findings.push(Finding::new(
+                    Outcome::Warn,
+                    format!("{who} is unhealthy"),
+                    vec![ev("state/health", "unhealthy".into())],
+                ));
+            }
+            if !bad {
+                findings.push(Finding::new(
+                    Outcome::Pass,
+                    "no container is restarting, OOM-killed or unhealthy".to_string(),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+    if seen == 0 && findings.iter().all(|f| f.outcome != Outcome::Unknown) {
+        return conclude(
+            input,
+            "containers.restarting",
+            Vec::new(),
+            "no container found in the bundles (docker/containers.json is empty)",
+        );
+    }
+    let mut r = conclude(
+        input,
+        "containers.restarting",
+        findings,
+        "no bundle to check",
+    );
+    if r.outcome == Outcome::Pass {
+        r.message = format!("none of {seen} containers is restarting, OOM-killed or unhealthy");
+    }
+    r
+}

@@ -1,0 +1,113 @@
+//! `deploy.method`: Rocket.Chat's statistics report how it was deployed;
+//! `tar` (the default when DEPLOY_METHOD is unset) means a manual install (facts §2).
+
+use serde_json::Value;
+
+use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers};
+
+const ID: &str = "deploy.method";
+
+/// Runs `deploy.method`.
+pub(crate) fn method(input: &CheckInput) -> CheckResult {
+    let policy = input.policy;
+    let mut findings = Vec::new();
+    let mut gaps = Vec::new();
+    for node in input.nodes {
+        let mut observed: Vec<(String, Evidence)> = Vec::new();
+        for (file, doc, pointer) in [
+            (
+                "rocketchat/statistics.json",
+                node.rc_statistics.as_ref(),
+                "/deploy/method",
+            ),
+            (
+                "rocketchat/summary.json",
+                node.rocketchat.as_ref(),
+                "/deploy/method",
+            ),
+        ] {
+            if let Some(m) = doc.and_then(|d| d.pointer(pointer)).and_then(Value::as_str) {
+                observed.push((m.to_string(), Evidence::file(node, file).at(pointer).val(m)));
+                break;
+            }
+        }
+        if observed.is_empty()
+            && let Some(cs) = rc_containers(node, policy)
+        {
+            for c in cs {
+                if let Some(m) = c.env_value("DEPLOY_METHOD") {
+                    observed.push((
+                        m.clone(),
+                        Evidence::file(node, "docker/containers.json")
+                            .at(c.pointer("env"))
+                            .val(format!("DEPLOY_METHOD={m}")),
+                    ));
+                } else if c.raw.get("env").is_some_and(Value::is_array) {
+                    // Unset in the container: Rocket.Chat reports `tar`.
+                    observed.push((
+                        "tar".into(),
+                        Evidence::file(node, "docker/containers.json")
+                            .at(c.pointer("env"))
+                            .val("DEPLOY_METHOD not set"),
+                    ));
+                }
+            }
+        }
+        if observed.is_empty() {
+            gaps.push(format!(
+                "{} (and no Rocket.Chat container with DEPLOY_METHOD)",
+                node.why_missing("rocketchat/statistics.json", "rocketchat")
+            ));
+        }
+        for (m, ev) in observed {
+            let m_trim = m.trim();
+            let f = if policy
+                .deploy
+                .failing_methods
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(m_trim))
+            {
+                Finding::new(
+                    Outcome::Fail,
+                    format!(
+                        "deploy method is {m_trim} on {}: a manual install, not the official Docker image",
+                        node.hostname()
+                    ),
+                    vec![ev],
+                )
+            } else if policy
+                .deploy
+                .supported_methods
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(m_trim))
+            {
+                Finding::new(
+                    Outcome::Pass,
+                    format!("deploy method is {m_trim}"),
+                    vec![ev],
+                )
+            } else {
+                Finding::new(
+                    Outcome::Warn,
+                    format!(
+                        "deploy method {m_trim:?} on {} is not one the official images set ({})",
+                        node.hostname(),
+                        policy.deploy.supported_methods.join(", ")
+                    ),
+                    vec![ev],
+                )
+            };
+            findings.push(f);
+        }
+    }
+    if findings.is_empty() {
+        return conclude(
+            input,
+            ID,
+            findings,
+            &format!("deploy method unknown: {}", gaps.join("; ")),
+        );
+    }
+    // Statistics are shared by the installation: a node without them adds nothing.
+    conclude(input, ID, findings, "")
+}

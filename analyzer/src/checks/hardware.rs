@@ -1,0 +1,345 @@
+//! `hardware.cpu`, `hardware.memory`, `hardware.disk`: each node meets the hardware
+//! tier for the installation's concurrent (else active) users, for the components it
+//! runs (facts §3). Where a node runs both Rocket.Chat and MongoDB the policy says
+//! whether their requirements add up (`colocated = "sum"`) or the larger counts.
+
+use super::host::{data_mounts, runs_rocketchat};
+use super::{
+    CheckInput, CheckResult, Evidence, Finding, Outcome, cluster_users, conclude, processes_of,
+    rc_containers, result,
+};
+use crate::model::{ContainerKind, NodeData, as_f64, as_u64};
+use crate::policy::{Colocation, Resources, Tier};
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// Runs the three hardware checks.
+pub(crate) fn all(input: &CheckInput) -> Vec<CheckResult> {
+    let ids = ["hardware.cpu", "hardware.memory", "hardware.disk"];
+    let Some((users, basis, users_ev)) = cluster_users(input.nodes) else {
+        let why: Vec<String> = input
+            .nodes
+            .iter()
+            .map(|n| n.why_missing("rocketchat/summary.json", "rocketchat"))
+            .collect();
+        let msg = format!(
+            "the user count that selects the hardware tier is unknown: {}; rerun rcdiag-agent collect with read access to the Rocket.Chat database",
+            if why.is_empty() {
+                "no bundle".to_string()
+            } else {
+                why.join("; ")
+            }
+        );
+        return ids
+            .iter()
+            .map(|id| result(input, id, Outcome::Unknown, msg.clone(), Vec::new()))
+            .collect();
+    };
+    let Some(tier) = input.policy.tier_for(users) else {
+        return ids
+            .iter()
+            .map(|id| {
+                result(
+                    input,
+                    id,
+                    Outcome::Unknown,
+                    "the policy has no hardware tiers".into(),
+                    Vec::new(),
+                )
+            })
+            .collect();
+    };
+    let mut cpu = Vec::new();
+    let mut mem = Vec::new();
+    let mut disk = Vec::new();
+    for node in input.nodes {
+        let Some((need, role)) = requirement(node, input, tier) else {
+            continue;
+        };
+        let head = format!(
+            "{} ({role}; tier {} for {users} {basis})",
+            node.hostname(),
+            tier.name
+        );
+        cpu.push(check_cpu(node, input, tier, &need, &head));
+        mem.push(check_memory(node, input, tier, &need, &head));
+        disk.push(check_disk(node, input, &need, &head));
+    }
+    let mut out = Vec::new();
+    for (id, mut findings) in ids.into_iter().zip([cpu, mem, disk]) {
+        if let Some(f) = findings.first_mut() {
+            f.evidence.push(users_ev.clone());
+        }
+        out.push(conclude(
+            input,
+            id,
+            findings,
+            "no node runs Rocket.Chat or MongoDB in these bundles",
+        ));
+    }
+    out
+}
+
+/// What a node must have, and a description of what it runs; `None` for a node that
+/// runs neither component (with docker data to prove it).
+fn requirement(node: &NodeData, input: &CheckInput, tier: &Tier) -> Option<(Resources, String)> {
+    let rc = runs_rocketchat(node, input.policy);
+    let mongo_container = node
+        .containers(input.policy)
+        .map(|cs| cs.iter().any(|c| c.kind == ContainerKind::MongoDb));
+    let mongo_proc = !processes_of(node, "mongod").is_empty();
+    let mongo = match mongo_container {
+        Some(b) => Some(b || mongo_proc),
+        None if mongo_proc => Some(true),
+        None => None,
+    };
+    match (rc, mongo) {
+        (Some(true), Some(true)) => {
+            let (r, m) = (tier.rocketchat, tier.mongodb);
+            let need = match input.policy.hardware.colocated {
+                Colocation::Sum => Resources {
+                    vcpu: r.vcpu + m.vcpu,
+                    memory_gib: r.memory_gib + m.memory_gib,
+                    disk_gb: r.disk_gb + m.disk_gb,
+                },
+                Colocation::Max => Resources {
+                    vcpu: r.vcpu.max(m.vcpu),
+                    memory_gib: r.memory_gib.max(m.memory_gib),
+                    disk_gb: r.disk_gb.max(m.disk_gb),
+                },
+            };
+            Some((need, "Rocket.Chat and MongoDB".into()))
+        }
+        (Some(false), Some(true)) => Some((tier.mongodb, "MongoDB".into())),
+        (Some(false), Some(false) | None) => None,
+        (Some(true), _) => Some((tier.rocketchat, "Rocket.Chat".into())),
+        (None, Some(true)) => Some((tier.mongodb, "MongoDB".into())),
+        // Unknown role: judge against Rocket.Chat's requirement.
+        (None, _) => Some((
+            tier.rocketchat,
+            "role unknown, judged as Rocket.Chat".into(),
+        )),
+    }
+}
+
+fn check_cpu(
+    node: &NodeData,
+    input: &CheckInput,
+    tier: &Tier,
+    need: &Resources,
+    head: &str,
+) -> Finding {
+    let (have, ev) = if let Some(v) = node
+        .host
+        .as_ref()
+        .and_then(|h| h.pointer("/cpu/logical_cores"))
+        .and_then(as_u64)
+    {
+        (
+            v as f64,
+            Evidence::file(node, "host/host.json")
+                .at("/cpu/logical_cores")
+                .val(v),
+        )
+    } else if let Some(v) = node
+        .docker_info
+        .as_ref()
+        .and_then(|i| i.get("NCPU"))
+        .and_then(as_u64)
+    {
+        (
+            v as f64,
+            Evidence::file(node, "docker/info.json").at("/NCPU").val(v),
+        )
+    } else {
+        return Finding::new(
+            Outcome::Unknown,
+            format!(
+                "{}; rerun rcdiag-agent collect with the host collector",
+                node.why_missing("host/host.json", "host")
+            ),
+            Vec::new(),
+        );
+    };
+    if have + 1e-9 < need.vcpu {
+        return Finding::new(
+            Outcome::Fail,
+            format!("{head} has {have} vCPU, needs {}", need.vcpu),
+            vec![ev],
+        );
+    }
+    // A CPU limit on a Rocket.Chat container caps what it may use.
+    if let Some(cs) = rc_containers(node, input.policy) {
+        for c in cs {
+            if let Some(n) = c.raw.get("nano_cpus").and_then(as_f64).filter(|n| *n > 0.0) {
+                let limit = n / 1e9;
+                if limit + 1e-9 < tier.rocketchat.vcpu {
+                    return Finding::new(
+                        Outcome::Fail,
+                        format!(
+                            "{head}: container {} is limited to {limit} vCPU, Rocket.Chat needs {}",
+                            c.name, tier.rocketchat.vcpu
+                        ),
+                        vec![
+                            ev,
+                            Evidence::file(node, "docker/containers.json")
+                                .at(c.pointer("nano_cpus"))
+                                .val(n),
+                        ],
+                    );
+                }
+            }
+        }
+    }
+    Finding::new(
+        Outcome::Pass,
+        format!("{head} has {have} vCPU (needs {})", need.vcpu),
+        vec![ev],
+    )
+}
+
+fn check_memory(
+    node: &NodeData,
+    input: &CheckInput,
+    tier: &Tier,
+    need: &Resources,
+    head: &str,
+) -> Finding {
+    let tol = 1.0 - input.policy.hardware.memory_tolerance_percent / 100.0;
+    let (bytes, ev) = if let Some(v) = node
+        .host
+        .as_ref()
+        .and_then(|h| h.pointer("/memory/total_bytes"))
+        .and_then(as_u64)
+        .filter(|v| *v > 0)
+    {
+        (
+            v,
+            Evidence::file(node, "host/host.json")
+                .at("/memory/total_bytes")
+                .val(v),
+        )
+    } else if let Some(v) = node
+        .docker_info
+        .as_ref()
+        .and_then(|i| i.get("MemTotal"))
+        .and_then(as_u64)
+        .filter(|v| *v > 0)
+    {
+        (
+            v,
+            Evidence::file(node, "docker/info.json")
+                .at("/MemTotal")
+                .val(v),
+        )
+    } else {
+        return Finding::new(
+            Outcome::Unknown,
+            format!(
+                "{}; rerun rcdiag-agent collect with the host collector",
+                node.why_missing("host/host.json", "host")
+            ),
+            Vec::new(),
+        );
+    };
+    let have = bytes as f64 / GIB;
+    if have < need.memory_gib * tol {
+        return Finding::new(
+            Outcome::Fail,
+            format!(
+                "{head} has {have:.1} GiB memory, needs {} GiB",
+                need.memory_gib
+            ),
+            vec![ev],
+        );
+    }
+    if let Some(cs) = rc_containers(node, input.policy) {
+        for c in cs {
+            if let Some(limit) = c
+                .raw
+                .get("memory_limit_bytes")
+                .and_then(as_u64)
+                .filter(|l| *l > 0)
+            {
+                let l = limit as f64 / GIB;
+                if l < tier.rocketchat.memory_gib * tol {
+                    return Finding::new(
+                        Outcome::Fail,
+                        format!(
+                            "{head}: container {} is limited to {l:.1} GiB memory, Rocket.Chat needs {} GiB",
+                            c.name, tier.rocketchat.memory_gib
+                        ),
+                        vec![
+                            ev,
+                            Evidence::file(node, "docker/containers.json")
+                                .at(c.pointer("memory_limit_bytes"))
+                                .val(limit),
+                        ],
+                    );
+                }
+            }
+        }
+    }
+    Finding::new(
+        Outcome::Pass,
+        format!(
+            "{head} has {have:.1} GiB memory (needs {} GiB)",
+            need.memory_gib
+        ),
+        vec![ev],
+    )
+}
+
+fn check_disk(node: &NodeData, input: &CheckInput, need: &Resources, head: &str) -> Finding {
+    let tol = 1.0 - input.policy.hardware.disk_tolerance_percent / 100.0;
+    let mounts = match data_mounts(node, input.policy) {
+        Some(m) if !m.is_empty() => m,
+        _ => {
+            return Finding::new(
+                Outcome::Unknown,
+                format!(
+                    "{}; rerun rcdiag-agent collect with the host collector",
+                    node.why_missing("host/host.json", "host")
+                ),
+                Vec::new(),
+            );
+        }
+    };
+    let total: u64 = mounts.iter().map(|m| m.total).sum();
+    let gb = total as f64 / 1e9;
+    let evs: Vec<Evidence> = mounts
+        .iter()
+        .map(|m| {
+            Evidence::file(node, "host/host.json")
+                .at(format!("/disks/{}/total_bytes", m.index))
+                .val(format!(
+                    "{} ({}): {} bytes",
+                    m.mount_point, m.reason, m.total
+                ))
+        })
+        .collect();
+    let where_ = mounts
+        .iter()
+        .map(|m| m.mount_point.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if gb < need.disk_gb * tol {
+        Finding::new(
+            Outcome::Fail,
+            format!(
+                "{head} has {gb:.1} GB on its data mount(s) {where_}, needs {} GB",
+                need.disk_gb
+            ),
+            evs,
+        )
+    } else {
+        Finding::new(
+            Outcome::Pass,
+            format!(
+                "{head} has {gb:.1} GB on its data mount(s) {where_} (needs {} GB)",
+                need.disk_gb
+            ),
+            evs,
+        )
+    }
+}

@@ -1,0 +1,373 @@
+//! `host.disk-free` and `host.clock-skew`: room on the data mounts, and node clocks
+//! that agree. Thresholds are rcdiag's own (policy `[thresholds]`).
+//!
+//! Clock skew between nodes cannot be read from `host.clock.wall_clock` against the
+//! manifest's `created_at`: both come from the same node's clock, so their difference
+//! only measures collection delay. Instead each node's clock is compared with the
+//! MongoDB server's clock (`replSetGetStatus.date` / `serverStatus.localTime`, read
+//! inside the mongodb collector's time window on the node's clock): nodes that see the
+//! same replica set can then be compared through that common reference. Reported NTP
+//! offsets are used as well.
+
+use serde_json::Value;
+
+use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers};
+use crate::model::{ContainerKind, NodeData, as_f64, as_u64, parse_time};
+use crate::policy::Policy;
+
+/// One data mount of a node: where it is and why it counts.
+#[derive(Debug, Clone)]
+pub(crate) struct DataMount {
+    pub index: usize,
+    pub mount_point: String,
+    pub total: u64,
+    pub available: Option<u64>,
+    pub reason: String,
+}
+
+/// The disks holding a node's data: Docker's root dir and the mount sources of the
+/// Rocket.Chat and MongoDB containers, else `/`. `None` when `host/host.json` has no
+/// usable `disks`.
+pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMount>> {
+    let disks = node.host.as_ref()?.get("disks")?.as_array()?;
+    let mut paths: Vec<(String, String)> = Vec::new();
+    if let Some(root) = node
+        .docker_info
+        .as_ref()
+        .and_then(|i| i.get("DockerRootDir"))
+        .and_then(Value::as_str)
+    {
+        paths.push((root.to_string(), "Docker root dir".into()));
+    } else if node.docker_info.is_some() || node.docker_containers.is_some() {
+        paths.push(("/var/lib/docker".into(), "Docker root dir (default)".into()));
+    }
+    if let Some(cs) = node.containers(policy) {
+        for c in cs
+            .iter()
+            .filter(|c| matches!(c.kind, ContainerKind::RocketChat | ContainerKind::MongoDb))
+        {
+            for m in c
+                .raw
+                .get("mounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(src) = m
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .filter(|s| s.starts_with('/'))
+                {
+                    paths.push((src.to_string(), format!("mount of {}", c.name)));
+                }
+            }
+        }
+    }
+    if paths.is_empty() {
+        paths.push((
+            "/".into(),
+            "root filesystem (no Docker data to locate the data)".into(),
+        ));
+    }
+    let mut out: Vec<DataMount> = Vec::new();
+    for (path, reason) in paths {
+        let best = disks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| {
+                let mp = d.get("mount_point").and_then(Value::as_str)?;
+                let under = mp == "/"
+                    || path == mp
+                    || path.starts_with(&format!("{}/", mp.trim_end_matches('/')));
+                under.then_some((i, mp, d))
+            })
+            .max_by_key(|(_, mp, _)| mp.len());
+        let Some((index, mp, d)) = best else { continue };
+        if out.iter().any(|m| m.index == index) {
+            continue;
+        }
+        let Some(total) = d.get("total_bytes").and_then(as_u64).filter(|t| *t > 0) else {
+            continue;
+        };
+        out.push(DataMount {
+            index,
+            mount_point: mp.to_string(),
+            total,
+            available: d.get("available_bytes").and_then(as_u64),
+            reason,
+        });
+    }
+    Some(out)
+}
+
+/// Runs `host.disk-free`.
+pub(crate) fn disk_free(input: &CheckInput) -> CheckResult {
+    let t = &input.policy.thresholds;
+    let mut findings = Vec::new();
+    for node in input.nodes {
+        let mounts = match data_mounts(node, input.policy) {
+            Some(m) if !m.is_empty() => m,
+            _ => {
+                findings.push(Finding::new(
+                    Outcome::Unknown,
+                    format!(
+                        "{}; rerun rcdiag-agent collect with the host collector",
+                        node.why_missing("host/host.json", "host")
+                    ),
+                    Vec::new(),
+                ));
+                continue;
+            }
+        };
+        for m in mounts {
+            let ev = Evidence::file(node, "host/host.json").at(format!("/disks/{}", m.index));
+            let Some(avail) = m.available else {
+                findings.push(Finding::new(
+                    Outcome::Unknown,
+                    format!(
+                        "{} on {}: free space not reported",
+                        m.mount_point,
+                        node.hostname()
+                    ),
+                    vec![ev],
+                ));
+                continue;
+            };
+            let pct = avail as f64 * 100.0 / m.total as f64;
+            let desc = format!(
+                "{} on {} ({}) has {:.1}% free ({:.1} of {:.1} GB)",
+                m.mount_point,
+                node.hostname(),
+                m.reason,
+                pct,
+                avail as f64 / 1e9,
+                m.total as f64 / 1e9
+            );
+            let ev = ev.val(format!("{pct:.1}% free"));
+            let outcome = if pct < t.disk_free_fail_percent {
+                Outcome::Fail
+            } else if pct < t.disk_free_warn_percent {
+                Outcome::Warn
+            } else {
+                Outcome::Pass
+            };
+            let msg = match outcome {
+                Outcome::Fail => format!("{desc}, under {}%", t.disk_free_fail_percent),
+                Outcome::Warn => format!("{desc}, under {}%", t.disk_free_warn_percent),
+                _ => desc,
+            };
+            findings.push(Finding::new(outcome, msg, vec![ev]));
+        }
+    }
+    conclude(input, "host.disk-free", findings, "no bundle to check")
+}
+
+/// A node's clock compared with the MongoDB server's clock.
+struct MongoRef {
+    /// Reference identity (replica set name or server).
+    key: String,
+    /// Estimated node-minus-MongoDB offset, seconds (positive: node ahead).
+    estimate: f64,
+    /// Half-width of the uncertainty, seconds.
+    uncertainty: f64,
+    evidence: Evidence,
+}
+
+fn mongo_reference(node: &NodeData, max_window: f64) -> Option<MongoRef> {
+    let (file, pointer, date) = [
+        ("replSetGetStatus", "/reply/date"),
+        ("serverStatus", "/reply/localTime"),
+    ]
+    .iter()
+    .find_map(|(cmd, ptr)| {
+        node.mongodb
+            .get(*cmd)
+            .and_then(|v| v.pointer(ptr))
+            .and_then(parse_time)
+            .map(|t| (*cmd, *ptr, t))
+    })?;
+    let rec = node.collector("mongodb")?;
+    let start: jiff::Timestamp = rec.started_at.parse().ok()?;
+    let window = rec.duration_ms as f64 / 1000.0;
+    if window > max_window {
+        return None;
+    }
+    // started_at may have whole-second precision: widen by one second.
+    let start_s = start.as_millisecond() as f64 / 1000.0;
+    let mid = start_s + window / 2.0;
+    let mongo_s = date.as_millisecond() as f64 / 1000.0;
+    let key = node
+        .mongodb_summary
+        .as_ref()
+        .and_then(|s| {
+            s.pointer("/replica_set/set_name")
+                .or_else(|| s.get("server"))
+        })
+        .and_then(Value::as_str)
+        .unwrap_or("mongodb")
+        .to_string();
+    Some(MongoRef {
+        key,
+        estimate: mid - mongo_s,
+        uncertainty: window / 2.0 + 1.0,
+        evidence: Evidence::file(node, &format!("mongodb/{file}.json"))
+            .at(pointer)
+            .val(date),
+    })
+}
+
+/// Runs `host.clock-skew`.
+pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
+    let t = &input.policy.thresholds;
+    let grade = |secs: f64| {
+        if secs > t.clock_skew_fail_seconds {
+            Outcome::Fail
+        } else if secs > t.clock_skew_warn_seconds {
+            Outcome::Warn
+        } else {
+            Outcome::Pass
+        }
+    };
+    let mut findings = Vec::new();
+    let mut offsets: Vec<(f64, &NodeData)> = Vec::new();
+    let mut refs: Vec<(MongoRef, &NodeData)> = Vec::new();
+    for node in input.nodes {
+        let clock = node
+            .host
+            .as_ref()
+            .and_then(|h| h.get("clock"))
+            .filter(|c| c.is_object());
+        let mref = mongo_reference(node, t.clock_max_window_seconds);
+        let Some(clock) = clock else {
+            if mref.is_none() {
+                findings.push(Finding::new(
+                    Outcome::Unknown,
+                    format!(
+                        "{}; rerun rcdiag-agent collect with the host collector",
+                        node.why_missing("host/host.json", "host")
+                    ),
+                    Vec::new(),
+                ));
+            }
+            if let Some(r) = mref {
+                refs.push((r, node));
+            }
+            continue;
+        };
+        if let Some(r) = mref {
+            refs.push((r, node));
+        }
+        let ev = |p: &str| Evidence::file(node, "host/host.json").at(format!("/clock/{p}"));
+        let source = clock
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown");
+        match clock.get("synchronized").and_then(Value::as_bool) {
+            Some(true) => {}
+            Some(false) => findings.push(Finding::new(
+                Outcome::Warn,
+                format!(
+                    "the clock of {} is not synchronized (time source: {source})",
+                    node.hostname()
+                ),
+                vec![ev("synchronized").val(false)],
+            )),
+            None => findings.push(Finding::new(
+                Outcome::Unknown,
+                format!(
+                    "{}: whether the clock is synchronized was not reported (source {source})",
+                    node.hostname()
+                ),
+                vec![ev("synchronized")],
+            )),
+        }
+        if let Some(off) = clock
+            .get("offset_seconds")
+            .and_then(as_f64)
+            .filter(|f| f.is_finite())
+        {
+            offsets.push((off, node));
+            let o = grade(off.abs());
+            let msg = format!("{} reports a clock offset of {off:+.3} s", node.hostname());
+            findings.push(Finding::new(o, msg, vec![ev("offset_seconds").val(off)]));
+        } else if clock.get("synchronized").and_then(Value::as_bool) == Some(true) {
+            findings.push(Finding::new(
+                Outcome::Pass,
+                format!("{} is synchronized ({source})", node.hostname()),
+                vec![ev("synchronized").val(true)],
+            ));
+        }
+    }
+    // Cross-node: spread of reported offsets.
+    if offsets.len() > 1 {
+        let (min, max) = offsets
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), (o, _)| {
+                (lo.min(*o), hi.max(*o))
+            });
+        let spread = max - min;
+        let o = grade(spread);
+        if o != Outcome::Pass {
+            findings.push(Finding::new(
+                o,
+                format!("reported clock offsets of the nodes differ by {spread:.3} s"),
+                Vec::new(),
+            ));
+        }
+    }
+    // Cross-node: through the MongoDB server's clock.
+    let mut compared = false;
+    for (i, (a, na)) in refs.iter().enumerate() {
+        for (b, nb) in &refs[i + 1..] {
+            if a.key != b.key {
+                continue;
+            }
+            compared = true;
+            let diff = (a.estimate - b.estimate).abs();
+            let at_least = (diff - a.uncertainty - b.uncertainty).max(0.0);
+            let o = grade(at_least);
+            if o != Outcome::Pass {
+                findings.push(Finding::new(
+                    o,
+                    format!(
+                        "clocks of {} and {} differ by at least {at_least:.1} s (measured against MongoDB {}'s clock)",
+                        na.hostname(),
+                        nb.hostname(),
+                        a.key
+                    ),
+                    vec![a.evidence.clone(), b.evidence.clone()],
+                ));
+            }
+        }
+    }
+    if input.nodes.len() > 1 && !compared && offsets.len() < 2 {
+        findings.push(Finding::new(
+            Outcome::Unknown,
+            "the node clocks could not be compared: no two bundles report an NTP offset or read the same MongoDB's clock".to_string(),
+            Vec::new(),
+        ));
+    }
+    let single = input.nodes.len() == 1;
+    let mut r = conclude(input, "host.clock-skew", findings, "no bundle to check");
+    if r.outcome == Outcome::Pass {
+        r.message = if single {
+            format!("{} (one bundle: no cross-node comparison)", r.message)
+        } else {
+            format!(
+                "node clocks agree within {} s: {}",
+                t.clock_skew_warn_seconds, r.message
+            )
+        };
+    }
+    r
+}
+
+/// Running Rocket.Chat containers of a node (used by hardware).
+pub(crate) fn runs_rocketchat(node: &NodeData, policy: &Policy) -> Option<bool> {
+    let procs = !super::processes_of(node, "rocketchat").is_empty();
+    match rc_containers(node, policy) {
+        Some(cs) => Some(procs || !cs.is_empty()),
+        None if procs => Some(true),
+        None => None,
+    }
+}

@@ -1,0 +1,155 @@
+//! `image.official`: Rocket.Chat runs from an official image, not a custom build or a
+//! manual install on the host (facts §1, §2).
+
+use serde_json::Value;
+
+use super::{
+    CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, process_pointer, processes_of,
+    rc_containers,
+};
+
+const ID: &str = "image.official";
+const CONTAINERS: &str = "docker/containers.json";
+
+/// Runs `image.official`.
+pub(crate) fn official(input: &CheckInput) -> CheckResult {
+    let policy = input.policy;
+    let mut findings = Vec::new();
+    let mut rc_seen = 0usize;
+    let mut gaps = Vec::new();
+    for node in input.nodes {
+        // Rocket.Chat running on the host, outside any container: a manual install.
+        for (idx, p) in processes_of(node, "rocketchat") {
+            rc_seen += 1;
+            let pid = p
+                .get("pid")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "?".into());
+            match p.get("in_container").and_then(Value::as_bool) {
+                Some(false) => findings.push(Finding::new(
+                    Outcome::Fail,
+                    format!("Rocket.Chat process {pid} on {} runs outside any container (a manual install)", node.hostname()),
+                    vec![Evidence::file(node, "host/host.json").at(process_pointer(idx, "in_container")).val(
+                        p.get("cmdline").and_then(Value::as_str).unwrap_or("in_container: false"),
+                    )],
+                )),
+                Some(true) => {}
+                None => gaps.push(format!("process {pid} on {} has no in_container flag", node.hostname())),
+            }
+        }
+        let Some(containers) = rc_containers(node, policy) else {
+            gaps.push(format!(
+                "{}; rerun rcdiag-agent collect with access to the Docker socket",
+                node.why_missing(CONTAINERS, "docker")
+            ));
+            continue;
+        };
+        for c in containers {
+            rc_seen += 1;
+            let ev = || {
+                Evidence::file(node, CONTAINERS)
+                    .at(c.pointer("image"))
+                    .val(&c.image)
+            };
+            if c.image_ref.repository.is_empty() {
+                findings.push(Finding::new(
+                    Outcome::Unknown,
+                    format!("container {} on {}: its image is known only by id ({}); docker/images.json has no tag for it", c.name, node.hostname(), c.image),
+                    vec![ev()],
+                ));
+                continue;
+            }
+            let Some(official) = policy
+                .images
+                .official
+                .iter()
+                .find(|o| o.repository == c.image_ref.repository)
+            else {
+                findings.push(Finding::new(
+                    Outcome::Fail,
+                    format!(
+                        "container {} on {} runs {} ({}), not an official Rocket.Chat image: a custom build",
+                        c.name,
+                        node.hostname(),
+                        c.image,
+                        c.image_ref.repository
+                    ),
+                    vec![ev()],
+                ));
+                continue;
+            };
+            if let Some(m) = c.env_value("DEPLOY_METHOD")
+                && policy
+                    .deploy
+                    .failing_methods
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(m.trim()))
+            {
+                findings.push(Finding::new(
+                    Outcome::Fail,
+                    format!("container {} on {} sets DEPLOY_METHOD={m}: a manual (tar) build, not the official image", c.name, node.hostname()),
+                    vec![Evidence::file(node, CONTAINERS).at(c.pointer("env")).val(format!("DEPLOY_METHOD={m}"))],
+                ));
+                continue;
+            }
+            if official.required_labels_any.is_empty() {
+                findings.push(Finding::new(
+                    Outcome::Pass,
+                    format!(
+                        "Rocket.Chat runs the official image {} ({})",
+                        c.image_ref.repository, official.builder
+                    ),
+                    vec![ev()],
+                ));
+                continue;
+            }
+            match c.image_labels(node) {
+                None => findings.push(Finding::new(
+                    Outcome::Unknown,
+                    format!(
+                        "container {} on {} runs {} but its image labels were not collected, so a re-tagged custom build cannot be ruled out; rerun rcdiag-agent collect with access to the Docker socket",
+                        c.name,
+                        node.hostname(),
+                        c.image
+                    ),
+                    vec![ev()],
+                )),
+                Some(labels) => {
+                    let hit = official.required_labels_any.iter().find(|want| match want.split_once('=') {
+                        Some((k, v)) => labels.get(k).is_some_and(|have| have.trim_end_matches('/').eq_ignore_ascii_case(v.trim_end_matches('/'))),
+                        None => labels.contains_key(want.as_str()),
+                    });
+                    match hit {
+                        Some(label) => findings.push(Finding::new(
+                            Outcome::Pass,
+                            format!("Rocket.Chat runs the official image {}", c.image_ref.repository),
+                            vec![ev(), Evidence::file(node, CONTAINERS).at(c.pointer("image_labels")).val(label)],
+                        )),
+                        None => findings.push(Finding::new(
+                            Outcome::Fail,
+                            format!(
+                                "container {} on {} runs {} under an official name but without the maintainer or OCI source label: a custom build",
+                                c.name,
+                                node.hostname(),
+                                c.image
+                            ),
+                            vec![ev(), Evidence::file(node, CONTAINERS).at(c.pointer("image_labels")).val(format!("{labels:?}"))],
+                        )),
+                    }
+                }
+            }
+        }
+    }
+    if rc_seen == 0 {
+        let msg = if gaps.is_empty() {
+            "no Rocket.Chat container or process found on any node; collect a bundle on the node(s) running Rocket.Chat".to_string()
+        } else {
+            format!("no Rocket.Chat container found: {}", gaps.join("; "))
+        };
+        return conclude(input, ID, Vec::new(), &msg);
+    }
+    for g in gaps {
+        findings.push(Finding::new(Outcome::Unknown, g, Vec::new()));
+    }
+    conclude(input, ID, findings, "")
+}

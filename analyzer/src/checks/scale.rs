@@ -1,0 +1,356 @@
+//! `scale.orchestrated`: a scaled installation (more than one instance or more than
+//! 2000 users) must run under Rancher, OpenShift, Kubernetes with Helm or
+//! docker-compose (facts §1, §8).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{
+    CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, node_key, processes_of,
+    rc_containers, result,
+};
+use crate::model::{Container, NodeData, as_u64};
+use crate::policy::{Orchestrator, OrchestratorStatus, Policy};
+
+const ID: &str = "scale.orchestrated";
+
+/// The first orchestrator (policy order) whose fingerprint the container carries.
+pub(crate) fn orchestrator_of<'p>(
+    c: &Container<'_>,
+    policy: &'p Policy,
+) -> Option<&'p Orchestrator> {
+    let labels = c.labels();
+    let env = c.env();
+    policy.orchestrators.iter().find(|o| {
+        o.label_key_patterns
+            .iter()
+            .filter_map(|p| regex::Regex::new(p).ok())
+            .any(|re| labels.keys().any(|k| re.is_match(k)))
+            || o.labels.iter().any(|kv| {
+                kv.split_once('=')
+                    .is_some_and(|(k, v)| labels.get(k).is_some_and(|have| have == v))
+            })
+            || o.env.iter().any(|kv| {
+                kv.split_once('=')
+                    .is_some_and(|(k, v)| env.iter().any(|(ek, ev)| ek == k && ev == v))
+            })
+            || o.name_patterns
+                .iter()
+                .filter_map(|p| regex::Regex::new(p).ok())
+                .any(|re| re.is_match(&c.name))
+    })
+}
+
+fn platform_of(node: &NodeData) -> Option<(&str, Evidence)> {
+    for (file, doc) in [
+        ("rocketchat/statistics.json", node.rc_statistics.as_ref()),
+        ("rocketchat/summary.json", node.rocketchat.as_ref()),
+    ] {
+        if let Some(p) = doc
+            .and_then(|d| d.pointer("/deploy/platform"))
+            .and_then(Value::as_str)
+        {
+            return Some((p, Evidence::file(node, file).at("/deploy/platform").val(p)));
+        }
+    }
+    None
+}
+
+/// Live instance count: the largest `instances.live` over the nodes (one database),
+/// else running Rocket.Chat containers and host processes, counted once per node.
+fn instances(input: &CheckInput) -> Option<(u64, String, Vec<Evidence>)> {
+    let mut best: Option<(u64, Evidence)> = None;
+    for n in input.nodes {
+        if let Some(v) = n
+            .rocketchat
+            .as_ref()
+            .and_then(|r| r.pointer("/instances/live"))
+            .and_then(as_u64)
+            && best.as_ref().is_none_or(|b| v > b.0)
+        {
+            best = Some((
+                v,
+                Evidence::file(n, "rocketchat/summary.json")
+                    .at("/instances/live")
+                    .val(v),
+            ));
+        }
+    }
+    if let Some((v, ev)) = best {
+        return Some((
+            v,
+            "live instances in the instances collection".into(),
+            vec![ev],
+        ));
+    }
+    let mut per_node: BTreeMap<String, (u64, Vec<Evidence>)> = BTreeMap::new();
+    let mut any = false;
+    for n in input.nodes {
+        let mut count = 0u64;
+        let mut evs = Vec::new();
+        if let Some(cs) = rc_containers(n, input.policy) {
+            any = true;
+            for c in cs.iter().filter(|c| c.running() == Some(true)) {
+                count += 1;
+                evs.push(
+                    Evidence::file(n, "docker/containers.json")
+                        .at(c.pointer("state/status"))
+                        .val(&c.name),
+                );
+            }
+        }
+        for (idx, p) in processes_of(n, "rocketchat") {
+            if p.get("in_container").and_then(Value::as_bool) == Some(false) {
+                any = true;
+                count += 1;
+                evs.push(
+                    Evidence::file(n, "host/host.json")
+                        .at(super::process_pointer(idx, ""))
+                        .val("Rocket.Chat process on the host"),
+                );
+            }
+        }
+        let e = per_node.entry(node_key(n)).or_insert((0, Vec::new()));
+        if count >= e.0 {
+            *e = (count, evs);
+        }
+    }
+    if !any {
+        return None;
+    }
+    let total = per_node.values().map(|(c, _)| c).sum();
+    let evs = per_node.into_values().flat_map(|(_, e)| e).collect();
+    Some((
+        total,
+        "running Rocket.Chat containers across the bundles".into(),
+        evs,
+    ))
+}
+
+/// Active users for the 2000 threshold.
+fn users(nodes: &[NodeData]) -> Option<(u64, Evidence)> {
+    let mut best: Option<(u64, Evidence)> = None;
+    for n in nodes {
+        for (file, doc, pointer) in [
+            (
+                "rocketchat/summary.json",
+                n.rocketchat.as_ref(),
+                "/users/active_humans",
+            ),
+            (
+                "rocketchat/statistics.json",
+                n.rc_statistics.as_ref(),
+                "/activeUsers",
+            ),
+        ] {
+            if let Some(v) = doc.and_then(|d| d.pointer(pointer)).and_then(as_u64) {
+                if best.as_ref().is_none_or(|b| v > b.0) {
+                    best = Some((v, Evidence::file(n, file).at(pointer).val(v)));
+                }
+                break;
+            }
+        }
+    }
+    best
+}
+
+/// Runs `scale.orchestrated`.
+pub(crate) fn orchestrated(input: &CheckInput) -> CheckResult {
+    let policy = input.policy;
+    let inst = instances(input);
+    let usr = users(input.nodes);
+    let max_i = policy.scale.max_instances_unscaled;
+    let max_u = policy.scale.max_users_unscaled;
+    let scaled_by_inst = inst.as_ref().map(|(n, _, _)| *n > max_i);
+    let scaled_by_users = usr.as_ref().map(|(n, _)| *n > max_u);
+    let scaled = match (scaled_by_inst, scaled_by_users) {
+        (Some(true), _) | (_, Some(true)) => Some(true),
+        (Some(false), Some(false)) => Some(false),
+        _ => None,
+    };
+    let mut scale_ev: Vec<Evidence> = Vec::new();
+    let mut scale_desc = Vec::new();
+    if let Some((n, basis, evs)) = &inst {
+        scale_desc.push(format!("{n} instance(s) ({basis})"));
+        scale_ev.extend(evs.iter().cloned());
+    }
+    if let Some((n, ev)) = &usr {
+        scale_desc.push(format!("{n} active users"));
+        scale_ev.push(ev.clone());
+    }
+    let scale_desc = if scale_desc.is_empty() {
+        "scale unknown".to_string()
+    } else {
+        scale_desc.join(", ")
+    };
+
+    // Orchestration of every Rocket.Chat container.
+    let mut managed: Vec<Finding> = Vec::new();
+    let mut docker_missing = Vec::new();
+    for n in input.nodes {
+        let Some(cs) = rc_containers(n, policy) else {
+            docker_missing.push(n.why_missing("docker/containers.json", "docker"));
+            continue;
+        };
+        for c in cs {
+            let ev = Evidence::file(n, "docker/containers.json")
+                .at(c.pointer("labels"))
+                .val(&c.name);
+            managed.push(match orchestrator_of(&c, policy) {
+                Some(o) => Finding::new(
+                    status_outcome(o.status),
+                    format!("{} is managed by {}", c.name, o.name),
+                    vec![ev.val(format!("{}: {}", c.name, o.id))],
+                ),
+                None => Finding::new(
+                    Outcome::Fail,
+                    format!(
+                        "{} on {} is a plain container with no orchestrator labels",
+                        c.name,
+                        n.hostname()
+                    ),
+                    vec![ev],
+                ),
+            });
+        }
+        for (idx, p) in processes_of(n, "rocketchat") {
+            if p.get("in_container").and_then(Value::as_bool) == Some(false) {
+                managed.push(Finding::new(
+                    Outcome::Fail,
+                    format!(
+                        "a Rocket.Chat process runs on {} outside any orchestrator",
+                        n.hostname()
+                    ),
+                    vec![Evidence::file(n, "host/host.json").at(super::process_pointer(idx, ""))],
+                ));
+            }
+        }
+    }
+    if managed.is_empty() {
+        // No container seen (e.g. Kubernetes with containerd): the reported platform.
+        for n in input.nodes {
+            if let Some((p, ev)) = platform_of(n) {
+                let o = policy
+                    .orchestrators
+                    .iter()
+                    .find(|o| o.platforms.iter().any(|x| x == p));
+                managed.push(match o {
+                    Some(o) => Finding::new(
+                        status_outcome(o.status),
+                        format!("deploy.platform {p}: managed by {}", o.name),
+                        vec![ev],
+                    ),
+                    None => Finding::new(
+                        Outcome::Fail,
+                        format!("deploy.platform is {p}: not a supported orchestrator"),
+                        vec![ev],
+                    ),
+                });
+                break;
+            }
+        }
+    }
+    let orch_outcome = managed
+        .iter()
+        .map(|f| f.outcome)
+        .max_by_key(|o| o.severity());
+
+    match scaled {
+        Some(false) => {
+            let how = match orch_outcome {
+                Some(Outcome::Pass) => format!(" ({})", managed[0].message),
+                _ => String::new(),
+            };
+            result(
+                input,
+                ID,
+                Outcome::Pass,
+                format!(
+                    "not a scaled installation ({scale_desc}; thresholds: more than {max_i} instance or {max_u} users): orchestration is not required{how}"
+                ),
+                scale_ev,
+            )
+        }
+        Some(true) => {
+            if managed.is_empty() {
+                let why = if docker_missing.is_empty() {
+                    "no Rocket.Chat container found".to_string()
+                } else {
+                    docker_missing.join("; ")
+                };
+                return result(
+                    input,
+                    ID,
+                    Outcome::Unknown,
+                    format!(
+                        "scaled installation ({scale_desc}) but its orchestration is unknown: {why}; rerun rcdiag-agent collect with access to the Docker socket"
+                    ),
+                    scale_ev,
+                );
+            }
+            let mut findings: Vec<Finding> = managed
+                .into_iter()
+                .map(|mut f| {
+                    f.message = match f.outcome {
+                        Outcome::Pass => format!("scaled installation ({scale_desc}) is orchestrated: {}", f.message),
+                        Outcome::Warn => format!("scaled installation ({scale_desc}): {} (Kubernetes is supported with Helm; no Helm label, DEPLOY_PLATFORM=helm-chart or statistics platform found)", f.message),
+                        _ => format!("scaled installation ({scale_desc}) must be orchestrated by Rancher, OpenShift, Kubernetes+Helm or docker-compose: {}", f.message),
+                    };
+                    f
+                })
+                .collect();
+            for m in docker_missing {
+                findings.push(Finding::new(Outcome::Unknown, m, Vec::new()));
+            }
+            if let Some(first) = findings.first_mut() {
+                first.evidence.extend(scale_ev);
+            }
+            conclude(input, ID, findings, "")
+        }
+        None => {
+            let missing = match (&inst, &usr) {
+                (None, None) => "neither the instance count nor the user count was collected",
+                (None, _) => "the instance count was not collected",
+                _ => "the active user count was not collected",
+            };
+            if orch_outcome == Some(Outcome::Pass) && docker_missing.is_empty() {
+                let mut ev = scale_ev;
+                ev.extend(managed.iter().flat_map(|f| f.evidence.clone()));
+                return result(
+                    input,
+                    ID,
+                    Outcome::Pass,
+                    format!(
+                        "{} (scale unknown: {missing}; a supported orchestrator is used either way)",
+                        managed[0].message
+                    ),
+                    ev,
+                );
+            }
+            let gap: Vec<String> = input
+                .nodes
+                .iter()
+                .map(|n| n.why_missing("rocketchat/summary.json", "rocketchat"))
+                .collect();
+            result(
+                input,
+                ID,
+                Outcome::Unknown,
+                format!(
+                    "cannot tell whether the installation is scaled: {missing} ({})",
+                    gap.join("; ")
+                ),
+                scale_ev,
+            )
+        }
+    }
+}
+
+fn status_outcome(s: OrchestratorStatus) -> Outcome {
+    match s {
+        OrchestratorStatus::Supported => Outcome::Pass,
+        OrchestratorStatus::Unconfirmed => Outcome::Warn,
+        OrchestratorStatus::Unsupported => Outcome::Fail,
+    }
+}

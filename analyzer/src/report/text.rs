@@ -1,0 +1,173 @@
+//! Text rendering of a report for a terminal: checks grouped by area, each with its
+//! outcome, one-line reason, evidence and remediation, then a summary line. Colour
+//! (plain ANSI SGR codes) only when the caller asks for it.
+
+use std::fmt::Write as _;
+
+use super::{Report, ReportEvidence, ReportOutcome, TrustLevel, sanitize_line};
+
+/// Whether to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextStyle {
+    /// No escape codes at all.
+    #[default]
+    Plain,
+    /// ANSI colours and bold.
+    Color,
+}
+
+impl TextStyle {
+    fn paint(self, code: &str, s: &str) -> String {
+        match self {
+            Self::Plain => s.to_string(),
+            Self::Color => format!("\x1b[{code}m{s}\x1b[0m"),
+        }
+    }
+
+    fn outcome(self, o: ReportOutcome) -> String {
+        self.paint(outcome_code(o), &format!("{:<7}", o.label()))
+    }
+
+    fn outcome_word(self, o: ReportOutcome) -> String {
+        self.paint(outcome_code(o), o.label())
+    }
+
+    fn bold(self, s: &str) -> String {
+        self.paint("1", s)
+    }
+
+    fn dim(self, s: &str) -> String {
+        self.paint("2", s)
+    }
+}
+
+fn outcome_code(o: ReportOutcome) -> &'static str {
+    match o {
+        ReportOutcome::Pass => "32",
+        ReportOutcome::Warn => "33",
+        ReportOutcome::Fail => "1;31",
+        ReportOutcome::Unknown => "35",
+    }
+}
+
+/// One evidence item as a single line: `node file#pointer line N: value`.
+pub(crate) fn evidence_line(e: &ReportEvidence) -> String {
+    let mut s = e.node.clone();
+    let loc = e.location();
+    if !loc.is_empty() {
+        s.push(' ');
+        s.push_str(&loc);
+    }
+    if let Some(line) = &e.line {
+        let digits = line.chars().take_while(char::is_ascii_digit).count();
+        if digits > 0 && digits == line.len() {
+            let _ = write!(s, ":{line}");
+        } else if digits > 0 && !loc.is_empty() && line[digits..].starts_with(':') {
+            // `14: text` right after the file reads like grep: `file:14: text`.
+            let _ = write!(s, ":{line}");
+        } else {
+            let _ = write!(s, ": {line}");
+        }
+    }
+    if let Some(v) = &e.value {
+        let _ = write!(s, " = {v}");
+    }
+    s
+}
+
+/// Renders `report` as text.
+pub fn render_text(report: &Report, style: TextStyle) -> String {
+    let clean = |s: &str| sanitize_line(s);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} bundle(s), policy {} v{} (facts as of {}), verdicts as of {}",
+        style.bold("rcdiag check:"),
+        report.bundles.len(),
+        clean(&report.policy.name),
+        report.policy.version,
+        clean(&report.policy.as_of),
+        report
+            .as_of
+            .as_deref()
+            .map(clean)
+            .unwrap_or_else(|| "each bundle's creation date".to_string()),
+    );
+    for b in &report.bundles {
+        if b.verified {
+            let trust = match b.trust {
+                TrustLevel::Untrusted => style.paint("33", b.trust.label()),
+                TrustLevel::Trusted if !b.trust_principals.is_empty() => {
+                    format!("trusted ({})", clean(&b.trust_principals.join(",")))
+                }
+                other => other.label().to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "  {}  {}  created {}  {}  signer {}  trust: {}",
+                style.bold(&clean(b.node.as_deref().unwrap_or("?"))),
+                clean(&b.file),
+                clean(b.created_at.as_deref().unwrap_or("?")),
+                if b.encrypted == Some(true) {
+                    "encrypted"
+                } else {
+                    "signed-plain"
+                },
+                clean(b.signer_fingerprint.as_deref().unwrap_or("?")),
+                trust,
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  {}  {}: {}",
+                style.paint("1;31", "UNREADABLE"),
+                clean(&b.file),
+                clean(b.error.as_deref().unwrap_or("unknown error")),
+            );
+        }
+    }
+    if !report.notes.is_empty() {
+        let _ = writeln!(out, "\n{}", style.bold("notes:"));
+        for n in &report.notes {
+            let _ = writeln!(out, "  - {}", clean(n));
+        }
+    }
+    for (area, checks) in report.by_area() {
+        let _ = writeln!(out, "\n{}", style.bold(&format!("== {} ==", clean(area))));
+        for c in checks {
+            let _ = writeln!(
+                out,
+                "{} {}  {}",
+                style.outcome(c.outcome),
+                clean(&c.id),
+                clean(&c.title)
+            );
+            let pad = "        ";
+            if !c.message.is_empty() {
+                let _ = writeln!(out, "{pad}{}", clean(&c.message));
+            }
+            for e in &c.evidence {
+                let _ = writeln!(
+                    out,
+                    "{pad}{} {}",
+                    style.dim("evidence:"),
+                    clean(&evidence_line(e))
+                );
+            }
+            if c.outcome != ReportOutcome::Pass && !c.remediation.is_empty() {
+                let _ = writeln!(out, "{pad}{} {}", style.dim("fix:"), clean(&c.remediation));
+            }
+        }
+    }
+    if report.checks.is_empty() {
+        let _ = writeln!(out, "\nno check ran: no bundle could be read");
+    }
+    let verdict = report.summary.verdict();
+    let _ = writeln!(
+        out,
+        "\nsummary: {} -> {}",
+        report.summary.line(),
+        style.outcome_word(verdict)
+    );
+    out
+}

@@ -1,0 +1,216 @@
+//! `rcdiag-analyzer diff` on two real bundles of one node that differ in Rocket.Chat
+//! version, containers, restart counts, settings, users, disk use and log signatures;
+//! and the warning when the bundles come from different nodes.
+
+#[path = "../src/report/fixtures.rs"]
+mod fixtures;
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use fixtures::{Node, Protect, support_key};
+use predicates::prelude::*;
+use rcdiag_bundle::NodeKey;
+use serde_json::{Value, json};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rcdiag-analyzer"));
+    c.env_remove("RCDIAG_IDENTITY").env_remove("NO_COLOR");
+    c
+}
+
+struct Pair {
+    _dir: tempfile::TempDir,
+    identity: PathBuf,
+    old: PathBuf,
+    new: PathBuf,
+}
+
+/// Two snapshots of node1: 8.4.0 then 8.5.0, a container added and one removed,
+/// restarts 0 -> 7, a setting changed, more users, fuller disk, MongoDB errors in the log.
+fn pair() -> Pair {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let nk = NodeKey::generate();
+    let mut old = Node::healthy("node1", "8.4.0");
+    old.edit("docker/containers.json", |v| {
+        if let Some(a) = v.as_array_mut() {
+            a.push(json!({"name": "legacy-proxy", "image": "nginx:1.25", "restart_count": 0, "state": {"status": "running"}}));
+        }
+    });
+    let old_path = old.write(
+        &dir.path().join("old.rcdiag"),
+        Protect::Age(&key.recipient),
+        &nk,
+    );
+
+    let mut new = Node::healthy("node1", "8.5.0");
+    new.edit_container("rocketchat-rocketchat-1", |c| c["restart_count"] = 7.into());
+    new.edit("docker/containers.json", |v| {
+        if let Some(a) = v.as_array_mut() {
+            a.push(json!({"name": "rocketchat-mongodb-2", "image": "mongo:8.0", "restart_count": 0, "state": {"status": "running"}}));
+        }
+    });
+    new.edit("rocketchat/settings.json", |v| {
+        v["Prometheus_Port"] = 9100.into()
+    });
+    new.edit("rocketchat/summary.json", |v| {
+        v["users"]["total"] = 150.into()
+    });
+    new.edit("host/host.json", |v| {
+        v["disks"][0]["available_bytes"] = (40u64 << 30).into()
+    });
+    new.append_log(&[
+        "2026-11-25T06:00:00.000000000Z stderr MongoServerSelectionError: Server selection timed out after 10000 ms",
+        "2026-11-25T06:00:10.000000000Z stderr MongoServerSelectionError: Server selection timed out after 10000 ms",
+    ]);
+    let new_path = new.write(
+        &dir.path().join("new.rcdiag"),
+        Protect::Age(&key.recipient),
+        &nk,
+    );
+    Pair {
+        identity: key.identity.clone(),
+        old: old_path,
+        new: new_path,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn diff_text_shows_what_changed() {
+    let p = pair();
+    let out = bin()
+        .arg("diff")
+        .arg(&p.old)
+        .arg(&p.new)
+        .arg("-i")
+        .arg(&p.identity)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "~ Rocket.Chat version: 8.4.0 -> 8.5.0",
+        "~ rocketchat-rocketchat-1 image: rocketchat/rocket.chat:8.4.0 -> rocketchat/rocket.chat:8.5.0",
+        "~ rocketchat-rocketchat-1 restart_count: 0 -> 7 (+7)",
+        "+ rocketchat-mongodb-2: mongo:8.0",
+        "- legacy-proxy: nginx:1.25",
+        "~ Prometheus_Port: 9458 -> 9100",
+        "~ users total: 120 -> 150 (+30)",
+        "~ / used_percent: 40.0 -> 80.0 (+40)",
+        "+ mongodb-unreachable hits: 2 (not seen in OLD)",
+        "MongoServerSelectionError",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(!text.contains("warning:"), "same node: no warning\n{text}");
+}
+
+#[test]
+fn diff_json_lists_changes_by_area() {
+    let p = pair();
+    let out = bin()
+        .arg("diff")
+        .arg(&p.old)
+        .arg(&p.new)
+        .args(["--format", "json", "--identity"])
+        .arg(&p.identity)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["schema"], "rcdiag.diff/v1");
+    assert_eq!(v["old"]["node"], "node1");
+    assert_eq!(v["warnings"], json!([]));
+    let changes = v["changes"].as_array().expect("changes");
+    let find = |area: &str, item: &str, field: &str| {
+        changes
+            .iter()
+            .find(|c| c["area"] == area && c["item"] == item && c["field"] == field)
+            .cloned()
+            .unwrap_or_else(|| panic!("no change {area}/{item}/{field} in {changes:#?}"))
+    };
+    let version = find("rocketchat", "Rocket.Chat", "version");
+    assert_eq!(
+        (version["old"].clone(), version["new"].clone()),
+        (json!("8.4.0"), json!("8.5.0"))
+    );
+    let restarts = find("containers", "rocketchat-rocketchat-1", "restart_count");
+    assert_eq!(
+        (
+            restarts["kind"].clone(),
+            restarts["old"].clone(),
+            restarts["new"].clone()
+        ),
+        (json!("changed"), json!(0), json!(7))
+    );
+    assert_eq!(
+        find("containers", "rocketchat-mongodb-2", "")["kind"],
+        "added"
+    );
+    assert_eq!(find("containers", "legacy-proxy", "")["kind"], "removed");
+    assert_eq!(find("logs", "mongodb-unreachable", "hits")["new"], 2);
+}
+
+#[test]
+fn diff_warns_when_the_bundles_are_from_different_nodes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nk = NodeKey::generate();
+    let a = Node::healthy("node1", "8.5.0").write(
+        &dir.path().join("a.rcdiag.zip"),
+        Protect::Plain,
+        &nk,
+    );
+    let b = Node::healthy("node2", "8.5.0").write(
+        &dir.path().join("b.rcdiag.zip"),
+        Protect::Plain,
+        &nk,
+    );
+    bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "warning: the bundles come from different machines",
+        ))
+        .stdout(predicate::str::contains(
+            "warning: the host names differ (node1 vs node2)",
+        ));
+    bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("warning: the host names differ"));
+}
+
+#[test]
+fn diff_of_an_unreadable_bundle_exits_1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = Node::healthy("node1", "8.5.0").write(
+        &dir.path().join("a.rcdiag.zip"),
+        Protect::Plain,
+        &NodeKey::generate(),
+    );
+    let bad = dir.path().join("bad.rcdiag");
+    std::fs::write(&bad, b"").expect("write");
+    bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(format!(
+            "error: {}: ",
+            bad.display()
+        )));
+}

@@ -1,0 +1,290 @@
+//! The report contract: the published JSON Schema (`analyzer/schema/report.schema.json`)
+//! is generated from the report types and must be current; a report produced by
+//! `check --format json` must validate against it; every renderer escapes hostile
+//! bundle values.
+//!
+//! Regenerate the schema with `RCDIAG_UPDATE_SCHEMA=1 cargo test -p rcdiag-analyzer --test report`.
+
+#[path = "../src/report/fixtures.rs"]
+mod fixtures;
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use fixtures::{AS_OF, Node, Protect, support_key};
+use rcdiag_analyzer::report::{
+    self, BundleInfo, CheckEntry, PolicyRef, Report, ReportEvidence, ReportOutcome, Summary,
+    TextStyle, TrustLevel,
+};
+use rcdiag_bundle::NodeKey;
+use serde_json::Value;
+
+fn schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema/report.schema.json")
+}
+
+#[test]
+fn published_schema_is_current() {
+    let generated = report::report_schema_json();
+    let path = schema_path();
+    if std::env::var_os("RCDIAG_UPDATE_SCHEMA").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir schema");
+        std::fs::write(&path, &generated).expect("write schema");
+        return;
+    }
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        published == generated,
+        "{} is stale or missing: regenerate it with\n  RCDIAG_UPDATE_SCHEMA=1 cargo test -p rcdiag-analyzer --test report\nand commit it",
+        path.display()
+    );
+}
+
+/// A minimal JSON Schema (2020-12 subset that schemars emits) validator: `$ref` to
+/// `#/$defs/...`, `type` (one or several), `properties`, `required`,
+/// `additionalProperties: false`, `items`, `enum`, `const`, `oneOf`/`anyOf`, `minimum`.
+/// Returns every violation with its JSON Pointer.
+fn validate(schema: &Value, root: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let target = r.strip_prefix('#').and_then(|p| root.pointer(p));
+        match target {
+            Some(t) => validate(t, root, value, at, errors),
+            None => errors.push(format!("{at}: unresolvable $ref {r}")),
+        }
+        return;
+    }
+    if let Some(types) = schema.get("type") {
+        let names: Vec<&str> = match types {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = names.iter().any(|t| match *t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            _ => false,
+        });
+        if !ok {
+            errors.push(format!("{at}: expected {names:?}, found {value}"));
+            return;
+        }
+    }
+    if let Some(c) = schema.get("const")
+        && c != value
+    {
+        errors.push(format!("{at}: expected const {c}, found {value}"));
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array)
+        && !e.contains(value)
+    {
+        errors.push(format!("{at}: {value} not in enum {e:?}"));
+    }
+    if let (Some(min), Some(n)) = (
+        schema.get("minimum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) && n < min
+    {
+        errors.push(format!("{at}: {n} below minimum {min}"));
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(alts) = schema.get(key).and_then(Value::as_array) {
+            let passing = alts
+                .iter()
+                .filter(|alt| {
+                    let mut e = Vec::new();
+                    validate(alt, root, value, at, &mut e);
+                    e.is_empty()
+                })
+                .count();
+            let ok = if key == "oneOf" {
+                passing == 1
+            } else {
+                passing >= 1
+            };
+            if !ok {
+                errors.push(format!(
+                    "{at}: {passing} of the {key} alternatives match {value}"
+                ));
+            }
+        }
+    }
+    if let Some(obj) = value.as_object() {
+        let props = schema.get("properties").and_then(Value::as_object);
+        if let Some(req) = schema.get("required").and_then(Value::as_array) {
+            for r in req.iter().filter_map(Value::as_str) {
+                if !obj.contains_key(r) {
+                    errors.push(format!("{at}: missing required {r:?}"));
+                }
+            }
+        }
+        for (k, v) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => validate(s, root, v, &format!("{at}/{k}"), errors),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    errors.push(format!("{at}: unexpected property {k:?}"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in arr.iter().enumerate() {
+            validate(items, root, v, &format!("{at}/{i}"), errors);
+        }
+    }
+}
+
+fn schema() -> Value {
+    serde_json::from_str(&report::report_schema_json()).expect("schema is JSON")
+}
+
+#[test]
+fn the_validator_catches_shape_errors() {
+    let schema = schema();
+    let mut errors = Vec::new();
+    let bad = serde_json::json!({"schema": "rcdiag.report/v1", "checks": [{"outcome": "maybe"}], "extra": 1});
+    validate(&schema, &schema, &bad, "", &mut errors);
+    let all = errors.join("\n");
+    for want in [
+        "missing required \"summary\"",
+        "unexpected property \"extra\"",
+        "/checks/0",
+        "maybe",
+    ] {
+        assert!(all.contains(want), "validator missed {want:?}:\n{all}");
+    }
+}
+
+#[test]
+fn a_produced_report_validates_against_the_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let nk = NodeKey::generate();
+    let a = Node::healthy("node1", "8.5.0").write(
+        &dir.path().join("a.rcdiag"),
+        Protect::Age(&key.recipient),
+        &nk,
+    );
+    let mut n2 = Node::healthy("node2", "7.4.0");
+    n2.edit_container("rocketchat-rocketchat-1", |c| {
+        c["restart_count"] = 12.into()
+    });
+    let b = n2.write(&dir.path().join("b.rcdiag.zip"), Protect::Plain, &nk);
+    let bad = dir.path().join("c.rcdiag");
+    std::fs::write(&bad, b"garbage").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
+        .env_remove("RCDIAG_IDENTITY")
+        .arg("check")
+        .args([&a, &b, &bad])
+        .arg("-i")
+        .arg(&key.identity)
+        .args(["--keep-going", "--format", "json", "--as-of", AS_OF])
+        .output()
+        .expect("run");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report is JSON");
+    let schema = schema();
+    let mut errors = Vec::new();
+    validate(&schema, &schema, &report, "", &mut errors);
+    assert!(
+        errors.is_empty(),
+        "report does not match its schema:\n{}",
+        errors.join("\n")
+    );
+    // It also deserializes into the report types.
+    let typed: Report = serde_json::from_value(report).expect("typed report");
+    assert_eq!(typed.bundles.len(), 3);
+    assert_eq!(typed.summary, Summary::of(&typed.checks));
+}
+
+fn hostile_report() -> Report {
+    let evil = "<script>alert(1)</script>";
+    let checks = vec![
+        CheckEntry {
+            id: "containers.restarting".into(),
+            title: "Containers are not restarting".into(),
+            area: "containers".into(),
+            outcome: ReportOutcome::Warn,
+            message: format!("container {evil} restarted 5 times | *bold* \u{1b}[31mred"),
+            evidence: vec![ReportEvidence {
+                bundle: "a.rcdiag".into(),
+                node: evil.into(),
+                file: Some("docker/containers.json".into()),
+                pointer: Some("/0/restart_count".into()),
+                line: None,
+                value: Some(format!("\"{evil}\"")),
+            }],
+            remediation: "javascript:alert(1)".into(),
+        },
+        CheckEntry {
+            id: "image.official".into(),
+            title: "Official image".into(),
+            area: "image".into(),
+            outcome: ReportOutcome::Pass,
+            message: "ok".into(),
+            evidence: vec![],
+            remediation: "https://docs.rocket.chat/docs/deploy-with-docker-docker-compose".into(),
+        },
+    ];
+    Report {
+        schema: report::SCHEMA_ID.into(),
+        generator: "rcdiag-analyzer test".into(),
+        policy: PolicyRef {
+            name: "rocketchat".into(),
+            version: 1,
+            as_of: "2026-11-26".into(),
+        },
+        as_of: None,
+        bundles: vec![BundleInfo {
+            file: format!("{evil}.rcdiag"),
+            id: Some("id".into()),
+            node: Some(evil.into()),
+            created_at: Some("2026-11-26T05:00:00Z".into()),
+            signer_fingerprint: Some("SHA256:x".into()),
+            encrypted: Some(true),
+            verified: true,
+            trust: TrustLevel::NotChecked,
+            trust_principals: vec![],
+            error: None,
+        }],
+        notes: vec![format!("note {evil}")],
+        summary: Summary::of(&checks),
+        checks,
+    }
+}
+
+#[test]
+fn renderers_escape_hostile_bundle_values() {
+    let r = hostile_report();
+    let html = report::render_html(&r);
+    assert!(!html.contains("<script>"), "raw script in HTML");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("href=\"javascript:"), "only https links");
+    let md = report::render_markdown(&r);
+    assert!(!md.contains("<script>"), "raw script in Markdown");
+    assert!(md.contains("\\|"), "pipes escaped in tables");
+    let text = report::render_text(&r, TextStyle::Plain);
+    assert!(!text.contains('\u{1b}'), "terminal escapes neutralized");
+    assert!(text.contains("\\u{1b}[31m"));
+}
+
+#[test]
+fn text_report_groups_by_area_in_first_seen_order() {
+    let r = hostile_report();
+    let text = report::render_text(&r, TextStyle::Plain);
+    let containers = text.find("== containers ==").expect("area");
+    let image = text.find("== image ==").expect("area");
+    assert!(containers < image);
+    assert!(
+        text.contains("fix: javascript:alert(1)"),
+        "remediation shown for non-passing checks"
+    );
+    assert!(
+        text.ends_with("summary: 1 pass, 1 warn, 0 fail, 0 unknown -> WARN\n"),
+        "{text}"
+    );
+}
