@@ -54,7 +54,9 @@ impl FileConfig {
         };
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(Self::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Self::default());
+            }
             Err(e) => return Err(format!("cannot read config {}: {e}", path.display())),
         };
         toml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))
@@ -88,7 +90,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
                 break;
             }
         }
-        let v: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 90s, 30m, 24h, 7d"))?;
+        let v: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}: expected e.g. 90s, 30m, 24h, 7d"))?;
         let mult = match unit.as_str() {
             "ms" => 0.001,
             "s" | "sec" => 1.0,
@@ -96,14 +100,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             "d" => 86400.0,
             "w" => 7.0 * 86400.0,
-            _ => return Err(format!("invalid duration unit {unit:?} in {s:?}: use ms, s, m, h, d or w")),
+            _ => {
+                return Err(format!(
+                    "invalid duration unit {unit:?} in {s:?}: use ms, s, m, h, d or w"
+                ));
+            }
         };
         total += v * mult;
         num.clear();
         any = true;
     }
     if !num.is_empty() || !any {
-        return Err(format!("invalid duration {s:?}: expected e.g. 90s, 30m, 24h, 7d"));
+        return Err(format!(
+            "invalid duration {s:?}: expected e.g. 90s, 30m, 24h, 7d"
+        ));
     }
     Ok(Duration::from_secs_f64(total))
 }
@@ -111,15 +121,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Parses `5MiB`, `5M`, `500k`, `1G`, `1024` (bytes). Units are binary (k = 1024).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let v: f64 = n.parse().map_err(|_| format!("invalid size {s:?}: expected e.g. 5MiB, 500k, 1G"))?;
+    let v: f64 = n
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 5MiB, 500k, 1G"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        other => return Err(format!("invalid size unit {other:?} in {s:?}: use k, M or G")),
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {s:?}: use k, M or G"
+            ));
+        }
     };
     Ok((v * mult as f64) as u64)
 }
@@ -133,7 +151,11 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[i]) }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
 }
 
 #[cfg(test)]
@@ -170,7 +192,11 @@ mod tests {
         let c = FileConfig::load(Some(&p)).unwrap();
         assert_eq!(c.log_lines, Some(5));
         std::fs::write(&p, "recipient = \"x\"\n").unwrap();
-        assert!(FileConfig::load(Some(&p)).unwrap_err().contains("unknown field"));
+        assert!(
+            FileConfig::load(Some(&p))
+                .unwrap_err()
+                .contains("unknown field")
+        );
         assert!(FileConfig::load(Some(&dir.path().join("missing.toml"))).is_err());
     }
 }

@@ -60,7 +60,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Collect a bundle of this node (the bundle path is the last line of stdout).
-    Collect(CollectArgs),
+    Collect(Box<CollectArgs>),
     /// The node signing key.
     Key {
         #[command(subcommand)]
@@ -248,7 +248,7 @@ struct ScheduleArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Collect(args) => collect(args),
+        Command::Collect(args) => collect(*args),
         Command::Key {
             command: KeyCommand::Show { state_dir },
         } => key_show(state_dir).map(|()| ExitCode::SUCCESS),
@@ -370,13 +370,15 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         .filter(|n| !skip.iter().any(|x| x == *n))
         .map(|n| n.to_string())
         .collect();
-    let mut options = Options::default();
-    options.docker_host = args
-        .docker_host
-        .clone()
-        .or(file.docker_host.clone())
-        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty()));
-    options.mongodb_uri = args.mongodb_uri.clone().or(file.mongodb_uri.clone());
+    let mut options = Options {
+        docker_host: args
+            .docker_host
+            .clone()
+            .or(file.docker_host.clone())
+            .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty())),
+        mongodb_uri: args.mongodb_uri.clone().or(file.mongodb_uri.clone()),
+        ..Options::default()
+    };
     if let Some(s) = args.since.as_ref().or(file.since.as_ref()) {
         options.since = config::parse_duration(s)
             .map_err(anyhow::Error::msg)

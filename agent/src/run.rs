@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rcdiag_bundle::{
-    AgentInfo, BundleWriter, CollectorRecord, CollectorStatus, Encryption, FinishedBundle, NodeInfo, NodeKey,
-    RedactionSummary, WriterOptions,
+    AgentInfo, BundleWriter, CollectorRecord, CollectorStatus, Encryption, FinishedBundle,
+    NodeInfo, NodeKey, RedactionSummary, WriterOptions,
 };
 use sha2::{Digest, Sha256};
 
@@ -32,7 +32,11 @@ pub enum Progress {
 impl Progress {
     /// `Live` when stderr is a terminal, else `Plain`.
     pub fn auto() -> Self {
-        if std::io::stderr().is_terminal() { Self::Live } else { Self::Plain }
+        if std::io::stderr().is_terminal() {
+            Self::Live
+        } else {
+            Self::Plain
+        }
     }
 }
 
@@ -72,7 +76,10 @@ impl RunReport {
     /// True when some collector failed, timed out or was partial.
     pub fn degraded(&self) -> bool {
         self.collectors.iter().any(|(r, _)| {
-            matches!(r.status, CollectorStatus::Failed | CollectorStatus::Timeout | CollectorStatus::Partial)
+            matches!(
+                r.status,
+                CollectorStatus::Failed | CollectorStatus::Timeout | CollectorStatus::Partial
+            )
         })
     }
 }
@@ -114,7 +121,10 @@ pub fn machine_id_hash() -> Option<String> {
         if let Ok(id) = std::fs::read_to_string(p) {
             let id = id.trim();
             if !id.is_empty() {
-                return Some(format!("sha256:{}", hex::encode(Sha256::digest(format!("rcdiag:{id}")))));
+                return Some(format!(
+                    "sha256:{}",
+                    hex::encode(Sha256::digest(format!("rcdiag:{id}")))
+                ));
             }
         }
     }
@@ -131,7 +141,10 @@ pub fn scrub_argv(argv: &[String], redactor: &Redactor) -> Vec<String> {
             mask_next = false;
             continue;
         }
-        if let Some((k, v)) = a.split_once('=').filter(|(k, _)| k.starts_with("--mongodb-uri") || k.starts_with("--docker-host")) {
+        if let Some((k, v)) = a
+            .split_once('=')
+            .filter(|(k, _)| k.starts_with("--mongodb-uri") || k.starts_with("--docker-host"))
+        {
             out.push(format!("{k}={}", redactor.redact_uri(v)));
             continue;
         }
@@ -150,7 +163,10 @@ struct Live {
 }
 
 /// Runs a collection. `cancel` resolving (e.g. on SIGTERM) aborts it and removes the temp file.
-pub async fn run(cfg: RunConfig, cancel: impl Future<Output = &'static str>) -> Result<RunReport, RunError> {
+pub async fn run(
+    cfg: RunConfig,
+    cancel: impl Future<Output = &'static str>,
+) -> Result<RunReport, RunError> {
     let redactor = Arc::new(Redactor::new(&cfg.redact_patterns)?);
     if let Some(uri) = &cfg.options.mongodb_uri {
         redactor.register_uri_secrets(uri);
@@ -163,14 +179,23 @@ pub async fn run(cfg: RunConfig, cancel: impl Future<Output = &'static str>) -> 
         out: cfg.out.clone(),
         encryption: cfg.encryption.clone(),
         signer: cfg.signer.clone(),
-        agent: AgentInfo { name: "rcdiag-agent".into(), version: env!("CARGO_PKG_VERSION").into() },
-        node: NodeInfo { hostname: node_name(), machine_id_hash: machine_id_hash(), labels },
+        agent: AgentInfo {
+            name: "rcdiag-agent".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        node: NodeInfo {
+            hostname: node_name(),
+            machine_id_hash: machine_id_hash(),
+            labels,
+        },
         compression_level: None,
     })?;
     let sink = Sink::new(writer, redactor.clone());
     let ctx = Arc::new(Context::new(cfg.options.clone(), redactor.clone()));
-    let selected: Vec<&'static str> =
-        collectors::names().into_iter().filter(|n| cfg.collectors.iter().any(|c| c == n)).collect();
+    let selected: Vec<&'static str> = collectors::names()
+        .into_iter()
+        .filter(|n| cfg.collectors.iter().any(|c| c == n))
+        .collect();
     let live = Arc::new(Live {
         state: Mutex::new(selected.iter().map(|n| (n.to_string(), None)).collect()),
         started: Instant::now(),
@@ -200,7 +225,8 @@ pub async fn run(cfg: RunConfig, cancel: impl Future<Output = &'static str>) -> 
         })
     });
 
-    let aborts: Vec<tokio::task::AbortHandle> = tasks.iter().map(|(_, _, h)| h.abort_handle()).collect();
+    let aborts: Vec<tokio::task::AbortHandle> =
+        tasks.iter().map(|(_, _, h)| h.abort_handle()).collect();
     let all = async {
         let mut results = Vec::new();
         for (name, out, handle) in tasks {
@@ -290,14 +316,22 @@ pub async fn run(cfg: RunConfig, cancel: impl Future<Output = &'static str>) -> 
     for (r, _) in &records {
         writer.record_collector(r.clone());
     }
-    writer.set_redaction(RedactionSummary { enabled: true, rules: redactor.counts() });
+    writer.set_redaction(RedactionSummary {
+        enabled: true,
+        rules: redactor.counts(),
+    });
     // Fail closed on the manifest too: it must not carry any secret the agent saw.
     let manifest = serde_json::to_vec(&writer.manifest()).unwrap_or_default();
     if let Some(why) = redactor.find_secret(&manifest) {
-        return Err(RunError::Internal(format!("refusing to sign: the manifest would contain the {why}; please report this")));
+        return Err(RunError::Internal(format!(
+            "refusing to sign: the manifest would contain the {why}; please report this"
+        )));
     }
     let bundle = writer.finish()?;
-    Ok(RunReport { bundle, collectors: records })
+    Ok(RunReport {
+        bundle,
+        collectors: records,
+    })
 }
 
 async fn run_one(
@@ -345,7 +379,10 @@ async fn run_one(
             outcome.status,
             elapsed.as_secs_f64(),
             files.len(),
-            message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
         );
     }
     (
@@ -372,14 +409,22 @@ fn draw(live: &Live, first: bool) {
     let tick = (live.started.elapsed().as_millis() / 120) as usize;
     for (name, done) in state.iter() {
         let line = match done {
-            None => format!("  {} {name:<11} running  {:>6.1}s", SPINNER[tick % SPINNER.len()], live.started.elapsed().as_secs_f64()),
+            None => format!(
+                "  {} {name:<11} running  {:>6.1}s",
+                SPINNER[tick % SPINNER.len()],
+                live.started.elapsed().as_secs_f64()
+            ),
             Some((status, d)) => {
                 let mark = match status {
                     CollectorStatus::Ok => "✔",
                     CollectorStatus::Skipped => "–",
                     _ => "✘",
                 };
-                format!("  {mark} {name:<11} {:<8} {:>6.1}s", status.as_str(), d.as_secs_f64())
+                format!(
+                    "  {mark} {name:<11} {:<8} {:>6.1}s",
+                    status.as_str(),
+                    d.as_secs_f64()
+                )
             }
         };
         let _ = writeln!(err, "\x1b[2K{line}");

@@ -54,8 +54,7 @@ fn runs(cmd: &str, args: &[&str]) -> bool {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    out
+    cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"))
 }
 
 fn text(b: &[u8]) -> String {
@@ -179,7 +178,6 @@ fn systemd_units_are_hardened_and_their_command_lines_parse() {
         return;
     }
     let key = rcdiag_bundle::generate_support_key();
-    let tmp = tempfile::tempdir().expect("tempdir");
     for u in ["rcdiag-agent.service", "rcdiag-collect.service"] {
         let path = packaging().join("systemd").join(u);
         let unit = std::fs::read_to_string(&path).expect("unit");
@@ -225,7 +223,6 @@ fn systemd_units_are_hardened_and_their_command_lines_parse() {
         );
         let plan = agent_accepts(u, &args, &["--config", "/dev/null", "-r", &key.recipient]);
         assert!(plan.contains("output: /var/lib/rcdiag/snapshots"), "{plan}");
-        let _ = &tmp;
     }
     let timer =
         std::fs::read_to_string(packaging().join("systemd/rcdiag-collect.timer")).expect("timer");
@@ -840,7 +837,7 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         libs.iter().any(|l| l.contains("libc.so")),
         "ldd found no libc: {libs:?}"
     );
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .args(["-C"])
         .arg(&rootfs)
         .args(["--owner=0", "--group=0", "--numeric-owner", "-c", "."])
@@ -849,9 +846,13 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         .expect("tar");
     let import = Command::new("docker")
         .args(["-H", &host, "import", "-", &base])
-        .stdin(tar.stdout.expect("tar stdout"))
+        .stdin(tar.stdout.take().expect("tar stdout"))
         .output()
         .expect("docker import");
+    assert!(
+        tar.wait().expect("tar").success(),
+        "tar of the base image's files failed"
+    );
     assert!(
         import.status.success(),
         "docker import: {}",

@@ -29,7 +29,10 @@ fn published_schema_is_current() {
     let path = schema_path();
     if std::env::var_os("RCDIAG_UPDATE_SCHEMA").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir schema");
-        std::fs::write(&path, &generated).expect("write schema");
+        // Atomically, so a test reading it meanwhile never sees a half-written file.
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, &generated).expect("write schema");
+        std::fs::rename(&tmp, &path).expect("move schema into place");
         return;
     }
     let published = std::fs::read_to_string(&path).unwrap_or_default();

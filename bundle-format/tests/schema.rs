@@ -8,7 +8,10 @@ fn manifest_schema_is_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/manifest.schema.json");
     let fresh = rcdiag_bundle::manifest_schema_json();
     if std::env::var("RCDIAG_UPDATE_SCHEMA").as_deref() == Ok("1") {
-        std::fs::write(&path, &fresh).unwrap();
+        // Atomically, so a test reading it meanwhile never sees a half-written file.
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, &fresh).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
     }
     let published = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(

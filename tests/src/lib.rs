@@ -9,7 +9,10 @@ use std::sync::Once;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// Path of a workspace binary (`rcdiag-agent`, `rcdiag-analyzer`), built if missing.
@@ -17,7 +20,11 @@ pub fn bin(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
     let exe = std::env::current_exe().expect("test exe");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(Path::parent).expect("target dir").to_path_buf();
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf();
     let path = dir.join(name);
     BUILD.call_once(|| {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -37,10 +44,14 @@ pub fn require_peer(var: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Some(v),
         _ if std::env::var("RCDIAG_REQUIRE_PEERS").as_deref() == Ok("1") => {
-            panic!("peer {var} is not set and RCDIAG_REQUIRE_PEERS=1: start the peers with `scripts/test-env start` and `source /tmp/rcdp/env`")
+            panic!(
+                "peer {var} is not set and RCDIAG_REQUIRE_PEERS=1: start the peers with `scripts/test-env start` and `source /tmp/rcdp/env`"
+            )
         }
         _ => {
-            eprintln!("\n*** SKIPPED: {var} is not set; start the peers with `scripts/test-env start` ***\n");
+            eprintln!(
+                "\n*** SKIPPED: {var} is not set; start the peers with `scripts/test-env start` ***\n"
+            );
             None
         }
     }
@@ -56,7 +67,10 @@ pub struct HungSocket {
 impl HungSocket {
     /// Starts listening; connections are held open in a background thread.
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("rch").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("rch")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let path = dir.path().join("hung.sock");
         let listener = UnixListener::bind(&path).expect("bind");
         std::thread::spawn(move || {

@@ -15,7 +15,10 @@ fn support_key(dir: &Path) -> (std::path::PathBuf, String) {
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -32,8 +35,17 @@ fn collect_refuses_without_a_recipient_and_says_how_to_get_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no recipient") && err.contains("-r <support key>") && err.contains("--no-encrypt"), "{err}");
-    assert!(files_in(dir.path()).is_empty(), "nothing written: {:?}", files_in(dir.path()));
+    assert!(
+        err.contains("no recipient")
+            && err.contains("-r <support key>")
+            && err.contains("--no-encrypt"),
+        "{err}"
+    );
+    assert!(
+        files_in(dir.path()).is_empty(),
+        "nothing written: {:?}",
+        files_in(dir.path())
+    );
 }
 
 #[test]
@@ -43,21 +55,41 @@ fn dry_run_writes_nothing() {
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let out = Command::new(bin("rcdiag-agent"))
-        .args(["collect", "--dry-run", "--config", "/dev/null", "-r", &recipient, "--mongodb-uri", "mongodb://u:DryRunPw1@db:27017/rc", "-o"])
+        .args([
+            "collect",
+            "--dry-run",
+            "--config",
+            "/dev/null",
+            "-r",
+            &recipient,
+            "--mongodb-uri",
+            "mongodb://u:DryRunPw1@db:27017/rc",
+            "-o",
+        ])
         .arg(&out_dir)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     for c in ["host", "docker", "logs", "mongodb", "rocketchat"] {
         assert!(text.contains(c), "{c} missing from the plan:\n{text}");
     }
     assert!(text.contains("would be created"), "{text}");
-    assert!(!text.contains("DryRunPw1"), "the password is not echoed:\n{text}");
+    assert!(
+        !text.contains("DryRunPw1"),
+        "the password is not echoed:\n{text}"
+    );
     assert!(files_in(&out_dir).is_empty());
-    assert!(!dir.path().join("state").exists(), "not even the node key is created");
+    assert!(
+        !dir.path().join("state").exists(),
+        "not even the node key is created"
+    );
 }
 
 #[test]
@@ -65,43 +97,90 @@ fn host_only_bundle_is_verified_by_the_analyzer() {
     let dir = tempfile::tempdir().unwrap();
     let (key, recipient) = support_key(dir.path());
     let out = Command::new(bin("rcdiag-agent"))
-        .args(["collect", "--only", "host", "--config", "/dev/null", "--case", "CASE-42", "-r", &recipient, "-o"])
+        .args([
+            "collect",
+            "--only",
+            "host",
+            "--config",
+            "/dev/null",
+            "--case",
+            "CASE-42",
+            "-r",
+            &recipient,
+            "-o",
+        ])
         .arg(dir.path())
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "exit {:?}\n{stdout}\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let path = stdout.lines().last().unwrap().trim().to_string();
     assert!(path.ends_with("-CASE-42.rcdiag"), "{path}");
     assert!(Path::new(&path).exists());
     // Only the bundle, the key and the state dir are there: no temp file.
     assert!(files_in(dir.path()).iter().all(|f| !f.ends_with(".tmp")));
     // The analyzer verifies it, pinning the node key shown by `key show`.
-    let show = Command::new(bin("rcdiag-agent")).args(["key", "show", "--state-dir"]).arg(dir.path().join("state")).output().unwrap();
+    let show = Command::new(bin("rcdiag-agent"))
+        .args(["key", "show", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
     assert!(show.status.success());
     let shown = String::from_utf8_lossy(&show.stdout);
     let pubkey = shown.lines().next().unwrap();
     let fingerprint = shown.lines().nth(1).unwrap();
-    assert!(pubkey.starts_with("ssh-ed25519 ") && fingerprint.starts_with("SHA256:"), "{shown}");
+    assert!(
+        pubkey.starts_with("ssh-ed25519 ") && fingerprint.starts_with("SHA256:"),
+        "{shown}"
+    );
     let allowed = dir.path().join("allowed_signers");
     std::fs::write(&allowed, format!("node {pubkey}\n")).unwrap();
-    let v = Command::new(bin("rcdiag-analyzer")).arg("verify").arg(&path).arg("-i").arg(&key).arg("--trust").arg(&allowed).output().unwrap();
+    let v = Command::new(bin("rcdiag-analyzer"))
+        .arg("verify")
+        .arg(&path)
+        .arg("-i")
+        .arg(&key)
+        .arg("--trust")
+        .arg(&allowed)
+        .output()
+        .unwrap();
     let vout = String::from_utf8_lossy(&v.stdout);
-    assert!(v.status.success(), "{vout}\n{}", String::from_utf8_lossy(&v.stderr));
-    assert!(vout.contains(fingerprint) && vout.contains("host/host.json"), "{vout}");
+    assert!(
+        v.status.success(),
+        "{vout}\n{}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    assert!(
+        vout.contains(fingerprint) && vout.contains("host/host.json"),
+        "{vout}"
+    );
     // The manifest says host ran and the others were deselected.
     let b = rcdiag_bundle::Bundle::open(
         Path::new(&path),
-        &rcdiag_bundle::OpenOptions { identities: &rcdiag_bundle::Identity::load_file(&key).unwrap(), ..Default::default() },
+        &rcdiag_bundle::OpenOptions {
+            identities: &rcdiag_bundle::Identity::load_file(&key).unwrap(),
+            ..Default::default()
+        },
     )
     .unwrap();
     let m = b.manifest();
-    assert_eq!(m.node.labels.get("case").map(String::as_str), Some("CASE-42"));
+    assert_eq!(
+        m.node.labels.get("case").map(String::as_str),
+        Some("CASE-42")
+    );
     let status = |n: &str| m.collectors.iter().find(|c| c.name == n).map(|c| c.status);
     assert_eq!(status("host"), Some(rcdiag_bundle::CollectorStatus::Ok));
-    assert_eq!(status("docker"), Some(rcdiag_bundle::CollectorStatus::Skipped));
+    assert_eq!(
+        status("docker"),
+        Some(rcdiag_bundle::CollectorStatus::Skipped)
+    );
     assert!(m.redaction.enabled);
 }
 
@@ -112,23 +191,58 @@ fn a_hung_docker_engine_times_out_and_the_bundle_is_still_written() {
     let agent = bin("rcdiag-agent");
     let t = Instant::now();
     let out = Command::new(agent)
-        .args(["collect", "--only", "host,docker,logs", "--no-encrypt", "--config", "/dev/null", "--timeout", "2s", "--docker-host", &hung.uri(), "-o"])
+        .args([
+            "collect",
+            "--only",
+            "host,docker,logs",
+            "--no-encrypt",
+            "--config",
+            "/dev/null",
+            "--timeout",
+            "2s",
+            "--docker-host",
+            &hung.uri(),
+            "-o",
+        ])
         .arg(dir.path())
         .arg("--state-dir")
         .arg(dir.path().join("state"))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(t.elapsed() < Duration::from_secs(20), "took {:?}", t.elapsed());
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        t.elapsed()
+    );
     let path = stdout.lines().last().unwrap().trim().to_string();
     let b = rcdiag_bundle::Bundle::open(Path::new(&path), &Default::default()).unwrap();
     let m = b.manifest();
     let docker = m.collectors.iter().find(|c| c.name == "docker").unwrap();
-    assert_eq!(docker.status, rcdiag_bundle::CollectorStatus::Timeout, "{docker:?}");
-    assert!(docker.error.as_deref().unwrap_or_default().contains("--timeout"));
+    assert_eq!(
+        docker.status,
+        rcdiag_bundle::CollectorStatus::Timeout,
+        "{docker:?}"
+    );
+    assert!(
+        docker
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("--timeout")
+    );
     let host = m.collectors.iter().find(|c| c.name == "host").unwrap();
-    assert_eq!(host.status, rcdiag_bundle::CollectorStatus::Ok, "the other collectors finish");
+    assert_eq!(
+        host.status,
+        rcdiag_bundle::CollectorStatus::Ok,
+        "the other collectors finish"
+    );
 }
 
 #[test]
@@ -138,7 +252,19 @@ fn sigterm_during_collection_leaves_no_file_behind() {
     let out_dir = dir.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let child = Command::new(bin("rcdiag-agent"))
-        .args(["collect", "--only", "host,docker", "--no-encrypt", "--config", "/dev/null", "--timeout", "60s", "--docker-host", &hung.uri(), "-o"])
+        .args([
+            "collect",
+            "--only",
+            "host,docker",
+            "--no-encrypt",
+            "--config",
+            "/dev/null",
+            "--timeout",
+            "60s",
+            "--docker-host",
+            &hung.uri(),
+            "-o",
+        ])
         .arg(&out_dir)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
@@ -151,12 +277,27 @@ fn sigterm_during_collection_leaves_no_file_behind() {
     while files_in(&out_dir).is_empty() && t.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(!files_in(&out_dir).is_empty(), "the run never started writing");
+    assert!(
+        !files_in(&out_dir).is_empty(),
+        "the run never started writing"
+    );
     std::thread::sleep(Duration::from_millis(300));
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted by SIGTERM"));
-    assert!(files_in(&out_dir).is_empty(), "left behind: {:?}", files_in(&out_dir));
+    assert!(
+        files_in(&out_dir).is_empty(),
+        "left behind: {:?}",
+        files_in(&out_dir)
+    );
 }

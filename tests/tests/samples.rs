@@ -25,10 +25,26 @@ struct Report {
 }
 
 const REPORTS: &[Report] = &[
-    Report { dir: "compose-2node", name: "expected-report", bundles: &["node1.rcdiag", "node2.rcdiag"] },
-    Report { dir: "noncompliant-single", name: "expected-report", bundles: &["rc-legacy.rcdiag"] },
-    Report { dir: "snapshots", name: "expected-report-old", bundles: &["chat-01-old.rcdiag"] },
-    Report { dir: "snapshots", name: "expected-report-new", bundles: &["chat-01-new.rcdiag"] },
+    Report {
+        dir: "compose-2node",
+        name: "expected-report",
+        bundles: &["node1.rcdiag", "node2.rcdiag"],
+    },
+    Report {
+        dir: "noncompliant-single",
+        name: "expected-report",
+        bundles: &["rc-legacy.rcdiag"],
+    },
+    Report {
+        dir: "snapshots",
+        name: "expected-report-old",
+        bundles: &["chat-01-old.rcdiag"],
+    },
+    Report {
+        dir: "snapshots",
+        name: "expected-report-new",
+        bundles: &["chat-01-new.rcdiag"],
+    },
 ];
 
 /// Every bundle of the samples, with the node name it was made as.
@@ -72,7 +88,16 @@ fn text(b: &[u8]) -> String {
 fn check(r: &Report, format: &str) -> (i32, String) {
     let mut args = vec!["check"];
     args.extend_from_slice(r.bundles);
-    args.extend_from_slice(&["-i", "../demo-support.key", "--trust", "../allowed_signers", "--as-of", AS_OF, "--format", format]);
+    args.extend_from_slice(&[
+        "-i",
+        "../demo-support.key",
+        "--trust",
+        "../allowed_signers",
+        "--as-of",
+        AS_OF,
+        "--format",
+        format,
+    ]);
     let out = analyzer(r.dir, &args);
     let code = out.status.code().unwrap_or(-1);
     assert!(
@@ -87,12 +112,16 @@ fn check(r: &Report, format: &str) -> (i32, String) {
 
 fn check_json(r: &Report) -> (i32, Value) {
     let (code, out) = check(r, "json");
-    let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{}/{}: report is not JSON ({e}):\n{out}", r.dir, r.name));
+    let v = serde_json::from_str(&out)
+        .unwrap_or_else(|e| panic!("{}/{}: report is not JSON ({e}):\n{out}", r.dir, r.name));
     (code, v)
 }
 
 fn report(dir: &str, name: &str) -> Value {
-    let r = REPORTS.iter().find(|r| r.dir == dir && r.name == name).expect("known report");
+    let r = REPORTS
+        .iter()
+        .find(|r| r.dir == dir && r.name == name)
+        .expect("known report");
     check_json(r).1
 }
 
@@ -113,7 +142,9 @@ fn normalize_text(s: &str) -> String {
     while let Some(i) = rest.find(KEY) {
         out.push_str(&rest[..i + KEY.len()]);
         rest = &rest[i + KEY.len()..];
-        let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')))
+            .unwrap_or(rest.len());
         let word = rest[..end].trim_end_matches('.');
         if word.starts_with(|c: char| c.is_ascii_digit()) {
             out.push_str("VERSION");
@@ -128,15 +159,22 @@ fn normalize_text(s: &str) -> String {
 fn first_difference(expected: &str, actual: &str) -> String {
     let (e, a): (Vec<&str>, Vec<&str>) = (expected.lines().collect(), actual.lines().collect());
     for i in 0..e.len().max(a.len()) {
-        let (x, y) = (e.get(i).copied().unwrap_or("<end>"), a.get(i).copied().unwrap_or("<end>"));
+        let (x, y) = (
+            e.get(i).copied().unwrap_or("<end>"),
+            a.get(i).copied().unwrap_or("<end>"),
+        );
         if x != y {
-            return format!("first difference at line {}:\n  expected: {x}\n  actual:   {y}", i + 1);
+            return format!(
+                "first difference at line {}:\n  expected: {x}\n  actual:   {y}",
+                i + 1
+            );
         }
     }
     "they differ only in line endings".to_string()
 }
 
-const UPDATE_HINT: &str = "if the change is intended: RCDIAG_UPDATE_SAMPLES=1 cargo test -p rcdiag-e2e --test samples";
+const UPDATE_HINT: &str =
+    "if the change is intended: RCDIAG_UPDATE_SAMPLES=1 cargo test -p rcdiag-e2e --test samples";
 
 /// Compares `actual` with the committed text file `path` (normalized), or writes it
 /// under RCDIAG_UPDATE_SAMPLES=1.
@@ -146,12 +184,17 @@ fn golden_text(path: &Path, actual: &str) -> Result<(), String> {
         eprintln!("updated {}", path.display());
         return Ok(());
     }
-    let expected = std::fs::read_to_string(path).map_err(|e| format!("{}: {e} ({UPDATE_HINT})", path.display()))?;
+    let expected = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e} ({UPDATE_HINT})", path.display()))?;
     let (e, a) = (normalize_text(&expected), normalize_text(actual));
     if e == a {
         return Ok(());
     }
-    Err(format!("{} is not what the analyzer says now; {}\n({UPDATE_HINT})", path.display(), first_difference(&e, &a)))
+    Err(format!(
+        "{} is not what the analyzer says now; {}\n({UPDATE_HINT})",
+        path.display(),
+        first_difference(&e, &a)
+    ))
 }
 
 /// Compares the JSON `actual` with the committed `path` as values (normalized), or
@@ -160,14 +203,26 @@ fn golden_json(path: &Path, actual: &str) -> Result<(), String> {
     if updating() {
         return golden_text(path, actual);
     }
-    let expected = std::fs::read_to_string(path).map_err(|e| format!("{}: {e} ({UPDATE_HINT})", path.display()))?;
-    let parse = |what: &str, t: &str| serde_json::from_str::<Value>(t).map(normalize_json).map_err(|e| format!("{}: {what} is not JSON: {e}", path.display()));
-    let (e, a) = (parse("the committed file", &expected)?, parse("the analyzer's output", actual)?);
+    let expected = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: {e} ({UPDATE_HINT})", path.display()))?;
+    let parse = |what: &str, t: &str| {
+        serde_json::from_str::<Value>(t)
+            .map(normalize_json)
+            .map_err(|e| format!("{}: {what} is not JSON: {e}", path.display()))
+    };
+    let (e, a) = (
+        parse("the committed file", &expected)?,
+        parse("the analyzer's output", actual)?,
+    );
     if e == a {
         return Ok(());
     }
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    Err(format!("{} is not what the analyzer says now; {}\n({UPDATE_HINT})", path.display(), first_difference(&pretty(&e), &pretty(&a))))
+    Err(format!(
+        "{} is not what the analyzer says now; {}\n({UPDATE_HINT})",
+        path.display(),
+        first_difference(&pretty(&e), &pretty(&a))
+    ))
 }
 
 fn checks_by_id(report: &Value) -> Vec<(String, String, String)> {
@@ -194,7 +249,11 @@ fn outcome(report: &Value, id: &str) -> String {
 }
 
 fn summary(report: &Value) -> String {
-    checks_by_id(report).iter().map(|(i, o, _)| format!("{i}={o}")).collect::<Vec<_>>().join(" ")
+    checks_by_id(report)
+        .iter()
+        .map(|(i, o, _)| format!("{i}={o}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 // ------------------------------------------------------------------------------------
@@ -202,48 +261,131 @@ fn summary(report: &Value) -> String {
 #[test]
 fn every_sample_bundle_verifies_with_the_demo_key_and_a_pinned_node_key() {
     for (bundle, node) in BUNDLES {
-        let out = analyzer(".", &["verify", bundle, "-i", "demo-support.key", "--trust", "allowed_signers", "--format", "json"]);
-        assert!(out.status.success(), "{bundle}: verify failed:\n{}{}", text(&out.stdout), text(&out.stderr));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{bundle}: verify --format json: {e}"));
+        let out = analyzer(
+            ".",
+            &[
+                "verify",
+                bundle,
+                "-i",
+                "demo-support.key",
+                "--trust",
+                "allowed_signers",
+                "--format",
+                "json",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{bundle}: verify failed:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{bundle}: verify --format json: {e}"));
         assert_eq!(v["valid"], true, "{bundle}: {v}");
-        assert_eq!(v["protection"], "encrypted", "{bundle}: the samples are encrypted to the DEMO key");
+        assert_eq!(
+            v["protection"], "encrypted",
+            "{bundle}: the samples are encrypted to the DEMO key"
+        );
         assert_eq!(v["trust"], "trusted", "{bundle}: {v}");
-        assert_eq!(v["trust_principals"], serde_json::json!([node]), "{bundle}: pinned as {node}");
-        assert_eq!(v["node"]["hostname"], *node, "{bundle}: made as node {node}");
+        assert_eq!(
+            v["trust_principals"],
+            serde_json::json!([node]),
+            "{bundle}: pinned as {node}"
+        );
+        assert_eq!(
+            v["node"]["hostname"], *node,
+            "{bundle}: made as node {node}"
+        );
         for c in v["collectors"].as_array().expect("collectors") {
             assert_eq!(c["status"], "ok", "{bundle}: every collector ran: {c}");
         }
     }
     // The two nodes of one deployment look like two machines; the snapshots like one.
     let mid = |b: &str| {
-        let out = analyzer(".", &["verify", b, "-i", "demo-support.key", "--format", "json"]);
-        serde_json::from_slice::<Value>(&out.stdout).expect("json")["node"]["machine_id_hash"].clone()
+        let out = analyzer(
+            ".",
+            &["verify", b, "-i", "demo-support.key", "--format", "json"],
+        );
+        serde_json::from_slice::<Value>(&out.stdout).expect("json")["node"]["machine_id_hash"]
+            .clone()
     };
-    assert_ne!(mid("compose-2node/node1.rcdiag"), mid("compose-2node/node2.rcdiag"));
-    assert_eq!(mid("snapshots/chat-01-old.rcdiag"), mid("snapshots/chat-01-new.rcdiag"));
+    assert_ne!(
+        mid("compose-2node/node1.rcdiag"),
+        mid("compose-2node/node2.rcdiag")
+    );
+    assert_eq!(
+        mid("snapshots/chat-01-old.rcdiag"),
+        mid("snapshots/chat-01-new.rcdiag")
+    );
 }
 
 #[test]
 fn sample_bundles_need_the_demo_key_and_refuse_other_signers() {
     // Encrypted to the DEMO key only: there is no default key to fall back on.
     let out = analyzer(".", &["verify", "compose-2node/node1.rcdiag"]);
-    assert_eq!(out.status.code(), Some(1), "opened without a key:\n{}", text(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "opened without a key:\n{}",
+        text(&out.stdout)
+    );
     // A signer that is not pinned is refused, even with the right key.
     let dir = tempfile::tempdir().expect("tempdir");
     let only_node1 = dir.path().join("allowed_signers");
-    let pub1 = std::fs::read_to_string(samples().join("state/node1/node_ed25519.pub")).expect("node1 key");
+    let pub1 =
+        std::fs::read_to_string(samples().join("state/node1/node_ed25519.pub")).expect("node1 key");
     std::fs::write(&only_node1, format!("node1 {}\n", pub1.trim())).expect("write");
     let trust = only_node1.to_str().expect("utf-8 path");
-    let ok = analyzer(".", &["verify", "compose-2node/node1.rcdiag", "-i", "demo-support.key", "--trust", trust]);
-    assert!(ok.status.success(), "node1 is pinned:\n{}", text(&ok.stderr));
-    let refused = analyzer(".", &["verify", "compose-2node/node2.rcdiag", "-i", "demo-support.key", "--trust", trust]);
-    assert_eq!(refused.status.code(), Some(1), "node2 is not pinned:\n{}", text(&refused.stdout));
+    let ok = analyzer(
+        ".",
+        &[
+            "verify",
+            "compose-2node/node1.rcdiag",
+            "-i",
+            "demo-support.key",
+            "--trust",
+            trust,
+        ],
+    );
+    assert!(
+        ok.status.success(),
+        "node1 is pinned:\n{}",
+        text(&ok.stderr)
+    );
+    let refused = analyzer(
+        ".",
+        &[
+            "verify",
+            "compose-2node/node2.rcdiag",
+            "-i",
+            "demo-support.key",
+            "--trust",
+            trust,
+        ],
+    );
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "node2 is not pinned:\n{}",
+        text(&refused.stdout)
+    );
 }
 
 #[test]
 fn no_demo_secret_reached_a_sample_bundle() {
     for (bundle, _) in BUNDLES {
-        let out = analyzer(".", &["grep", DEMO_SECRETS, bundle, "--all", "--identity", "demo-support.key"]);
+        let out = analyzer(
+            ".",
+            &[
+                "grep",
+                DEMO_SECRETS,
+                bundle,
+                "--all",
+                "--identity",
+                "demo-support.key",
+            ],
+        );
         assert_eq!(
             out.status.code(),
             Some(1),
@@ -277,12 +419,30 @@ fn snapshot_diff_equals_the_committed_expected_diff() {
     for (format, ext) in [("json", "json"), ("text", "txt")] {
         let out = analyzer(
             "snapshots",
-            &["diff", "chat-01-old.rcdiag", "chat-01-new.rcdiag", "-i", "../demo-support.key", "--trust", "../allowed_signers", "--format", format],
+            &[
+                "diff",
+                "chat-01-old.rcdiag",
+                "chat-01-new.rcdiag",
+                "-i",
+                "../demo-support.key",
+                "--trust",
+                "../allowed_signers",
+                "--format",
+                format,
+            ],
         );
-        assert!(out.status.success(), "diff --format {format} failed:\n{}", text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "diff --format {format} failed:\n{}",
+            text(&out.stderr)
+        );
         let path = samples().join(format!("snapshots/expected-diff.{ext}"));
         let got = text(&out.stdout);
-        let result = if format == "json" { golden_json(&path, &got) } else { golden_text(&path, &got) };
+        let result = if format == "json" {
+            golden_json(&path, &got)
+        } else {
+            golden_text(&path, &got)
+        };
         if let Err(m) = result {
             problems.push(m);
         }
@@ -292,10 +452,16 @@ fn snapshot_diff_equals_the_committed_expected_diff() {
 
 #[test]
 fn compliant_two_node_compose_sample_has_no_failure() {
-    let r = REPORTS.iter().find(|r| r.dir == "compose-2node").expect("compose-2node");
+    let r = REPORTS
+        .iter()
+        .find(|r| r.dir == "compose-2node")
+        .expect("compose-2node");
     let (code, rep) = check_json(r);
     let all = summary(&rep);
-    let fails: Vec<_> = checks_by_id(&rep).into_iter().filter(|(_, o, _)| o == "fail").collect();
+    let fails: Vec<_> = checks_by_id(&rep)
+        .into_iter()
+        .filter(|(_, o, _)| o == "fail")
+        .collect();
     assert!(fails.is_empty(), "the compliant sample fails: {fails:?}");
     assert_ne!(code, 3, "exit 3 means a failure: {all}");
     for id in [
@@ -314,10 +480,25 @@ fn compliant_two_node_compose_sample_has_no_failure() {
         assert_eq!(outcome(&rep, id), "pass", "{id}: {all}");
     }
     // Two live instances: a scaled installation, and it is orchestrated by compose.
-    let scale = checks_by_id(&rep).into_iter().find(|(i, _, _)| i == "scale.orchestrated").expect("scale").2;
-    assert!(scale.contains("scaled installation") && scale.contains("docker-compose"), "{scale}");
-    assert_eq!(rep["bundles"].as_array().map(Vec::len), Some(2), "two nodes");
-    assert!(rep["notes"].as_array().is_some_and(Vec::is_empty), "two distinct nodes, one deployment: {}", rep["notes"]);
+    let scale = checks_by_id(&rep)
+        .into_iter()
+        .find(|(i, _, _)| i == "scale.orchestrated")
+        .expect("scale")
+        .2;
+    assert!(
+        scale.contains("scaled installation") && scale.contains("docker-compose"),
+        "{scale}"
+    );
+    assert_eq!(
+        rep["bundles"].as_array().map(Vec::len),
+        Some(2),
+        "two nodes"
+    );
+    assert!(
+        rep["notes"].as_array().is_some_and(Vec::is_empty),
+        "two distinct nodes, one deployment: {}",
+        rep["notes"]
+    );
 }
 
 #[test]
@@ -332,38 +513,100 @@ fn noncompliant_sample_fails_the_requirements_it_breaks() {
     }
     // What else is wrong with it, per the facts: MongoDB 7.0 with Rocket.Chat 6.9, a
     // standalone server, a bypass switch, Rocket.Chat and MongoDB on 2 vCPU.
-    for id in ["mongodb.version", "mongodb.replica-set", "mongodb.bypass-flags", "hardware.cpu"] {
+    for id in [
+        "mongodb.version",
+        "mongodb.replica-set",
+        "mongodb.bypass-flags",
+        "hardware.cpu",
+    ] {
         assert_eq!(outcome(&rep, id), "fail", "{id}: {all}");
     }
     let msgs = checks_by_id(&rep);
-    let msg = |id: &str| msgs.iter().find(|(i, _, _)| i == id).map(|(_, _, m)| m.clone()).unwrap_or_default();
-    assert!(msg("image.official").contains("myregistry.local/rc-custom"), "{}", msg("image.official"));
-    assert!(msg("version.supported").contains("6.9.0") && msg("version.supported").contains("2024-12-31"), "{}", msg("version.supported"));
-    assert!(msg("scale.orchestrated").contains("3 instance") && msg("scale.orchestrated").contains("2500"), "{}", msg("scale.orchestrated"));
+    let msg = |id: &str| {
+        msgs.iter()
+            .find(|(i, _, _)| i == id)
+            .map(|(_, _, m)| m.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        msg("image.official").contains("myregistry.local/rc-custom"),
+        "{}",
+        msg("image.official")
+    );
+    assert!(
+        msg("version.supported").contains("6.9.0")
+            && msg("version.supported").contains("2024-12-31"),
+        "{}",
+        msg("version.supported")
+    );
+    assert!(
+        msg("scale.orchestrated").contains("3 instance")
+            && msg("scale.orchestrated").contains("2500"),
+        "{}",
+        msg("scale.orchestrated")
+    );
 }
 
 #[test]
 fn snapshot_pair_diff_shows_the_upgrade() {
     let out = analyzer(
         "snapshots",
-        &["diff", "chat-01-old.rcdiag", "chat-01-new.rcdiag", "-i", "../demo-support.key", "--trust", "../allowed_signers", "--format", "json"],
+        &[
+            "diff",
+            "chat-01-old.rcdiag",
+            "chat-01-new.rcdiag",
+            "-i",
+            "../demo-support.key",
+            "--trust",
+            "../allowed_signers",
+            "--format",
+            "json",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let d: Value = serde_json::from_slice(&out.stdout).expect("diff json");
-    assert!(d["warnings"].as_array().is_some_and(Vec::is_empty), "same node, right order: {}", d["warnings"]);
-    let changes = d["changes"].as_array().expect("changes");
-    let has = |area: &str, pred: &dyn Fn(&Value) -> bool| changes.iter().any(|c| c["area"] == area && pred(c));
     assert!(
-        has("rocketchat", &|c| c["kind"] == "changed" && c["old"] == "8.4.0" && c["new"] == "8.5.0"),
+        d["warnings"].as_array().is_some_and(Vec::is_empty),
+        "same node, right order: {}",
+        d["warnings"]
+    );
+    let changes = d["changes"].as_array().expect("changes");
+    let has = |area: &str, pred: &dyn Fn(&Value) -> bool| {
+        changes.iter().any(|c| c["area"] == area && pred(c))
+    };
+    assert!(
+        has("rocketchat", &|c| c["kind"] == "changed"
+            && c["old"] == "8.4.0"
+            && c["new"] == "8.5.0"),
         "no Rocket.Chat version change 8.4.0 -> 8.5.0 in {changes:#?}"
     );
     assert!(
-        has("containers", &|c| c["field"] == "image" && c["new"] == "rocketchat/rocket.chat:8.5.0"),
+        has("containers", &|c| c["field"] == "image"
+            && c["new"] == "rocketchat/rocket.chat:8.5.0"),
         "no image change in {changes:#?}"
     );
-    assert!(has("containers", &|c| c["kind"] == "added" && c["item"] == "rocketchat-grafana-1"), "Grafana not added in {changes:#?}");
-    assert!(has("users", &|c| c["kind"] == "changed"), "no user count change in {changes:#?}");
+    assert!(
+        has("containers", &|c| c["kind"] == "added"
+            && c["item"] == "rocketchat-grafana-1"),
+        "Grafana not added in {changes:#?}"
+    );
+    assert!(
+        has("users", &|c| c["kind"] == "changed"),
+        "no user count change in {changes:#?}"
+    );
     // The version change is also what the two reports disagree on.
-    assert_eq!(outcome(&report("snapshots", "expected-report-old"), "version.supported"), "fail");
-    assert_eq!(outcome(&report("snapshots", "expected-report-new"), "version.supported"), "pass");
+    assert_eq!(
+        outcome(
+            &report("snapshots", "expected-report-old"),
+            "version.supported"
+        ),
+        "fail"
+    );
+    assert_eq!(
+        outcome(
+            &report("snapshots", "expected-report-new"),
+            "version.supported"
+        ),
+        "pass"
+    );
 }

@@ -122,13 +122,17 @@ impl DiscoveredContainer {
     /// True for a Rocket.Chat server container (by image name or its env).
     pub fn is_rocketchat(&self) -> bool {
         let image = self.image.to_ascii_lowercase();
-        image.contains("rocket.chat") || image.contains("rocketchat/rocket") || image.contains("rc-custom")
+        image.contains("rocket.chat")
+            || image.contains("rocketchat/rocket")
+            || image.contains("rc-custom")
             || (self.env_value("ROOT_URL").is_some() && self.env_value("MONGO_URL").is_some())
     }
 
     /// The value of env variable `name`.
     pub fn env_value(&self, name: &str) -> Option<&str> {
-        self.env.iter().find_map(|e| e.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
+        self.env
+            .iter()
+            .find_map(|e| e.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
     }
 }
 
@@ -147,12 +151,20 @@ pub struct Context {
 impl Context {
     /// A context for one run.
     pub fn new(options: Options, redactor: Arc<Redactor>) -> Self {
-        Self { options, redactor, discovery: OnceCell::new() }
+        Self {
+            options,
+            redactor,
+            discovery: OnceCell::new(),
+        }
     }
 
     /// A context with a given discovery (tests; callers that listed containers themselves).
     pub fn with_discovery(options: Options, redactor: Arc<Redactor>, discovery: Discovery) -> Self {
-        Self { options, redactor, discovery: OnceCell::from(discovery) }
+        Self {
+            options,
+            redactor,
+            discovery: OnceCell::from(discovery),
+        }
     }
 
     /// The containers of the Docker endpoint, listed once per run (the first caller pays).
@@ -184,23 +196,38 @@ pub struct Outcome {
 impl Outcome {
     /// Everything collected.
     pub fn ok() -> Self {
-        Self { status: CollectorStatus::Ok, message: None }
+        Self {
+            status: CollectorStatus::Ok,
+            message: None,
+        }
     }
     /// Some of it collected.
     pub fn partial(msg: impl Into<String>) -> Self {
-        Self { status: CollectorStatus::Partial, message: Some(msg.into()) }
+        Self {
+            status: CollectorStatus::Partial,
+            message: Some(msg.into()),
+        }
     }
     /// Nothing usable.
     pub fn failed(msg: impl Into<String>) -> Self {
-        Self { status: CollectorStatus::Failed, message: Some(msg.into()) }
+        Self {
+            status: CollectorStatus::Failed,
+            message: Some(msg.into()),
+        }
     }
     /// Stopped by its own time limit (the orchestrator's is the hard one).
     pub fn timed_out(msg: impl Into<String>) -> Self {
-        Self { status: CollectorStatus::Timeout, message: Some(msg.into()) }
+        Self {
+            status: CollectorStatus::Timeout,
+            message: Some(msg.into()),
+        }
     }
     /// Not applicable here.
     pub fn skipped(msg: impl Into<String>) -> Self {
-        Self { status: CollectorStatus::Skipped, message: Some(msg.into()) }
+        Self {
+            status: CollectorStatus::Skipped,
+            message: Some(msg.into()),
+        }
     }
 }
 
@@ -215,17 +242,27 @@ pub struct Sink {
 impl Sink {
     /// Wraps a writer.
     pub fn new(writer: BundleWriter, redactor: Arc<Redactor>) -> Self {
-        Self { writer: Arc::new(AsyncMutex::new(writer)), redactor }
+        Self {
+            writer: Arc::new(AsyncMutex::new(writer)),
+            redactor,
+        }
     }
 
     /// A sink that records which files `collector` writes.
     pub fn for_collector(&self, collector: &'static str) -> CollectorSink {
-        CollectorSink { sink: self.clone(), collector, files: Arc::new(Mutex::new(Vec::new())), bytes: Arc::default() }
+        CollectorSink {
+            sink: self.clone(),
+            collector,
+            files: Arc::new(Mutex::new(Vec::new())),
+            bytes: Arc::default(),
+        }
     }
 
     /// Takes the writer back once every collector is done (fails if one still holds it).
     pub fn into_writer(self) -> Option<BundleWriter> {
-        Arc::try_unwrap(self.writer).ok().map(AsyncMutex::into_inner)
+        Arc::try_unwrap(self.writer)
+            .ok()
+            .map(AsyncMutex::into_inner)
     }
 
     /// A weak handle to the writer: it upgrades while any clone of the sink is alive.
@@ -271,12 +308,26 @@ impl CollectorSink {
     }
 
     /// Writes `value` as JSON, after pattern redaction of every string and the fail-closed scan.
-    pub async fn put_json(&self, path: &str, value: &impl Serialize) -> Result<FileRecord, rcdiag_bundle::Error> {
-        let value = serde_json::to_value(value).map_err(|e| rcdiag_bundle::Error::Json { path: path.into(), reason: e.to_string() })?;
+    pub async fn put_json(
+        &self,
+        path: &str,
+        value: &impl Serialize,
+    ) -> Result<FileRecord, rcdiag_bundle::Error> {
+        let value = serde_json::to_value(value).map_err(|e| rcdiag_bundle::Error::Json {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
         let bytes = self.sink.redactor.finalize_json(value);
-        let rec = self.sink.with_writer(|w| w.add_bytes(path, &bytes).cloned()).await?;
-        self.files.lock().expect("files lock").push(path.to_string());
-        self.bytes.fetch_add(rec.size, std::sync::atomic::Ordering::Relaxed);
+        let rec = self
+            .sink
+            .with_writer(|w| w.add_bytes(path, &bytes).cloned())
+            .await?;
+        self.files
+            .lock()
+            .expect("files lock")
+            .push(path.to_string());
+        self.bytes
+            .fetch_add(rec.size, std::sync::atomic::Ordering::Relaxed);
         Ok(rec)
     }
 
@@ -284,8 +335,18 @@ impl CollectorSink {
     pub async fn stream(&self, path: &str) -> Result<LineStream, rcdiag_bundle::Error> {
         let mut guard = self.sink.writer.clone().lock_owned().await;
         guard.begin_file(path)?;
-        self.files.lock().expect("files lock").push(path.to_string());
-        Ok(LineStream { guard, redactor: self.sink.redactor.clone(), lines: 0, bytes: 0, finished: false, total: self.bytes.clone() })
+        self.files
+            .lock()
+            .expect("files lock")
+            .push(path.to_string());
+        Ok(LineStream {
+            guard,
+            redactor: self.sink.redactor.clone(),
+            lines: 0,
+            bytes: 0,
+            finished: false,
+            total: self.bytes.clone(),
+        })
     }
 }
 
@@ -304,12 +365,15 @@ pub struct LineStream {
 impl LineStream {
     /// Redacts and writes one line (a newline is added).
     pub fn write_line(&mut self, line: &str) -> Result<(), rcdiag_bundle::Error> {
-        let mut out = self.redactor.redact_line(line.trim_end_matches(['\n', '\r']));
+        let mut out = self
+            .redactor
+            .redact_line(line.trim_end_matches(['\n', '\r']));
         out.push('\n');
         self.guard.write_chunk(out.as_bytes())?;
         self.lines += 1;
         self.bytes += out.len() as u64;
-        self.total.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.total
+            .fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
@@ -322,7 +386,8 @@ impl LineStream {
         self.guard.write_chunk(out.as_bytes())?;
         self.lines += 1;
         self.bytes += out.len() as u64;
-        self.total.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.total
+            .fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 
