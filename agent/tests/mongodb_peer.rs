@@ -6,23 +6,25 @@
 //! Peers: `scripts/test-env start; source /tmp/rcdp/env`. Without them these tests say
 //! SKIPPED, or fail under `RCDIAG_REQUIRE_PEERS=1`.
 
-mod peers;
+mod common;
 
 use std::time::{Duration, Instant};
 
+use common::{
+    Run, fixture_doc, mongodb_collector, options, options_without_uri, require_peer,
+    run_against_silent_mongodb, run_collectors,
+};
 use mongodb::bson::{Bson, Document};
-use peers::{fixture_doc, options, require_peer, run_collector};
 use rcdiag_agent::collectors::mongodb as collector;
 use rcdiag_bundle::CollectorStatus;
 use serde_json::{Value, json};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-async fn collect(uri: &str, timeout: Duration) -> peers::Run {
-    run_collector("mongodb", options(uri, timeout), |ctx, out| async move {
-        collector::collect(&ctx, &out).await
-    })
-    .await
+const NAME: &str = "mongodb";
+
+async fn collect(uri: &str, timeout: Duration) -> Run {
+    run_collectors(options(uri, timeout), &[(NAME, mongodb_collector)]).await
 }
 
 fn f64_of(b: Option<&Bson>) -> Option<f64> {
@@ -99,12 +101,12 @@ async fn v8_0_replica_set_matches_the_recording() {
         return;
     };
     let mut run = collect(&uri, TIMEOUT).await;
-    assert_eq!(run.outcome.status, CollectorStatus::Ok, "{:?}", run.outcome);
+    run.assert_status(NAME, CollectorStatus::Ok);
     for f in ALL_FILES {
         assert!(
-            run.files.iter().any(|x| x == f),
+            run.files(NAME).iter().any(|x| x == f),
             "{f} missing from {:?}",
-            run.files
+            run.files(NAME)
         );
     }
 
@@ -262,7 +264,7 @@ async fn v7_0_standalone_is_recorded_as_not_a_replica_set() {
     };
     let mut run = collect(&uri, TIMEOUT).await;
     // Error 76 and the missing oplog are findings about the server, not failures to collect.
-    assert_eq!(run.outcome.status, CollectorStatus::Ok, "{:?}", run.outcome);
+    run.assert_status(NAME, CollectorStatus::Ok);
     let summary = run.json("mongodb/summary.json");
     assert_eq!(
         summary["version"],
@@ -316,7 +318,7 @@ async fn v4_4_unreachable_member_is_reported_with_health_0_and_no_lag() {
         return;
     };
     let mut run = collect(&uri, TIMEOUT).await;
-    assert_eq!(run.outcome.status, CollectorStatus::Ok, "{:?}", run.outcome);
+    run.assert_status(NAME, CollectorStatus::Ok);
     let summary = run.json("mongodb/summary.json");
     assert_eq!(
         summary["version"],
@@ -368,13 +370,7 @@ async fn unauthorized_names_the_missing_role_and_keeps_what_it_could_read() {
         return;
     };
     let mut run = collect(&uri, TIMEOUT).await;
-    assert_eq!(
-        run.outcome.status,
-        CollectorStatus::Partial,
-        "{:?}",
-        run.outcome
-    );
-    let msg = run.outcome.message.clone().unwrap_or_default();
+    let msg = run.assert_status(NAME, CollectorStatus::Partial);
     assert!(msg.contains("clusterMonitor"), "{msg}");
     let summary = run.json("mongodb/summary.json");
     assert_eq!(
@@ -438,13 +434,7 @@ async fn too_old_server_is_a_finding_not_a_panic() {
     let t0 = Instant::now();
     let mut run = collect(&uri, TIMEOUT).await;
     assert!(t0.elapsed() < TIMEOUT);
-    assert_eq!(
-        run.outcome.status,
-        CollectorStatus::Failed,
-        "{:?}",
-        run.outcome
-    );
-    let msg = run.outcome.message.clone().unwrap_or_default();
+    let msg = run.assert_status(NAME, CollectorStatus::Failed);
     assert!(
         msg.contains("too old") && msg.contains("3.6") && msg.contains("4.4"),
         "{msg}"
@@ -457,7 +447,7 @@ async fn too_old_server_is_a_finding_not_a_panic() {
             .as_str()
             .is_some_and(|m| m.contains("upgrade MongoDB"))
     );
-    assert_eq!(run.files, vec!["mongodb/summary.json".to_string()]);
+    assert_eq!(run.files(NAME), vec!["mongodb/summary.json".to_string()]);
 }
 
 #[tokio::test]
@@ -466,12 +456,7 @@ async fn nx_placeholder_replies_are_unexpected_shapes_not_data() {
         return;
     };
     let mut run = collect(&uri, TIMEOUT).await;
-    assert_eq!(
-        run.outcome.status,
-        CollectorStatus::Partial,
-        "{:?}",
-        run.outcome
-    );
+    run.assert_status(NAME, CollectorStatus::Partial);
     let summary = run.json("mongodb/summary.json");
     // nx-27017 answers hostInfo, getCmdLineOpts and replSetGetStatus with {ok: 1, result: []}.
     for cmd in ["hostInfo", "getCmdLineOpts", "replSetGetStatus"] {
@@ -510,13 +495,7 @@ async fn wrong_password_fails_without_leaking_it() {
         .replacen("mongodb://", &format!("mongodb://rcuser:{secret}@"), 1)
         .replacen("/?", "/rocketchat?", 1);
     let mut run = collect(&with_creds, TIMEOUT).await;
-    assert_eq!(
-        run.outcome.status,
-        CollectorStatus::Failed,
-        "{:?}",
-        run.outcome
-    );
-    let msg = run.outcome.message.clone().unwrap_or_default();
+    let msg = run.assert_status(NAME, CollectorStatus::Failed);
     assert!(
         msg.contains("credentials") || msg.contains("uthentication"),
         "{msg}"
@@ -528,13 +507,8 @@ async fn wrong_password_fails_without_leaking_it() {
             .is_some_and(|u| u.contains("REDACTED") && u.contains("127.0.0.1")),
         "{summary}"
     );
-    for (name, bytes) in run.all_entries() {
-        assert!(
-            !String::from_utf8_lossy(&bytes).contains(secret),
-            "{name} holds the password"
-        );
-    }
-    assert!(!String::from_utf8_lossy(run.bundle.manifest_bytes()).contains(secret));
+    // Not in any entry, nor the manifest, its signature or the bundle file.
+    run.assert_no_secret(&[secret]);
     assert!(
         run.redactor.find_secret(secret.as_bytes()).is_some(),
         "the password was registered for the scan"
@@ -543,32 +517,12 @@ async fn wrong_password_fails_without_leaking_it() {
 
 /// A "MongoDB" that accepts TCP and never answers. Decision: the collector returns by
 /// itself, `failed`, within the ctx timeout (here 2 s; the driver's server selection
-/// gives up after a quarter of it), it is not left to the orchestrator's hard limit.
+/// gives up after a quarter of it), it is not left to the orchestrator's hard limit
+/// (both asserted by [`run_against_silent_mongodb`]).
 #[tokio::test]
 async fn silent_server_fails_within_the_time_limit() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            held.push(s);
-        }
-    });
-    let uri = format!("mongodb://127.0.0.1:{port}/rocketchat?directConnection=true");
-    let t0 = Instant::now();
-    let mut run = collect(&uri, Duration::from_secs(2)).await;
-    let took = t0.elapsed();
-    holder.abort();
-    assert!(took < Duration::from_secs(2), "took {took:?}");
-    assert_eq!(
-        run.outcome.status,
-        CollectorStatus::Failed,
-        "{:?}",
-        run.outcome
-    );
-    let msg = run.outcome.message.clone().unwrap_or_default();
+    let mut run = run_against_silent_mongodb(NAME, mongodb_collector).await;
+    let msg = run.outcome(NAME).message.clone().unwrap_or_default();
     assert!(msg.contains("could not be reached"), "{msg}");
     let summary = run.json("mongodb/summary.json");
     assert!(
@@ -581,13 +535,11 @@ async fn silent_server_fails_within_the_time_limit() {
 
 #[tokio::test]
 async fn no_uri_and_no_containers_is_skipped() {
-    let mut opts = options("unused", TIMEOUT);
-    opts.mongodb_uri = None;
-    let run = run_collector("mongodb", opts, |ctx, out| async move {
-        collector::collect(&ctx, &out).await
-    })
-    .await;
-    assert_eq!(run.outcome.status, CollectorStatus::Skipped);
-    assert_eq!(run.outcome.message.as_deref(), Some(collector::NO_URI));
-    assert!(run.files.is_empty());
+    let run = run_collectors(options_without_uri(TIMEOUT), &[(NAME, mongodb_collector)]).await;
+    assert_eq!(run.outcome(NAME).status, CollectorStatus::Skipped);
+    assert_eq!(
+        run.outcome(NAME).message.as_deref(),
+        Some(collector::NO_URI)
+    );
+    assert!(run.files(NAME).is_empty());
 }

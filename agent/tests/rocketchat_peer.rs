@@ -6,12 +6,15 @@
 //! Peers: `scripts/test-env start; source /tmp/rcdp/env`. Without them these tests say
 //! SKIPPED, or fail under `RCDIAG_REQUIRE_PEERS=1`.
 
-mod peers;
+mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{
+    Run, options, options_without_uri, require_peer, rocketchat_collector, rocketchat_fixture,
+    run_against_silent_mongodb, run_collectors, unique_db, with_database,
+};
 use mongodb::bson::{self, Bson, DateTime, Document, doc};
-use peers::{options, require_peer, rocketchat_fixture, run_collector, unique_db, with_database};
 use rcdiag_agent::collectors::{mongodb as mongo_collector, rocketchat};
 use rcdiag_bundle::CollectorStatus;
 use serde_json::{Value, json};
@@ -26,11 +29,10 @@ const SECRETS: &[&str] = &[
     "OauthSecret5150",
 ];
 
-async fn collect(uri: &str, timeout: Duration) -> peers::Run {
-    run_collector("rocketchat", options(uri, timeout), |ctx, out| async move {
-        rocketchat::collect(&ctx, &out).await
-    })
-    .await
+const NAME: &str = "rocketchat";
+
+async fn collect(uri: &str, timeout: Duration) -> Run {
+    run_collectors(options(uri, timeout), &[(NAME, rocketchat_collector)]).await
 }
 
 fn ago(now_ms: i64, seconds: i64) -> DateTime {
@@ -141,9 +143,9 @@ async fn reads_a_seeded_rocketchat_database_without_its_secrets() {
     let (newer, _older) = seed(&test_db.db(), now_ms).await;
 
     let mut run = collect(&test_db.uri, TIMEOUT).await;
-    assert_eq!(run.outcome.status, CollectorStatus::Ok, "{:?}", run.outcome);
+    run.assert_status(NAME, CollectorStatus::Ok);
     assert_eq!(
-        run.files,
+        run.files(NAME),
         vec![
             "rocketchat/summary.json".to_string(),
             "rocketchat/statistics.json".into(),
@@ -312,25 +314,13 @@ async fn reads_a_seeded_rocketchat_database_without_its_secrets() {
     );
     assert_eq!(settings["Prometheus_Port"], json!(9100));
 
-    // No secret anywhere: entries, manifest, the file itself.
-    let entries = run.all_entries();
-    for (name, bytes) in &entries {
-        let text = String::from_utf8_lossy(bytes);
-        for s in SECRETS {
-            assert!(!text.contains(s), "{name} holds {s}");
-        }
+    // No secret anywhere: entries, manifest (and its signature), the file itself.
+    run.assert_no_secret(SECRETS);
+    for (name, bytes) in run.all_entries() {
+        let text = String::from_utf8_lossy(&bytes);
         assert!(
             !text.contains("SMTP_Password") && !text.contains("smtp.example.test"),
             "{name} holds a setting that is not allow-listed"
-        );
-    }
-    let manifest = String::from_utf8_lossy(run.bundle.manifest_bytes()).to_string();
-    let raw = run.raw_bytes();
-    let raw = String::from_utf8_lossy(&raw);
-    for s in SECRETS {
-        assert!(
-            !manifest.contains(s) && !raw.contains(s),
-            "{s} in the bundle"
         );
     }
     test_db.drop_db().await;
@@ -343,9 +333,11 @@ async fn an_empty_database_gives_zero_counts_and_a_note() {
     };
     let test_db = TestDb::new(&peer).await;
     let mut run = collect(&test_db.uri, TIMEOUT).await;
-    assert_eq!(run.outcome.status, CollectorStatus::Ok, "{:?}", run.outcome);
+    run.assert_status(NAME, CollectorStatus::Ok);
     assert!(
-        !run.files.iter().any(|f| f == "rocketchat/statistics.json"),
+        !run.files(NAME)
+            .iter()
+            .any(|f| f == "rocketchat/statistics.json"),
         "no statistics document, no file"
     );
     let summary = run.json("rocketchat/summary.json");
@@ -374,13 +366,7 @@ async fn unauthorized_reads_name_the_read_role() {
         return;
     };
     let mut run = collect(&uri, TIMEOUT).await;
-    assert_eq!(
-        run.outcome.status,
-        CollectorStatus::Partial,
-        "{:?}",
-        run.outcome
-    );
-    let msg = run.outcome.message.clone().unwrap_or_default();
+    let msg = run.assert_status(NAME, CollectorStatus::Partial);
     assert!(
         msg.contains("grant the read role on the rocketchat database"),
         "{msg}"
@@ -396,34 +382,11 @@ async fn unauthorized_reads_name_the_read_role() {
 }
 
 /// Same decision as the mongodb collector: a silent server makes it return `failed` by
-/// itself within the ctx timeout (2 s here), with the summary written.
+/// itself within the ctx timeout (2 s here, asserted by [`run_against_silent_mongodb`]),
+/// with the summary written.
 #[tokio::test]
 async fn silent_server_fails_within_the_time_limit() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let holder = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            held.push(s);
-        }
-    });
-    let t0 = Instant::now();
-    let mut run = collect(
-        &format!("mongodb://127.0.0.1:{port}/rocketchat?directConnection=true"),
-        Duration::from_secs(2),
-    )
-    .await;
-    let took = t0.elapsed();
-    holder.abort();
-    assert!(took < Duration::from_secs(2), "took {took:?}");
-    assert_eq!(
-        run.outcome.status,
-        CollectorStatus::Failed,
-        "{:?}",
-        run.outcome
-    );
+    let mut run = run_against_silent_mongodb(NAME, rocketchat_collector).await;
     let summary = run.json("rocketchat/summary.json");
     assert!(
         summary["database_error"]
@@ -435,15 +398,14 @@ async fn silent_server_fails_within_the_time_limit() {
 
 #[tokio::test]
 async fn no_uri_is_skipped_with_the_reason() {
-    let mut opts = options("unused", TIMEOUT);
-    opts.mongodb_uri = None;
-    let run = run_collector("rocketchat", opts, |ctx, out| async move {
-        rocketchat::collect(&ctx, &out).await
-    })
+    let run = run_collectors(
+        options_without_uri(TIMEOUT),
+        &[(NAME, rocketchat_collector)],
+    )
     .await;
-    assert_eq!(run.outcome.status, CollectorStatus::Skipped);
+    assert_eq!(run.outcome(NAME).status, CollectorStatus::Skipped);
     assert_eq!(
-        run.outcome.message.as_deref(),
+        run.outcome(NAME).message.as_deref(),
         Some(mongo_collector::NO_URI)
     );
 }

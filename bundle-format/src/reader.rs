@@ -475,7 +475,7 @@ impl Bundle {
             .map_err(|e| zip_error(e, encrypted))?;
         Ok(EntryReader {
             inner,
-            hasher: Sha256::new(),
+            hasher: EntryHasher::new(record.size),
             read: 0,
             record,
             encrypted,
@@ -565,7 +565,7 @@ impl Bundle {
 /// A file of the bundle being read: capped at its manifest size, hash-checked at the end.
 pub struct EntryReader<'a> {
     inner: zip::read::ZipFile<'a, Source>,
-    hasher: Sha256,
+    hasher: EntryHasher,
     read: u64,
     record: FileRecord,
     encrypted: bool,
@@ -638,12 +638,73 @@ impl Read for EntryReader<'_> {
                     EntryError::Size(self.read),
                 ));
             }
-            let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+            let digest = std::mem::replace(&mut self.hasher, EntryHasher::new(0)).finish();
             if digest != self.record.sha256 {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, EntryError::Hash));
             }
         }
         Ok(n)
+    }
+}
+
+/// SHA-256 of an entry being read. Large entries are hashed on a second thread, fed in
+/// batches, so hashing overlaps with decryption and inflation instead of adding to them.
+enum EntryHasher {
+    Inline(Sha256),
+    Threaded {
+        pending: Vec<u8>,
+        tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+        handle: std::thread::JoinHandle<String>,
+    },
+}
+
+/// Entries at least this large are hashed on a second thread.
+const THREADED_HASH_MIN: u64 = 4 << 20;
+/// Bytes handed to the hashing thread at a time (at most 4 batches are in flight).
+const HASH_BATCH: usize = 256 << 10;
+
+impl EntryHasher {
+    fn new(size: u64) -> Self {
+        if size >= THREADED_HASH_MIN {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+            let spawned = std::thread::Builder::new().name("rcdiag-sha256".into()).spawn(move || {
+                let mut h = Sha256::new();
+                for batch in rx {
+                    h.update(&batch);
+                }
+                hex::encode(h.finalize())
+            });
+            if let Ok(handle) = spawned {
+                return Self::Threaded { pending: Vec::with_capacity(HASH_BATCH), tx, handle };
+            }
+        }
+        Self::Inline(Sha256::new())
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Inline(h) => h.update(data),
+            Self::Threaded { pending, tx, .. } => {
+                pending.extend_from_slice(data);
+                if pending.len() >= HASH_BATCH {
+                    let batch = std::mem::replace(pending, Vec::with_capacity(HASH_BATCH));
+                    // A send fails only if the thread is gone; finish() then reports a mismatch.
+                    let _ = tx.send(batch);
+                }
+            }
+        }
+    }
+
+    /// The lowercase hex digest (empty if the hashing thread failed, which never matches).
+    fn finish(self) -> String {
+        match self {
+            Self::Inline(h) => hex::encode(h.finalize()),
+            Self::Threaded { pending, tx, handle } => {
+                let _ = tx.send(pending);
+                drop(tx);
+                handle.join().unwrap_or_default()
+            }
+        }
     }
 }
 

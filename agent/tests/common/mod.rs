@@ -1,18 +1,23 @@
-//! Helpers of the host, docker and logs collector tests: the peer requirement
-//! (`require_peer`), and running collectors as the orchestrator does, into a real
-//! signed bundle (`Encryption::None`) that is then opened again with
-//! `rcdiag_bundle::Bundle` so assertions read what a support engineer would.
+//! Helpers shared by the collector tests (host, docker, logs, mongodb, rocketchat):
+//! the peer requirement (`require_peer`), the shared fixtures, and running collectors
+//! as the orchestrator does, into a real signed bundle (`Encryption::None`) that is then
+//! opened again with `rcdiag_bundle::Bundle` so assertions read what a support engineer
+//! would. The wire peers' URIs come from `scripts/test-env start` (`/tmp/rcdp/env`).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rcdiag_agent::collectors::{CollectorSink, Context, Options, Outcome, Sink};
 use rcdiag_agent::redact::Redactor;
 use rcdiag_bundle::{
-    AgentInfo, Bundle, BundleWriter, CollectorRecord, Encryption, NodeInfo, NodeKey, OpenOptions,
-    WriterOptions,
+    AgentInfo, Bundle, BundleWriter, CollectorRecord, CollectorStatus, Encryption, NodeInfo,
+    NodeKey, OpenOptions, WriterOptions,
 };
+
+/// The most a test reads of one bundle entry.
+const MAX_ENTRY_BYTES: u64 = 256 << 20;
 
 /// How to get the peers, for messages.
 pub const HOW_TO_START_PEERS: &str = "start them with `scripts/test-env start` then `source /tmp/rcdp/env` \
@@ -38,10 +43,83 @@ pub fn require_peer(var: &str) -> Option<String> {
     }
 }
 
+/// The shared fixtures (`RCDIAG_FIXTURES`, else `<repo>/../shared/fixtures/mongodb`).
+pub fn mongodb_fixtures() -> PathBuf {
+    match std::env::var_os("RCDIAG_FIXTURES") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/mongodb"),
+    }
+}
+
+/// The text of fixture `path`, or a panic naming it.
+fn fixture_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// The JSON of fixture `path`, or a panic naming it.
+fn fixture_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&fixture_text(path))
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// A recorded reply (Canonical Extended JSON) as a BSON document.
+pub fn fixture_doc(name: &str) -> mongodb::bson::Document {
+    let value = fixture_json(&mongodb_fixtures().join(name));
+    match mongodb::bson::Bson::try_from(value) {
+        Ok(mongodb::bson::Bson::Document(d)) => d,
+        other => panic!("fixture {name} is not an Extended JSON document: {other:?}"),
+    }
+}
+
+/// A shared Rocket.Chat fixture (`<fixtures>/../rocketchat/<name>`) as JSON.
+pub fn rocketchat_fixture(name: &str) -> serde_json::Value {
+    fixture_json(&mongodb_fixtures().join("../rocketchat").join(name))
+}
+
+/// Options for a MongoDB test: this URI, no Docker (a socket that does not exist, so
+/// the collectors never see a real engine's containers), and `timeout`.
+pub fn options(uri: &str, timeout: Duration) -> Options {
+    Options {
+        mongodb_uri: Some(uri.to_string()),
+        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
+        timeout,
+        ..Options::default()
+    }
+}
+
+/// [`options`] without any MongoDB URI (and still no Docker to find one in).
+pub fn options_without_uri(timeout: Duration) -> Options {
+    Options {
+        mongodb_uri: None,
+        ..options("unused", timeout)
+    }
+}
+
+/// `uri` with its database path replaced by `db` (query kept).
+pub fn with_database(uri: &str, db: &str) -> String {
+    let (scheme, rest) = uri.split_once("://").expect("a mongodb:// URI");
+    let (before_q, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let authority = before_q.split('/').next().unwrap_or(before_q);
+    match query {
+        Some(q) => format!("{scheme}://{authority}/{db}?{q}"),
+        None => format!("{scheme}://{authority}/{db}"),
+    }
+}
+
+/// A database name no other test run uses.
+pub fn unique_db() -> String {
+    format!("rc_test_{}", uuid::Uuid::now_v7().simple())
+}
+
 /// One collection run, finished and opened again.
 pub struct Run {
     /// Outcome of each collector, in the order run.
     pub outcomes: Vec<(&'static str, Outcome)>,
+    /// The files each collector wrote (as its sink says), in the order run.
+    pub written: Vec<(&'static str, Vec<String>)>,
     /// The opened bundle.
     pub bundle: Bundle,
     /// Where the bundle file is.
@@ -62,6 +140,24 @@ impl Run {
             .1
     }
 
+    /// Asserts that collector `name` ended with `status`; returns its message ("" when
+    /// it has none).
+    pub fn assert_status(&self, name: &str, status: CollectorStatus) -> String {
+        let outcome = self.outcome(name);
+        assert_eq!(outcome.status, status, "{outcome:?}");
+        outcome.message.clone().unwrap_or_default()
+    }
+
+    /// The files collector `name` wrote, in the order written.
+    pub fn files(&self, name: &str) -> &[String] {
+        &self
+            .written
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("collector {name} was not run"))
+            .1
+    }
+
     /// A JSON entry of the bundle.
     pub fn json(&mut self, path: &str) -> serde_json::Value {
         self.bundle
@@ -73,7 +169,7 @@ impl Run {
     pub fn text(&mut self, path: &str) -> String {
         let bytes = self
             .bundle
-            .read_bytes(path, 256 << 20)
+            .read_bytes(path, MAX_ENTRY_BYTES)
             .unwrap_or_else(|e| panic!("{path}: {e}"));
         String::from_utf8(bytes).unwrap_or_else(|e| panic!("{path} is not UTF-8: {e}"))
     }
@@ -83,24 +179,34 @@ impl Run {
         self.bundle.entry(path).is_some()
     }
 
-    /// Every entry (manifest and signature included), uncompressed, plus the raw bundle file.
-    pub fn all_bytes(&mut self) -> Vec<(String, Vec<u8>)> {
+    /// Every byte of the bundle file (for "this secret is nowhere" checks).
+    pub fn raw_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.path).expect("bundle file")
+    }
+
+    /// Every entry, uncompressed (manifest and signature not included).
+    pub fn all_entries(&mut self) -> Vec<(String, Vec<u8>)> {
         let names: Vec<String> = self
             .bundle
             .entries()
             .iter()
             .map(|e| e.path.clone())
             .collect();
-        let mut all: Vec<(String, Vec<u8>)> = names
+        names
             .into_iter()
             .map(|n| {
                 let b = self
                     .bundle
-                    .read_bytes(&n, 256 << 20)
+                    .read_bytes(&n, MAX_ENTRY_BYTES)
                     .unwrap_or_else(|e| panic!("{n}: {e}"));
                 (n, b)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Every entry (manifest and signature included), uncompressed, plus the raw bundle file.
+    pub fn all_bytes(&mut self) -> Vec<(String, Vec<u8>)> {
+        let mut all = self.all_entries();
         all.push((
             "manifest.json".into(),
             self.bundle.manifest_bytes().to_vec(),
@@ -109,10 +215,7 @@ impl Run {
             "manifest.json.sig".into(),
             self.bundle.signature_bytes().to_vec(),
         ));
-        all.push((
-            "<bundle file>".into(),
-            std::fs::read(&self.path).expect("bundle file"),
-        ));
+        all.push(("<bundle file>".into(), self.raw_bytes()));
         all
     }
 
@@ -155,22 +258,26 @@ pub async fn run_collectors(options: Options, collectors: &[(&'static str, Colle
     let sink = Sink::new(writer, redactor.clone());
     let ctx = Context::new(options, redactor.clone());
     let mut outcomes = Vec::new();
+    let mut written = Vec::new();
     for (name, collect) in collectors {
         let out = sink.for_collector(name);
         let started = jiff::Timestamp::now();
-        let t0 = std::time::Instant::now();
+        let t0 = Instant::now();
         let outcome = collect(&ctx, &out).await;
+        let files = out.files();
+        drop(out);
+        // As the orchestrator does: the outcome's message is redacted into the manifest.
         let record = CollectorRecord {
             name: name.to_string(),
             status: outcome.status,
             started_at: started.to_string(),
             duration_ms: t0.elapsed().as_millis() as u64,
             error: outcome.message.as_deref().map(|m| redactor.redact_text(m)),
-            files: out.files(),
+            files: files.clone(),
         };
-        drop(out);
         sink.with_writer(|w| w.record_collector(record)).await;
         outcomes.push((*name, outcome));
+        written.push((*name, files));
     }
     let writer = sink
         .into_writer()
@@ -179,6 +286,7 @@ pub async fn run_collectors(options: Options, collectors: &[(&'static str, Colle
     let bundle = Bundle::open(&finished.path, &OpenOptions::default()).expect("open bundle");
     Run {
         outcomes,
+        written,
         bundle,
         path: finished.path,
         redactor,
@@ -186,26 +294,53 @@ pub async fn run_collectors(options: Options, collectors: &[(&'static str, Colle
     }
 }
 
-/// The docker collector as a [`CollectFn`].
-pub fn docker_collector<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(rcdiag_agent::collectors::docker::collect(ctx, out))
+/// Runs collector `name` against a "MongoDB" that accepts TCP and never answers, with a
+/// 2 s ctx timeout, and asserts the decision both database collectors share: the
+/// collector returns by itself, `failed`, within that time (the driver's server
+/// selection gives up after a quarter of it); it is not left to the orchestrator's hard
+/// limit.
+pub async fn run_against_silent_mongodb(name: &'static str, collect: CollectFn) -> Run {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s); // accepted, never read nor answered
+        }
+    });
+    let uri = format!("mongodb://127.0.0.1:{port}/rocketchat?directConnection=true");
+    let limit = Duration::from_secs(2);
+    let t0 = Instant::now();
+    let run = run_collectors(options(&uri, limit), &[(name, collect)]).await;
+    let took = t0.elapsed();
+    holder.abort();
+    assert!(took < limit, "took {took:?}");
+    run.assert_status(name, CollectorStatus::Failed);
+    run
 }
 
-/// The logs collector as a [`CollectFn`].
-pub fn logs_collector<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(rcdiag_agent::collectors::logs::collect(ctx, out))
+/// Defines `$fn_name`, the collector `rcdiag_agent::collectors::$module` as a
+/// [`CollectFn`].
+macro_rules! collect_fns {
+    ($($fn_name:ident => $module:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("The ", stringify!($module), " collector as a [`CollectFn`].")]
+            pub fn $fn_name<'a>(
+                ctx: &'a Context,
+                out: &'a CollectorSink,
+            ) -> futures_util::future::BoxFuture<'a, Outcome> {
+                Box::pin(rcdiag_agent::collectors::$module::collect(ctx, out))
+            }
+        )*
+    };
 }
 
-/// The host collector as a [`CollectFn`].
-pub fn host_collector<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(rcdiag_agent::collectors::host::collect(ctx, out))
+collect_fns! {
+    docker_collector => docker,
+    logs_collector => logs,
+    host_collector => host,
+    mongodb_collector => mongodb,
+    rocketchat_collector => rocketchat,
 }
