@@ -2,8 +2,8 @@
 //! binary stays thin and the tests can drive the pieces directly.
 
 pub mod collectors;
-pub mod redact;
 pub mod config;
+pub mod redact;
 pub mod run;
 pub mod schedule;
 pub mod snapshots;

@@ -236,7 +236,9 @@ pub async fn run(
         }
         results
     };
-    tokio::pin!(all);
+    // Boxed (not pinned on the stack) so the cancel branch can drop it: that drops the
+    // join handles' captures, the last clones of the sink, and with them the writer.
+    let mut all = Box::pin(all);
     let results = tokio::select! {
         r = &mut all => r,
         sig = cancel => {
@@ -244,6 +246,7 @@ pub async fn run(
             // Abort every collector; once the last one lets go of the sink, the writer
             // is dropped and its temp file removed. Wait for that before returning.
             aborts.iter().for_each(|a| a.abort());
+            drop(all);
             let weak = sink.downgrade();
             drop(sink);
             let deadline = Instant::now() + Duration::from_secs(5);

@@ -20,7 +20,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -548,9 +547,7 @@ impl Logger {
         message: &str,
         fields: &[(&str, Value)],
     ) -> String {
-        let now = Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
+        let now = now_rfc3339();
         match self.format {
             LogFormat::Json => {
                 let mut obj = serde_json::Map::new();
@@ -703,7 +700,7 @@ pub struct Counters {
     pub failed: u64,
     /// Snapshots stopped by a signal.
     pub interrupted: u64,
-    /// Ticks skipped because a snapshot was still running (or missed while the machine slept).
+    /// Ticks skipped because a snapshot was still running.
     pub ticks_skipped: u64,
 }
 
@@ -985,7 +982,9 @@ struct JobResult {
     result: Result<RunReport, RunError>,
 }
 
-type Job = Pin<Box<dyn Future<Output = JobResult>>>;
+/// A running snapshot: its own task, so it starts at the tick even while the loop is
+/// writing status files (an fsync on a busy disk can take a second).
+type Job = tokio::task::JoinHandle<JobResult>;
 
 async fn stopped(mut rx: watch::Receiver<Option<&'static str>>) -> &'static str {
     loop {
@@ -998,12 +997,27 @@ async fn stopped(mut rx: watch::Receiver<Option<&'static str>>) -> &'static str 
     }
 }
 
+/// The result of a snapshot task; a task that panicked is a failed snapshot.
+fn joined(res: Result<JobResult, tokio::task::JoinError>, since: Timestamp) -> JobResult {
+    res.unwrap_or_else(|e| {
+        let now = Timestamp::now();
+        JobResult {
+            tick: since,
+            started: since,
+            finished: now,
+            result: Err(RunError::Internal(format!(
+                "the snapshot task crashed: {e}; please report this"
+            ))),
+        }
+    })
+}
+
 fn snapshot_job(
     cfg: RunConfig,
     tick: Timestamp,
     stop: watch::Receiver<Option<&'static str>>,
 ) -> Job {
-    Box::pin(async move {
+    tokio::spawn(async move {
         let cancel = stopped(stop);
         tokio::pin!(cancel);
         // Bundle names have a one-second resolution and the writer never overwrites: never
@@ -1104,9 +1118,9 @@ impl Scheduler {
         let log = self.cfg.log;
         let duration = job.started.duration_until(job.finished).unsigned_abs();
         let mut last = LastRun {
-            scheduled_for: rfc3339(job.tick),
-            started_at: job.started.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-            finished_at: job.finished.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            scheduled_for: rfc3339_ms(job.tick),
+            started_at: rfc3339_ms(job.started),
+            finished_at: rfc3339_ms(job.finished),
             duration_seconds: (duration.as_millis() as f64) / 1000.0,
             ..LastRun::default()
         };
@@ -1156,6 +1170,7 @@ impl Scheduler {
                     file: file.clone(),
                     bytes: b.size,
                     created_at: b.manifest.created_at.clone(),
+                    started_at: last.started_at.clone(),
                     finished_at: last.finished_at.clone(),
                     bundle_id: b.manifest.bundle_id.clone(),
                     encrypted: b.encrypted,
@@ -1332,9 +1347,12 @@ impl Scheduler {
 }
 
 fn now_rfc3339() -> String {
-    Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    rfc3339_ms(Timestamp::now())
+}
+
+/// `2026-01-02T03:04:05.678Z`.
+fn rfc3339_ms(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Leftover temp files of bundle writers (`.rcdiag-*.tmp`) in `dir`.
@@ -1479,13 +1497,12 @@ pub async fn schedule(
                 stopped_by = Some(sig);
                 let _ = stop_tx.send(Some(sig));
                 log.info("schedule_stopping", &format!("{sig} received: stopping"), &[("signal", json!(sig)), ("snapshot_running", json!(running.is_some()))]);
-                if let Some((job, _)) = running.take() {
-                    let res = job.await;
-                    s.finish_job(res);
+                if let Some((job, since)) = running.take() {
+                    s.finish_job(joined(job.await, since));
                 }
                 break;
             }
-            res = async { match running.as_mut() { Some((job, _)) => job.as_mut().await, None => std::future::pending().await } } => {
+            res = async { match running.as_mut() { Some((job, since)) => joined(job.await, *since), None => std::future::pending().await } } => {
                 running = None;
                 s.finish_job(res);
                 s.status.state = "waiting".into();
@@ -1497,7 +1514,6 @@ pub async fn schedule(
                 let (after, missed) = ticker.next(&tick);
                 next = after;
                 if missed > 0 {
-                    s.status.counters.ticks_skipped += missed;
                     log.warn(
                         "ticks_missed",
                         &format!("{missed} tick(s) missed (the machine slept or the clock jumped)"),
@@ -1510,8 +1526,8 @@ pub async fn schedule(
                         "tick_skipped",
                         "tick skipped: the previous snapshot is still running (never two at once)",
                         &[
-                            ("scheduled_for", json!(rfc3339(tick.scheduled))),
-                            ("running_since", json!(since.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())),
+                            ("scheduled_for", json!(rfc3339_ms(tick.scheduled))),
+                            ("running_since", json!(rfc3339_ms(*since))),
                             ("next_run", json!(next.map(|t| rfc3339(t.scheduled)))),
                         ],
                     );
@@ -1525,7 +1541,7 @@ pub async fn schedule(
                     "snapshot_started",
                     "snapshot started",
                     &[
-                        ("scheduled_for", json!(rfc3339(tick.scheduled))),
+                        ("scheduled_for", json!(rfc3339_ms(tick.scheduled))),
                         ("number", json!(started)),
                         ("collectors", json!(s.cfg.run.collectors)),
                     ],

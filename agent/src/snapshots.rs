@@ -108,8 +108,12 @@ pub struct SnapshotEntry {
     pub file: String,
     /// Size in bytes when written.
     pub bytes: u64,
-    /// The manifest's `created_at` (RFC 3339).
+    /// The manifest's `created_at` (RFC 3339, second resolution).
     pub created_at: String,
+    /// When the snapshot started (RFC 3339, millisecond resolution): its time for
+    /// retention and listings.
+    #[serde(default)]
+    pub started_at: String,
     /// When the bundle was finished (RFC 3339).
     #[serde(default)]
     pub finished_at: String,
@@ -131,11 +135,13 @@ pub struct SnapshotEntry {
 }
 
 impl SnapshotEntry {
-    /// Creation time: the manifest's, else the file name's.
+    /// The snapshot's time: when it started, else the manifest's `created_at`, else the
+    /// time in the file name.
     pub fn created(&self) -> Option<Timestamp> {
-        self.created_at
+        self.started_at
             .parse::<Timestamp>()
             .ok()
+            .or_else(|| self.created_at.parse::<Timestamp>().ok())
             .or_else(|| parse_bundle_name(&self.file).map(|n| n.time))
     }
 
@@ -408,7 +414,7 @@ pub struct Decision {
 }
 
 /// Decides, newest first, which of `entries` to keep at time `now`: a snapshot is kept
-/// when it is within `keep` (by rank), within `max_age`, and the sizes of the snapshots
+/// when it is within `keep` (by rank), within `max_age` (from [`SnapshotEntry::created`]), and the sizes of the snapshots
 /// kept so far plus its own stay within `max_total` (once one does not fit, every older
 /// one goes too, so the set kept is always the newest ones). The newest good snapshot
 /// (else the newest) is always kept. Returns decisions newest first.
@@ -699,6 +705,7 @@ mod tests {
             file,
             bytes,
             created_at: created.to_string(),
+            started_at: String::new(),
             finished_at: created.to_string(),
             bundle_id: String::new(),
             encrypted: true,

@@ -33,7 +33,7 @@ fn log_text(bytes: usize) -> Vec<u8> {
             out,
             "2026-11-26T{:02}:{:02}:{:02}.{:09}Z stdout {{\"level\":{},\"time\":\"2026-11-26T{:02}:{:02}:{:02}.{:03}Z\",\"pid\":7,\"hostname\":\"rocketchat-{}\",\"name\":\"Rocket.Chat\",\"section\":\"Meteor\",\"msg\":\"{} user={:x} room={:x} took {}ms\"}}",
             (s / 3600) % 24, (s / 60) % 60, s % 60, (i * 7_919_113) % 1_000_000_000,
-            if i % 97 == 0 { 40 } else { 30 },
+            if i.is_multiple_of(97) { 40 } else { 30 },
             (s / 3600) % 24, (s / 60) % 60, s % 60, i % 1000,
             i % 3,
             msgs[(i % 6) as usize],
@@ -131,12 +131,17 @@ fn verify_and_read_bundle(path: &Path, ids: &[Identity]) -> u64 {
 
 /// The parts of the read path, for finding where time goes.
 fn parts(path: &Path, identity_file: &str, data: &[u8]) -> (f64, f64) {
-    let ids = age::IdentityFile::from_buffer(identity_file.as_bytes()).unwrap().into_identities().unwrap();
+    let ids = age::IdentityFile::from_buffer(identity_file.as_bytes())
+        .unwrap()
+        .into_identities()
+        .unwrap();
     let mb = data.len() as f64 / 1e6;
     let t = Instant::now();
     let f = std::io::BufReader::new(File::open(path).unwrap());
     let d = age::Decryptor::new_buffered(f).unwrap();
-    let mut r = d.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity)).unwrap();
+    let mut r = d
+        .decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .unwrap();
     std::io::copy(&mut r, &mut std::io::sink()).unwrap();
     let decrypt = mb / t.elapsed().as_secs_f64();
     let t = Instant::now();

@@ -654,6 +654,8 @@ enum EntryHasher {
     Threaded {
         pending: Vec<u8>,
         tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+        /// Batches come back once hashed, so their memory is reused (no page faults).
+        recycled: std::sync::mpsc::Receiver<Vec<u8>>,
         handle: std::thread::JoinHandle<String>,
     },
 }
@@ -667,15 +669,25 @@ impl EntryHasher {
     fn new(size: u64) -> Self {
         if size >= THREADED_HASH_MIN {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-            let spawned = std::thread::Builder::new().name("rcdiag-sha256".into()).spawn(move || {
-                let mut h = Sha256::new();
-                for batch in rx {
-                    h.update(&batch);
-                }
-                hex::encode(h.finalize())
-            });
+            let (back_tx, recycled) = std::sync::mpsc::channel::<Vec<u8>>();
+            let spawned = std::thread::Builder::new()
+                .name("rcdiag-sha256".into())
+                .spawn(move || {
+                    let mut h = Sha256::new();
+                    for mut batch in rx {
+                        h.update(&batch);
+                        batch.clear();
+                        let _ = back_tx.send(batch);
+                    }
+                    hex::encode(h.finalize())
+                });
             if let Ok(handle) = spawned {
-                return Self::Threaded { pending: Vec::with_capacity(HASH_BATCH), tx, handle };
+                return Self::Threaded {
+                    pending: Vec::with_capacity(HASH_BATCH),
+                    tx,
+                    recycled,
+                    handle,
+                };
             }
         }
         Self::Inline(Sha256::new())
@@ -684,10 +696,18 @@ impl EntryHasher {
     fn update(&mut self, data: &[u8]) {
         match self {
             Self::Inline(h) => h.update(data),
-            Self::Threaded { pending, tx, .. } => {
+            Self::Threaded {
+                pending,
+                tx,
+                recycled,
+                ..
+            } => {
                 pending.extend_from_slice(data);
                 if pending.len() >= HASH_BATCH {
-                    let batch = std::mem::replace(pending, Vec::with_capacity(HASH_BATCH));
+                    let fresh = recycled
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(HASH_BATCH));
+                    let batch = std::mem::replace(pending, fresh);
                     // A send fails only if the thread is gone; finish() then reports a mismatch.
                     let _ = tx.send(batch);
                 }
@@ -699,7 +719,12 @@ impl EntryHasher {
     fn finish(self) -> String {
         match self {
             Self::Inline(h) => hex::encode(h.finalize()),
-            Self::Threaded { pending, tx, handle } => {
+            Self::Threaded {
+                pending,
+                tx,
+                handle,
+                ..
+            } => {
                 let _ = tx.send(pending);
                 drop(tx);
                 handle.join().unwrap_or_default()
