@@ -57,6 +57,13 @@ const SECRET_ENV_PARTS: &[&str] = &[
     "CERT",
 ];
 
+/// The exact secret values seen, and a matcher that finds any of them in one scan.
+#[derive(Default)]
+struct Secrets {
+    values: Vec<String>,
+    matcher: Option<aho_corasick::AhoCorasick>,
+}
+
 /// One pattern rule.
 struct Rule {
     name: String,
@@ -68,7 +75,9 @@ struct Rule {
 /// The redactor shared by all collectors of one run.
 pub struct Redactor {
     rules: Vec<Rule>,
-    secrets: Mutex<Vec<String>>,
+    /// All rules at once: one scan tells which rules can match a line (most match none).
+    any_rule: regex::RegexSet,
+    secrets: Mutex<Secrets>,
     counts: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -159,9 +168,11 @@ impl Redactor {
                 keep_prefix: 0,
             });
         }
+        let any_rule = regex::RegexSet::new(rules.iter().map(|r| r.re.as_str()))?;
         Ok(Self {
             rules,
-            secrets: Mutex::new(Vec::new()),
+            any_rule,
+            secrets: Mutex::new(Secrets::default()),
             counts: Mutex::new(BTreeMap::new()),
         })
     }
@@ -174,8 +185,9 @@ impl Redactor {
             return;
         }
         let mut s = self.secrets.lock().expect("secrets lock");
-        if !s.iter().any(|x| x == value) {
-            s.push(value.to_string());
+        if !s.values.iter().any(|x| x == value) {
+            s.values.push(value.to_string());
+            s.matcher = aho_corasick::AhoCorasick::new(&s.values).ok();
         }
     }
 
@@ -212,9 +224,13 @@ impl Redactor {
 
     /// Applies every pattern rule to `text`.
     pub fn redact_text(&self, text: &str) -> String {
+        let candidates = self.any_rule.matches(text);
         let mut out = text.to_string();
-        for rule in &self.rules {
-            if !rule.re.is_match(&out) {
+        if !candidates.matched_any() {
+            return out;
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !candidates.matched(i) || !rule.re.is_match(&out) {
                 continue;
             }
             let mut n = 0u64;
@@ -325,11 +341,11 @@ impl Redactor {
     /// The first remembered secret found in `data`, as a rule-style description (never the value).
     pub fn find_secret(&self, data: &[u8]) -> Option<String> {
         let secrets = self.secrets.lock().expect("secrets lock");
-        let text = String::from_utf8_lossy(data);
-        secrets
-            .iter()
-            .position(|s| text.contains(s.as_str()))
-            .map(|i| format!("exact value of secret #{} seen by the agent", i + 1))
+        let found = secrets.matcher.as_ref()?.find(data)?;
+        Some(format!(
+            "exact value of secret #{} seen by the agent",
+            found.pattern().as_usize() + 1
+        ))
     }
 
     /// Redacts one log line and, if a remembered secret is still in it, withholds the line.

@@ -108,13 +108,34 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         deadline,
     };
 
+    // Pass 1 of each log (measuring which newest lines fit the byte cap) runs ahead in
+    // its own task, up to two containers ahead of the writing, so the engine's reads
+    // overlap with redaction and compression instead of adding to them.
+    let (fit_tx, mut fit_rx) = tokio::sync::mpsc::channel::<Option<u64>>(2);
+    let measurer = {
+        let (engine, list, limits) = (engine.clone(), containers.clone(), limits.clone());
+        AbortOnDrop(tokio::spawn(async move {
+            for c in &list {
+                let fit = if c.log_driver.as_deref() == Some("none") {
+                    None
+                } else {
+                    lines_that_fit(&engine, c, &limits).await
+                };
+                if fit_tx.send(fit).await.is_err() {
+                    break;
+                }
+            }
+        }))
+    };
+
     let mut used_names = HashSet::new();
     let mut index = Vec::with_capacity(containers.len());
     let mut failures = Vec::new();
     let mut timed_out = 0usize;
     for c in &containers {
         let path = format!("logs/{}.log", unique_file_name(c, &mut used_names));
-        let entry = collect_one(&engine, c, &path, &limits, out).await;
+        let fit = fit_rx.recv().await.flatten();
+        let entry = collect_one(&engine, c, &path, &limits, fit, out).await;
         if entry.truncated_by == Some("timeout") {
             timed_out += 1;
         } else if let Some(err) = &entry.error
@@ -126,6 +147,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         index.push(entry);
     }
 
+    drop(measurer);
     if let Err(e) = out.put_json("logs/index.json", &index).await {
         return Outcome::failed(format!("writing logs/index.json: {e}"));
     }
@@ -143,7 +165,17 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     }
 }
 
+/// Aborts a helper task when the collector is dropped (e.g. by its time limit).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// What bounds one container's log.
+#[derive(Clone)]
 struct Limits {
     lines: u64,
     bytes: u64,
@@ -346,6 +378,7 @@ async fn collect_one(
     c: &DiscoveredContainer,
     path: &str,
     limits: &Limits,
+    fit: Option<u64>,
     out: &CollectorSink,
 ) -> IndexEntry {
     let mut entry = IndexEntry {
@@ -372,12 +405,8 @@ async fn collect_one(
         return entry;
     }
 
-    // Pass 1 (numbers only): when the byte cap binds, ask for the newest lines that fit.
-    let fit = if c.log_driver.as_deref() == Some("none") {
-        None
-    } else {
-        lines_that_fit(engine, c, limits).await
-    };
+    // Pass 1 (numbers only, measured ahead by `lines_that_fit`): when the byte cap
+    // binds, ask for the newest lines that fit.
     let tail = fit.unwrap_or(limits.lines).min(limits.lines);
     if tail == 0 {
         entry.truncated = true;
