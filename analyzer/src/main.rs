@@ -485,6 +485,20 @@ impl Keys {
     fn open(&self, path: &Path) -> Result<Bundle, rcdiag_bundle::Error> {
         Bundle::open(path, &self.options())
     }
+
+    /// Opens a bundle for loading into the model: names, limits, signature and file set
+    /// are checked now; each file's hash is checked as the model reads it, and whatever
+    /// it did not read is checked by `verify_contents` afterwards: every byte is verified
+    /// and read once.
+    fn open_for_model(&self, path: &Path) -> Result<Bundle, rcdiag_bundle::Error> {
+        Bundle::open(
+            path,
+            &OpenOptions {
+                skip_content_check: true,
+                ..self.options()
+            },
+        )
+    }
 }
 
 /// `error: <bundle>: <reason>` on standard error.
@@ -638,8 +652,9 @@ fn check(a: &CheckArgs) -> anyhow::Result<Status> {
     let mut skipped = Vec::new();
     for (path, label) in a.bundles.iter().zip(&labels) {
         let file = display(path);
-        let loaded = keys.open(path).and_then(|mut b| {
+        let loaded = keys.open_for_model(path).and_then(|mut b| {
             let node = NodeData::load(&mut b, label, &policy)?;
+            b.verify_contents()?;
             Ok((
                 BundleInfo::verified(&file, &b.manifest().node.hostname, &b),
                 node,

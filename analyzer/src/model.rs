@@ -633,7 +633,7 @@ impl<'a> Container<'a> {
             .images
             .mongodb_patterns
             .iter()
-            .any(|p| regex::Regex::new(p).is_ok_and(|r| r.is_match(repo)))
+            .any(|p| crate::policy::cached_regex(p).is_some_and(|r| r.is_match(repo)))
         {
             return ContainerKind::MongoDb;
         }

@@ -1113,3 +1113,19 @@ fn check_regexes(what: &str, patterns: &[String], p: &mut Vec<String>) {
         }
     }
 }
+
+/// `pattern` compiled once per process (policies are small, checks run per container);
+/// `None` when it does not compile (`validate()` reports those).
+pub fn cached_regex(pattern: &str) -> Option<regex::Regex> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    let mut cache = CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(pattern.to_string())
+        .or_insert_with(|| regex::Regex::new(pattern).ok())
+        .clone()
+}

@@ -102,6 +102,8 @@ pub struct Bundle {
     trust: TrustStatus,
     encrypted: bool,
     by_path: HashMap<String, usize>,
+    /// Files already read to the end with their size and SHA-256 checked.
+    verified: HashSet<String>,
     limits: Limits,
 }
 
@@ -157,6 +159,7 @@ impl Bundle {
             trust: TrustStatus::NotChecked,
             encrypted,
             by_path: HashMap::new(),
+            verified: HashSet::new(),
             limits: opts.limits,
         };
         bundle.check_structure()?;
@@ -409,9 +412,18 @@ impl Bundle {
         Ok(())
     }
 
-    /// Reads every file once and checks its size and SHA-256 against the manifest.
+    /// Reads every file not yet read to the end and checks its size and SHA-256 against
+    /// the manifest. (A file read to the end through [`Bundle::open_entry`] was checked
+    /// then, so opening with `skip_content_check`, reading what you need and calling
+    /// this afterwards verifies everything with each file read once.)
     pub fn verify_contents(&mut self) -> Result<()> {
-        let paths: Vec<String> = self.manifest.files.iter().map(|f| f.path.clone()).collect();
+        let paths: Vec<String> = self
+            .manifest
+            .files
+            .iter()
+            .filter(|f| !self.verified.contains(&f.path))
+            .map(|f| f.path.clone())
+            .collect();
         let mut buf = vec![0u8; 128 * 1024];
         for path in paths {
             let mut r = self.open_entry(&path)?;
@@ -480,6 +492,7 @@ impl Bundle {
             record,
             encrypted,
             done: false,
+            verified: &mut self.verified,
         })
     }
 
@@ -570,6 +583,7 @@ pub struct EntryReader<'a> {
     record: FileRecord,
     encrypted: bool,
     done: bool,
+    verified: &'a mut HashSet<String>,
 }
 
 impl EntryReader<'_> {
@@ -642,6 +656,7 @@ impl Read for EntryReader<'_> {
             if digest != self.record.sha256 {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, EntryError::Hash));
             }
+            self.verified.insert(self.record.path.clone());
         }
         Ok(n)
     }

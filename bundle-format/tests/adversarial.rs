@@ -395,3 +395,29 @@ fn too_many_entries_are_refused() {
     .unwrap_err();
     assert!(matches!(err, Error::LimitExceeded(_)), "{err}");
 }
+
+#[test]
+fn a_changed_file_is_caught_by_verify_contents_after_a_lazy_open() {
+    // skip_content_check defers hashing to reads; verify_contents then checks every file
+    // not yet read to the end, so a change in a file nobody read is still caught.
+    let key = NodeKey::generate();
+    let z = crafted(
+        &key,
+        &[("read.txt", b"fine"), ("unread.txt", b"CHANGED")],
+        &[("read.txt", b"fine"), ("unread.txt", b"changed")],
+    );
+    let mut b = rcdiag_bundle::Bundle::from_reader(
+        Box::new(std::io::Cursor::new(z)),
+        &rcdiag_bundle::OpenOptions {
+            skip_content_check: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(b.read_bytes("read.txt", 100).unwrap(), b"fine");
+    let err = b.verify_contents().unwrap_err();
+    assert!(
+        matches!(err, Error::HashMismatch { ref path } if path == "unread.txt"),
+        "{err}"
+    );
+}

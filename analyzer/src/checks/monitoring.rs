@@ -15,7 +15,7 @@ use crate::policy::Policy;
 fn find_images(input: &CheckInput, patterns: &[String]) -> (Vec<Evidence>, Vec<String>) {
     let res: Vec<regex::Regex> = patterns
         .iter()
-        .filter_map(|p| regex::Regex::new(p).ok())
+        .filter_map(|p| crate::policy::cached_regex(p))
         .collect();
     let mut hits = Vec::new();
     let mut gaps = Vec::new();

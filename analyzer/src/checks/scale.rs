@@ -25,7 +25,7 @@ pub(crate) fn orchestrator_of<'p>(
     policy.orchestrators.iter().find(|o| {
         o.label_key_patterns
             .iter()
-            .filter_map(|p| regex::Regex::new(p).ok())
+            .filter_map(|p| crate::policy::cached_regex(p))
             .any(|re| labels.keys().any(|k| re.is_match(k)))
             || o.labels.iter().any(|kv| {
                 kv.split_once('=')
@@ -37,7 +37,7 @@ pub(crate) fn orchestrator_of<'p>(
             })
             || o.name_patterns
                 .iter()
-                .filter_map(|p| regex::Regex::new(p).ok())
+                .filter_map(|p| crate::policy::cached_regex(p))
                 .any(|re| re.is_match(&c.name))
     })
 }
