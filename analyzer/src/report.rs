@@ -409,7 +409,12 @@ pub fn report_schema_json() -> String {
         .for_serialize()
         .into_generator()
         .into_root_schema_for::<Report>();
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_else(|_| "{}".to_string());
+    // Sorted keys: the output must not depend on serde_json's preserve_order feature,
+    // which building the whole workspace switches on.
+    let value = serde_json::to_value(&schema)
+        .map(rcdiag_bundle::sorted_json)
+        .unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_string());
     s.push('\n');
     s
 }

@@ -164,10 +164,28 @@ pub(crate) struct ManifestProbe {
     pub format_version: Option<serde_json::Value>,
 }
 
-/// The JSON Schema of [`Manifest`], pretty-printed with a trailing newline.
+/// `value` with every object's keys in sorted order, whatever serde_json's
+/// `preserve_order` feature (which other crates may switch on) would otherwise give:
+/// published schemas must not depend on which crates are built together.
+pub fn sorted_json(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                map.into_iter().map(|(k, v)| (k, sorted_json(v))).collect();
+            serde_json::Value::Object(sorted.into_iter().collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(sorted_json).collect())
+        }
+        other => other,
+    }
+}
+
+/// The JSON Schema of [`Manifest`], pretty-printed with sorted keys and a trailing newline.
 pub fn manifest_schema_json() -> String {
     let schema = schemars::schema_for!(Manifest);
-    let mut s = serde_json::to_string_pretty(&schema).expect("schema serializes");
+    let value = sorted_json(serde_json::to_value(&schema).expect("schema serializes"));
+    let mut s = serde_json::to_string_pretty(&value).expect("schema serializes");
     s.push('\n');
     s
 }
