@@ -365,16 +365,10 @@ pub struct LineStream {
 impl LineStream {
     /// Redacts and writes one line (a newline is added).
     pub fn write_line(&mut self, line: &str) -> Result<(), rcdiag_bundle::Error> {
-        let mut out = self
+        let redacted = self
             .redactor
             .redact_line(line.trim_end_matches(['\n', '\r']));
-        out.push('\n');
-        self.guard.write_chunk(out.as_bytes())?;
-        self.lines += 1;
-        self.bytes += out.len() as u64;
-        self.total
-            .fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
+        self.write_redacted_line(&redacted)
     }
 
     /// Writes one line that the caller already passed through `Redactor::redact_line`
