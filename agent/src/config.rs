@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub log_lines: Option<u64>,
     /// Most log bytes per container, e.g. `5MiB`.
     pub log_bytes: Option<String>,
+    /// Where json-file logs are read from: `auto` or `engine`.
+    pub log_source: Option<crate::collectors::LogSource>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).

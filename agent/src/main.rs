@@ -147,6 +147,11 @@ struct CollectOpts {
     /// Most log bytes per container [default: 5MiB].
     #[arg(long, value_name = "SIZE")]
     log_bytes: Option<String>,
+    /// Where json-file container logs are read from: `auto` reads the engine's log
+    /// files directly when the engine is local and they are readable (root; much faster),
+    /// else through the Engine API; `engine` always asks the Engine API [default: auto].
+    #[arg(long, value_name = "SOURCE", value_enum)]
+    log_source: Option<collectors::LogSource>,
     /// Time limit of each collector [default: 60s].
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
@@ -391,6 +396,9 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         options.log_bytes = config::parse_size(s)
             .map_err(anyhow::Error::msg)
             .context("--log-bytes")?;
+    }
+    if let Some(src) = args.log_source.or(file.log_source) {
+        options.log_source = src;
     }
     if let Some(s) = args.timeout.as_ref().or(file.timeout.as_ref()) {
         options.timeout = config::parse_duration(s)

@@ -29,7 +29,7 @@ use bollard::query_parameters::{
 };
 use common::{docker_collector, logs_collector, require_peer, run_collectors};
 use futures_util::StreamExt;
-use rcdiag_agent::collectors::{Options, docker, logs};
+use rcdiag_agent::collectors::{LogSource, Options, docker, logs};
 use rcdiag_bundle::CollectorStatus;
 use serde_json::Value;
 
@@ -412,6 +412,41 @@ fn find<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} not found in {list:#}"))
 }
 
+/// Every log of a run by container name: (index `source`, text).
+fn logs_by_container(run: &mut common::Run) -> HashMap<String, (String, String)> {
+    let index = run.json("logs/index.json");
+    let mut out = HashMap::new();
+    for entry in index.as_array().expect("index") {
+        if let Some(file) = entry["file"].as_str() {
+            let text = run.text(file);
+            out.insert(
+                entry["container"].as_str().expect("name").to_string(),
+                (entry["source"].as_str().unwrap_or("-").to_string(), text),
+            );
+        }
+    }
+    out
+}
+
+/// `file` when this user can read the container's json-file log (root beside a local
+/// engine, as in CI), else `engine`.
+async fn expected_source(endpoint: &str, name: &str) -> &'static str {
+    let docker = connect(endpoint).expect("connect");
+    let c = docker
+        .inspect_container(name, None)
+        .await
+        .unwrap_or_else(|e| panic!("inspect {name}: {e}"));
+    let readable = c
+        .log_path
+        .as_deref()
+        .is_some_and(|p| std::fs::File::open(p).is_ok());
+    if readable && endpoint.starts_with("unix://") {
+        "file"
+    } else {
+        "engine"
+    }
+}
+
 fn log_lines(text: &str) -> Vec<&str> {
     text.lines().collect()
 }
@@ -684,6 +719,32 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
     assert!(!run.has(&format!("logs/{}.log", dep.names["nolog"])));
     run.assert_no_secret(SECRETS);
 
+    // 1b. Read from the json-file logs (when this user can) or through the Engine API,
+    // the same lines come out.
+    let from_auto = logs_by_container(&mut run);
+    let mut via_engine = run_collectors(
+        Options {
+            log_source: LogSource::Engine,
+            ..options(&endpoint)
+        },
+        &[("logs", logs_collector)],
+    )
+    .await;
+    let from_engine = logs_by_container(&mut via_engine);
+    for key in ["rc1", "rc2", "mongo", "prometheus", "setup"] {
+        let name = &dep.names[key];
+        let (auto_source, auto_text) = &from_auto[name];
+        let (engine_source, engine_text) = &from_engine[name];
+        assert_eq!(engine_source, "engine", "{name}");
+        assert_eq!(
+            auto_source,
+            expected_source(&endpoint, name).await,
+            "{name}"
+        );
+        assert_same_lines(name, auto_text, engine_text);
+    }
+    via_engine.assert_no_secret(SECRETS);
+
     // 2. --log-lines 5: the 5 newest lines, flagged.
     let mut run = run_collectors(
         Options {
@@ -747,6 +808,216 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
     }
     run.assert_no_secret(SECRETS);
     drop(dep);
+}
+
+/// Rotated json-file logs (`max-size`), a compressed rotation, a TTY container and a
+/// line the driver splits (over 16 KiB): read from the files they give exactly the
+/// Engine API's lines; a window reaching into a compressed rotation is read through
+/// the engine instead, and a window that does not, from the files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_compressed_and_tty_logs_read_from_files_match_the_engine() {
+    let Some(endpoint) = require_peer(PEER) else {
+        return;
+    };
+    let docker = connect(&endpoint).expect("connect to the test engine");
+    ensure_image(
+        &endpoint,
+        RC_IMAGE,
+        docker.inspect_image(RC_IMAGE).await.is_ok(),
+    );
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let run = &run[run.len() - 10..];
+    let mut dep = Deployment {
+        endpoint: endpoint.clone(),
+        ids: Vec::new(),
+        names: HashMap::new(),
+    };
+    // 400 numbered lines, every third on stderr, a few long ones (not on the TTY, see
+    // below), then the marker.
+    let script = |long: bool| {
+        format!(
+            "l=x; for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do l=$l$l; done; \
+             i=0; while [ $i -lt 400 ]; do if [ $((i % 3)) = 0 ]; then echo \"err $i\" >&2; else echo \"out $i: some text\"; fi; \
+             if [ {long} = true ] && [ $((i % 150)) = 0 ]; then echo \"$l$l\"; fi; i=$((i+1)); done; \
+             echo '{LAST_LINE}'; exec sleep 3600"
+        )
+    };
+    let opts = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let specs: [(&'static str, bool, HashMap<String, String>); 4] = [
+        (
+            "rotated",
+            false,
+            opts(&[("max-size", "8k"), ("max-file", "50")]),
+        ),
+        (
+            "compressed",
+            false,
+            opts(&[("max-size", "8k"), ("max-file", "50"), ("compress", "true")]),
+        ),
+        ("tty", true, HashMap::new()),
+        ("plain", false, HashMap::new()),
+    ];
+    for (key, tty, log_opts) in specs {
+        let name = format!("rcdiagt{run}-{key}");
+        let body = ContainerCreateBody {
+            image: Some(RC_IMAGE.to_string()),
+            // A TTY log is a byte stream: the engine glues a record cut mid-line to the
+            // next one's timestamp, the file keeps them apart, so no long lines there.
+            cmd: Some(vec!["sh".into(), "-c".into(), script(!tty)]),
+            tty: Some(tty),
+            host_config: Some(HostConfig {
+                log_config: Some(HostConfigLogConfig {
+                    typ: Some("json-file".into()),
+                    config: Some(log_opts),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"));
+        dep.ids.push(created.id.clone());
+        dep.names.insert(key, name.clone());
+        docker
+            .start_container(&created.id, None)
+            .await
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for name in dep.names.values() {
+        loop {
+            let opts = LogsOptionsBuilder::default()
+                .stdout(true)
+                .stderr(true)
+                .tail("all")
+                .build();
+            let mut stream = docker.logs(name, Some(opts));
+            let mut seen = false;
+            let mut got = Vec::new();
+            while let Some(item) = stream.next().await {
+                let item = item.map(|i| String::from_utf8_lossy(i.as_ref()).into_owned());
+                seen |= item.as_ref().is_ok_and(|t| t.contains(LAST_LINE));
+                got.push(format!("{item:?}").chars().take(200).collect::<String>());
+                if got.len() > 3 {
+                    got.remove(0);
+                }
+            }
+            if seen {
+                break;
+            }
+            if Instant::now() >= deadline {
+                let state = docker.inspect_container(name, None).await.map(|c| c.state);
+                panic!("{name} did not finish within 60 s: state {state:?}, last records {got:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let rotated = docker
+        .inspect_container(&dep.names["rotated"], None)
+        .await
+        .expect("inspect")
+        .log_path
+        .expect("LogPath");
+    let can_read_files = expected_source(&endpoint, &dep.names["plain"]).await == "file";
+    if can_read_files {
+        assert!(
+            Path::new(&format!("{rotated}.3")).exists(),
+            "the engine rotated the log into several files"
+        );
+    }
+
+    for log_lines in [10_000u64, 5] {
+        let mut by_file = run_collectors(
+            Options {
+                log_lines,
+                ..options(&endpoint)
+            },
+            &[("logs", logs_collector)],
+        )
+        .await;
+        let mut by_engine = run_collectors(
+            Options {
+                log_lines,
+                log_source: LogSource::Engine,
+                ..options(&endpoint)
+            },
+            &[("logs", logs_collector)],
+        )
+        .await;
+        let (files, engine) = (
+            logs_by_container(&mut by_file),
+            logs_by_container(&mut by_engine),
+        );
+        for (key, name) in &dep.names {
+            let (source, text) = &files[name];
+            let expected = match (*key, log_lines) {
+                _ if !can_read_files => "engine",
+                // The whole log reaches into the gzip rotations: the engine reads those.
+                ("compressed", 10_000) => "engine",
+                _ => "file",
+            };
+            assert_eq!(source, expected, "{name} with --log-lines {log_lines}");
+            assert_same_lines(
+                &format!("{name} --log-lines {log_lines}"),
+                text,
+                &engine[name].1,
+            );
+            let lines = log_lines_of(text);
+            if log_lines == 5 {
+                assert_eq!(lines.len(), 5, "{name}");
+            } else {
+                assert!(lines.iter().any(|l| l.ends_with(LAST_LINE)), "{name}");
+                // 400 lines + 3 long ones (64 KiB, split by the driver at 16 KiB) + the
+                // marker (stdout and stderr are copied to the log by separate engine
+                // routines: the marker need not be last).
+                assert!(lines.len() > 400, "{name}: {} lines", lines.len());
+                // A TTY has one stream, the process's stdout.
+                let stream = if *key == "tty" { "stdout" } else { "stderr" };
+                assert!(
+                    lines
+                        .iter()
+                        .any(|l| l.contains(&format!(" {stream} err 399"))),
+                    "{name}"
+                );
+            }
+        }
+    }
+    drop(dep);
+}
+
+/// Fails at the first line where the two logs differ, showing only that line.
+fn assert_same_lines(what: &str, from_file: &str, from_engine: &str) {
+    let (a, b): (Vec<&str>, Vec<&str>) =
+        (from_file.lines().collect(), from_engine.lines().collect());
+    let cut = |l: &str| l.chars().take(160).collect::<String>();
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(
+            cut(x),
+            cut(y),
+            "{what}: line {} differs (left: file source, right: engine)",
+            i + 1
+        );
+        assert_eq!(x.len(), y.len(), "{what}: line {} differs in length", i + 1);
+    }
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{what}: line counts differ (file, engine)"
+    );
+}
+
+fn log_lines_of(text: &str) -> Vec<&str> {
+    text.lines().collect()
 }
 
 /// An endpoint that accepts connections and never answers: the collectors keep waiting

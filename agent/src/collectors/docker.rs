@@ -42,7 +42,7 @@ const UNREACHABLE_PREFIX: &str = "no Docker Engine at ";
 /// How many containers are inspected (or images inspected) at once.
 const CONCURRENCY: usize = 8;
 
-/// Longest wait for one stats sample (the engine takes about a second per sample).
+/// Longest wait for one stats sample (the engine takes one to two seconds per sample).
 const STATS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// True when a discovery or connection error means "no engine here" (the collectors
@@ -325,6 +325,7 @@ fn discovered_from(c: &ContainerInspectResponse) -> DiscoveredContainer {
             .as_ref()
             .and_then(|h| h.log_config.as_ref())
             .and_then(|l| l.typ.clone()),
+        log_path: c.log_path.clone().filter(|p| !p.is_empty()),
         id,
     }
 }
@@ -555,33 +556,13 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         Err(e) => errors.push(call_error("listing images (GET /images/json)", &e)),
     }
 
-    // stats.json: one sample per running container, all at once (each takes about a second).
+    // stats.json: one sample per running container, all at once. The engine publishes
+    // samples on a one-second tick and a sample with a CPU share needs two ticks, so
+    // this takes one to two seconds however many containers run.
     let stats_timeout = STATS_TIMEOUT
         .min(ctx.options.timeout / 2)
         .max(Duration::from_secs(1));
-    let samples = futures_util::future::join_all(running.into_iter().map(|(id, name)| {
-        let docker = docker.clone();
-        async move {
-            let opts = StatsOptionsBuilder::default()
-                .stream(false)
-                .one_shot(false)
-                .build();
-            let mut stream = docker.stats(&id, Some(opts));
-            let res = match tokio::time::timeout(stats_timeout, stream.next()).await {
-                Err(_) => Err(format!(
-                    "no stats sample within {} s",
-                    stats_timeout.as_secs()
-                )),
-                Ok(None) => Err("the engine sent no stats sample".to_string()),
-                // Stopped or removed since it was listed: no sample to take.
-                Ok(Some(Err(e))) if matches!(http_status(&e), Some(404 | 409)) => Ok(None),
-                Ok(Some(Err(e))) => Err(call_error("GET /containers/{id}/stats", &e)),
-                Ok(Some(Ok(s))) => Ok(Some(s)),
-            };
-            (id, name, res)
-        }
-    }))
-    .await;
+    let samples = stats_round(docker, &running, stats_timeout).await;
     let mut stats = Vec::new();
     for (id, name, res) in samples {
         match res {
@@ -835,6 +816,35 @@ fn container_record(
         "networks": networks,
         "ports": ports,
     })
+}
+
+/// One stats sample of each running container, all at once: `Ok(None)` for a container
+/// stopped or removed since it was listed.
+async fn stats_round(
+    docker: &Docker,
+    running: &[(String, String)],
+    timeout: Duration,
+) -> Vec<(
+    String,
+    String,
+    Result<Option<ContainerStatsResponse>, String>,
+)> {
+    futures_util::future::join_all(running.iter().map(|(id, name)| async move {
+        let opts = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(false)
+            .build();
+        let mut stream = docker.stats(id, Some(opts));
+        let res = match tokio::time::timeout(timeout, stream.next()).await {
+            Err(_) => Err(format!("no stats sample within {} s", timeout.as_secs())),
+            Ok(None) => Err("the engine sent no stats sample".to_string()),
+            Ok(Some(Err(e))) if matches!(http_status(&e), Some(404 | 409)) => Ok(None),
+            Ok(Some(Err(e))) => Err(call_error("GET /containers/{id}/stats", &e)),
+            Ok(Some(Ok(s))) => Ok(Some(s)),
+        };
+        (id.clone(), name.clone(), res)
+    }))
+    .await
 }
 
 /// One `stats.json` record, with the CPU percentage computed as `docker stats` does.

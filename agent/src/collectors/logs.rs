@@ -1,13 +1,17 @@
 //! The logs collector: stdout and stderr of every discovered container, within
 //! `--since`, capped by `--log-lines` and `--log-bytes`, streamed line by line into
 //! `logs/<container>.log` (redacted as they pass) and described in `logs/index.json`.
+//! Each written line reads `<docker RFC 3339 nano timestamp> <stdout|stderr> <text>`;
+//! when a cap binds, the *newest* lines are kept.
 //!
-//! The engine's `logs()` defaults to no stdout, no stderr and the whole log, so each
-//! is set explicitly (`stdout`, `stderr`, `timestamps`, `since`, `tail`). A log is never
-//! held in memory: a first, cheap pass only measures the line lengths of the tail
-//! window (numbers, not text) so that, when `--log-bytes` binds, the *newest* lines
-//! that fit are kept rather than the oldest; the second pass writes. Each written
-//! line reads `<docker RFC 3339 nano timestamp> <stdout|stderr> <text>`.
+//! Where a log comes from: a `json-file` log of a local engine is read straight from
+//! its files when the agent may read them (see `logfile`, about 20x cheaper than the
+//! engine re-encoding it); anything else through the Engine API, whose `logs()`
+//! defaults to no stdout, no stderr and the whole log, so each of `stdout`, `stderr`,
+//! `timestamps`, `since` and `tail` is set explicitly. `--log-source engine` forces the
+//! API. Each log is read and redacted by its own task, a few logs ahead of the one
+//! being written, and handed to the writer in batches; memory stays bounded by the
+//! batches and, for an engine log under a small `--log-bytes`, by that cap.
 //!
 //! A logging driver that cannot be read back (`none`, or a remote driver with its
 //! local cache disabled) is recorded as an index entry with an `error` and no file;
@@ -16,16 +20,20 @@
 //! written even when a log is cut short (`truncated_by: "timeout"`).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
+use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::time::Instant;
 
 use super::docker::{self, Engine, error_chain, register_env_secrets, short_id};
-use super::{CollectorSink, Context, DiscoveredContainer, Outcome};
+use super::logfile::{self, JsonLog, Unusable};
+use super::{CollectorSink, Context, DiscoveredContainer, LineStream, LogSource, Outcome};
+use crate::redact::Redactor;
 
 /// Share of `--timeout` the collector allows itself before it stops reading and writes the index.
 const BUDGET_SHARE: f64 = 0.85;
@@ -33,6 +41,17 @@ const BUDGET_SHARE: f64 = 0.85;
 /// Margin kept under `--log-bytes` when choosing how many of the newest lines to ask
 /// for (redaction markers can make a line a little longer than it was).
 const BYTES_MARGIN: f64 = 0.97;
+
+/// Largest `--log-bytes` for which a log read through the engine is read once,
+/// keeping the newest lines that fit in memory; above it the engine is asked twice
+/// (measure, then read) so memory stays bounded.
+const RING_MAX: u64 = 8 << 20;
+
+/// Bytes of ready lines handed to the writer at once.
+const BATCH: usize = 256 * 1024;
+
+/// Logs read ahead of the one being written.
+const AHEAD: usize = 2;
 
 /// One `logs/index.json` entry.
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +62,9 @@ pub struct IndexEntry {
     pub id: String,
     /// Bundle path of the log, `None` when nothing could be read.
     pub file: Option<String>,
+    /// Where it was read: `file` (the json-file log on this host) or `engine` (the
+    /// Engine API); `None` when it was not read.
+    pub source: Option<&'static str>,
     /// Lines written.
     pub lines: u64,
     /// Bytes written (after redaction).
@@ -106,36 +128,41 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         bytes: ctx.options.log_bytes,
         since,
         deadline,
+        // Log files are only read beside a local engine: a remote engine's paths name
+        // files of another machine.
+        files: ctx.options.log_source == LogSource::Auto && engine.endpoint.starts_with("unix://"),
     };
 
-    // Pass 1 of each log (measuring which newest lines fit the byte cap) runs ahead in
-    // its own task, up to two containers ahead of the writing, so the engine's reads
-    // overlap with redaction and compression instead of adding to them.
-    let (fit_tx, mut fit_rx) = tokio::sync::mpsc::channel::<Option<u64>>(2);
-    let measurer = {
-        let (engine, list, limits) = (engine.clone(), containers.clone(), limits.clone());
-        AbortOnDrop(tokio::spawn(async move {
-            for c in &list {
-                let fit = if c.log_driver.as_deref() == Some("none") {
-                    None
-                } else {
-                    lines_that_fit(&engine, c, &limits).await
-                };
-                if fit_tx.send(fit).await.is_err() {
-                    break;
-                }
-            }
-        }))
-    };
-
+    // Each log is read (and redacted) by its own task, up to AHEAD logs before the one
+    // being written, so the reading overlaps with compression and encryption.
     let mut used_names = HashSet::new();
+    let mut pending = std::collections::VecDeque::new();
+    let mut queue = containers.iter();
+    let mut start_next = |pending: &mut std::collections::VecDeque<_>| {
+        if let Some(c) = queue.next() {
+            let path = format!("logs/{}.log", unique_file_name(c, &mut used_names));
+            let (tx, rx) = tokio::sync::mpsc::channel::<Msg>(4);
+            let task = AbortOnDrop(tokio::spawn(produce(
+                engine.clone(),
+                c.clone(),
+                limits.clone(),
+                out.redactor_arc(),
+                tx,
+            )));
+            pending.push_back((c, path, rx, task));
+        }
+    };
+    for _ in 0..=AHEAD {
+        start_next(&mut pending);
+    }
+
     let mut index = Vec::with_capacity(containers.len());
     let mut failures = Vec::new();
     let mut timed_out = 0usize;
-    for c in &containers {
-        let path = format!("logs/{}.log", unique_file_name(c, &mut used_names));
-        let fit = fit_rx.recv().await.flatten();
-        let entry = collect_one(&engine, c, &path, &limits, fit, out).await;
+    while let Some((c, path, rx, task)) = pending.pop_front() {
+        start_next(&mut pending);
+        let entry = write_log(c, &path, rx, &limits, out).await;
+        drop(task);
         if entry.truncated_by == Some("timeout") {
             timed_out += 1;
         } else if let Some(err) = &entry.error
@@ -147,7 +174,6 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         index.push(entry);
     }
 
-    drop(measurer);
     if let Err(e) = out.put_json("logs/index.json", &index).await {
         return Outcome::failed(format!("writing logs/index.json: {e}"));
     }
@@ -174,6 +200,27 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// What a log's reader hands to the writer.
+enum Msg {
+    /// Redacted lines, each ending in `\n`.
+    Batch { bytes: Vec<u8>, lines: u64 },
+    /// The end of the log, and how it ended.
+    Done(Ending),
+}
+
+/// How reading one log ended.
+#[derive(Default)]
+struct Ending {
+    /// `file` or `engine`; `None` when nothing could be read.
+    source: Option<&'static str>,
+    /// The log exists: write its file even when it is empty.
+    exists: bool,
+    /// Why older lines (or the rest) were left out.
+    truncated_by: Option<&'static str>,
+    /// What went wrong.
+    error: Option<String>,
+}
+
 /// What bounds one container's log.
 #[derive(Clone)]
 struct Limits {
@@ -181,6 +228,8 @@ struct Limits {
     bytes: u64,
     since: Option<jiff::Timestamp>,
     deadline: Instant,
+    /// Whether json-file logs may be read from their files.
+    files: bool,
 }
 
 /// Start of the log window: `now - since`, `None` for a zero window (the whole log).
@@ -372,19 +421,369 @@ async fn lines_that_fit(engine: &Engine, c: &DiscoveredContainer, limits: &Limit
     Some(k)
 }
 
-/// Reads and writes one container's log.
-async fn collect_one(
+/// Reads one container's log for the writer: from its json-file when allowed and
+/// possible, else through the Engine API.
+async fn produce(
+    engine: Engine,
+    c: DiscoveredContainer,
+    limits: Limits,
+    redactor: Arc<Redactor>,
+    tx: Sender<Msg>,
+) {
+    if limits.lines == 0 || limits.bytes == 0 {
+        let by = if limits.lines == 0 { "lines" } else { "bytes" };
+        let _ = tx
+            .send(Msg::Done(Ending {
+                truncated_by: Some(by),
+                ..Ending::default()
+            }))
+            .await;
+        return;
+    }
+    if limits.files
+        && c.log_driver.as_deref() == Some("json-file")
+        && let Some(log_path) = c.log_path.clone()
+    {
+        let (id, limits2, redactor2, tx2) =
+            (c.id.clone(), limits.clone(), redactor.clone(), tx.clone());
+        let from_file = tokio::task::spawn_blocking(move || {
+            let log = JsonLog::open(std::path::Path::new(&log_path), &id)?;
+            produce_from_file(&log, &limits2, &redactor2, &tx2)
+        })
+        .await;
+        match from_file {
+            Ok(Ok(())) => return,
+            // Not readable here (no permission, not this host, a compressed rotation in
+            // the window, ...): the engine can still send it.
+            Ok(Err(_unusable)) => {}
+            Err(e) => {
+                let _ = tx
+                    .send(Msg::Done(Ending {
+                        source: Some("file"),
+                        error: Some(format!("reading the log file failed: {e}")),
+                        ..Ending::default()
+                    }))
+                    .await;
+                return;
+            }
+        }
+    }
+    produce_from_engine(&engine, &c, &limits, &redactor, &tx).await;
+}
+
+/// Reads a json-file log from its files (blocking). `Err` before anything was sent:
+/// the caller falls back to the engine.
+fn produce_from_file(
+    log: &JsonLog,
+    limits: &Limits,
+    redactor: &Redactor,
+    tx: &Sender<Msg>,
+) -> Result<(), Unusable> {
+    let since = limits.since.and_then(|t| {
+        // The engine's `since` has whole seconds.
+        let t = jiff::Timestamp::from_second(t.as_second()).ok()?;
+        logfile::fixed_timestamp(&t.to_string())
+    });
+    let budget = (limits.bytes as f64 * BYTES_MARGIN) as u64;
+    let window = log.window(limits.lines, budget, since.as_deref())?;
+    let deadline = limits.deadline.into_std();
+    let mut em = Emitter::new(limits, false);
+    let mut gone = false;
+    let mut n = 0u32;
+    let read = log.read(window, |line| {
+        n = n.wrapping_add(1);
+        if n.is_multiple_of(1024) && std::time::Instant::now() >= deadline {
+            em.stop = Some("timeout");
+            return false;
+        }
+        if !em.push(redactor, line.timestamp, line.stream, line.text) {
+            return false;
+        }
+        if let Some(batch) = em.full_batch()
+            && tx.blocking_send(batch).is_err()
+        {
+            gone = true;
+            return false;
+        }
+        true
+    });
+    if gone {
+        return Ok(());
+    }
+    let mut ending = em.ending(Some("file"));
+    ending.exists = true;
+    if ending.truncated_by.is_none() && ending.error.is_none() {
+        ending.truncated_by = window.truncated_by;
+    }
+    if let Err(e) = read {
+        ending.error = Some(format!("reading the log file stopped: {e}"));
+    }
+    for msg in em.drain().into_iter().chain([Msg::Done(ending)]) {
+        if tx.blocking_send(msg).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a log through the Engine API. With a `--log-bytes` up to [`RING_MAX`], one
+/// pass keeps the newest lines that fit in memory; above it, a first pass measures
+/// which newest lines fit (numbers only) and the second streams them.
+async fn produce_from_engine(
     engine: &Engine,
     c: &DiscoveredContainer,
-    path: &str,
     limits: &Limits,
-    fit: Option<u64>,
+    redactor: &Redactor,
+    tx: &Sender<Msg>,
+) {
+    let done = |ending: Ending| Msg::Done(ending);
+    let ring = limits.bytes <= RING_MAX;
+    let fit = if ring || c.log_driver.as_deref() == Some("none") {
+        None
+    } else {
+        lines_that_fit(engine, c, limits).await
+    };
+    let tail = fit.unwrap_or(limits.lines).min(limits.lines);
+    if tail == 0 {
+        let _ = tx
+            .send(done(Ending {
+                source: Some("engine"),
+                truncated_by: Some("bytes"),
+                error: Some(format!(
+                    "the newest log line alone is larger than --log-bytes {}",
+                    limits.bytes
+                )),
+                ..Ending::default()
+            }))
+            .await;
+        return;
+    }
+    let mut stream = engine
+        .docker
+        .logs(&c.id, Some(logs_options(tail, limits.since)));
+    let first = match next_before(&mut stream, limits.deadline).await {
+        Err(()) => {
+            let _ = tx
+                .send(done(Ending {
+                    source: Some("engine"),
+                    truncated_by: Some("timeout"),
+                    error: Some("the engine sent nothing before the collector's time limit".into()),
+                    ..Ending::default()
+                }))
+                .await;
+            return;
+        }
+        Ok(Some(Err(e))) => {
+            let error = if docker::http_status(&e) == Some(404) {
+                GONE.to_string()
+            } else {
+                read_error(&e, c.log_driver.as_deref())
+            };
+            let _ = tx
+                .send(done(Ending {
+                    source: Some("engine"),
+                    error: Some(error),
+                    ..Ending::default()
+                }))
+                .await;
+            return;
+        }
+        Ok(first) => first,
+    };
+
+    let mut em = Emitter::new(limits, ring);
+    let mut last_ts = String::new();
+    let mut item = first;
+    loop {
+        let frame = match item {
+            None => break,
+            Some(Ok(frame)) => frame,
+            Some(Err(e)) => {
+                em.error = Some(format!("reading the log stopped: {}", error_chain(&e)));
+                break;
+            }
+        };
+        let name = stream_name(&frame);
+        let text = String::from_utf8_lossy(frame.as_ref());
+        let go_on = frame_lines(name, &text, &mut last_ts, &mut |line| {
+            em.push(redactor, line.timestamp, line.stream, line.text)
+        });
+        if let Some(batch) = em.full_batch()
+            && tx.send(batch).await.is_err()
+        {
+            return;
+        }
+        if !go_on {
+            break;
+        }
+        item = match next_before(&mut stream, limits.deadline).await {
+            Ok(next) => next,
+            Err(()) => {
+                em.stop = Some("timeout");
+                break;
+            }
+        };
+    }
+    let mut ending = em.ending(Some("engine"));
+    ending.exists = true;
+    if ending.truncated_by.is_none() && ending.error.is_none() {
+        // The engine sent the whole tail window: older lines may exist beyond it.
+        if fit.is_some() {
+            ending.truncated_by = Some("bytes");
+        } else if em.seen >= limits.lines {
+            ending.truncated_by = Some("lines");
+        }
+    }
+    for msg in em.drain().into_iter().chain([done(ending)]) {
+        if tx.send(msg).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Turns log lines into redacted output lines under the caps, in batches. In ring
+/// mode it keeps the newest lines that fit (memory bounded by `--log-bytes`);
+/// otherwise it stops at the first line over a cap.
+struct Emitter {
+    lines_cap: u64,
+    bytes_cap: u64,
+    ring: Option<std::collections::VecDeque<String>>,
+    ring_bytes: u64,
+    /// Why lines were dropped from the ring (`bytes` wins over `lines`).
+    evicted_by: Option<&'static str>,
+    batch: Vec<u8>,
+    batch_lines: u64,
+    /// Lines accepted so far.
+    seen: u64,
+    /// Bytes accepted so far (stream mode).
+    written: u64,
+    stop: Option<&'static str>,
+    error: Option<String>,
+}
+
+impl Emitter {
+    fn new(limits: &Limits, ring: bool) -> Self {
+        Emitter {
+            lines_cap: limits.lines,
+            bytes_cap: limits.bytes,
+            ring: ring.then(std::collections::VecDeque::new),
+            ring_bytes: 0,
+            evicted_by: None,
+            batch: Vec::with_capacity(BATCH + 4096),
+            batch_lines: 0,
+            seen: 0,
+            written: 0,
+            stop: None,
+            error: None,
+        }
+    }
+
+    /// Takes one line; false when a cap stops the log here.
+    fn push(&mut self, redactor: &Redactor, timestamp: &str, stream: &str, text: &str) -> bool {
+        // The text is redacted on its own so a withheld line keeps its timestamp and stream.
+        let redacted = redactor.redact_line(text);
+        let len = (timestamp.len() + stream.len() + redacted.len() + 3) as u64;
+        if let Some(ring) = &mut self.ring {
+            self.seen += 1;
+            if len > self.bytes_cap {
+                // This line alone is over the cap: it and everything older are left out.
+                ring.clear();
+                self.ring_bytes = 0;
+                self.evicted_by = Some("bytes");
+                return true;
+            }
+            ring.push_back(format!("{timestamp} {stream} {redacted}\n"));
+            self.ring_bytes += len;
+            while self.ring_bytes > self.bytes_cap || ring.len() as u64 > self.lines_cap {
+                let Some(old) = ring.pop_front() else { break };
+                self.ring_bytes -= old.len() as u64;
+                if self.evicted_by != Some("bytes") {
+                    self.evicted_by =
+                        Some(if self.ring_bytes + old.len() as u64 > self.bytes_cap {
+                            "bytes"
+                        } else {
+                            "lines"
+                        });
+                }
+            }
+            return true;
+        }
+        if self.seen >= self.lines_cap {
+            self.stop = Some("lines");
+            return false;
+        }
+        if self.written + len > self.bytes_cap {
+            self.stop = Some("bytes");
+            return false;
+        }
+        let b = &mut self.batch;
+        b.extend_from_slice(timestamp.as_bytes());
+        b.push(b' ');
+        b.extend_from_slice(stream.as_bytes());
+        b.push(b' ');
+        b.extend_from_slice(redacted.as_bytes());
+        b.push(b'\n');
+        self.batch_lines += 1;
+        self.seen += 1;
+        self.written += len;
+        true
+    }
+
+    /// The current batch when it is big enough to hand over.
+    fn full_batch(&mut self) -> Option<Msg> {
+        (self.batch.len() >= BATCH).then(|| self.take_batch())
+    }
+
+    fn take_batch(&mut self) -> Msg {
+        let bytes = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH + 4096));
+        Msg::Batch {
+            bytes,
+            lines: std::mem::take(&mut self.batch_lines),
+        }
+    }
+
+    /// Everything not handed over yet: the ring's lines, or the last batch.
+    fn drain(&mut self) -> Vec<Msg> {
+        let mut out = Vec::new();
+        if let Some(ring) = self.ring.take() {
+            for line in ring {
+                self.batch.extend_from_slice(line.as_bytes());
+                self.batch_lines += 1;
+                if self.batch.len() >= BATCH {
+                    out.push(self.take_batch());
+                }
+            }
+        }
+        if self.batch_lines > 0 {
+            out.push(self.take_batch());
+        }
+        out
+    }
+
+    /// How the log ended, as far as the emitter knows.
+    fn ending(&mut self, source: Option<&'static str>) -> Ending {
+        Ending {
+            source,
+            exists: false,
+            truncated_by: self.evicted_by.or(self.stop),
+            error: self.error.take(),
+        }
+    }
+}
+
+/// Writes one log from its reader's messages and describes it in the index.
+async fn write_log(
+    c: &DiscoveredContainer,
+    path: &str,
+    mut rx: Receiver<Msg>,
+    limits: &Limits,
     out: &CollectorSink,
 ) -> IndexEntry {
     let mut entry = IndexEntry {
         container: c.name.clone(),
         id: c.id.clone(),
         file: None,
+        source: None,
         lines: 0,
         bytes: 0,
         truncated: false,
@@ -399,129 +798,71 @@ async fn collect_one(
         entry.error = Some("not read: the collector's time limit was reached".into());
         return entry;
     }
-    if limits.lines == 0 || limits.bytes == 0 {
-        entry.truncated = true;
-        entry.truncated_by = Some(if limits.lines == 0 { "lines" } else { "bytes" });
-        return entry;
-    }
-
-    // Pass 1 (numbers only, measured ahead by `lines_that_fit`): when the byte cap
-    // binds, ask for the newest lines that fit.
-    let tail = fit.unwrap_or(limits.lines).min(limits.lines);
-    if tail == 0 {
-        entry.truncated = true;
-        entry.truncated_by = Some("bytes");
-        entry.error = Some(format!(
-            "the newest log line alone is larger than --log-bytes {}",
-            limits.bytes
-        ));
-        return entry;
-    }
-
-    let mut stream = engine
-        .docker
-        .logs(&c.id, Some(logs_options(tail, limits.since)));
-    let first = match next_before(&mut stream, limits.deadline).await {
-        Err(()) => {
-            entry.truncated = true;
-            entry.truncated_by = Some("timeout");
-            entry.error = Some("the engine sent nothing before the collector's time limit".into());
-            return entry;
-        }
-        Ok(Some(Err(e))) if docker::http_status(&e) == Some(404) => {
-            entry.error = Some(GONE.to_string());
-            return entry;
-        }
-        Ok(Some(Err(e))) => {
-            entry.error = Some(read_error(&e, c.log_driver.as_deref()));
-            return entry;
-        }
-        Ok(first) => first,
-    };
-
-    let mut ls = match out.stream(path).await {
-        Ok(ls) => ls,
-        Err(e) => {
-            entry.error = Some(format!("cannot write {path}: {e}"));
-            return entry;
-        }
-    };
-    entry.file = Some(path.to_string());
-    let redactor = out.redactor();
-    let mut last_ts = String::new();
-    let mut stop: Option<&'static str> = None;
-    let mut write_error: Option<String> = None;
-    let mut item = first;
-    loop {
-        let frame = match item {
-            None => break,
-            Some(Ok(frame)) => frame,
-            Some(Err(e)) => {
-                entry.error = Some(format!("reading the log stopped: {}", error_chain(&e)));
-                stop = Some("error");
-                break;
+    let mut ls: Option<LineStream> = None;
+    let mut write_error = None;
+    let ending = loop {
+        let msg = match tokio::time::timeout_at(limits.deadline, rx.recv()).await {
+            Err(_) => {
+                break Ending {
+                    truncated_by: Some("timeout"),
+                    error: ls
+                        .is_none()
+                        .then(|| "the log was not read before the collector's time limit".into()),
+                    ..Ending::default()
+                };
             }
+            Ok(None) => {
+                break Ending {
+                    error: Some("reading the log stopped unexpectedly".into()),
+                    ..Ending::default()
+                };
+            }
+            Ok(Some(msg)) => msg,
         };
-        let name = stream_name(&frame);
-        let text = String::from_utf8_lossy(frame.as_ref()).into_owned();
-        let go_on = frame_lines(name, &text, &mut last_ts, &mut |line| {
-            if ls.lines >= limits.lines {
-                stop = Some("lines");
-                return false;
-            }
-            // The text is redacted on its own so a withheld line keeps its timestamp and stream.
-            let redacted = format!(
-                "{} {} {}",
-                line.timestamp,
-                line.stream,
-                redactor.redact_line(line.text)
-            );
-            if ls.bytes + redacted.len() as u64 + 1 > limits.bytes {
-                stop = Some("bytes");
-                return false;
-            }
-            if let Err(e) = ls.write_redacted_line(&redacted) {
-                write_error = Some(format!("writing {path}: {e}"));
-                return false;
-            }
-            true
-        });
-        if !go_on {
-            break;
-        }
-        item = match next_before(&mut stream, limits.deadline).await {
-            Ok(next) => next,
-            Err(()) => {
-                stop = Some("timeout");
-                break;
-            }
+        let (bytes, lines) = match msg {
+            Msg::Done(ending) => break ending,
+            Msg::Batch { bytes, lines } => (bytes, lines),
         };
-    }
-
-    entry.lines = ls.lines;
-    entry.bytes = ls.bytes;
-    entry.truncated_by = match stop {
-        Some("error") => None,
-        Some(s) => Some(s),
-        // The engine sent the whole tail window: older lines may exist beyond it.
-        None if fit.is_some() => Some("bytes"),
-        None if ls.lines >= limits.lines => Some("lines"),
-        None => None,
+        if ls.is_none() {
+            match out.stream(path).await {
+                Ok(s) => ls = Some(s),
+                Err(e) => {
+                    write_error = Some(format!("cannot write {path}: {e}"));
+                    break Ending::default();
+                }
+            }
+        }
+        if let Some(s) = &mut ls
+            && let Err(e) = s.write_block(&bytes, lines)
+        {
+            write_error = Some(format!("writing {path}: {e}"));
+            break Ending::default();
+        }
     };
-    entry.truncated =
-        entry.truncated_by.is_some() || stop == Some("error") || write_error.is_some();
-    if let Some(e) = write_error {
-        entry.error = Some(e);
+    drop(rx);
+    entry.source = ending.source;
+    if ls.is_none() && ending.exists && write_error.is_none() {
+        // An empty log: its (empty) file says so.
+        match out.stream(path).await {
+            Ok(s) => ls = Some(s),
+            Err(e) => write_error = Some(format!("cannot write {path}: {e}")),
+        }
     }
-    let truncated = entry.truncated;
-    if let Err(e) = ls.finish(truncated) {
-        entry
-            .error
-            .get_or_insert_with(|| format!("closing {path}: {e}"));
+    entry.truncated_by = ending.truncated_by;
+    entry.error = write_error.or(ending.error);
+    entry.truncated = entry.truncated_by.is_some() || (entry.error.is_some() && ls.is_some());
+    if let Some(ls) = ls {
+        entry.file = Some(path.to_string());
+        entry.lines = ls.lines;
+        entry.bytes = ls.bytes;
+        if let Err(e) = ls.finish(entry.truncated) {
+            entry
+                .error
+                .get_or_insert_with(|| format!("closing {path}: {e}"));
+        }
     }
     entry
 }
-
 /// What to say when the engine refuses to return a log.
 fn read_error(e: &bollard::errors::Error, driver: Option<&str>) -> String {
     let chain = error_chain(e);
