@@ -428,6 +428,23 @@ fn logs_by_container(run: &mut common::Run) -> HashMap<String, (String, String)>
     out
 }
 
+/// Whether this agent can read the cgroup of a running container (root, local engine,
+/// same pid namespace as the engine's containers).
+async fn cgroup_readable(endpoint: &str, name: &str) -> bool {
+    let docker = connect(endpoint).expect("connect");
+    let c = docker
+        .inspect_container(name, None)
+        .await
+        .unwrap_or_else(|e| panic!("inspect {name}: {e}"));
+    let (Some(id), Some(pid)) = (c.id, c.state.and_then(|s| s.pid)) else {
+        return false;
+    };
+    let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    endpoint.starts_with("unix://")
+        && rcdiag_agent::collectors::cgroup::locate(&id, &proc_cgroup, &mountinfo).is_some()
+}
+
 /// `file` when this user can read the container's json-file log (root beside a local
 /// engine, as in CI), else `engine`.
 async fn expected_source(endpoint: &str, name: &str) -> &'static str {
@@ -611,6 +628,38 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
             s["memory_limit_bytes"].as_u64().is_some_and(|m| m > 0),
             "{s:#}"
         );
+        // Root beside a local engine (as in CI) reads the cgroup; otherwise the engine.
+        let expected = if cgroup_readable(&endpoint, &dep.names[key]).await {
+            "cgroup"
+        } else {
+            "engine"
+        };
+        assert_eq!(s["source"], expected, "{s:#}");
+    }
+    // The cgroup reading agrees with the engine's own sample of the same (idle) container.
+    let name = &dep.names["mongo"];
+    if cgroup_readable(&endpoint, name).await {
+        let ours = find(&stats, "name", name).clone();
+        let docker = connect(&endpoint).expect("connect");
+        let opts = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .build();
+        let api = docker
+            .stats(name, Some(opts))
+            .next()
+            .await
+            .expect("a sample")
+            .expect("stats");
+        let api_memory = api.memory_stats.as_ref().and_then(|m| m.limit);
+        assert_eq!(
+            ours["memory_limit_bytes"].as_u64(),
+            api_memory,
+            "the limit is capped at the host's memory as the engine does"
+        );
+        let api_cpus = api.cpu_stats.as_ref().and_then(|c| c.online_cpus);
+        assert_eq!(ours["online_cpus"].as_u64(), api_cpus.map(u64::from));
+        // An idle shell: both well under one CPU.
+        assert!(ours["cpu_percent"].as_f64().is_some_and(|p| p < 50.0));
     }
     assert!(
         stats

@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{CollectorSink, Context, DiscoveredContainer, Discovery, Options, Outcome};
+use super::{CollectorSink, Context, DiscoveredContainer, Discovery, Options, Outcome, cgroup};
 use crate::redact::{Redactor, is_secret_env_name};
 
 /// The endpoint used when neither `--docker-host` nor `DOCKER_HOST` is set.
@@ -415,7 +415,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     }
 
     // containers.json (and the ids of the running ones, for stats)
-    let mut running: Vec<(String, String)> = Vec::new();
+    let mut running: Vec<(String, String, Option<i64>)> = Vec::new();
     match docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default().all(true).build(),
@@ -505,7 +505,8 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
                     .unwrap_or_default()
                     .to_string();
                 if c.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
-                    running.push((id, name.clone()));
+                    let pid = c.state.as_ref().and_then(|s| s.pid).filter(|p| *p > 0);
+                    running.push((id, name.clone(), pid));
                 }
                 records.push((name, record));
             }
@@ -556,18 +557,30 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         Err(e) => errors.push(call_error("listing images (GET /images/json)", &e)),
     }
 
-    // stats.json: one sample per running container, all at once. The engine publishes
-    // samples on a one-second tick and a sample with a CPU share needs two ticks, so
-    // this takes one to two seconds however many containers run.
+    // stats.json: one sample per running container. Beside a local engine the cgroup
+    // files give it in cgroup::INTERVAL; the Engine API publishes samples on a
+    // one-second tick and needs two ticks for a CPU share, so the containers left are
+    // sampled through it all at once, in one to two seconds.
     let stats_timeout = STATS_TIMEOUT
         .min(ctx.options.timeout / 2)
         .max(Duration::from_secs(1));
-    let samples = stats_round(docker, &running, stats_timeout).await;
+    let (mut samples, rest) = if engine.endpoint.starts_with("unix://") {
+        tokio::task::spawn_blocking(move || sample_cgroups(running))
+            .await
+            .unwrap_or_default()
+    } else {
+        (Vec::new(), running)
+    };
+    samples.extend(stats_round(docker, &rest, stats_timeout).await);
     let mut stats = Vec::new();
-    for (id, name, res) in samples {
+    for (id, name, res, source) in samples {
         match res {
             Ok(None) => {}
-            Ok(Some(s)) => stats.push(stats_record(&id, &name, &s)),
+            Ok(Some(s)) => {
+                let mut record = stats_record(&id, &name, &s);
+                record["source"] = json!(source);
+                stats.push(record);
+            }
             Err(msg) => {
                 errors.push(format!("stats of {name}: {msg}"));
                 stats.push(
@@ -822,14 +835,10 @@ fn container_record(
 /// stopped or removed since it was listed.
 async fn stats_round(
     docker: &Docker,
-    running: &[(String, String)],
+    running: &[(String, String, Option<i64>)],
     timeout: Duration,
-) -> Vec<(
-    String,
-    String,
-    Result<Option<ContainerStatsResponse>, String>,
-)> {
-    futures_util::future::join_all(running.iter().map(|(id, name)| async move {
+) -> Vec<Sample> {
+    futures_util::future::join_all(running.iter().map(|(id, name, _)| async move {
         let opts = StatsOptionsBuilder::default()
             .stream(false)
             .one_shot(false)
@@ -842,13 +851,60 @@ async fn stats_round(
             Ok(Some(Err(e))) => Err(call_error("GET /containers/{id}/stats", &e)),
             Ok(Some(Ok(s))) => Ok(Some(s)),
         };
-        (id.clone(), name.clone(), res)
+        (id.clone(), name.clone(), res, "engine")
     }))
     .await
 }
 
+/// One container's stats: id, name, the sample (`Ok(None)`: stopped meanwhile) and
+/// where it was read (`cgroup` or `engine`).
+type Sample = (
+    String,
+    String,
+    Result<Option<ContainerStatsResponse>, String>,
+    &'static str,
+);
+
+/// A running container: id, name, main process id.
+type Running = (String, String, Option<i64>);
+
+/// Samples the running containers whose cgroup this agent can read (blocking: two
+/// readings `cgroup::INTERVAL` apart); returns them and the containers left over.
+fn sample_cgroups(running: Vec<Running>) -> (Vec<Sample>, Vec<Running>) {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let mountinfo = read("/proc/self/mountinfo");
+    let host_memory = cgroup::host_memory(&read("/proc/meminfo"));
+    let mut found = Vec::new();
+    let mut rest = Vec::new();
+    for (id, name, pid) in running {
+        let first = pid.and_then(|pid| {
+            let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+            let loc = cgroup::locate(&id, &proc_cgroup, &mountinfo)?;
+            let first = cgroup::read(&loc, &read("/proc/stat"), host_memory).ok()?;
+            Some((loc, first))
+        });
+        match first {
+            Some((loc, first)) => found.push((id, name, pid, loc, first)),
+            None => rest.push((id, name, pid)),
+        }
+    }
+    if found.is_empty() {
+        return (Vec::new(), rest);
+    }
+    std::thread::sleep(cgroup::INTERVAL);
+    let mut samples = Vec::new();
+    for (id, name, pid, loc, first) in found {
+        match cgroup::read(&loc, &read("/proc/stat"), host_memory) {
+            Ok(now) => samples.push((id, name, Ok(Some(cgroup::to_stats(&first, &now))), "cgroup")),
+            // Stopped meanwhile (its cgroup is gone), or unreadable now: ask the engine.
+            Err(_) => rest.push((id, name, pid)),
+        }
+    }
+    (samples, rest)
+}
+
 /// One `stats.json` record, with the CPU percentage computed as `docker stats` does.
-fn stats_record(id: &str, name: &str, s: &ContainerStatsResponse) -> Value {
+pub(crate) fn stats_record(id: &str, name: &str, s: &ContainerStatsResponse) -> Value {
     let cpu = s.cpu_stats.as_ref();
     let pre = s.precpu_stats.as_ref();
     let total = cpu

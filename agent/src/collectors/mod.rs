@@ -2,6 +2,7 @@
 //! several collectors need, and the sink that redacts and writes into the bundle.
 //! One module per collector; each exposes `async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome`.
 
+pub mod cgroup;
 pub mod docker;
 pub mod host;
 pub mod logfile;
@@ -41,8 +42,8 @@ pub const ALL: &[CollectorInfo] = &[
     },
     CollectorInfo {
         name: "docker",
-        reads: "Docker Engine API: version, info, containers (inspect), images, one stats sample per running container",
-        permissions: "read access to the Docker socket (root or the docker group)",
+        reads: "Docker Engine API: version, info, containers (inspect), images; one stats sample per running container (from its cgroup files beside a local engine when readable, else the Engine API)",
+        permissions: "read access to the Docker socket (root or the docker group); root and the host's /proc to read stats from cgroups (else the Engine API, 1-2 s)",
         files: "docker/version.json, docker/info.json, docker/containers.json, docker/images.json, docker/stats.json",
     },
     CollectorInfo {
