@@ -481,9 +481,11 @@ impl Bundle {
         };
         let record = self.manifest.files[idx].clone();
         let encrypted = self.encrypted;
+        // The SHA-256 of the signed manifest is checked at the end of the entry: the
+        // zip's own CRC-32 would be a second, weaker pass over every byte.
         let inner = self
             .archive
-            .by_name(path)
+            .by_name_with_options(path, zip::read::ZipReadOptions::new().ignore_crc32(true))
             .map_err(|e| zip_error(e, encrypted))?;
         Ok(EntryReader {
             inner,
