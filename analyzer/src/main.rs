@@ -643,6 +643,62 @@ fn bundle_labels(paths: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
+/// Runs `load(0)`, `load(1)`, ... `load(count - 1)` on up to as many threads as the
+/// machine runs at once, and returns the results in order. A bundle takes tens of
+/// milliseconds to verify and scan (decryption, inflation and hashing dominate), so
+/// several bundles are loaded side by side. Indexes are taken in increasing order; once
+/// a call returns `(_, true)` no further index is started, so only results after the
+/// first stopping one can be `None`: read in order up to it, they are what loading one
+/// by one would have given.
+fn load_bundles<T: Send>(count: usize, load: impl Fn(usize) -> (T, bool) + Sync) -> Vec<Option<T>> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let stopped = AtomicBool::new(false);
+    let work = || {
+        let mut done = Vec::new();
+        while !stopped.load(Ordering::SeqCst) {
+            let i = next.fetch_add(1, Ordering::SeqCst);
+            if i >= count {
+                break;
+            }
+            let (result, stop) = load(i);
+            if stop {
+                stopped.store(true, Ordering::SeqCst);
+            }
+            done.push((i, result));
+        }
+        done
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(count);
+    let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
+    std::thread::scope(|s| {
+        // This thread works too, so a failure to start threads only costs speed.
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|n| {
+                std::thread::Builder::new()
+                    .name(format!("rcdiag-load-{n}"))
+                    .spawn_scoped(s, work)
+                    .ok()
+            })
+            .collect();
+        let mut done = work();
+        for h in helpers {
+            match h.join() {
+                Ok(d) => done.extend(d),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        for (i, r) in done {
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+    });
+    results
+}
+
 fn check(a: &CheckArgs) -> anyhow::Result<Status> {
     let policy = load_policy(a.policy.as_deref())?;
     let keys = Keys::load(&a.open.identity, a.open.trust.as_deref())?;
@@ -650,7 +706,8 @@ fn check(a: &CheckArgs) -> anyhow::Result<Status> {
     let mut infos = Vec::new();
     let mut nodes = Vec::new();
     let mut skipped = Vec::new();
-    for (path, label) in a.bundles.iter().zip(&labels) {
+    let loaded = load_bundles(a.bundles.len(), |i| {
+        let (path, label) = (&a.bundles[i], &labels[i]);
         let file = display(path);
         let loaded = keys.open_for_model(path).and_then(|mut b| {
             let node = NodeData::load(&mut b, label, &policy)?;
@@ -660,6 +717,14 @@ fn check(a: &CheckArgs) -> anyhow::Result<Status> {
                 node,
             ))
         });
+        // Without --keep-going the run stops at the first bundle that fails.
+        let stop = loaded.is_err() && !a.keep_going;
+        (loaded, stop)
+    });
+    for (path, loaded) in a.bundles.iter().zip(loaded) {
+        let file = display(path);
+        // Only bundles after one that stopped the run are left unloaded.
+        let Some(loaded) = loaded else { break };
         match loaded {
             Ok((info, node)) => {
                 infos.push(info);

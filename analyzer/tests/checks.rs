@@ -2058,3 +2058,116 @@ fn real_bundle_with_unparsable_file_records_problem() {
     assert!(r.message.contains("present but unusable"), "{}", r.message);
     assert_eq!(get(&results, "bundle.complete").outcome, Outcome::Warn);
 }
+
+/// A plain bundle holding logs `logs` (path, content), and its path.
+fn bundle_with_logs(dir: &std::path::Path, logs: &[(&str, &[u8])]) -> std::path::PathBuf {
+    use rcdiag_bundle::{BundleWriter, Encryption, NodeKey, WriterOptions};
+    let mut w = BundleWriter::create(WriterOptions {
+        out: dir.to_path_buf(),
+        encryption: Encryption::None,
+        signer: NodeKey::generate(),
+        agent: AgentInfo {
+            name: "rcdiag-agent".into(),
+            version: "0.1.0".into(),
+        },
+        node: NodeInfo {
+            hostname: "node1".into(),
+            ..Default::default()
+        },
+        compression_level: None,
+    })
+    .unwrap();
+    for (path, data) in logs {
+        w.add_bytes(path, data).unwrap();
+    }
+    w.finish().unwrap().path
+}
+
+/// A log of `lines` lines with varied text (so it does not compress to nothing), a
+/// signature on every 997th line and a startup box line now and then.
+fn varied_log(lines: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..lines {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let text = match i % 997 {
+            0 => "MongoServerSelectionError: connection refused".to_string(),
+            500 => format!("|  Rocket.Chat Version: 8.{}.0  |", i % 7),
+            _ => format!(
+                "{{\"level\":30,\"msg\":\"call {x:016x} took {}ms\"}}",
+                x % 1000
+            ),
+        };
+        out.extend_from_slice(format!("2026-11-26T05:00:00.{i:09}Z stdout {text}\n").as_bytes());
+    }
+    out
+}
+
+#[test]
+fn real_bundle_logs_over_many_read_blocks_scan_like_scan_log() {
+    use rcdiag_bundle::{Bundle, OpenOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let a = varied_log(60_000);
+    let b = varied_log(7_000);
+    assert!(a.len() > 3 << 20, "several read blocks: {}", a.len());
+    let path = bundle_with_logs(dir.path(), &[("logs/a.log", &a), ("logs/b.log", &b)]);
+    // As `check` opens it: each file's hash is checked as the model reads it.
+    let opts = OpenOptions {
+        skip_content_check: true,
+        ..Default::default()
+    };
+    let mut bundle = Bundle::open(&path, &opts).unwrap();
+    let policy = Policy::builtin();
+    let loaded = NodeData::load(&mut bundle, "b", &policy).unwrap();
+    bundle.verify_contents().unwrap();
+    let mut expected = NodeData::new("b", loaded.manifest.clone());
+    expected.scan_log("logs/a.log", &a[..], &policy).unwrap();
+    expected.scan_log("logs/b.log", &b[..], &policy).unwrap();
+    assert_eq!(loaded.log_files, expected.log_files);
+    assert_eq!(loaded.log_matches, expected.log_matches);
+    assert_eq!(loaded.log_match_counts, expected.log_match_counts);
+    assert_eq!(loaded.startup_versions, expected.startup_versions);
+    // 61 hits in a.log (lines 1, 998, ...), 8 in b.log; 20 kept for the node.
+    assert_eq!(
+        loaded.log_match_counts.get("mongodb-unreachable"),
+        Some(&(61 + 8))
+    );
+    let kept: Vec<u64> = loaded.log_matches.iter().map(|m| m.line_no).collect();
+    assert_eq!(kept, (0..20).map(|k| 1 + 997 * k).collect::<Vec<u64>>());
+    assert_eq!(
+        loaded.startup_versions.len(),
+        14,
+        "8.0.0 to 8.6.0 in each log"
+    );
+}
+
+#[test]
+fn a_log_damaged_inside_the_bundle_fails_the_load() {
+    use rcdiag_bundle::{Bundle, OpenOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let a = varied_log(40_000);
+    let path = bundle_with_logs(dir.path(), &[("logs/a.log", &a), ("logs/b.log", b"ok\n")]);
+    // Flip a byte in the middle of logs/a.log's compressed data (after its local header).
+    let mut bytes = std::fs::read(&path).unwrap();
+    let name = b"logs/a.log";
+    let at = bytes
+        .windows(name.len())
+        .enumerate()
+        .find(|(i, w)| *w == name && *i >= 30 && bytes[i - 30..i - 26] == *b"PK\x03\x04")
+        .map(|(i, _)| i)
+        .expect("local header of logs/a.log");
+    let extra = u16::from_le_bytes([bytes[at - 2], bytes[at - 1]]) as usize;
+    let data = at + name.len() + extra;
+    bytes[data + 20_000] ^= 0x55;
+    std::fs::write(&path, &bytes).unwrap();
+    let opts = OpenOptions {
+        skip_content_check: true,
+        ..Default::default()
+    };
+    let mut bundle = Bundle::open(&path, &opts).expect("the manifest and signature are intact");
+    let err = NodeData::load(&mut bundle, "b", &Policy::builtin())
+        .expect_err("a damaged log must fail the load");
+    assert!(!err.to_string().is_empty());
+}

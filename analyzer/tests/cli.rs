@@ -482,6 +482,66 @@ fn check_keep_going_reports_the_others_and_lists_the_unreadable_one() {
 }
 
 #[test]
+fn check_of_many_bundles_keeps_their_order_and_stops_at_the_first_bad_one() {
+    // Bundles are loaded side by side; the report and the errors follow the order given.
+    let s = setup();
+    let mut paths = Vec::new();
+    for i in 0..6 {
+        let p = if i == 2 || i == 4 {
+            let bad = s.path(&format!("bad{i}.rcdiag"));
+            fs::write(&bad, b"this is not a bundle").expect("write");
+            bad
+        } else {
+            s.write(
+                &Node::healthy(&format!("node{i}"), "8.5.0"),
+                &format!("n{i}.rcdiag"),
+            )
+        };
+        paths.push(p);
+    }
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let out = check(&s, &refs).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "only the first bad bundle is reported: {err}"
+    );
+    assert!(errors[0].contains("bad2.rcdiag"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let out = check(&s, &refs)
+        .args(["--keep-going", "--format", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(errors[0].contains("bad2.rcdiag") && errors[1].contains("bad4.rcdiag"));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let files: Vec<(String, bool)> = v["bundles"]
+        .as_array()
+        .expect("bundles")
+        .iter()
+        .map(|b| {
+            (
+                b["file"].as_str().unwrap_or("").to_string(),
+                b["verified"] == true,
+            )
+        })
+        .collect();
+    let expected: Vec<(String, bool)> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.display().to_string(), i != 2 && i != 4))
+        .collect();
+    assert_eq!(files, expected);
+}
+
+#[test]
 fn check_exits_1_on_a_tampered_bundle_and_on_an_untrusted_signer() {
     let s = setup();
     let stranger = allowed_signers(s.dir.path(), "others", &[&NodeKey::generate()]);
