@@ -1114,18 +1114,23 @@ fn check_regexes(what: &str, patterns: &[String], p: &mut Vec<String>) {
     }
 }
 
-/// `pattern` compiled once per process (policies are small, checks run per container);
-/// `None` when it does not compile (`validate()` reports those).
-pub fn cached_regex(pattern: &str) -> Option<regex::Regex> {
+/// `pattern` compiled once per process and shared (policies are small, checks run per
+/// container); `None` when it does not compile (`validate()` reports those). Shared,
+/// not cloned: a clone of a `Regex` starts with an empty search cache, which costs more
+/// to build than a short match.
+pub fn cached_regex(pattern: &str) -> Option<std::sync::Arc<regex::Regex>> {
     use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Cache = Mutex<HashMap<String, Option<Arc<regex::Regex>>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let mut cache = CACHE
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    cache
-        .entry(pattern.to_string())
-        .or_insert_with(|| regex::Regex::new(pattern).ok())
-        .clone()
+    if let Some(re) = cache.get(pattern) {
+        return re.clone();
+    }
+    let re = regex::Regex::new(pattern).ok().map(Arc::new);
+    cache.insert(pattern.to_string(), re.clone());
+    re
 }

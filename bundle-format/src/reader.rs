@@ -678,7 +678,7 @@ enum EntryHasher {
 }
 
 /// Entries at least this large are hashed on a second thread.
-const THREADED_HASH_MIN: u64 = 1 << 20;
+const THREADED_HASH_MIN: u64 = 4 << 20;
 /// Bytes handed to the hashing thread at a time (at most 4 batches are in flight).
 const HASH_BATCH: usize = 256 << 10;
 

@@ -75,14 +75,17 @@ fn missing_mongo(input: &CheckInput) -> String {
     )
 }
 
-/// The Rocket.Chat version to judge MongoDB against: the node's own, else any node's.
-fn rc_version_for(node: &NodeData, input: &CheckInput) -> Option<(Version, Evidence)> {
-    node_rc_version(node, input.policy).or_else(|| {
-        input
-            .nodes
-            .iter()
-            .find_map(|n| node_rc_version(n, input.policy))
-    })
+/// The Rocket.Chat version to judge each node's MongoDB against (in the order of
+/// `input.nodes`): the node's own, else the first node's that has one. Each node's
+/// version is looked up once.
+fn rc_versions(input: &CheckInput) -> Vec<Option<(Version, Evidence)>> {
+    let own: Vec<Option<(Version, Evidence)>> = input
+        .nodes
+        .iter()
+        .map(|n| node_rc_version(n, input.policy))
+        .collect();
+    let any = own.iter().flatten().next().cloned();
+    own.into_iter().map(|v| v.or_else(|| any.clone())).collect()
 }
 
 /// Runs `mongodb.version`.
@@ -90,7 +93,7 @@ pub(crate) fn version(input: &CheckInput) -> CheckResult {
     const ID: &str = "mongodb.version";
     let policy = input.policy;
     let mut findings = Vec::new();
-    for node in input.nodes {
+    for (node, rc_version) in input.nodes.iter().zip(rc_versions(input)) {
         let too_old = node
             .mongodb_summary
             .as_ref()
@@ -109,7 +112,7 @@ pub(crate) fn version(input: &CheckInput) -> CheckResult {
                     )
                 })
         });
-        let Some((rc, rc_ev)) = rc_version_for(node, input) else {
+        let Some((rc, rc_ev)) = rc_version else {
             if let Some((m, ev)) = found {
                 findings.push(Finding::new(
                     Outcome::Unknown,

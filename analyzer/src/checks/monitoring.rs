@@ -13,7 +13,7 @@ use crate::policy::Policy;
 /// Containers on any node whose image matches one of `patterns`; `None` when no
 /// match and some node's containers are unknown.
 fn find_images(input: &CheckInput, patterns: &[String]) -> (Vec<Evidence>, Vec<String>) {
-    let res: Vec<regex::Regex> = patterns
+    let res: Vec<std::sync::Arc<regex::Regex>> = patterns
         .iter()
         .filter_map(|p| crate::policy::cached_regex(p))
         .collect();
