@@ -795,67 +795,77 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
     via_engine.assert_no_secret(SECRETS);
 
     // 2. --log-lines 5: the 5 newest lines, flagged.
-    let mut run = run_collectors(
-        Options {
-            log_lines: 5,
-            ..options(&endpoint)
-        },
-        &[("logs", logs_collector)],
-    )
-    .await;
-    let index = run.json("logs/index.json");
-    for key in ["rc1", "rc2"] {
-        let name = &dep.names[key];
-        let entry = find(&index, "container", name);
-        assert_eq!(entry["lines"], 5, "{entry:#}");
-        assert_eq!(entry["truncated"], true, "{entry:#}");
-        assert_eq!(entry["truncated_by"], "lines", "{entry:#}");
-        let file = format!("logs/{name}.log");
-        assert!(
-            run.bundle.entry(&file).is_some_and(|r| r.truncated),
-            "the manifest marks {file} truncated"
-        );
-        let text = run.text(&file);
-        let lines = log_lines(&text);
-        assert_eq!(lines.len(), 5, "{text}");
-        assert!(
-            lines[4].ends_with(LAST_LINE),
-            "the newest lines are kept: {text}"
-        );
-        assert!(lines[0].contains("tick 36"), "{text}");
+    // Both sources: the files (window found backward) and the engine (one pass, the
+    // newest lines kept in memory).
+    for log_source in [LogSource::Auto, LogSource::Engine] {
+        let mut run = run_collectors(
+            Options {
+                log_lines: 5,
+                log_source,
+                ..options(&endpoint)
+            },
+            &[("logs", logs_collector)],
+        )
+        .await;
+        let index = run.json("logs/index.json");
+        for key in ["rc1", "rc2"] {
+            let name = &dep.names[key];
+            let entry = find(&index, "container", name);
+            assert_eq!(entry["lines"], 5, "{entry:#}");
+            assert_eq!(entry["truncated"], true, "{entry:#}");
+            assert_eq!(entry["truncated_by"], "lines", "{entry:#}");
+            let file = format!("logs/{name}.log");
+            assert!(
+                run.bundle.entry(&file).is_some_and(|r| r.truncated),
+                "the manifest marks {file} truncated"
+            );
+            let text = run.text(&file);
+            let lines = log_lines(&text);
+            assert_eq!(lines.len(), 5, "{text}");
+            assert!(
+                lines[4].ends_with(LAST_LINE),
+                "the newest lines are kept: {text}"
+            );
+            assert!(lines[0].contains("tick 36"), "{text}");
+        }
+        run.assert_no_secret(SECRETS);
     }
-    run.assert_no_secret(SECRETS);
 
     // 3. A small --log-bytes: under the cap, the newest lines, flagged.
-    let cap = 600u64;
-    let mut run = run_collectors(
-        Options {
-            log_bytes: cap,
-            ..options(&endpoint)
-        },
-        &[("logs", logs_collector)],
-    )
-    .await;
-    let index = run.json("logs/index.json");
-    for key in ["rc1", "rc2"] {
-        let name = &dep.names[key];
-        let entry = find(&index, "container", name);
-        assert_eq!(entry["truncated"], true, "{entry:#}");
-        assert_eq!(entry["truncated_by"], "bytes", "{entry:#}");
-        let text = run.text(&format!("logs/{name}.log"));
-        assert!(text.len() as u64 <= cap, "{} bytes > cap {cap}", text.len());
-        assert!(
-            text.len() as u64 > cap / 2,
-            "the cap is used, not wasted: {} bytes",
-            text.len()
-        );
-        assert_eq!(entry["bytes"], text.len() as u64);
-        assert!(
-            text.trim_end().ends_with(LAST_LINE),
-            "the newest lines are kept: {text}"
-        );
+    // Both sources: the files (window found backward) and the engine (one pass, the
+    // newest lines kept in memory).
+    for log_source in [LogSource::Auto, LogSource::Engine] {
+        let cap = 600u64;
+        let mut run = run_collectors(
+            Options {
+                log_bytes: cap,
+                log_source,
+                ..options(&endpoint)
+            },
+            &[("logs", logs_collector)],
+        )
+        .await;
+        let index = run.json("logs/index.json");
+        for key in ["rc1", "rc2"] {
+            let name = &dep.names[key];
+            let entry = find(&index, "container", name);
+            assert_eq!(entry["truncated"], true, "{entry:#}");
+            assert_eq!(entry["truncated_by"], "bytes", "{entry:#}");
+            let text = run.text(&format!("logs/{name}.log"));
+            assert!(text.len() as u64 <= cap, "{} bytes > cap {cap}", text.len());
+            assert!(
+                text.len() as u64 > cap / 2,
+                "the cap is used, not wasted: {} bytes",
+                text.len()
+            );
+            assert_eq!(entry["bytes"], text.len() as u64);
+            assert!(
+                text.trim_end().ends_with(LAST_LINE),
+                "the newest lines are kept: {text}"
+            );
+        }
+        run.assert_no_secret(SECRETS);
     }
-    run.assert_no_secret(SECRETS);
     drop(dep);
 }
 

@@ -876,11 +876,13 @@ fn sample_cgroups(running: Vec<Running>) -> (Vec<Sample>, Vec<Running>) {
     let host_memory = cgroup::host_memory(&read("/proc/meminfo"));
     let mut found = Vec::new();
     let mut rest = Vec::new();
+    // One host CPU reading per round, as the engine takes one per collection tick.
+    let proc_stat = read("/proc/stat");
     for (id, name, pid) in running {
         let first = pid.and_then(|pid| {
             let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
             let loc = cgroup::locate(&id, &proc_cgroup, &mountinfo)?;
-            let first = cgroup::read(&loc, &read("/proc/stat"), host_memory).ok()?;
+            let first = cgroup::read(&loc, &proc_stat, host_memory).ok()?;
             Some((loc, first))
         });
         match first {
@@ -893,8 +895,9 @@ fn sample_cgroups(running: Vec<Running>) -> (Vec<Sample>, Vec<Running>) {
     }
     std::thread::sleep(cgroup::INTERVAL);
     let mut samples = Vec::new();
+    let proc_stat = read("/proc/stat");
     for (id, name, pid, loc, first) in found {
-        match cgroup::read(&loc, &read("/proc/stat"), host_memory) {
+        match cgroup::read(&loc, &proc_stat, host_memory) {
             Ok(now) => samples.push((id, name, Ok(Some(cgroup::to_stats(&first, &now))), "cgroup")),
             // Stopped meanwhile (its cgroup is gone), or unreadable now: ask the engine.
             Err(_) => rest.push((id, name, pid)),

@@ -31,7 +31,7 @@ use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::time::Instant;
 
 use super::docker::{self, Engine, error_chain, register_env_secrets, short_id};
-use super::logfile::{self, JsonLog, Unusable};
+use super::logfile::{self, JsonLog, Line, Unusable};
 use super::{CollectorSink, Context, DiscoveredContainer, LineStream, LogSource, Outcome};
 use crate::redact::Redactor;
 
@@ -298,26 +298,6 @@ fn logs_options(
         .build()
 }
 
-/// One log line as the engine sent it, split into timestamp, stream and text.
-struct Line<'a> {
-    timestamp: &'a str,
-    stream: &'static str,
-    text: &'a str,
-}
-
-impl Line<'_> {
-    /// The line as written to the bundle (before redaction).
-    #[cfg(test)]
-    fn render(&self) -> String {
-        format!("{} {} {}", self.timestamp, self.stream, self.text)
-    }
-
-    /// Length of the written line (before redaction) plus the newline.
-    fn rendered_len(&self) -> u64 {
-        (self.timestamp.len() + self.stream.len() + self.text.len() + 3) as u64
-    }
-}
-
 /// Splits one engine frame into lines. Frames normally hold one `<timestamp> <text>\n`
 /// line; a frame with several lines (TTY output) is split, later lines reusing the
 /// last timestamp seen when they carry none.
@@ -536,7 +516,6 @@ async fn produce_from_engine(
     redactor: &Redactor,
     tx: &Sender<Msg>,
 ) {
-    let done = |ending: Ending| Msg::Done(ending);
     let ring = limits.bytes <= RING_MAX;
     let fit = if ring || c.log_driver.as_deref() == Some("none") {
         None
@@ -546,7 +525,7 @@ async fn produce_from_engine(
     let tail = fit.unwrap_or(limits.lines).min(limits.lines);
     if tail == 0 {
         let _ = tx
-            .send(done(Ending {
+            .send(Msg::Done(Ending {
                 source: Some("engine"),
                 truncated_by: Some("bytes"),
                 error: Some(format!(
@@ -564,7 +543,7 @@ async fn produce_from_engine(
     let first = match next_before(&mut stream, limits.deadline).await {
         Err(()) => {
             let _ = tx
-                .send(done(Ending {
+                .send(Msg::Done(Ending {
                     source: Some("engine"),
                     truncated_by: Some("timeout"),
                     error: Some("the engine sent nothing before the collector's time limit".into()),
@@ -580,7 +559,7 @@ async fn produce_from_engine(
                 read_error(&e, c.log_driver.as_deref())
             };
             let _ = tx
-                .send(done(Ending {
+                .send(Msg::Done(Ending {
                     source: Some("engine"),
                     error: Some(error),
                     ..Ending::default()
@@ -634,7 +613,7 @@ async fn produce_from_engine(
             ending.truncated_by = Some("lines");
         }
     }
-    for msg in em.drain().into_iter().chain([done(ending)]) {
+    for msg in em.drain().into_iter().chain([Msg::Done(ending)]) {
         if tx.send(msg).await.is_err() {
             break;
         }
@@ -695,16 +674,13 @@ impl Emitter {
             ring.push_back(format!("{timestamp} {stream} {redacted}\n"));
             self.ring_bytes += len;
             while self.ring_bytes > self.bytes_cap || ring.len() as u64 > self.lines_cap {
+                if self.ring_bytes > self.bytes_cap {
+                    self.evicted_by = Some("bytes");
+                } else if self.evicted_by.is_none() {
+                    self.evicted_by = Some("lines");
+                }
                 let Some(old) = ring.pop_front() else { break };
                 self.ring_bytes -= old.len() as u64;
-                if self.evicted_by != Some("bytes") {
-                    self.evicted_by =
-                        Some(if self.ring_bytes + old.len() as u64 > self.bytes_cap {
-                            "bytes"
-                        } else {
-                            "lines"
-                        });
-                }
             }
             return true;
         }
@@ -917,7 +893,7 @@ mod tests {
             "2026-11-26T05:00:00.123456789Z hello world\n",
             &mut last,
             &mut |l| {
-                got.push(l.render());
+                got.push(format!("{} {} {}", l.timestamp, l.stream, l.text));
                 true
             },
         );
@@ -926,7 +902,7 @@ mod tests {
             "2026-11-26T05:00:01.000000001Z a\r\nno timestamp\n",
             &mut last,
             &mut |l| {
-                got.push(l.render());
+                got.push(format!("{} {} {}", l.timestamp, l.stream, l.text));
                 true
             },
         );
