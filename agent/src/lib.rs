@@ -1,9 +1,11 @@
 //! rcdiag-agent as a library: the collectors, redaction and the collection run, so the
 //! binary stays thin and the tests can drive the pieces directly.
 
+pub mod bound;
 pub mod collectors;
 pub mod config;
 pub mod redact;
+pub mod review;
 pub mod run;
 pub mod schedule;
 pub mod snapshots;

@@ -81,6 +81,68 @@ enum Command {
         #[command(subcommand)]
         command: SnapshotsCommand,
     },
+    /// Encrypt a signed plain bundle (from `collect --no-encrypt`) to support, unchanged.
+    #[command(after_help = SEAL_HELP)]
+    Seal(SealArgs),
+    /// Redact a signed plain bundle again with more rules, and re-sign it.
+    #[command(after_help = REDACT_HELP)]
+    Redact(RedactArgs),
+}
+
+const SEAL_HELP: &str = "The review flow: `collect --no-encrypt` writes a signed plain \
+`.rcdiag.zip`; look at it (unzip -l, unzip -p, `rcdiag-agent redact` to remove more); \
+then `seal` encrypts it byte for byte to support's key. Its signature still verifies, \
+and support sees that it was sealed after review.
+
+Examples:
+  rcdiag-agent seal rcdiag-node1-20261203T080000Z.rcdiag.zip -r age1... --remove-plain";
+
+const REDACT_HELP: &str = "Every file is passed again through the built-in rules and \
+the given ones; the new bundle keeps the collectors' records, is signed by this node's \
+key, and its manifest records the re-redaction (which rules, how many replacements). \
+The input is never changed. Then `seal` the new bundle to send it.
+
+Examples:
+  rcdiag-agent redact b.rcdiag.zip --literal 'Project Falcon' --pattern 'ACME-[0-9]{6}' -o out/
+  rcdiag-agent seal out/rcdiag-....rcdiag.zip -r age1...";
+
+/// `rcdiag-agent seal`.
+#[derive(Args, Debug)]
+struct SealArgs {
+    /// The signed plain bundle (`.rcdiag.zip`).
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    to: RecipientArgs,
+    /// Output folder (the input's name without `.zip`) or file [default: the input's folder].
+    #[arg(short = 'o', long = "out", value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// ASCII-armored age output.
+    #[arg(long)]
+    armor: bool,
+    /// Remove the plain bundle once the sealed one is written.
+    #[arg(long)]
+    remove_plain: bool,
+}
+
+/// `rcdiag-agent redact`.
+#[derive(Args, Debug)]
+struct RedactArgs {
+    /// The signed plain bundle (`.rcdiag.zip`).
+    #[arg(value_name = "BUNDLE")]
+    bundle: PathBuf,
+    /// Replace every match of REGEX (Rust regex syntax); repeatable. Recorded as custom-N.
+    #[arg(long = "pattern", value_name = "REGEX")]
+    patterns: Vec<String>,
+    /// Replace every occurrence of TEXT; repeatable. Recorded as literal-N.
+    #[arg(long = "literal", value_name = "TEXT")]
+    literals: Vec<String>,
+    /// Output folder (a standard file name) or file [default: the input's folder].
+    #[arg(short = 'o', long = "out", value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// State dir holding the node key that re-signs [default: /var/lib/rcdiag as root, else $XDG_STATE_HOME/rcdiag].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -262,6 +324,8 @@ fn main() -> ExitCode {
         Command::Snapshots {
             command: SnapshotsCommand::List { dir, json },
         } => snapshots_list(&dir, json).map(|()| ExitCode::SUCCESS),
+        Command::Seal(args) => seal_cmd(args).map(|()| ExitCode::SUCCESS),
+        Command::Redact(args) => redact_cmd(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -864,4 +928,63 @@ async fn shutdown_signal() -> &'static str {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     }
+}
+
+fn seal_cmd(a: SealArgs) -> Result<()> {
+    let mut recipients = Vec::new();
+    for r in &a.to.recipients {
+        recipients.push(Recipient::parse(r)?);
+    }
+    if let Some(f) = &a.to.recipients_file {
+        recipients.extend(Recipient::parse_file(f)?);
+    }
+    if recipients.is_empty() {
+        bail!("no recipient: pass support's key with -r age1... (or -R FILE)");
+    }
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| rcdiag_agent::review::default_out(&a.bundle));
+    let sealed = rcdiag_agent::review::seal(&a.bundle, &out, &recipients, a.armor, a.remove_plain)?;
+    eprintln!(
+        "sealed: {} bytes, signed by {} (signature unchanged){}",
+        sealed.size,
+        sealed.signer,
+        if a.remove_plain {
+            format!("; removed {}", a.bundle.display())
+        } else {
+            String::new()
+        }
+    );
+    println!("{}", sealed.path.display());
+    Ok(())
+}
+
+fn redact_cmd(a: RedactArgs) -> Result<()> {
+    if a.patterns.is_empty() && a.literals.is_empty() {
+        bail!("nothing to redact: give --pattern REGEX or --literal TEXT (repeatable)");
+    }
+    let dir = a.state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
+    let signer = NodeKey::load_or_create(&dir)?;
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| rcdiag_agent::review::default_out(&a.bundle));
+    let done =
+        rcdiag_agent::review::redact_bundle(&a.bundle, &out, &a.patterns, &a.literals, signer)?;
+    let counts: Vec<String> = done
+        .counts
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    eprintln!(
+        "re-redacted: {}",
+        if counts.is_empty() {
+            "no match".to_string()
+        } else {
+            counts.join(", ")
+        }
+    );
+    println!("{}", done.bundle.path.display());
+    Ok(())
 }

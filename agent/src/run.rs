@@ -190,6 +190,14 @@ pub async fn run(
         },
         compression_level: None,
     })?;
+    // Secrets on this node's command lines are remembered before any collector
+    // writes, so the exact-value pass finds them in the logs too (bounded: 2 s).
+    if cfg.collectors.iter().any(|c| c == "host" || c == "logs") {
+        let red = redactor.clone();
+        let harvest =
+            tokio::task::spawn_blocking(move || collectors::host::harvest_argv_secrets(&red));
+        let _ = tokio::time::timeout(Duration::from_secs(2), harvest).await;
+    }
     let sink = Sink::new(writer, redactor.clone());
     let ctx = Arc::new(Context::new(cfg.options.clone(), redactor.clone()));
     let selected: Vec<&'static str> = collectors::names()
@@ -261,10 +269,13 @@ pub async fn run(
         draw(&live, false);
     }
 
+    // Every collector is done, so every secret of the run is known: the held JSON
+    // files get the exact-value pass and are written now.
+    let flush_errors = sink.flush_pending().await;
     let mut records = Vec::new();
     for (name, out, res, _) in results {
-        let (record, bytes) = match res {
-            Ok(r) => r,
+        let (mut record, bytes) = match res {
+            Ok((r, _)) => (r, out.bytes()),
             Err(e) => (
                 CollectorRecord {
                     name: name.to_string(),
@@ -277,6 +288,24 @@ pub async fn run(
                 0,
             ),
         };
+        let errors: Vec<&str> = flush_errors
+            .iter()
+            .filter(|(c, _)| *c == name)
+            .map(|(_, e)| e.as_str())
+            .collect();
+        if !errors.is_empty() {
+            if record.status == CollectorStatus::Ok {
+                record.status = CollectorStatus::Partial;
+            }
+            let mut msg = record.error.take().map(|m| vec![m]).unwrap_or_default();
+            msg.extend(errors.iter().map(|e| e.to_string()));
+            record.error = Some(msg.join("; "));
+        }
+        // The manifest holds no secret by construction: names, counts, and messages
+        // that went through the patterns and, now, the exact-value pass.
+        record.error = record
+            .error
+            .map(|m| redactor.replace_exact(&m).unwrap_or(m));
         records.push((record, bytes));
     }
     for info in collectors::ALL {
@@ -312,6 +341,9 @@ pub async fn run(
     let agent_sink = sink.for_collector("agent");
     agent_sink.put_json("agent/run.json", &run_info).await?;
     drop(agent_sink);
+    if let Some((_, e)) = sink.flush_pending().await.into_iter().next() {
+        return Err(RunError::Internal(e));
+    }
 
     let mut writer = sink
         .into_writer()
@@ -322,14 +354,8 @@ pub async fn run(
     writer.set_redaction(RedactionSummary {
         enabled: true,
         rules: redactor.counts(),
+        ..Default::default()
     });
-    // Fail closed on the manifest too: it must not carry any secret the agent saw.
-    let manifest = serde_json::to_vec(&writer.manifest()).unwrap_or_default();
-    if let Some(why) = redactor.find_secret(&manifest) {
-        return Err(RunError::Internal(format!(
-            "refusing to sign: the manifest would contain the {why}; please report this"
-        )));
-    }
     let bundle = writer.finish()?;
     Ok(RunReport {
         bundle,

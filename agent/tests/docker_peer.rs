@@ -581,7 +581,7 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
     );
     assert!(
         env.contains(
-            &"MONGO_URL=mongodb://***REDACTED:uri-userinfo***@mongo:27017/rocketchat?replicaSet=rs0"
+            &"MONGO_URL=mongodb://rcuser:***REDACTED:uri-userinfo***@mongo:27017/rocketchat?replicaSet=rs0"
         ),
         "MONGO_URL keeps its topology, loses its credentials: {env:?}"
     );
@@ -724,15 +724,16 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
         assert!(lines.iter().any(|l| l.contains(" stderr ") && l.contains("Bearer ***REDACTED:bearer-token***")), "{text}");
         assert!(
             lines.iter().any(|l| l
-                .contains(" stderr connecting to mongodb://***REDACTED:uri-userinfo***")
+                .contains(" stderr connecting to mongodb://rcuser:***REDACTED:uri-userinfo***@")
                 && l.contains("mongo:27017/rocketchat?replicaSet=rs0")),
             "{text}"
         );
         assert!(
             lines
                 .iter()
-                .any(|l| l.ends_with(" stdout ***REDACTED:exact-secret***")),
-            "the admin password line is withheld, its timestamp kept: {text}"
+                .any(|l| l
+                    .ends_with(" stdout initial admin created with ***REDACTED:exact-secret***")),
+            "the admin password is replaced, the rest of its line kept: {text}"
         );
         assert!(
             lines

@@ -28,6 +28,7 @@ mod keys;
 mod manifest;
 mod names;
 mod reader;
+mod seal;
 mod writer;
 
 pub use error::{Error, Result};
@@ -37,12 +38,13 @@ pub use keys::{
 };
 pub use manifest::{
     AgentInfo, CollectorRecord, CollectorStatus, FORMAT_NAME, FORMAT_VERSION, FileRecord, Manifest,
-    NodeInfo, RedactionSummary, Signer, manifest_schema_json, sorted_json,
+    NodeInfo, ReRedaction, RedactionSummary, Signer, manifest_schema_json, sorted_json,
 };
 pub use names::check_entry_name;
 pub use reader::{
     Bundle, EntryReader, Limits, OpenOptions, ReadSeek, TrustStatus, header_recipients,
 };
+pub use seal::{SEALED_STANZA_TAG, Sealed, is_sealed, seal};
 pub use writer::{
     BundleWriter, Encryption, FinishedBundle, HINT_STANZA_TAG, WriterOptions, bundle_file_name,
     merge_counts,

@@ -144,6 +144,26 @@ pub struct RedactionSummary {
     /// Replacements per rule name.
     #[serde(default)]
     pub rules: BTreeMap<String, u64>,
+    /// Re-redactions of the bundle after it was collected (`rcdiag-agent redact`),
+    /// oldest first; absent when there was none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub re_redactions: Vec<ReRedaction>,
+}
+
+/// One re-redaction of an existing bundle by `rcdiag-agent redact`: the bundle was
+/// read, redacted again with more rules, and signed anew by the node key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ReRedaction {
+    /// When, UTC RFC 3339.
+    pub at: String,
+    /// The `bundle_id` of the bundle it was made from.
+    pub from_bundle_id: String,
+    /// Fingerprint of the key that signed that bundle.
+    pub from_signer: String,
+    /// Replacements per rule: `custom-N` for each `--pattern`, `literal-N` for each
+    /// `--literal`, and the built-in rule ids that matched again.
+    #[serde(default)]
+    pub rules: BTreeMap<String, u64>,
 }
 
 /// The key that signed `manifest.json`.

@@ -135,7 +135,7 @@ impl Outer {
 /// A recipient that adds a plaintext `rcdiag-recipient <fingerprint>` stanza to the
 /// age header, so a reader without the right key can say which keys would open it.
 /// age implementations ignore stanzas of types they do not know.
-struct HintRecipient(String);
+pub(crate) struct HintRecipient(pub(crate) String);
 
 impl age::Recipient for HintRecipient {
     fn wrap_file_key(

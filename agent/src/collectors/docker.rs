@@ -7,10 +7,10 @@
 //! `docker/stats.json` (see `docs/collector-outputs.md`).
 //!
 //! Secrets: every container environment entry goes through
-//! [`Redactor::redact_env_entry`](crate::redact::Redactor::redact_env_entry), which also
-//! remembers the values for the fail-closed scan; every other string of a container's
-//! record is then passed through `redact_line`, so a secret that survives the patterns
-//! blanks that one field, not the whole file.
+//! [`Redactor::redact_env_entry`](crate::redact::Redactor::redact_env_entry), the
+//! command line (`Cmd`, `Entrypoint`) through `redact_argv` and labels through
+//! `redact_labels`, which remember the values for the exact-value pass; the sink then
+//! applies the patterns to every string, and the exact-value pass at the end of the run.
 //!
 //! An engine that cannot be reached (socket missing, connection refused) makes the
 //! collector *skipped* with a reason that says what to pass; an engine that answers
@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{CollectorSink, Context, DiscoveredContainer, Discovery, Options, Outcome, cgroup};
-use crate::redact::{Redactor, is_secret_env_name};
+use crate::redact::Redactor;
 
 /// The endpoint used when neither `--docker-host` nor `DOCKER_HOST` is set.
 pub const DEFAULT_ENDPOINT: &str = "unix:///var/run/docker.sock";
@@ -326,6 +326,16 @@ fn discovered_from(c: &ContainerInspectResponse) -> DiscoveredContainer {
             .and_then(|h| h.log_config.as_ref())
             .and_then(|l| l.typ.clone()),
         log_path: c.log_path.clone().filter(|p| !p.is_empty()),
+        labels: config
+            .and_then(|c| c.labels.as_ref())
+            .map(|l| l.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        cmd: config
+            .and_then(|c| c.entrypoint.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(config.and_then(|c| c.cmd.clone()).unwrap_or_default())
+            .collect(),
         id,
     }
 }
@@ -336,34 +346,27 @@ pub(crate) fn short_id(id: &str) -> &str {
     id.get(..12).unwrap_or(id)
 }
 
-/// Remembers the secrets of an environment (for the fail-closed scan) without redacting or counting.
-pub(crate) fn register_env_secrets(redactor: &Redactor, env: &[String]) {
-    for entry in env {
-        let Some((name, value)) = entry.split_once('=') else {
-            continue;
-        };
-        if value.contains("://") {
-            redactor.register_uri_secrets(value);
-        }
-        if is_secret_env_name(name) {
-            redactor.register_secret(value);
+/// Field-aware redaction of one `containers.json` record (env is already redacted):
+/// command lines option by option, labels by key; the sink applies the patterns and,
+/// at the end of the run, the exact-value pass to every string.
+fn redact_record(redactor: &Redactor, record: &mut Value) {
+    for key in ["cmd", "entrypoint"] {
+        if let Some(args) = record.get(key).and_then(Value::as_array) {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.as_str().unwrap_or_default().to_string())
+                .collect();
+            record[key] = json!(redactor.redact_argv(&args));
         }
     }
-}
-
-/// Pattern-redacts every string of `value`, and blanks a string that still holds a
-/// remembered secret (so one field is withheld rather than the whole file).
-fn scrub(redactor: &Redactor, value: &mut Value) {
-    match value {
-        Value::String(s) => {
-            let r = redactor.redact_line(s);
-            if r != *s {
-                *s = r;
-            }
+    for key in ["labels", "image_labels", "log_options"] {
+        if let Some(map) = record.get(key).and_then(Value::as_object) {
+            let redacted = redactor.redact_labels(
+                map.iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default())),
+            );
+            record[key] = json!(redacted);
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| scrub(redactor, v)),
-        Value::Object(map) => map.values_mut().for_each(|v| scrub(redactor, v)),
-        _ => {}
     }
 }
 
@@ -498,7 +501,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             for (id, c, env) in pending {
                 let image = c.image.as_ref().and_then(|i| images.get(i));
                 let mut record = container_record(&c, env, image);
-                scrub(redactor, &mut record);
+                redact_record(redactor, &mut record);
                 let name = record
                     .get("name")
                     .and_then(Value::as_str)
@@ -539,7 +542,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
                         "repo_digests": i.repo_digests,
                         "created": unix_to_rfc3339(i.created),
                         "size_bytes": i.size,
-                        "labels": sorted(&i.labels),
+                        "labels": out.redactor().redact_labels(i.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
                         "containers": i.containers,
                     })
                 })

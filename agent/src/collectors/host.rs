@@ -243,8 +243,11 @@ pub struct ProcessInfo {
     pub kind: &'static str,
     /// Process name (`comm`).
     pub name: String,
-    /// Command line, redacted.
+    /// Command line, redacted option by option, then cut to a bounded length.
     pub cmdline: String,
+    /// The raw arguments (NOT redacted: never written).
+    #[serde(skip)]
+    pub args: Vec<String>,
     /// Names of its environment variables (values are never read out); `None` when not readable.
     pub env_names: Option<Vec<String>>,
     /// Whether it runs in a container (its cgroup names docker/containerd/kubepods/libpod/lxc).
@@ -271,7 +274,10 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             .push(format!("clock synchronisation unknown: {e}"));
     }
     for p in &mut report.processes {
-        p.cmdline = ctx.redactor.redact_line(&p.cmdline);
+        p.cmdline = ctx
+            .redactor
+            .redact_argv(&std::mem::take(&mut p.args))
+            .join(" ");
     }
     let missing_core =
         report.memory.total_bytes == 0 || report.cpu.logical_cores == 0 || report.disks.is_empty();
@@ -667,6 +673,58 @@ fn cgroup_version(root: &Path, mounts: &str) -> (Option<u8>, Option<&'static str
     }
 }
 
+/// The proc file system to read: `RCDIAG_HOST_PROC` when set, else `/proc`.
+fn proc_root() -> PathBuf {
+    std::env::var_os(HOST_PROC_ENV)
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("/proc"))
+}
+
+/// The most processes and command-line bytes per process read for secrets.
+const HARVEST_MAX_PROCESSES: usize = 32_768;
+const HARVEST_MAX_CMDLINE: u64 = 256 << 10;
+
+/// Remembers the secrets on every process's command line (`--password X`, URIs with a
+/// password) before any collector writes, so that the exact-value pass finds them in
+/// every file, logs included. Blocking; bounded in processes and bytes; regular files only.
+pub fn harvest_argv_secrets(redactor: &crate::redact::Redactor) {
+    use std::io::Read;
+    let Ok(entries) = fs::read_dir(proc_root()) else {
+        return;
+    };
+    let own = std::process::id();
+    for entry in entries.filter_map(Result::ok).take(HARVEST_MAX_PROCESSES) {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let path = entry.path().join("cmdline");
+        if !fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let mut raw = Vec::new();
+        let Ok(f) = fs::File::open(&path) else {
+            continue;
+        };
+        if f.take(HARVEST_MAX_CMDLINE).read_to_end(&mut raw).is_err() || raw.is_empty() {
+            continue;
+        }
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        redactor.register_argv_secrets(&args);
+    }
+}
+
 /// Rocket.Chat and mongod processes, and how many candidates' environments were unreadable.
 fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
     let own = std::process::id();
@@ -763,6 +821,7 @@ fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
             kind,
             name: if comm.is_empty() { argv0 } else { comm },
             cmdline,
+            args,
             env_names: env,
             in_container: container_runtime_in_cgroup(&cgroup).is_some(),
             container_id: container_id_in_cgroup(&cgroup),

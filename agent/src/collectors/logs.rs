@@ -30,7 +30,7 @@ use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
 use tokio::time::Instant;
 
-use super::docker::{self, Engine, error_chain, register_env_secrets, short_id};
+use super::docker::{self, Engine, error_chain, short_id};
 use super::logfile::{self, JsonLog, Line, Unusable};
 use super::{CollectorSink, Context, DiscoveredContainer, LineStream, LogSource, Outcome};
 use crate::redact::Redactor;
@@ -118,7 +118,9 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     };
     // Log lines may quote any container's secret: remember them all before reading.
     for c in &containers {
-        register_env_secrets(out.redactor(), &c.env);
+        out.redactor().register_env_secrets(&c.env);
+        out.redactor().register_argv_secrets(&c.cmd);
+        out.redactor().register_label_secrets(&c.labels);
     }
 
     let now = jiff::Timestamp::now();

@@ -135,6 +135,10 @@ pub struct DiscoveredContainer {
     pub log_driver: Option<String>,
     /// The engine's file of a `json-file` log (`LogPath`), on the engine's host.
     pub log_path: Option<String>,
+    /// Entrypoint and command (NOT redacted: never write it).
+    pub cmd: Vec<String>,
+    /// Labels (NOT redacted: never write them).
+    pub labels: Vec<(String, String)>,
 }
 
 impl DiscoveredContainer {
@@ -191,10 +195,13 @@ impl Context {
         self.discovery
             .get_or_init(|| async {
                 let found = docker::discover(&self.options).await;
-                // Every container's secret env values are scanned for, whichever collector reads them.
+                // Every container's secrets (env values, command-line options) are searched
+                // for, whichever collector reads them.
                 if let Ok(containers) = &found {
                     for c in containers {
-                        docker::register_env_secrets(&self.redactor, &c.env);
+                        self.redactor.register_env_secrets(&c.env);
+                        self.redactor.register_argv_secrets(&c.cmd);
+                        self.redactor.register_label_secrets(&c.labels);
                     }
                 }
                 found
@@ -250,12 +257,22 @@ impl Outcome {
     }
 }
 
-/// The bundle writer shared by the collectors of a run. Entries are written one at a
-/// time; collectors gather concurrently and take the writer only to store.
+/// A JSON file put by a collector, held until every collector is done so that the
+/// exact-value pass sees every secret of the run (see [`Sink::flush_pending`]).
+struct PendingJson {
+    path: String,
+    value: serde_json::Value,
+    collector: &'static str,
+    bytes: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The bundle writer shared by the collectors of a run. Log entries are streamed one at
+/// a time; JSON files are held (bounded, pattern-redacted) and written at the end.
 #[derive(Clone)]
 pub struct Sink {
     writer: Arc<AsyncMutex<BundleWriter>>,
     redactor: Arc<Redactor>,
+    pending: Arc<Mutex<Vec<PendingJson>>>,
 }
 
 impl Sink {
@@ -264,6 +281,7 @@ impl Sink {
         Self {
             writer: Arc::new(AsyncMutex::new(writer)),
             redactor,
+            pending: Arc::default(),
         }
     }
 
@@ -277,11 +295,23 @@ impl Sink {
         }
     }
 
-    /// Takes the writer back once every collector is done (fails if one still holds it).
+    /// Writes the held JSON files, after the exact-value pass over each, in the order
+    /// they were put. Returns `(collector, error)` for each file that could not be written.
+    pub async fn flush_pending(&self) -> Vec<(&'static str, String)> {
+        let pending = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
+        let mut w = self.writer.lock().await;
+        write_pending(&mut w, &self.redactor, pending)
+    }
+
+    /// Takes the writer back once every collector is done (fails if one still holds it);
+    /// JSON files still held are written first.
     pub fn into_writer(self) -> Option<BundleWriter> {
-        Arc::try_unwrap(self.writer)
+        let pending = std::mem::take(&mut *self.pending.lock().expect("pending lock"));
+        let mut writer = Arc::try_unwrap(self.writer)
             .ok()
-            .map(AsyncMutex::into_inner)
+            .map(AsyncMutex::into_inner)?;
+        let _ = write_pending(&mut writer, &self.redactor, pending);
+        Some(writer)
     }
 
     /// A weak handle to the writer: it upgrades while any clone of the sink is alive.
@@ -294,6 +324,27 @@ impl Sink {
         let mut w = self.writer.lock().await;
         f(&mut w)
     }
+}
+
+fn write_pending(
+    w: &mut BundleWriter,
+    redactor: &Redactor,
+    pending: Vec<PendingJson>,
+) -> Vec<(&'static str, String)> {
+    let mut errors = Vec::new();
+    for mut p in pending {
+        redactor.replace_exact_json(&mut p.value);
+        let mut bytes = serde_json::to_vec_pretty(&p.value).unwrap_or_default();
+        bytes.push(b'\n');
+        match w.add_bytes(&p.path, &bytes) {
+            Ok(rec) => {
+                p.bytes
+                    .fetch_add(rec.size, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => errors.push((p.collector, format!("writing {}: {e}", p.path))),
+        }
+    }
+    errors
 }
 
 /// A collector's view of the sink: every write is redacted and recorded.
@@ -331,28 +382,35 @@ impl CollectorSink {
         self.files.lock().expect("files lock").clone()
     }
 
-    /// Writes `value` as JSON, after pattern redaction of every string and the fail-closed scan.
+    /// Puts `value` as a JSON file: every string is cut to [`crate::bound::MAX_FIELD_BYTES`]
+    /// and pattern-redacted now; the exact-value pass and the write happen once every
+    /// collector is done ([`Sink::flush_pending`]).
     pub async fn put_json(
         &self,
         path: &str,
         value: &impl Serialize,
-    ) -> Result<FileRecord, rcdiag_bundle::Error> {
-        let value = serde_json::to_value(value).map_err(|e| rcdiag_bundle::Error::Json {
+    ) -> Result<(), rcdiag_bundle::Error> {
+        let mut value = serde_json::to_value(value).map_err(|e| rcdiag_bundle::Error::Json {
             path: path.into(),
             reason: e.to_string(),
         })?;
-        let bytes = self.sink.redactor.finalize_json(value);
-        let rec = self
-            .sink
-            .with_writer(|w| w.add_bytes(path, &bytes).cloned())
-            .await?;
+        crate::bound::bound_json(&mut value);
+        self.sink.redactor.redact_json(&mut value);
+        self.sink
+            .pending
+            .lock()
+            .expect("pending lock")
+            .push(PendingJson {
+                path: path.to_string(),
+                value,
+                collector: self.collector,
+                bytes: self.bytes.clone(),
+            });
         self.files
             .lock()
             .expect("files lock")
             .push(path.to_string());
-        self.bytes
-            .fetch_add(rec.size, std::sync::atomic::Ordering::Relaxed);
-        Ok(rec)
+        Ok(())
     }
 
     /// Opens a streamed text entry; the writer stays locked until the stream is finished or dropped.
