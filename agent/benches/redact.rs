@@ -76,7 +76,8 @@ fn main() {
     for i in 0..20 {
         redactor.register_secret(&format!("Exact-Secret-{i:03}-xYz"));
     }
-    let one_rule = regex::Regex::new(rcdiag_agent::redact::rules::BUILTIN[0].pattern).expect("rule");
+    let one_rule =
+        regex::Regex::new(rcdiag_agent::redact::rules::BUILTIN[0].pattern).expect("rule");
 
     let mut copy = Vec::new();
     let mut single = Vec::new();
@@ -100,7 +101,10 @@ fn main() {
         full.push(mb / t.elapsed().as_secs_f64());
     }
     let (c, s, f) = (median(copy), median(single), median(full));
-    println!("redaction of {mb:.0} MB of pino log lines ({} lines), median of {runs} runs:", lines.len());
+    println!(
+        "redaction of {mb:.0} MB of pino log lines ({} lines), median of {runs} runs:",
+        lines.len()
+    );
     println!("  copy only (floor)        {c:8.1} MB/s");
     println!("  one pattern rule         {s:8.1} MB/s");
     println!(

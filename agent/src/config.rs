@@ -43,6 +43,8 @@ pub struct FileConfig {
     /// Extra redaction patterns.
     #[serde(default)]
     pub redact_patterns: Vec<String>,
+    /// Consistent pseudonyms: `"hostnames,ips,emails,usernames"` or `"all"`.
+    pub pseudonymize: Option<String>,
     /// ASCII-armored output.
     pub armor: Option<bool>,
 }

@@ -87,6 +87,24 @@ enum Command {
     /// Redact a signed plain bundle again with more rules, and re-sign it.
     #[command(after_help = REDACT_HELP)]
     Redact(RedactArgs),
+    /// The pseudonyms of `collect --pseudonymize`, kept on this node.
+    Pseudonyms {
+        #[command(subcommand)]
+        command: PseudonymsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PseudonymsCommand {
+    /// Print the value behind TOKEN (as support quotes it from a bundle: host-7f3a, ip-09c2).
+    Lookup {
+        /// The token.
+        #[arg(value_name = "TOKEN")]
+        token: String,
+        /// State dir holding the map [default: /var/lib/rcdiag as root, else $XDG_STATE_HOME/rcdiag].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 const SEAL_HELP: &str = "The review flow: `collect --no-encrypt` writes a signed plain \
@@ -229,6 +247,11 @@ struct CollectOpts {
     /// Extra redaction rule (a regex); repeatable. Redaction cannot be turned off.
     #[arg(long = "redact-pattern", value_name = "REGEX")]
     redact_patterns: Vec<String>,
+    /// Replace these by stable tokens, the same in every bundle of this node:
+    /// hostnames, ips, emails, usernames (comma-separated) or all. The map stays in the
+    /// state dir; `rcdiag-agent pseudonyms lookup TOKEN` answers support's questions.
+    #[arg(long, value_name = "KINDS")]
+    pseudonymize: Option<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -326,6 +349,9 @@ fn main() -> ExitCode {
         } => snapshots_list(&dir, json).map(|()| ExitCode::SUCCESS),
         Command::Seal(args) => seal_cmd(args).map(|()| ExitCode::SUCCESS),
         Command::Redact(args) => redact_cmd(args).map(|()| ExitCode::SUCCESS),
+        Command::Pseudonyms {
+            command: PseudonymsCommand::Lookup { token, state_dir },
+        } => pseudonym_lookup(&token, state_dir),
     };
     match result {
         Ok(code) => code,
@@ -377,6 +403,7 @@ struct Plan {
     collectors: Vec<String>,
     case: Option<String>,
     redact_patterns: Vec<String>,
+    pseudonymize: Vec<rcdiag_agent::redact::pseudonym::Kind>,
 }
 
 /// The plan of a run: `out` is `-o` (collect) or `--dir` (schedule).
@@ -471,6 +498,12 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
     }
     let mut redact_patterns = file.redact_patterns.clone();
     redact_patterns.extend(args.redact_patterns.iter().cloned());
+    let pseudonymize = match args.pseudonymize.as_ref().or(file.pseudonymize.as_ref()) {
+        Some(list) => {
+            rcdiag_agent::redact::pseudonym::Kind::parse_list(list).map_err(anyhow::Error::msg)?
+        }
+        None => Vec::new(),
+    };
     Ok(Plan {
         encryption,
         recipients,
@@ -487,6 +520,7 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         collectors: selected,
         case: args.case.clone(),
         redact_patterns,
+        pseudonymize,
     })
 }
 
@@ -567,6 +601,8 @@ fn run_config(p: &Plan, signer: &NodeKey, progress: Progress) -> RunConfig {
         redact_patterns: p.redact_patterns.clone(),
         progress,
         argv: std::env::args().collect(),
+        pseudonymize: (!p.pseudonymize.is_empty())
+            .then(|| (p.pseudonymize.clone(), p.state_dir.clone())),
     }
 }
 
@@ -987,4 +1023,22 @@ fn redact_cmd(a: RedactArgs) -> Result<()> {
     );
     println!("{}", done.bundle.path.display());
     Ok(())
+}
+
+fn pseudonym_lookup(token: &str, state_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let dir = state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
+    match rcdiag_agent::redact::pseudonym::lookup(&dir, token)? {
+        Some(e) => {
+            println!("{}", e.value);
+            eprintln!("{token}: {:?}", e.kind);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!(
+                "rcdiag-agent: {token} is not in the pseudonym map of {} (was the bundle made on this node, with this --state-dir?)",
+                dir.display()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }

@@ -61,6 +61,8 @@ pub struct RunConfig {
     pub progress: Progress,
     /// The command line, recorded (scrubbed) in `agent/run.json`.
     pub argv: Vec<String>,
+    /// Consistent pseudonyms: the kinds, and the state dir that keeps their key and map.
+    pub pseudonymize: Option<(Vec<crate::redact::pseudonym::Kind>, PathBuf)>,
 }
 
 /// What a finished run produced.
@@ -96,6 +98,9 @@ pub enum RunError {
     /// Interrupted by a signal.
     #[error("interrupted by {0}: no bundle was written and no temporary file is left")]
     Interrupted(&'static str),
+    /// The pseudonym key or map could not be used.
+    #[error(transparent)]
+    Pseudonyms(#[from] crate::redact::pseudonym::PseudonymError),
     /// Internal failure.
     #[error("{0}")]
     Internal(String),
@@ -168,6 +173,17 @@ pub async fn run(
     cancel: impl Future<Output = &'static str>,
 ) -> Result<RunReport, RunError> {
     let redactor = Arc::new(Redactor::new(&cfg.redact_patterns)?);
+    let mut hostname = node_name();
+    if let Some((kinds, state_dir)) = cfg.pseudonymize.as_ref().filter(|(k, _)| !k.is_empty()) {
+        use crate::redact::pseudonym::{Kind, Pseudonymizer};
+        let p = Pseudonymizer::new(kinds.clone(), state_dir)?;
+        if p.wants(Kind::Hostnames) {
+            p.register(Kind::Hostnames, &hostname);
+            p.register(Kind::Hostnames, &rcdiag_bundle::hostname());
+            hostname = p.token(Kind::Hostnames, &hostname);
+        }
+        redactor.set_pseudonymizer(p);
+    }
     if let Some(uri) = &cfg.options.mongodb_uri {
         redactor.register_uri_secrets(uri);
     }
@@ -184,7 +200,7 @@ pub async fn run(
             version: env!("CARGO_PKG_VERSION").into(),
         },
         node: NodeInfo {
-            hostname: node_name(),
+            hostname,
             machine_id_hash: machine_id_hash(),
             labels,
         },
@@ -356,6 +372,11 @@ pub async fn run(
         rules: redactor.counts(),
         ..Default::default()
     });
+    // The pseudonym map stays on the node; saved before the bundle exists, so that
+    // every token in it can be looked up.
+    if let Some(p) = redactor.pseudonymizer() {
+        p.save()?;
+    }
     let bundle = writer.finish()?;
     Ok(RunReport {
         bundle,

@@ -157,3 +157,78 @@ fn seal_encrypts_the_plain_bundle_unchanged() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already encrypted"));
     assert!(!rcdiag_bundle::is_sealed(&idfile));
 }
+
+#[test]
+fn pseudonymized_bundles_hold_stable_tokens_and_lookup_answers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let host = rcdiag_bundle::hostname();
+    let mut tokens = Vec::new();
+    for i in 0..2 {
+        let out_dir = tmp.path().join(format!("out{i}"));
+        std::fs::create_dir(&out_dir).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"))
+            .args(["collect", "--no-encrypt", "--only", "host", "-q"])
+            .args(["--pseudonymize", "hostnames,ips"])
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("-o")
+            .arg(&out_dir)
+            .env_remove("RCDIAG_NODE_NAME")
+            .output()
+            .unwrap();
+        let path = ok(&out, "collect --pseudonymize");
+        assert!(
+            !path.file_name().unwrap().to_string_lossy().contains(&host),
+            "the file name does not carry the host name: {path:?}"
+        );
+        let (b, text) = text_of(&path, &[]);
+        let token = b.manifest().node.hostname.clone();
+        assert!(token.starts_with("host-"), "{token}");
+        assert!(
+            !text.contains(&format!("\"{host}\"")),
+            "host name left in the files"
+        );
+        assert!(text.contains(&token), "the token is used in the files too");
+        assert!(
+            b.manifest()
+                .redaction
+                .rules
+                .get("pseudonym-hostname")
+                .copied()
+                .unwrap_or(0)
+                >= 1,
+            "{:?}",
+            b.manifest().redaction.rules
+        );
+        tokens.push(token);
+    }
+    assert_eq!(
+        tokens[0], tokens[1],
+        "the same token in every bundle of the node"
+    );
+    let look = agent(&[
+        "pseudonyms",
+        "lookup",
+        &tokens[0],
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert!(look.status.success());
+    assert_eq!(String::from_utf8_lossy(&look.stdout).trim(), host);
+    let miss = agent(&[
+        "pseudonyms",
+        "lookup",
+        "host-0000",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(miss.status.code(), Some(1));
+    // The map never enters a bundle: it is only in the state dir, mode 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(state.join("pseudonyms.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

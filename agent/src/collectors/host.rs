@@ -689,7 +689,6 @@ const HARVEST_MAX_CMDLINE: u64 = 256 << 10;
 /// password) before any collector writes, so that the exact-value pass finds them in
 /// every file, logs included. Blocking; bounded in processes and bytes; regular files only.
 pub fn harvest_argv_secrets(redactor: &crate::redact::Redactor) {
-    use std::io::Read;
     let Ok(entries) = fs::read_dir(proc_root()) else {
         return;
     };
@@ -705,24 +704,34 @@ pub fn harvest_argv_secrets(redactor: &crate::redact::Redactor) {
         if pid == own {
             continue;
         }
-        let path = entry.path().join("cmdline");
-        if !fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            continue;
-        }
-        let mut raw = Vec::new();
-        let Ok(f) = fs::File::open(&path) else {
+        let Some(args) = read_cmdline(&entry.path()) else {
             continue;
         };
-        if f.take(HARVEST_MAX_CMDLINE).read_to_end(&mut raw).is_err() || raw.is_empty() {
-            continue;
-        }
-        let args: Vec<String> = raw
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
         redactor.register_argv_secrets(&args);
     }
+}
+
+/// The arguments of the process whose `/proc` folder is `dir`: `None` for a kernel
+/// thread, a zombie or a `cmdline` that is not a regular file; at most
+/// `HARVEST_MAX_CMDLINE` bytes are read.
+fn read_cmdline(dir: &Path) -> Option<Vec<String>> {
+    use std::io::Read;
+    let path = dir.join("cmdline");
+    if !fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let mut raw = Vec::new();
+    fs::File::open(&path)
+        .ok()?
+        .take(HARVEST_MAX_CMDLINE)
+        .read_to_end(&mut raw)
+        .ok()?;
+    let args: Vec<String> = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    (!args.is_empty()).then_some(args)
 }
 
 /// Rocket.Chat and mongod processes, and how many candidates' environments were unreadable.
@@ -745,17 +754,9 @@ fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
             continue;
         }
         let dir = entry.path();
-        let Ok(raw) = fs::read(dir.join("cmdline")) else {
-            continue;
+        let Some(args) = read_cmdline(&dir) else {
+            continue; // kernel thread, zombie, or not a proc file
         };
-        if raw.is_empty() {
-            continue; // kernel thread or zombie
-        }
-        let args: Vec<String> = raw
-            .split(|b| *b == 0)
-            .filter(|a| !a.is_empty())
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
         let comm = fs::read_to_string(dir.join("comm"))
             .map(|s| s.trim().to_string())
             .unwrap_or_default();

@@ -13,6 +13,7 @@
 //! Replacements read `***REDACTED:<rule>***`; only counts per rule are kept.
 
 mod fields;
+pub mod pseudonym;
 pub mod rules;
 mod secrets;
 
@@ -66,6 +67,8 @@ pub struct Redactor {
     any_rule: regex::RegexSet,
     secrets: Mutex<Secrets>,
     counts: Mutex<BTreeMap<String, u64>>,
+    /// Consistent pseudonyms, when asked for (`--pseudonymize`).
+    pseudo: std::sync::OnceLock<pseudonym::Pseudonymizer>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -123,6 +126,7 @@ impl Redactor {
             any_rule,
             secrets: Mutex::new(Secrets::default()),
             counts: Mutex::new(BTreeMap::new()),
+            pseudo: std::sync::OnceLock::new(),
         })
     }
 
@@ -149,8 +153,22 @@ impl Redactor {
         self.secrets.lock().expect("secrets lock").len()
     }
 
-    /// Remembers the password of a connection URI (several hosts allowed).
+    /// Turns consistent pseudonyms on for the rest of the run (once).
+    pub fn set_pseudonymizer(&self, p: pseudonym::Pseudonymizer) {
+        let _ = self.pseudo.set(p);
+    }
+
+    /// The pseudonymizer of the run, if pseudonyms were asked for.
+    pub fn pseudonymizer(&self) -> Option<&pseudonym::Pseudonymizer> {
+        self.pseudo.get()
+    }
+
+    /// Remembers the password of a connection URI (several hosts allowed), and its
+    /// hosts and user for pseudonyms when they are asked for.
     pub fn register_uri_secrets(&self, uri: &str) {
+        if let Some(p) = self.pseudo.get() {
+            p.register_uri(uri);
+        }
         let Some((_, rest)) = uri.split_once("://") else {
             return;
         };
@@ -183,9 +201,13 @@ impl Redactor {
         }
     }
 
-    /// Counts per rule so far.
+    /// Counts per rule so far (pseudonyms included).
     pub fn counts(&self) -> BTreeMap<String, u64> {
-        self.counts.lock().expect("counts lock").clone()
+        let mut c = self.counts.lock().expect("counts lock").clone();
+        if let Some(p) = self.pseudo.get() {
+            c.extend(p.counts());
+        }
+        c
     }
 
     /// Adds `n` replacements to the count of `rule` (callers that redact structurally).
@@ -253,6 +275,18 @@ impl Redactor {
             self.register_uri_secrets(value);
         }
         self.redact_text(value)
+    }
+
+    /// The exact-value pass, then pseudonyms: what every string gets last.
+    fn last_pass(&self, text: &str) -> Option<String> {
+        let exact = self.replace_exact(text);
+        let Some(p) = self.pseudo.get() else {
+            return exact;
+        };
+        match p.apply(exact.as_deref().unwrap_or(text)) {
+            Some(r) => Some(r),
+            None => exact,
+        }
     }
 
     /// Remembers the secrets of an environment (for the exact-value pass) without
@@ -398,21 +432,21 @@ impl Redactor {
         Some(out)
     }
 
-    /// The exact-value pass over every string and key of a JSON value.
+    /// The exact-value pass (and pseudonyms) over every string and key of a JSON value.
     pub fn replace_exact_json(&self, value: &mut Value) {
         match value {
             Value::String(s) => {
-                if let Some(r) = self.replace_exact(s) {
+                if let Some(r) = self.last_pass(s) {
                     *s = r;
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.replace_exact_json(v)),
             Value::Object(map) => {
-                let keys_hold_secret = map.keys().any(|k| self.has_exact(k));
-                if keys_hold_secret {
+                let keys_change = map.keys().any(|k| self.last_pass(k).is_some());
+                if keys_change {
                     let old = std::mem::take(map);
                     for (k, v) in old {
-                        let k = self.replace_exact(&k).unwrap_or(k);
+                        let k = self.last_pass(&k).unwrap_or(k);
                         map.insert(k, v);
                     }
                 }
@@ -435,7 +469,7 @@ impl Redactor {
     /// replaced, the rest of the line kept).
     pub fn redact_line(&self, line: &str) -> String {
         let out = self.redact_text(line);
-        self.replace_exact(&out).unwrap_or(out)
+        self.last_pass(&out).unwrap_or(out)
     }
 
     /// Serializes a JSON value after the patterns and the exact-value pass.

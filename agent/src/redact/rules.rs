@@ -329,15 +329,7 @@ pub fn high_entropy(v: &str) -> bool {
     if !not_a_placeholder(v) {
         return false;
     }
-    let classes = [
-        v.bytes().any(|b| b.is_ascii_lowercase()),
-        v.bytes().any(|b| b.is_ascii_uppercase()),
-        v.bytes().any(|b| b.is_ascii_digit()),
-        v.bytes().any(|b| !b.is_ascii_alphanumeric()),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
+    let classes = super::secrets::char_classes(v);
     classes >= 2 && entropy(v) >= 3.0
 }
 

@@ -103,15 +103,7 @@ pub fn is_distinctive(value: &str) -> bool {
     if COMMON_WORDS.iter().any(|w| w.eq_ignore_ascii_case(v)) {
         return false;
     }
-    let classes = [
-        v.chars().any(|c| c.is_lowercase()),
-        v.chars().any(|c| c.is_uppercase()),
-        v.chars().any(|c| c.is_ascii_digit()),
-        v.chars().any(|c| !c.is_alphanumeric()),
-    ]
-    .iter()
-    .filter(|x| **x)
-    .count();
+    let classes = char_classes(v);
     // A single lower-case word ("mysecretword") of under 12 characters could be anything.
     classes >= 2 || v.chars().count() >= 12
 }
@@ -195,4 +187,17 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// How many of the classes lower case, upper case, digit and other a value uses.
+pub fn char_classes(v: &str) -> usize {
+    [
+        v.chars().any(|c| c.is_lowercase()),
+        v.chars().any(|c| c.is_uppercase()),
+        v.chars().any(|c| c.is_ascii_digit()),
+        v.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count()
 }
