@@ -37,7 +37,8 @@ pub use keys::{
 };
 pub use manifest::{
     AgentInfo, CollectorRecord, CollectorStatus, FORMAT_NAME, FORMAT_VERSION, FileRecord, Manifest,
-    NodeInfo, RedactionSummary, Signer, manifest_schema_json, sorted_json,
+    NodeInfo, RedactionSummary, Signer, check_manifest_limits, cut_to, limits as manifest_limits,
+    manifest_schema_json, sorted_json,
 };
 pub use names::check_entry_name;
 pub use reader::{
