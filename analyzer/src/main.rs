@@ -658,6 +658,9 @@ fn bundle_labels(paths: &[PathBuf]) -> Vec<String> {
         .collect()
 }
 
+/// Most bundles loaded at once.
+const MAX_LOAD_THREADS: usize = 4;
+
 /// Runs `load(0)`, `load(1)`, ... `load(count - 1)` on up to as many threads as the
 /// machine runs at once, and returns the results in order. A bundle takes tens of
 /// milliseconds to verify and scan (decryption, inflation and hashing dominate), so
@@ -684,8 +687,11 @@ fn load_bundles<T: Send>(count: usize, load: impl Fn(usize) -> (T, bool) + Sync)
         }
         done
     };
+    // At most 4 at once: each bundle being loaded may hold up to its memory budget
+    // (see rcdiag_analyzer::model), so the peak stays bounded on a large machine.
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
+        .min(MAX_LOAD_THREADS)
         .min(count);
     let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
     std::thread::scope(|s| {

@@ -37,6 +37,54 @@ fn analyzer(args: &[&str]) -> (Output, Duration) {
     (out, t.elapsed())
 }
 
+/// [`analyzer`] under GNU time too: also returns the peak RSS in MiB (None without
+/// /usr/bin/time).
+fn analyzer_rss(args: &[&str]) -> (Output, Duration, Option<u64>) {
+    let Some(time) = tool("time") else {
+        let (o, d) = analyzer(args);
+        return (o, d, None);
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rss_file = dir.path().join("rss");
+    let t = Instant::now();
+    let out = Command::new(time)
+        .args(["-f", "%M", "-o"])
+        .arg(&rss_file)
+        .arg("prlimit")
+        .arg(format!("--as={AS_LIMIT}"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
+        .args(args)
+        .env_remove("RCDIAG_IDENTITY")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run time prlimit rcdiag-analyzer");
+    let took = t.elapsed();
+    let kib: Option<u64> = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()));
+    (out, took, kib.map(|k| k / 1024))
+}
+
+/// `[{"a":0},...]` of about `bytes` bytes, with enough variety to pass the 200x ratio.
+fn object_flood(bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes + 64);
+    out.push(b'[');
+    let mut i: u64 = 0x2545_f491_4f6c_dd1d;
+    while out.len() < bytes {
+        i ^= i << 13;
+        i ^= i >> 7;
+        i ^= i << 17;
+        if i % 16 == 0 {
+            out.extend_from_slice(format!("{{\"a\":{}}},", i % 1_000_000).as_bytes());
+        } else {
+            out.extend_from_slice(b"{\"a\":0},");
+        }
+    }
+    out.extend_from_slice(b"{\"a\":0}]");
+    out
+}
+
 fn stderr_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -421,4 +469,205 @@ fn a_bundle_made_by_the_writer_with_realistic_content_still_passes() {
         key.identity.to_str().expect("utf-8"),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+}
+
+#[test]
+fn json_files_full_of_tiny_values_cost_bounded_memory_and_the_batch_is_reported() {
+    // Four files of 15 MiB of `{"a":0},` each: as Value trees they would take
+    // gigabytes. They are left out with a reason; the batch is still reported.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let node_key = NodeKey::generate();
+    let good = Node::healthy("good1", "8.5.0").write(
+        &dir.path().join("good.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    let mut evil = Node::healthy("evil1", "8.5.0");
+    let flood = object_flood(15 << 20);
+    for path in [
+        "docker/containers.json",
+        "host/host.json",
+        "mongodb/serverStatus.json",
+        "rocketchat/summary.json",
+    ] {
+        evil.files.insert(path.to_string(), flood.clone());
+    }
+    let evil = evil.write(
+        &dir.path().join("evil.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    let on_disk = std::fs::metadata(&evil).expect("stat").len();
+    eprintln!("hostile JSON bundle: {} KiB on disk", on_disk >> 10);
+    for cmd in [&["check", "--keep-going"][..], &["diff"][..]] {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.extend([
+            good.to_str().expect("utf-8"),
+            evil.to_str().expect("utf-8"),
+            "-i",
+            key.identity.to_str().expect("utf-8"),
+        ]);
+        let (out, took, rss) = analyzer_rss(&args);
+        let text = stdout_of(&out);
+        eprintln!("{cmd:?}: {took:?}, peak RSS {rss:?} MiB");
+        assert!(
+            matches!(out.status.code(), Some(0 | 3 | 4 | 5)),
+            "{cmd:?}: {}\n{text}",
+            stderr_of(&out)
+        );
+        if cmd[0] == "check" {
+            assert!(text.contains("too large to analyze"), "{text}");
+            assert!(text.contains("good1") && text.contains("evil1"), "{text}");
+        }
+        if let Some(mib) = rss {
+            assert!(mib < 256, "{cmd:?}: peak RSS {mib} MiB");
+        }
+        assert!(took < Duration::from_secs(60), "{cmd:?} took {took:?}");
+    }
+}
+
+#[test]
+fn a_keep_going_batch_names_the_hostile_bundles_and_reports_every_other() {
+    // RCDIAG_BATCH_BUNDLES=1000 for the benchmark of the README; 40 in CI.
+    let n: usize = std::env::var("RCDIAG_BATCH_BUNDLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let node_key = NodeKey::generate();
+    let mut paths = Vec::new();
+    for i in 0..n {
+        paths.push(Node::healthy(&format!("node{i}"), "8.5.0").write(
+            &dir.path().join(format!("node{i}.rcdiag")),
+            Protect::Age(&key.recipient),
+            &node_key,
+        ));
+    }
+    // Hostile ones, spread through the batch: refused ones must be named UNREADABLE.
+    let refused_ones = [
+        write(dir.path(), "h-stanzas.rcdiag", &age_with_stanzas(10_000)),
+        write(dir.path(), "h-overlap.rcdiag.zip", &overlapping(&node_key)),
+        {
+            let data = b"[]";
+            let mut e = Raw::new("docker/containers.json", data);
+            e.local_name = Some(b"docker/decoy.json".to_vec());
+            write(
+                dir.path(),
+                "h-local-name.rcdiag.zip",
+                &signed_zip(&node_key, vec![e], &[("docker/containers.json", data)]),
+            )
+        },
+        {
+            let (m, s) = signed_manifest(&node_key, &[], |m| m.node.hostname = "h".repeat(100_000));
+            write(
+                dir.path(),
+                "h-hostname.rcdiag.zip",
+                &zip(&[
+                    Raw::new("manifest.json", &m),
+                    Raw::new("manifest.json.sig", &s),
+                ]),
+            )
+        },
+    ];
+    let mut flood = Node::healthy("flood", "8.5.0");
+    flood
+        .files
+        .insert("docker/containers.json".into(), object_flood(15 << 20));
+    let flood = flood.write(
+        &dir.path().join("h-flood.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    let step = (n / (refused_ones.len() + 1)).max(1);
+    for (k, h) in refused_ones.iter().chain([&flood]).enumerate() {
+        paths.insert(((k + 1) * step).min(paths.len()), h.clone());
+    }
+    let mut args = vec!["check", "--keep-going", "--format", "json", "-i"];
+    args.push(key.identity.to_str().expect("utf-8"));
+    args.extend(paths.iter().map(|p| p.to_str().expect("utf-8")));
+    let (out, took, rss) = analyzer_rss(&args);
+    eprintln!(
+        "check --keep-going of {} bundles ({} hostile): {took:?}, peak RSS {rss:?} MiB",
+        paths.len(),
+        refused_ones.len() + 1
+    );
+    assert!(
+        matches!(out.status.code(), Some(3..=5)),
+        "{}",
+        stderr_of(&out)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let bundles = report["bundles"].as_array().expect("bundles");
+    assert_eq!(bundles.len(), paths.len(), "every bundle is in the report");
+    for b in bundles {
+        let file = b["file"].as_str().unwrap_or("");
+        let hostile = refused_ones.iter().any(|h| h.to_str() == Some(file));
+        assert_eq!(b["verified"], !hostile, "{b}");
+        if hostile {
+            assert!(!b["error"].as_str().unwrap_or("").is_empty(), "{b}");
+        }
+    }
+    if let Some(mib) = rss {
+        assert!(mib < 512, "peak RSS {mib} MiB");
+    }
+}
+
+#[test]
+fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
+    // 20,000 entries (the entry limit) with 500-byte names, each listed in `files`
+    // and in one collector's `files`: a manifest of about 23 MB, most of the 32 MiB
+    // limit, whose names cannot be compressed away (so the ratio limit holds).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = NodeKey::generate();
+    let mut state = 0x1234_5678_9abc_def1u64;
+    let names: Vec<String> = (0..19_998)
+        .map(|i| {
+            let mut name = format!("logs/{i:05}-");
+            while name.len() < 500 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                name.push(char::from(b'a' + (state % 26) as u8));
+            }
+            name
+        })
+        .collect();
+    let entries: Vec<Raw> = names.iter().map(|n| Raw::new(n, b"x")).collect();
+    let listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let (m, s) = signed_manifest(&key, &listed, |m| {
+        m.collectors.push(rcdiag_bundle::CollectorRecord {
+            name: "logs".into(),
+            status: rcdiag_bundle::CollectorStatus::Ok,
+            started_at: "2026-11-26T05:00:00Z".into(),
+            duration_ms: 1,
+            error: None,
+            files: names.clone(),
+        })
+    });
+    eprintln!("manifest: {} MB", m.len() / 1_000_000);
+    assert!(m.len() > 20_000_000, "{}", m.len());
+    let mut all = entries;
+    all.push(Raw::new("manifest.json", &m));
+    all.push(Raw::new("manifest.json.sig", &s));
+    let zip = write(dir.path(), "many.rcdiag.zip", &zip(&all));
+    for cmd in ["ls", "verify"] {
+        let (out, took, rss) = analyzer_rss(&[cmd, zip.to_str().expect("utf-8")]);
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {}", stderr_of(&out));
+        eprintln!("{cmd} of 20,000 entries: {took:?}, peak RSS {rss:?} MiB");
+        assert_eq!(
+            stdout_of(&out)
+                .lines()
+                .filter(|l| l.contains("logs/"))
+                .count()
+                >= 19_998,
+            true
+        );
+        // A debug build; the release figures are in the README.
+        assert!(took < Duration::from_secs(10), "{cmd} took {took:?}");
+        if let Some(mib) = rss {
+            assert!(mib < 256, "{cmd}: peak RSS {mib} MiB");
+        }
+    }
 }
