@@ -21,6 +21,14 @@ use rcdiag_bundle::NodeKey;
 /// map, threads' stacks included, so it is above the RSS targets.
 const AS_LIMIT: &str = "1073741824";
 
+/// The analyzer binary: this build's, or `RCDIAG_ANALYZER_BIN` (e.g. the release
+/// build, for the figures of the README).
+fn exe() -> PathBuf {
+    std::env::var_os("RCDIAG_ANALYZER_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rcdiag-analyzer")))
+}
+
 /// Runs the analyzer under `prlimit --as`, with no inherited identity or colour;
 /// returns its output and how long it took.
 fn analyzer(args: &[&str]) -> (Output, Duration) {
@@ -28,7 +36,7 @@ fn analyzer(args: &[&str]) -> (Output, Duration) {
     let out = Command::new("prlimit")
         .arg(format!("--as={AS_LIMIT}"))
         .arg("--")
-        .arg(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
+        .arg(exe())
         .args(args)
         .env_remove("RCDIAG_IDENTITY")
         .env("NO_COLOR", "1")
@@ -53,7 +61,7 @@ fn analyzer_rss(args: &[&str]) -> (Output, Duration, Option<u64>) {
         .arg("prlimit")
         .arg(format!("--as={AS_LIMIT}"))
         .arg("--")
-        .arg(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
+        .arg(exe())
         .args(args)
         .env_remove("RCDIAG_IDENTITY")
         .env("NO_COLOR", "1")
@@ -75,7 +83,7 @@ fn object_flood(bytes: usize) -> Vec<u8> {
         i ^= i << 13;
         i ^= i >> 7;
         i ^= i << 17;
-        if i % 16 == 0 {
+        if i.is_multiple_of(16) {
             out.extend_from_slice(format!("{{\"a\":{}}},", i % 1_000_000).as_bytes());
         } else {
             out.extend_from_slice(b"{\"a\":0},");
@@ -656,18 +664,76 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
         let (out, took, rss) = analyzer_rss(&[cmd, zip.to_str().expect("utf-8")]);
         assert_eq!(out.status.code(), Some(0), "{cmd}: {}", stderr_of(&out));
         eprintln!("{cmd} of 20,000 entries: {took:?}, peak RSS {rss:?} MiB");
-        assert_eq!(
-            stdout_of(&out)
-                .lines()
-                .filter(|l| l.contains("logs/"))
-                .count()
-                >= 19_998,
-            true
-        );
+        let rows = stdout_of(&out)
+            .lines()
+            .filter(|l| l.contains("logs/"))
+            .count();
+        assert!(rows >= 19_998, "{cmd}: {rows} rows");
         // A debug build; the release figures are in the README.
         assert!(took < Duration::from_secs(10), "{cmd} took {took:?}");
         if let Some(mib) = rss {
             assert!(mib < 256, "{cmd}: peak RSS {mib} MiB");
         }
     }
+}
+
+#[test]
+fn bundle_strings_reach_no_terminal_or_pipe_raw() {
+    // OSC 52 (clipboard write), a screen clear, an OSC 8 link and BEL in the host
+    // name (the grep label) and in a collector name (the ls column); piped output.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let node_key = NodeKey::generate();
+    let evil = "n\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\u{1b}]8;;https://evil.example\u{1b}\\x";
+    let mut node = Node::healthy(evil, "8.5.0");
+    for c in &mut node.collectors {
+        if c.name == "logs" {
+            c.name = format!("logs{evil}");
+        }
+    }
+    node.append_log(&[
+        "2026-11-25T06:00:00.000000000Z stderr MongoServerSelectionError: \u{1b}[31mboom",
+    ]);
+    let b = node.write(
+        &dir.path().join("n.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    let b = b.to_str().expect("utf-8");
+    let id = key.identity.to_str().expect("utf-8");
+    let runs: Vec<Vec<&str>> = vec![
+        vec!["grep", "MongoServerSelectionError", b, "--identity", id],
+        vec!["ls", b, "-i", id],
+        vec!["verify", b, "-i", id],
+        vec!["check", b, "-i", id],
+        vec!["diff", b, b, "-i", id],
+        vec![
+            "cat",
+            b,
+            "logs/rocketchat-rocketchat-1.log",
+            "--escape",
+            "-i",
+            id,
+        ],
+    ];
+    for args in runs {
+        let (out, _) = analyzer(&args);
+        for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !bytes.iter().any(|&c| c == 0x1b || c == 0x07),
+                "{args:?} {what} has a raw escape: {}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert!(
+            stdout_of(&out).contains("\\u{1b}"),
+            "{args:?} shows it escaped: {}",
+            stdout_of(&out)
+        );
+    }
+    // cat without --escape is raw by design (and says so in --help).
+    let (out, _) = analyzer(&["cat", b, "logs/rocketchat-rocketchat-1.log", "-i", id]);
+    assert!(out.stdout.contains(&0x1b));
+    let (help, _) = analyzer(&["cat", "--help"]);
+    assert!(stdout_of(&help).contains("RAW") && stdout_of(&help).contains("--escape"));
 }

@@ -43,6 +43,7 @@ pub use manifest::{
 pub use names::check_entry_name;
 pub use reader::{
     Bundle, EntryReader, Limits, OpenOptions, ReadSeek, TrustStatus, header_recipients,
+    parse_manifest,
 };
 pub use writer::{
     BundleWriter, Encryption, FinishedBundle, HINT_STANZA_TAG, WriterOptions, bundle_file_name,

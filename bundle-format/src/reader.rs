@@ -430,39 +430,7 @@ impl Bundle {
             }
             other => other?,
         };
-        let probe: ManifestProbe = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::InvalidManifest(format!("manifest.json is not JSON: {e}")))?;
-        if probe.format.as_deref() != Some(FORMAT_NAME) {
-            return Err(Error::NotABundle {
-                reason: format!(
-                    "manifest.json names format {:?}, not {FORMAT_NAME:?}",
-                    probe.format.unwrap_or_default()
-                ),
-            });
-        }
-        let version = probe
-            .format_version
-            .as_ref()
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| {
-                Error::InvalidManifest("format_version is missing or not an integer".into())
-            })?;
-        if version > FORMAT_VERSION {
-            return Err(Error::NewerVersion {
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-            let msg = e.to_string();
-            match msg.strip_prefix(crate::manifest::LIMIT_MARK) {
-                Some(rest) => Error::LimitExceeded(format!("manifest.json: {rest}")),
-                None => Error::InvalidManifest(msg),
-            }
-        })?;
-        crate::manifest::check_manifest_limits(&manifest, self.limits.max_entries)
-            .map_err(Error::LimitExceeded)?;
-        self.manifest = manifest;
+        self.manifest = parse_manifest(&bytes, self.limits.max_entries)?;
         self.manifest_bytes = bytes;
         Ok(())
     }
@@ -947,6 +915,44 @@ fn decrypt(buffered: BufReader<Source>, identities: &[Identity]) -> Result<Sourc
         }
         Err(e) => Err(Error::Corrupt(format!("age: {e}"))),
     }
+}
+
+/// Parses the bytes of a `manifest.json` as a reader must (SPEC.md section 5, step 3):
+/// its format and version first, then the whole manifest, refusing it past the limits
+/// of SPEC.md 3.1 (`max_entries` bounds the file lists). The signature is not checked.
+pub fn parse_manifest(bytes: &[u8], max_entries: usize) -> Result<Manifest> {
+    let probe: ManifestProbe = serde_json::from_slice(bytes)
+        .map_err(|e| Error::InvalidManifest(format!("manifest.json is not JSON: {e}")))?;
+    if probe.format.as_deref() != Some(FORMAT_NAME) {
+        return Err(Error::NotABundle {
+            reason: format!(
+                "manifest.json names format {:?}, not {FORMAT_NAME:?}",
+                probe.format.unwrap_or_default()
+            ),
+        });
+    }
+    let version = probe
+        .format_version
+        .as_ref()
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| {
+            Error::InvalidManifest("format_version is missing or not an integer".into())
+        })?;
+    if version > FORMAT_VERSION {
+        return Err(Error::NewerVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        match msg.strip_prefix(crate::manifest::LIMIT_MARK) {
+            Some(rest) => Error::LimitExceeded(format!("manifest.json: {rest}")),
+            None => Error::InvalidManifest(msg),
+        }
+    })?;
+    crate::manifest::check_manifest_limits(&manifest, max_entries).map_err(Error::LimitExceeded)?;
+    Ok(manifest)
 }
 
 /// The age payload reader, marking its errors so they are told apart from errors of
