@@ -101,9 +101,15 @@ fn stdout_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Writes a hostile bundle into `dir` (and into `RCDIAG_KEEP_HOSTILE`, when set, to
+/// try it by hand).
 fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, data).expect("write bundle");
+    if let Some(keep) = std::env::var_os("RCDIAG_KEEP_HOSTILE") {
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = std::fs::write(Path::new(&keep).join(name), data);
+    }
     p
 }
 
