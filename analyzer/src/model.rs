@@ -76,6 +76,9 @@ pub struct NodeData {
     pub startup_oplog: Vec<(String, String)>,
     /// Files present but unusable (not JSON, too large): path -> reason.
     pub load_problems: BTreeMap<String, String>,
+    /// Index of `docker/images.json` by image id, built on first use (a lookup per
+    /// container must not scan every image).
+    image_index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 impl NodeData {
@@ -104,6 +107,7 @@ impl NodeData {
             startup_mongo_engines: Vec::new(),
             startup_oplog: Vec::new(),
             load_problems: BTreeMap::new(),
+            image_index: std::sync::OnceLock::new(),
         }
     }
 
@@ -226,21 +230,29 @@ impl NodeData {
             .unwrap_or_default()
     }
 
+    /// The image `image_id` of `docker/images.json` (the first one with that id).
+    fn image_by_id(&self, image_id: &str) -> Option<&Value> {
+        let images = self.docker_images.as_ref()?.as_array()?;
+        let index = self.image_index.get_or_init(|| {
+            let mut index = std::collections::HashMap::with_capacity(images.len());
+            for (i, img) in images.iter().enumerate() {
+                if let Some(id) = img.get("id").and_then(Value::as_str) {
+                    index.entry(id.to_string()).or_insert(i);
+                }
+            }
+            index
+        });
+        images.get(*index.get(image_id)?)
+    }
+
     /// Labels of image `image_id` from `docker/images.json`.
     pub fn image_labels_by_id(&self, image_id: &str) -> Option<BTreeMap<String, String>> {
-        let images = self.docker_images.as_ref()?.as_array()?;
-        let img = images
-            .iter()
-            .find(|i| i.get("id").and_then(Value::as_str) == Some(image_id))?;
-        img.get("labels").map(string_map)
+        self.image_by_id(image_id)?.get("labels").map(string_map)
     }
 
     /// First repo tag of image `image_id` from `docker/images.json`.
     pub fn image_tag_by_id(&self, image_id: &str) -> Option<String> {
-        let images = self.docker_images.as_ref()?.as_array()?;
-        let img = images
-            .iter()
-            .find(|i| i.get("id").and_then(Value::as_str) == Some(image_id))?;
+        let img = self.image_by_id(image_id)?;
         img.get("repo_tags")?
             .as_array()?
             .iter()

@@ -743,3 +743,59 @@ fn bundle_strings_reach_no_terminal_or_pipe_raw() {
     let (help, _) = analyzer(&["cat", "--help"]);
     assert!(stdout_of(&help).contains("RAW") && stdout_of(&help).contains("--escape"));
 }
+
+#[test]
+fn many_containers_and_images_are_checked_in_bounded_time() {
+    // 20,000 containers whose image ids match none of 20,000 images: every lookup of
+    // an image by id must not scan all images (that was minutes of checks).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let node_key = NodeKey::generate();
+    let mut node = Node::healthy("many", "8.5.0");
+    let containers: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| {
+            serde_json::json!({
+                "name": format!("c{i}"),
+                "image": "rocketchat/rocket.chat:8.5.0",
+                "image_id": format!("sha256:{i:064}"),
+                "state": "running",
+            })
+        })
+        .collect();
+    let images: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| serde_json::json!({"id": format!("sha256:x{i:063}"), "repo_tags": []}))
+        .collect();
+    node.files.insert(
+        "docker/containers.json".into(),
+        serde_json::to_vec(&containers).expect("json"),
+    );
+    node.files.insert(
+        "docker/images.json".into(),
+        serde_json::to_vec(&images).expect("json"),
+    );
+    let b = node.write(
+        &dir.path().join("many.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    if let Some(keep) = std::env::var_os("RCDIAG_KEEP_HOSTILE") {
+        let _ = std::fs::create_dir_all(&keep);
+        let _ = std::fs::copy(&b, Path::new(&keep).join("many.rcdiag"));
+        let _ = std::fs::copy(&key.identity, Path::new(&keep).join("many.key"));
+    }
+    let (out, took, rss) = analyzer_rss(&[
+        "check",
+        b.to_str().expect("utf-8"),
+        "-i",
+        key.identity.to_str().expect("utf-8"),
+    ]);
+    eprintln!("check of 20,000 containers and images: {took:?}, peak RSS {rss:?} MiB");
+    assert!(
+        matches!(out.status.code(), Some(3..=5)),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    let text = stdout_of(&out);
+    assert!(text.len() < 4 << 20, "report of {} bytes", text.len());
+}
