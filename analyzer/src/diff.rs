@@ -512,7 +512,7 @@ impl DiffReport {
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string());
         s.push('\n');
-        s
+        crate::report::json_escape_controls(&s)
     }
 
     /// Text for a terminal: a header, warnings, changes by area, a count.

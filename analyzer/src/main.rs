@@ -890,7 +890,7 @@ fn ls(a: &LsArgs) -> anyhow::Result<Status> {
             let mut s =
                 serde_json::to_string_pretty(&rows).context("cannot serialize the listing")?;
             s.push('\n');
-            s
+            report::json_escape_controls(&s)
         }
     })?;
     Ok(Status::Ok)

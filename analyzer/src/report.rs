@@ -435,7 +435,7 @@ impl Report {
         // Serializing these plain structs cannot fail; fall back to an empty object anyway.
         let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string());
         s.push('\n');
-        s
+        json_escape_controls(&s)
     }
 
     /// The checks grouped by area, areas in the order they first appear.
@@ -510,6 +510,25 @@ pub fn report_schema_json() -> String {
     s
 }
 
+/// JSON text with the characters JSON does not escape but a terminal may act on
+/// (DEL, the C1 controls such as U+009B, a one-character CSI, and bidirectional
+/// overrides) written as `\uXXXX` escapes: the same JSON value, safe on a terminal.
+/// Such characters only occur inside JSON strings, where the escape is valid.
+pub fn json_escape_controls(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c == '\u{7f}'
+            || ('\u{80}'..='\u{9f}').contains(&c)
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Replaces control characters (terminal escapes included) by visible `\u{..}`
 /// escapes so a bundle value cannot drive the terminal; tabs become spaces.
 pub fn sanitize_line(s: &str) -> String {
@@ -531,6 +550,15 @@ pub fn sanitize_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_output_escapes_what_json_leaves_raw() {
+        let v = serde_json::json!({"k": "a\u{1b}[2J\u{9b}31m\u{7f}\u{202e}z"});
+        let s = json_escape_controls(&serde_json::to_string(&v).expect("json"));
+        assert_eq!(s, r#"{"k":"a\u001b[2J\u009b31m\u007f\u202ez"}"#);
+        let back: serde_json::Value = serde_json::from_str(&s).expect("still JSON");
+        assert_eq!(back, v);
+    }
 
     #[test]
     fn sanitize_line_escapes_terminal_controls() {
