@@ -366,13 +366,18 @@ fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> io::
 /// several bundles come from hosts of the same name.
 pub fn node_labels<'a>(hostnames: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let names: Vec<&str> = hostnames.into_iter().collect();
+    let mut total: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in &names {
+        *total.entry(n).or_default() += 1;
+    }
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut labels = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
+    for name in &names {
         let base = if name.trim().is_empty() { "node" } else { name };
-        let before = names[..i].iter().filter(|n| *n == name).count();
-        let total = names.iter().filter(|n| *n == name).count();
-        if total > 1 {
-            labels.push(format!("{base}#{}", before + 1));
+        let nth = seen.entry(name).or_default();
+        *nth += 1;
+        if total.get(name).copied().unwrap_or(0) > 1 {
+            labels.push(format!("{base}#{nth}"));
         } else {
             labels.push(base.to_string());
         }

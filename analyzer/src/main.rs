@@ -645,11 +645,15 @@ fn bundle_labels(paths: &[PathBuf]) -> Vec<String> {
                 .unwrap_or_else(|| display(p))
         })
         .collect();
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in &names {
+        *count.entry(n.as_str()).or_default() += 1;
+    }
     names
         .iter()
         .zip(paths)
         .map(|(n, p)| {
-            if names.iter().filter(|m| *m == n).count() > 1 {
+            if count.get(n.as_str()).copied().unwrap_or(0) > 1 {
                 display(p)
             } else {
                 n.clone()
