@@ -113,14 +113,25 @@ impl Collect {
             (Some(_), None) => ChangeKind::Removed,
             _ => ChangeKind::Changed,
         };
+        // Bundle values are cut, so a diff's size is bounded by what it compares.
+        let cut = |s: &str| rcdiag_bundle::cut_to(s, crate::report::MAX_EVIDENCE_FIELD);
+        let cut_value = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(Value::String(cut(&s))),
+            Some(v @ (Value::Array(_) | Value::Object(_)))
+                if v.to_string().len() > crate::report::MAX_EVIDENCE_FIELD =>
+            {
+                Some(Value::String(cut(&v.to_string())))
+            }
+            other => other,
+        };
         self.changes.push(Change {
             area: area.into(),
-            item: item.into(),
-            field: field.into(),
+            item: cut(item),
+            field: cut(field),
             kind,
-            old,
-            new,
-            note,
+            old: cut_value(old),
+            new: cut_value(new),
+            note: note.map(|n| rcdiag_bundle::cut_to(&n, crate::report::MAX_MESSAGE)),
         });
     }
 
@@ -501,7 +512,7 @@ impl DiffReport {
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string());
         s.push('\n');
-        s
+        crate::report::json_escape_controls(&s)
     }
 
     /// Text for a terminal: a header, warnings, changes by area, a count.

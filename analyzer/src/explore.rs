@@ -44,8 +44,15 @@ pub struct LsRow {
     pub sha256: String,
 }
 
-/// The files of a bundle, with the collector that wrote each one.
+/// The files of a bundle, with the collector that wrote each one (the first collector
+/// that names it; else its folder). Linear in the size of the manifest.
 pub fn ls_rows(manifest: &Manifest) -> Vec<LsRow> {
+    let mut writer: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for c in &manifest.collectors {
+        for p in &c.files {
+            writer.entry(p.as_str()).or_insert(c.name.as_str());
+        }
+    }
     manifest
         .files
         .iter()
@@ -53,11 +60,9 @@ pub fn ls_rows(manifest: &Manifest) -> Vec<LsRow> {
             path: f.path.clone(),
             size: f.size,
             truncated: f.truncated,
-            collector: manifest
-                .collectors
-                .iter()
-                .find(|c| c.files.iter().any(|p| p == &f.path))
-                .map(|c| c.name.clone())
+            collector: writer
+                .get(f.path.as_str())
+                .map(|c| c.to_string())
                 .or_else(|| f.path.split_once('/').map(|(dir, _)| dir.to_string())),
             sha256: f.sha256.clone(),
         })
@@ -65,21 +70,32 @@ pub fn ls_rows(manifest: &Manifest) -> Vec<LsRow> {
 }
 
 /// Renders `ls` rows as aligned text: size, collector, path and a truncation mark.
+/// Names come from the bundle: control characters are shown escaped (`\u{1b}`),
+/// whether the output is a terminal or a pipe.
 pub fn render_ls(rows: &[LsRow]) -> String {
-    let cw = rows
+    use crate::report::sanitize_line;
+    let names: Vec<(String, String)> = rows
         .iter()
-        .filter_map(|r| r.collector.as_ref())
-        .map(|c| c.len())
+        .map(|r| {
+            (
+                sanitize_line(r.collector.as_deref().unwrap_or("-")),
+                sanitize_line(&r.path),
+            )
+        })
+        .collect();
+    let cw = names
+        .iter()
+        .map(|(c, _)| c.chars().count())
         .max()
         .unwrap_or(1)
         .max(1);
     let mut out = String::new();
-    for r in rows {
+    for (r, (collector, path)) in rows.iter().zip(&names) {
         out.push_str(&format!(
             "{:>10}  {:<cw$}  {}{}\n",
             human_size(r.size),
-            r.collector.as_deref().unwrap_or("-"),
-            r.path,
+            collector,
+            path,
             if r.truncated { "  (truncated)" } else { "" },
         ));
     }
@@ -105,6 +121,20 @@ pub fn human_size(n: u64) -> String {
 /// SHA-256 is checked at the end: on a mismatch the bytes are already out and an
 /// error is returned.
 pub fn cat(bundle: &mut Bundle, path: &str, out: &mut dyn Write) -> Result<u64, ExploreError> {
+    cat_with(bundle, path, out, false)
+}
+
+/// [`cat`], with `escape` showing control characters escaped (`\u{1b}`) line by line,
+/// as `grep` shows matched lines: for reading a file from a bundle on a terminal.
+pub fn cat_with(
+    bundle: &mut Bundle,
+    path: &str,
+    out: &mut dyn Write,
+    escape: bool,
+) -> Result<u64, ExploreError> {
+    if escape {
+        return cat_escaped(bundle, path, out);
+    }
     let mut r = bundle.open_entry(path)?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -117,6 +147,35 @@ pub fn cat(bundle: &mut Bundle, path: &str, out: &mut dyn Write) -> Result<u64, 
         };
         out.write_all(&buf[..n]).map_err(ExploreError::Output)?;
         total += n as u64;
+    }
+    out.flush().map_err(ExploreError::Output)?;
+    Ok(total)
+}
+
+fn cat_escaped(bundle: &mut Bundle, path: &str, out: &mut dyn Write) -> Result<u64, ExploreError> {
+    let mut reader = BufReader::with_capacity(64 * 1024, bundle.open_entry(path)?);
+    let mut line = Vec::with_capacity(4096);
+    let mut total = 0u64;
+    loop {
+        line.clear();
+        // Lines are cut at MAX_LINE here too: an escaped view is for reading.
+        match read_line_capped(&mut reader, &mut line, MAX_LINE) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                let inner = reader.into_inner();
+                return Err(ExploreError::Bundle(inner.into_error(e)));
+            }
+        }
+        let ended = line.last() == Some(&b'\n');
+        if ended {
+            line.pop();
+        }
+        let text = crate::report::sanitize_line(&String::from_utf8_lossy(&line));
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(ExploreError::Output)?;
+        total += text.len() as u64 + 1;
     }
     out.flush().map_err(ExploreError::Output)?;
     Ok(total)
@@ -185,7 +244,8 @@ pub struct GrepOptions {
     pub files: Vec<Glob>,
     /// Search every text file, not only logs.
     pub all: bool,
-    /// Escape control characters of matched lines (set when writing to a terminal).
+    /// Escape control characters of matched lines. Node labels and paths, which come
+    /// from the bundle too, are always escaped.
     pub escape_controls: bool,
 }
 
@@ -226,7 +286,9 @@ pub fn grep(
         .collect();
     let mut stats = GrepStats::default();
     let mut line = Vec::with_capacity(4096);
+    let node = crate::report::sanitize_line(node);
     for path in paths {
+        let shown_path = crate::report::sanitize_line(&path);
         stats.files += 1;
         let mut reader = BufReader::with_capacity(64 * 1024, bundle.open_entry(&path)?);
         let mut line_no = 0u64;
@@ -263,7 +325,8 @@ pub fn grep(
                 } else {
                     text.into_owned()
                 };
-                writeln!(out, "{node}:{path}:{line_no}:{text}").map_err(ExploreError::Output)?;
+                writeln!(out, "{node}:{shown_path}:{line_no}:{text}")
+                    .map_err(ExploreError::Output)?;
             }
         }
     }
@@ -303,13 +366,18 @@ fn read_line_capped(r: &mut impl BufRead, buf: &mut Vec<u8>, cap: usize) -> io::
 /// several bundles come from hosts of the same name.
 pub fn node_labels<'a>(hostnames: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let names: Vec<&str> = hostnames.into_iter().collect();
+    let mut total: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in &names {
+        *total.entry(n).or_default() += 1;
+    }
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     let mut labels = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
+    for name in &names {
         let base = if name.trim().is_empty() { "node" } else { name };
-        let before = names[..i].iter().filter(|n| *n == name).count();
-        let total = names.iter().filter(|n| *n == name).count();
-        if total > 1 {
-            labels.push(format!("{base}#{}", before + 1));
+        let nth = seen.entry(name).or_default();
+        *nth += 1;
+        if total.get(name).copied().unwrap_or(0) > 1 {
+            labels.push(format!("{base}#{nth}"));
         } else {
             labels.push(base.to_string());
         }

@@ -5,7 +5,7 @@
 //! Exit status: 0 ok (for `check`: nothing failed or warned; for `grep`: a match),
 //! 1 a bundle (or key) could not be read or verified (`grep`: no match), 2 usage
 //! error (`grep`: any error), 3 `check` found a failure, 4 `check` found a warning or
-//! could not decide.
+//! could not decide, 5 `check` found no failure but a signer is not pinned (`--trust`).
 
 use std::fs;
 use std::io::{self, IsTerminal, Write};
@@ -46,7 +46,8 @@ Examples:
   rcdiag-analyzer diff last-week.rcdiag today.rcdiag
 
 Exit status: 0 ok, 1 a bundle could not be read or verified, 2 usage error,
-3 check found a failure, 4 check found a warning or an unknown (grep: 0 match, 1 none, 2 error).
+3 check found a failure, 4 check found a warning or an unknown, 5 check found no
+failure but a bundle's signer is not verified (no --trust) (grep: 0 match, 1 none, 2 error).
 Identities: -i FILE (repeatable) or RCDIAG_IDENTITY=FILE[:FILE...]. Colour: NO_COLOR disables it.";
 
 /// Verify, check and explore rcdiag diagnostics bundles of Rocket.Chat nodes, offline.
@@ -104,9 +105,12 @@ Examples:
 Give every node of one installation at once: checks such as the replica set or the
 scale of the installation look across nodes.
 
-Exit status: 0 every check passed, 3 at least one failed, 4 a warning or an unknown
-(and no failure), 1 a bundle could not be read or verified (with --keep-going: only
-when none could; a skipped bundle makes the status at least 4), 2 usage error.")]
+Exit status: 0 every check passed and every signer is pinned by --trust, 3 at least
+one failed, 4 a warning or an unknown (and no failure), 5 no failure, but a bundle's
+signer is not verified (run without --trust: anyone can sign a bundle), 1 a bundle
+could not be read or verified (with --keep-going: only when none could; a skipped
+bundle makes the status at least 4), 2 usage error.
+Without --trust, the report says so in its first line and its summary.")]
     Check(CheckArgs),
 
     /// Show or validate a policy (the facts and thresholds checks apply).
@@ -125,6 +129,12 @@ Examples:
 Examples:
   rcdiag-analyzer cat node1.rcdiag docker/containers.json | jq '.[].image'
   rcdiag-analyzer cat node1.rcdiag logs/rocketchat-rocketchat-1.log | less
+  rcdiag-analyzer cat node1.rcdiag logs/rocketchat-rocketchat-1.log --escape
+
+The output is RAW: the file's bytes exactly as the bundle holds them, escape
+sequences included, whether or not standard output is a terminal. A bundle comes
+from outside: to read one on a terminal, pass --escape (control characters shown
+as \\u{1b}, like grep and check show them) or pipe it into a pager such as less.
 
 The file's SHA-256 is checked as it is read: if it does not match the signed
 manifest, the status is 1 and an error is printed after the content.")]
@@ -316,6 +326,9 @@ struct CatArgs {
     /// Path of the file inside the bundle (see `ls`)
     #[arg(value_name = "PATH")]
     path: String,
+    /// Show control characters escaped (`\u{1b}`), line by line, instead of raw bytes
+    #[arg(long)]
+    escape: bool,
     #[command(flatten)]
     open: OpenArgs,
 }
@@ -372,6 +385,8 @@ enum Status {
     Usage = 2,
     Fail = 3,
     Warn = 4,
+    /// `check`: no check failed, but a bundle's signer is not pinned (no `--trust`).
+    Unverified = 5,
 }
 
 impl From<Status> for ExitCode {
@@ -630,11 +645,15 @@ fn bundle_labels(paths: &[PathBuf]) -> Vec<String> {
                 .unwrap_or_else(|| display(p))
         })
         .collect();
+    let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in &names {
+        *count.entry(n.as_str()).or_default() += 1;
+    }
     names
         .iter()
         .zip(paths)
         .map(|(n, p)| {
-            if names.iter().filter(|m| *m == n).count() > 1 {
+            if count.get(n.as_str()).copied().unwrap_or(0) > 1 {
                 display(p)
             } else {
                 n.clone()
@@ -642,6 +661,9 @@ fn bundle_labels(paths: &[PathBuf]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Most bundles loaded at once.
+const MAX_LOAD_THREADS: usize = 4;
 
 /// Runs `load(0)`, `load(1)`, ... `load(count - 1)` on up to as many threads as the
 /// machine runs at once, and returns the results in order. A bundle takes tens of
@@ -669,8 +691,11 @@ fn load_bundles<T: Send>(count: usize, load: impl Fn(usize) -> (T, bool) + Sync)
         }
         done
     };
+    // At most 4 at once: each bundle being loaded may hold up to its memory budget
+    // (see rcdiag_analyzer::model), so the peak stays bounded on a large machine.
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
+        .min(MAX_LOAD_THREADS)
         .min(count);
     let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
     std::thread::scope(|s| {
@@ -806,9 +831,12 @@ fn check(a: &CheckArgs) -> anyhow::Result<Status> {
     if !skipped.is_empty() && verdict == ReportOutcome::Pass {
         verdict = ReportOutcome::Unknown;
     }
+    // A pass (or warning) of bundles whose signers nobody pinned is not the same
+    // result as one of trusted bundles: anyone can sign a bundle.
     Ok(match verdict {
-        ReportOutcome::Pass => Status::Ok,
         ReportOutcome::Fail => Status::Fail,
+        _ if report.summary.unverified_signers > 0 => Status::Unverified,
+        ReportOutcome::Pass => Status::Ok,
         ReportOutcome::Warn | ReportOutcome::Unknown => Status::Warn,
     })
 }
@@ -859,32 +887,24 @@ fn ls(a: &LsArgs) -> anyhow::Result<Status> {
     let rows = explore::ls_rows(bundle.manifest());
     print_stdout(&match a.format {
         DataFormat::Text => {
-            let text = explore::render_ls(&rows);
-            if io::stdout().is_terminal() {
-                sanitize_lines(&text)
-            } else {
-                text
-            }
+            // render_ls escapes every name, on a terminal and in a pipe alike.
+            explore::render_ls(&rows)
         }
         DataFormat::Json => {
             let mut s =
                 serde_json::to_string_pretty(&rows).context("cannot serialize the listing")?;
             s.push('\n');
-            s
+            report::json_escape_controls(&s)
         }
     })?;
     Ok(Status::Ok)
-}
-
-fn sanitize_lines(text: &str) -> String {
-    text.lines().map(|l| sanitize_line(l) + "\n").collect()
 }
 
 fn cat(a: &CatArgs) -> anyhow::Result<Status> {
     let keys = Keys::load(&a.open.identity, a.open.trust.as_deref())?;
     let mut bundle = open_or_report(&keys, &a.bundle)?;
     let mut out = io::stdout().lock();
-    match explore::cat(&mut bundle, &a.path, &mut out) {
+    match explore::cat_with(&mut bundle, &a.path, &mut out, a.escape) {
         Ok(_) => Ok(Status::Ok),
         Err(e) if e.is_broken_pipe() => Ok(Status::Ok),
         Err(ExploreError::Output(e)) => Err(anyhow!("cannot write to standard output: {e}")),
@@ -941,12 +961,13 @@ fn grep(a: &GrepArgs) -> anyhow::Result<Status> {
         }
     }
     let labels = explore::node_labels(bundles.iter().map(|b| b.manifest().node.hostname.as_str()));
-    let terminal = io::stdout().is_terminal();
+    // Matched lines, labels and paths come from bundles: escaped on a terminal and in
+    // a pipe alike (the output is often pasted somewhere; `cat` gives raw bytes).
     let opts = GrepOptions {
         regex,
         files,
         all: a.all,
-        escape_controls: terminal,
+        escape_controls: true,
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut matches = 0u64;

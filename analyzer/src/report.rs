@@ -22,6 +22,22 @@ pub use markdown::render_markdown;
 pub use text::{TextStyle, render_text};
 pub use verify::{VerifyDetails, VerifySummary};
 
+/// Longest bundle-derived field of an evidence item (node, file, pointer, line,
+/// value) in a report, in bytes; a longer one is cut, with its full length noted.
+pub const MAX_EVIDENCE_FIELD: usize = 256;
+/// Longest check message, note or bundle error in a report, in bytes.
+pub const MAX_MESSAGE: usize = 1024;
+/// Most evidence items one check shows; the rest are counted in one last item.
+pub const MAX_EVIDENCE: usize = 50;
+
+fn cut(s: &str, max: usize) -> String {
+    rcdiag_bundle::cut_to(s, max)
+}
+
+fn cut_opt(s: &Option<String>) -> Option<String> {
+    s.as_deref().map(|v| cut(v, MAX_EVIDENCE_FIELD))
+}
+
 /// The value of [`Report::schema`].
 pub const SCHEMA_ID: &str = "rcdiag.report/v1";
 
@@ -45,6 +61,10 @@ pub struct Report {
     pub as_of: Option<String>,
     /// Every bundle named on the command line, readable or not, in order.
     pub bundles: Vec<BundleInfo>,
+    /// Set when a bundle that was read is signed by a key not pinned with `--trust`:
+    /// `signed by SHA256:..., not verified: pass --trust ...`. Every renderer shows
+    /// it first and in the summary; `check` then exits 5 rather than 0 or 4.
+    pub signer_notice: Option<String>,
     /// Remarks about the set of bundles (several nodes, one cluster, gaps).
     pub notes: Vec<String>,
     /// One entry per check, in the order the checks ran.
@@ -159,7 +179,7 @@ impl BundleInfo {
             verified: false,
             trust: TrustLevel::Unknown,
             trust_principals: Vec::new(),
-            error: Some(error.to_string()),
+            error: Some(cut(error, MAX_MESSAGE)),
         }
     }
 }
@@ -254,12 +274,12 @@ pub struct ReportEvidence {
 impl From<&Evidence> for ReportEvidence {
     fn from(e: &Evidence) -> Self {
         Self {
-            bundle: e.bundle.clone(),
-            node: e.node.clone(),
-            file: e.file.clone(),
-            pointer: e.pointer.clone(),
-            line: e.line.clone(),
-            value: e.value.clone(),
+            bundle: cut(&e.bundle, MAX_EVIDENCE_FIELD),
+            node: cut(&e.node, MAX_EVIDENCE_FIELD),
+            file: cut_opt(&e.file),
+            pointer: cut_opt(&e.pointer),
+            line: cut_opt(&e.line),
+            value: cut_opt(&e.value),
         }
     }
 }
@@ -283,8 +303,31 @@ impl From<&CheckResult> for CheckEntry {
             title: r.title.clone(),
             area: r.area.clone(),
             outcome: ReportOutcome::from(&r.outcome),
-            message: r.message.clone(),
-            evidence: r.evidence.iter().map(ReportEvidence::from).collect(),
+            message: cut(&r.message, MAX_MESSAGE),
+            evidence: {
+                let mut ev: Vec<ReportEvidence> = r
+                    .evidence
+                    .iter()
+                    .take(MAX_EVIDENCE)
+                    .map(ReportEvidence::from)
+                    .collect();
+                if r.evidence.len() > MAX_EVIDENCE
+                    && let Some(first) = ev.first()
+                {
+                    ev.push(ReportEvidence {
+                        bundle: first.bundle.clone(),
+                        node: first.node.clone(),
+                        file: None,
+                        pointer: None,
+                        line: None,
+                        value: Some(format!(
+                            "... and {} more evidence item(s), not shown",
+                            r.evidence.len() - MAX_EVIDENCE
+                        )),
+                    });
+                }
+                ev
+            },
             remediation: r.remediation.clone(),
         }
     }
@@ -302,6 +345,8 @@ pub struct Summary {
     pub fail: usize,
     /// Checks that could not decide.
     pub unknown: usize,
+    /// Bundles read whose signer is not pinned (no `--trust`, or not in it).
+    pub unverified_signers: usize,
 }
 
 impl Summary {
@@ -332,12 +377,27 @@ impl Summary {
         }
     }
 
-    /// `12 pass, 2 warn, 1 fail, 0 unknown`.
+    /// `12 pass, 2 warn, 1 fail, 0 unknown`, then `; signer not verified: pass --trust`
+    /// when a bundle's signer is not pinned.
     pub fn line(&self) -> String {
+        format!("{}{}", self.counts(), self.trust_suffix())
+    }
+
+    /// `12 pass, 2 warn, 1 fail, 0 unknown`.
+    pub fn counts(&self) -> String {
         format!(
             "{} pass, {} warn, {} fail, {} unknown",
             self.pass, self.warn, self.fail, self.unknown
         )
+    }
+
+    /// `; signer not verified: pass --trust` when a signer is not pinned, else empty.
+    pub fn trust_suffix(&self) -> &'static str {
+        if self.unverified_signers > 0 {
+            "; signer not verified: pass --trust"
+        } else {
+            ""
+        }
     }
 }
 
@@ -351,14 +411,20 @@ impl Report {
         results: &[CheckResult],
     ) -> Self {
         let checks: Vec<CheckEntry> = results.iter().map(CheckEntry::from).collect();
-        let summary = Summary::of(&checks);
+        let mut summary = Summary::of(&checks);
+        let signer_notice = signer_notice(&bundles);
+        summary.unverified_signers = bundles
+            .iter()
+            .filter(|b| b.verified && b.trust != TrustLevel::Trusted)
+            .count();
         Self {
             schema: SCHEMA_ID.to_string(),
             generator: format!("rcdiag-analyzer {}", env!("CARGO_PKG_VERSION")),
             policy,
             as_of: as_of.map(|d| d.to_string()),
             bundles,
-            notes,
+            signer_notice,
+            notes: notes.iter().map(|n| cut(n, MAX_MESSAGE)).collect(),
             checks,
             summary,
         }
@@ -369,7 +435,7 @@ impl Report {
         // Serializing these plain structs cannot fail; fall back to an empty object anyway.
         let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string());
         s.push('\n');
-        s
+        json_escape_controls(&s)
     }
 
     /// The checks grouped by area, areas in the order they first appear.
@@ -399,6 +465,31 @@ impl Report {
     }
 }
 
+/// `signed by SHA256:..., not verified: pass --trust ...` for the bundles read whose
+/// signer is not pinned, or None when every one is.
+pub fn signer_notice(bundles: &[BundleInfo]) -> Option<String> {
+    let open: Vec<&BundleInfo> = bundles
+        .iter()
+        .filter(|b| b.verified && b.trust != TrustLevel::Trusted)
+        .collect();
+    let fingerprints: Vec<&str> = open
+        .iter()
+        .map(|b| b.signer_fingerprint.as_deref().unwrap_or("?"))
+        .collect();
+    let hint = "pass --trust ALLOWED_SIGNERS (the nodes' node_ed25519.pub) to pin node keys";
+    match fingerprints.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "signed by {one}, not verified: anyone can sign a bundle; {hint}"
+        )),
+        many => Some(format!(
+            "{} bundles signed by {}, not verified: anyone can sign a bundle; {hint}",
+            many.len(),
+            many.join(", ")
+        )),
+    }
+}
+
 /// The JSON Schema of [`Report`], pretty-printed with a trailing newline: the content
 /// of `analyzer/schema/report.schema.json`.
 ///
@@ -417,6 +508,25 @@ pub fn report_schema_json() -> String {
     let mut s = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_string());
     s.push('\n');
     s
+}
+
+/// JSON text with the characters JSON does not escape but a terminal may act on
+/// (DEL, the C1 controls such as U+009B, a one-character CSI, and bidirectional
+/// overrides) written as `\uXXXX` escapes: the same JSON value, safe on a terminal.
+/// Such characters only occur inside JSON strings, where the escape is valid.
+pub fn json_escape_controls(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c == '\u{7f}'
+            || ('\u{80}'..='\u{9f}').contains(&c)
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Replaces control characters (terminal escapes included) by visible `\u{..}`
@@ -442,6 +552,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn json_output_escapes_what_json_leaves_raw() {
+        let v = serde_json::json!({"k": "a\u{1b}[2J\u{9b}31m\u{7f}\u{202e}z"});
+        let s = json_escape_controls(&serde_json::to_string(&v).expect("json"));
+        assert_eq!(s, r#"{"k":"a\u001b[2J\u009b31m\u007f\u202ez"}"#);
+        let back: serde_json::Value = serde_json::from_str(&s).expect("still JSON");
+        assert_eq!(back, v);
+    }
+
+    #[test]
     fn sanitize_line_escapes_terminal_controls() {
         assert_eq!(
             sanitize_line("a\u{1b}[31mred\nx\ty"),
@@ -457,6 +576,7 @@ mod tests {
             warn: 1,
             fail: 0,
             unknown: 1,
+            ..Default::default()
         };
         assert_eq!(s.verdict(), ReportOutcome::Warn);
         let s = Summary {
@@ -464,6 +584,7 @@ mod tests {
             warn: 0,
             fail: 0,
             unknown: 1,
+            ..Default::default()
         };
         assert_eq!(s.verdict(), ReportOutcome::Unknown);
         let s = Summary {
@@ -471,6 +592,7 @@ mod tests {
             warn: 2,
             fail: 1,
             unknown: 0,
+            ..Default::default()
         };
         assert_eq!(s.verdict(), ReportOutcome::Fail);
         assert_eq!(Summary::default().verdict(), ReportOutcome::Pass);

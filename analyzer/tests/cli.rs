@@ -423,6 +423,63 @@ fn check_exits_3_on_a_failure() {
 }
 
 #[test]
+fn an_unpinned_signer_is_said_first_and_in_the_summary_and_exits_5() {
+    let s = setup();
+    // The same healthy bundle: 0 with --trust, 5 without (anyone can sign a bundle).
+    let fp = s.node_key.fingerprint();
+    let trusted = check(&s, &[&s.bundle])
+        .arg("--trust")
+        .arg(s.trust_file())
+        .output()
+        .expect("run");
+    assert_eq!(trusted.status.code(), Some(0));
+    assert!(!stdout_of(&trusted).contains("not verified"));
+    for format in ["text", "markdown", "html", "json"] {
+        let out = check(&s, &[&s.bundle])
+            .args(["--format", format])
+            .output()
+            .expect("run");
+        let text = stdout_of(&out);
+        assert_eq!(out.status.code(), Some(5), "{format}: {text}");
+        let notice = format!("signed by {fp}, not verified");
+        match format {
+            "text" => {
+                let first = text.lines().next().unwrap_or("");
+                assert!(first.contains(&notice), "{first}");
+                let last = text.lines().last().unwrap_or("");
+                assert!(last.contains("signer not verified: pass --trust"), "{last}");
+            }
+            "markdown" => {
+                let first = text.lines().next().unwrap_or("");
+                assert!(
+                    first.starts_with("## rcdiag check:") && first.contains("not verified"),
+                    "{first}"
+                );
+                assert!(text.contains("signer not verified"), "{text}");
+            }
+            "html" => {
+                let header = text.find("<header>").expect("header");
+                let alert = text.find("role=\"alert\"").expect("notice");
+                assert!(alert > header && alert < text.find("</header>").expect("end"));
+                assert!(text.contains(&notice));
+                assert!(
+                    text.contains("signer not verified: pass --trust"),
+                    "footer summary"
+                );
+            }
+            _ => {
+                let v: Value = serde_json::from_str(&text).expect("json");
+                assert!(
+                    v["signer_notice"].as_str().unwrap_or("").contains(&notice),
+                    "{v}"
+                );
+                assert_eq!(v["summary"]["unverified_signers"], 1);
+            }
+        }
+    }
+}
+
+#[test]
 fn check_exits_4_on_a_warning() {
     let s = setup();
     let mut node = Node::healthy("node1", "8.5.0");
@@ -516,7 +573,8 @@ fn check_of_many_bundles_keeps_their_order_and_stops_at_the_first_bad_one() {
         .args(["--keep-going", "--format", "json"])
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    // At least 4 for the skipped bundles; 5 as no signer is pinned (no --trust).
+    assert_eq!(out.status.code(), Some(5), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(errors.len(), 2, "{err}");

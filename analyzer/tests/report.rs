@@ -201,7 +201,15 @@ fn a_produced_report_validates_against_the_schema() {
     // It also deserializes into the report types.
     let typed: Report = serde_json::from_value(report).expect("typed report");
     assert_eq!(typed.bundles.len(), 3);
-    assert_eq!(typed.summary, Summary::of(&typed.checks));
+    let counts = Summary {
+        unverified_signers: typed.summary.unverified_signers,
+        ..Summary::of(&typed.checks)
+    };
+    assert_eq!(typed.summary, counts);
+    // No --trust: every bundle read has an unpinned signer, and the report says so.
+    let read = typed.bundles.iter().filter(|b| b.verified).count();
+    assert_eq!(typed.summary.unverified_signers, read);
+    assert!(typed.signer_notice.is_some());
 }
 
 fn hostile_report() -> Report {
@@ -254,6 +262,7 @@ fn hostile_report() -> Report {
             trust_principals: vec![],
             error: None,
         }],
+        signer_notice: Some("signed by SHA256:x, not verified: pass --trust".into()),
         notes: vec![format!("note {evil}")],
         summary: Summary::of(&checks),
         checks,
@@ -268,7 +277,9 @@ fn renderers_escape_hostile_bundle_values() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!html.contains("href=\"javascript:"), "only https links");
     let md = report::render_markdown(&r);
-    assert!(!md.contains("<script>"), "raw script in Markdown");
+    // Inside code spans only (rendered as text; see the cmark-gfm test).
+    assert!(!md.contains(" <script>"), "raw script in Markdown");
+    assert!(md.contains("`<script>alert(1)</script>`"), "{md}");
     assert!(md.contains("\\|"), "pipes escaped in tables");
     let text = report::render_text(&r, TextStyle::Plain);
     assert!(!text.contains('\u{1b}'), "terminal escapes neutralized");
@@ -290,4 +301,124 @@ fn text_report_groups_by_area_in_first_seen_order() {
         text.ends_with("summary: 1 pass, 1 warn, 0 fail, 0 unknown -> WARN\n"),
         "{text}"
     );
+    assert!(
+        text.starts_with("rcdiag check: signed by SHA256:x, not verified: pass --trust\n"),
+        "{text}"
+    );
+}
+
+/// Renders Markdown with Debian's `cmark-gfm` and every GitHub extension that can
+/// make links or HTML (autolink included), or None when it is not installed.
+fn gfm_html(md: &str) -> Option<String> {
+    let bin = ["/usr/bin/cmark-gfm", "/usr/local/bin/cmark-gfm"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(bin) = bin else {
+        if std::env::var("RCDIAG_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!(
+                "cmark-gfm is missing and RCDIAG_REQUIRE_PEERS=1: run `scripts/test-env install`"
+            );
+        }
+        eprintln!("\n*** SKIPPED: cmark-gfm is not installed (apt-get install cmark-gfm) ***\n");
+        return None;
+    };
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "-e",
+            "autolink",
+            "-e",
+            "table",
+            "-e",
+            "strikethrough",
+            "-e",
+            "tagfilter",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cmark-gfm");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), md.as_bytes())
+        .expect("write to cmark-gfm");
+    let out = child.wait_with_output().expect("cmark-gfm output");
+    assert!(out.status.success());
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every `href="..."` of `html`.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn markdown_rendered_by_gfm_links_nothing_from_the_bundle() {
+    // A real report of a bundle full of linkable text: URLs, www. names, e-mails,
+    // mentions, issue references and HTML, in the host name, container names,
+    // images and log lines.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let node_key = NodeKey::generate();
+    let lure = "https://login.evil.example/sso";
+    let mut node = Node::healthy("www.evil.example", "7.4.0");
+    node.edit_container("rocketchat-rocketchat-1", |c| {
+        c["image"] = Value::String("www.evil.example/rocket.chat:7.4.0".into());
+        c["status"] = Value::String(format!(
+            "restarting, see {lure} or mail admin@evil.example @everyone #1"
+        ));
+        c["restart_count"] = Value::from(9);
+    });
+    node.append_log(&[&format!(
+        "2026-11-25T06:00:00.000000000Z stderr MongoServerSelectionError: visit {lure}?u=<b>x</b> http://evil.example/a_b_c"
+    )]);
+    let b = node.write(
+        &dir.path().join("n.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
+        .env_remove("RCDIAG_IDENTITY")
+        .args(["check", "--format", "markdown", "--as-of", AS_OF, "-i"])
+        .arg(&key.identity)
+        .arg(&b)
+        .output()
+        .expect("run check");
+    let md = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        md.contains("evil.example"),
+        "the hostile values are in the report: {md}"
+    );
+    let json = Command::new(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
+        .env_remove("RCDIAG_IDENTITY")
+        .args(["check", "--format", "json", "--as-of", AS_OF, "-i"])
+        .arg(&key.identity)
+        .arg(&b)
+        .output()
+        .expect("run check");
+    let report: Value = serde_json::from_slice(&json.stdout).expect("json report");
+    let remediations: Vec<String> = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["remediation"].as_str().map(str::to_string))
+        .collect();
+    let Some(html) = gfm_html(&md) else { return };
+    let links = hrefs(&html);
+    assert!(
+        !links.is_empty(),
+        "the policy's remediation links are there"
+    );
+    for href in &links {
+        assert!(
+            remediations.iter().any(|r| r == href),
+            "a link whose target came from the bundle: {href}\n{html}"
+        );
+        assert!(!href.contains("evil"), "{href}");
+    }
+    assert!(
+        !html.contains("<b>"),
+        "HTML from the bundle rendered: {html}"
+    );
+    assert!(html.contains("login.evil.example"), "shown as text");
 }

@@ -62,6 +62,19 @@ pub enum Error {
         actual: u64,
     },
 
+    /// An entry inflates to more bytes than its (signed) manifest record says.
+    #[error(
+        "entry {path} is larger than its manifest record: the bundle was altered after it was signed; ask for the file again"
+    )]
+    EntryTooLarge { path: String },
+
+    /// Zip structures that readers could interpret differently (overlapping entries,
+    /// a local header or Unicode Path field naming another file, a directory with data).
+    #[error(
+        "zip entry {entry:?} {reason}: zip readers would not agree on what this bundle holds, so it is refused; ask the sender for a bundle written by rcdiag-agent"
+    )]
+    ZipInconsistent { entry: String, reason: String },
+
     /// An entry is present in the zip but not listed in the manifest.
     #[error("file {path} is in the bundle but not listed in the signed manifest")]
     UnlistedFile { path: String },

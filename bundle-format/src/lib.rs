@@ -38,11 +38,13 @@ pub use keys::{
 };
 pub use manifest::{
     AgentInfo, CollectorRecord, CollectorStatus, FORMAT_NAME, FORMAT_VERSION, FileRecord, Manifest,
-    NodeInfo, ReRedaction, RedactionSummary, Signer, manifest_schema_json, sorted_json,
+    NodeInfo, ReRedaction, RedactionSummary, Signer, check_manifest_limits, cut_to,
+    limits as manifest_limits, manifest_schema_json, sorted_json,
 };
 pub use names::check_entry_name;
 pub use reader::{
     Bundle, EntryReader, Limits, OpenOptions, ReadSeek, TrustStatus, header_recipients,
+    parse_manifest,
 };
 pub use seal::{SEALED_STANZA_TAG, Sealed, is_sealed, seal};
 pub use writer::{

@@ -31,10 +31,10 @@ pub struct Manifest {
     /// The node the bundle describes.
     pub node: NodeInfo,
     /// One record per collector that was run, skipped or failed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_collectors")]
     pub collectors: Vec<CollectorRecord>,
     /// One record per file in the bundle, except `manifest.json` and its signature.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_files")]
     pub files: Vec<FileRecord>,
     /// What redaction replaced, by rule: counts only, never values.
     #[serde(default)]
@@ -61,7 +61,7 @@ pub struct NodeInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_id_hash: Option<String>,
     /// Free-form labels such as `case` (the support case id).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_labels")]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -117,7 +117,7 @@ pub struct CollectorRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Paths of the files it wrote.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_collector_files")]
     pub files: Vec<String>,
 }
 
@@ -142,7 +142,7 @@ pub struct RedactionSummary {
     #[serde(default)]
     pub enabled: bool,
     /// Replacements per rule name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_rules")]
     pub rules: BTreeMap<String, u64>,
     /// Re-redactions of the bundle after it was collected (`rcdiag-agent redact`),
     /// oldest first; absent when there was none.
@@ -208,4 +208,251 @@ pub fn manifest_schema_json() -> String {
     let mut s = serde_json::to_string_pretty(&value).expect("schema serializes");
     s.push('\n');
     s
+}
+
+/// Length and count limits of manifest fields (SPEC.md section 3.1). A reader refuses a
+/// manifest past any of them, so no single string of a bundle can make a report, a
+/// listing or an error message larger than these bounds. Lengths are in bytes of UTF-8.
+pub mod limits {
+    /// `format`, `bundle_id`, `created_at`, `collectors[].started_at`, `signer.algorithm`.
+    pub const SHORT: usize = 64;
+    /// `agent.name`, `agent.version`, `node.machine_id_hash`, `signer.fingerprint`,
+    /// `files[].sha256`, redaction rule names.
+    pub const NAME: usize = 128;
+    /// `node.hostname` (a DNS name is at most 253 bytes).
+    pub const HOSTNAME: usize = 255;
+    /// Most `node.labels`.
+    pub const LABELS: usize = 32;
+    /// A label's key.
+    pub const LABEL_KEY: usize = 64;
+    /// A label's value (e.g. the support case id).
+    pub const LABEL_VALUE: usize = 256;
+    /// Most `collectors` records.
+    pub const COLLECTORS: usize = 64;
+    /// `collectors[].name`.
+    pub const COLLECTOR_NAME: usize = 64;
+    /// `collectors[].error` (writers cut longer errors).
+    pub const COLLECTOR_ERROR: usize = 4096;
+    /// Most names in one `collectors[].files`, and in all of them together
+    /// (the reader's entry limit, 20,000 by default, when that is lower).
+    pub const FILES: usize = 20_000;
+    /// `files[].path` and `collectors[].files[]` (the entry name limit).
+    pub const PATH: usize = 512;
+    /// Most redaction rules.
+    pub const RULES: usize = 256;
+    /// `signer.public_key` (an OpenSSH public key line).
+    pub const PUBLIC_KEY: usize = 8192;
+}
+
+/// Deserializes a sequence, refusing it once it has more than `max` elements (so a
+/// hostile manifest cannot make millions of allocations before it is refused).
+pub(crate) fn bounded_seq<'de, D, T>(
+    d: D,
+    max: usize,
+    what: &'static str,
+) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T> {
+        max: usize,
+        what: &'static str,
+        _t: std::marker::PhantomData<T>,
+    }
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an array of at most {} {}", self.max, self.what)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> std::result::Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                if out.len() == self.max {
+                    return Err(serde::de::Error::custom(format!(
+                        "{LIMIT_MARK}more than {} {}, the limit",
+                        self.max, self.what
+                    )));
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V {
+        max,
+        what,
+        _t: std::marker::PhantomData,
+    })
+}
+
+/// Deserializes a string map, refusing it once it has more than `max` keys.
+pub(crate) fn bounded_map<'de, D, T>(
+    d: D,
+    max: usize,
+    what: &'static str,
+) -> std::result::Result<BTreeMap<String, T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T> {
+        max: usize,
+        what: &'static str,
+        _t: std::marker::PhantomData<T>,
+    }
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+        type Value = BTreeMap<String, T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an object of at most {} {}", self.max, self.what)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, T>()? {
+                out.insert(k, v);
+                if out.len() > self.max {
+                    return Err(serde::de::Error::custom(format!(
+                        "{LIMIT_MARK}more than {} {}, the limit",
+                        self.max, self.what
+                    )));
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V {
+        max,
+        what,
+        _t: std::marker::PhantomData,
+    })
+}
+
+/// Starts the message of a deserialization error that is a limit, not bad JSON.
+pub(crate) const LIMIT_MARK: &str = "limit: ";
+
+fn de_labels<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, String>, D::Error> {
+    bounded_map(d, limits::LABELS, "node.labels")
+}
+fn de_collectors<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<CollectorRecord>, D::Error> {
+    bounded_seq(d, limits::COLLECTORS, "collectors")
+}
+fn de_collector_files<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    bounded_seq(d, limits::FILES, "names in collectors[].files")
+}
+fn de_files<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<FileRecord>, D::Error> {
+    bounded_seq(d, limits::FILES, "files")
+}
+fn de_rules<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, u64>, D::Error> {
+    bounded_map(d, limits::RULES, "redaction rules")
+}
+
+/// Checks every length and count limit of [`limits`] (and `max_entries` for the file
+/// lists); the error names the field, its length and the limit.
+pub fn check_manifest_limits(m: &Manifest, max_entries: usize) -> std::result::Result<(), String> {
+    fn len(field: &str, value: &str, max: usize) -> std::result::Result<(), String> {
+        if value.len() > max {
+            return Err(format!(
+                "manifest field {field} is {} bytes, more than the limit of {max}",
+                value.len()
+            ));
+        }
+        Ok(())
+    }
+    use limits::*;
+    len("format", &m.format, SHORT)?;
+    len("bundle_id", &m.bundle_id, SHORT)?;
+    len("created_at", &m.created_at, SHORT)?;
+    len("agent.name", &m.agent.name, NAME)?;
+    len("agent.version", &m.agent.version, NAME)?;
+    len("node.hostname", &m.node.hostname, HOSTNAME)?;
+    if let Some(h) = &m.node.machine_id_hash {
+        len("node.machine_id_hash", h, NAME)?;
+    }
+    if m.node.labels.len() > LABELS {
+        return Err(format!(
+            "manifest has {} node.labels, more than the limit of {LABELS}",
+            m.node.labels.len()
+        ));
+    }
+    for (k, v) in &m.node.labels {
+        len("node.labels key", k, LABEL_KEY)?;
+        len("node.labels value", v, LABEL_VALUE)?;
+    }
+    if m.collectors.len() > COLLECTORS {
+        return Err(format!(
+            "manifest has {} collectors, more than the limit of {COLLECTORS}",
+            m.collectors.len()
+        ));
+    }
+    let max_files = FILES.min(max_entries);
+    let mut named = 0usize;
+    for c in &m.collectors {
+        len("collectors[].name", &c.name, COLLECTOR_NAME)?;
+        len("collectors[].started_at", &c.started_at, SHORT)?;
+        if let Some(e) = &c.error {
+            len("collectors[].error", e, COLLECTOR_ERROR)?;
+        }
+        for f in &c.files {
+            len("collectors[].files[]", f, PATH)?;
+        }
+        named += c.files.len();
+    }
+    if named > max_files {
+        return Err(format!(
+            "manifest's collectors name {named} files together, more than the limit of {max_files}"
+        ));
+    }
+    if m.files.len() > max_files {
+        return Err(format!(
+            "manifest lists {} files, more than the limit of {max_files}",
+            m.files.len()
+        ));
+    }
+    for f in &m.files {
+        len("files[].path", &f.path, PATH)?;
+        len("files[].sha256", &f.sha256, NAME)?;
+    }
+    if m.redaction.rules.len() > RULES {
+        return Err(format!(
+            "manifest has {} redaction rules, more than the limit of {RULES}",
+            m.redaction.rules.len()
+        ));
+    }
+    for k in m.redaction.rules.keys() {
+        len("redaction.rules key", k, NAME)?;
+    }
+    len("signer.algorithm", &m.signer.algorithm, SHORT)?;
+    len("signer.public_key", &m.signer.public_key, PUBLIC_KEY)?;
+    len("signer.fingerprint", &m.signer.fingerprint, NAME)?;
+    Ok(())
+}
+
+/// `s` cut to at most `max` bytes at a character boundary, with a note of its full
+/// length when cut (used by writers for generated text such as collector errors).
+pub fn cut_to(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let note = format!("... [cut, {} bytes]", s.len());
+    let mut end = max.saturating_sub(note.len());
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{note}", &s[..end])
 }

@@ -41,6 +41,10 @@ pub struct Limits {
     pub max_ratio: u64,
     /// Largest `manifest.json`.
     pub max_manifest_size: u64,
+    /// Largest age header, in bytes up to and including its `---` MAC line.
+    pub max_age_header: usize,
+    /// Most stanzas (`-> ...` lines) in the age header.
+    pub max_age_stanzas: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +55,8 @@ impl Default for Limits {
             max_total_size: 8 << 30,
             max_ratio: 200,
             max_manifest_size: 32 << 20,
+            max_age_header: 64 << 10,
+            max_age_stanzas: 256,
         }
     }
 }
@@ -132,7 +138,9 @@ impl Bundle {
         source.rewind()?;
         let (inner, encrypted): (Source, bool) =
             if head.starts_with(AGE_MAGIC) || head.starts_with(ARMOR_MAGIC) {
-                let recipients = header_recipients(&mut source);
+                // The age crate's header parser takes time quadratic in the number of
+                // stanzas: bound the header before it sees it.
+                let recipients = scan_age_header(&mut source, &opts.limits)?;
                 source.rewind()?;
                 let buffered = BufReader::with_capacity(64 * 1024, source);
                 match decrypt(buffered, opts.identities) {
@@ -153,7 +161,7 @@ impl Bundle {
         let archive = ZipArchive::new(inner).map_err(|e| zip_error(e, encrypted))?;
         let mut bundle = Self {
             archive,
-            manifest: placeholder_manifest(),
+            manifest: empty_manifest(),
             manifest_bytes: Vec::new(),
             signature: Vec::new(),
             trust: TrustStatus::NotChecked,
@@ -163,6 +171,7 @@ impl Bundle {
             limits: opts.limits,
         };
         bundle.check_structure()?;
+        bundle.check_layout()?;
         bundle.load_manifest()?;
         bundle.verify_signature(opts)?;
         bundle.check_file_set()?;
@@ -186,6 +195,15 @@ impl Bundle {
             return Err(Error::UnsafeEntryName {
                 name: "(several)".into(),
                 reason: "duplicate entry names".into(),
+            });
+        }
+        if self.archive.offset() != 0 {
+            return Err(Error::ZipInconsistent {
+                entry: "(the first entry)".into(),
+                reason: format!(
+                    "is preceded by {} bytes that are not part of the zip",
+                    self.archive.offset()
+                ),
             });
         }
         let mut total: u64 = 0;
@@ -212,6 +230,17 @@ impl Bundle {
                 });
             }
             if entry.is_dir() {
+                // An empty Deflate stream is 2 bytes; anything more is hidden data.
+                if entry.size() > 0 || entry.compressed_size() > 2 {
+                    return Err(Error::ZipInconsistent {
+                        entry: name,
+                        reason: format!(
+                            "is a directory entry carrying {} bytes of data ({} stored); directory entries must be empty",
+                            entry.size(),
+                            entry.compressed_size()
+                        ),
+                    });
+                }
                 continue;
             }
             let size = entry.size();
@@ -237,6 +266,133 @@ impl Bundle {
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Where each entry's bytes lie, checked against its local header: zip readers
+    /// (rcdiag, `unzip`, Python's `zipfile`, streaming readers) must all see the same
+    /// entries with the same names and contents, and no byte may belong to two entries
+    /// (overlapping entries would defeat the size and ratio limits).
+    fn check_layout(&mut self) -> Result<()> {
+        let encrypted = self.encrypted;
+        let dir_start = self.archive.central_directory_start();
+        let mut order: Vec<(u64, usize)> = Vec::with_capacity(self.archive.len());
+        for i in 0..self.archive.len() {
+            let e = self
+                .archive
+                .by_index_data(i)
+                .map_err(|e| zip_error(e, encrypted))?;
+            order.push((e.header_start(), i));
+        }
+        // In header order, so the reads of local headers go forward through the stream.
+        order.sort_unstable();
+        let mut ranges: Vec<(u64, u64, String)> = Vec::with_capacity(order.len());
+        let mut stored_total: u64 = 0;
+        let mut uncompressed_total: u64 = 0;
+        for &(header_start, i) in &order {
+            let name = String::from_utf8_lossy(
+                self.archive
+                    .by_index_data(i)
+                    .map_err(|e| zip_error(e, encrypted))?
+                    .name_raw(),
+            )
+            .into_owned();
+            let inconsistent = |reason: String| Error::ZipInconsistent {
+                entry: name.clone(),
+                reason,
+            };
+            let options = zip::read::ZipReadOptions::new()
+                .enforce_header_consistency(true)
+                .ignore_crc32(true);
+            let file = match self.archive.by_index_with_options(i, options) {
+                Ok(f) => f,
+                Err(ZipError::Io(e)) => return Err(io_error(e, encrypted)),
+                Err(ZipError::InvalidArchive(msg)) => {
+                    return Err(inconsistent(format!(
+                        "has a local header that disagrees with the central directory ({msg})"
+                    )));
+                }
+                Err(e) => return Err(inconsistent(e.to_string())),
+            };
+            for field in file.extra_data_fields() {
+                if let zip::extra_fields::ExtraField::UnicodePath(u) = field {
+                    let same = u
+                        .clone()
+                        .unwrap_valid(file.name_raw())
+                        .is_ok_and(|content| *content == *file.name_raw());
+                    if !same {
+                        return Err(inconsistent(
+                            "has a Unicode Path extra field (0x7075) naming another file than its header: readers that follow the field and readers that do not would see different names"
+                                .into(),
+                        ));
+                    }
+                }
+            }
+            if file.encrypted() {
+                return Err(inconsistent("is encrypted with zip encryption".into()));
+            }
+            if !matches!(
+                file.compression(),
+                zip::CompressionMethod::Stored | zip::CompressionMethod::Deflated
+            ) {
+                return Err(inconsistent(format!(
+                    "uses compression method {}; bundles use Deflate or Stored",
+                    file.compression()
+                )));
+            }
+            let data_start = file.data_start().unwrap_or(header_start);
+            let end = data_start.saturating_add(file.compressed_size());
+            stored_total = stored_total.saturating_add(file.compressed_size());
+            uncompressed_total = uncompressed_total.saturating_add(file.size());
+            drop(file);
+            ranges.push((header_start, end, name));
+        }
+        if stored_total > dir_start {
+            return Err(Error::ZipInconsistent {
+                entry: "(all entries)".into(),
+                reason: format!(
+                    "declare {stored_total} stored bytes together, more than the {dir_start} bytes of the archive before its central directory"
+                ),
+            });
+        }
+        for w in ranges.windows(2) {
+            if w[0].1 > w[1].0 {
+                return Err(Error::ZipInconsistent {
+                    entry: w[1].2.clone(),
+                    reason: format!(
+                        "overlaps the bytes of entry {:?} (overlapping entries let a small file expand without bound)",
+                        w[0].2
+                    ),
+                });
+            }
+        }
+        if let Some(last) = ranges.last()
+            && last.1 > dir_start
+        {
+            return Err(Error::ZipInconsistent {
+                entry: last.2.clone(),
+                reason: "runs into the central directory".into(),
+            });
+        }
+        // With no byte shared, the ratio of the whole archive is bounded too.
+        let max_ratio = self.limits.max_ratio;
+        if uncompressed_total > (16 << 20) && uncompressed_total / dir_start.max(1) > max_ratio {
+            return Err(Error::LimitExceeded(format!(
+                "the entries expand {}x in all (compression bomb?), more than the limit of {max_ratio}x",
+                uncompressed_total / dir_start.max(1)
+            )));
+        }
+        // The zip crate's own check also finds local headers the central directory
+        // does not list (which streaming readers such as bsdtar would extract).
+        self.archive
+            .validate_header_consistency()
+            .map_err(|e| match e {
+                ZipError::Io(e) => io_error(e, encrypted),
+                other => Error::ZipInconsistent {
+                    entry: "(unknown)".into(),
+                    reason: other.to_string(),
+                },
+            })?;
         Ok(())
     }
 
@@ -274,32 +430,7 @@ impl Bundle {
             }
             other => other?,
         };
-        let probe: ManifestProbe = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::InvalidManifest(format!("manifest.json is not JSON: {e}")))?;
-        if probe.format.as_deref() != Some(FORMAT_NAME) {
-            return Err(Error::NotABundle {
-                reason: format!(
-                    "manifest.json names format {:?}, not {FORMAT_NAME:?}",
-                    probe.format.unwrap_or_default()
-                ),
-            });
-        }
-        let version = probe
-            .format_version
-            .as_ref()
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| {
-                Error::InvalidManifest("format_version is missing or not an integer".into())
-            })?;
-        if version > FORMAT_VERSION {
-            return Err(Error::NewerVersion {
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| Error::InvalidManifest(e.to_string()))?;
-        self.manifest = manifest;
+        self.manifest = parse_manifest(&bytes, self.limits.max_entries)?;
         self.manifest_bytes = bytes;
         Ok(())
     }
@@ -601,11 +732,23 @@ impl EntryReader<'_> {
                 EntryError::Hash => Error::HashMismatch {
                     path: self.record.path.clone(),
                 },
+                EntryError::Size(actual) if *actual > self.record.size => Error::EntryTooLarge {
+                    path: self.record.path.clone(),
+                },
                 EntryError::Size(actual) => Error::SizeMismatch {
                     path: self.record.path.clone(),
                     expected: self.record.size,
                     actual: *actual,
                 },
+            };
+        }
+        // The zip crate stops an entry at its declared size (which matched the manifest).
+        if e.kind() == io::ErrorKind::InvalidData
+            && !is_age_error(&e)
+            && e.to_string().contains("larger than its declared")
+        {
+            return Error::EntryTooLarge {
+                path: self.record.path.clone(),
             };
         }
         io_error(e, self.encrypted)
@@ -763,7 +906,7 @@ fn decrypt(buffered: BufReader<Source>, identities: &[Identity]) -> Result<Sourc
     })?;
     // Keep a copy of the header's stanzas to name the recipients if no identity matches.
     match decryptor.decrypt(identities.iter().map(|i| i.as_age())) {
-        Ok(reader) => Ok(Box::new(reader)),
+        Ok(reader) => Ok(Box::new(AgeLayer(reader))),
         Err(age::DecryptError::NoMatchingKeys) => Err(Error::NoMatchingIdentity {
             recipients: Vec::new(),
         }),
@@ -774,48 +917,150 @@ fn decrypt(buffered: BufReader<Source>, identities: &[Identity]) -> Result<Sourc
     }
 }
 
-/// Lists the recipients named in an age header: the `rcdiag-recipient` hints when
-/// present, else the stanza types (X25519 keys carry no public name).
-pub fn header_recipients(source: impl Read) -> Vec<String> {
-    let mut armored = age::armor::ArmoredReader::new(BufReader::new(source.take(4 << 20)));
+/// Parses the bytes of a `manifest.json` as a reader must (SPEC.md section 5, step 3):
+/// its format and version first, then the whole manifest, refusing it past the limits
+/// of SPEC.md 3.1 (`max_entries` bounds the file lists). The signature is not checked.
+pub fn parse_manifest(bytes: &[u8], max_entries: usize) -> Result<Manifest> {
+    let probe: ManifestProbe = serde_json::from_slice(bytes)
+        .map_err(|e| Error::InvalidManifest(format!("manifest.json is not JSON: {e}")))?;
+    if probe.format.as_deref() != Some(FORMAT_NAME) {
+        return Err(Error::NotABundle {
+            reason: format!(
+                "manifest.json names format {:?}, not {FORMAT_NAME:?}",
+                probe.format.unwrap_or_default()
+            ),
+        });
+    }
+    let version = probe
+        .format_version
+        .as_ref()
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| {
+            Error::InvalidManifest("format_version is missing or not an integer".into())
+        })?;
+    if version > FORMAT_VERSION {
+        return Err(Error::NewerVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        match msg.strip_prefix(crate::manifest::LIMIT_MARK) {
+            Some(rest) => Error::LimitExceeded(format!("manifest.json: {rest}")),
+            None => Error::InvalidManifest(msg),
+        }
+    })?;
+    crate::manifest::check_manifest_limits(&manifest, max_entries).map_err(Error::LimitExceeded)?;
+    Ok(manifest)
+}
+
+/// The age payload reader, marking its errors so they are told apart from errors of
+/// the zip inside it (only the age layer's failures mean "failed authentication").
+struct AgeLayer<R>(R);
+
+/// An error of the age payload (decryption, authentication, truncation).
+#[derive(Debug)]
+struct AgeLayerError(io::Error);
+
+impl std::fmt::Display for AgeLayerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for AgeLayerError {}
+
+fn age_err(e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), AgeLayerError(e))
+}
+
+fn is_age_error(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<AgeLayerError>())
+}
+
+impl<R: Read> Read for AgeLayer<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(age_err)
+    }
+}
+
+impl<R: Seek> Seek for AgeLayer<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.0.seek(pos).map_err(age_err)
+    }
+}
+
+/// Reads the age header (through the armor, if any) up to its `---` MAC line, refusing
+/// it when it is larger than `limits.max_age_header` bytes or has more than
+/// `limits.max_age_stanzas` stanzas, and returns the recipients it names: the
+/// `rcdiag-recipient` hints when present, else the stanza types (X25519 keys carry no
+/// public name). A header that ends early is left for the age parser to report.
+fn scan_age_header(source: impl Read, limits: &Limits) -> Result<Vec<String>> {
+    let max = limits.max_age_header;
+    // Armor costs 4/3 plus line breaks: twice the limit is enough input to find the end.
+    let budget = (max as u64).saturating_mul(2).saturating_add(4096);
+    let mut armored = age::armor::ArmoredReader::new(BufReader::new(source.take(budget)));
     let mut hints = Vec::new();
     let mut others = Vec::new();
-    let mut line = String::new();
     let mut raw = Vec::new();
-    // The header is text up to the `---` line; read it byte-wise through the armor.
+    let mut total = 0usize;
+    let mut stanzas = 0usize;
     let mut byte = [0u8; 1];
-    while raw.len() < (1 << 20) {
-        match armored.read(&mut byte) {
-            Ok(1) => {}
-            _ => break,
+    while let Ok(1) = armored.read(&mut byte) {
+        total += 1;
+        if total > max {
+            return Err(Error::LimitExceeded(format!(
+                "the age header is larger than {max} bytes (a bundle's header holds a few hundred bytes per recipient); this file was not made by rcdiag-agent: ask the sender for a new bundle"
+            )));
         }
         if byte[0] != b'\n' {
             raw.push(byte[0]);
             continue;
         }
-        line.clear();
-        line.push_str(&String::from_utf8_lossy(&raw));
+        let line = String::from_utf8_lossy(&raw).into_owned();
         raw.clear();
         if line.starts_with("---") {
             break;
         }
         if let Some(rest) = line.strip_prefix("-> ") {
+            stanzas += 1;
+            if stanzas > limits.max_age_stanzas {
+                return Err(Error::LimitExceeded(format!(
+                    "the age header has more than {} recipient stanzas, the limit; this file was not made by rcdiag-agent: ask the sender for a new bundle",
+                    limits.max_age_stanzas
+                )));
+            }
             let mut args = rest.split(' ');
             match (args.next(), args.next()) {
-                (Some(HINT_STANZA_TAG), Some(fp)) => hints.push(fp.to_string()),
-                (Some("X25519"), _) => others.push("an age X25519 key".to_string()),
-                (Some(tag), Some(t)) if tag.starts_with("ssh-") => {
-                    others.push(format!("an {tag} key (tag {t})"))
+                (Some(HINT_STANZA_TAG), Some(fp)) => {
+                    hints.push(crate::manifest::cut_to(fp, 128));
                 }
-                (Some(tag), _) => others.push(format!("a {tag} recipient")),
+                (Some("X25519"), _) => others.push("an age X25519 key".to_string()),
+                (Some(tag), Some(t)) if tag.starts_with("ssh-") => others.push(format!(
+                    "an {} key (tag {})",
+                    crate::manifest::cut_to(tag, 64),
+                    crate::manifest::cut_to(t, 64)
+                )),
+                (Some(tag), _) => {
+                    others.push(format!("a {} recipient", crate::manifest::cut_to(tag, 64)));
+                }
                 _ => {}
             }
         }
     }
-    if hints.is_empty() { others } else { hints }
+    Ok(if hints.is_empty() { others } else { hints })
 }
 
-fn placeholder_manifest() -> Manifest {
+/// Lists the recipients named in an age header: the `rcdiag-recipient` hints when
+/// present, else the stanza types (X25519 keys carry no public name). Empty when the
+/// header is past the default limits.
+pub fn header_recipients(source: impl Read) -> Vec<String> {
+    scan_age_header(source, &Limits::default()).unwrap_or_default()
+}
+
+/// An empty manifest, to fill in.
+pub(crate) fn empty_manifest() -> Manifest {
     Manifest {
         format: String::new(),
         format_version: 0,
@@ -840,7 +1085,7 @@ fn placeholder_manifest() -> Manifest {
 fn io_error(e: io::Error, encrypted: bool) -> Error {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => Error::Truncated(e.to_string()),
-        io::ErrorKind::InvalidData if encrypted => Error::Corrupt(format!(
+        io::ErrorKind::InvalidData if encrypted && is_age_error(&e) => Error::Corrupt(format!(
             "{e}: the encrypted data failed authentication (changed or cut short)"
         )),
         _ => Error::Corrupt(e.to_string()),

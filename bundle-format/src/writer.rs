@@ -195,6 +195,13 @@ pub struct FinishedBundle {
 impl BundleWriter {
     /// Starts a bundle: opens a hidden temp file beside the target and writes the age header.
     pub fn create(opts: WriterOptions) -> Result<Self> {
+        // Refuse now what a reader would refuse later (SPEC.md 3.1): a host name or
+        // labels past the manifest limits.
+        let mut probe = crate::reader::empty_manifest();
+        probe.node = opts.node.clone();
+        probe.agent = opts.agent.clone();
+        crate::manifest::check_manifest_limits(&probe, usize::MAX)
+            .map_err(|e| Error::InvalidManifest(format!("{e}; shorten it")))?;
         let created = jiff::Timestamp::now();
         let encrypted = matches!(opts.encryption, Encryption::Age { .. });
         let case = opts.node.labels.get("case").map(String::as_str);
@@ -439,7 +446,14 @@ impl BundleWriter {
     }
 
     /// Records what a collector did.
-    pub fn record_collector(&mut self, record: CollectorRecord) {
+    /// An error longer than the manifest allows is cut (with its length noted).
+    pub fn record_collector(&mut self, mut record: CollectorRecord) {
+        if let Some(e) = &record.error {
+            record.error = Some(crate::manifest::cut_to(
+                e,
+                crate::manifest::limits::COLLECTOR_ERROR,
+            ));
+        }
         self.collectors.push(record);
     }
 
@@ -474,6 +488,8 @@ impl BundleWriter {
             self.end_file(true)?;
         }
         let manifest = self.manifest();
+        crate::manifest::check_manifest_limits(&manifest, usize::MAX)
+            .map_err(|e| Error::InvalidManifest(format!("{e}; this bundle could not be read")))?;
         let mut manifest_bytes = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::InvalidManifest(e.to_string()))?;
         manifest_bytes.push(b'\n');

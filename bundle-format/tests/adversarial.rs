@@ -421,3 +421,124 @@ fn a_changed_file_is_caught_by_verify_contents_after_a_lazy_open() {
         "{err}"
     );
 }
+
+#[test]
+fn an_age_header_past_its_limits_is_refused_before_parsing() {
+    // 300 stanzas (past 256), and one stanza line past 64 KiB.
+    let mut many = String::from("age-encryption.org/v1\n");
+    for _ in 0..300 {
+        many.push_str("-> X25519 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    }
+    many.push_str("--- AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n");
+    let err = reject(many.into_bytes(), &[]);
+    assert!(
+        matches!(err, Error::LimitExceeded(ref m) if m.contains("256 recipient stanzas")),
+        "{err}"
+    );
+    let mut long = b"age-encryption.org/v1\n-> X25519 ".to_vec();
+    long.extend(std::iter::repeat_n(b'A', 65 << 10));
+    let err = reject(long, &[]);
+    assert!(
+        matches!(err, Error::LimitExceeded(ref m) if m.contains("65536 bytes")),
+        "{err}"
+    );
+    // Within the limits, the header goes on to the age parser as before.
+    let err = reject(b"age-encryption.org/v1\n-> X25519 AAAA\n".to_vec(), &[]);
+    assert!(!matches!(err, Error::LimitExceeded(_)), "{err}");
+}
+
+#[test]
+fn a_local_name_other_than_the_central_directory_is_a_zip_inconsistency() {
+    let key = NodeKey::generate();
+    let mut z = crafted(&key, &[("a.txt", b"one")], &[("a.txt", b"one")]);
+    // The first local header's name (at offset 30) becomes b.txt; the central
+    // directory still says a.txt.
+    assert_eq!(&z[30..35], b"a.txt");
+    z[30] = b'b';
+    let err = reject(z, &[]);
+    assert!(
+        matches!(err, Error::ZipInconsistent { ref entry, .. } if entry == "a.txt"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("would not agree"), "{err}");
+}
+
+#[test]
+fn an_entry_inflating_past_its_record_is_entry_too_large_not_an_age_failure() {
+    use std::io::Write;
+    let key = NodeKey::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let sk = support_key(dir.path());
+    let (m, s) = signed_manifest(&key, &[("a.txt", b"one")], |_| {});
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zw.start_file("a.txt", opts).unwrap();
+    zw.write_all(b"one and more").unwrap();
+    zw.start_file("manifest.json", opts).unwrap();
+    zw.write_all(&m).unwrap();
+    zw.start_file("manifest.json.sig", opts).unwrap();
+    zw.write_all(&s).unwrap();
+    let mut z = zw.finish().unwrap().into_inner();
+    // Declare 3 bytes uncompressed in both headers of a.txt (it inflates to 12).
+    z[22..26].copy_from_slice(&3u32.to_le_bytes());
+    let cd = z.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    z[cd + 24..cd + 28].copy_from_slice(&3u32.to_le_bytes());
+    let err = reject(z.clone(), &[]);
+    assert!(
+        matches!(err, Error::EntryTooLarge { ref path } if path == "a.txt"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("altered after it was signed"),
+        "{err}"
+    );
+    // Encrypted, the same zip says the same: the age layer was intact.
+    let enc = {
+        let r: age::x25519::Recipient = sk.recipient.parse().unwrap();
+        let e =
+            age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).unwrap();
+        let mut out = Vec::new();
+        let mut w = e.wrap_output(&mut out).unwrap();
+        w.write_all(&z).unwrap();
+        w.finish().unwrap();
+        out
+    };
+    let err = reject(enc, &sk.identities);
+    assert!(matches!(err, Error::EntryTooLarge { .. }), "{err}");
+    assert!(!err.to_string().contains("authentication"), "{err}");
+}
+
+#[test]
+fn the_writer_refuses_a_host_name_past_the_limit_and_cuts_long_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = NodeKey::generate();
+    let mut o = options(dir.path(), Encryption::None, &key);
+    o.node.hostname = "h".repeat(256);
+    let Err(err) = rcdiag_bundle::BundleWriter::create(o) else {
+        panic!("a 256-byte host name was accepted")
+    };
+    assert!(
+        err.to_string().contains("node.hostname is 256 bytes"),
+        "{err}"
+    );
+    let mut w =
+        rcdiag_bundle::BundleWriter::create(options(dir.path(), Encryption::None, &key)).unwrap();
+    w.record_collector(rcdiag_bundle::CollectorRecord {
+        name: "logs".into(),
+        status: rcdiag_bundle::CollectorStatus::Failed,
+        started_at: "2026-11-26T05:00:00Z".into(),
+        duration_ms: 1,
+        error: Some("é".repeat(10_000)),
+        files: vec![],
+    });
+    let done = w.finish().unwrap();
+    let e = done.manifest.collectors[0].error.clone().unwrap();
+    assert!(
+        e.len() <= 4096 && e.ends_with("[cut, 20000 bytes]"),
+        "{}",
+        e.len()
+    );
+    // And the reader accepts what the writer wrote.
+    open_bytes(std::fs::read(&done.path).unwrap(), &[]).unwrap();
+}

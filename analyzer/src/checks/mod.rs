@@ -474,12 +474,14 @@ pub(crate) fn conclude(
     findings.sort_by_key(|f| std::cmp::Reverse(f.outcome.severity()));
     let outcome = findings[0].outcome;
     let mut msgs: Vec<&str> = Vec::new();
+    // A set beside the list: one finding per container must not cost a scan each.
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for f in &findings {
         // After a problem, passes add nothing to the one-line message.
         if f.outcome == Outcome::Pass && outcome != Outcome::Pass {
             continue;
         }
-        if !msgs.contains(&f.message.as_str()) {
+        if seen.insert(f.message.as_str()) {
             msgs.push(&f.message);
         }
     }

@@ -120,6 +120,13 @@ pub fn render_html(report: &Report) -> String {
         verdict.label(),
     );
     let _ = writeln!(out, "<header>\n<h1>rcdiag report {}</h1>", badge(verdict));
+    if let Some(notice) = &report.signer_notice {
+        let _ = writeln!(
+            out,
+            "<p class=\"card warn\" role=\"alert\"><strong>{}</strong></p>",
+            e(notice)
+        );
+    }
     let _ = writeln!(
         out,
         "<p class=\"meta\">Nodes: <strong>{}</strong> &middot; policy <strong>{}</strong> v{} (facts as of {}) &middot; verdicts as of {}</p>\n</header>",

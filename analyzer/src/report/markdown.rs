@@ -7,29 +7,130 @@ use std::fmt::Write as _;
 use super::text::evidence_line;
 use super::{Report, ReportOutcome};
 
-/// Escapes text for a Markdown paragraph or table cell: HTML-significant characters
-/// become entities, Markdown punctuation is backslash-escaped, line breaks become spaces.
+/// Bundle-derived text for a Markdown table cell: see [`escape_markdown_in`].
 pub fn escape_markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
+    escape_markdown_in(s, true)
+}
+
+/// Bundle-derived text for Markdown. Plain words (letters, digits and harmless
+/// punctuation) stay as they are; every other word, i.e. anything a renderer could
+/// turn into a link (URLs, `www.`, domains, e-mail addresses), a mention (`@`), an
+/// issue or commit reference (`#12`, hex ids), markup or HTML, goes into a code span,
+/// where GitHub-flavoured Markdown links and mentions nothing. Control characters are
+/// shown escaped (`\u{1b}`) and line breaks become spaces. In a table cell (`table`),
+/// `|` is escaped inside code spans too, as GFM tables need.
+pub fn escape_markdown_in(s: &str, table: bool) -> String {
+    let mut clean = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            // Values never start a line here, so list and heading markers are harmless;
-            // `@` and `#` are escaped so a value cannot mention people or link issues.
-            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '|' | '~' | '@' => {
-                out.push('\\');
-                out.push(c);
+            '\n' | '\r' | '\t' => clean.push(' '),
+            c if c.is_control() || is_bidi(c) => {
+                let _ = write!(clean, "\\u{{{:x}}}", c as u32);
             }
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
+            c => clean.push(c),
         }
     }
+    let mut out = String::with_capacity(clean.len() + 16);
+    for (i, word) in clean.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if word.is_empty() {
+            continue;
+        }
+        if is_plain_word(word, i == 0) {
+            out.push_str(word);
+            continue;
+        }
+        // Sentence punctuation around a word stays outside its code span.
+        let core = word
+            .trim_start_matches(['(', '"', '\''])
+            .trim_end_matches(['.', ',', ':', ';', ')', '"', '\'', '!', '?']);
+        if core.is_empty() {
+            out.push_str(&code_span(word, table));
+            continue;
+        }
+        let start = word.len() - word.trim_start_matches(['(', '"', '\'']).len();
+        let end = start + core.len();
+        out.push_str(&word[..start]);
+        if is_plain_word(core, i == 0 && start == 0) {
+            out.push_str(core);
+        } else {
+            out.push_str(&code_span(core, table));
+        }
+        out.push_str(&word[end..]);
+    }
     out
+}
+
+fn is_bidi(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A word Markdown renders as itself: letters, digits and punctuation that starts no
+/// markup, with `.`, `:` or `,` allowed only at its end (sentence punctuation; a dot
+/// inside a word could be a domain). A first word must not look like a list marker.
+fn is_plain_word(word: &str, first: bool) -> bool {
+    let body = word.trim_end_matches(['.', ':', ',']);
+    if body.is_empty() {
+        return false;
+    }
+    let plain = body.chars().all(|c| {
+        c.is_alphanumeric() && !is_bidi(c)
+            || matches!(
+                c,
+                '-' | '(' | ')' | '\'' | '"' | ';' | '!' | '?' | '%' | '=' | '+' | '/'
+            )
+    });
+    if !plain {
+        return false;
+    }
+    // `/` is harmless alone, but `a/b` could be a path-like link target: keep those
+    // whole words in code (and so every file path, as it reads best).
+    if body.contains('/') {
+        return false;
+    }
+    // Hex ids of 7 or more characters could be taken for commit references.
+    let hexlike = body.len() >= 7
+        && body.chars().all(|c| c.is_ascii_hexdigit())
+        && body.chars().any(|c| c.is_ascii_digit())
+        && body.chars().any(|c| c.is_ascii_alphabetic());
+    if hexlike {
+        return false;
+    }
+    if first {
+        let c = body.chars().next().unwrap_or('-');
+        if matches!(c, '-' | '+' | '=') || c.is_ascii_digit() {
+            return false;
+        }
+    }
+    true
+}
+
+/// `word` as a code span: a backtick fence longer than any run of backticks in it.
+fn code_span(word: &str, table: bool) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in word.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let fence = "`".repeat(longest + 1);
+    let body = if table {
+        word.replace('|', "\\|")
+    } else {
+        word.to_string()
+    };
+    let pad = if body.starts_with('`') || body.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{body}{pad}{fence}")
 }
 
 fn emoji(o: ReportOutcome) -> &'static str {
@@ -46,12 +147,31 @@ pub fn render_markdown(report: &Report) -> String {
     let e = escape_markdown;
     let s = &report.summary;
     let mut out = String::new();
-    let _ = writeln!(out, "## rcdiag check: {}\n", emoji(s.verdict()));
+    match &report.signer_notice {
+        Some(notice) => {
+            let _ = writeln!(
+                out,
+                "## rcdiag check: {} — {}\n",
+                emoji(s.verdict()),
+                escape_markdown_in(notice, false)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "## rcdiag check: {}\n", emoji(s.verdict()));
+        }
+    }
     let _ = writeln!(out, "| outcome | checks |\n|---|---:|");
     let _ = writeln!(out, "| ❌ fail | {} |", s.fail);
     let _ = writeln!(out, "| ⚠️ warn | {} |", s.warn);
     let _ = writeln!(out, "| ❔ unknown | {} |", s.unknown);
     let _ = writeln!(out, "| ✅ pass | {} |", s.pass);
+    if s.unverified_signers > 0 {
+        let _ = writeln!(
+            out,
+            "| ⚠️ signer not verified: pass \\-\\-trust | {} bundle(s) |",
+            s.unverified_signers
+        );
+    }
     let _ = writeln!(
         out,
         "\nPolicy **{}** v{} (facts as of {}); verdicts as of {}. Written by {}.\n",
@@ -100,7 +220,7 @@ pub fn render_markdown(report: &Report) -> String {
     if !report.notes.is_empty() {
         let _ = writeln!(out, "\n### Notes\n");
         for n in &report.notes {
-            let _ = writeln!(out, "- {}", e(n));
+            let _ = writeln!(out, "- {}", escape_markdown_in(n, false));
         }
     }
 
@@ -146,10 +266,14 @@ pub fn render_markdown(report: &Report) -> String {
                 e(&c.title)
             );
             if !c.message.is_empty() {
-                let _ = writeln!(out, "  - {}", e(&c.message));
+                let _ = writeln!(out, "  - {}", escape_markdown_in(&c.message, false));
             }
             for ev in &c.evidence {
-                let _ = writeln!(out, "  - evidence: {}", e(&evidence_line(ev)));
+                let _ = writeln!(
+                    out,
+                    "  - evidence: {}",
+                    escape_markdown_in(&evidence_line(ev), false)
+                );
             }
             if c.outcome != ReportOutcome::Pass && !c.remediation.is_empty() {
                 let _ = writeln!(out, "  - fix: {}", link_or_text(&c.remediation));
@@ -179,11 +303,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escape_markdown_neutralizes_html_and_tables() {
+    fn escape_markdown_puts_anything_linkable_in_code_spans() {
         let s = escape_markdown("<script>alert(1)</script> | *x* [a](b)");
-        assert!(!s.contains('<') && !s.contains('>'), "{s}");
-        assert!(s.contains("\\|"), "{s}");
-        assert!(s.contains("\\[a\\](b)"), "{s}");
+        assert_eq!(s, "`<script>alert(1)</script>` `\\|` `*x*` `[a](b`)");
+        assert_eq!(
+            escape_markdown_in(
+                "see https://evil.example/login or www.evil.example, mail a@b.example",
+                false
+            ),
+            "see `https://evil.example/login` or `www.evil.example`, mail `a@b.example`"
+        );
+        assert_eq!(
+            escape_markdown_in("ping @team about #12 and 3f9a2c1d", false),
+            "ping `@team` about `#12` and `3f9a2c1d`"
+        );
+        assert_eq!(escape_markdown_in("a`b ``c", false), "``a`b`` ``` ``c ```");
+        assert_eq!(escape_markdown_in("- item", false), "`-` item");
+        assert_eq!(
+            escape_markdown_in("(supported: 4.4, 6.0) (6.3", false),
+            "(supported: `4.4`, `6.0`) (`6.3`"
+        );
+        assert_eq!(
+            escape_markdown_in("Rocket.Chat 7.4.0 reached end of life.", false),
+            "`Rocket.Chat` `7.4.0` reached end of life."
+        );
+        assert_eq!(escape_markdown_in("x\u{1b}[2J", false), "`x\\u{1b}[2J`");
     }
 
     #[test]
@@ -193,6 +337,7 @@ mod tests {
             "<https://docs.rocket.chat/x>"
         );
         assert!(!link_or_text("javascript:alert(1)").starts_with('<'));
-        assert!(!link_or_text("https://x/<script>").contains('<'));
+        // Anything else is a code span: shown, never linked or rendered as HTML.
+        assert_eq!(link_or_text("https://x/<script>"), "`https://x/<script>`");
     }
 }

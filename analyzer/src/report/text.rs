@@ -79,6 +79,14 @@ pub(crate) fn evidence_line(e: &ReportEvidence) -> String {
 pub fn render_text(report: &Report, style: TextStyle) -> String {
     let clean = |s: &str| sanitize_line(s);
     let mut out = String::new();
+    if let Some(notice) = &report.signer_notice {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            style.bold("rcdiag check:"),
+            style.paint("1;33", &clean(notice))
+        );
+    }
     let _ = writeln!(
         out,
         "{} {} bundle(s), policy {} v{} (facts as of {}), verdicts as of {}",
@@ -165,9 +173,10 @@ pub fn render_text(report: &Report, style: TextStyle) -> String {
     let verdict = report.summary.verdict();
     let _ = writeln!(
         out,
-        "\nsummary: {} -> {}",
-        report.summary.line(),
-        style.outcome_word(verdict)
+        "\nsummary: {} -> {}{}",
+        report.summary.counts(),
+        style.outcome_word(verdict),
+        report.summary.trust_suffix()
     );
     out
 }

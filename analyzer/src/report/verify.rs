@@ -100,7 +100,7 @@ impl VerifySummary {
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".to_string());
         s.push('\n');
-        s
+        super::json_escape_controls(&s)
     }
 
     /// The text `verify` prints.
