@@ -7,3 +7,4 @@ pub mod redact;
 pub mod run;
 pub mod schedule;
 pub mod snapshots;
+pub mod tools;

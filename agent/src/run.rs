@@ -61,6 +61,9 @@ pub struct RunConfig {
     pub progress: Progress,
     /// The command line, recorded (scrubbed) in `agent/run.json`.
     pub argv: Vec<String>,
+    /// A new node key made for this run (`--new-node-key`): recorded in `agent/run.json`
+    /// and as the node label `node_key_change`.
+    pub key_change: Option<rcdiag_bundle::KeyReplaced>,
 }
 
 /// What a finished run produced.
@@ -174,6 +177,33 @@ pub async fn run(
     let mut labels = BTreeMap::new();
     if let Some(case) = cfg.case.as_ref().filter(|c| !c.is_empty()) {
         labels.insert("case".to_string(), case.clone());
+    }
+    if let Some(k) = &cfg.key_change {
+        labels.insert(
+            "node_key_change".to_string(),
+            match &k.previous_fingerprint {
+                Some(f) => format!("new key, replacing {f}"),
+                None => "new key, the previous one was missing or unusable".to_string(),
+            },
+        );
+    }
+    // Temp files of runs that died (SIGKILL, power loss) in the output folder.
+    let out_dir = if cfg.out.is_dir() {
+        cfg.out.clone()
+    } else {
+        cfg.out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    let stale = rcdiag_bundle::safefs::remove_stale_temp_files(&out_dir);
+    if !stale.removed.is_empty() && cfg.progress != Progress::Quiet {
+        eprintln!(
+            "rcdiag-agent: removed {} temporary file(s) left by runs that died: {}",
+            stale.removed.len(),
+            stale.removed.join(", ")
+        );
     }
     let writer = BundleWriter::create(WriterOptions {
         out: cfg.out.clone(),
@@ -306,6 +336,12 @@ pub async fn run(
             "log_bytes": cfg.options.log_bytes,
             "timeout_seconds": cfg.options.timeout.as_secs_f64(),
             "collectors": selected,
+        },
+        "node_key": {
+            "fingerprint": cfg.signer.fingerprint(),
+            "changed": cfg.key_change.is_some(),
+            "previous_fingerprint": cfg.key_change.as_ref().and_then(|k| k.previous_fingerprint.clone()),
+            "reason": cfg.key_change.as_ref().map(|k| k.reason.clone()),
         },
         "collectors": records.iter().map(|(r, b)| serde_json::json!({"name": r.name, "status": r.status, "duration_ms": r.duration_ms, "bytes": b, "error": r.error})).collect::<Vec<_>>(),
     });

@@ -1,0 +1,543 @@
+//! The agent on hostile ground, driven as an attacker would: the real binary, as root
+//! (CI is root; cases that need it skip loudly otherwise), beside another user's
+//! planted links and files, with a forged tool early in `PATH`, options that overflow,
+//! a secret only readable from a file, a scheduler killed mid-snapshot and collects
+//! started in the same second. Each case asserts the exit code, what was (not) written
+//! and the message that says what to do.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rcdiag_bundle::{Bundle, OpenOptions};
+use serde_json::Value;
+
+const AGENT: &str = env!("CARGO_BIN_EXE_rcdiag-agent");
+/// Another user of the node (`nobody`).
+const OTHER_UID: u32 = 65534;
+
+fn is_root() -> bool {
+    rcdiag_bundle::safefs::euid() == 0
+}
+
+/// `true` when the test can run; a loud SKIPPED line (or a failure under
+/// `RCDIAG_REQUIRE_PEERS=1`, as in CI, which runs as root) when not root.
+fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var("RCDIAG_REQUIRE_PEERS").as_deref() != Ok("1"),
+        "{test} needs root (CI runs as root)"
+    );
+    eprintln!("\n*** SKIPPED {test}: needs root ***\n");
+    false
+}
+
+fn agent(args: &[&str]) -> Command {
+    let mut c = Command::new(AGENT);
+    c.args(args)
+        .env_remove("RCDIAG_MONGODB_URI")
+        .stdin(Stdio::null());
+    c
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn chown(p: &Path, uid: u32) {
+    rustix::fs::chownat(
+        rustix::fs::CWD,
+        p,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        None,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
+}
+
+fn chmod(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A root-only file an attacker would like root to overwrite or chmod.
+fn victim(dir: &Path) -> PathBuf {
+    let v = dir.join("victim");
+    std::fs::write(&v, b"root only\n").expect("victim");
+    chmod(&v, 0o600);
+    v
+}
+
+fn assert_untouched(v: &Path) {
+    assert_eq!(
+        std::fs::read(v).expect("victim"),
+        b"root only\n",
+        "victim overwritten"
+    );
+    assert_eq!(
+        std::fs::metadata(v).expect("victim").mode() & 0o7777,
+        0o600,
+        "victim chmod-ed"
+    );
+}
+
+fn host_only(state: &Path) -> Vec<String> {
+    [
+        "--config",
+        "/dev/null",
+        "--no-encrypt",
+        "--only",
+        "host",
+        "-q",
+        "--state-dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([state.display().to_string()])
+    .collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn open(path: &Path) -> Bundle {
+    Bundle::open(path, &OpenOptions::default())
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+fn entry_json(b: &mut Bundle, name: &str) -> Value {
+    b.read_json(name).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn bundles(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".rcdiag.zip"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn options_out_of_range_are_usage_errors_never_panics() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path().to_str().expect("utf-8");
+    let state = tmp.path().join("state");
+    let key = rcdiag_bundle::generate_support_key();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["collect", "--timeout", "0"],
+            "--timeout 0: must be between 1s and 7d",
+        ),
+        (&["collect", "--timeout", "8d"], "must be between 1s and 7d"),
+        (&["collect", "--timeout", "300000000000000d"], "too long"),
+        (
+            &["collect", "--since", "367d"],
+            "--since 367d: must be between 1s and 366d",
+        ),
+        (
+            &["collect", "--log-bytes", "99999999999999999999G"],
+            "too large",
+        ),
+        (
+            &["collect", "--log-bytes", "10"],
+            "--log-bytes 10: must be between",
+        ),
+        (&["collect", "--log-lines", "0"], "--log-lines"),
+        (&["collect", "-R", "/dev/zero"], "not a regular file"),
+        (
+            &["schedule", "--dir", d, "--every", "200000000000000d"],
+            "too long",
+        ),
+        (
+            &["schedule", "--dir", d, "--every", "367d"],
+            "--every 367d: must be between 1s and 366d",
+        ),
+        (
+            &[
+                "schedule",
+                "--dir",
+                d,
+                "--every",
+                "1h",
+                "--max-age",
+                "300000000000000d",
+            ],
+            "too long",
+        ),
+        (
+            &[
+                "schedule",
+                "--dir",
+                d,
+                "--every",
+                "1h",
+                "--max-total",
+                "999999999999999999999G",
+            ],
+            "too large",
+        ),
+    ];
+    for (args, want) in cases {
+        let t0 = Instant::now();
+        let out = agent(args)
+            .args(["--config", "/dev/null", "-r", &key.recipient])
+            .arg("--state-dir")
+            .arg(&state)
+            .output()
+            .expect("run");
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected {want:?} in {err}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "{args:?} took {:?}",
+            t0.elapsed()
+        );
+    }
+    assert!(!state.exists(), "a usage error writes nothing");
+}
+
+#[test]
+fn planted_links_in_the_snapshot_and_textfile_folders_do_not_redirect_root_writes() {
+    if !require_root("planted_links_in_the_snapshot_and_textfile_folders") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let v = victim(tmp.path());
+    let dir = tmp.path().join("snapshots");
+    let textfile = tmp.path().join("textfile");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::create_dir(&textfile).expect("mkdir");
+    chmod(&dir, 0o750);
+    chmod(&textfile, 0o755);
+    // Links planted at every name the scheduler writes, and at pid-named temp names.
+    for name in ["status.json", "rcdiag.prom", ".rcdiag-snapshots.json"] {
+        symlink(&v, dir.join(name)).expect("plant");
+        chown(&dir.join(name), OTHER_UID);
+    }
+    symlink(&v, textfile.join("rcdiag.prom")).expect("plant");
+    for pid in 1..2000 {
+        let _ = symlink(&v, dir.join(format!(".status.json.{pid}.tmp")));
+    }
+    let state = tmp.path().join("state");
+    let mut args = vec!["schedule", "--once", "--dir"];
+    let (d, t) = (dir.display().to_string(), textfile.display().to_string());
+    args.extend([d.as_str(), "--textfile-dir", t.as_str()]);
+    let extra = host_only(&state);
+    args.extend(strs(&extra));
+    let out = agent(&args).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_untouched(&v);
+    for p in [
+        dir.join("status.json"),
+        dir.join("rcdiag.prom"),
+        dir.join(".rcdiag-snapshots.json"),
+        textfile.join("rcdiag.prom"),
+    ] {
+        let m = std::fs::symlink_metadata(&p).expect("written");
+        assert!(m.is_file(), "{} is a regular file now", p.display());
+    }
+    assert_eq!(bundles(&dir).len(), 1);
+
+    // A textfile folder others can write is refused, with the fix, before any write.
+    chmod(&textfile, 0o777);
+    let out = agent(&args).output().expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("writable by other users") && err.contains(&format!("chmod go-w {t}")),
+        "{err}"
+    );
+    assert_eq!(bundles(&dir).len(), 1, "no snapshot taken");
+}
+
+#[test]
+fn a_planted_or_foreign_state_dir_is_refused_and_never_chmod_ed() {
+    if !require_root("a_planted_or_foreign_state_dir_is_refused") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    chmod(&shared, 0o1777);
+    let target = tmp.path().join("target");
+    std::fs::create_dir(&target).expect("mkdir");
+    chmod(&target, 0o755);
+    // Another user's link in a sticky shared folder, pointing at a root folder.
+    let link = shared.join("state");
+    symlink(&target, &link).expect("link");
+    chown(&link, OTHER_UID);
+    let out = agent(&["key", "show", "--state-dir", link.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is a symlink") && err.contains("uid 65534"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::metadata(&target).expect("stat").mode() & 0o7777,
+        0o755
+    );
+    assert_eq!(
+        std::fs::read_dir(&target).expect("ls").count(),
+        0,
+        "no key written"
+    );
+    // A state dir owned by another user.
+    let foreign = tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).expect("mkdir");
+    chmod(&foreign, 0o755);
+    chown(&foreign, OTHER_UID);
+    let out = agent(&[
+        "key",
+        "show",
+        "--state-dir",
+        foreign.to_str().expect("utf-8"),
+    ])
+    .output()
+    .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("owned by uid 65534") && err.contains("chown 0"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&foreign).expect("ls").count(), 0);
+    // Another user's key, 0644, reached through their link: refused, never used.
+    let own = tmp.path().join("own");
+    std::fs::create_dir(&own).expect("mkdir");
+    chmod(&own, 0o700);
+    let theirs = tmp.path().join("their_key");
+    let k = agent(&["key", "show", "--state-dir", own.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    assert!(k.status.success(), "{}", text(&k.stderr));
+    std::fs::rename(own.join("node_ed25519"), &theirs).expect("move");
+    chown(&theirs, OTHER_UID);
+    chmod(&theirs, 0o644);
+    symlink(&theirs, own.join("node_ed25519")).expect("link");
+    let out = agent(&["key", "show", "--state-dir", own.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("symlink") && out.stdout.is_empty(), "{err}");
+}
+
+#[test]
+fn external_tools_never_come_from_the_callers_path() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir(&bin).expect("mkdir");
+    let marker = tmp.path().join("ran");
+    for tool in ["chronyc", "timedatectl"] {
+        let p = bin.join(tool);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\necho {tool} >> {}\necho '4F524745,forged.example,1,0,0.0,0.0,0,0,0,0,0,0,0,Normal'\n",
+                marker.display()
+            ),
+        )
+        .expect("fake tool");
+        chmod(&p, 0o755);
+    }
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let state = tmp.path().join("state");
+    let mut args = vec!["collect", "-o", out_dir.to_str().expect("utf-8")];
+    let extra = host_only(&state);
+    args.extend(strs(&extra));
+    let out = agent(&args).env("PATH", &path).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !marker.exists(),
+        "a tool from PATH ran: {:?}",
+        std::fs::read_to_string(&marker)
+    );
+    let b = bundles(&out_dir);
+    assert_eq!(b.len(), 1);
+    let host = entry_json(&mut open(&b[0]), "host/host.json");
+    let clock = host["clock"].to_string();
+    assert!(!clock.contains("forged"), "{clock}");
+}
+
+#[test]
+fn the_mongodb_password_is_read_from_a_private_file_or_the_environment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = tmp.path().join("state");
+    let f = tmp.path().join("uri");
+    std::fs::write(&f, "mongodb://rc:s3cret-pw@db.internal:27017/rocketchat\n").expect("write");
+    chmod(&f, 0o644);
+    let base = [
+        "collect",
+        "--dry-run",
+        "--config",
+        "/dev/null",
+        "--no-encrypt",
+    ];
+    let run = |extra: &[&str], env: Option<&str>| -> Output {
+        let mut c = agent(&base);
+        c.args(extra).arg("--state-dir").arg(&state);
+        if let Some(v) = env {
+            c.env("RCDIAG_MONGODB_URI", v);
+        }
+        c.output().expect("run")
+    };
+    let fs = f.to_str().expect("utf-8");
+    let out = run(&["--mongodb-uri-file", fs], None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("chmod 640 {fs}")) || err.contains(&format!("chmod 600 {fs}")),
+        "{err}"
+    );
+    chmod(&f, 0o600);
+    let out = run(&["--mongodb-uri-file", fs], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("db.internal:27017") && !stdout.contains("s3cret-pw"),
+        "{stdout}"
+    );
+    let out = run(&[], Some("mongodb://rc:env-pw@envdb.internal:27017/rc"));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("envdb.internal") && !stdout.contains("env-pw"),
+        "{stdout}"
+    );
+    // A config file holding the password must not be readable by others.
+    let cfg = tmp.path().join("agent.toml");
+    std::fs::write(&cfg, "mongodb_uri = \"mongodb://rc:cfg-pw@cfgdb/rc\"\n").expect("write");
+    chmod(&cfg, 0o644);
+    let out = agent(&[
+        "collect",
+        "--dry-run",
+        "--no-encrypt",
+        "--config",
+        cfg.to_str().expect("utf-8"),
+    ])
+    .arg("--state-dir")
+    .arg(&state)
+    .output()
+    .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("MongoDB password") && err.contains("chmod 640"),
+        "{err}"
+    );
+    // --help says to prefer them.
+    let help = text(&agent(&["collect", "--help"]).output().expect("run").stdout);
+    assert!(
+        help.contains("--mongodb-uri-file") && help.contains("RCDIAG_MONGODB_URI"),
+        "{help}"
+    );
+}
+
+#[test]
+fn collects_started_in_the_same_second_get_distinct_names() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let state = tmp.path().join("state");
+    // The key first, so the runs race only on the bundle name.
+    assert!(
+        agent(&["key", "show", "--state-dir", state.to_str().expect("utf-8")])
+            .output()
+            .expect("run")
+            .status
+            .success()
+    );
+    let mut args = vec!["collect", "-o", out_dir.to_str().expect("utf-8")];
+    let extra = host_only(&state);
+    args.extend(strs(&extra));
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            agent(&args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let b = bundles(&out_dir);
+    assert_eq!(b.len(), 4, "{b:?}");
+    for p in &b {
+        open(p)
+            .verify_contents()
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+}
+
+#[test]
+fn an_empty_key_says_what_to_do_and_a_new_key_is_recorded_in_the_bundle() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = tmp.path().join("state");
+    let s = state.to_str().expect("utf-8");
+    assert!(
+        agent(&["key", "show", "--state-dir", s])
+            .output()
+            .expect("run")
+            .status
+            .success()
+    );
+    std::fs::write(state.join("node_ed25519"), b"").expect("truncate");
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let mut args = vec!["collect", "-o", out_dir.to_str().expect("utf-8")];
+    let extra = host_only(&state);
+    args.extend(strs(&extra));
+    let out = agent(&args).output().expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("empty") && err.contains("rcdiag-agent key new"),
+        "{err}"
+    );
+    args.push("--new-node-key");
+    let out = agent(&args).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let b = bundles(&out_dir);
+    assert_eq!(b.len(), 1);
+    let mut bundle = open(&b[0]);
+    let label = bundle
+        .manifest()
+        .node
+        .labels
+        .get("node_key_change")
+        .cloned();
+    assert!(
+        label.is_some_and(|l| l.contains("unusable")),
+        "{:?}",
+        bundle.manifest().node.labels
+    );
+    let run = entry_json(&mut bundle, "agent/run.json");
+    assert_eq!(run["node_key"]["changed"], true);
+    assert!(
+        run["node_key"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("empty"),
+        "{run}"
+    );
+}
