@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub log_bytes: Option<String>,
     /// Where json-file logs are read from: `auto` or `engine`.
     pub log_source: Option<crate::collectors::LogSource>,
+    /// Most bytes of Docker Engine replies read at a time, e.g. `64MiB`.
+    pub docker_reply_max: Option<String>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).

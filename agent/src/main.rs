@@ -165,6 +165,10 @@ struct CollectOpts {
     /// else through the Engine API; `engine` always asks the Engine API [default: auto].
     #[arg(long, value_name = "SOURCE", value_enum)]
     log_source: Option<collectors::LogSource>,
+    /// Most bytes of Docker Engine replies read at a time, 1MiB to 1GiB [default: 64MiB];
+    /// past it the call fails as "reply too large" and the collector records it.
+    #[arg(long, value_name = "SIZE")]
+    docker_reply_max: Option<String>,
     /// Time limit of each collector, 1s to 7d [default: 60s].
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
@@ -427,6 +431,15 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
     if let Some(s) = args.log_bytes.as_ref().or(file.log_bytes.as_ref()) {
         options.log_bytes = config::size_in("--log-bytes", s, config::LOG_BYTES_RANGE)
             .map_err(anyhow::Error::msg)?;
+    }
+    if let Some(s) = args
+        .docker_reply_max
+        .as_ref()
+        .or(file.docker_reply_max.as_ref())
+    {
+        let n = config::size_in("--docker-reply-max", s, rcdiag_agent::peer::REPLY_MAX_RANGE)
+            .map_err(anyhow::Error::msg)?;
+        rcdiag_agent::peer::set_reply_max(n);
     }
     if let Some(src) = args.log_source.or(file.log_source) {
         options.log_source = src;

@@ -170,6 +170,7 @@ pub async fn run(
     cfg: RunConfig,
     cancel: impl Future<Output = &'static str>,
 ) -> Result<RunReport, RunError> {
+    crate::peer::reset_budget();
     let redactor = Arc::new(Redactor::new(&cfg.redact_patterns)?);
     if let Some(uri) = &cfg.options.mongodb_uri {
         redactor.register_uri_secrets(uri);

@@ -541,3 +541,310 @@ fn an_empty_key_says_what_to_do_and_a_new_key_is_recorded_in_the_bundle() {
         "{run}"
     );
 }
+
+// ------------------------------------------------------------ hostile Docker Engine
+
+/// What the fake Docker Engine does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    /// Answers like a small engine: one container with a short log.
+    Normal,
+    /// The container list is 1 GB of JSON (streamed, never buffered by the fake).
+    HugeList,
+    /// The log is one frame whose header claims 4 GiB, then bytes without end.
+    HugeFrame,
+    /// The log is one 300 MB line.
+    LongLine,
+    /// The container list is garbage.
+    Garbage,
+}
+
+const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// A fake Docker Engine on a unix socket, one thread per connection.
+struct FakeEngine {
+    uri: String,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeEngine {
+    fn start(mode: Mode) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let dir = tempfile::Builder::new()
+            .prefix("rcf")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let path = dir.path().join("docker.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { break };
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                    let mut line = String::new();
+                    if r.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    let target = line.split(' ').nth(1).unwrap_or("/").to_string();
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut w = conn;
+                    let path = target.split('?').next().unwrap_or("").to_string();
+                    let json = |w: &mut std::os::unix::net::UnixStream, body: &str| {
+                        let _ = write!(
+                            w,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nApi-Version: 1.41\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    };
+                    let stream_head = |w: &mut std::os::unix::net::UnixStream, ct: &str| {
+                        let _ = write!(
+                            w,
+                            "HTTP/1.1 200 OK\r\nContent-Type: {ct}\r\nApi-Version: 1.41\r\nConnection: close\r\n\r\n"
+                        );
+                    };
+                    if path.ends_with("/_ping") {
+                        json(&mut w, "OK");
+                    } else if path.ends_with("/version") {
+                        json(
+                            &mut w,
+                            r#"{"Version":"20.10.24","ApiVersion":"1.41","MinAPIVersion":"1.12","Os":"linux","Arch":"amd64"}"#,
+                        );
+                    } else if path.ends_with("/containers/json") {
+                        match mode {
+                            Mode::HugeList => {
+                                stream_head(&mut w, "application/json");
+                                let item = format!(
+                                    r#"{{"Id":"{CID}","Names":["/pad"],"Image":"busybox","State":"running","Labels":{{"pad":"{}"}}}},"#,
+                                    "p".repeat(4000)
+                                );
+                                let _ = w.write_all(b"[");
+                                let mut sent = 0usize;
+                                while sent < 1 << 30 && w.write_all(item.as_bytes()).is_ok() {
+                                    sent += item.len();
+                                }
+                            }
+                            Mode::Garbage => {
+                                stream_head(&mut w, "application/json");
+                                let _ = w.write_all(b"\x00\xff{[[not json at all");
+                            }
+                            _ => json(
+                                &mut w,
+                                &format!(
+                                    r#"[{{"Id":"{CID}","Names":["/app"],"Image":"busybox","State":"running","Labels":{{}}}}]"#
+                                ),
+                            ),
+                        }
+                    } else if path.ends_with(&format!("/containers/{CID}/json")) {
+                        json(
+                            &mut w,
+                            &format!(
+                                r#"{{"Id":"{CID}","Name":"/app","State":{{"Status":"running","Running":true,"Pid":0}},"Config":{{"Image":"busybox","Env":["A=1"],"Labels":{{}}}},"HostConfig":{{"LogConfig":{{"Type":"local"}}}},"Mounts":[],"NetworkSettings":{{"Networks":{{}}}}}}"#
+                            ),
+                        );
+                    } else if path.ends_with("/logs") {
+                        stream_head(&mut w, "application/vnd.docker.raw-stream");
+                        let frame = |len: u32| {
+                            let mut v = vec![1u8, 0, 0, 0];
+                            v.extend_from_slice(&len.to_be_bytes());
+                            v
+                        };
+                        match mode {
+                            Mode::HugeFrame => {
+                                let _ = w.write_all(&frame(u32::MAX));
+                                let chunk = vec![b'x'; 1 << 20];
+                                let t0 = Instant::now();
+                                while t0.elapsed() < Duration::from_secs(30)
+                                    && w.write_all(&chunk).is_ok()
+                                {}
+                            }
+                            Mode::LongLine => {
+                                let len = 300u32 << 20;
+                                let _ = w.write_all(&frame(len + 31));
+                                let _ = w.write_all(b"2026-01-01T00:00:00.000000000Z ");
+                                let chunk = vec![b'y'; 1 << 20];
+                                for _ in 0..300 {
+                                    if w.write_all(&chunk).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                            _ => {
+                                let body = b"2026-01-01T00:00:00.000000000Z hello from app\n";
+                                let _ = w.write_all(&frame(body.len() as u32));
+                                let _ = w.write_all(body);
+                            }
+                        }
+                    } else if path.contains("/stats") || path.ends_with("/info") {
+                        json(&mut w, "{}");
+                    } else {
+                        json(&mut w, "[]");
+                    }
+                });
+            }
+        });
+        Self {
+            uri: format!("unix://{}", path.display()),
+            _dir: dir,
+        }
+    }
+}
+
+/// Runs `collect --only docker,logs` against `engine` under `/usr/bin/time` (and
+/// `prlimit --as`, so a regression fails instead of swapping): exit code, the bundle
+/// (opened), and the peak RSS in KiB.
+fn collect_against(engine: &FakeEngine, as_limit: u64) -> (Option<i32>, Bundle, u64, String) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let rss = tmp.path().join("rss");
+    let out = Command::new("prlimit")
+        .arg(format!("--as={as_limit}"))
+        .args(["/usr/bin/time", "-f", "%M", "-o"])
+        .arg(&rss)
+        .arg(AGENT)
+        .args([
+            "collect",
+            "--config",
+            "/dev/null",
+            "--no-encrypt",
+            "-q",
+            "--only",
+            "docker,logs",
+            "--timeout",
+            "6s",
+            "--docker-host",
+            &engine.uri,
+            "--state-dir",
+        ])
+        .arg(tmp.path().join("state"))
+        .arg("-o")
+        .arg(&out_dir)
+        .env_remove("RCDIAG_MONGODB_URI")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    let peak: u64 = std::fs::read_to_string(&rss)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no RSS figure; stderr: {err}"));
+    let b = bundles(&out_dir);
+    assert_eq!(b.len(), 1, "exactly one bundle; stderr: {err}");
+    let bundle = open(&b[0]);
+    (out.status.code(), bundle, peak, err)
+}
+
+fn have_time_and_prlimit() -> bool {
+    let ok = Path::new("/usr/bin/time").exists()
+        && Command::new("prlimit")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("RCDIAG_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "the hostile-peer tests need /usr/bin/time (Debian `time`) and prlimit (util-linux): scripts/test-env install"
+        );
+        eprintln!(
+            "\n*** SKIPPED: /usr/bin/time or prlimit missing (scripts/test-env install) ***\n"
+        );
+    }
+    ok
+}
+
+/// The address-space limit the agent runs under in these tests (virtual memory:
+/// thread stacks and malloc arenas count, so it is well above the resident figures).
+const AS_LIMIT: u64 = 2 << 30;
+/// The budget over the normal run's peak RSS: the replies in flight are capped at
+/// 64 MiB (the default --docker-reply-max), plus 4 MiB for the connections' buffers.
+const RSS_BUDGET_KIB: u64 = 68 << 10;
+
+fn status_of<'a>(b: &'a Bundle, name: &str) -> &'a rcdiag_bundle::CollectorRecord {
+    b.manifest()
+        .collectors
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no {name} record"))
+}
+
+#[test]
+fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
+    if !have_time_and_prlimit() {
+        return;
+    }
+    let normal = FakeEngine::start(Mode::Normal);
+    let (code, mut b, base, err) = collect_against(&normal, AS_LIMIT);
+    assert_eq!(code, Some(0), "{err}");
+    let log =
+        String::from_utf8_lossy(&b.read_bytes("logs/app.log", 1 << 20).expect("log")).into_owned();
+    assert!(log.contains("hello from app"), "{log}");
+    eprintln!("normal: peak RSS {base} KiB");
+
+    let mut figures = vec![format!("normal {base} KiB")];
+    for mode in [
+        Mode::HugeList,
+        Mode::Garbage,
+        Mode::HugeFrame,
+        Mode::LongLine,
+    ] {
+        let engine = FakeEngine::start(mode);
+        let t0 = Instant::now();
+        let (code, mut b, peak, err) = collect_against(&engine, AS_LIMIT);
+        let took = t0.elapsed();
+        figures.push(format!("{mode:?} {peak} KiB in {:.1}s", took.as_secs_f64()));
+        assert!(
+            peak <= base + RSS_BUDGET_KIB,
+            "{mode:?}: peak RSS {peak} KiB is over the normal {base} KiB + 68 MiB"
+        );
+        match mode {
+            Mode::HugeList | Mode::Garbage => {
+                assert_eq!(code, Some(3), "{mode:?}: {err}");
+                let docker = status_of(&b, "docker");
+                let e = docker.error.clone().unwrap_or_default();
+                assert!(
+                    matches!(
+                        docker.status,
+                        rcdiag_bundle::CollectorStatus::Failed
+                            | rcdiag_bundle::CollectorStatus::Partial
+                    ),
+                    "{mode:?}: {:?} {e}",
+                    docker.status
+                );
+                if mode == Mode::HugeList {
+                    assert!(
+                        e.contains("reply too large") && e.contains("--docker-reply-max"),
+                        "{e}"
+                    );
+                }
+            }
+            Mode::HugeFrame => {
+                assert!(matches!(code, Some(0) | Some(3)), "{mode:?}: {err}");
+                let logs = status_of(&b, "logs");
+                assert!(took < Duration::from_secs(20), "{mode:?} took {took:?}");
+                assert!(
+                    logs.error.is_some() || logs.status == rcdiag_bundle::CollectorStatus::Ok,
+                    "{logs:?}"
+                );
+            }
+            Mode::LongLine => {
+                assert!(matches!(code, Some(0) | Some(3)), "{mode:?}: {err}");
+                let log =
+                    String::from_utf8_lossy(&b.read_bytes("logs/app.log", 1 << 20).expect("log"))
+                        .into_owned();
+                assert!(
+                    log.contains("[rcdiag: line cut at 64 KiB, "),
+                    "{}",
+                    &log[..log.len().min(200)]
+                );
+                assert!(log.len() < 200 << 10, "{} bytes", log.len());
+            }
+            Mode::Normal => unreachable!(),
+        }
+    }
+    eprintln!("peak RSS: {}", figures.join("; "));
+}

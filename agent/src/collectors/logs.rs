@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
@@ -281,21 +280,27 @@ fn cannot_be_read_back(error: &str, driver: Option<&str>) -> bool {
 }
 
 /// The logs request for a tail window.
-fn logs_options(
-    tail: u64,
-    since: Option<jiff::Timestamp>,
-) -> bollard::query_parameters::LogsOptions {
-    let since = since
-        .and_then(|t| i32::try_from(t.as_second()).ok())
-        .unwrap_or(0);
-    LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .timestamps(true)
-        .follow(false)
-        .since(since)
-        .tail(&tail.to_string())
-        .build()
+fn logs_options(tail: u64, since: Option<jiff::Timestamp>) -> crate::peer::LogsRequest {
+    crate::peer::LogsRequest {
+        since: since.map(|t| t.as_second().max(0)).unwrap_or(0),
+        tail: tail.to_string(),
+    }
+}
+
+/// A container's log stream through the Engine API, decoded with bounded buffers
+/// (a frame never allocates more than `peer::LOG_LINE_MAX`, whatever its header says).
+fn engine_logs(
+    engine: &Engine,
+    id: &str,
+    opts: &crate::peer::LogsRequest,
+) -> impl Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin + use<> {
+    let v = engine.docker.client_version();
+    crate::peer::logs(
+        &engine.endpoint,
+        &format!("{}.{}", v.major_version, v.minor_version),
+        id,
+        opts,
+    )
 }
 
 /// Splits one engine frame into lines. Frames normally hold one `<timestamp> <text>\n`
@@ -363,9 +368,7 @@ where
 /// `Some(k)` when the window is larger than the cap, `None` when it all fits (or the
 /// measure could not finish in time).
 async fn lines_that_fit(engine: &Engine, c: &DiscoveredContainer, limits: &Limits) -> Option<u64> {
-    let mut stream = engine
-        .docker
-        .logs(&c.id, Some(logs_options(limits.lines, limits.since)));
+    let mut stream = engine_logs(engine, &c.id, &logs_options(limits.lines, limits.since));
     let mut lengths: Vec<u64> = Vec::new();
     let mut last_ts = String::new();
     let mut total = 0u64;
@@ -537,9 +540,7 @@ async fn produce_from_engine(
             .await;
         return;
     }
-    let mut stream = engine
-        .docker
-        .logs(&c.id, Some(logs_options(tail, limits.since)));
+    let mut stream = engine_logs(engine, &c.id, &logs_options(tail, limits.since));
     let first = match next_before(&mut stream, limits.deadline).await {
         Err(()) => {
             let _ = tx
