@@ -3,6 +3,7 @@
 
 pub mod collectors;
 pub mod config;
+pub mod isolate;
 pub mod peer;
 pub mod redact;
 pub mod run;

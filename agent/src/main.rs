@@ -76,6 +76,10 @@ enum Command {
     /// and Prometheus metrics (runs in the foreground until SIGTERM/SIGINT).
     #[command(after_help = SCHEDULE_HELP)]
     Schedule(Box<ScheduleArgs>),
+    /// For the agent itself: runs one collector in a child process under a memory
+    /// limit (its request on stdin).
+    #[command(hide = true)]
+    InternalCollector,
     /// The snapshots written by `schedule`.
     Snapshots {
         #[command(subcommand)]
@@ -283,6 +287,9 @@ fn main() -> ExitCode {
         } => key_show(state_dir, true).map(|()| ExitCode::SUCCESS),
         Command::ListCollectors { json } => list_collectors(json).map(|()| ExitCode::SUCCESS),
         Command::Schedule(args) => schedule_cmd(*args),
+        Command::InternalCollector => {
+            return ExitCode::from(rcdiag_agent::isolate::child_main().clamp(0, 255) as u8);
+        }
         Command::Snapshots {
             command: SnapshotsCommand::List { dir, json },
         } => snapshots_list(&dir, json).map(|()| ExitCode::SUCCESS),

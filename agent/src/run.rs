@@ -240,7 +240,15 @@ pub async fn run(
         let limit = cfg.options.timeout;
         let live = live.clone();
         let progress = cfg.progress;
-        let handle = tokio::spawn(run_one(name, ctx, out.clone(), limit, live, progress));
+        let handle = tokio::spawn(run_one(
+            name,
+            ctx,
+            out.clone(),
+            limit,
+            live,
+            progress,
+            cfg.redact_patterns.clone(),
+        ));
         tasks.push((name, out, handle));
     }
 
@@ -381,6 +389,7 @@ async fn run_one(
     limit: Duration,
     live: Arc<Live>,
     progress: Progress,
+    redact_patterns: Vec<String>,
 ) -> (CollectorRecord, u64) {
     let started_at = jiff::Timestamp::now();
     let t0 = Instant::now();
@@ -389,8 +398,11 @@ async fn run_one(
             "host" => collectors::host::collect(&ctx, &out).await,
             "docker" => collectors::docker::collect(&ctx, &out).await,
             "logs" => collectors::logs::collect(&ctx, &out).await,
-            "mongodb" => collectors::mongodb::collect(&ctx, &out).await,
-            "rocketchat" => collectors::rocketchat::collect(&ctx, &out).await,
+            // Not bounded in process (the driver trusts the server's message size):
+            // in a child under a memory limit, see `crate::isolate`.
+            "mongodb" | "rocketchat" => {
+                crate::isolate::collect(name, &ctx, &out, &redact_patterns).await
+            }
             other => Outcome::failed(format!("unknown collector {other}")),
         }
     };

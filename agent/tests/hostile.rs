@@ -848,3 +848,284 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
     }
     eprintln!("peak RSS: {}", figures.join("; "));
 }
+
+/// A unix socket that accepts every connection and never answers: a hung Docker Engine.
+fn hung_socket(dir: &Path) -> String {
+    let path = dir.join("hung.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            match s {
+                Ok(s) => held.push(s),
+                Err(_) => break,
+            }
+        }
+    });
+    format!("unix://{}", path.display())
+}
+
+#[test]
+fn after_a_sigkill_the_next_run_cleans_up_and_says_the_previous_one_died() {
+    let tmp = tempfile::Builder::new()
+        .prefix("rck")
+        .tempdir_in("/tmp")
+        .expect("tempdir");
+    let dir = tmp.path().join("snapshots");
+    let state = tmp.path().join("state");
+    let hung = hung_socket(tmp.path());
+    let d = dir.display().to_string();
+    let s = state.display().to_string();
+    let mut child = agent(&[
+        "schedule",
+        "--every",
+        "1h",
+        "--dir",
+        &d,
+        "--config",
+        "/dev/null",
+        "--no-encrypt",
+        "--only",
+        "host,docker",
+        "--timeout",
+        "60s",
+        "--docker-host",
+        &hung,
+        "--state-dir",
+        &s,
+        "--log-format",
+        "json",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn");
+    // Wait until the snapshot runs (status.json says so) and its temp file exists.
+    let t0 = Instant::now();
+    let temp = loop {
+        let running = std::fs::read(dir.join("status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|v| v["state"] == "running");
+        let temp = std::fs::read_dir(&dir).ok().and_then(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .find(|n| n.starts_with(".rcdiag-") && n.ends_with(".tmp"))
+        });
+        if let (true, Some(t)) = (running, temp) {
+            break t;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the snapshot never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    assert!(
+        dir.join(&temp).exists(),
+        "the killed run left its temp file"
+    );
+
+    let out = agent(&[
+        "schedule",
+        "--once",
+        "--dir",
+        &d,
+        "--config",
+        "/dev/null",
+        "--no-encrypt",
+        "--only",
+        "host",
+        "--state-dir",
+        &s,
+        "--log-format",
+        "json",
+    ])
+    .output()
+    .expect("run");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!dir.join(&temp).exists(), "stale temp file {temp} removed");
+    let events: Vec<Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let removed = events
+        .iter()
+        .find(|e| e["event"] == "stale_temp_files_removed")
+        .unwrap_or_else(|| panic!("no stale_temp_files_removed event: {err}"));
+    assert_eq!(removed["files"][0], temp.as_str());
+    assert!(
+        events.iter().any(|e| e["event"] == "previous_run_died"),
+        "{err}"
+    );
+    let status: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("status.json")).expect("status"))
+            .expect("json");
+    let died = status["previous_run_died"].as_str().unwrap_or_default();
+    assert!(died.contains("died during a snapshot"), "{status}");
+    assert_eq!(status["state"], "stopped");
+    assert_eq!(bundles(&dir).len(), 1);
+}
+
+// ------------------------------------------------------------ hostile MongoDB server
+
+/// A MongoDB wire server (OP_MSG) on 127.0.0.1: the handshake announces
+/// `maxMessageSizeBytes` = 2^31-1; with `huge`, every other command is answered by a
+/// message header claiming 2,000,000,000 bytes followed by zeros, else by `{ok: 1}`.
+fn fake_mongodb(huge: bool) -> String {
+    use mongodb::bson::{Document, doc};
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            std::thread::spawn(move || {
+                let mut id = 1i32;
+                loop {
+                    let mut head = [0u8; 16];
+                    if conn.read_exact(&mut head).is_err() {
+                        return;
+                    }
+                    let len = i32::from_le_bytes(head[0..4].try_into().expect("4")) as usize;
+                    let req_id = i32::from_le_bytes(head[4..8].try_into().expect("4"));
+                    let mut rest = vec![0u8; len.saturating_sub(16)];
+                    if conn.read_exact(&mut rest).is_err() {
+                        return;
+                    }
+                    // flags (4), section kind 0 (1), the command document.
+                    let cmd = Document::from_reader(&rest[5..]).unwrap_or_default();
+                    let name = cmd
+                        .keys()
+                        .next()
+                        .cloned()
+                        .unwrap_or_default()
+                        .to_lowercase();
+                    let reply = if name == "ismaster" || name == "hello" {
+                        doc! {
+                            "ismaster": true, "isWritablePrimary": true, "helloOk": true,
+                            "maxBsonObjectSize": 16_777_216, "maxMessageSizeBytes": i32::MAX,
+                            "maxWriteBatchSize": 100_000, "localTime": mongodb::bson::DateTime::now(),
+                            "logicalSessionTimeoutMinutes": 30, "connectionId": 1,
+                            "minWireVersion": 0, "maxWireVersion": 21, "ok": 1.0,
+                        }
+                    } else if huge {
+                        let mut h = Vec::new();
+                        h.extend_from_slice(&2_000_000_000i32.to_le_bytes());
+                        h.extend_from_slice(&id.to_le_bytes());
+                        h.extend_from_slice(&req_id.to_le_bytes());
+                        h.extend_from_slice(&2013i32.to_le_bytes());
+                        let _ = conn.write_all(&h);
+                        let zeros = vec![0u8; 1 << 20];
+                        let t0 = Instant::now();
+                        while t0.elapsed() < Duration::from_secs(20)
+                            && conn.write_all(&zeros).is_ok()
+                        {}
+                        return;
+                    } else {
+                        doc! {"ok": 1.0}
+                    };
+                    let mut body = Vec::new();
+                    reply.to_writer(&mut body).expect("bson");
+                    let total = 16 + 4 + 1 + body.len();
+                    let mut msg = Vec::with_capacity(total);
+                    msg.extend_from_slice(&(total as i32).to_le_bytes());
+                    msg.extend_from_slice(&id.to_le_bytes());
+                    msg.extend_from_slice(&req_id.to_le_bytes());
+                    msg.extend_from_slice(&2013i32.to_le_bytes());
+                    msg.extend_from_slice(&0u32.to_le_bytes());
+                    msg.push(0);
+                    msg.extend_from_slice(&body);
+                    id += 1;
+                    if conn.write_all(&msg).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("mongodb://127.0.0.1:{port}/rocketchat?directConnection=true")
+}
+
+/// `collect --only mongodb` against `uri` under prlimit and GNU time.
+fn collect_mongodb(uri: &str) -> (Option<i32>, Bundle, u64, String) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out_dir = tmp.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let rss = tmp.path().join("rss");
+    let out = Command::new("prlimit")
+        .arg(format!("--as={AS_LIMIT}"))
+        .args(["/usr/bin/time", "-f", "%M", "-o"])
+        .arg(&rss)
+        .arg(AGENT)
+        .args([
+            "collect",
+            "--config",
+            "/dev/null",
+            "--no-encrypt",
+            "-q",
+            "--only",
+            "mongodb",
+            "--timeout",
+            "10s",
+            "--docker-host",
+            "unix:///nonexistent/docker.sock",
+            "--state-dir",
+        ])
+        .arg(tmp.path().join("state"))
+        .arg("-o")
+        .arg(&out_dir)
+        .env("RCDIAG_MONGODB_URI", uri)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    let err = text(&out.stderr);
+    let peak: u64 = std::fs::read_to_string(&rss)
+        .ok()
+        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no RSS figure; stderr: {err}"));
+    let b = bundles(&out_dir);
+    assert_eq!(b.len(), 1, "exactly one bundle; stderr: {err}");
+    (out.status.code(), open(&b[0]), peak, err)
+}
+
+#[test]
+fn a_mongodb_server_raising_the_message_size_cannot_sink_the_bundle() {
+    if !have_time_and_prlimit() {
+        return;
+    }
+    let (code, b, base, err) = collect_mongodb(&fake_mongodb(false));
+    let polite = status_of(&b, "mongodb");
+    assert!(
+        polite
+            .error
+            .as_deref()
+            .is_none_or(|e| !e.contains("process")),
+        "{err} {polite:?}"
+    );
+    assert!(matches!(code, Some(0) | Some(3)), "{err}");
+    let t0 = Instant::now();
+    let (code, b, peak, err) = collect_mongodb(&fake_mongodb(true));
+    let took = t0.elapsed();
+    eprintln!(
+        "mongodb: normal peak RSS {base} KiB; 2 GB reply {peak} KiB in {:.1}s",
+        took.as_secs_f64()
+    );
+    assert_eq!(code, Some(3), "{err}");
+    let m = status_of(&b, "mongodb");
+    assert_eq!(m.status, rcdiag_bundle::CollectorStatus::Failed, "{m:?}");
+    let e = m.error.clone().unwrap_or_default();
+    eprintln!("mongodb error: {e}");
+    assert!(
+        e.contains("memory limit") && e.contains("48,000,000"),
+        "{e}"
+    );
+    assert!(
+        peak <= base + RSS_BUDGET_KIB,
+        "peak RSS {peak} KiB over the normal {base} KiB + 68 MiB"
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}
