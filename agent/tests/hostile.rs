@@ -557,6 +557,8 @@ enum Mode {
     LongLine,
     /// The container list is garbage.
     Garbage,
+    /// The log comes a line every 300 ms and never ends.
+    Drip,
 }
 
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -661,6 +663,23 @@ impl FakeEngine {
                                 while t0.elapsed() < Duration::from_secs(30)
                                     && w.write_all(&chunk).is_ok()
                                 {}
+                            }
+                            Mode::Drip => {
+                                let t0 = Instant::now();
+                                let mut i = 0;
+                                while t0.elapsed() < Duration::from_secs(30) {
+                                    let body = format!(
+                                        "2026-01-01T00:00:{:02}.000000000Z drip {i}\n",
+                                        i % 60
+                                    );
+                                    if w.write_all(&frame(body.len() as u32)).is_err()
+                                        || w.write_all(body.as_bytes()).is_err()
+                                    {
+                                        break;
+                                    }
+                                    i += 1;
+                                    std::thread::sleep(Duration::from_millis(300));
+                                }
                             }
                             Mode::LongLine => {
                                 let len = 300u32 << 20;
@@ -843,7 +862,7 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
                 );
                 assert!(log.len() < 200 << 10, "{} bytes", log.len());
             }
-            Mode::Normal => unreachable!(),
+            Mode::Normal | Mode::Drip => unreachable!(),
         }
     }
     eprintln!("peak RSS: {}", figures.join("; "));
@@ -1128,4 +1147,27 @@ fn a_mongodb_server_raising_the_message_size_cannot_sink_the_bundle() {
         "peak RSS {peak} KiB over the normal {base} KiB + 68 MiB"
     );
     assert!(took < Duration::from_secs(15), "{took:?}");
+}
+
+#[test]
+fn a_log_still_being_read_at_the_deadline_is_kept_up_to_where_it_got() {
+    if !have_time_and_prlimit() {
+        return;
+    }
+    let engine = FakeEngine::start(Mode::Drip);
+    let t0 = Instant::now();
+    let (code, mut b, _, err) = collect_against(&engine, AS_LIMIT);
+    let took = t0.elapsed();
+    assert!(matches!(code, Some(0) | Some(3)), "{err}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    let index: Value = b.read_json("logs/index.json").expect("index");
+    let entry = &index[0];
+    assert_eq!(entry["truncated_by"], "timeout", "{index}");
+    assert_eq!(entry["file"], "logs/app.log", "{index}");
+    let log =
+        String::from_utf8_lossy(&b.read_bytes("logs/app.log", 1 << 20).expect("log")).into_owned();
+    // --timeout 6s: the deadline is at 85 % (5.1 s), a line every 300 ms.
+    let lines = log.lines().filter(|l| l.contains(" drip ")).count();
+    assert!(lines >= 10, "{lines} lines kept:\n{log}");
+    assert!(log.contains(" drip 0"), "{log}");
 }

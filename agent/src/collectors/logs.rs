@@ -17,7 +17,9 @@
 //! local cache disabled) is recorded as an index entry with an `error` and no file;
 //! it does not make the collector partial. A readable log that fails does.
 //! The collector keeps an internal deadline (85 % of `--timeout`) so that the index is
-//! written even when a log is cut short (`truncated_by: "timeout"`).
+//! written even when a log is cut short (`truncated_by: "timeout"`). A log being read at
+//! the deadline is kept up to where it got: its reader stops at the deadline and hands
+//! over what it holds, and the writer waits a short grace ([`DRAIN_SHARE`]) for it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -36,6 +38,10 @@ use crate::redact::Redactor;
 
 /// Share of `--timeout` the collector allows itself before it stops reading and writes the index.
 const BUDGET_SHARE: f64 = 0.85;
+
+/// Share of `--timeout` the writer waits past the deadline for the log being read to
+/// hand over what it read (the ring mode holds its lines until the end).
+const DRAIN_SHARE: f64 = 0.05;
 
 /// Margin kept under `--log-bytes` when choosing how many of the newest lines to ask
 /// for (redaction markers can make a line a little longer than it was).
@@ -127,6 +133,12 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         bytes: ctx.options.log_bytes,
         since,
         deadline,
+        drain_deadline: deadline
+            + ctx
+                .options
+                .timeout
+                .mul_f64(DRAIN_SHARE)
+                .min(Duration::from_secs(3)),
         // Log files are only read beside a local engine: a remote engine's paths name
         // files of another machine.
         files: ctx.options.log_source == LogSource::Auto && engine.endpoint.starts_with("unix://"),
@@ -227,6 +239,8 @@ struct Limits {
     bytes: u64,
     since: Option<jiff::Timestamp>,
     deadline: Instant,
+    /// How long the writer waits for a reader stopped by `deadline` to hand over.
+    drain_deadline: Instant,
     /// Whether json-file logs may be read from their files.
     files: bool,
 }
@@ -742,7 +756,12 @@ impl Emitter {
         Ending {
             source,
             exists: false,
-            truncated_by: self.evicted_by.or(self.stop),
+            // Cut by the deadline says more than older lines left out.
+            truncated_by: self
+                .stop
+                .filter(|s| *s == "timeout")
+                .or(self.evicted_by)
+                .or(self.stop),
             error: self.error.take(),
         }
     }
@@ -778,7 +797,7 @@ async fn write_log(
     let mut ls: Option<LineStream> = None;
     let mut write_error = None;
     let ending = loop {
-        let msg = match tokio::time::timeout_at(limits.deadline, rx.recv()).await {
+        let msg = match tokio::time::timeout_at(limits.drain_deadline, rx.recv()).await {
             Err(_) => {
                 break Ending {
                     truncated_by: Some("timeout"),
