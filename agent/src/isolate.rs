@@ -84,9 +84,14 @@ pub async fn collect(
         log_source_engine: ctx.options.log_source == LogSource::Engine,
         redact_patterns: redact_patterns.to_vec(),
     };
-    let exe = match std::env::current_exe() {
-        Ok(p) => p,
-        Err(e) => return Outcome::failed(format!("cannot find the agent's own binary: {e}")),
+    // The running binary itself, even if it was replaced on disk meanwhile (an upgrade).
+    let exe = if std::path::Path::new("/proc/self/exe").exists() {
+        PathBuf::from("/proc/self/exe")
+    } else {
+        match std::env::current_exe() {
+            Ok(p) => p,
+            Err(e) => return Outcome::failed(format!("cannot find the agent's own binary: {e}")),
+        }
     };
     let mut child = match tokio::process::Command::new(exe)
         .arg("internal-collector")
@@ -301,7 +306,7 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
         },
     };
     let limit = options.timeout;
-    let ctx = Context::new(options, redactor);
+    let ctx = Context::new(options, redactor.clone());
     let out = sink.for_collector(name);
     let fut = async {
         match name {
@@ -324,8 +329,9 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
         .into_writer()
         .ok_or("the collector still holds the writer")?;
     writer.finish().map_err(|e| e.to_string())?;
+    // Redacted with what this process learnt (the containers' secrets), as in process.
     Ok(Reply {
         status: outcome.status,
-        message: outcome.message,
+        message: outcome.message.map(|m| redactor.redact_line(&m)),
     })
 }

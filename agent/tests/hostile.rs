@@ -1171,3 +1171,52 @@ fn a_log_still_being_read_at_the_deadline_is_kept_up_to_where_it_got() {
     assert!(lines >= 10, "{lines} lines kept:\n{log}");
     assert!(log.contains(" drip 0"), "{log}");
 }
+
+/// A "MongoDB" on 127.0.0.1 that accepts and then, with `garbage`, sends bytes that are
+/// no wire message, else never answers.
+fn rude_mongodb(garbage: bool) -> String {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            if garbage {
+                let _ = conn.write_all(&[0xff; 64]);
+            }
+            held.push(conn);
+        }
+    });
+    format!("mongodb://127.0.0.1:{port}/rocketchat?directConnection=true")
+}
+
+#[test]
+fn hung_and_garbage_mongodb_servers_are_recorded_within_the_time_limit() {
+    if !have_time_and_prlimit() {
+        return;
+    }
+    for garbage in [false, true] {
+        let t0 = Instant::now();
+        let (code, b, _, err) = collect_mongodb(&rude_mongodb(garbage));
+        let took = t0.elapsed();
+        assert_eq!(code, Some(3), "garbage={garbage}: {err}");
+        let m = status_of(&b, "mongodb");
+        assert!(
+            matches!(
+                m.status,
+                rcdiag_bundle::CollectorStatus::Failed | rcdiag_bundle::CollectorStatus::Timeout
+            ),
+            "garbage={garbage}: {m:?}"
+        );
+        assert!(
+            !m.error.clone().unwrap_or_default().contains("process"),
+            "{m:?}"
+        );
+        // --timeout 10s: the collector's own budget ends it, not the hard limit.
+        assert!(
+            took < Duration::from_secs(11),
+            "garbage={garbage}: {took:?}"
+        );
+    }
+}

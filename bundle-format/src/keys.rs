@@ -193,6 +193,11 @@ impl NodeKey {
                     fix: why.fix,
                 });
             }
+            Err((e, None)) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(key_err(format!(
+                    "cannot read it: {e}; run as the key's owner (e.g. with sudo) or pass a state dir of your own with --state-dir"
+                )));
+            }
             Err((e, None)) => return Err(key_err(format!("cannot read it: {e}; {remake}"))),
         };
         if pem.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
