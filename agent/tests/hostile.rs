@@ -559,6 +559,8 @@ enum Mode {
     Garbage,
     /// The log comes a line every 300 ms and never ends.
     Drip,
+    /// The log is an endless stream of lines, as fast as the agent reads them.
+    Endless,
 }
 
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -662,6 +664,21 @@ impl FakeEngine {
                                 let t0 = Instant::now();
                                 while t0.elapsed() < Duration::from_secs(30)
                                     && w.write_all(&chunk).is_ok()
+                                {}
+                            }
+                            Mode::Endless => {
+                                let mut block = Vec::new();
+                                for i in 0..1000 {
+                                    let body = format!(
+                                        "2026-01-01T00:00:00.000000000Z endless line {i:04} {}\n",
+                                        "z".repeat(150)
+                                    );
+                                    block.extend_from_slice(&frame(body.len() as u32));
+                                    block.extend_from_slice(body.as_bytes());
+                                }
+                                let t0 = Instant::now();
+                                while t0.elapsed() < Duration::from_secs(30)
+                                    && w.write_all(&block).is_ok()
                                 {}
                             }
                             Mode::Drip => {
@@ -810,6 +827,7 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
         Mode::Garbage,
         Mode::HugeFrame,
         Mode::LongLine,
+        Mode::Endless,
     ] {
         let engine = FakeEngine::start(mode);
         let t0 = Instant::now();
@@ -861,6 +879,18 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
                     &log[..log.len().min(200)]
                 );
                 assert!(log.len() < 200 << 10, "{} bytes", log.len());
+            }
+            Mode::Endless => {
+                assert!(matches!(code, Some(0) | Some(3)), "{mode:?}: {err}");
+                assert!(took < Duration::from_secs(8), "{mode:?} took {took:?}");
+                let index: Value = b.read_json("logs/index.json").expect("index");
+                assert_eq!(index[0]["truncated_by"], "timeout", "{index}");
+                let log = b.read_bytes("logs/app.log", 8 << 20).expect("log");
+                assert!(
+                    log.len() <= 5 << 20 && log.len() > 1 << 20,
+                    "{} bytes",
+                    log.len()
+                );
             }
             Mode::Normal | Mode::Drip => unreachable!(),
         }
