@@ -8,6 +8,7 @@
 //! the files into the real bundle through the normal sink (redacted and scanned again)
 //! and records a child that died (out of memory, a signal) as that collector's failure.
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,14 +54,22 @@ struct Request {
 struct Reply {
     status: CollectorStatus,
     message: Option<String>,
+    /// What its redactor redacted, per rule (added to the manifest's counts).
+    #[serde(default)]
+    redactions: BTreeMap<String, u64>,
 }
 
-/// Runs collector `name` in a child process and copies what it wrote into `out`.
+/// Redaction counts of the children of one run, per rule.
+pub type ChildCounts = std::sync::Mutex<BTreeMap<String, u64>>;
+
+/// Runs collector `name` in a child process and copies what it wrote into `out`; the
+/// child's redaction counts are added to `counts`.
 pub async fn collect(
     name: &'static str,
     ctx: &Context,
     out: &CollectorSink,
     redact_patterns: &[String],
+    counts: &ChildCounts,
 ) -> Outcome {
     let dir = match tempfile::Builder::new().prefix("rcdiag-").tempdir() {
         Ok(d) => d,
@@ -130,6 +139,9 @@ pub async fn collect(
     let copied = copy_files(&bundle, out).await;
     match (reply, status) {
         (Some(r), _) => {
+            if let Ok(mut c) = counts.lock() {
+                rcdiag_bundle::merge_counts(&mut c, &r.redactions);
+            }
             let mut o = Outcome {
                 status: r.status,
                 message: r.message,
@@ -333,5 +345,6 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
     Ok(Reply {
         status: outcome.status,
         message: outcome.message.map(|m| redactor.redact_line(&m)),
+        redactions: redactor.counts(),
     })
 }

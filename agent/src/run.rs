@@ -232,6 +232,7 @@ pub async fn run(
         started: Instant::now(),
     });
 
+    let child_counts = Arc::new(crate::isolate::ChildCounts::default());
     let mut tasks = Vec::new();
     for name in &selected {
         let name: &'static str = name;
@@ -248,6 +249,7 @@ pub async fn run(
             live,
             progress,
             cfg.redact_patterns.clone(),
+            child_counts.clone(),
         ));
         tasks.push((name, out, handle));
     }
@@ -364,9 +366,14 @@ pub async fn run(
     for (r, _) in &records {
         writer.record_collector(r.clone());
     }
+    // The collectors run in a child process redacted with their own redactor.
+    let mut rules = redactor.counts();
+    if let Ok(c) = child_counts.lock() {
+        rcdiag_bundle::merge_counts(&mut rules, &c);
+    }
     writer.set_redaction(RedactionSummary {
         enabled: true,
-        rules: redactor.counts(),
+        rules,
     });
     // Fail closed on the manifest too: it must not carry any secret the agent saw.
     let manifest = serde_json::to_vec(&writer.manifest()).unwrap_or_default();
@@ -390,6 +397,7 @@ async fn run_one(
     live: Arc<Live>,
     progress: Progress,
     redact_patterns: Vec<String>,
+    child_counts: Arc<crate::isolate::ChildCounts>,
 ) -> (CollectorRecord, u64) {
     let started_at = jiff::Timestamp::now();
     let t0 = Instant::now();
@@ -401,7 +409,7 @@ async fn run_one(
             // Not bounded in process (the driver trusts the server's message size):
             // in a child under a memory limit, see `crate::isolate`.
             "mongodb" | "rocketchat" => {
-                crate::isolate::collect(name, &ctx, &out, &redact_patterns).await
+                crate::isolate::collect(name, &ctx, &out, &redact_patterns, &child_counts).await
             }
             other => Outcome::failed(format!("unknown collector {other}")),
         }

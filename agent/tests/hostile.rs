@@ -1074,6 +1074,8 @@ fn fake_mongodb(huge: bool) -> String {
                             && conn.write_all(&zeros).is_ok()
                         {}
                         return;
+                    } else if name == "buildinfo" {
+                        doc! {"version": "8.0.1", "note": "password=hunter2-secret", "ok": 1.0}
                     } else {
                         doc! {"ok": 1.0}
                     };
@@ -1147,6 +1149,19 @@ fn a_mongodb_server_raising_the_message_size_cannot_sink_the_bundle() {
         return;
     }
     let (code, b, base, err) = collect_mongodb(&fake_mongodb(false));
+    // What the child redacted reaches the bundle's counts, never the secret itself.
+    let rules = &b.manifest().redaction.rules;
+    assert!(!rules.is_empty(), "no redaction counted: {rules:?}");
+    let mut b = b;
+    let all: Vec<String> = b.entries().iter().map(|f| f.path.clone()).collect();
+    for name in &all {
+        let data = b.read_bytes(name, 16 << 20).expect("entry");
+        assert!(
+            !String::from_utf8_lossy(&data).contains("hunter2"),
+            "{name} holds the secret"
+        );
+    }
+    assert!(all.iter().any(|n| n.starts_with("mongodb/")), "{all:?}");
     let polite = status_of(&b, "mongodb");
     assert!(
         polite
