@@ -59,17 +59,23 @@ struct Reply {
     redactions: BTreeMap<String, u64>,
 }
 
-/// Redaction counts of the children of one run, per rule.
-pub type ChildCounts = std::sync::Mutex<BTreeMap<String, u64>>;
+/// What the children of one run share: the run's extra redaction patterns, and the
+/// redaction counts they report, per rule (added to the manifest's).
+#[derive(Debug, Default)]
+pub struct Children {
+    /// `--redact-pattern`s.
+    pub redact_patterns: Vec<String>,
+    /// Counts reported by the children.
+    pub counts: std::sync::Mutex<BTreeMap<String, u64>>,
+}
 
 /// Runs collector `name` in a child process and copies what it wrote into `out`; the
-/// child's redaction counts are added to `counts`.
+/// child's redaction counts are added to `children.counts`.
 pub async fn collect(
     name: &'static str,
     ctx: &Context,
     out: &CollectorSink,
-    redact_patterns: &[String],
-    counts: &ChildCounts,
+    children: &Children,
 ) -> Outcome {
     let dir = match tempfile::Builder::new().prefix("rcdiag-").tempdir() {
         Ok(d) => d,
@@ -91,7 +97,7 @@ pub async fn collect(
         log_bytes: ctx.options.log_bytes,
         timeout_ms: child_limit.as_millis() as u64,
         log_source_engine: ctx.options.log_source == LogSource::Engine,
-        redact_patterns: redact_patterns.to_vec(),
+        redact_patterns: children.redact_patterns.clone(),
     };
     // The running binary itself, even if it was replaced on disk meanwhile (an upgrade).
     let exe = if std::path::Path::new("/proc/self/exe").exists() {
@@ -139,7 +145,7 @@ pub async fn collect(
     let copied = copy_files(&bundle, out).await;
     match (reply, status) {
         (Some(r), _) => {
-            if let Ok(mut c) = counts.lock() {
+            if let Ok(mut c) = children.counts.lock() {
                 rcdiag_bundle::merge_counts(&mut c, &r.redactions);
             }
             let mut o = Outcome {

@@ -232,7 +232,10 @@ pub async fn run(
         started: Instant::now(),
     });
 
-    let child_counts = Arc::new(crate::isolate::ChildCounts::default());
+    let children = Arc::new(crate::isolate::Children {
+        redact_patterns: cfg.redact_patterns.clone(),
+        ..Default::default()
+    });
     let mut tasks = Vec::new();
     for name in &selected {
         let name: &'static str = name;
@@ -248,8 +251,7 @@ pub async fn run(
             limit,
             live,
             progress,
-            cfg.redact_patterns.clone(),
-            child_counts.clone(),
+            children.clone(),
         ));
         tasks.push((name, out, handle));
     }
@@ -368,7 +370,7 @@ pub async fn run(
     }
     // The collectors run in a child process redacted with their own redactor.
     let mut rules = redactor.counts();
-    if let Ok(c) = child_counts.lock() {
+    if let Ok(c) = children.counts.lock() {
         rcdiag_bundle::merge_counts(&mut rules, &c);
     }
     writer.set_redaction(RedactionSummary {
@@ -396,8 +398,7 @@ async fn run_one(
     limit: Duration,
     live: Arc<Live>,
     progress: Progress,
-    redact_patterns: Vec<String>,
-    child_counts: Arc<crate::isolate::ChildCounts>,
+    children: Arc<crate::isolate::Children>,
 ) -> (CollectorRecord, u64) {
     let started_at = jiff::Timestamp::now();
     let t0 = Instant::now();
@@ -408,9 +409,7 @@ async fn run_one(
             "logs" => collectors::logs::collect(&ctx, &out).await,
             // Not bounded in process (the driver trusts the server's message size):
             // in a child under a memory limit, see `crate::isolate`.
-            "mongodb" | "rocketchat" => {
-                crate::isolate::collect(name, &ctx, &out, &redact_patterns, &child_counts).await
-            }
+            "mongodb" | "rocketchat" => crate::isolate::collect(name, &ctx, &out, &children).await,
             other => Outcome::failed(format!("unknown collector {other}")),
         }
     };
