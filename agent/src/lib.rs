@@ -4,8 +4,11 @@
 pub mod bound;
 pub mod collectors;
 pub mod config;
+pub mod isolate;
+pub mod peer;
 pub mod redact;
 pub mod review;
 pub mod run;
 pub mod schedule;
 pub mod snapshots;
+pub mod tools;

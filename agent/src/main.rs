@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use rcdiag_agent::collectors::{self, Options};
 use rcdiag_agent::config::{self, FileConfig, human_bytes};
@@ -76,6 +76,10 @@ enum Command {
     /// and Prometheus metrics (runs in the foreground until SIGTERM/SIGINT).
     #[command(after_help = SCHEDULE_HELP)]
     Schedule(Box<ScheduleArgs>),
+    /// For the agent itself: runs one collector in a child process under a memory
+    /// limit (its request on stdin).
+    #[command(hide = true)]
+    InternalCollector,
     /// The snapshots written by `schedule`.
     Snapshots {
         #[command(subcommand)]
@@ -184,6 +188,13 @@ enum KeyCommand {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
     },
+    /// Make a new node signing key, replacing the one there (lost, empty or unreadable
+    /// key); support must pin the new key. The next bundle records the change.
+    New {
+        /// State dir holding the node key [default: /var/lib/rcdiag as root, else $XDG_STATE_HOME/rcdiag].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
 }
 
 /// Who can open the bundle (shared by `collect` and `schedule`).
@@ -215,16 +226,22 @@ struct CollectOpts {
     /// Docker endpoint [default: $DOCKER_HOST, else the local socket].
     #[arg(long, value_name = "URI")]
     docker_host: Option<String>,
-    /// MongoDB URI [default: config, else the MONGO_URL of the Rocket.Chat containers].
+    /// MongoDB URI [default: --mongodb-uri-file, $RCDIAG_MONGODB_URI, config, else the
+    /// MONGO_URL of the Rocket.Chat containers]. Every user of the node can read the
+    /// command line: give a password with --mongodb-uri-file or RCDIAG_MONGODB_URI instead.
     #[arg(long, value_name = "URI")]
     mongodb_uri: Option<String>,
-    /// Log window [default: 24h].
+    /// Read the MongoDB URI from FILE (owned by root or you, not readable by others:
+    /// chmod 600). Preferred over --mongodb-uri, which other users can see in `ps`.
+    #[arg(long, value_name = "FILE")]
+    mongodb_uri_file: Option<PathBuf>,
+    /// Log window, 1s to 366d [default: 24h].
     #[arg(long, value_name = "DURATION")]
     since: Option<String>,
-    /// Most log lines per container [default: 10000].
-    #[arg(long, value_name = "N")]
+    /// Most log lines per container, 1 to 100000000 [default: 10000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     log_lines: Option<u64>,
-    /// Most log bytes per container [default: 5MiB].
+    /// Most log bytes per container, 1KiB to 64GiB [default: 5MiB].
     #[arg(long, value_name = "SIZE")]
     log_bytes: Option<String>,
     /// Where json-file container logs are read from: `auto` reads the engine's log
@@ -232,7 +249,11 @@ struct CollectOpts {
     /// else through the Engine API; `engine` always asks the Engine API [default: auto].
     #[arg(long, value_name = "SOURCE", value_enum)]
     log_source: Option<collectors::LogSource>,
-    /// Time limit of each collector [default: 60s].
+    /// Most bytes of Docker Engine replies read at a time, 1MiB to 1GiB [default: 64MiB];
+    /// past it the call fails as "reply too large" and the collector records it.
+    #[arg(long, value_name = "SIZE")]
+    docker_reply_max: Option<String>,
+    /// Time limit of each collector, 1s to 7d [default: 60s].
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
     /// Support case id (added to the file name and the manifest labels).
@@ -263,6 +284,10 @@ struct CollectArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     opts: CollectOpts,
+    /// Make a new node signing key first, replacing the one in the state dir (for a key
+    /// that is lost, empty or unreadable); the bundle records the key change.
+    #[arg(long)]
+    new_node_key: bool,
     /// Print what would be collected from where, and write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -288,7 +313,7 @@ const DEFAULT_KEEP: usize = 24;
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("when").required(true).args(["every", "cron", "once"])))]
 struct ScheduleArgs {
-    /// Take a snapshot every DURATION (e.g. 30m, 6h, 1d), the first one right away.
+    /// Take a snapshot every DURATION (e.g. 30m, 6h, 1d; 1s to 366d), the first one right away.
     #[arg(long, value_name = "DURATION")]
     every: Option<String>,
     /// Take snapshots at the times of a 5-field cron expression, in local time or in the
@@ -305,7 +330,7 @@ struct ScheduleArgs {
     /// Keep at most N snapshots [default: 24 when no other limit is given].
     #[arg(long, value_name = "N")]
     keep: Option<usize>,
-    /// Delete snapshots older than DURATION (e.g. 14d).
+    /// Delete snapshots older than DURATION (e.g. 14d), 1s to 366d.
     #[arg(long, value_name = "DURATION")]
     max_age: Option<String>,
     /// Keep the newest snapshots whose sizes add up to at most SIZE (e.g. 2G).
@@ -341,9 +366,15 @@ fn main() -> ExitCode {
         Command::Collect(args) => collect(*args),
         Command::Key {
             command: KeyCommand::Show { state_dir },
-        } => key_show(state_dir).map(|()| ExitCode::SUCCESS),
+        } => key_show(state_dir, false).map(|()| ExitCode::SUCCESS),
+        Command::Key {
+            command: KeyCommand::New { state_dir },
+        } => key_show(state_dir, true).map(|()| ExitCode::SUCCESS),
         Command::ListCollectors { json } => list_collectors(json).map(|()| ExitCode::SUCCESS),
         Command::Schedule(args) => schedule_cmd(*args),
+        Command::InternalCollector => {
+            return ExitCode::from(rcdiag_agent::isolate::child_main().clamp(0, 255) as u8);
+        }
         Command::Snapshots {
             command: SnapshotsCommand::List { dir, json },
         } => snapshots_list(&dir, json).map(|()| ExitCode::SUCCESS),
@@ -362,9 +393,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn key_show(state_dir: Option<PathBuf>) -> Result<()> {
+fn key_show(state_dir: Option<PathBuf>, new: bool) -> Result<()> {
     let dir = state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
-    let key = NodeKey::load_or_create(&dir)?;
+    let key = if new {
+        let (key, replaced) = NodeKey::replace(&dir)?;
+        eprintln!(
+            "new node key made{}; the next bundle records the change",
+            replaced
+                .previous_fingerprint
+                .map(|f| format!(" (replacing {f})"))
+                .unwrap_or_default()
+        );
+        key
+    } else {
+        NodeKey::load_or_create(&dir)?
+    };
     println!("{}", key.public_key_openssh());
     println!("{}", key.fingerprint());
     if let Some(p) = key.path() {
@@ -472,29 +515,36 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
             .clone()
             .or(file.docker_host.clone())
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty())),
-        mongodb_uri: args.mongodb_uri.clone().or(file.mongodb_uri.clone()),
+        mongodb_uri: mongodb_uri(args, &file)?,
         ..Options::default()
     };
     if let Some(s) = args.since.as_ref().or(file.since.as_ref()) {
-        options.since = config::parse_duration(s)
-            .map_err(anyhow::Error::msg)
-            .context("--since")?;
+        options.since = config::duration_in("--since", s, config::INTERVAL_RANGE)
+            .map_err(anyhow::Error::msg)?;
     }
     if let Some(n) = args.log_lines.or(file.log_lines) {
-        options.log_lines = n;
+        options.log_lines = config::count_in("--log-lines", n, config::LOG_LINES_RANGE)
+            .map_err(anyhow::Error::msg)?;
     }
     if let Some(s) = args.log_bytes.as_ref().or(file.log_bytes.as_ref()) {
-        options.log_bytes = config::parse_size(s)
-            .map_err(anyhow::Error::msg)
-            .context("--log-bytes")?;
+        options.log_bytes = config::size_in("--log-bytes", s, config::LOG_BYTES_RANGE)
+            .map_err(anyhow::Error::msg)?;
+    }
+    if let Some(s) = args
+        .docker_reply_max
+        .as_ref()
+        .or(file.docker_reply_max.as_ref())
+    {
+        let n = config::size_in("--docker-reply-max", s, rcdiag_agent::peer::REPLY_MAX_RANGE)
+            .map_err(anyhow::Error::msg)?;
+        rcdiag_agent::peer::set_reply_max(n);
     }
     if let Some(src) = args.log_source.or(file.log_source) {
         options.log_source = src;
     }
     if let Some(s) = args.timeout.as_ref().or(file.timeout.as_ref()) {
-        options.timeout = config::parse_duration(s)
-            .map_err(anyhow::Error::msg)
-            .context("--timeout")?;
+        options.timeout = config::duration_in("--timeout", s, config::TIMEOUT_RANGE)
+            .map_err(anyhow::Error::msg)?;
     }
     let mut redact_patterns = file.redact_patterns.clone();
     redact_patterns.extend(args.redact_patterns.iter().cloned());
@@ -522,6 +572,28 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         redact_patterns,
         pseudonymize,
     })
+}
+
+/// The MongoDB URI, from the first source given: `--mongodb-uri`, `--mongodb-uri-file`,
+/// `RCDIAG_MONGODB_URI`, the config's `mongodb_uri_file`, the config's `mongodb_uri`.
+fn mongodb_uri(args: &CollectOpts, file: &FileConfig) -> Result<Option<String>> {
+    if let Some(u) = &args.mongodb_uri {
+        return Ok(Some(u.clone()));
+    }
+    if let Some(f) = &args.mongodb_uri_file {
+        return Ok(Some(config::read_uri_file(f).map_err(anyhow::Error::msg)?));
+    }
+    if let Some(u) = std::env::var("RCDIAG_MONGODB_URI")
+        .ok()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+    {
+        return Ok(Some(u));
+    }
+    if let Some(f) = &file.mongodb_uri_file {
+        return Ok(Some(config::read_uri_file(f).map_err(anyhow::Error::msg)?));
+    }
+    Ok(file.mongodb_uri.clone())
 }
 
 fn dry_run(p: &Plan, command: &str) {
@@ -603,22 +675,35 @@ fn run_config(p: &Plan, signer: &NodeKey, progress: Progress) -> RunConfig {
         argv: std::env::args().collect(),
         pseudonymize: (!p.pseudonymize.is_empty())
             .then(|| (p.pseudonymize.clone(), p.state_dir.clone())),
+        key_change: None,
     }
 }
 
 fn collect(args: CollectArgs) -> Result<ExitCode> {
-    let p = plan(&args.to, &args.opts, args.out.as_ref())?;
+    let p = match plan(&args.to, &args.opts, args.out.as_ref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rcdiag-agent: error: {e:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if args.dry_run {
         dry_run(&p, "collect");
         return Ok(ExitCode::SUCCESS);
     }
-    let signer = NodeKey::load_or_create(&p.state_dir)?;
+    let (signer, key_change) = if args.new_node_key {
+        let (k, r) = NodeKey::replace(&p.state_dir)?;
+        (k, Some(r))
+    } else {
+        (NodeKey::load_or_create(&p.state_dir)?, None)
+    };
     let progress = if args.quiet {
         Progress::Quiet
     } else {
         Progress::auto()
     };
-    let cfg = run_config(&p, &signer, progress);
+    let mut cfg = run_config(&p, &signer, progress);
+    cfg.key_change = key_change;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -712,26 +797,24 @@ struct SchedulePlan {
 }
 
 fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
-    let duration = |flag: &str, v: &str| {
-        config::parse_duration(v)
-            .map_err(anyhow::Error::msg)
-            .with_context(|| flag.to_string())
+    let duration = |flag: &str, v: &str, range| {
+        config::duration_in(flag, v, range).map_err(anyhow::Error::msg)
     };
     let trigger = if let Some(e) = &args.every {
-        let d = duration("--every", e)?;
+        let d = config::parse_duration(e).map_err(|e| anyhow::anyhow!("--every: {e}"))?;
         if d < schedule::MIN_INTERVAL {
             bail!(
                 "--every {e} is too short: the shortest interval is 1s (bundle names have a one-second resolution)"
             );
         }
-        Trigger::Every(d)
+        Trigger::Every(duration("--every", e, config::INTERVAL_RANGE)?)
     } else if let Some(c) = &args.cron {
         Trigger::Cron(Box::new(Cron::parse(c).map_err(anyhow::Error::msg)?))
     } else {
         Trigger::Once
     };
     let jitter = match &args.jitter {
-        Some(j) => duration("--jitter", j)?,
+        Some(j) => duration("--jitter", j, config::JITTER_RANGE)?,
         None => Duration::ZERO,
     };
     if let Trigger::Every(d) = &trigger
@@ -748,15 +831,14 @@ fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
         max_age: args
             .max_age
             .as_deref()
-            .map(|a| duration("--max-age", a))
+            .map(|a| duration("--max-age", a, config::INTERVAL_RANGE))
             .transpose()?,
         max_total: args
             .max_total
             .as_deref()
             .map(|t| {
-                config::parse_size(t)
+                config::size_in("--max-total", t, config::MAX_TOTAL_RANGE)
                     .map_err(anyhow::Error::msg)
-                    .context("--max-total")
             })
             .transpose()?,
     };

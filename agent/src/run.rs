@@ -63,6 +63,9 @@ pub struct RunConfig {
     pub argv: Vec<String>,
     /// Consistent pseudonyms: the kinds, and the state dir that keeps their key and map.
     pub pseudonymize: Option<(Vec<crate::redact::pseudonym::Kind>, PathBuf)>,
+    /// A new node key made for this run (`--new-node-key`): recorded in `agent/run.json`
+    /// and as the node label `node_key_change`.
+    pub key_change: Option<rcdiag_bundle::KeyReplaced>,
 }
 
 /// What a finished run produced.
@@ -172,6 +175,7 @@ pub async fn run(
     cfg: RunConfig,
     cancel: impl Future<Output = &'static str>,
 ) -> Result<RunReport, RunError> {
+    crate::peer::reset_budget();
     let redactor = Arc::new(Redactor::new(&cfg.redact_patterns)?);
     let mut hostname = node_name();
     if let Some((kinds, state_dir)) = cfg.pseudonymize.as_ref().filter(|(k, _)| !k.is_empty()) {
@@ -190,6 +194,33 @@ pub async fn run(
     let mut labels = BTreeMap::new();
     if let Some(case) = cfg.case.as_ref().filter(|c| !c.is_empty()) {
         labels.insert("case".to_string(), case.clone());
+    }
+    if let Some(k) = &cfg.key_change {
+        labels.insert(
+            "node_key_change".to_string(),
+            match &k.previous_fingerprint {
+                Some(f) => format!("new key, replacing {f}"),
+                None => "new key, the previous one was missing or unusable".to_string(),
+            },
+        );
+    }
+    // Temp files of runs that died (SIGKILL, power loss) in the output folder.
+    let out_dir = if cfg.out.is_dir() {
+        cfg.out.clone()
+    } else {
+        cfg.out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    let stale = rcdiag_bundle::safefs::remove_stale_temp_files(&out_dir);
+    if !stale.removed.is_empty() && cfg.progress != Progress::Quiet {
+        eprintln!(
+            "rcdiag-agent: removed {} temporary file(s) left by runs that died: {}",
+            stale.removed.len(),
+            stale.removed.join(", ")
+        );
     }
     let writer = BundleWriter::create(WriterOptions {
         out: cfg.out.clone(),
@@ -225,6 +256,10 @@ pub async fn run(
         started: Instant::now(),
     });
 
+    let children = Arc::new(crate::isolate::Children {
+        redact_patterns: cfg.redact_patterns.clone(),
+        ..Default::default()
+    });
     let mut tasks = Vec::new();
     for name in &selected {
         let name: &'static str = name;
@@ -233,7 +268,15 @@ pub async fn run(
         let limit = cfg.options.timeout;
         let live = live.clone();
         let progress = cfg.progress;
-        let handle = tokio::spawn(run_one(name, ctx, out.clone(), limit, live, progress));
+        let handle = tokio::spawn(run_one(
+            name,
+            ctx,
+            out.clone(),
+            limit,
+            live,
+            progress,
+            children.clone(),
+        ));
         tasks.push((name, out, handle));
     }
 
@@ -352,6 +395,12 @@ pub async fn run(
             "timeout_seconds": cfg.options.timeout.as_secs_f64(),
             "collectors": selected,
         },
+        "node_key": {
+            "fingerprint": cfg.signer.fingerprint(),
+            "changed": cfg.key_change.is_some(),
+            "previous_fingerprint": cfg.key_change.as_ref().and_then(|k| k.previous_fingerprint.clone()),
+            "reason": cfg.key_change.as_ref().map(|k| k.reason.clone()),
+        },
         "collectors": records.iter().map(|(r, b)| serde_json::json!({"name": r.name, "status": r.status, "duration_ms": r.duration_ms, "bytes": b, "error": r.error})).collect::<Vec<_>>(),
     });
     let agent_sink = sink.for_collector("agent");
@@ -367,9 +416,14 @@ pub async fn run(
     for (r, _) in &records {
         writer.record_collector(r.clone());
     }
+    // The collectors run in a child process redacted with their own redactor.
+    let mut rules = redactor.counts();
+    if let Ok(c) = children.counts.lock() {
+        rcdiag_bundle::merge_counts(&mut rules, &c);
+    }
     writer.set_redaction(RedactionSummary {
         enabled: true,
-        rules: redactor.counts(),
+        rules,
         ..Default::default()
     });
     // The pseudonym map stays on the node; saved before the bundle exists, so that
@@ -391,6 +445,7 @@ async fn run_one(
     limit: Duration,
     live: Arc<Live>,
     progress: Progress,
+    children: Arc<crate::isolate::Children>,
 ) -> (CollectorRecord, u64) {
     let started_at = jiff::Timestamp::now();
     let t0 = Instant::now();
@@ -399,8 +454,9 @@ async fn run_one(
             "host" => collectors::host::collect(&ctx, &out).await,
             "docker" => collectors::docker::collect(&ctx, &out).await,
             "logs" => collectors::logs::collect(&ctx, &out).await,
-            "mongodb" => collectors::mongodb::collect(&ctx, &out).await,
-            "rocketchat" => collectors::rocketchat::collect(&ctx, &out).await,
+            // Not bounded in process (the driver trusts the server's message size):
+            // in a child under a memory limit, see `crate::isolate`.
+            "mongodb" | "rocketchat" => crate::isolate::collect(name, &ctx, &out, &children).await,
             other => Outcome::failed(format!("unknown collector {other}")),
         }
     };

@@ -18,7 +18,6 @@ use std::fs;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{IsTerminal, Write};
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -639,7 +638,8 @@ pub struct LastRun {
     /// Duration in seconds.
     pub duration_seconds: f64,
     /// `ok`, `degraded` (bundle written, a collector failed/timed out/was partial),
-    /// `failed` (no bundle) or `interrupted` (stopped by a signal; no bundle).
+    /// `failed` (no bundle), `interrupted` (stopped by a signal; no bundle) or `died`
+    /// (the scheduler was killed during it; recorded by the next start).
     pub outcome: String,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -729,6 +729,9 @@ pub struct Status {
     pub stopped_by: Option<String>,
     /// When this file was written.
     pub updated_at: String,
+    /// Set when the previous scheduler of this folder died without stopping cleanly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_run_died: Option<String>,
     /// When the next snapshot is due.
     pub next_run: Option<String>,
     /// The last attempt.
@@ -944,6 +947,9 @@ pub struct Summary {
 /// Why the scheduler could not start (or had to stop).
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
+    /// A folder is unsafe (a link, another user's, writable by others).
+    #[error(transparent)]
+    Unsafe(#[from] rcdiag_bundle::Error),
     /// The folder cannot be created or used.
     #[error(
         "cannot use the snapshots folder {dir}: {source}; create it and make it writable for the agent's user, or pass another --dir"
@@ -1379,21 +1385,20 @@ pub async fn schedule(
         dir: cfg.dir.display().to_string(),
         source,
     };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o750)
-        .create(&cfg.dir)
-        .map_err(dir_err)?;
-    if let Some(t) = &cfg.textfile_dir
-        && !t.is_dir()
-    {
-        return Err(ScheduleError::Dir {
-            dir: t.display().to_string(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "--textfile-dir does not exist (node_exporter's --collector.textfile.directory)",
-            ),
-        });
+    // Root writes status.json, rcdiag.prom and the ledger here: the folders must not be
+    // links, nor owned or writable by other users (OpenSSH's StrictModes rule).
+    rcdiag_bundle::safefs::ensure_dir(&cfg.dir, 0o750, "--dir")?;
+    if let Some(t) = &cfg.textfile_dir {
+        if !t.is_dir() && fs::symlink_metadata(t).is_err() {
+            return Err(ScheduleError::Dir {
+                dir: t.display().to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "--textfile-dir does not exist (node_exporter's --collector.textfile.directory)",
+                ),
+            });
+        }
+        rcdiag_bundle::safefs::check_dir(t, "--textfile-dir")?;
     }
     // One scheduler per folder: an exclusive lock on the folder itself (released when
     // the process exits, however it exits).
@@ -1415,12 +1420,19 @@ pub async fn schedule(
     for note in ledger.reconcile(&cfg.dir) {
         log.warn("snapshot_released", &note, &[]);
     }
-    let stray = stray_temp_files(&cfg.dir);
-    if !stray.is_empty() {
+    let stale = rcdiag_bundle::safefs::remove_stale_temp_files(&cfg.dir);
+    if !stale.removed.is_empty() {
+        log.warn(
+            "stale_temp_files_removed",
+            "removed the temporary files of runs that died (SIGKILL, OOM, power loss)",
+            &[("files", json!(stale.removed))],
+        );
+    }
+    if !stale.kept.is_empty() {
         log.warn(
             "stray_temp_files",
-            "temporary bundle files found, left by a run that was killed (SIGKILL, power loss) or being written by a `collect -o` right now; remove them if no collection is running",
-            &[("files", json!(stray))],
+            "temporary files found whose writer may still be running (a `collect -o` right now, another container or user); remove them if no collection is running",
+            &[("files", json!(stale.kept))],
         );
     }
     let previous = Status::load(&cfg.dir);
@@ -1441,9 +1453,40 @@ pub async fn schedule(
         ..Status::default()
     };
     if let Some(p) = previous {
+        // We hold the folder's lock: a previous scheduler that did not write `stopped`
+        // died (SIGKILL, OOM, power loss).
+        let died = p.state != "stopped" && !p.state.is_empty();
         status.last_run = p.last_run;
         status.last_success = p.last_success;
         status.consecutive_failures = p.consecutive_failures;
+        if died {
+            let during = p.state == "running";
+            let message = format!(
+                "the previous scheduler (pid {}) died{} without stopping cleanly (SIGKILL, OOM, power loss); last sign of life {}",
+                p.pid,
+                if during { " during a snapshot" } else { "" },
+                p.updated_at
+            );
+            log.warn(
+                "previous_run_died",
+                &message,
+                &[
+                    ("pid", json!(p.pid)),
+                    ("state", json!(p.state)),
+                    ("updated_at", json!(p.updated_at)),
+                ],
+            );
+            if during {
+                status.last_run = Some(LastRun {
+                    started_at: p.updated_at.clone(),
+                    finished_at: p.updated_at.clone(),
+                    outcome: "died".into(),
+                    error: Some(message.clone()),
+                    ..LastRun::default()
+                });
+            }
+            status.previous_run_died = Some(message);
+        }
     }
     let mut s = Scheduler {
         cfg,

@@ -14,8 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -340,7 +339,9 @@ fn check_ours(dir: &Path, entry: &SnapshotEntry) -> Result<(), String> {
     }
 }
 
-/// Writes `data` to `path` atomically: a hidden temp file beside it, fsync, rename.
+/// Writes `data` to `path` atomically: an `O_EXCL` temp file with an unpredictable name
+/// beside it, its mode set on the open file, fsync, rename (a link planted at `path` is
+/// replaced, never followed). See [`rcdiag_bundle::safefs::write_atomic`].
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -348,26 +349,8 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     };
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"))?;
+    rcdiag_bundle::safefs::write_atomic(&dir, name, data, mode)
 }
 
 /// Retention limits; `None` is no limit.
@@ -697,6 +680,7 @@ pub fn render_list(rows: &[Listed]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn entry(file_time: &str, bytes: u64, degraded: bool) -> SnapshotEntry {
         let file = format!("rcdiag-node-{file_time}.rcdiag");

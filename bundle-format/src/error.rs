@@ -105,6 +105,19 @@ pub enum Error {
     #[error("key {path}: {reason}")]
     Key { path: String, reason: String },
 
+    /// A folder or file is unsafe to use as root beside other users (a symlink, owned by
+    /// another user, writable by others): refused, with the command that fixes it.
+    #[error("refusing {path}: {reason}; fix: {fix}")]
+    UnsafePath {
+        path: String,
+        reason: String,
+        fix: String,
+    },
+
+    /// The node key file does not exist.
+    #[error("key {path}: no such file")]
+    KeyMissing { path: String },
+
     /// The allowed signers file could not be parsed.
     #[error("allowed signers {path} line {line}: {reason}")]
     AllowedSigners {

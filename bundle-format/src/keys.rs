@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -12,6 +12,7 @@ use age::secrecy::ExposeSecret;
 use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 
 use crate::error::{Error, Result};
+use crate::safefs;
 
 /// File name of the node signing key inside the state dir.
 pub const NODE_KEY_FILE: &str = "node_ed25519";
@@ -19,10 +20,7 @@ pub const NODE_KEY_FILE: &str = "node_ed25519";
 /// The default state dir: `/var/lib/rcdiag` as root, else `$XDG_STATE_HOME/rcdiag`
 /// (or `~/.local/state/rcdiag`).
 pub fn default_state_dir() -> PathBuf {
-    let is_root = fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false);
-    if is_root {
+    if safefs::euid() == 0 {
         return PathBuf::from("/var/lib/rcdiag");
     }
     if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
@@ -30,6 +28,18 @@ pub fn default_state_dir() -> PathBuf {
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
     PathBuf::from(home).join(".local/state/rcdiag")
+}
+
+/// The reason `store` gives when the key file appeared meanwhile.
+const KEY_EXISTS: &str = "the key file exists";
+
+/// What [`NodeKey::replace`] replaced: recorded in the bundle as a key change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyReplaced {
+    /// The fingerprint of the key replaced, when it could be read.
+    pub previous_fingerprint: Option<String>,
+    /// Why a new key was made.
+    pub reason: String,
 }
 
 /// The node's signing key: ed25519, stored as an OpenSSH private key (mode 0600).
@@ -56,44 +66,148 @@ impl NodeKey {
         Self { key, path: None }
     }
 
-    /// Loads `STATE_DIR/node_ed25519`, creating the dir (0700) and the key (0600) on first use.
+    /// Loads `STATE_DIR/node_ed25519`, creating the dir (0700) and the key (0600) on first
+    /// use. The state dir is refused when it is a symlink, owned by another user or
+    /// writable by others (see [`crate::safefs::check_dir`]); the key when it is a
+    /// symlink, owned by another user or readable by others. A new key is written to a
+    /// temp file, fsynced and linked into place without replacing: of concurrent first
+    /// runs one creates it and the others load it, and a full disk leaves no key at all.
     pub fn load_or_create(state_dir: &Path) -> Result<Self> {
         let path = state_dir.join(NODE_KEY_FILE);
-        if path.exists() {
-            return Self::load(&path);
+        safefs::ensure_dir(state_dir, 0o700, "--state-dir")?;
+        match Self::load(&path) {
+            Err(Error::KeyMissing { .. }) => {}
+            other => return other,
         }
+        let node = Self::generate_for_node();
+        match node.store(state_dir, false) {
+            Ok(node) => Ok(node),
+            // Another run created it meanwhile: use theirs.
+            Err(Error::Key { ref reason, .. }) if reason == KEY_EXISTS => Self::load(&path),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Makes a new node key in `STATE_DIR`, replacing the one there (atomically): for a
+    /// key that is lost, empty or unreadable. Returns the new key and what it replaced.
+    pub fn replace(state_dir: &Path) -> Result<(Self, KeyReplaced)> {
+        let path = state_dir.join(NODE_KEY_FILE);
+        safefs::ensure_dir(state_dir, 0o700, "--state-dir")?;
+        let replaced = match Self::load(&path) {
+            Ok(old) => KeyReplaced {
+                previous_fingerprint: Some(old.fingerprint()),
+                reason: "a new node key was asked for (--new-node-key)".into(),
+            },
+            Err(Error::KeyMissing { .. }) => KeyReplaced {
+                previous_fingerprint: None,
+                reason: "a new node key was asked for (--new-node-key); there was none".into(),
+            },
+            Err(e) => KeyReplaced {
+                previous_fingerprint: None,
+                reason: format!(
+                    "a new node key was asked for (--new-node-key); the previous one was unusable: {e}"
+                ),
+            },
+        };
+        let node = Self::generate_for_node().store(state_dir, true)?;
+        Ok((node, replaced))
+    }
+
+    fn generate_for_node() -> Self {
+        let mut node = Self::generate();
+        node.key.set_comment(format!("rcdiag-node@{}", hostname()));
+        node
+    }
+
+    /// Writes the key (and its `.pub`) into `state_dir`; `replace` allows replacing an
+    /// existing key file, else a taken name is the `KEY_EXISTS` error.
+    fn store(mut self, state_dir: &Path, replace: bool) -> Result<Self> {
+        let path = state_dir.join(NODE_KEY_FILE);
         let key_err = |reason: String| Error::Key {
             path: path.display().to_string(),
             reason,
         };
-        fs::create_dir_all(state_dir).map_err(|e| {
-            key_err(format!(
-                "cannot create the state dir: {e}; pass a writable one with --state-dir"
-            ))
-        })?;
-        let _ = fs::set_permissions(state_dir, fs::Permissions::from_mode(0o700));
-        let mut node = Self::generate();
-        node.key.set_comment(format!("rcdiag-node@{}", hostname()));
-        let pem = node
+        let pem = self
             .key
             .to_openssh(LineEnding::LF)
             .map_err(|e| key_err(e.to_string()))?;
-        write_new_secret_file(&path, pem.as_bytes()).map_err(|e| key_err(e.to_string()))?;
-        let pubkey = node.public_key_openssh();
-        fs::write(path.with_extension("pub"), format!("{pubkey}\n"))
-            .map_err(|e| key_err(e.to_string()))?;
-        node.path = Some(path);
-        Ok(node)
+        let name = std::ffi::OsStr::new(NODE_KEY_FILE);
+        let written = if replace {
+            safefs::write_atomic(state_dir, name, pem.as_bytes(), 0o600)
+        } else {
+            safefs::write_new_atomic(state_dir, name, pem.as_bytes(), 0o600)
+        };
+        match written {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(key_err(KEY_EXISTS.into()));
+            }
+            Err(e) => {
+                return Err(key_err(format!(
+                    "cannot create the node key: {e}; free some space or pass a writable --state-dir"
+                )));
+            }
+        }
+        let pubkey = format!("{}\n", self.public_key_openssh());
+        safefs::write_atomic(
+            state_dir,
+            std::ffi::OsStr::new(&format!("{NODE_KEY_FILE}.pub")),
+            pubkey.as_bytes(),
+            0o644,
+        )
+        .map_err(|e| key_err(format!("cannot write the public key beside it: {e}")))?;
+        self.path = Some(path);
+        Ok(self)
     }
 
-    /// Loads an existing OpenSSH ed25519 private key.
+    /// Loads an existing OpenSSH ed25519 private key: a regular file (not a symlink)
+    /// owned by this user with no access for group or others, at most 64 KiB.
     pub fn load(path: &Path) -> Result<Self> {
         let key_err = |reason: String| Error::Key {
             path: path.display().to_string(),
             reason,
         };
-        let pem = fs::read_to_string(path).map_err(|e| key_err(e.to_string()))?;
-        let key = PrivateKey::from_openssh(pem.trim()).map_err(|e| key_err(e.to_string()))?;
+        let remake = format!(
+            "make a new node key with `rcdiag-agent key new --state-dir {}` (support will see the key change in the next bundle)",
+            safefs::shell_quote(path.parent().unwrap_or(Path::new(".")))
+        );
+        let pem = match safefs::read_secret_file(
+            path,
+            safefs::SecretRules {
+                cap: 64 * 1024,
+                allowed_mode: 0o600,
+                allow_root: false,
+                follow_links: false,
+            },
+        ) {
+            Ok(b) => b,
+            Err((e, _)) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::KeyMissing {
+                    path: path.display().to_string(),
+                });
+            }
+            Err((_, Some(why))) => {
+                return Err(Error::UnsafePath {
+                    path: path.display().to_string(),
+                    reason: format!("the node key cannot be trusted: {}", why.reason),
+                    fix: why.fix,
+                });
+            }
+            Err((e, None)) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(key_err(format!(
+                    "cannot read it: {e}; run as the key's owner (e.g. with sudo) or pass a state dir of your own with --state-dir"
+                )));
+            }
+            Err((e, None)) => return Err(key_err(format!("cannot read it: {e}; {remake}"))),
+        };
+        if pem.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+            return Err(key_err(format!(
+                "the key file is empty (a run was cut short while creating it, or the disk was full); {remake}"
+            )));
+        }
+        let pem = String::from_utf8_lossy(&pem);
+        let key = PrivateKey::from_openssh(pem.trim())
+            .map_err(|e| key_err(format!("not a readable OpenSSH key ({e}); {remake}")))?;
         if key.is_encrypted() {
             return Err(key_err(
                 "the key is passphrase-protected; rcdiag needs an unencrypted node key".into(),
@@ -170,6 +284,7 @@ pub fn write_new_secret_file(path: &Path, contents: &[u8]) -> io::Result<()> {
         .write(true)
         .create_new(true)
         .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(path)?;
     f.write_all(contents)?;
     f.sync_all()
@@ -219,12 +334,14 @@ impl Recipient {
         Err(invalid("unknown key type"))
     }
 
-    /// Parses a recipients file: one recipient a line, `#` comments and blank lines ignored.
+    /// Parses a recipients file: one recipient a line, `#` comments and blank lines
+    /// ignored; a regular file of at most 1 MiB.
     pub fn parse_file(path: &Path) -> Result<Vec<Self>> {
-        let text = fs::read_to_string(path).map_err(|e| Error::InvalidRecipient {
+        let data = safefs::read_capped(path, 1 << 20).map_err(|e| Error::InvalidRecipient {
             recipient: path.display().to_string(),
             reason: format!("cannot read recipients file: {e}"),
         })?;
+        let text = String::from_utf8_lossy(&data);
         text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -428,5 +545,165 @@ impl TrustedSigners {
     /// True when no entry applies to rcdiag bundles.
     pub fn is_empty(&self) -> bool {
         self.signers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn is_root() -> bool {
+        safefs::euid() == 0
+    }
+
+    #[test]
+    fn concurrent_first_runs_all_get_the_same_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let prints: Vec<String> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..32)
+                .map(|_| s.spawn(|| NodeKey::load_or_create(&state).map(|k| k.fingerprint())))
+                .collect();
+            hs.into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap()
+                        .expect("every concurrent first run succeeds")
+                })
+                .collect()
+        });
+        assert!(prints.iter().all(|p| p == &prints[0]), "{prints:?}");
+        let names: Vec<String> = fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "the key, its .pub and no temp file: {names:?}"
+        );
+    }
+
+    #[test]
+    fn planted_links_and_loose_keys_are_refused_or_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        fs::write(&victim, b"precious\n").unwrap();
+        let state = tmp.path().join("state");
+        fs::create_dir(&state).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o700)).unwrap();
+        // A planted .pub link is replaced, its target untouched.
+        std::os::unix::fs::symlink(&victim, state.join("node_ed25519.pub")).unwrap();
+        let k = NodeKey::load_or_create(&state).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
+        let pubf = state.join("node_ed25519.pub");
+        assert!(fs::symlink_metadata(&pubf).unwrap().is_file());
+        assert!(
+            fs::read_to_string(&pubf)
+                .unwrap()
+                .starts_with("ssh-ed25519 ")
+        );
+        // A key readable by others is refused with the chmod that fixes it.
+        let key = state.join(NODE_KEY_FILE);
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = NodeKey::load_or_create(&state).unwrap_err().to_string();
+        assert!(e.contains(&format!("chmod 600 {}", key.display())), "{e}");
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+        // A key reached through a link is refused.
+        let real = tmp.path().join("real_key");
+        fs::rename(&key, &real).unwrap();
+        std::os::unix::fs::symlink(&real, &key).unwrap();
+        let e = NodeKey::load_or_create(&state).unwrap_err().to_string();
+        assert!(e.contains("symlink"), "{e}");
+        fs::remove_file(&key).unwrap();
+        fs::rename(&real, &key).unwrap();
+        assert_eq!(
+            NodeKey::load_or_create(&state).unwrap().fingerprint(),
+            k.fingerprint()
+        );
+        if is_root() {
+            // Another user's key, even 0600, is refused.
+            rustix::fs::chown(&key, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+            let e = NodeKey::load_or_create(&state).unwrap_err().to_string();
+            assert!(
+                e.contains("owned by uid 65534") && e.contains("chown 0"),
+                "{e}"
+            );
+            rustix::fs::chown(&key, Some(rustix::fs::Uid::from_raw(0)), None).unwrap();
+            // A state dir owned by another user is refused, and not chmod-ed.
+            rustix::fs::chown(&state, Some(rustix::fs::Uid::from_raw(65534)), None).unwrap();
+            let e = NodeKey::load_or_create(&state).unwrap_err().to_string();
+            assert!(e.contains("owned by uid 65534"), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_empty_key_says_what_to_do_and_replace_makes_a_new_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let old = NodeKey::load_or_create(&state).unwrap();
+        let key = state.join(NODE_KEY_FILE);
+        fs::write(&key, b"").unwrap();
+        let e = NodeKey::load_or_create(&state).unwrap_err().to_string();
+        assert!(
+            e.contains("empty") && e.contains("rcdiag-agent key new"),
+            "{e}"
+        );
+        let (new, replaced) = NodeKey::replace(&state).unwrap();
+        assert_ne!(new.fingerprint(), old.fingerprint());
+        assert_eq!(replaced.previous_fingerprint, None);
+        assert!(replaced.reason.contains("unusable"), "{}", replaced.reason);
+        assert_eq!(
+            NodeKey::load_or_create(&state).unwrap().fingerprint(),
+            new.fingerprint()
+        );
+        let (_, again) = NodeKey::replace(&state).unwrap();
+        assert_eq!(again.previous_fingerprint, Some(new.fingerprint()));
+    }
+
+    #[test]
+    fn a_full_disk_leaves_no_key_and_the_next_run_works() {
+        if !is_root() {
+            eprintln!("SKIPPED a_full_disk_leaves_no_key: needs root to mount a small tmpfs");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mnt = tmp.path().join("mnt");
+        fs::create_dir(&mnt).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs"])
+            .arg(&mnt)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("RCDIAG_REQUIRE_PEERS").is_none(),
+                "cannot mount a tmpfs for the full-disk test"
+            );
+            eprintln!("SKIPPED a_full_disk_leaves_no_key: mount -t tmpfs failed");
+            return;
+        }
+        struct Unmount<'a>(&'a Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(self.0).status();
+            }
+        }
+        let _guard = Unmount(&mnt);
+        let state = mnt.join("state");
+        fs::create_dir(&state).unwrap();
+        // Fill the file system.
+        let mut filler = fs::File::create(mnt.join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while filler.write_all(&block).is_ok() {}
+        let _ = filler.sync_all();
+        let e = NodeKey::load_or_create(&state).unwrap_err().to_string();
+        assert!(e.contains("free some space"), "{e}");
+        let left: Vec<_> = fs::read_dir(&state).unwrap().collect();
+        assert!(left.is_empty(), "no 0-byte key, no temp file: {left:?}");
+        drop(filler);
+        fs::remove_file(mnt.join("filler")).unwrap();
+        NodeKey::load_or_create(&state).expect("the next run creates the key");
     }
 }

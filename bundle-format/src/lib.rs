@@ -29,12 +29,13 @@ mod manifest;
 mod names;
 mod reader;
 mod seal;
+pub mod safefs;
 mod writer;
 
 pub use error::{Error, Result};
 pub use keys::{
-    AllowedSigner, Identity, NODE_KEY_FILE, NodeKey, Recipient, SupportKey, TrustedSigners,
-    default_state_dir, generate_support_key, hostname, write_new_secret_file,
+    AllowedSigner, Identity, KeyReplaced, NODE_KEY_FILE, NodeKey, Recipient, SupportKey,
+    TrustedSigners, default_state_dir, generate_support_key, hostname, write_new_secret_file,
 };
 pub use manifest::{
     AgentInfo, CollectorRecord, CollectorStatus, FORMAT_NAME, FORMAT_VERSION, FileRecord, Manifest,

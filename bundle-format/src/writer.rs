@@ -165,6 +165,9 @@ pub struct BundleWriter {
     zip: Option<ZipWriter<zip::write::StreamWriter<Outer>>>,
     temp: Option<tempfile::TempPath>,
     target: PathBuf,
+    /// For a standard name chosen in a folder: the folder and the base name, so a name
+    /// taken meanwhile (another run in the same second) gets the next free `-N`.
+    auto_name: Option<(PathBuf, String)>,
     options: SimpleFileOptions,
     signer: NodeKey,
     agent: AgentInfo,
@@ -205,15 +208,15 @@ impl BundleWriter {
         let created = jiff::Timestamp::now();
         let encrypted = matches!(opts.encryption, Encryption::Age { .. });
         let case = opts.node.labels.get("case").map(String::as_str);
-        let target = if opts.out.is_dir() {
-            opts.out.join(bundle_file_name(
-                &opts.node.hostname,
-                created,
-                case,
-                encrypted,
-            ))
-        } else {
-            opts.out.clone()
+        let auto_name = opts
+            .out
+            .is_dir()
+            .then(|| bundle_file_name(&opts.node.hostname, created, case, encrypted));
+        let target = match &auto_name {
+            Some(name) => free_name(&opts.out, name, 1)
+                .map(|(_, n)| opts.out.join(n))
+                .unwrap_or_else(|| opts.out.join(name)),
+            None => opts.out.clone(),
         };
         let write_err = |source: io::Error| Error::Write {
             path: target.display().to_string(),
@@ -238,12 +241,7 @@ impl BundleWriter {
                 "the file exists; rcdiag never overwrites a bundle, choose another -o",
             )));
         }
-        let temp = tempfile::Builder::new()
-            .prefix(".rcdiag-")
-            .suffix(".tmp")
-            .permissions(fs::Permissions::from_mode(0o600))
-            .tempfile_in(&dir)
-            .map_err(write_err)?;
+        let temp = crate::safefs::temp_file_in(&dir).map_err(write_err)?;
         let (file, temp_path) = temp.into_parts();
         let sink = CountingFile {
             inner: BufWriter::with_capacity(256 * 1024, file),
@@ -293,6 +291,7 @@ impl BundleWriter {
             zip: Some(zip),
             temp: Some(temp_path),
             target,
+            auto_name: auto_name.map(|n| (dir, n)),
             options,
             signer: opts.signer,
             agent: opts.agent,
@@ -520,21 +519,41 @@ impl BundleWriter {
             .inner
             .into_inner()
             .map_err(|e| io_err(e.into_error()))?;
+        // The mode is set on the open file (never through a path that may be a link).
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
         file.sync_all().map_err(io_err)?;
         drop(file);
-        let temp = self
+        let mut temp = self
             .temp
             .take()
             .ok_or_else(|| io_err(io::Error::other("temp file gone")))?;
-        fs::set_permissions(&temp, fs::Permissions::from_mode(0o600)).map_err(io_err)?;
-        // Refuse to replace a file that appeared meanwhile.
-        if self.target.exists() {
-            return Err(io_err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "the target appeared while writing",
-            )));
+        // Linked into place without ever replacing a file; a standard name taken
+        // meanwhile (another run started in the same second) gets the next `-N`.
+        let mut counter = 1;
+        loop {
+            match temp.persist_noclobber(&self.target) {
+                Ok(()) => break,
+                Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
+                    let next = self
+                        .auto_name
+                        .as_ref()
+                        .and_then(|(dir, name)| free_name(dir, name, counter + 1));
+                    let Some((n, name)) = next else {
+                        return Err(io_err(io::Error::new(
+                            io::ErrorKind::AlreadyExists,
+                            "the target appeared while writing; rcdiag never overwrites a bundle, choose another -o",
+                        )));
+                    };
+                    counter = n;
+                    temp = e.path;
+                    if let Some((dir, _)) = &self.auto_name {
+                        self.target = dir.join(name);
+                    }
+                }
+                Err(e) => return Err(io_err(e.error)),
+            }
         }
-        temp.persist(&self.target).map_err(|e| io_err(e.error))?;
         if let Some(dir) = self.target.parent().filter(|p| !p.as_os_str().is_empty())
             && let Ok(d) = File::open(dir)
         {
@@ -547,6 +566,23 @@ impl BundleWriter {
             encrypted: self.encrypted,
         })
     }
+}
+
+/// The first free name from counter `from` on: `name` itself for 1, else `name` with
+/// `-N` before its extension (`rcdiag-h-20260101T000000Z-2.rcdiag`); `None` after 999.
+fn free_name(dir: &Path, name: &str, from: u32) -> Option<(u32, String)> {
+    let (stem, ext) = match name.find(".rcdiag") {
+        Some(i) => name.split_at(i),
+        None => (name, ""),
+    };
+    (from.max(1)..1000).find_map(|n| {
+        let candidate = if n == 1 {
+            name.to_string()
+        } else {
+            format!("{stem}-{n}{ext}")
+        };
+        (!dir.join(&candidate).exists()).then_some((n, candidate))
+    })
 }
 
 fn zip_time(t: jiff::Timestamp) -> zip::DateTime {

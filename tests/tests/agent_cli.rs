@@ -33,7 +33,7 @@ fn collect_refuses_without_a_recipient_and_says_how_to_get_one() {
         .arg(dir.path().join("state"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("no recipient")

@@ -130,16 +130,19 @@ pub(crate) async fn connect(options: &Options) -> Result<Engine, ConnectError> {
                 )));
             }
         }
-        Docker::connect_with_unix(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
+        crate::peer::docker_client(&endpoint, timeout)
     } else if endpoint.starts_with("tcp://") || endpoint.starts_with("http://") {
-        Docker::connect_with_http(&endpoint, timeout, bollard::API_DEFAULT_VERSION)
+        crate::peer::docker_client(&endpoint, timeout)
     } else {
         return Err(ConnectError::Failed(format!(
             "the Docker endpoint {endpoint} is not supported by this agent (TLS, SSH and named pipes are not built in): \
              run the agent on the Docker node and use its unix socket, or pass --docker-host tcp://HOST:2375"
         )));
     };
-    let docker = client.map_err(|e| classify(&e, &endpoint))?;
+    // Every reply is read with a cap (see `crate::peer`).
+    let docker = client.ok_or_else(|| {
+        ConnectError::Failed(format!("the Docker endpoint {endpoint} cannot be parsed"))
+    })?;
     let docker = docker
         .negotiate_version()
         .await

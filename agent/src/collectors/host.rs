@@ -870,13 +870,17 @@ async fn clock() -> ClockInfo {
     info
 }
 
-/// Runs a tool with a short time limit; its stdout, or why not.
+/// Runs a tool with a short time limit; its stdout, or why not. The tool is looked up
+/// in the fixed system folders (never the caller's `PATH`) and run with a clean
+/// environment (see [`crate::tools`]).
 async fn run_tool(program: &str, args: &[&str]) -> Result<String, String> {
-    let mut cmd = Command::new(program);
+    let path = crate::tools::find(program)?;
+    let mut cmd = Command::new(&path);
     cmd.args(args)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
-        .env("LC_ALL", "C");
+        .env_clear()
+        .envs(crate::tools::CLEAN_ENV.iter().copied());
     let run = cmd.output();
     match tokio::time::timeout(CLOCK_TOOL_TIMEOUT, run).await {
         Err(_) => Err(format!(

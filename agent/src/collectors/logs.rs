@@ -17,14 +17,15 @@
 //! local cache disabled) is recorded as an index entry with an `error` and no file;
 //! it does not make the collector partial. A readable log that fails does.
 //! The collector keeps an internal deadline (85 % of `--timeout`) so that the index is
-//! written even when a log is cut short (`truncated_by: "timeout"`).
+//! written even when a log is cut short (`truncated_by: "timeout"`). A log being read at
+//! the deadline is kept up to where it got: its reader stops at the deadline and hands
+//! over what it holds, and the writer waits a short grace ([`DRAIN_SHARE`]) for it.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::sync::mpsc::{Receiver, Sender};
@@ -37,6 +38,10 @@ use crate::redact::Redactor;
 
 /// Share of `--timeout` the collector allows itself before it stops reading and writes the index.
 const BUDGET_SHARE: f64 = 0.85;
+
+/// Share of `--timeout` the writer waits past the deadline for the log being read to
+/// hand over what it read (the ring mode holds its lines until the end).
+const DRAIN_SHARE: f64 = 0.05;
 
 /// Margin kept under `--log-bytes` when choosing how many of the newest lines to ask
 /// for (redaction markers can make a line a little longer than it was).
@@ -130,6 +135,12 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         bytes: ctx.options.log_bytes,
         since,
         deadline,
+        drain_deadline: deadline
+            + ctx
+                .options
+                .timeout
+                .mul_f64(DRAIN_SHARE)
+                .min(Duration::from_secs(3)),
         // Log files are only read beside a local engine: a remote engine's paths name
         // files of another machine.
         files: ctx.options.log_source == LogSource::Auto && engine.endpoint.starts_with("unix://"),
@@ -230,6 +241,8 @@ struct Limits {
     bytes: u64,
     since: Option<jiff::Timestamp>,
     deadline: Instant,
+    /// How long the writer waits for a reader stopped by `deadline` to hand over.
+    drain_deadline: Instant,
     /// Whether json-file logs may be read from their files.
     files: bool,
 }
@@ -283,21 +296,27 @@ fn cannot_be_read_back(error: &str, driver: Option<&str>) -> bool {
 }
 
 /// The logs request for a tail window.
-fn logs_options(
-    tail: u64,
-    since: Option<jiff::Timestamp>,
-) -> bollard::query_parameters::LogsOptions {
-    let since = since
-        .and_then(|t| i32::try_from(t.as_second()).ok())
-        .unwrap_or(0);
-    LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .timestamps(true)
-        .follow(false)
-        .since(since)
-        .tail(&tail.to_string())
-        .build()
+fn logs_options(tail: u64, since: Option<jiff::Timestamp>) -> crate::peer::LogsRequest {
+    crate::peer::LogsRequest {
+        since: since.map(|t| t.as_second().max(0)).unwrap_or(0),
+        tail: tail.to_string(),
+    }
+}
+
+/// A container's log stream through the Engine API, decoded with bounded buffers
+/// (a frame never allocates more than `peer::LOG_LINE_MAX`, whatever its header says).
+fn engine_logs(
+    engine: &Engine,
+    id: &str,
+    opts: &crate::peer::LogsRequest,
+) -> impl Stream<Item = Result<LogOutput, bollard::errors::Error>> + Unpin + use<> {
+    let v = engine.docker.client_version();
+    crate::peer::logs(
+        &engine.endpoint,
+        &format!("{}.{}", v.major_version, v.minor_version),
+        id,
+        opts,
+    )
 }
 
 /// Splits one engine frame into lines. Frames normally hold one `<timestamp> <text>\n`
@@ -365,9 +384,7 @@ where
 /// `Some(k)` when the window is larger than the cap, `None` when it all fits (or the
 /// measure could not finish in time).
 async fn lines_that_fit(engine: &Engine, c: &DiscoveredContainer, limits: &Limits) -> Option<u64> {
-    let mut stream = engine
-        .docker
-        .logs(&c.id, Some(logs_options(limits.lines, limits.since)));
+    let mut stream = engine_logs(engine, &c.id, &logs_options(limits.lines, limits.since));
     let mut lengths: Vec<u64> = Vec::new();
     let mut last_ts = String::new();
     let mut total = 0u64;
@@ -539,9 +556,7 @@ async fn produce_from_engine(
             .await;
         return;
     }
-    let mut stream = engine
-        .docker
-        .logs(&c.id, Some(logs_options(tail, limits.since)));
+    let mut stream = engine_logs(engine, &c.id, &logs_options(tail, limits.since));
     let first = match next_before(&mut stream, limits.deadline).await {
         Err(()) => {
             let _ = tx
@@ -743,7 +758,12 @@ impl Emitter {
         Ending {
             source,
             exists: false,
-            truncated_by: self.evicted_by.or(self.stop),
+            // Cut by the deadline says more than older lines left out.
+            truncated_by: self
+                .stop
+                .filter(|s| *s == "timeout")
+                .or(self.evicted_by)
+                .or(self.stop),
             error: self.error.take(),
         }
     }
@@ -779,7 +799,7 @@ async fn write_log(
     let mut ls: Option<LineStream> = None;
     let mut write_error = None;
     let ending = loop {
-        let msg = match tokio::time::timeout_at(limits.deadline, rx.recv()).await {
+        let msg = match tokio::time::timeout_at(limits.drain_deadline, rx.recv()).await {
             Err(_) => {
                 break Ending {
                     truncated_by: Some("timeout"),
