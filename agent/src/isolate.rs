@@ -3,10 +3,12 @@
 //! `maxMessageSizeBytes` a server announces and allocates a whole reply before reading
 //! it (no option lowers that maximum), so the `mongodb` and `rocketchat` collectors run
 //! in `rcdiag-agent internal-collector`: it reads its request (options, secrets
-//! included) from stdin, never the command line, writes what the collector wrote into
-//! a plain bundle in a private temp folder and its outcome on stdout. The parent copies
-//! the files into the real bundle through the normal sink (redacted and scanned again)
-//! and records a child that died (out of memory, a signal) as that collector's failure.
+//! included) from stdin, never the command line, and answers on stdout with its
+//! outcome and the JSON files the collector put (already redacted by the child; nothing
+//! of them is written to disk, the child's bundle writer is never flushed). The parent
+//! reads at most [`MAX_REPLY_BYTES`] of it, puts the files into the real bundle through
+//! the normal sink (redacted again, and the exact-value pass of the whole run), and
+//! records a child that died (out of memory, a signal) as that collector's failure.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -15,8 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rcdiag_bundle::{
-    AgentInfo, Bundle, BundleWriter, CollectorStatus, Encryption, NodeInfo, NodeKey, OpenOptions,
-    WriterOptions,
+    AgentInfo, BundleWriter, CollectorStatus, Encryption, NodeInfo, NodeKey, WriterOptions,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -49,6 +50,10 @@ struct Request {
     redact_patterns: Vec<String>,
 }
 
+/// The most the parent reads of a child's answer: the files of the mongodb and
+/// rocketchat collectors are small (their strings are cut at 4 KiB each).
+pub const MAX_REPLY_BYTES: u64 = 32 << 20;
+
 /// What the child answers (its stdout).
 #[derive(Debug, Serialize, Deserialize)]
 struct Reply {
@@ -57,6 +62,9 @@ struct Reply {
     /// What its redactor redacted, per rule (added to the manifest's counts).
     #[serde(default)]
     redactions: BTreeMap<String, u64>,
+    /// The JSON files the collector put, in order: `(path, content)`.
+    #[serde(default)]
+    files: Vec<(String, serde_json::Value)>,
 }
 
 /// What the children of one run share: the run's extra redaction patterns, and the
@@ -132,7 +140,7 @@ pub async fn collect(
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let read_out = async {
         if let Some(s) = stdout {
-            let _ = s.take(64 << 10).read_to_end(&mut so).await;
+            let _ = s.take(MAX_REPLY_BYTES).read_to_end(&mut so).await;
         }
     };
     let read_err = async {
@@ -142,7 +150,12 @@ pub async fn collect(
     };
     let ((), (), status) = tokio::join!(read_out, read_err, child.wait());
     let reply: Option<Reply> = serde_json::from_slice(&so).ok();
-    let copied = copy_files(&bundle, out).await;
+    drop(so);
+    drop(dir);
+    let copied = match &reply {
+        Some(r) => put_files(&r.files, out).await,
+        None => Ok(()),
+    };
     match (reply, status) {
         (Some(r), _) => {
             if let Ok(mut c) = children.counts.lock() {
@@ -197,27 +210,17 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
     }
 }
 
-/// Copies the entries of the child's bundle into `out` (JSON through `put_json`,
-/// text line by line): redacted and scanned again by the run's own redactor.
-async fn copy_files(bundle: &std::path::Path, out: &CollectorSink) -> Result<(), String> {
-    if !bundle.exists() {
-        return Ok(());
-    }
-    let mut b = Bundle::open(bundle, &OpenOptions::default()).map_err(|e| e.to_string())?;
-    let names: Vec<String> = b.entries().iter().map(|f| f.path.clone()).collect();
-    for name in names {
-        let data = b.read_bytes(&name, 256 << 20).map_err(|e| e.to_string())?;
-        if name.ends_with(".json") {
-            let v: serde_json::Value =
-                serde_json::from_slice(&data).map_err(|e| format!("{name}: {e}"))?;
-            out.put_json(&name, &v).await.map_err(|e| e.to_string())?;
-        } else {
-            let mut s = out.stream(&name).await.map_err(|e| e.to_string())?;
-            for line in String::from_utf8_lossy(&data).lines() {
-                s.write_line(line).map_err(|e| e.to_string())?;
-            }
-            s.finish(false).map_err(|e| e.to_string())?;
+/// Puts the child's files into `out` through `put_json`: redacted again by the run's
+/// own redactor, and held for the exact-value pass of the whole run.
+async fn put_files(
+    files: &[(String, serde_json::Value)],
+    out: &CollectorSink,
+) -> Result<(), String> {
+    for (name, v) in files {
+        if !name.ends_with(".json") {
+            return Err(format!("{name}: the child may only put JSON files"));
         }
+        out.put_json(name, v).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -343,14 +346,20 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
         },
     };
     drop(out);
-    let writer = sink
-        .into_writer()
-        .ok_or("the collector still holds the writer")?;
-    writer.finish().map_err(|e| e.to_string())?;
+    // The files go back on stdout; the writer is dropped unflushed, so its temp file
+    // (zip headers only) is removed and no collected byte touches the disk.
+    // The child's own exact-value pass (it may have learnt secrets the parent did not:
+    // its own Docker discovery); the parent's comes on top.
+    let mut files = sink.take_pending_json();
+    for (_, v) in &mut files {
+        redactor.replace_exact_json(v);
+    }
+    drop(sink);
     // Redacted with what this process learnt (the containers' secrets), as in process.
     Ok(Reply {
         status: outcome.status,
         message: outcome.message.map(|m| redactor.redact_line(&m)),
         redactions: redactor.counts(),
+        files,
     })
 }

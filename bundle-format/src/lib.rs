@@ -28,8 +28,8 @@ mod keys;
 mod manifest;
 mod names;
 mod reader;
-mod seal;
 pub mod safefs;
+mod seal;
 mod writer;
 
 pub use error::{Error, Result};

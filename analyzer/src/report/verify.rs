@@ -39,6 +39,9 @@ pub struct VerifyDetails {
     pub node: rcdiag_bundle::NodeInfo,
     /// `encrypted` (age) or `signed-plain`.
     pub protection: &'static str,
+    /// True when the bundle was written plain and encrypted later by `rcdiag-agent seal`
+    /// (the customer reviewed it first); its age header says so.
+    pub sealed_after_review: bool,
     /// Signer key fingerprint (`SHA256:...`).
     pub signer_fingerprint: String,
     /// Signer key, OpenSSH line.
@@ -75,6 +78,8 @@ impl VerifySummary {
                 } else {
                     "signed-plain"
                 },
+                sealed_after_review: bundle.is_encrypted()
+                    && rcdiag_bundle::is_sealed(std::path::Path::new(file)),
                 signer_fingerprint: m.signer.fingerprint.clone(),
                 signer_public_key: m.signer.public_key.clone(),
                 trust,
@@ -132,7 +137,9 @@ impl VerifySummary {
         let _ = writeln!(
             out,
             "protection {}",
-            if d.protection == "encrypted" {
+            if d.sealed_after_review {
+                "encrypted (age), sealed after the customer reviewed the plain bundle (rcdiag-agent seal)"
+            } else if d.protection == "encrypted" {
                 "encrypted (age)"
             } else {
                 "signed-plain (not encrypted: anyone holding the file can read it)"
@@ -182,6 +189,25 @@ impl VerifySummary {
                 .map(|(k, v)| format!("{}={v}", c(k)))
                 .collect();
             let _ = writeln!(out, "redaction  {}", rules.join(" "));
+        }
+        for r in &d.redaction.re_redactions {
+            let rules: Vec<String> = r
+                .rules
+                .iter()
+                .map(|(k, v)| format!("{}={v}", c(k)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "re-redacted {} by rcdiag-agent redact, from bundle {} signed by {}: {}",
+                c(&r.at),
+                c(&r.from_bundle_id),
+                c(&r.from_signer),
+                if rules.is_empty() {
+                    "no match".to_string()
+                } else {
+                    rules.join(" ")
+                }
+            );
         }
         let _ = writeln!(
             out,
