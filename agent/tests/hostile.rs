@@ -1140,6 +1140,15 @@ fn collect_mongodb(uri: &str) -> (Option<i32>, Bundle, u64, String) {
         .unwrap_or_else(|| panic!("no RSS figure; stderr: {err}"));
     let b = bundles(&out_dir);
     assert_eq!(b.len(), 1, "exactly one bundle; stderr: {err}");
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "only the bundle is left (no child file): {left:?}"
+    );
     (out.status.code(), open(&b[0]), peak, err)
 }
 
