@@ -1274,3 +1274,32 @@ fn hung_and_garbage_mongodb_servers_are_recorded_within_the_time_limit() {
         );
     }
 }
+
+#[test]
+fn concurrent_first_key_show_calls_all_print_the_same_key() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = tmp.path().join("state");
+    let s = state.to_str().expect("utf-8");
+    let children: Vec<_> = (0..60)
+        .map(|_| {
+            agent(&["key", "show", "--state-dir", s])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut prints = std::collections::BTreeSet::new();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        prints.insert(text(&out.stdout));
+    }
+    assert_eq!(prints.len(), 1, "{prints:?}");
+    let mut names: Vec<String> = std::fs::read_dir(&state)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["node_ed25519", "node_ed25519.pub"]);
+}
