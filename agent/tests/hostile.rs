@@ -561,6 +561,8 @@ enum Mode {
     Drip,
     /// The log is an endless stream of lines, as fast as the agent reads them.
     Endless,
+    /// The container list comes one byte every 100 ms.
+    DripList,
 }
 
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -630,6 +632,15 @@ impl FakeEngine {
                                 let mut sent = 0usize;
                                 while sent < 1 << 30 && w.write_all(item.as_bytes()).is_ok() {
                                     sent += item.len();
+                                }
+                            }
+                            Mode::DripList => {
+                                stream_head(&mut w, "application/json");
+                                let t0 = Instant::now();
+                                while t0.elapsed() < Duration::from_secs(30)
+                                    && w.write_all(b" ").is_ok()
+                                {
+                                    std::thread::sleep(Duration::from_millis(100));
                                 }
                             }
                             Mode::Garbage => {
@@ -828,6 +839,7 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
         Mode::HugeFrame,
         Mode::LongLine,
         Mode::Endless,
+        Mode::DripList,
     ] {
         let engine = FakeEngine::start(mode);
         let t0 = Instant::now();
@@ -890,6 +902,20 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
                     log.len() <= 5 << 20 && log.len() > 1 << 20,
                     "{} bytes",
                     log.len()
+                );
+            }
+            Mode::DripList => {
+                // Bounded by the collectors' time limit (--timeout 6s), recorded.
+                assert_eq!(code, Some(3), "{mode:?}: {err}");
+                assert!(took < Duration::from_secs(9), "{mode:?} took {took:?}");
+                let docker = status_of(&b, "docker");
+                assert!(
+                    matches!(
+                        docker.status,
+                        rcdiag_bundle::CollectorStatus::Timeout
+                            | rcdiag_bundle::CollectorStatus::Failed
+                    ),
+                    "{docker:?}"
                 );
             }
             Mode::Normal | Mode::Drip => unreachable!(),
