@@ -3,12 +3,12 @@
 //! `maxMessageSizeBytes` a server announces and allocates a whole reply before reading
 //! it (no option lowers that maximum), so the `mongodb` and `rocketchat` collectors run
 //! in `rcdiag-agent internal-collector`: it reads its request (options, secrets
-//! included) from stdin, never the command line, and answers on stdout with its
-//! outcome and the JSON files the collector put (already redacted by the child; nothing
-//! of them is written to disk, the child's bundle writer is never flushed). The parent
-//! reads at most [`MAX_REPLY_BYTES`] of it, puts the files into the real bundle through
-//! the normal sink (redacted again, and the exact-value pass of the whole run), and
-//! records a child that died (out of memory, a signal) as that collector's failure.
+//! included) from stdin, never the command line, writes what the collector wrote into
+//! a bundle encrypted to a key that exists only in the parent's memory (so no plaintext
+//! touches the disk), in the run's output folder under a temp name the next run removes
+//! if the parent dies, and its outcome on stdout. The parent copies the files into the
+//! real bundle through the normal sink (redacted and scanned again) and records a child
+//! that died (out of memory, a signal) as that collector's failure.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rcdiag_bundle::{
-    AgentInfo, BundleWriter, CollectorStatus, Encryption, NodeInfo, NodeKey, WriterOptions,
+    AgentInfo, Bundle, BundleWriter, CollectorStatus, Encryption, NodeInfo, NodeKey, OpenOptions,
+    WriterOptions,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -40,6 +41,8 @@ const HEADROOM_ENV: &str = "RCDIAG_ISOLATE_HEADROOM";
 struct Request {
     collector: String,
     out: PathBuf,
+    /// The age recipient the child encrypts to (the parent holds the identity).
+    recipient: String,
     docker_host: Option<String>,
     mongodb_uri: Option<String>,
     since_ms: u64,
@@ -50,10 +53,6 @@ struct Request {
     redact_patterns: Vec<String>,
 }
 
-/// The most the parent reads of a child's answer: the files of the mongodb and
-/// rocketchat collectors are small (their strings are cut at 4 KiB each).
-pub const MAX_REPLY_BYTES: u64 = 32 << 20;
-
 /// What the child answers (its stdout).
 #[derive(Debug, Serialize, Deserialize)]
 struct Reply {
@@ -62,9 +61,6 @@ struct Reply {
     /// What its redactor redacted, per rule (added to the manifest's counts).
     #[serde(default)]
     redactions: BTreeMap<String, u64>,
-    /// The JSON files the collector put, in order: `(path, content)`.
-    #[serde(default)]
-    files: Vec<(String, serde_json::Value)>,
 }
 
 /// What the children of one run share: the run's extra redaction patterns, and the
@@ -73,6 +69,8 @@ struct Reply {
 pub struct Children {
     /// `--redact-pattern`s.
     pub redact_patterns: Vec<String>,
+    /// The run's output folder (writable: the bundle goes there), for the children's files.
+    pub out_dir: PathBuf,
     /// Counts reported by the children.
     pub counts: std::sync::Mutex<BTreeMap<String, u64>>,
 }
@@ -85,11 +83,18 @@ pub async fn collect(
     out: &CollectorSink,
     children: &Children,
 ) -> Outcome {
-    let dir = match tempfile::Builder::new().prefix("rcdiag-").tempdir() {
-        Ok(d) => d,
-        Err(e) => return Outcome::failed(format!("cannot make a private temp folder: {e}")),
+    let key = rcdiag_bundle::generate_support_key();
+    let bundle = children.out_dir.join(format!(
+        "{}{name}-{}{}",
+        rcdiag_bundle::safefs::temp_prefix(),
+        uuid::Uuid::now_v7().simple(),
+        rcdiag_bundle::safefs::TEMP_SUFFIX
+    ));
+    let mut cleanup = Cleanup {
+        target: bundle.clone(),
+        dir: children.out_dir.clone(),
+        child_prefix: None,
     };
-    let bundle = dir.path().join("child.rcdiag.zip");
     // The child stops by itself a little before the hard limit, so what it wrote is kept.
     let limit = ctx.options.timeout;
     let child_limit = limit
@@ -98,6 +103,7 @@ pub async fn collect(
     let req = Request {
         collector: name.to_string(),
         out: bundle.clone(),
+        recipient: key.recipient.clone(),
         docker_host: ctx.options.docker_host.clone(),
         mongodb_uri: ctx.options.mongodb_uri.clone(),
         since_ms: ctx.options.since.as_millis() as u64,
@@ -132,6 +138,7 @@ pub async fn collect(
             return Outcome::failed(format!("cannot start the {name} collector's process: {e}"));
         }
     };
+    cleanup.child_prefix = child.id().map(rcdiag_bundle::safefs::temp_prefix_of);
     let body = serde_json::to_vec(&req).unwrap_or_default();
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(&body).await;
@@ -140,7 +147,7 @@ pub async fn collect(
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let read_out = async {
         if let Some(s) = stdout {
-            let _ = s.take(MAX_REPLY_BYTES).read_to_end(&mut so).await;
+            let _ = s.take(64 << 10).read_to_end(&mut so).await;
         }
     };
     let read_err = async {
@@ -150,12 +157,7 @@ pub async fn collect(
     };
     let ((), (), status) = tokio::join!(read_out, read_err, child.wait());
     let reply: Option<Reply> = serde_json::from_slice(&so).ok();
-    drop(so);
-    drop(dir);
-    let copied = match &reply {
-        Some(r) => put_files(&r.files, out).await,
-        None => Ok(()),
-    };
+    let copied = copy_files(&bundle, &key.identity_file, out).await;
     match (reply, status) {
         (Some(r), _) => {
             if let Ok(mut c) = children.counts.lock() {
@@ -210,17 +212,63 @@ fn describe_exit(s: std::process::ExitStatus) -> String {
     }
 }
 
-/// Puts the child's files into `out` through `put_json`: redacted again by the run's
-/// own redactor, and held for the exact-value pass of the whole run.
-async fn put_files(
-    files: &[(String, serde_json::Value)],
+/// Removes the child's bundle, and the temp files of a child that died or was killed
+/// mid-write (out of memory, the run cut short), however the parent's side ends.
+struct Cleanup {
+    target: PathBuf,
+    dir: PathBuf,
+    child_prefix: Option<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.target);
+        let Some(prefix) = &self.child_prefix else {
+            return;
+        };
+        if let Ok(rd) = std::fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                let ours = e.file_name().to_string_lossy().starts_with(prefix.as_str())
+                    && e.file_type().is_ok_and(|t| t.is_file());
+                if ours {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// Copies the entries of the child's bundle into `out` (JSON through `put_json`,
+/// text line by line): redacted and scanned again by the run's own redactor.
+async fn copy_files(
+    bundle: &std::path::Path,
+    identity_file: &str,
     out: &CollectorSink,
 ) -> Result<(), String> {
-    for (name, v) in files {
-        if !name.ends_with(".json") {
-            return Err(format!("{name}: the child may only put JSON files"));
+    if !bundle.exists() {
+        return Ok(());
+    }
+    let ids = rcdiag_bundle::Identity::from_bytes(identity_file.as_bytes(), "the child's key")
+        .map_err(|e| e.to_string())?;
+    let opts = OpenOptions {
+        identities: &ids,
+        ..OpenOptions::default()
+    };
+    let mut b = Bundle::open(bundle, &opts).map_err(|e| e.to_string())?;
+    let names: Vec<String> = b.entries().iter().map(|f| f.path.clone()).collect();
+    for name in names {
+        let data = b.read_bytes(&name, 256 << 20).map_err(|e| e.to_string())?;
+        if name.ends_with(".json") {
+            let v: serde_json::Value =
+                serde_json::from_slice(&data).map_err(|e| format!("{name}: {e}"))?;
+            out.put_json(&name, &v).await.map_err(|e| e.to_string())?;
+        } else {
+            let mut s = out.stream(&name).await.map_err(|e| e.to_string())?;
+            for line in String::from_utf8_lossy(&data).lines() {
+                s.write_line(line).map_err(|e| e.to_string())?;
+            }
+            s.finish(false).map_err(|e| e.to_string())?;
         }
-        out.put_json(name, v).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -302,7 +350,12 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
     }
     let writer = BundleWriter::create(WriterOptions {
         out: req.out.clone(),
-        encryption: Encryption::None,
+        encryption: Encryption::Age {
+            recipients: vec![
+                rcdiag_bundle::Recipient::parse(&req.recipient).map_err(|e| e.to_string())?,
+            ],
+            armor: false,
+        },
         signer: NodeKey::generate(),
         agent: AgentInfo {
             name: "rcdiag-agent".into(),
@@ -346,20 +399,14 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
         },
     };
     drop(out);
-    // The files go back on stdout; the writer is dropped unflushed, so its temp file
-    // (zip headers only) is removed and no collected byte touches the disk.
-    // The child's own exact-value pass (it may have learnt secrets the parent did not:
-    // its own Docker discovery); the parent's comes on top.
-    let mut files = sink.take_pending_json();
-    for (_, v) in &mut files {
-        redactor.replace_exact_json(v);
-    }
-    drop(sink);
+    let writer = sink
+        .into_writer()
+        .ok_or("the collector still holds the writer")?;
+    writer.finish().map_err(|e| e.to_string())?;
     // Redacted with what this process learnt (the containers' secrets), as in process.
     Ok(Reply {
         status: outcome.status,
         message: outcome.message.map(|m| redactor.redact_line(&m)),
         redactions: redactor.counts(),
-        files,
     })
 }

@@ -189,7 +189,8 @@ enum KeyCommand {
         state_dir: Option<PathBuf>,
     },
     /// Make a new node signing key, replacing the one there (lost, empty or unreadable
-    /// key); support must pin the new key. The next bundle records the change.
+    /// key); support must pin the new key (`collect --new-node-key` does the same and
+    /// records the change in its bundle).
     New {
         /// State dir holding the node key [default: /var/lib/rcdiag as root, else $XDG_STATE_HOME/rcdiag].
         #[arg(long, value_name = "DIR")]
@@ -398,7 +399,7 @@ fn key_show(state_dir: Option<PathBuf>, new: bool) -> Result<()> {
     let key = if new {
         let (key, replaced) = NodeKey::replace(&dir)?;
         eprintln!(
-            "new node key made{}; the next bundle records the change",
+            "new node key made{}; give support the new key to pin (below)",
             replaced
                 .previous_fingerprint
                 .map(|f| format!(" (replacing {f})"))

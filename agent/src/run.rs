@@ -258,6 +258,7 @@ pub async fn run(
 
     let children = Arc::new(crate::isolate::Children {
         redact_patterns: cfg.redact_patterns.clone(),
+        out_dir: out_dir.clone(),
         ..Default::default()
     });
     let mut tasks = Vec::new();

@@ -561,6 +561,8 @@ enum Mode {
     Drip,
     /// The log is an endless stream of lines, as fast as the agent reads them.
     Endless,
+    /// The container list comes one byte every 100 ms.
+    DripList,
 }
 
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -630,6 +632,15 @@ impl FakeEngine {
                                 let mut sent = 0usize;
                                 while sent < 1 << 30 && w.write_all(item.as_bytes()).is_ok() {
                                     sent += item.len();
+                                }
+                            }
+                            Mode::DripList => {
+                                stream_head(&mut w, "application/json");
+                                let t0 = Instant::now();
+                                while t0.elapsed() < Duration::from_secs(30)
+                                    && w.write_all(b" ").is_ok()
+                                {
+                                    std::thread::sleep(Duration::from_millis(100));
                                 }
                             }
                             Mode::Garbage => {
@@ -828,6 +839,7 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
         Mode::HugeFrame,
         Mode::LongLine,
         Mode::Endless,
+        Mode::DripList,
     ] {
         let engine = FakeEngine::start(mode);
         let t0 = Instant::now();
@@ -890,6 +902,20 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
                     log.len() <= 5 << 20 && log.len() > 1 << 20,
                     "{} bytes",
                     log.len()
+                );
+            }
+            Mode::DripList => {
+                // Bounded by the collectors' time limit (--timeout 6s), recorded.
+                assert_eq!(code, Some(3), "{mode:?}: {err}");
+                assert!(took < Duration::from_secs(9), "{mode:?} took {took:?}");
+                let docker = status_of(&b, "docker");
+                assert!(
+                    matches!(
+                        docker.status,
+                        rcdiag_bundle::CollectorStatus::Timeout
+                            | rcdiag_bundle::CollectorStatus::Failed
+                    ),
+                    "{docker:?}"
                 );
             }
             Mode::Normal | Mode::Drip => unreachable!(),
@@ -1140,6 +1166,15 @@ fn collect_mongodb(uri: &str) -> (Option<i32>, Bundle, u64, String) {
         .unwrap_or_else(|| panic!("no RSS figure; stderr: {err}"));
     let b = bundles(&out_dir);
     assert_eq!(b.len(), 1, "exactly one bundle; stderr: {err}");
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "only the bundle is left (no child file): {left:?}"
+    );
     (out.status.code(), open(&b[0]), peak, err)
 }
 
@@ -1264,4 +1299,33 @@ fn hung_and_garbage_mongodb_servers_are_recorded_within_the_time_limit() {
             "garbage={garbage}: {took:?}"
         );
     }
+}
+
+#[test]
+fn concurrent_first_key_show_calls_all_print_the_same_key() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let state = tmp.path().join("state");
+    let s = state.to_str().expect("utf-8");
+    let children: Vec<_> = (0..60)
+        .map(|_| {
+            agent(&["key", "show", "--state-dir", s])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut prints = std::collections::BTreeSet::new();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        prints.insert(text(&out.stdout));
+    }
+    assert_eq!(prints.len(), 1, "{prints:?}");
+    let mut names: Vec<String> = std::fs::read_dir(&state)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["node_ed25519", "node_ed25519.pub"]);
 }

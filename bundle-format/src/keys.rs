@@ -168,7 +168,7 @@ impl NodeKey {
             reason,
         };
         let remake = format!(
-            "make a new node key with `rcdiag-agent key new --state-dir {}` (support will see the key change in the next bundle)",
+            "make a new node key with `rcdiag-agent collect --new-node-key --state-dir {}` (the bundle records the key change) or `rcdiag-agent key new`",
             safefs::shell_quote(path.parent().unwrap_or(Path::new(".")))
         );
         let pem = match safefs::read_secret_file(

@@ -37,7 +37,12 @@ fn pid_namespace() -> u64 {
 
 /// The prefix of this process's temp files: `.rcdiag-<pidns>-<pid>-`.
 pub fn temp_prefix() -> String {
-    format!("{TEMP_PREFIX}{}-{}-", pid_namespace(), std::process::id())
+    temp_prefix_of(std::process::id())
+}
+
+/// The prefix of the temp files of process `pid` of this pid namespace (a child).
+pub fn temp_prefix_of(pid: u32) -> String {
+    format!("{TEMP_PREFIX}{}-{pid}-", pid_namespace())
 }
 
 /// A new temp file in `dir` (`O_CREAT|O_EXCL`, unpredictable name, mode 0600).

@@ -303,15 +303,6 @@ impl Sink {
         write_pending(&mut w, &self.redactor, pending)
     }
 
-    /// Takes the JSON files held so far, unwritten, as `(path, value)` (the child side of
-    /// an isolated collector sends them to its parent instead of writing them).
-    pub fn take_pending_json(&self) -> Vec<(String, serde_json::Value)> {
-        std::mem::take(&mut *self.pending.lock().expect("pending lock"))
-            .into_iter()
-            .map(|p| (p.path, p.value))
-            .collect()
-    }
-
     /// Takes the writer back once every collector is done (fails if one still holds it);
     /// JSON files still held are written first.
     pub fn into_writer(self) -> Option<BundleWriter> {
