@@ -47,9 +47,15 @@ async fn a_secret_learnt_later_is_replaced_in_an_earlier_file() {
     let mut b = Bundle::open(&done.path, &OpenOptions::default()).unwrap();
     let text = String::from_utf8(b.read_bytes("host/host.json", 1 << 20).unwrap()).unwrap();
     assert!(!text.contains("LateSecret-99x"), "{text}");
-    assert!(text.contains("worker --x ***REDACTED:exact-secret***"), "{text}");
+    assert!(
+        text.contains("worker --x ***REDACTED:exact-secret***"),
+        "{text}"
+    );
     assert!(text.contains("plain words"));
-    assert!(text.contains("[cut by rcdiag: 10000 bytes in all]"), "long strings are cut");
+    assert!(
+        text.contains("[cut by rcdiag: 10000 bytes in all]"),
+        "long strings are cut"
+    );
     assert!(text.len() < 6000, "{}", text.len());
     assert_eq!(b.manifest().files.len(), 1);
 }

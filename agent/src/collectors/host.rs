@@ -538,7 +538,7 @@ fn container_signs() -> Vec<String> {
 
 /// Whether pid 1 of `proc_root` is a host init (systemd, init), i.e. the host's process table.
 fn pid1_is_host_init(proc_root: &Path) -> bool {
-    let comm = fs::read_to_string(proc_root.join("1/comm")).unwrap_or_default();
+    let comm = read_proc_text(&proc_root.join("1/comm"), 256);
     matches!(
         comm.trim(),
         "systemd" | "init" | "openrc-init" | "runit" | "s6-svscan"
@@ -711,21 +711,37 @@ pub fn harvest_argv_secrets(redactor: &crate::redact::Redactor) {
     }
 }
 
+/// At most `cap` bytes of a file under a proc root: opened non-blocking and read only
+/// when the open file is a regular file, so a FIFO or device planted under a
+/// `/proc`-like root (`RCDIAG_HOST_PROC`) neither blocks a thread nor leaks an fd.
+fn read_proc_file(path: &Path, cap: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut raw = Vec::new();
+    f.take(cap).read_to_end(&mut raw).ok()?;
+    Some(raw)
+}
+
+/// [`read_proc_file`] as text (lossy), empty when unreadable.
+fn read_proc_text(path: &Path, cap: u64) -> String {
+    read_proc_file(path, cap)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
 /// The arguments of the process whose `/proc` folder is `dir`: `None` for a kernel
 /// thread, a zombie or a `cmdline` that is not a regular file; at most
 /// `HARVEST_MAX_CMDLINE` bytes are read.
 fn read_cmdline(dir: &Path) -> Option<Vec<String>> {
-    use std::io::Read;
-    let path = dir.join("cmdline");
-    if !fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-        return None;
-    }
-    let mut raw = Vec::new();
-    fs::File::open(&path)
-        .ok()?
-        .take(HARVEST_MAX_CMDLINE)
-        .read_to_end(&mut raw)
-        .ok()?;
+    let raw = read_proc_file(&dir.join("cmdline"), HARVEST_MAX_CMDLINE)?;
     let args: Vec<String> = raw
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
@@ -757,9 +773,7 @@ fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
         let Some(args) = read_cmdline(&dir) else {
             continue; // kernel thread, zombie, or not a proc file
         };
-        let comm = fs::read_to_string(dir.join("comm"))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default();
+        let comm = read_proc_text(&dir.join("comm"), 256).trim().to_string();
         let argv0 = args
             .first()
             .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
@@ -767,7 +781,7 @@ fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
         let cmdline = args.join(" ");
 
         let env_names = || -> Option<Vec<String>> {
-            let env = fs::read(dir.join("environ")).ok()?;
+            let env = read_proc_file(&dir.join("environ"), HARVEST_MAX_CMDLINE)?;
             let mut names: Vec<String> = env
                 .split(|b| *b == 0)
                 .filter_map(|e| {
@@ -816,7 +830,7 @@ fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
         if env.is_none() {
             unreadable += 1;
         }
-        let cgroup = fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
+        let cgroup = read_proc_text(&dir.join("cgroup"), 64 << 10);
         found.push(ProcessInfo {
             pid,
             kind,
