@@ -1,0 +1,545 @@
+//! `rcdiag-agent upload` and `collect --upload` against the real upload peer of
+//! `scripts/test-env` (Debian's nginx over HTTPS with a test CA, its DAV PUT folder and a
+//! small Python backend that fails twice): the uploaded file is byte-identical, the
+//! checksum headers are right, 5xx are retried, a refused link keeps the file and says to
+//! ask support for a new one, a stalled server is cut, plain bundles are refused, and the
+//! link's query string (its signature) never appears in the agent's output.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::require_peer;
+
+/// What the tests put in each link's query string: it must never be printed.
+const SECRET: &str = "X-Amz-Signature=f00dfeedSECRETc0ffee";
+
+struct Peer {
+    base: String,
+    ca: String,
+    root: PathBuf,
+}
+
+fn peer() -> Option<Peer> {
+    let base = require_peer("RCDIAG_TEST_UPLOAD_URL")?;
+    let ca = require_peer("RCDIAG_TEST_UPLOAD_CA")?;
+    let root = PathBuf::from(require_peer("RCDIAG_TEST_UPLOAD_ROOT")?);
+    Some(Peer { base, ca, root })
+}
+
+impl Peer {
+    /// A link to `path` (under the peer), with the secret query string.
+    fn link(&self, path: &str) -> String {
+        format!("{}/{path}?{SECRET}", self.base)
+    }
+}
+
+fn agent(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"))
+        .args(args)
+        .env("RCDIAG_UPLOAD_BACKOFF", "10ms")
+        .output()
+        .expect("run rcdiag-agent")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Stdout and stderr, after checking the secret is in neither.
+fn outputs(out: &Output) -> (String, String) {
+    let (o, e) = (text(&out.stdout), text(&out.stderr));
+    for s in [&o, &e] {
+        assert!(
+            !s.contains("f00dfeedSECRET") && !s.contains("X-Amz-Signature"),
+            "the query string was printed:\n{s}"
+        );
+    }
+    (o, e)
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+/// An "encrypted bundle" as far as the upload is concerned (an age header), of `n`
+/// pseudo-random bytes (several read chunks).
+fn age_file(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let mut data = b"age-encryption.org/v1\n-> X25519 test\n".to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while data.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(n);
+    let p = dir.join(name);
+    std::fs::write(&p, &data).unwrap();
+    p
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[test]
+fn upload_is_byte_identical_and_says_what_went_where() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "node1.rcdiag", 300 * 1024 + 17);
+    let folder = unique("same");
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &p.link(&format!("upload/{folder}/")),
+        "--ca-file",
+        &p.ca,
+    ]);
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    let local = std::fs::read(&f).unwrap();
+    let remote = std::fs::read(p.root.join("upload").join(&folder).join("node1.rcdiag"))
+        .expect("the peer stored the file");
+    assert!(
+        remote == local,
+        "the uploaded file differs from the local one"
+    );
+    let want = format!(
+        "to {}/upload/{folder}/node1.rcdiag ({} bytes, sha256 {})",
+        p.base,
+        local.len(),
+        sha256_hex(&local)
+    );
+    assert!(o.contains(&want), "stdout lacks {want:?}:\n{o}");
+    assert!(e.contains("first try"), "{e}");
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        local,
+        "the local file is unchanged"
+    );
+}
+
+#[test]
+fn server_errors_are_retried_and_checksums_sent() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "b.rcdiag", 70 * 1024);
+    let local = std::fs::read(&f).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let md5 = {
+        use md5::Digest as _;
+        b64.encode(md5::Md5::digest(&local))
+    };
+    let sha = {
+        use sha2::Digest as _;
+        b64.encode(sha2::Sha256::digest(&local))
+    };
+    // The link signs x-amz-checksum-sha256: the header must be sent.
+    let signed = unique("signed");
+    let link = format!(
+        "{}&X-Amz-SignedHeaders=host%3Bx-amz-checksum-sha256",
+        p.link(&format!("flaky/{signed}"))
+    );
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &link,
+        "--ca-file",
+        &p.ca,
+    ]);
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(
+        e.contains("try 1 of 4 failed: server error HTTP 500"),
+        "{e}"
+    );
+    assert!(e.contains("try 2 of 4 failed"), "{e}");
+    assert!(e.contains("(try 3 of 4)"), "{e}");
+    let dir = p.root.join("flaky");
+    assert!(std::fs::read(dir.join(&signed)).unwrap() == local);
+    let h: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{signed}.headers.json"))).unwrap())
+            .unwrap();
+    assert_eq!(h["content-length"], local.len().to_string(), "{h}");
+    assert_eq!(h["content-md5"], md5.as_str(), "{h}");
+    assert_eq!(h["x-amz-checksum-sha256"], sha.as_str(), "{h}");
+    assert!(h.get("transfer-encoding").is_none(), "not chunked: {h}");
+
+    // Without it in X-Amz-SignedHeaders the header is left out (S3 would refuse an
+    // unsigned one only if signed; some servers refuse unknown ones).
+    let plain_link = unique("unsigned");
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &p.link(&format!("flaky/{plain_link}")),
+        "--ca-file",
+        &p.ca,
+    ]);
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    let h: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(format!("{plain_link}.headers.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(h["content-md5"], md5.as_str(), "{h}");
+    assert!(h.get("x-amz-checksum-sha256").is_none(), "{h}");
+}
+
+#[test]
+fn refused_link_keeps_the_file_and_asks_for_a_new_link() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "b.rcdiag", 5000);
+    let before = std::fs::read(&f).unwrap();
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &p.link("denied/b.rcdiag"),
+        "--ca-file",
+        &p.ca,
+    ]);
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        e.contains("the upload link was refused (HTTP 403")
+            && e.contains("ask support for a new upload link")
+            && e.contains("the file is kept"),
+        "{e}"
+    );
+    assert!(!e.contains("retrying"), "a 403 is not retried: {e}");
+    assert_eq!(
+        std::fs::read(&f).unwrap(),
+        before,
+        "the file is kept as it was"
+    );
+
+    for (path, want) in [
+        ("missing/b.rcdiag", "does not exist (HTTP 404"),
+        ("small/b.rcdiag", "too large (HTTP 413"),
+    ] {
+        let out = agent(&[
+            "upload",
+            f.to_str().unwrap(),
+            "--to",
+            &p.link(path),
+            "--ca-file",
+            &p.ca,
+        ]);
+        let (o, e) = outputs(&out);
+        assert_eq!(out.status.code(), Some(1), "{path}: {o}{e}");
+        assert!(e.contains(want), "{path}: {e}");
+    }
+}
+
+#[test]
+fn stalled_server_is_cut_by_the_stall_timeout() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "b.rcdiag", 5000);
+    let t = Instant::now();
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &p.link("stall/b.rcdiag"),
+        "--ca-file",
+        &p.ca,
+        "--stall-timeout",
+        "1s",
+        "--tries",
+        "2",
+    ]);
+    let took = t.elapsed();
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        e.contains("stopped reading or answering for 1s") && e.contains("failed after 2 tries"),
+        "{e}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(20),
+        "two 1 s stalls took {took:?}"
+    );
+    assert!(f.exists());
+}
+
+#[test]
+fn untrusted_certificate_and_closed_port_fail_clearly() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "b.rcdiag", 5000);
+    let out = agent(&["upload", f.to_str().unwrap(), "--to", &p.link("upload/x/")]);
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(e.contains("not trusted") && e.contains("--ca-file"), "{e}");
+    assert!(
+        !e.contains("retrying"),
+        "a bad certificate is not retried: {e}"
+    );
+
+    // A port nothing listens on: connection errors are retried, then reported.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &format!("https://127.0.0.1:{port}/x.rcdiag?{SECRET}"),
+        "--tries",
+        "2",
+    ]);
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        e.contains("could not connect") && e.contains("failed after 2 tries"),
+        "{e}"
+    );
+}
+
+#[test]
+fn plain_bundle_needs_allow_plain() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("b.rcdiag.zip");
+    std::fs::write(&f, b"PK\x03\x04 not really a zip but it starts like one").unwrap();
+    let folder = unique("plain");
+    let link = p.link(&format!("upload/{folder}/"));
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &link,
+        "--ca-file",
+        &p.ca,
+    ]);
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}{e}");
+    assert!(
+        e.contains("is not encrypted") && e.contains("--allow-plain") && e.contains("seal"),
+        "{e}"
+    );
+    let remote = p.root.join("upload").join(&folder).join("b.rcdiag.zip");
+    assert!(!remote.exists(), "nothing is sent");
+
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &link,
+        "--ca-file",
+        &p.ca,
+        "--allow-plain",
+    ]);
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(
+        e.contains("warning") && e.contains("anyone who can read the storage"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&remote).unwrap(), std::fs::read(&f).unwrap());
+}
+
+#[test]
+fn bad_links_and_files_are_refused_before_sending() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "a.rcdiag", 100);
+    let g = age_file(tmp.path(), "b.rcdiag", 100);
+    let junk = tmp.path().join("notes.txt");
+    std::fs::write(&junk, "hello").unwrap();
+    let fs = f.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec![
+                "upload",
+                fs,
+                "--to",
+                "http://127.0.0.1:9/x?X-Amz-Signature=s",
+            ],
+            "must be https://",
+        ),
+        (
+            vec!["upload", fs, "--to", "s3://bucket/key"],
+            "not supported yet",
+        ),
+        (
+            vec![
+                "upload",
+                fs,
+                g.to_str().unwrap(),
+                "--to",
+                "https://127.0.0.1:9/one-object?X-Amz-Signature=s",
+            ],
+            "give one FILE per link",
+        ),
+        (
+            vec![
+                "upload",
+                junk.to_str().unwrap(),
+                "--to",
+                "https://127.0.0.1:9/x?X-Amz-Signature=s",
+            ],
+            "not an rcdiag bundle",
+        ),
+        (
+            vec![
+                "upload",
+                "/nonexistent/rcdiag-test.rcdiag",
+                "--to",
+                "https://127.0.0.1:9/x?X-Amz-Signature=s",
+            ],
+            "No such file",
+        ),
+        (
+            vec![
+                "upload",
+                fs,
+                "--to",
+                "https://127.0.0.1:9/x?X-Amz-Signature=s",
+                "--ca-file",
+                junk.to_str().unwrap(),
+            ],
+            "--ca-file",
+        ),
+        (
+            vec![
+                "upload",
+                fs,
+                "--to",
+                "https://127.0.0.1:9/x?X-Amz-Algorithm=AWS4-HMAC-SHA256",
+            ],
+            "single quotes",
+        ),
+    ] {
+        let out = agent(&args);
+        let (o, e) = outputs(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {o}{e}");
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
+}
+
+/// A host-only collect encrypted to a fresh support key, uploaded to `link`.
+fn collect_upload(
+    dir: &Path,
+    recipient: Option<&str>,
+    link: &str,
+    ca: &str,
+    extra: &[&str],
+) -> Output {
+    let state = dir.join("state");
+    let outdir = dir.join("out");
+    std::fs::create_dir_all(&outdir).unwrap();
+    let mut args = vec![
+        "collect",
+        "--only",
+        "host",
+        "-q",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "-o",
+        outdir.to_str().unwrap(),
+        "--upload",
+        link,
+        "--ca-file",
+        ca,
+    ];
+    if let Some(r) = recipient {
+        args.extend_from_slice(&["-r", r]);
+    }
+    args.extend_from_slice(extra);
+    agent(&args)
+}
+
+#[test]
+fn collect_upload_end_to_end() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let key = rcdiag_bundle::generate_support_key();
+    let folder = unique("collect");
+    let out = collect_upload(
+        tmp.path(),
+        Some(&key.recipient),
+        &p.link(&format!("upload/{folder}/")),
+        &p.ca,
+        &[],
+    );
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    let local = PathBuf::from(o.lines().last().expect("the bundle path").trim());
+    assert!(local.exists(), "the bundle is kept after the upload: {o}");
+    let name = local.file_name().unwrap().to_str().unwrap();
+    assert!(name.ends_with(".rcdiag"), "{name}");
+    let remote = p.root.join("upload").join(&folder).join(name);
+    assert!(std::fs::read(&remote).unwrap() == std::fs::read(&local).unwrap());
+    assert!(
+        e.contains(&format!("to {}/upload/{folder}/{name}", p.base)),
+        "{e}"
+    );
+    // Support opens the uploaded copy with its key.
+    let idfile = tmp.path().join("support.key");
+    std::fs::write(&idfile, &key.identity_file).unwrap();
+    let ids = rcdiag_bundle::Identity::load_file(&idfile).unwrap();
+    let b = rcdiag_bundle::Bundle::open(
+        &remote,
+        &rcdiag_bundle::OpenOptions {
+            identities: &ids,
+            ..Default::default()
+        },
+    )
+    .expect("the uploaded bundle opens with the support key");
+    assert!(b.is_encrypted());
+    assert!(b.entries().iter().any(|e| e.path.starts_with("host/")));
+}
+
+#[test]
+fn collect_upload_failure_keeps_the_bundle_and_exits_4() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let key = rcdiag_bundle::generate_support_key();
+    let out = collect_upload(
+        tmp.path(),
+        Some(&key.recipient),
+        &p.link("denied/x/"),
+        &p.ca,
+        &[],
+    );
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(4), "{o}{e}");
+    assert!(e.contains("ask support for a new upload link"), "{e}");
+    let local = PathBuf::from(o.lines().last().expect("the bundle path").trim());
+    assert!(local.exists(), "a failed upload never deletes the bundle");
+    assert!(
+        e.contains(&format!("the bundle is kept at {}", local.display())),
+        "{e}"
+    );
+}
+
+#[test]
+fn collect_upload_refuses_plain_before_collecting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = collect_upload(
+        tmp.path(),
+        None,
+        "https://127.0.0.1:9/x/?X-Amz-Signature=s",
+        "/nonexistent",
+        &["--no-encrypt"],
+    );
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}{e}");
+    assert!(
+        e.contains("--no-encrypt") && e.contains("--allow-plain"),
+        "{e}"
+    );
+    let written: Vec<_> = std::fs::read_dir(tmp.path().join("out")).unwrap().collect();
+    assert!(written.is_empty(), "nothing is collected: {written:?}");
+}
