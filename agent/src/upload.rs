@@ -501,7 +501,11 @@ fn classify_error(e: reqwest::Error, link: &Link, ca_given: bool) -> Failure {
             }
         ));
     }
-    if connect {
+    if connect && lower.contains("tunnel") {
+        Failure::Transient(format!(
+            "could not connect through the proxy of HTTPS_PROXY ({text}): check the proxy, or set NO_PROXY for this host"
+        ))
+    } else if connect {
         Failure::Transient(format!("could not connect ({text})"))
     } else if timeout {
         Failure::Transient(format!("timed out ({text})"))
@@ -729,11 +733,12 @@ async fn send_one(
             }
             Err(Failure::Transient(m)) => {
                 return Err(UploadError::Failed(link.scrub(&format!(
-                    "upload of {} to {} failed after {} tries: {m}; the file is kept. Try again later with \
+                    "upload of {} to {} failed after {} {}: {m}; the file is kept. Try again later with \
                      `rcdiag-agent upload {} --to '<the upload link>'`, or ask support for a new link",
                     p.path.display(),
                     link.shown,
                     s.tries,
+                    if s.tries == 1 { "try" } else { "tries" },
                     p.path.display()
                 ))));
             }
@@ -743,6 +748,23 @@ async fn send_one(
         "upload of {}: no try was made (--tries must be at least 1)",
         p.path.display()
     )))
+}
+
+/// Resolves on SIGTERM or SIGINT (never, when they cannot be listened to). The agent's
+/// collect run has replaced their default action already, so the upload listens itself.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return "a signal";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
 }
 
 /// Checks every file first (nothing is sent if one is refused), then sends them in order.
@@ -771,7 +793,21 @@ pub fn upload_files(
     let mut sent = Vec::new();
     for p in &prepared {
         let target = link.for_file(&p.name);
-        let r = rt.block_on(send_one(&client, p, &target, s, out))?;
+        let r = rt.block_on(async {
+            tokio::select! {
+                r = send_one(&client, p, &target, s, out) => r,
+                sig = interrupted() => {
+                    if out.live {
+                        eprint!("\r\x1b[2K");
+                    }
+                    Err(UploadError::Failed(format!(
+                        "interrupted by {sig}: the upload of {} to {} was cut short (the server keeps no complete copy); the file is kept",
+                        p.path.display(),
+                        target.shown
+                    )))
+                }
+            }
+        })?;
         let line = format!(
             "uploaded {} to {} ({} bytes, sha256 {})",
             p.path.display(),

@@ -37,12 +37,25 @@ impl Peer {
     }
 }
 
+/// The agent, with short retry delays and no proxy from the caller's environment.
+fn agent_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"));
+    c.args(args).env("RCDIAG_UPLOAD_BACKOFF", "10ms");
+    for v in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
 fn agent(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"))
-        .args(args)
-        .env("RCDIAG_UPLOAD_BACKOFF", "10ms")
-        .output()
-        .expect("run rcdiag-agent")
+    agent_cmd(args).output().expect("run rcdiag-agent")
 }
 
 fn text(b: &[u8]) -> String {
@@ -542,4 +555,129 @@ fn collect_upload_refuses_plain_before_collecting() {
     );
     let written: Vec<_> = std::fs::read_dir(tmp.path().join("out")).unwrap().collect();
     assert!(written.is_empty(), "nothing is collected: {written:?}");
+}
+
+#[test]
+fn sigterm_cuts_the_upload_and_keeps_the_file() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "b.rcdiag", 5000);
+    let child = agent_cmd(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &p.link("stall/b.rcdiag"),
+        "--ca-file",
+        &p.ca,
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let t = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "stopped {:?} after SIGTERM",
+        t.elapsed()
+    );
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        e.contains("interrupted by SIGTERM") && e.contains("the file is kept"),
+        "{e}"
+    );
+    assert!(f.exists());
+}
+
+/// A minimal HTTP CONNECT proxy on 127.0.0.1 (what HTTPS_PROXY points at): tunnels each
+/// connection and records the CONNECT request lines.
+fn connect_proxy() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(client) = c else { return };
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(client.try_clone().unwrap());
+                let mut first = String::new();
+                r.read_line(&mut first).unwrap();
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                        break;
+                    }
+                }
+                log.lock().unwrap().push(first.trim().to_string());
+                let target = first.split_whitespace().nth(1).unwrap_or("").to_string();
+                let Ok(upstream) = std::net::TcpStream::connect(&target) else {
+                    return;
+                };
+                let mut w = client.try_clone().unwrap();
+                w.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .unwrap();
+                let mut up_r = upstream.try_clone().unwrap();
+                let mut down_w = client;
+                let t = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut up_r, &mut down_w);
+                });
+                let mut up_w = upstream;
+                let _ = std::io::copy(&mut r, &mut up_w);
+                let _ = up_w.shutdown(std::net::Shutdown::Write);
+                let _ = t.join();
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn https_proxy_is_used_and_no_proxy_bypasses_it() {
+    let Some(p) = peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "b.rcdiag", 100 * 1024);
+    let (port, seen) = connect_proxy();
+    let folder = unique("proxy");
+    let run = |no_proxy: &str| {
+        agent_cmd(&[
+            "upload",
+            f.to_str().unwrap(),
+            "--to",
+            &p.link(&format!("upload/{folder}/")),
+            "--ca-file",
+            &p.ca,
+            "--tries",
+            "1",
+        ])
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
+        .env("NO_PROXY", no_proxy)
+        .output()
+        .unwrap()
+    };
+    let out = run("");
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    let hostport = p.base.trim_start_matches("https://").to_string();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![format!("CONNECT {hostport} HTTP/1.1")],
+        "the upload went through the proxy"
+    );
+    let remote = p.root.join("upload").join(&folder).join("b.rcdiag");
+    assert!(std::fs::read(&remote).unwrap() == std::fs::read(&f).unwrap());
+
+    let out = run("127.0.0.1");
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "NO_PROXY bypasses the proxy");
 }
