@@ -48,7 +48,7 @@ deleted.
 
 Examples:
   rcdiag-agent upload rcdiag-node1-20261203T080000Z.rcdiag --to 'https://...'
-  rcdiag-agent upload *.rcdiag --to 'https://portal.example/upload/case-123/'   # folder link
+  rcdiag-agent upload *.rcdiag --to 'https://.../case-123/'     # a folder link: names appended
   rcdiag-agent upload b.rcdiag --to 'https://...' --ca-file /etc/ssl/proxy-ca.pem
 
 Exit status: 0 every file sent; 1 an upload failed (the files are kept); 2 invalid

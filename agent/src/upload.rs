@@ -801,7 +801,7 @@ pub fn upload_files(
                         eprint!("\r\x1b[2K");
                     }
                     Err(UploadError::Failed(format!(
-                        "interrupted by {sig}: the upload of {} to {} was cut short (the server keeps no complete copy); the file is kept",
+                        "interrupted by {sig} before the server confirmed the upload of {} to {}: the file is kept; upload it again",
                         p.path.display(),
                         target.shown
                     )))

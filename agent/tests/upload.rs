@@ -681,3 +681,90 @@ fn https_proxy_is_used_and_no_proxy_bypasses_it() {
     assert!(out.status.success(), "{o}{e}");
     assert_eq!(seen.lock().unwrap().len(), 1, "NO_PROXY bypasses the proxy");
 }
+
+/// True when the tool at `path` is there; else a loud skip, or a failure under
+/// `RCDIAG_REQUIRE_PEERS=1` (as [`require_peer`]).
+fn have_tool(path: &str, package: &str) -> bool {
+    if Path::new(path).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("RCDIAG_REQUIRE_PEERS").as_deref() != Ok("1"),
+        "{path} is missing but RCDIAG_REQUIRE_PEERS=1: apt-get install {package} (scripts/test-env install)"
+    );
+    eprintln!("\n*** SKIPPED: {path} is missing (apt-get install {package}) ***\n");
+    false
+}
+
+#[test]
+fn progress_line_on_a_terminal() {
+    let Some(p) = peer() else { return };
+    if !have_tool("/usr/bin/script", "bsdutils") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "b.rcdiag", 5000);
+    // `script` gives the agent a terminal; the stalled location keeps it there for 1 s.
+    let cmd = format!(
+        "RCDIAG_UPLOAD_BACKOFF=10ms '{}' upload '{}' --to '{}' --ca-file '{}' --stall-timeout 1s --tries 1",
+        env!("CARGO_BIN_EXE_rcdiag-agent"),
+        f.display(),
+        p.link("stall/b.rcdiag"),
+        p.ca
+    );
+    let out = Command::new("/usr/bin/script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        o.contains("\r\x1b[2Kupload: b.rcdiag  4.9 KiB of 4.9 KiB  100%"),
+        "no live progress line on the terminal:\n{o:?}"
+    );
+}
+
+#[test]
+fn memory_stays_bounded_for_a_large_file() {
+    let Some(p) = peer() else { return };
+    if !have_tool("/usr/bin/time", "time") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let size = 96 << 20;
+    let f = age_file(tmp.path(), "big.rcdiag", size);
+    let folder = unique("big");
+    let rss = tmp.path().join("rss");
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "%M", "-o", rss.to_str().unwrap()])
+        .arg(env!("CARGO_BIN_EXE_rcdiag-agent"))
+        .args([
+            "upload",
+            f.to_str().unwrap(),
+            "--to",
+            &p.link(&format!("upload/{folder}/")),
+            "--ca-file",
+            &p.ca,
+        ])
+        .output()
+        .unwrap();
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    let peak_kib: u64 = std::fs::read_to_string(&rss)
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("GNU time's %M");
+    let remote = p.root.join("upload").join(&folder).join("big.rcdiag");
+    assert_eq!(std::fs::metadata(&remote).unwrap().len(), size as u64);
+    assert!(
+        std::fs::read(&remote).unwrap() == std::fs::read(&f).unwrap(),
+        "the uploaded copy differs"
+    );
+    let _ = std::fs::remove_file(&remote);
+    assert!(
+        peak_kib < 48 << 10,
+        "a 96 MiB upload peaked at {peak_kib} KiB: the file is not streamed"
+    );
+}
