@@ -238,6 +238,16 @@ fn refused_link_keeps_the_file_and_asks_for_a_new_link() {
     for (path, want) in [
         ("missing/b.rcdiag", "does not exist (HTTP 404"),
         ("small/b.rcdiag", "too large (HTTP 413"),
+        // An S3-style error reply: its Code is quoted.
+        (
+            "expired/b.rcdiag",
+            "the upload link was refused (HTTP 403, AccessDenied: expired or wrong)",
+        ),
+        // Not followed: a redirect would send the bundle elsewhere.
+        (
+            "moved/b.rcdiag",
+            "redirects (HTTP 307), which rcdiag does not follow",
+        ),
     ] {
         let out = agent(&[
             "upload",
@@ -250,7 +260,12 @@ fn refused_link_keeps_the_file_and_asks_for_a_new_link() {
         let (o, e) = outputs(&out);
         assert_eq!(out.status.code(), Some(1), "{path}: {o}{e}");
         assert!(e.contains(want), "{path}: {e}");
+        assert!(!e.contains("retrying"), "{path} is not retried: {e}");
     }
+    assert!(
+        !p.root.join("upload/moved").exists(),
+        "the redirect was not followed"
+    );
 }
 
 #[test]
@@ -283,6 +298,34 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
         "two 1 s stalls took {took:?}"
     );
     assert!(f.exists());
+
+    // A server that stops reading halfway through the body (nginx passes it on
+    // unbuffered to a backend that reads nothing): cut too, partway.
+    let big = age_file(tmp.path(), "big.rcdiag", 32 << 20);
+    let t = Instant::now();
+    let out = agent(&[
+        "upload",
+        big.to_str().unwrap(),
+        "--to",
+        &p.link("stall-read/big.rcdiag"),
+        "--ca-file",
+        &p.ca,
+        "--stall-timeout",
+        "1s",
+        "--tries",
+        "1",
+    ]);
+    let took = t.elapsed();
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        e.contains("stopped reading or answering for 1s after")
+            && e.contains("of 32.0 MiB")
+            && !e.contains("32.0 MiB of 32.0 MiB")
+            && e.contains("failed after 1 try"),
+        "{e}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
 }
 
 #[test]
@@ -555,6 +598,41 @@ fn collect_upload_refuses_plain_before_collecting() {
     );
     let written: Vec<_> = std::fs::read_dir(tmp.path().join("out")).unwrap().collect();
     assert!(written.is_empty(), "nothing is collected: {written:?}");
+
+    // --ca-file alone is a mistake, said before collecting.
+    let out = agent(&[
+        "collect",
+        "--only",
+        "host",
+        "--no-encrypt",
+        "--ca-file",
+        "/nonexistent",
+        "-o",
+        tmp.path().join("out").to_str().unwrap(),
+    ]);
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(2), "{o}{e}");
+    assert!(e.contains("only apply with --upload"), "{e}");
+
+    // --dry-run says where the bundle would go, without the query string.
+    let out = agent(&[
+        "collect",
+        "--dry-run",
+        "--only",
+        "host",
+        "--no-encrypt",
+        "--allow-plain",
+        "--upload",
+        &format!("https://127.0.0.1:9/case/?{SECRET}"),
+    ]);
+    let (o, e) = outputs(&out);
+    assert!(out.status.success(), "{o}{e}");
+    assert!(
+        o.contains("upload: PUT to https://127.0.0.1:9/case/"),
+        "{o}"
+    );
+    let written: Vec<_> = std::fs::read_dir(tmp.path().join("out")).unwrap().collect();
+    assert!(written.is_empty(), "nothing is written: {written:?}");
 }
 
 #[test]
