@@ -326,6 +326,29 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
         "{e}"
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
+
+    // The time limit of an attempt holds even while the stall timeout would wait.
+    let t = Instant::now();
+    let out = agent(&[
+        "upload",
+        f.to_str().unwrap(),
+        "--to",
+        &p.link("stall/b.rcdiag"),
+        "--ca-file",
+        &p.ca,
+        "--attempt-timeout",
+        "1s",
+        "--tries",
+        "1",
+    ]);
+    let took = t.elapsed();
+    let (o, e) = outputs(&out);
+    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    assert!(
+        e.contains("took longer than its limit of 1s (--attempt-timeout)"),
+        "{e}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 #[test]
