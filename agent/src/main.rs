@@ -753,6 +753,7 @@ fn collect(args: CollectArgs) -> Result<ExitCode> {
     };
     let mut cfg = run_config(&p, &signer, progress);
     cfg.key_change = key_change;
+    cfg.argv = upload::scrub_argv(cfg.argv);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -856,6 +856,30 @@ fn upload_cmd_inner(a: &UploadArgs) -> Result<(), UploadError> {
     upload_files(&a.files, &link, &s, Output::auto(true)).map(|_| ())
 }
 
+/// `argv` with the query string of `--upload URL` (or `--upload=URL`) replaced, for the
+/// copy of the command line recorded in the bundle (`agent/run.json`): the redaction
+/// rules know common signature parameters, this knows them all.
+pub fn scrub_argv(argv: Vec<String>) -> Vec<String> {
+    let strip = |v: &str| match v.find(['?', '#']) {
+        Some(i) => format!("{}?<query removed>", &v[..i]),
+        None => v.to_string(),
+    };
+    let mut out = Vec::with_capacity(argv.len());
+    let mut next_is_link = false;
+    for a in argv {
+        if next_is_link {
+            out.push(strip(&a));
+            next_is_link = false;
+        } else if let Some(v) = a.strip_prefix("--upload=") {
+            out.push(format!("--upload={}", strip(v)));
+        } else {
+            next_is_link = a == "--upload";
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// The upload of `collect --upload`, checked before collecting.
 #[derive(Debug)]
 pub struct AfterCollect {
@@ -948,6 +972,31 @@ mod tests {
             assert!(e.to_string().contains(want), "{u}: {e}");
         }
         assert!(Link::parse("https://h/x?sv=2022&sr=b&sig=abc").is_ok());
+    }
+
+    #[test]
+    fn recorded_argv_has_no_query() {
+        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            scrub_argv(argv(&[
+                "rcdiag-agent",
+                "collect",
+                "--upload",
+                "https://h/k?X-Goog-Signature=abc",
+                "--upload=https://h/j#frag",
+                "-o",
+                "https://not/a?link"
+            ])),
+            argv(&[
+                "rcdiag-agent",
+                "collect",
+                "--upload",
+                "https://h/k?<query removed>",
+                "--upload=https://h/j?<query removed>",
+                "-o",
+                "https://not/a?link"
+            ])
+        );
     }
 
     #[test]

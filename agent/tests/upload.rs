@@ -545,13 +545,13 @@ fn collect_upload_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
     let key = rcdiag_bundle::generate_support_key();
     let folder = unique("collect");
-    let out = collect_upload(
-        tmp.path(),
-        Some(&key.recipient),
-        &p.link(&format!("upload/{folder}/")),
-        &p.ca,
-        &[],
+    // A signature parameter the redaction rules do not know: the recorded command line
+    // must not carry it either.
+    let link = format!(
+        "{}&X-Goog-Signature=f00dfeedSECRET2",
+        p.link(&format!("upload/{folder}/"))
     );
+    let out = collect_upload(tmp.path(), Some(&key.recipient), &link, &p.ca, &[]);
     let (o, e) = outputs(&out);
     assert!(out.status.success(), "{o}{e}");
     let local = PathBuf::from(o.lines().last().expect("the bundle path").trim());
@@ -568,7 +568,7 @@ fn collect_upload_end_to_end() {
     let idfile = tmp.path().join("support.key");
     std::fs::write(&idfile, &key.identity_file).unwrap();
     let ids = rcdiag_bundle::Identity::load_file(&idfile).unwrap();
-    let b = rcdiag_bundle::Bundle::open(
+    let mut b = rcdiag_bundle::Bundle::open(
         &remote,
         &rcdiag_bundle::OpenOptions {
             identities: &ids,
@@ -578,6 +578,19 @@ fn collect_upload_end_to_end() {
     .expect("the uploaded bundle opens with the support key");
     assert!(b.is_encrypted());
     assert!(b.entries().iter().any(|e| e.path.starts_with("host/")));
+    let names: Vec<String> = b.entries().iter().map(|e| e.path.clone()).collect();
+    let run = text(&b.read_bytes("agent/run.json", 1 << 20).unwrap());
+    assert!(
+        run.contains(&format!("/upload/{folder}/?<query removed>")),
+        "{run}"
+    );
+    for n in names {
+        let t = text(&b.read_bytes(&n, 64 << 20).unwrap());
+        assert!(
+            !t.contains("f00dfeedSECRET"),
+            "{n} holds the link's signature"
+        );
+    }
 }
 
 #[test]
