@@ -540,7 +540,8 @@ fn refusal(status: StatusCode, code: Option<&str>, size: u64) -> String {
 
 /// The `<Code>` of an S3-style XML error body, when it is a plain word.
 fn s3_code(body: &[u8]) -> Option<String> {
-    let t = std::str::from_utf8(body).ok()?;
+    // Lossy: the body may be cut inside a character.
+    let t = String::from_utf8_lossy(body);
     let start = t.find("<Code>")? + "<Code>".len();
     let end = t[start..].find("</Code>")? + start;
     let c = t[start..end].trim();
@@ -1030,6 +1031,10 @@ mod tests {
         );
         assert_eq!(s3_code(b"<Code>a b<x></Code>"), None);
         assert_eq!(s3_code(b"\xff<Code>"), None);
+        assert_eq!(
+            s3_code(b"\xff<Code>SlowDown</Code>\xe2\x82").as_deref(),
+            Some("SlowDown")
+        );
         assert!(
             refusal(StatusCode::FORBIDDEN, Some("AccessDenied"), 1).contains("new upload link")
         );
