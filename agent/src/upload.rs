@@ -145,6 +145,12 @@ fn read_ca_file(path: &Path) -> Result<Vec<u8>, UploadError> {
             path.display()
         ))
     };
+    // A FIFO or device would block the open or never end: regular files only.
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(bad("not a regular file".into())),
+        Err(e) => return Err(bad(e.to_string())),
+    }
     let f = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
     let mut pem = Vec::new();
     f.take(MAX_CA_FILE + 1)
@@ -301,15 +307,28 @@ fn prepare(path: &Path, allow_plain: bool) -> Result<Prepared, UploadError> {
         .filter(|n| !n.is_empty())
         .ok_or_else(|| usage(format!("{shown}: not a file name")))?
         .to_string();
+    // Checked before opening: opening a FIFO would block.
+    let not_regular = || {
+        usage(format!(
+            "{shown}: not a regular file: give the path of a bundle (.rcdiag)"
+        ))
+    };
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(not_regular()),
+        Err(e) => {
+            return Err(usage(format!(
+                "{shown}: {e}: give the path of a bundle to upload"
+            )));
+        }
+    }
     let mut file = std::fs::File::open(path)
         .map_err(|e| usage(format!("{shown}: {e}: give the path of a bundle to upload")))?;
     let meta = file
         .metadata()
         .map_err(|e| usage(format!("{shown}: {e}")))?;
     if !meta.is_file() {
-        return Err(usage(format!(
-            "{shown}: not a regular file: give the path of a bundle (.rcdiag)"
-        )));
+        return Err(not_regular());
     }
     let mut head = [0u8; 64];
     let mut n = 0;

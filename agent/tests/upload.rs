@@ -436,6 +436,16 @@ fn bad_links_and_files_are_refused_before_sending() {
     let g = age_file(tmp.path(), "b.rcdiag", 100);
     let junk = tmp.path().join("notes.txt");
     std::fs::write(&junk, "hello").unwrap();
+    // A FIFO nobody writes to: opening it would block.
+    let fifo = tmp.path().join("fifo.rcdiag");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = fifo.to_str().unwrap();
     let fs = f.to_str().unwrap();
     for (args, want) in [
         (
@@ -498,6 +508,21 @@ fn bad_links_and_files_are_refused_before_sending() {
                 "https://127.0.0.1:9/x?X-Amz-Algorithm=AWS4-HMAC-SHA256",
             ],
             "single quotes",
+        ),
+        (
+            vec!["upload", fifo, "--to", "https://127.0.0.1:9/x?s=1"],
+            "not a regular file",
+        ),
+        (
+            vec![
+                "upload",
+                fs,
+                "--to",
+                "https://127.0.0.1:9/x?s=1",
+                "--ca-file",
+                fifo,
+            ],
+            "--ca-file",
         ),
     ] {
         let out = agent(&args);
