@@ -8,7 +8,9 @@ proxied here (plain HTTP on 127.0.0.1):
                    read and dropped); the third and later store the body at
                    ROOT/flaky/NAME and the request headers, as JSON, at
                    ROOT/flaky/NAME.headers.json, and answer 201.
-  PUT /stall/...   reads nothing and never answers (until the server stops).
+  PUT /stall/NAME  reads nothing and never answers (until the server stops);
+                   it first creates ROOT/stall/NAME.seen, so a test knows the
+                   request has arrived.
 
     python3 scripts/upload-backend.py --root DIR --port P [--pid-file F]
 
@@ -61,6 +63,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         path = self.path.split("?", 1)[0]
         if path.startswith("/stall/"):
+            name = os.path.basename(path)
+            if name and not name.startswith("."):
+                d = os.path.join(self.root, "stall")
+                os.makedirs(d, exist_ok=True)
+                open(os.path.join(d, name + ".seen"), "w").close()
             while True:
                 time.sleep(3600)
         if not path.startswith("/flaky/"):

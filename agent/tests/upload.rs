@@ -701,11 +701,13 @@ fn sigterm_cuts_the_upload_and_keeps_the_file() {
     let Some(p) = peer() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let f = age_file(tmp.path(), "b.rcdiag", 5000);
+    let name = unique("sigterm");
+    let seen = p.root.join("stall").join(format!("{name}.seen"));
     let child = agent_cmd(&[
         "upload",
         f.to_str().unwrap(),
         "--to",
-        &p.link("stall/b.rcdiag"),
+        &p.link(&format!("stall/{name}")),
         "--ca-file",
         &p.ca,
     ])
@@ -713,7 +715,15 @@ fn sigterm_cuts_the_upload_and_keeps_the_file() {
     .stderr(std::process::Stdio::piped())
     .spawn()
     .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Once the request has reached the server, the agent is uploading.
+    let wait = Instant::now();
+    while !seen.exists() && wait.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        seen.exists(),
+        "the upload never reached the stalling server"
+    );
     let t = Instant::now();
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
