@@ -836,7 +836,7 @@ fn collect(args: CollectArgs) -> Result<ExitCode> {
         ExitCode::SUCCESS
     };
     Ok(match &upload {
-        Some(u) => u.run(&b.path, code),
+        Some(u) => u.run(&b.path, code, args.quiet),
         None => code,
     })
 }

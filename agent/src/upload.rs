@@ -408,14 +408,17 @@ pub struct Output {
     pub result_on_stdout: bool,
     /// A live progress line (stderr is a terminal).
     pub live: bool,
+    /// No progress: neither the live line nor the "sent" summary (`collect -q`).
+    pub quiet: bool,
 }
 
 impl Output {
-    /// Results on stdout or stderr; live progress when stderr is a terminal.
-    pub fn auto(result_on_stdout: bool) -> Self {
+    /// Results on stdout or stderr; live progress when stderr is a terminal and not `quiet`.
+    pub fn auto(result_on_stdout: bool, quiet: bool) -> Self {
         Self {
             result_on_stdout,
-            live: std::io::stderr().is_terminal(),
+            live: !quiet && std::io::stderr().is_terminal(),
+            quiet,
         }
     }
 }
@@ -715,6 +718,13 @@ async fn send_one(
             eprint!("\r\x1b[2K");
         }
         match r {
+            Ok(()) if out.quiet => {
+                return Ok(Sent {
+                    to: link.shown.clone(),
+                    size: p.size,
+                    sha256: hex::encode(p.sha256),
+                });
+            }
             Ok(()) => {
                 eprintln!(
                     "upload: {}: sent {} in {:.1} s ({})",
@@ -873,7 +883,7 @@ fn upload_cmd_inner(a: &UploadArgs) -> Result<(), UploadError> {
         config::TIMEOUT_RANGE,
     )
     .map_err(usage)?;
-    upload_files(&a.files, &link, &s, Output::auto(true)).map(|_| ())
+    upload_files(&a.files, &link, &s, Output::auto(true, false)).map(|_| ())
 }
 
 /// `argv` with the query string of `--upload URL` (or `--upload=URL`) replaced, for the
@@ -945,9 +955,11 @@ impl AfterCollect {
 
     /// Uploads the bundle just written; `code` is collect's exit status otherwise. A
     /// failed upload keeps the bundle and makes the status [`EXIT_UPLOAD_FAILED`].
-    pub fn run(&self, bundle: &Path, code: ExitCode) -> ExitCode {
+    /// `quiet` (`-q`) drops the progress, not the result line nor retries and errors.
+    pub fn run(&self, bundle: &Path, code: ExitCode, quiet: bool) -> ExitCode {
         let files = [bundle.to_path_buf()];
-        match upload_files(&files, &self.link, &self.settings, Output::auto(false)) {
+        let out = Output::auto(false, quiet);
+        match upload_files(&files, &self.link, &self.settings, out) {
             Ok(_) => code,
             Err(e) => {
                 eprintln!(

@@ -589,6 +589,10 @@ fn collect_upload_end_to_end() {
         e.contains(&format!("to {}/upload/{folder}/{name}", p.base)),
         "{e}"
     );
+    assert!(
+        !e.contains(" sent "),
+        "-q drops the upload's progress summary: {e}"
+    );
     // Support opens the uploaded copy with its key.
     let idfile = tmp.path().join("support.key");
     std::fs::write(&idfile, &key.identity_file).unwrap();
