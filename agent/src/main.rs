@@ -13,6 +13,8 @@ use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trig
 use rcdiag_agent::snapshots::{self, Retention};
 use rcdiag_bundle::{CollectorStatus, Encryption, NodeKey, Recipient};
 
+mod upload;
+
 const EXAMPLES: &str = "\
 Examples:
   # what support asks you to run (the key is in their message):
@@ -26,9 +28,31 @@ Examples:
   # a snapshot every 6 hours into a folder, the newest 28 kept (runs until SIGTERM):
   sudo rcdiag-agent schedule --every 6h --dir /var/lib/rcdiag/snapshots --keep 28 -r age1...
   rcdiag-agent snapshots list /var/lib/rcdiag/snapshots
+  # collect and send it to the upload link support gave you (single quotes!):
+  sudo rcdiag-agent collect -r age1... --upload 'https://...'
 
 Exit status of collect: 0 bundle written and every collector ok or skipped;
-3 bundle written but a collector failed, timed out or was partial; 1 no bundle written.";
+3 bundle written but a collector failed, timed out or was partial; 1 no bundle written;
+4 bundle written but its upload (--upload) failed: the bundle is kept.";
+
+const UPLOAD_HELP: &str = "\
+One HTTP PUT per file to the link (a presigned S3, GCS or Azure SAS URL, or a support
+portal's upload URL), streamed from disk, with Content-Length and Content-MD5 (and
+x-amz-checksum-sha256 when the link signs it). Server errors (5xx, 408, 429), network
+errors, stalls and attempts past their limit are retried with exponential backoff
+(1s, 2s, 4s, ...); a refusal (401/403 expired or wrong link, 404, 413 too large) is not.
+Only encrypted bundles are sent. The link's query string is its signature, a credential:
+it is never printed. Every user of the machine can read a command line while it runs.
+HTTPS_PROXY / NO_PROXY are followed; redirects are not. Files are never changed or
+deleted.
+
+Examples:
+  rcdiag-agent upload rcdiag-node1-20261203T080000Z.rcdiag --to 'https://...'
+  rcdiag-agent upload *.rcdiag --to 'https://.../case-123/'     # a folder link: names appended
+  rcdiag-agent upload b.rcdiag --to 'https://...' --ca-file /etc/ssl/proxy-ca.pem
+
+Exit status: 0 every file sent; 1 an upload failed (the files are kept); 2 invalid
+options, link or file (nothing sent).";
 
 const SCHEDULE_HELP: &str = "\
 After each snapshot: retention (only over the snapshots this scheduler wrote, listed in
@@ -91,6 +115,9 @@ enum Command {
     /// Redact a signed plain bundle again with more rules, and re-sign it.
     #[command(after_help = REDACT_HELP)]
     Redact(RedactArgs),
+    /// Upload bundles to an HTTPS upload link from support (a presigned PUT URL).
+    #[command(after_help = UPLOAD_HELP)]
+    Upload(Box<upload::UploadArgs>),
     /// The pseudonyms of `collect --pseudonymize`, kept on this node.
     Pseudonyms {
         #[command(subcommand)]
@@ -295,6 +322,13 @@ struct CollectArgs {
     /// No progress output (the summary and bundle path are still printed).
     #[arg(short, long)]
     quiet: bool,
+    /// Then upload the bundle to this HTTPS upload link from support (a presigned PUT
+    /// URL, in single quotes); see `rcdiag-agent upload --help`. A failed upload keeps
+    /// the bundle and makes the exit status 4.
+    #[arg(long, value_name = "URL")]
+    upload: Option<String>,
+    #[command(flatten)]
+    upload_opts: upload::UploadOpts,
 }
 
 #[derive(Clone, Copy, Debug, Default, ValueEnum)]
@@ -381,6 +415,7 @@ fn main() -> ExitCode {
         } => snapshots_list(&dir, json).map(|()| ExitCode::SUCCESS),
         Command::Seal(args) => seal_cmd(args).map(|()| ExitCode::SUCCESS),
         Command::Redact(args) => redact_cmd(args).map(|()| ExitCode::SUCCESS),
+        Command::Upload(args) => Ok(upload::upload_cmd(&args)),
         Command::Pseudonyms {
             command: PseudonymsCommand::Lookup { token, state_dir },
         } => pseudonym_lookup(&token, state_dir),
@@ -688,8 +723,22 @@ fn collect(args: CollectArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let upload = match upload::AfterCollect::prepare(
+        args.upload.as_deref(),
+        &args.upload_opts,
+        args.opts.no_encrypt,
+    ) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("rcdiag-agent: error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if args.dry_run {
         dry_run(&p, "collect");
+        if let Some(u) = &upload {
+            println!("{}", u.describe());
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let (signer, key_change) = if args.new_node_key {
@@ -705,6 +754,7 @@ fn collect(args: CollectArgs) -> Result<ExitCode> {
     };
     let mut cfg = run_config(&p, &signer, progress);
     cfg.key_change = key_change;
+    cfg.argv = upload::scrub_argv(cfg.argv);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -781,10 +831,14 @@ fn collect(args: CollectArgs) -> Result<ExitCode> {
         }
     );
     println!("{}", b.path.display());
-    Ok(if report.degraded() {
+    let code = if report.degraded() {
         ExitCode::from(3)
     } else {
         ExitCode::SUCCESS
+    };
+    Ok(match &upload {
+        Some(u) => u.run(&b.path, code, args.quiet),
+        None => code,
     })
 }
 

@@ -120,7 +120,12 @@ impl Redactor {
                 check: None,
             });
         }
-        let any_rule = regex::RegexSet::new(rules.iter().map(|r| r.re.as_str()))?;
+        // A larger lazy-DFA cache than the default: with every rule in one set the
+        // default one thrashes and the scan falls back to a slower engine.
+        let any_rule = regex::RegexSetBuilder::new(rules.iter().map(|r| r.re.as_str()))
+            .dfa_size_limit(32 << 20)
+            .size_limit(64 << 20)
+            .build()?;
         Ok(Self {
             rules,
             any_rule,
