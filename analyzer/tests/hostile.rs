@@ -629,10 +629,10 @@ fn a_keep_going_batch_names_the_hostile_bundles_and_reports_every_other() {
 }
 
 #[test]
-fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
+fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
     // 20,000 entries (the entry limit) with 500-byte names, each listed in `files`
-    // and in one collector's `files`: a manifest of about 23 MB, most of the 32 MiB
-    // limit, whose names cannot be compressed away (so the ratio limit holds).
+    // and in one collector's `files`, in a manifest padded to its 32 MiB limit, with
+    // names and padding that cannot be compressed away (so the ratio limit holds).
     let dir = tempfile::tempdir().expect("tempdir");
     let key = NodeKey::generate();
     let mut state = 0x1234_5678_9abc_def1u64;
@@ -650,7 +650,7 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
         .collect();
     let entries: Vec<Raw> = names.iter().map(|n| Raw::new(n, b"x")).collect();
     let listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
-    let (m, s) = signed_manifest(&key, &listed, |m| {
+    let (m, _) = signed_manifest(&key, &listed, |m| {
         m.collectors.push(rcdiag_bundle::CollectorRecord {
             name: "logs".into(),
             status: rcdiag_bundle::CollectorStatus::Ok,
@@ -660,8 +660,10 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
             files: names.clone(),
         })
     });
-    eprintln!("manifest: {} MB", m.len() / 1_000_000);
-    assert!(m.len() > 20_000_000, "{}", m.len());
+    // Grown to the manifest size limit, 32 MiB, exactly.
+    let (m, s) = padded_manifest(&key, &m, 32 << 20);
+    eprintln!("manifest: {} bytes", m.len());
+    assert_eq!(m.len(), 32 << 20);
     let mut all = entries;
     all.push(Raw::new("manifest.json", &m));
     all.push(Raw::new("manifest.json.sig", &s));
