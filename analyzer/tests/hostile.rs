@@ -244,6 +244,15 @@ fn overlapping_entries_are_refused_naming_both() {
             "would not agree",
         ],
     );
+    // extract writes nothing (the folder is not even created).
+    let out_dir = dir.path().join("x");
+    let (out, _) = analyzer(&[
+        "extract",
+        zip.to_str().expect("utf-8"),
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(!out_dir.exists(), "extract created {}", out_dir.display());
     // unzip and Python both read the two entries (Python from the same bytes): an
     // archive of N such entries expands N times past its size.
     if let Some(Ok(names)) = python_view(&zip) {
@@ -807,4 +816,31 @@ fn many_containers_and_images_are_checked_in_bounded_time() {
     assert!(took < Duration::from_secs(15), "took {took:?}");
     let text = stdout_of(&out);
     assert!(text.len() < 4 << 20, "report of {} bytes", text.len());
+}
+
+#[test]
+fn a_local_header_the_central_directory_does_not_list_is_refused() {
+    // A streaming reader (bsdtar, `unzip` reading a pipe) would see logs/hidden.log;
+    // readers of the central directory would not.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = NodeKey::generate();
+    let data = b"a line\n";
+    let listed = Raw::new("logs/a.log", data);
+    let hidden = Raw::new("logs/hidden.log", b"not in the central directory\n");
+    let (m, s) = signed_manifest(&key, &[("logs/a.log", data)], |_| {});
+    let (m, s) = (
+        Raw::new("manifest.json", &m),
+        Raw::new("manifest.json.sig", &s),
+    );
+    let mut body = Vec::new();
+    let a_off = append(&mut body, &listed);
+    append(&mut body, &hidden);
+    let m_off = append(&mut body, &m);
+    let s_off = append(&mut body, &s);
+    let zip = write(
+        dir.path(),
+        "hidden.rcdiag.zip",
+        &finish(body, &[(listed, a_off), (m, m_off), (s, s_off)]),
+    );
+    refused(&zip, &[], &["would not agree", "local file header missing"]);
 }
