@@ -844,3 +844,72 @@ fn a_local_header_the_central_directory_does_not_list_is_refused() {
     );
     refused(&zip, &[], &["would not agree", "local file header missing"]);
 }
+
+#[test]
+fn the_worst_case_within_the_format_limits_stays_under_256_mib() {
+    // Everything at once, each near its limit: 20,000 entries with 500-byte names, a
+    // manifest of exactly 32 MiB, and four JSON files of 15 MiB of `{"a":0},` (what
+    // costs most as values), checked in one run.
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = NodeKey::generate();
+    let flood = object_flood(15 << 20);
+    let floods = [
+        "docker/containers.json",
+        "host/host.json",
+        "mongodb/serverStatus.json",
+        "rocketchat/summary.json",
+    ];
+    let mut state = 0x5151_2323_7777_0001u64;
+    let names: Vec<String> = (0..19_990)
+        .map(|i| {
+            let mut name = format!("logs/{i:05}-");
+            while name.len() < 500 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                name.push(char::from(b'a' + (state % 26) as u8));
+            }
+            name
+        })
+        .collect();
+    let mut listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    listed.extend(floods.iter().map(|f| (*f, &flood[..])));
+    let (m, _) = signed_manifest(&key, &listed, |_| {});
+    let (m, s) = padded_manifest(&key, &m, 32 << 20);
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for n in &names {
+        zw.start_file(n.as_str(), stored).expect("entry");
+        zw.write_all(b"x").expect("write");
+    }
+    for f in floods {
+        zw.start_file(f, deflated).expect("entry");
+        zw.write_all(&flood).expect("write");
+    }
+    zw.start_file("manifest.json", deflated).expect("entry");
+    zw.write_all(&m).expect("write");
+    zw.start_file("manifest.json.sig", stored).expect("entry");
+    zw.write_all(&s).expect("write");
+    let bytes = zw.finish().expect("zip").into_inner();
+    let zip = write(dir.path(), "worst.rcdiag.zip", &bytes);
+    eprintln!("worst case: {} MB on disk", bytes.len() / 1_000_000);
+    for cmd in [&["check"][..], &["verify"][..], &["ls"][..]] {
+        let mut args = cmd.to_vec();
+        args.push(zip.to_str().expect("utf-8"));
+        let (out, took, rss) = analyzer_rss(&args);
+        eprintln!("{cmd:?} of the worst case: {took:?}, peak RSS {rss:?} MiB");
+        assert!(
+            matches!(out.status.code(), Some(0 | 3..=5)),
+            "{cmd:?}: {}",
+            stderr_of(&out)
+        );
+        if let Some(mib) = rss {
+            assert!(mib < 256, "{cmd:?}: peak RSS {mib} MiB");
+        }
+        assert!(took < Duration::from_secs(30), "{cmd:?} took {took:?}");
+    }
+}
