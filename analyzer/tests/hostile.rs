@@ -774,7 +774,8 @@ fn many_containers_and_images_are_checked_in_bounded_time() {
         .map(|i| {
             serde_json::json!({
                 "name": format!("c{i}"),
-                "image": "rocketchat/rocket.chat:8.5.0",
+                // All Rocket.Chat, each of another version.
+                "image": format!("rocketchat/rocket.chat:{}.{}.{}", i / 1000, i % 1000, i % 7),
                 "image_id": format!("sha256:{i:064}"),
                 "state": "running",
             })
