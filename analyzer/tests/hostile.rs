@@ -453,11 +453,11 @@ fn manifest_strings_and_lists_past_their_limits_are_refused() {
                     status: rcdiag_bundle::CollectorStatus::Failed,
                     started_at: "2026-11-26T05:00:00Z".into(),
                     duration_ms: 1,
-                    error: Some("e".repeat(5000)),
+                    error: Some("e".repeat(20_000)),
                     files: vec![],
                 })
             }),
-            "collectors[].error is 5000 bytes",
+            "collectors[].error is 20000 bytes",
         ),
     ];
     for (name, tweak, needle) in cases {
