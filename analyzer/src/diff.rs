@@ -640,7 +640,12 @@ mod tests {
                 fingerprint: String::new(),
             },
         };
-        NodeData::new("b", manifest)
+        let mut n = NodeData::new("b", manifest);
+        // Pinned signers, as with --trust: no signer warning.
+        n.trust = rcdiag_bundle::TrustStatus::Trusted {
+            principals: vec!["node".into()],
+        };
+        n
     }
 
     #[test]
