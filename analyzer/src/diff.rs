@@ -229,6 +229,23 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     if old.manifest.bundle_id == new.manifest.bundle_id {
         warnings.push("both files are the same bundle".to_string());
     }
+    let (ofp, nfp) = (
+        &old.manifest.signer.fingerprint,
+        &new.manifest.signer.fingerprint,
+    );
+    if ofp != nfp {
+        warnings.push(format!(
+            "OLD and NEW are signed by different keys ({ofp} vs {nfp}): a node signs with one key, so one of them may not come from this node"
+        ));
+    }
+    for (side, n) in [("OLD", old), ("NEW", new)] {
+        if !matches!(n.trust, rcdiag_bundle::TrustStatus::Trusted { .. }) {
+            warnings.push(format!(
+                "{side} is signed by {}, not verified: anyone can sign a bundle; pass --trust ALLOWED_SIGNERS to pin node keys",
+                n.manifest.signer.fingerprint
+            ));
+        }
+    }
     if let (Some(a), Some(b)) = (old.created_at(), new.created_at())
         && a > b
     {
@@ -623,7 +640,12 @@ mod tests {
                 fingerprint: String::new(),
             },
         };
-        NodeData::new("b", manifest)
+        let mut n = NodeData::new("b", manifest);
+        // Pinned signers, as with --trust: no signer warning.
+        n.trust = rcdiag_bundle::TrustStatus::Trusted {
+            principals: vec!["node".into()],
+        };
+        n
     }
 
     #[test]

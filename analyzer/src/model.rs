@@ -36,7 +36,8 @@ pub struct LogMatch {
 pub struct NodeData {
     /// Bundle file name.
     pub label: String,
-    /// The verified manifest.
+    /// The verified manifest, without its file lists (`files`, `collectors[].files`):
+    /// no check reads them, and at 20,000 names they are most of a manifest's memory.
     pub manifest: Manifest,
     /// Whether the signer is trusted.
     pub trust: TrustStatus,
@@ -122,7 +123,7 @@ impl NodeData {
         label: &str,
         policy: &Policy,
     ) -> Result<NodeData, rcdiag_bundle::Error> {
-        let mut node = NodeData::new(label, bundle.manifest().clone());
+        let mut node = NodeData::new(label, manifest_for_checks(bundle.manifest()));
         node.trust = bundle.trust().clone();
         let paths: Vec<String> = bundle.entries().iter().map(|f| f.path.clone()).collect();
         let mut budget = MAX_NODE_VALUE_BYTES;
@@ -258,6 +259,34 @@ impl NodeData {
             .iter()
             .find_map(|t| t.as_str())
             .map(str::to_string)
+    }
+}
+
+/// `m` without its file lists (see [`NodeData::manifest`]), copied field by field so
+/// the lists are never copied.
+fn manifest_for_checks(m: &Manifest) -> Manifest {
+    Manifest {
+        format: m.format.clone(),
+        format_version: m.format_version,
+        bundle_id: m.bundle_id.clone(),
+        created_at: m.created_at.clone(),
+        agent: m.agent.clone(),
+        node: m.node.clone(),
+        collectors: m
+            .collectors
+            .iter()
+            .map(|c| rcdiag_bundle::CollectorRecord {
+                name: c.name.clone(),
+                status: c.status,
+                started_at: c.started_at.clone(),
+                duration_ms: c.duration_ms,
+                error: c.error.clone(),
+                files: Vec::new(),
+            })
+            .collect(),
+        files: Vec::new(),
+        redaction: m.redaction.clone(),
+        signer: m.signer.clone(),
     }
 }
 

@@ -22,6 +22,8 @@ fn bin() -> Command {
 struct Pair {
     _dir: tempfile::TempDir,
     identity: PathBuf,
+    /// An allowed signers file pinning the key both bundles are signed with.
+    trust: PathBuf,
     old: PathBuf,
     new: PathBuf,
 }
@@ -71,6 +73,7 @@ fn pair() -> Pair {
     );
     Pair {
         identity: key.identity.clone(),
+        trust: fixtures::allowed_signers(dir.path(), "allowed_signers", &[&nk]),
         old: old_path,
         new: new_path,
         _dir: dir,
@@ -86,6 +89,8 @@ fn diff_text_shows_what_changed() {
         .arg(&p.new)
         .arg("-i")
         .arg(&p.identity)
+        .arg("--trust")
+        .arg(&p.trust)
         .output()
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -120,6 +125,8 @@ fn diff_json_lists_changes_by_area() {
         .arg(&p.new)
         .args(["--format", "json", "--identity"])
         .arg(&p.identity)
+        .arg("--trust")
+        .arg(&p.trust)
         .output()
         .expect("run");
     assert!(out.status.success());
@@ -212,5 +219,50 @@ fn diff_of_an_unreadable_bundle_exits_1() {
         .stderr(predicate::str::starts_with(format!(
             "error: {}: ",
             bad.display()
+        )));
+}
+
+#[test]
+fn diff_warns_of_unpinned_signers_and_of_two_signing_keys() {
+    let p = pair();
+    let out = bin()
+        .arg("diff")
+        .arg(&p.old)
+        .arg(&p.new)
+        .arg("-i")
+        .arg(&p.identity)
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for side in ["OLD", "NEW"] {
+        assert!(
+            text.contains(&format!("warning: {side} is signed by SHA256:"))
+                && text.contains("not verified"),
+            "{text}"
+        );
+    }
+    // The same node's snapshot re-signed by a stranger's key.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (k1, k2) = (NodeKey::generate(), NodeKey::generate());
+    let a = Node::healthy("node1", "8.5.0").write(
+        &dir.path().join("a.rcdiag.zip"),
+        Protect::Plain,
+        &k1,
+    );
+    let b = Node::healthy("node1", "8.5.0").write(
+        &dir.path().join("b.rcdiag.zip"),
+        Protect::Plain,
+        &k2,
+    );
+    bin()
+        .arg("diff")
+        .arg(&a)
+        .arg(&b)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "warning: OLD and NEW are signed by different keys ({} vs {})",
+            k1.fingerprint(),
+            k2.fingerprint()
         )));
 }

@@ -244,6 +244,15 @@ fn overlapping_entries_are_refused_naming_both() {
             "would not agree",
         ],
     );
+    // extract writes nothing (the folder is not even created).
+    let out_dir = dir.path().join("x");
+    let (out, _) = analyzer(&[
+        "extract",
+        zip.to_str().expect("utf-8"),
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(!out_dir.exists(), "extract created {}", out_dir.display());
     // unzip and Python both read the two entries (Python from the same bytes): an
     // archive of N such entries expands N times past its size.
     if let Some(Ok(names)) = python_view(&zip) {
@@ -444,11 +453,11 @@ fn manifest_strings_and_lists_past_their_limits_are_refused() {
                     status: rcdiag_bundle::CollectorStatus::Failed,
                     started_at: "2026-11-26T05:00:00Z".into(),
                     duration_ms: 1,
-                    error: Some("e".repeat(5000)),
+                    error: Some("e".repeat(20_000)),
                     files: vec![],
                 })
             }),
-            "collectors[].error is 5000 bytes",
+            "collectors[].error is 20000 bytes",
         ),
     ];
     for (name, tweak, needle) in cases {
@@ -629,10 +638,10 @@ fn a_keep_going_batch_names_the_hostile_bundles_and_reports_every_other() {
 }
 
 #[test]
-fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
+fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
     // 20,000 entries (the entry limit) with 500-byte names, each listed in `files`
-    // and in one collector's `files`: a manifest of about 23 MB, most of the 32 MiB
-    // limit, whose names cannot be compressed away (so the ratio limit holds).
+    // and in one collector's `files`, in a manifest padded to its 32 MiB limit, with
+    // names and padding that cannot be compressed away (so the ratio limit holds).
     let dir = tempfile::tempdir().expect("tempdir");
     let key = NodeKey::generate();
     let mut state = 0x1234_5678_9abc_def1u64;
@@ -650,7 +659,7 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
         .collect();
     let entries: Vec<Raw> = names.iter().map(|n| Raw::new(n, b"x")).collect();
     let listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
-    let (m, s) = signed_manifest(&key, &listed, |m| {
+    let (m, _) = signed_manifest(&key, &listed, |m| {
         m.collectors.push(rcdiag_bundle::CollectorRecord {
             name: "logs".into(),
             status: rcdiag_bundle::CollectorStatus::Ok,
@@ -660,8 +669,10 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_near_its_limit_are_fast() {
             files: names.clone(),
         })
     });
-    eprintln!("manifest: {} MB", m.len() / 1_000_000);
-    assert!(m.len() > 20_000_000, "{}", m.len());
+    // Grown to the manifest size limit, 32 MiB, exactly.
+    let (m, s) = padded_manifest(&key, &m, 32 << 20);
+    eprintln!("manifest: {} bytes", m.len());
+    assert_eq!(m.len(), 32 << 20);
     let mut all = entries;
     all.push(Raw::new("manifest.json", &m));
     all.push(Raw::new("manifest.json.sig", &s));
@@ -763,7 +774,8 @@ fn many_containers_and_images_are_checked_in_bounded_time() {
         .map(|i| {
             serde_json::json!({
                 "name": format!("c{i}"),
-                "image": "rocketchat/rocket.chat:8.5.0",
+                // All Rocket.Chat, each of another version.
+                "image": format!("rocketchat/rocket.chat:{}.{}.{}", i / 1000, i % 1000, i % 7),
                 "image_id": format!("sha256:{i:064}"),
                 "state": "running",
             })
@@ -805,4 +817,155 @@ fn many_containers_and_images_are_checked_in_bounded_time() {
     assert!(took < Duration::from_secs(15), "took {took:?}");
     let text = stdout_of(&out);
     assert!(text.len() < 4 << 20, "report of {} bytes", text.len());
+}
+
+#[test]
+fn a_local_header_the_central_directory_does_not_list_is_refused() {
+    // A streaming reader (bsdtar, `unzip` reading a pipe) would see logs/hidden.log;
+    // readers of the central directory would not.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = NodeKey::generate();
+    let data = b"a line\n";
+    let listed = Raw::new("logs/a.log", data);
+    let hidden = Raw::new("logs/hidden.log", b"not in the central directory\n");
+    let (m, s) = signed_manifest(&key, &[("logs/a.log", data)], |_| {});
+    let (m, s) = (
+        Raw::new("manifest.json", &m),
+        Raw::new("manifest.json.sig", &s),
+    );
+    let mut body = Vec::new();
+    let a_off = append(&mut body, &listed);
+    append(&mut body, &hidden);
+    let m_off = append(&mut body, &m);
+    let s_off = append(&mut body, &s);
+    let zip = write(
+        dir.path(),
+        "hidden.rcdiag.zip",
+        &finish(body, &[(listed, a_off), (m, m_off), (s, s_off)]),
+    );
+    refused(&zip, &[], &["would not agree", "local file header missing"]);
+}
+
+#[test]
+fn the_worst_case_within_the_format_limits_stays_under_256_mib() {
+    // Everything at once, each near its limit: 20,000 entries with 500-byte names, a
+    // manifest of exactly 32 MiB, and four JSON files of 15 MiB of `{"a":0},` (what
+    // costs most as values), checked in one run.
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = NodeKey::generate();
+    let flood = object_flood(15 << 20);
+    let floods = [
+        "docker/containers.json",
+        "host/host.json",
+        "mongodb/serverStatus.json",
+        "rocketchat/summary.json",
+    ];
+    let mut state = 0x5151_2323_7777_0001u64;
+    let names: Vec<String> = (0..19_990)
+        .map(|i| {
+            let mut name = format!("logs/{i:05}-");
+            while name.len() < 500 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                name.push(char::from(b'a' + (state % 26) as u8));
+            }
+            name
+        })
+        .collect();
+    let mut listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    listed.extend(floods.iter().map(|f| (*f, &flood[..])));
+    let (m, _) = signed_manifest(&key, &listed, |_| {});
+    let (m, s) = padded_manifest(&key, &m, 32 << 20);
+    let mut zw = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for n in &names {
+        zw.start_file(n.as_str(), stored).expect("entry");
+        zw.write_all(b"x").expect("write");
+    }
+    for f in floods {
+        zw.start_file(f, deflated).expect("entry");
+        zw.write_all(&flood).expect("write");
+    }
+    zw.start_file("manifest.json", deflated).expect("entry");
+    zw.write_all(&m).expect("write");
+    zw.start_file("manifest.json.sig", stored).expect("entry");
+    zw.write_all(&s).expect("write");
+    let bytes = zw.finish().expect("zip").into_inner();
+    let zip = write(dir.path(), "worst.rcdiag.zip", &bytes);
+    eprintln!("worst case: {} MB on disk", bytes.len() / 1_000_000);
+    for cmd in [&["check"][..], &["verify"][..], &["ls"][..]] {
+        let mut args = cmd.to_vec();
+        args.push(zip.to_str().expect("utf-8"));
+        let (out, took, rss) = analyzer_rss(&args);
+        eprintln!("{cmd:?} of the worst case: {took:?}, peak RSS {rss:?} MiB");
+        assert!(
+            matches!(out.status.code(), Some(0 | 3..=5)),
+            "{cmd:?}: {}",
+            stderr_of(&out)
+        );
+        if let Some(mib) = rss {
+            assert!(mib < 256, "{cmd:?}: peak RSS {mib} MiB");
+        }
+        assert!(took < Duration::from_secs(30), "{cmd:?} took {took:?}");
+    }
+}
+
+#[test]
+fn many_mounts_and_disks_are_checked_in_bounded_time() {
+    // 5,000 Rocket.Chat containers with a mount each, against 20,000 disks.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let node_key = NodeKey::generate();
+    let mut node = Node::healthy("mounts", "8.5.0");
+    let containers: Vec<serde_json::Value> = (0..5_000)
+        .map(|i| {
+            serde_json::json!({
+                "name": format!("rc{i}"),
+                "image": "rocketchat/rocket.chat:8.5.0",
+                "state": "running",
+                "mounts": [{"source": format!("/data/rc{i}/uploads"), "destination": "/app/uploads"}],
+            })
+        })
+        .collect();
+    let disks: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| {
+            serde_json::json!({
+                "mount_point": format!("/mnt/disk{i}"),
+                "total_bytes": 1u64 << 40,
+                "available_bytes": 1u64 << 39,
+            })
+        })
+        .collect();
+    node.files.insert(
+        "docker/containers.json".into(),
+        serde_json::to_vec(&containers).expect("json"),
+    );
+    node.edit("host/host.json", |h| {
+        h["disks"] = serde_json::Value::Array(disks)
+    });
+    let b = node.write(
+        &dir.path().join("mounts.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    for cmd in ["check", "diff"] {
+        let mut args = vec![cmd, b.to_str().expect("utf-8")];
+        if cmd == "diff" {
+            args.push(b.to_str().expect("utf-8"));
+        }
+        args.extend(["-i", key.identity.to_str().expect("utf-8")]);
+        let (out, took, rss) = analyzer_rss(&args);
+        eprintln!("{cmd} of 5,000 mounts and 20,000 disks: {took:?}, peak RSS {rss:?} MiB");
+        assert!(
+            matches!(out.status.code(), Some(0 | 3..=5)),
+            "{}",
+            stderr_of(&out)
+        );
+        assert!(took < Duration::from_secs(15), "{cmd} took {took:?}");
+    }
 }

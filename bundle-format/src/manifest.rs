@@ -232,7 +232,7 @@ pub mod limits {
     /// `collectors[].name`.
     pub const COLLECTOR_NAME: usize = 64;
     /// `collectors[].error` (writers cut longer errors).
-    pub const COLLECTOR_ERROR: usize = 4096;
+    pub const COLLECTOR_ERROR: usize = 16_384;
     /// Most names in one `collectors[].files`, and in all of them together
     /// (the reader's entry limit, 20,000 by default, when that is lower).
     pub const FILES: usize = 20_000;

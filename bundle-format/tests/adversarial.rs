@@ -535,10 +535,34 @@ fn the_writer_refuses_a_host_name_past_the_limit_and_cuts_long_errors() {
     let done = w.finish().unwrap();
     let e = done.manifest.collectors[0].error.clone().unwrap();
     assert!(
-        e.len() <= 4096 && e.ends_with("[cut, 20000 bytes]"),
+        e.len() <= 16_384 && e.ends_with("[cut, 20000 bytes]"),
         "{}",
         e.len()
     );
     // And the reader accepts what the writer wrote.
     open_bytes(std::fs::read(&done.path).unwrap(), &[]).unwrap();
+}
+
+#[test]
+fn a_changed_encrypted_payload_still_says_it_failed_authentication() {
+    // The age layer's own failures keep their message (only they do).
+    let (_dir, variants, sk) = bundles();
+    let (_, data) = &variants[0];
+    let mut saw = 0;
+    for at in [data.len() / 3, data.len() / 2, data.len() * 2 / 3] {
+        let mut bad = data.clone();
+        bad[at] ^= 0x40;
+        let err = reject(bad, &sk.identities);
+        if err.to_string().contains("failed authentication") {
+            saw += 1;
+        }
+        assert!(
+            matches!(err, Error::Corrupt(_) | Error::Truncated(_)),
+            "flip at {at}: {err}"
+        );
+    }
+    assert!(
+        saw >= 2,
+        "the age layer's failures were not reported as such"
+    );
 }

@@ -9,6 +9,8 @@
 //! same replica set can then be compared through that common reference. Reported NTP
 //! offsets are used as well.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::Value;
 
 use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers};
@@ -69,21 +71,41 @@ pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMo
             "root filesystem (no Docker data to locate the data)".into(),
         ));
     }
+    // The disk of a path is the one with the longest mount point it is under (the last
+    // such disk on a tie). Indexed once, so each path costs its own length, not a scan
+    // of every disk (a bundle may list tens of thousands of both).
+    type Best = Option<(usize, usize)>; // (mount point length, disk index)
+    let better = |a: Best, b: Best| a.max(b);
+    let mut root: Best = None;
+    let mut exact: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut by_parent: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (i, d) in disks.iter().enumerate() {
+        let Some(mp) = d.get("mount_point").and_then(Value::as_str) else {
+            continue;
+        };
+        let key = (mp.len(), i);
+        if mp == "/" {
+            root = better(root, Some(key));
+        }
+        exact.insert(mp, key.max(exact.get(mp).copied().unwrap_or_default()));
+        // `path` is under `mp` when it starts with `mp` (without trailing `/`) and `/`.
+        let trimmed = mp.trim_end_matches('/');
+        by_parent.insert(
+            trimmed,
+            key.max(by_parent.get(trimmed).copied().unwrap_or_default()),
+        );
+    }
     let mut out: Vec<DataMount> = Vec::new();
+    let mut taken: HashSet<usize> = HashSet::new();
     for (path, reason) in paths {
-        let best = disks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, d)| {
-                let mp = d.get("mount_point").and_then(Value::as_str)?;
-                let under = mp == "/"
-                    || path == mp
-                    || path.starts_with(&format!("{}/", mp.trim_end_matches('/')));
-                under.then_some((i, mp, d))
-            })
-            .max_by_key(|(_, mp, _)| mp.len());
-        let Some((index, mp, d)) = best else { continue };
-        if out.iter().any(|m| m.index == index) {
+        let mut best = better(root, exact.get(path.as_str()).copied());
+        for (i, _) in path.match_indices('/') {
+            best = better(best, by_parent.get(&path[..i]).copied());
+        }
+        let Some((_, index)) = best else { continue };
+        let Some(d) = disks.get(index) else { continue };
+        let mp = d.get("mount_point").and_then(Value::as_str).unwrap_or("/");
+        if !taken.insert(index) {
             continue;
         }
         let Some(total) = d.get("total_bytes").and_then(as_u64).filter(|t| *t > 0) else {

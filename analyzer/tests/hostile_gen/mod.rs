@@ -238,11 +238,34 @@ pub fn signed_manifest(
     tweak(&mut m);
     let mut bytes = serde_json::to_vec_pretty(&m).expect("manifest json");
     bytes.push(b'\n');
+    sign(key, bytes)
+}
+
+/// `bytes` and their signature by `key`.
+pub fn sign(key: &NodeKey, bytes: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
     let sig = key
         .sign("rcdiag-bundle", &bytes)
         .expect("sign")
         .into_bytes();
     (bytes, sig)
+}
+
+/// A manifest (from [`signed_manifest`]'s fields) grown to exactly `size` bytes with an
+/// unknown field of random letters (readers ignore unknown fields; random so the
+/// ratio limit holds), signed by `key`.
+pub fn padded_manifest(key: &NodeKey, manifest: &[u8], size: usize) -> (Vec<u8>, Vec<u8>) {
+    let text = std::str::from_utf8(manifest).expect("utf-8 manifest");
+    let body = text.trim_end().strip_suffix('}').expect("a JSON object");
+    let mut out = format!("{body},\n  \"padding\": \"");
+    let mut state = 0x0bad_5eed_1234_5678u64;
+    while out.len() + 3 < size {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.push(char::from(b'a' + (state % 26) as u8));
+    }
+    out.push_str("\"}\n");
+    sign(key, out.into_bytes())
 }
 
 /// `entries` followed by a manifest (listing `listed`) and its signature.
