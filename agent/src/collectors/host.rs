@@ -689,26 +689,26 @@ const HARVEST_MAX_CMDLINE: u64 = 256 << 10;
 /// password) before any collector writes, so that the exact-value pass finds them in
 /// every file, logs included. Blocking; bounded in processes and bytes; regular files only.
 pub fn harvest_argv_secrets(redactor: &crate::redact::Redactor) {
-    let Ok(entries) = fs::read_dir(proc_root()) else {
-        return;
-    };
-    let own = std::process::id();
-    for entry in entries.filter_map(Result::ok).take(HARVEST_MAX_PROCESSES) {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == own {
-            continue;
+    for (_, dir) in other_processes(&proc_root()) {
+        if let Some(args) = read_cmdline(&dir) {
+            redactor.register_argv_secrets(&args);
         }
-        let Some(args) = read_cmdline(&entry.path()) else {
-            continue;
-        };
-        redactor.register_argv_secrets(&args);
     }
+}
+
+/// `(pid, folder)` of every process under `proc_root` but this one, at most
+/// `HARVEST_MAX_PROCESSES`.
+fn other_processes(proc_root: &Path) -> impl Iterator<Item = (u32, PathBuf)> {
+    let own = std::process::id();
+    fs::read_dir(proc_root)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(move |e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            (pid != own).then(|| (pid, e.path()))
+        })
+        .take(HARVEST_MAX_PROCESSES)
 }
 
 /// At most `cap` bytes of a file under a proc root: opened non-blocking and read only
@@ -752,24 +752,9 @@ fn read_cmdline(dir: &Path) -> Option<Vec<String>> {
 
 /// Rocket.Chat and mongod processes, and how many candidates' environments were unreadable.
 fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
-    let own = std::process::id();
     let mut found = Vec::new();
     let mut unreadable = 0;
-    let Ok(entries) = fs::read_dir(proc_root) else {
-        return (found, 0);
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid == own {
-            continue;
-        }
-        let dir = entry.path();
+    for (pid, dir) in other_processes(proc_root) {
         let Some(args) = read_cmdline(&dir) else {
             continue; // kernel thread, zombie, or not a proc file
         };
