@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use rcdiag_agent::collectors::{self, Options};
 use rcdiag_agent::config::{self, FileConfig, human_bytes};
 use rcdiag_agent::run::{self, Progress, RunConfig, RunError};
@@ -13,6 +13,7 @@ use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trig
 use rcdiag_agent::snapshots::{self, Retention};
 use rcdiag_bundle::{CollectorStatus, Encryption, NodeKey, Recipient};
 
+mod clidocs;
 mod upload;
 
 const EXAMPLES: &str = "\
@@ -122,6 +123,21 @@ enum Command {
     Pseudonyms {
         #[command(subcommand)]
         command: PseudonymsCommand,
+    },
+    /// Print a shell completion script (e.g. `rcdiag-agent completions bash >
+    /// /etc/bash_completion.d/rcdiag-agent`).
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// For packagers: write the man pages (rcdiag-agent.1, rcdiag-agent-collect.1, ...)
+    /// into DIR, which must exist.
+    #[command(hide = true)]
+    ManPages {
+        /// The folder to write the pages into.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
 }
 
@@ -419,6 +435,12 @@ fn main() -> ExitCode {
         Command::Pseudonyms {
             command: PseudonymsCommand::Lookup { token, state_dir },
         } => pseudonym_lookup(&token, state_dir),
+        Command::Completions { shell } => {
+            clidocs::completions(Cli::command(), "rcdiag-agent", VERSION, shell)
+                .map_err(|e| anyhow::anyhow!("cannot write the completion script: {e}"))
+                .map(|()| ExitCode::SUCCESS)
+        }
+        Command::ManPages { dir } => man_pages(&dir),
     };
     match result {
         Ok(code) => code,
@@ -427,6 +449,25 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn man_pages(dir: &std::path::Path) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        eprintln!(
+            "rcdiag-agent: error: {} is not a folder: create it first (mkdir -p {})",
+            dir.display(),
+            dir.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let pages = clidocs::man_pages(Cli::command(), "rcdiag-agent", VERSION, dir)
+        .map_err(|e| anyhow::anyhow!("cannot write the man pages into {}: {e}", dir.display()))?;
+    for p in pages {
+        println!("{}", dir.join(p).display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn key_show(state_dir: Option<PathBuf>, new: bool) -> Result<()> {
