@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use rcdiag_agent::collectors::{self, Options};
 use rcdiag_agent::config::{self, FileConfig, human_bytes};
+use rcdiag_agent::review::ReviewError;
 use rcdiag_agent::run::{self, Progress, RunConfig, RunError};
 use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trigger};
 use rcdiag_agent::snapshots::{self, Retention};
@@ -445,10 +446,40 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rcdiag-agent: error: {e:#}");
-            ExitCode::from(1)
+            eprintln!("rcdiag-agent: error: {}", message(&e));
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
+}
+
+/// An error in what the user asked for: bad values, a missing recipient, options that
+/// do not go together (exit status 2; runtime failures are 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// The error and its causes on one line, each cause once: a cause whose text the
+/// message already holds (errors that print their source) is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -760,7 +791,7 @@ fn collect(args: CollectArgs) -> Result<ExitCode> {
     let p = match plan(&args.to, &args.opts, args.out.as_ref()) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("rcdiag-agent: error: {e:#}");
+            eprintln!("rcdiag-agent: error: {}", message(&e));
             return Ok(ExitCode::from(2));
         }
     };
@@ -967,7 +998,7 @@ fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
 
 fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
     let usage = |e: anyhow::Error| {
-        eprintln!("rcdiag-agent: error: {e:#}");
+        eprintln!("rcdiag-agent: error: {}", message(&e));
         ExitCode::from(2)
     };
     let p = match plan(&args.to, &args.opts, Some(&args.dir)) {
@@ -1147,13 +1178,15 @@ async fn shutdown_signal() -> &'static str {
 fn seal_cmd(a: SealArgs) -> Result<()> {
     let mut recipients = Vec::new();
     for r in &a.to.recipients {
-        recipients.push(Recipient::parse(r)?);
+        recipients.push(Recipient::parse(r).map_err(|e| usage(e.to_string()))?);
     }
     if let Some(f) = &a.to.recipients_file {
-        recipients.extend(Recipient::parse_file(f)?);
+        recipients.extend(Recipient::parse_file(f).map_err(|e| usage(e.to_string()))?);
     }
     if recipients.is_empty() {
-        bail!("no recipient: pass support's key with -r age1... (or -R FILE)");
+        return Err(usage(
+            "no recipient: pass support's key with -r age1... (or -R FILE)",
+        ));
     }
     let out = a
         .out
@@ -1176,7 +1209,9 @@ fn seal_cmd(a: SealArgs) -> Result<()> {
 
 fn redact_cmd(a: RedactArgs) -> Result<()> {
     if a.patterns.is_empty() && a.literals.is_empty() {
-        bail!("nothing to redact: give --pattern REGEX or --literal TEXT (repeatable)");
+        return Err(usage(
+            "nothing to redact: give --pattern REGEX or --literal TEXT (repeatable)",
+        ));
     }
     let dir = a.state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
     let signer = NodeKey::load_or_create(&dir)?;
@@ -1185,7 +1220,11 @@ fn redact_cmd(a: RedactArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| rcdiag_agent::review::default_out(&a.bundle));
     let done =
-        rcdiag_agent::review::redact_bundle(&a.bundle, &out, &a.patterns, &a.literals, signer)?;
+        rcdiag_agent::review::redact_bundle(&a.bundle, &out, &a.patterns, &a.literals, signer)
+            .map_err(|e| match e {
+                ReviewError::Pattern(_) | ReviewError::Input(_) => usage(e.to_string()),
+                e => e.into(),
+            })?;
     let counts: Vec<String> = done
         .counts
         .iter()
