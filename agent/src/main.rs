@@ -180,7 +180,8 @@ struct SealArgs {
     bundle: PathBuf,
     #[command(flatten)]
     to: RecipientArgs,
-    /// Output folder (the input's name without `.zip`) or file [default: the input's folder].
+    /// Output folder (the input's name without `.zip`) or file, whose name must end in
+    /// `.rcdiag` [default: the input's folder].
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     out: Option<PathBuf>,
     /// ASCII-armored age output.
@@ -203,7 +204,8 @@ struct RedactArgs {
     /// Replace every occurrence of TEXT; repeatable. Recorded as literal-N.
     #[arg(long = "literal", value_name = "TEXT")]
     literals: Vec<String>,
-    /// Output folder (a standard file name) or file [default: the input's folder].
+    /// Output folder (a standard file name) or file, whose name must end in
+    /// `.rcdiag.zip` [default: the input's folder].
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     out: Option<PathBuf>,
     /// State dir holding the node key that re-signs [default: /var/lib/rcdiag as root, else $XDG_STATE_HOME/rcdiag].
@@ -324,7 +326,9 @@ struct CollectOpts {
 struct CollectArgs {
     #[command(flatten)]
     to: RecipientArgs,
-    /// Output file or folder [default: the current folder].
+    /// Output folder (a standard file name is used there) or file, whose name must end
+    /// in `.rcdiag` (encrypted) or `.rcdiag.zip` (--no-encrypt); any other name is
+    /// refused [default: the current folder].
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -461,6 +465,56 @@ fn main() -> ExitCode {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct UsageError(String);
+
+/// Checks `-o PATH` of a command writing one bundle: an existing folder (the standard
+/// name is used there), or a file name ending in `.rcdiag` (encrypted) or
+/// `.rcdiag.zip` (signed, unencrypted) in a folder that exists. Anything else is
+/// refused, so a plain bundle never gets a name that looks encrypted or neutral.
+fn check_out(out: &std::path::Path, encrypted: bool) -> Result<()> {
+    if out.is_dir() {
+        return Ok(());
+    }
+    let shown = out.display();
+    let text = out.to_string_lossy();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if text.ends_with('/') {
+        return Err(usage(format!(
+            "-o {shown}: folder {shown} does not exist; create it (mkdir -p {shown}) or pass another -o"
+        )));
+    }
+    if !parent.is_dir() {
+        return Err(usage(format!(
+            "-o {shown}: folder {} does not exist; create it (mkdir -p {}) or pass another -o",
+            parent.display(),
+            parent.display()
+        )));
+    }
+    let (want, kind) = if encrypted {
+        (".rcdiag", "an encrypted bundle")
+    } else {
+        (".rcdiag.zip", "a signed, unencrypted bundle")
+    };
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with(want) && name.len() > want.len() {
+        return Ok(());
+    }
+    let stem = name
+        .strip_suffix(".rcdiag.zip")
+        .or_else(|| name.strip_suffix(".rcdiag"))
+        .or_else(|| name.strip_suffix(".zip"))
+        .unwrap_or(&name);
+    let stem = if stem.is_empty() { "bundle" } else { stem };
+    Err(usage(format!(
+        "-o {shown}: the file name of {kind} must end in {want}: pass -o {}, or an existing folder (the standard name is used there)",
+        parent.join(format!("{stem}{want}")).display()
+    )))
+}
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
@@ -788,7 +842,9 @@ fn run_config(p: &Plan, signer: &NodeKey, progress: Progress) -> RunConfig {
 }
 
 fn collect(args: CollectArgs) -> Result<ExitCode> {
-    let p = match plan(&args.to, &args.opts, args.out.as_ref()) {
+    let p = match plan(&args.to, &args.opts, args.out.as_ref())
+        .and_then(|p| check_out(&p.out, matches!(p.encryption, Encryption::Age { .. })).map(|()| p))
+    {
         Ok(p) => p,
         Err(e) => {
             eprintln!("rcdiag-agent: error: {}", message(&e));
@@ -1192,6 +1248,7 @@ fn seal_cmd(a: SealArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| rcdiag_agent::review::default_out(&a.bundle));
+    check_out(&out, true)?;
     let sealed = rcdiag_agent::review::seal(&a.bundle, &out, &recipients, a.armor, a.remove_plain)?;
     eprintln!(
         "sealed: {} bytes, signed by {} (signature unchanged){}",
@@ -1213,12 +1270,13 @@ fn redact_cmd(a: RedactArgs) -> Result<()> {
             "nothing to redact: give --pattern REGEX or --literal TEXT (repeatable)",
         ));
     }
-    let dir = a.state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
-    let signer = NodeKey::load_or_create(&dir)?;
     let out = a
         .out
         .clone()
         .unwrap_or_else(|| rcdiag_agent::review::default_out(&a.bundle));
+    check_out(&out, false)?;
+    let dir = a.state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
+    let signer = NodeKey::load_or_create(&dir)?;
     let done =
         rcdiag_agent::review::redact_bundle(&a.bundle, &out, &a.patterns, &a.literals, signer)
             .map_err(|e| match e {

@@ -197,3 +197,123 @@ fn runtime_failures_keep_their_codes() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+#[test]
+fn out_file_names_must_say_what_the_bundle_is() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let st = d.join("state");
+    let st = st.to_str().expect("utf-8");
+    let r = recipient();
+    let at = |n: &str| d.join(n).to_str().expect("utf-8").to_string();
+    let base = [
+        "collect",
+        "--config",
+        "/dev/null",
+        "--only",
+        "host",
+        "-q",
+        "--state-dir",
+        st,
+    ];
+    // Refused: a neutral name, or one that says the other protection.
+    for (extra, name, want) in [
+        (vec!["--no-encrypt"], "out1", "out1.rcdiag.zip"),
+        (vec!["--no-encrypt"], "b.rcdiag", "b.rcdiag.zip"),
+        (vec!["-r", r.as_str()], "out1", "out1.rcdiag"),
+        (vec!["-r", r.as_str()], "c.rcdiag.zip", "c.rcdiag"),
+    ] {
+        let o = at(name);
+        let mut args: Vec<&str> = base.to_vec();
+        args.extend(extra.iter().copied());
+        args.extend(["-o", o.as_str()]);
+        let out = agent(d, &args);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("pass -o {}", at(want))),
+            "{name}: {}",
+            stderr(&out)
+        );
+        assert!(!d.join(name).exists(), "{name} written");
+    }
+    // Accepted: the right extension.
+    let o = at("plain.rcdiag.zip");
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["--no-encrypt", "-o", o.as_str()]);
+    let out = agent(d, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(d.join("plain.rcdiag.zip").is_file());
+    // seal -o wants .rcdiag, redact -o wants .rcdiag.zip.
+    let neutral = at("sealed");
+    let out = agent(
+        d,
+        &["seal", o.as_str(), "-r", r.as_str(), "-o", neutral.as_str()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("must end in .rcdiag"),
+        "{}",
+        stderr(&out)
+    );
+    let looks_encrypted = at("redone.rcdiag");
+    let out = agent(
+        d,
+        &[
+            "redact",
+            o.as_str(),
+            "--literal",
+            "x",
+            "--state-dir",
+            st,
+            "-o",
+            looks_encrypted.as_str(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("must end in .rcdiag.zip"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!d.join("sealed").exists() && !d.join("redone.rcdiag").exists());
+    let sealed = at("sealed.rcdiag");
+    let out = agent(
+        d,
+        &["seal", o.as_str(), "-r", r.as_str(), "-o", sealed.as_str()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(d.join("sealed.rcdiag").is_file());
+}
+
+#[test]
+fn a_missing_output_folder_is_named_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let st = d.join("state");
+    let st = st.to_str().expect("utf-8");
+    for (o, folder) in [
+        ("/nonexistent/", "/nonexistent/"),
+        ("/nonexistent/x.rcdiag.zip", "/nonexistent"),
+    ] {
+        let out = agent(
+            d,
+            &[
+                "collect",
+                "--config",
+                "/dev/null",
+                "--only",
+                "host",
+                "--no-encrypt",
+                "--state-dir",
+                st,
+                "-o",
+                o,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{o}: {}", stderr(&out));
+        let err = stderr(&out);
+        let said = format!("folder {folder} does not exist");
+        assert_eq!(err.matches(&said).count(), 1, "{o}: {err}");
+        assert_eq!(err.matches("does not exist").count(), 1, "{o}: {err}");
+    }
+}
