@@ -609,10 +609,18 @@ struct Plan {
     case: Option<String>,
     redact_patterns: Vec<String>,
     pseudonymize: Vec<rcdiag_agent::redact::pseudonym::Kind>,
+    /// A dry run with no recipient given: shown as what a real run still needs.
+    no_recipient: bool,
 }
 
-/// The plan of a run: `out` is `-o` (collect) or `--dir` (schedule).
-fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result<Plan> {
+/// The plan of a run: `out` is `-o` (collect) or `--dir` (schedule). A dry run writes
+/// nothing, so it needs no recipient.
+fn plan(
+    to: &RecipientArgs,
+    args: &CollectOpts,
+    out: Option<&PathBuf>,
+    dry_run: bool,
+) -> Result<Plan> {
     let file = FileConfig::load(args.config.as_deref()).map_err(anyhow::Error::msg)?;
     let mut recipients = Vec::new();
     for r in to.recipients.iter().chain(if to.recipients.is_empty() {
@@ -630,7 +638,8 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         recipients.extend(Recipient::parse_file(f)?);
     }
     let armor = args.armor || file.armor.unwrap_or(false);
-    let encryption = if args.no_encrypt {
+    let no_recipient = dry_run && !args.no_encrypt && recipients.is_empty();
+    let encryption = if args.no_encrypt || no_recipient {
         Encryption::None
     } else if recipients.is_empty() {
         bail!(
@@ -733,6 +742,7 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         case: args.case.clone(),
         redact_patterns,
         pseudonymize,
+        no_recipient,
     })
 }
 
@@ -762,29 +772,41 @@ fn dry_run(p: &Plan, command: &str) {
     let red = rcdiag_agent::redact::Redactor::new(&[]).expect("built-in rules compile");
     println!("rcdiag-agent {command} --dry-run: nothing will be written.\n");
     println!("collectors:");
+    let endpoint = collectors::docker::endpoint(&p.options);
+    // A local socket that is not there: Docker (and the MONGO_URL found through it) is
+    // skipped, as the run would record it.
+    let no_socket = endpoint
+        .strip_prefix("unix://")
+        .filter(|path| std::fs::symlink_metadata(path).is_err());
     for c in collectors::ALL {
         let on = p.collectors.iter().any(|n| n == c.name);
-        let source = match c.name {
-            "docker" | "logs" => format!(
-                "from {}",
-                p.options
-                    .docker_host
-                    .as_deref()
-                    .unwrap_or("unix:///var/run/docker.sock")
-            ),
-            "mongodb" | "rocketchat" => match &p.options.mongodb_uri {
-                Some(u) => format!("from {}", red.redact_uri(u)),
-                None => {
-                    "from the MONGO_URL of the Rocket.Chat containers (skipped if none)".to_string()
-                }
+        let (mark, source) = match c.name {
+            _ if !on => ("-", "not selected".to_string()),
+            "docker" | "logs" => match no_socket {
+                Some(path) => (
+                    "-",
+                    format!(
+                        "skipped, no socket at {path} (pass --docker-host if Docker runs here)"
+                    ),
+                ),
+                None => ("+", format!("from {endpoint}")),
             },
-            _ => "from this host".to_string(),
+            "mongodb" | "rocketchat" => match (&p.options.mongodb_uri, no_socket) {
+                (Some(u), _) => ("+", format!("from {}", red.redact_uri(u))),
+                (None, Some(_)) => (
+                    "-",
+                    "skipped, no --mongodb-uri and no Docker to find the MONGO_URL of the Rocket.Chat containers in".to_string(),
+                ),
+                (None, None) => (
+                    "+",
+                    "from the MONGO_URL of the Rocket.Chat containers (skipped if none)".to_string(),
+                ),
+            },
+            _ => ("+", "from this host".to_string()),
         };
         println!(
-            "  {} {:<11} {}  [{}]",
-            if on { "+" } else { "-" },
-            c.name,
-            if on { source } else { "not selected".into() },
+            "  {mark} {:<11} {source}  [{}]",
+            format!("{}:", c.name),
             c.reads
         );
     }
@@ -799,6 +821,9 @@ fn dry_run(p: &Plan, command: &str) {
         run::humantime(p.options.timeout)
     );
     match &p.encryption {
+        Encryption::None if p.no_recipient => println!(
+            "encryption: no recipient given: a real run needs support's key (-r age1... or -R FILE), or --no-encrypt"
+        ),
         Encryption::None => println!("encryption: NONE (signed .rcdiag.zip, --no-encrypt)"),
         Encryption::Age { armor, .. } => println!(
             "encryption: age{} to {}",
@@ -842,9 +867,13 @@ fn run_config(p: &Plan, signer: &NodeKey, progress: Progress) -> RunConfig {
 }
 
 fn collect(args: CollectArgs) -> Result<ExitCode> {
-    let p = match plan(&args.to, &args.opts, args.out.as_ref())
-        .and_then(|p| check_out(&p.out, matches!(p.encryption, Encryption::Age { .. })).map(|()| p))
-    {
+    let p = match plan(&args.to, &args.opts, args.out.as_ref(), args.dry_run).and_then(|p| {
+        check_out(
+            &p.out,
+            p.no_recipient || matches!(p.encryption, Encryption::Age { .. }),
+        )
+        .map(|()| p)
+    }) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("rcdiag-agent: error: {}", message(&e));
@@ -1057,7 +1086,7 @@ fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
         eprintln!("rcdiag-agent: error: {}", message(&e));
         ExitCode::from(2)
     };
-    let p = match plan(&args.to, &args.opts, Some(&args.dir)) {
+    let p = match plan(&args.to, &args.opts, Some(&args.dir), args.dry_run) {
         Ok(p) => p,
         Err(e) => return Ok(usage(e)),
     };

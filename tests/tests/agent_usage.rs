@@ -317,3 +317,101 @@ fn a_missing_output_folder_is_named_once() {
         assert_eq!(err.matches("does not exist").count(), 1, "{o}: {err}");
     }
 }
+
+#[test]
+fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let st = d.join("state");
+    let out_dir = d.join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let sock = d.join("no-docker.sock");
+    let host = format!("unix://{}", sock.display());
+    let out = agent(
+        d,
+        &[
+            "collect",
+            "--dry-run",
+            "--config",
+            "/dev/null",
+            "--docker-host",
+            &host,
+            "--state-dir",
+            st.to_str().expect("utf-8"),
+            "-o",
+            out_dir.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "docker:     skipped, no socket at {}",
+            sock.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("logs:       skipped, no socket at"), "{text}");
+    assert!(
+        text.contains("mongodb:    skipped, no --mongodb-uri"),
+        "{text}"
+    );
+    assert!(text.contains("+ host:"), "{text}");
+    assert!(
+        text.contains("no recipient given: a real run needs"),
+        "{text}"
+    );
+    assert!(!text.contains("from unix://"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(&out_dir).expect("read").count(),
+        0,
+        "nothing written"
+    );
+    assert!(!st.exists(), "not even the node key");
+    // The same run without --dry-run still refuses: a real bundle needs a recipient.
+    let out = agent(
+        d,
+        &[
+            "collect",
+            "--config",
+            "/dev/null",
+            "--docker-host",
+            &host,
+            "--state-dir",
+            st.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn dry_run_shows_a_docker_socket_that_exists() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let sock = d.join("docker.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
+    let host = format!("unix://{}", sock.display());
+    let out = agent(
+        d,
+        &[
+            "collect",
+            "--dry-run",
+            "--config",
+            "/dev/null",
+            "--docker-host",
+            &host,
+            "--state-dir",
+            d.join("st").to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("+ docker:     from {host}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("from the MONGO_URL of the Rocket.Chat containers"),
+        "{text}"
+    );
+}
