@@ -926,7 +926,8 @@ fn policy_check(file: &Path) -> anyhow::Result<Status> {
 fn ls(a: &LsArgs) -> anyhow::Result<Status> {
     let keys = Keys::load(&a.open.identity, a.open.trust.as_deref())?;
     let bundle = open_or_report(&keys, &a.bundle)?;
-    let rows = explore::ls_rows(bundle.manifest());
+    let mut rows = explore::ls_rows(bundle.manifest());
+    rows.sort_by(|a, b| a.path.cmp(&b.path));
     print_stdout(&match a.format {
         DataFormat::Text => {
             // render_ls escapes every name, on a terminal and in a pipe alike.

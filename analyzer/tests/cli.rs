@@ -876,6 +876,17 @@ fn ls_lists_files_with_size_collector_and_truncation() {
     assert_eq!(row["collector"], "mongodb");
     assert_eq!(row["truncated"], false);
     assert!(row["size"].as_u64().is_some_and(|n| n > 0));
+    // Sorted by path, in JSON and text alike.
+    let paths: Vec<&str> = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert!(paths.len() > 3);
+    assert_eq!(paths, sorted);
 }
 
 #[test]
