@@ -5,14 +5,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use rcdiag_agent::collectors::{self, Options};
 use rcdiag_agent::config::{self, FileConfig, human_bytes};
+use rcdiag_agent::review::ReviewError;
 use rcdiag_agent::run::{self, Progress, RunConfig, RunError};
 use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trigger};
 use rcdiag_agent::snapshots::{self, Retention};
 use rcdiag_bundle::{CollectorStatus, Encryption, NodeKey, Recipient};
 
+mod clidocs;
 mod upload;
 
 const EXAMPLES: &str = "\
@@ -123,6 +125,21 @@ enum Command {
         #[command(subcommand)]
         command: PseudonymsCommand,
     },
+    /// Print a shell completion script (e.g. `rcdiag-agent completions bash >
+    /// /etc/bash_completion.d/rcdiag-agent`).
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// For packagers: write the man pages (rcdiag-agent.1, rcdiag-agent-collect.1, ...)
+    /// into DIR, which must exist.
+    #[command(hide = true)]
+    ManPages {
+        /// The folder to write the pages into.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,7 +180,8 @@ struct SealArgs {
     bundle: PathBuf,
     #[command(flatten)]
     to: RecipientArgs,
-    /// Output folder (the input's name without `.zip`) or file [default: the input's folder].
+    /// Output folder (the input's name without `.zip`) or file, whose name must end in
+    /// `.rcdiag` [default: the input's folder].
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     out: Option<PathBuf>,
     /// ASCII-armored age output.
@@ -186,7 +204,8 @@ struct RedactArgs {
     /// Replace every occurrence of TEXT; repeatable. Recorded as literal-N.
     #[arg(long = "literal", value_name = "TEXT")]
     literals: Vec<String>,
-    /// Output folder (a standard file name) or file [default: the input's folder].
+    /// Output folder (a standard file name) or file, whose name must end in
+    /// `.rcdiag.zip` [default: the input's folder].
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     out: Option<PathBuf>,
     /// State dir holding the node key that re-signs [default: /var/lib/rcdiag as root, else $XDG_STATE_HOME/rcdiag].
@@ -307,7 +326,9 @@ struct CollectOpts {
 struct CollectArgs {
     #[command(flatten)]
     to: RecipientArgs,
-    /// Output file or folder [default: the current folder].
+    /// Output folder (a standard file name is used there) or file, whose name must end
+    /// in `.rcdiag` (encrypted) or `.rcdiag.zip` (--no-encrypt); any other name is
+    /// refused [default: the current folder].
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     out: Option<PathBuf>,
     #[command(flatten)]
@@ -419,14 +440,119 @@ fn main() -> ExitCode {
         Command::Pseudonyms {
             command: PseudonymsCommand::Lookup { token, state_dir },
         } => pseudonym_lookup(&token, state_dir),
+        Command::Completions { shell } => {
+            clidocs::completions(Cli::command(), "rcdiag-agent", VERSION, shell)
+                .map_err(|e| anyhow::anyhow!("cannot write the completion script: {e}"))
+                .map(|()| ExitCode::SUCCESS)
+        }
+        Command::ManPages { dir } => man_pages(&dir),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("rcdiag-agent: error: {e:#}");
-            ExitCode::from(1)
+            eprintln!("rcdiag-agent: error: {}", message(&e));
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
+}
+
+/// An error in what the user asked for: bad values, a missing recipient, options that
+/// do not go together (exit status 2; runtime failures are 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+/// Checks `-o PATH` of a command writing one bundle: an existing folder (the standard
+/// name is used there), or a file name ending in `.rcdiag` (encrypted) or
+/// `.rcdiag.zip` (signed, unencrypted) in a folder that exists. Anything else is
+/// refused, so a plain bundle never gets a name that looks encrypted or neutral.
+fn check_out(out: &std::path::Path, encrypted: bool) -> Result<()> {
+    if out.is_dir() {
+        return Ok(());
+    }
+    let shown = out.display();
+    let text = out.to_string_lossy();
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if text.ends_with('/') {
+        return Err(usage(format!(
+            "-o {shown}: folder {shown} does not exist; create it (mkdir -p {shown}) or pass another -o"
+        )));
+    }
+    if !parent.is_dir() {
+        return Err(usage(format!(
+            "-o {shown}: folder {} does not exist; create it (mkdir -p {}) or pass another -o",
+            parent.display(),
+            parent.display()
+        )));
+    }
+    let (want, kind) = if encrypted {
+        (".rcdiag", "an encrypted bundle")
+    } else {
+        (".rcdiag.zip", "a signed, unencrypted bundle")
+    };
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if name.ends_with(want) && name.len() > want.len() {
+        return Ok(());
+    }
+    let stem = name
+        .strip_suffix(".rcdiag.zip")
+        .or_else(|| name.strip_suffix(".rcdiag"))
+        .or_else(|| name.strip_suffix(".zip"))
+        .unwrap_or(&name);
+    let stem = if stem.is_empty() { "bundle" } else { stem };
+    Err(usage(format!(
+        "-o {shown}: the file name of {kind} must end in {want}: pass -o {}, or an existing folder (the standard name is used there)",
+        parent.join(format!("{stem}{want}")).display()
+    )))
+}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// The error and its causes on one line, each cause once: a cause whose text the
+/// message already holds (errors that print their source) is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn man_pages(dir: &std::path::Path) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        eprintln!(
+            "rcdiag-agent: error: {} is not a folder: create it first (mkdir -p {})",
+            dir.display(),
+            dir.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let pages = clidocs::man_pages(Cli::command(), "rcdiag-agent", VERSION, dir)
+        .map_err(|e| anyhow::anyhow!("cannot write the man pages into {}: {e}", dir.display()))?;
+    for p in pages {
+        println!("{}", dir.join(p).display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn key_show(state_dir: Option<PathBuf>, new: bool) -> Result<()> {
@@ -483,10 +609,18 @@ struct Plan {
     case: Option<String>,
     redact_patterns: Vec<String>,
     pseudonymize: Vec<rcdiag_agent::redact::pseudonym::Kind>,
+    /// A dry run with no recipient given: shown as what a real run still needs.
+    no_recipient: bool,
 }
 
-/// The plan of a run: `out` is `-o` (collect) or `--dir` (schedule).
-fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result<Plan> {
+/// The plan of a run: `out` is `-o` (collect) or `--dir` (schedule). A dry run writes
+/// nothing, so it needs no recipient.
+fn plan(
+    to: &RecipientArgs,
+    args: &CollectOpts,
+    out: Option<&PathBuf>,
+    dry_run: bool,
+) -> Result<Plan> {
     let file = FileConfig::load(args.config.as_deref()).map_err(anyhow::Error::msg)?;
     let mut recipients = Vec::new();
     for r in to.recipients.iter().chain(if to.recipients.is_empty() {
@@ -504,7 +638,8 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         recipients.extend(Recipient::parse_file(f)?);
     }
     let armor = args.armor || file.armor.unwrap_or(false);
-    let encryption = if args.no_encrypt {
+    let no_recipient = dry_run && !args.no_encrypt && recipients.is_empty();
+    let encryption = if args.no_encrypt || no_recipient {
         Encryption::None
     } else if recipients.is_empty() {
         bail!(
@@ -607,6 +742,7 @@ fn plan(to: &RecipientArgs, args: &CollectOpts, out: Option<&PathBuf>) -> Result
         case: args.case.clone(),
         redact_patterns,
         pseudonymize,
+        no_recipient,
     })
 }
 
@@ -636,29 +772,41 @@ fn dry_run(p: &Plan, command: &str) {
     let red = rcdiag_agent::redact::Redactor::new(&[]).expect("built-in rules compile");
     println!("rcdiag-agent {command} --dry-run: nothing will be written.\n");
     println!("collectors:");
+    let endpoint = collectors::docker::endpoint(&p.options);
+    // A local socket that is not there: Docker (and the MONGO_URL found through it) is
+    // skipped, as the run would record it.
+    let no_socket = endpoint
+        .strip_prefix("unix://")
+        .filter(|path| std::fs::symlink_metadata(path).is_err());
     for c in collectors::ALL {
         let on = p.collectors.iter().any(|n| n == c.name);
-        let source = match c.name {
-            "docker" | "logs" => format!(
-                "from {}",
-                p.options
-                    .docker_host
-                    .as_deref()
-                    .unwrap_or("unix:///var/run/docker.sock")
-            ),
-            "mongodb" | "rocketchat" => match &p.options.mongodb_uri {
-                Some(u) => format!("from {}", red.redact_uri(u)),
-                None => {
-                    "from the MONGO_URL of the Rocket.Chat containers (skipped if none)".to_string()
-                }
+        let (mark, source) = match c.name {
+            _ if !on => ("-", "not selected".to_string()),
+            "docker" | "logs" => match no_socket {
+                Some(path) => (
+                    "-",
+                    format!(
+                        "skipped, no socket at {path} (pass --docker-host if Docker runs here)"
+                    ),
+                ),
+                None => ("+", format!("from {endpoint}")),
             },
-            _ => "from this host".to_string(),
+            "mongodb" | "rocketchat" => match (&p.options.mongodb_uri, no_socket) {
+                (Some(u), _) => ("+", format!("from {}", red.redact_uri(u))),
+                (None, Some(_)) => (
+                    "-",
+                    "skipped, no --mongodb-uri and no Docker to find the MONGO_URL of the Rocket.Chat containers in".to_string(),
+                ),
+                (None, None) => (
+                    "+",
+                    "from the MONGO_URL of the Rocket.Chat containers (skipped if none)".to_string(),
+                ),
+            },
+            _ => ("+", "from this host".to_string()),
         };
         println!(
-            "  {} {:<11} {}  [{}]",
-            if on { "+" } else { "-" },
-            c.name,
-            if on { source } else { "not selected".into() },
+            "  {mark} {:<11} {source}  [{}]",
+            format!("{}:", c.name),
             c.reads
         );
     }
@@ -673,6 +821,9 @@ fn dry_run(p: &Plan, command: &str) {
         run::humantime(p.options.timeout)
     );
     match &p.encryption {
+        Encryption::None if p.no_recipient => println!(
+            "encryption: no recipient given: a real run needs support's key (-r age1... or -R FILE), or --no-encrypt"
+        ),
         Encryption::None => println!("encryption: NONE (signed .rcdiag.zip, --no-encrypt)"),
         Encryption::Age { armor, .. } => println!(
             "encryption: age{} to {}",
@@ -716,10 +867,16 @@ fn run_config(p: &Plan, signer: &NodeKey, progress: Progress) -> RunConfig {
 }
 
 fn collect(args: CollectArgs) -> Result<ExitCode> {
-    let p = match plan(&args.to, &args.opts, args.out.as_ref()) {
+    let p = match plan(&args.to, &args.opts, args.out.as_ref(), args.dry_run).and_then(|p| {
+        check_out(
+            &p.out,
+            p.no_recipient || matches!(p.encryption, Encryption::Age { .. }),
+        )
+        .map(|()| p)
+    }) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("rcdiag-agent: error: {e:#}");
+            eprintln!("rcdiag-agent: error: {}", message(&e));
             return Ok(ExitCode::from(2));
         }
     };
@@ -926,10 +1083,10 @@ fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
 
 fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
     let usage = |e: anyhow::Error| {
-        eprintln!("rcdiag-agent: error: {e:#}");
+        eprintln!("rcdiag-agent: error: {}", message(&e));
         ExitCode::from(2)
     };
-    let p = match plan(&args.to, &args.opts, Some(&args.dir)) {
+    let p = match plan(&args.to, &args.opts, Some(&args.dir), args.dry_run) {
         Ok(p) => p,
         Err(e) => return Ok(usage(e)),
     };
@@ -1106,18 +1263,21 @@ async fn shutdown_signal() -> &'static str {
 fn seal_cmd(a: SealArgs) -> Result<()> {
     let mut recipients = Vec::new();
     for r in &a.to.recipients {
-        recipients.push(Recipient::parse(r)?);
+        recipients.push(Recipient::parse(r).map_err(|e| usage(e.to_string()))?);
     }
     if let Some(f) = &a.to.recipients_file {
-        recipients.extend(Recipient::parse_file(f)?);
+        recipients.extend(Recipient::parse_file(f).map_err(|e| usage(e.to_string()))?);
     }
     if recipients.is_empty() {
-        bail!("no recipient: pass support's key with -r age1... (or -R FILE)");
+        return Err(usage(
+            "no recipient: pass support's key with -r age1... (or -R FILE)",
+        ));
     }
     let out = a
         .out
         .clone()
         .unwrap_or_else(|| rcdiag_agent::review::default_out(&a.bundle));
+    check_out(&out, true)?;
     let sealed = rcdiag_agent::review::seal(&a.bundle, &out, &recipients, a.armor, a.remove_plain)?;
     eprintln!(
         "sealed: {} bytes, signed by {} (signature unchanged){}",
@@ -1135,16 +1295,23 @@ fn seal_cmd(a: SealArgs) -> Result<()> {
 
 fn redact_cmd(a: RedactArgs) -> Result<()> {
     if a.patterns.is_empty() && a.literals.is_empty() {
-        bail!("nothing to redact: give --pattern REGEX or --literal TEXT (repeatable)");
+        return Err(usage(
+            "nothing to redact: give --pattern REGEX or --literal TEXT (repeatable)",
+        ));
     }
-    let dir = a.state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
-    let signer = NodeKey::load_or_create(&dir)?;
     let out = a
         .out
         .clone()
         .unwrap_or_else(|| rcdiag_agent::review::default_out(&a.bundle));
+    check_out(&out, false)?;
+    let dir = a.state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
+    let signer = NodeKey::load_or_create(&dir)?;
     let done =
-        rcdiag_agent::review::redact_bundle(&a.bundle, &out, &a.patterns, &a.literals, signer)?;
+        rcdiag_agent::review::redact_bundle(&a.bundle, &out, &a.patterns, &a.literals, signer)
+            .map_err(|e| match e {
+                ReviewError::Pattern(_) | ReviewError::Input(_) => usage(e.to_string()),
+                e => e.into(),
+            })?;
     let counts: Vec<String> = done
         .counts
         .iter()

@@ -960,6 +960,14 @@ pub enum ScheduleError {
         /// Cause.
         source: std::io::Error,
     },
+    /// `--textfile-dir` does not exist.
+    #[error(
+        "--textfile-dir {dir} does not exist: create it (node_exporter's --collector.textfile.directory) and make it writable for the agent's user, or pass another --textfile-dir"
+    )]
+    TextfileDir {
+        /// Folder.
+        dir: String,
+    },
     /// Another scheduler holds the folder.
     #[error(
         "another rcdiag-agent schedule is already writing into {dir}: stop it first (e.g. `systemctl stop rcdiag-agent`) or pass another --dir"
@@ -1390,12 +1398,8 @@ pub async fn schedule(
     rcdiag_bundle::safefs::ensure_dir(&cfg.dir, 0o750, "--dir")?;
     if let Some(t) = &cfg.textfile_dir {
         if !t.is_dir() && fs::symlink_metadata(t).is_err() {
-            return Err(ScheduleError::Dir {
+            return Err(ScheduleError::TextfileDir {
                 dir: t.display().to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "--textfile-dir does not exist (node_exporter's --collector.textfile.directory)",
-                ),
             });
         }
         rcdiag_bundle::safefs::check_dir(t, "--textfile-dir")?;

@@ -1388,9 +1388,12 @@ fn invalid_schedules_are_usage_errors_that_say_what_to_do() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("--textfile-dir does not exist") && err.contains("/nonexistent/textfile"),
+        err.contains("--textfile-dir /nonexistent/textfile does not exist: create it"),
         "{err}"
     );
+    // The folder named is the textfile folder, not the snapshots folder, and only once.
+    assert!(!err.contains("snapshots folder"), "{err}");
+    assert_eq!(err.matches("does not exist").count(), 1, "{err}");
     let out = Command::new(AGENT)
         .args(["snapshots", "list", "/nonexistent/snapshots"])
         .output()

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use rcdiag_analyzer::checks::{self, CheckInput};
 use rcdiag_analyzer::diff::diff_nodes;
 use rcdiag_analyzer::explore::{self, ExploreError, Glob, GrepOptions};
@@ -23,6 +23,8 @@ use rcdiag_analyzer::report::{
     self, BundleInfo, PolicyRef, Report, ReportOutcome, TextStyle, VerifySummary, sanitize_line,
 };
 use rcdiag_bundle::{Bundle, Identity, OpenOptions, TrustedSigners};
+
+mod clidocs;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -163,6 +165,21 @@ Examples:
 A warning is printed when the bundles come from different nodes or OLD is newer than NEW.
 Exit status: 0 compared (with or without differences), 1 a bundle could not be read.")]
     Diff(DiffArgs),
+
+    /// Print a shell completion script (e.g. `rcdiag-analyzer completions bash > /etc/bash_completion.d/rcdiag-analyzer`).
+    Completions {
+        /// The shell
+        #[arg(value_name = "SHELL", value_enum)]
+        shell: clap_complete::Shell,
+    },
+
+    /// For packagers: write the man pages (rcdiag-analyzer.1, rcdiag-analyzer-check.1, ...) into DIR, which must exist.
+    #[command(hide = true)]
+    ManPages {
+        /// The folder to write the pages into
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// Keys to open bundles with.
@@ -436,7 +453,32 @@ fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Cat(a) => cat(&a),
         Command::Grep(a) => grep(&a),
         Command::Diff(a) => diff(&a),
+        Command::Completions { shell } => {
+            clidocs::completions(Cli::command(), "rcdiag-analyzer", VERSION, shell)
+                .map_err(|e| anyhow!("cannot write the completion script: {e}"))?;
+            Ok(Status::Ok)
+        }
+        Command::ManPages { dir } => man_pages(&dir),
     }
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn man_pages(dir: &Path) -> anyhow::Result<Status> {
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "{} is not a folder: create it first (mkdir -p {})",
+            dir.display(),
+            dir.display()
+        ))
+        .into());
+    }
+    let pages = clidocs::man_pages(Cli::command(), "rcdiag-analyzer", VERSION, dir)
+        .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+    for p in pages {
+        println!("{}", dir.join(p).display());
+    }
+    Ok(Status::Ok)
 }
 
 // ---------------------------------------------------------------------------------
@@ -884,7 +926,8 @@ fn policy_check(file: &Path) -> anyhow::Result<Status> {
 fn ls(a: &LsArgs) -> anyhow::Result<Status> {
     let keys = Keys::load(&a.open.identity, a.open.trust.as_deref())?;
     let bundle = open_or_report(&keys, &a.bundle)?;
-    let rows = explore::ls_rows(bundle.manifest());
+    let mut rows = explore::ls_rows(bundle.manifest());
+    rows.sort_by(|a, b| a.path.cmp(&b.path));
     print_stdout(&match a.format {
         DataFormat::Text => {
             // render_ls escapes every name, on a terminal and in a pipe alike.
@@ -1045,7 +1088,6 @@ fn diff(a: &DiffArgs) -> anyhow::Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_consistent() {

@@ -876,6 +876,17 @@ fn ls_lists_files_with_size_collector_and_truncation() {
     assert_eq!(row["collector"], "mongodb");
     assert_eq!(row["truncated"], false);
     assert!(row["size"].as_u64().is_some_and(|n| n > 0));
+    // Sorted by path, in JSON and text alike.
+    let paths: Vec<&str> = rows
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["path"].as_str())
+        .collect();
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert!(paths.len() > 3);
+    assert_eq!(paths, sorted);
 }
 
 #[test]
@@ -1009,4 +1020,57 @@ fn grep_errors_exit_2_with_a_hint() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--identity"));
+}
+
+#[test]
+fn usage_errors_exit_2_in_every_command() {
+    let s = setup();
+    let b = s.bundle.to_str().expect("utf-8 path").to_string();
+    let empty_trust = s.path("empty_signers");
+    fs::write(&empty_trust, "# no keys\n").expect("write");
+    let empty_trust = empty_trust.to_str().expect("utf-8 path").to_string();
+    let bad_policy = s.path("bad.toml");
+    fs::write(&bad_policy, "this is not = = toml").expect("write");
+    let bad_policy = bad_policy.to_str().expect("utf-8 path").to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["check", &b, "--as-of", "yesterday"],
+        vec!["check", &b, "--policy", &bad_policy],
+        vec!["check", &b, "--format", "pdf"],
+        vec!["verify", &b, "--trust", &empty_trust],
+        vec!["ls", &b, "--trust", &empty_trust],
+        vec!["cat", &b],
+        vec!["diff", &b, &b, "--policy", &bad_policy],
+        vec!["grep", "(unclosed", &b],
+        vec!["grep", "x", &b, "--all", "--files", "logs/*"],
+        vec!["policy", "show", "--policy", &bad_policy],
+        vec!["completions", "tcsh"],
+        vec!["man-pages", "/nonexistent/rcdiag-man"],
+        vec!["keygen", "--bogus"],
+    ];
+    for args in cases {
+        let out = bin()
+            .args(&args)
+            .args(["-i", s.id()].iter().filter(|_| {
+                !matches!(
+                    args[0],
+                    "grep" | "policy" | "completions" | "man-pages" | "keygen"
+                )
+            }))
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty(), "{args:?}: no message");
+    }
+    // A bundle that does not verify is a runtime failure (1), not a usage error.
+    fs::write(s.path("junk.rcdiag"), b"junk").expect("write");
+    bin()
+        .args(["verify", "-i", s.id()])
+        .arg(s.path("junk.rcdiag"))
+        .assert()
+        .code(1);
 }

@@ -91,7 +91,7 @@ pub(crate) struct Engine {
 }
 
 /// The endpoint to use: `--docker-host`, else `DOCKER_HOST`, else the local socket.
-pub(crate) fn endpoint(options: &Options) -> String {
+pub fn endpoint(options: &Options) -> String {
     let raw = options
         .docker_host
         .clone()
