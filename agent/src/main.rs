@@ -14,6 +14,19 @@ use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trig
 use rcdiag_agent::snapshots::{self, Retention};
 use rcdiag_bundle::{CollectorStatus, Encryption, NodeKey, Recipient};
 
+/// `println!` that never panics when stdout is closed (`rcdiag-agent ... | head`):
+/// what could not be written is dropped, as the reader has gone. Defined before the
+/// modules so that they use it too.
+macro_rules! println {
+    () => {
+        println!("")
+    };
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod clidocs;
 mod upload;
 

@@ -415,3 +415,26 @@ fn dry_run_shows_a_docker_socket_that_exists() {
         "{text}"
     );
 }
+
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    // `rcdiag-agent collect --dry-run | head -1`: the reader goes away at once.
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["collect", "--dry-run", "--config", "/dev/null"][..],
+        &["list-collectors"][..],
+    ] {
+        let mut child = std::process::Command::new(rcdiag_e2e::bin("rcdiag-agent"))
+            .args(args)
+            .env("XDG_STATE_HOME", dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
+    }
+}
