@@ -476,15 +476,6 @@ impl Redactor {
         let out = self.redact_text(line);
         self.last_pass(&out).unwrap_or(out)
     }
-
-    /// Serializes a JSON value after the patterns and the exact-value pass.
-    pub fn finalize_json(&self, mut value: Value) -> Vec<u8> {
-        self.redact_json(&mut value);
-        self.replace_exact_json(&mut value);
-        let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
-        bytes.push(b'\n');
-        bytes
-    }
 }
 
 #[cfg(test)]

@@ -99,15 +99,22 @@ pub enum PseudonymError {
     },
 }
 
+/// The matcher over the exact values, and the token and kind of each pattern.
+struct ExactSet {
+    matcher: AhoCorasick,
+    targets: Vec<(String, Kind)>,
+}
+
 /// The values seen in structural places and their tokens, for one run.
 pub struct Pseudonymizer {
     kinds: Vec<Kind>,
     key: [u8; 32],
     /// token -> entry (the existing map plus this run's).
     map: Mutex<BTreeMap<String, Entry>>,
-    /// value -> token, for the values to replace by exact match (hosts, users).
-    exact: Mutex<BTreeMap<String, String>>,
-    matcher: Mutex<Option<std::sync::Arc<AhoCorasick>>>,
+    /// value -> (token, kind), for the values to replace by exact match (hosts, users).
+    exact: Mutex<BTreeMap<String, (String, Kind)>>,
+    /// A matcher over `exact`, built once after each change (every line uses it).
+    matcher: Mutex<Option<std::sync::Arc<ExactSet>>>,
     ipv4: Regex,
     email: Regex,
     username_field: Regex,
@@ -259,9 +266,11 @@ impl Pseudonymizer {
             return;
         }
         let token = self.token(kind, value);
+        // Lock order: matcher, then exact (as `exact_matcher` takes them).
+        let mut matcher = self.matcher.lock().expect("matcher lock");
         let mut exact = self.exact.lock().expect("exact lock");
-        if exact.insert(value.to_string(), token).is_none() {
-            *self.matcher.lock().expect("matcher lock") = None;
+        if exact.insert(value.to_string(), (token, kind)).is_none() {
+            *matcher = None;
         }
     }
 
@@ -308,43 +317,39 @@ impl Pseudonymizer {
             .collect()
     }
 
-    fn exact_matcher(&self) -> Option<(std::sync::Arc<AhoCorasick>, Vec<String>)> {
-        let exact = self.exact.lock().expect("exact lock");
-        if exact.is_empty() {
-            return None;
-        }
+    fn exact_matcher(&self) -> Option<std::sync::Arc<ExactSet>> {
         let mut m = self.matcher.lock().expect("matcher lock");
         if m.is_none() {
+            let exact = self.exact.lock().expect("exact lock");
+            if exact.is_empty() {
+                return None;
+            }
             *m = AhoCorasickBuilder::new()
                 .match_kind(MatchKind::LeftmostLongest)
                 .ascii_case_insensitive(true)
                 .build(exact.keys())
                 .ok()
-                .map(std::sync::Arc::new);
+                .map(|matcher| {
+                    std::sync::Arc::new(ExactSet {
+                        matcher,
+                        targets: exact.values().cloned().collect(),
+                    })
+                });
         }
-        let tokens: Vec<String> = exact.values().cloned().collect();
-        m.clone().map(|m| (m, tokens))
+        m.clone()
     }
 
     /// Replaces every pseudonymized value in `text`; `None` when nothing changed.
     pub fn apply(&self, text: &str) -> Option<String> {
         let mut out: Option<String> = None;
-        if let Some((m, tokens)) = self.exact_matcher() {
-            let src = out.as_deref().unwrap_or(text);
+        if let Some(set) = self.exact_matcher() {
+            let src = text;
             let mut s = String::with_capacity(src.len());
             let mut last = 0;
             let mut n = 0;
-            let kinds: Vec<Kind> = {
-                let exact = self.exact.lock().expect("exact lock");
-                let map = self.map.lock().expect("map lock");
-                exact
-                    .values()
-                    .map(|t| map.get(t).map(|e| e.kind).unwrap_or(Kind::Hostnames))
-                    .collect()
-            };
             let bytes = src.as_bytes();
             let word = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-            for mat in m.find_iter(src) {
+            for mat in set.matcher.find_iter(src) {
                 // Whole names only: `db1` in `db1:27017`, not in `db10`, `mydb1` or `x.db1`;
                 // a dot followed by a letter continues a name (`db1.corp`).
                 let before = mat.start().checked_sub(1).map(|i| bytes[i]);
@@ -356,11 +361,12 @@ impl Pseudonymizer {
                 {
                     continue;
                 }
+                let (token, kind) = &set.targets[mat.pattern().as_usize()];
                 s.push_str(&src[last..mat.start()]);
-                s.push_str(&tokens[mat.pattern().as_usize()]);
+                s.push_str(token);
                 last = mat.end();
                 n += 1;
-                self.count(kinds[mat.pattern().as_usize()], 1);
+                self.count(*kind, 1);
             }
             if n > 0 {
                 s.push_str(&src[last..]);

@@ -251,9 +251,10 @@ fn remembered_secrets_are_replaced_not_withheld() {
         red.redact_line("debug: opaque-value-9z in clear"),
         "debug: ***REDACTED:exact-secret*** in clear"
     );
-    let bytes =
-        red.finalize_json(serde_json::json!({"note": "x opaque-value-9z", "keep": "hello"}));
-    let text = String::from_utf8(bytes).unwrap();
+    let mut value = serde_json::json!({"note": "x opaque-value-9z", "keep": "hello"});
+    red.redact_json(&mut value);
+    red.replace_exact_json(&mut value);
+    let text = value.to_string();
     assert!(!text.contains("opaque-value-9z"));
     assert!(text.contains("x ***REDACTED:exact-secret***"));
     assert!(text.contains("hello"));
