@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::keys::Recipient;
 use crate::reader::{Bundle, OpenOptions};
-use crate::writer::{HINT_STANZA_TAG, HintRecipient};
+use crate::writer::encryptor;
 
 /// Stanza tag that marks a bundle sealed after review.
 pub const SEALED_STANZA_TAG: &str = "rcdiag-sealed";
@@ -119,20 +119,7 @@ pub fn seal(input: &Path, out: &Path, recipients: &[Recipient], armor: bool) -> 
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(&dir)
         .map_err(write_err)?;
-    let hints: Vec<HintRecipient> = recipients
-        .iter()
-        .map(|r| HintRecipient(r.fingerprint()))
-        .collect();
-    debug_assert!(!HINT_STANZA_TAG.is_empty());
-    let all = recipients
-        .iter()
-        .map(|r| r.as_age())
-        .chain(hints.iter().map(|h| h as &dyn age::Recipient))
-        .chain(std::iter::once(&SealedMark as &dyn age::Recipient));
-    let enc = age::Encryptor::with_recipients(all).map_err(|e| Error::InvalidRecipient {
-        recipient: String::new(),
-        reason: e.to_string(),
-    })?;
+    let enc = encryptor(recipients, Some(&SealedMark))?;
     let format = if armor {
         age::armor::Format::AsciiArmor
     } else {

@@ -132,10 +132,31 @@ impl Outer {
     }
 }
 
+/// The age encryptor of a bundle: `recipients`, a `rcdiag-recipient` hint stanza for
+/// each, and an `extra` plain stanza (the sealed mark) if given.
+pub(crate) fn encryptor(
+    recipients: &[Recipient],
+    extra: Option<&dyn age::Recipient>,
+) -> Result<age::Encryptor> {
+    let hints: Vec<HintRecipient> = recipients
+        .iter()
+        .map(|r| HintRecipient(r.fingerprint()))
+        .collect();
+    let all = recipients
+        .iter()
+        .map(|r| r.as_age())
+        .chain(hints.iter().map(|h| h as &dyn age::Recipient))
+        .chain(extra);
+    age::Encryptor::with_recipients(all).map_err(|e| Error::InvalidRecipient {
+        recipient: String::new(),
+        reason: e.to_string(),
+    })
+}
+
 /// A recipient that adds a plaintext `rcdiag-recipient <fingerprint>` stanza to the
 /// age header, so a reader without the right key can say which keys would open it.
 /// age implementations ignore stanzas of types they do not know.
-pub(crate) struct HintRecipient(pub(crate) String);
+struct HintRecipient(String);
 
 impl age::Recipient for HintRecipient {
     fn wrap_file_key(
@@ -256,19 +277,7 @@ impl BundleWriter {
                         reason: "no recipient given".into(),
                     });
                 }
-                let hints: Vec<HintRecipient> = recipients
-                    .iter()
-                    .map(|r| HintRecipient(r.fingerprint()))
-                    .collect();
-                let all = recipients
-                    .iter()
-                    .map(|r| r.as_age())
-                    .chain(hints.iter().map(|h| h as &dyn age::Recipient));
-                let enc =
-                    age::Encryptor::with_recipients(all).map_err(|e| Error::InvalidRecipient {
-                        recipient: String::new(),
-                        reason: e.to_string(),
-                    })?;
+                let enc = encryptor(recipients, None)?;
                 let format = if *armor {
                     age::armor::Format::AsciiArmor
                 } else {
