@@ -250,7 +250,7 @@ class ReplayTest(unittest.TestCase):
         self.assertGreaterEqual(n, 20)
 
     def test_pods_of_each_set(self):
-        want = {"helm-compliant": 15, "openshift": 15, "noncompliant": 3, "k3s": 8, "kind": 9, "kind-1.27": 8}
+        want = {"helm-compliant": 18, "openshift": 18, "noncompliant": 3, "k3s": 8, "kind": 9, "kind-1.27": 8}
         for name, count in want.items():
             doc = self.c(name).json("/api/v1/pods", kind="PodList")
             self.assertEqual(len(doc["items"]), count, name)
@@ -276,6 +276,8 @@ class ReplayTest(unittest.TestCase):
             self.assertIn("limits", p["spec"]["containers"][0]["resources"])
         self.assertEqual(sum(p["status"]["containerStatuses"][0]["lastState"].get("terminated", {}).get("reason") == "OOMKilled"
                              for p in pods), 1)
+        ds = c.json("/apis/apps/v1/daemonsets", kind="DaemonSetList")["items"]
+        self.assertEqual([d["status"]["numberReady"] for d in ds], [3])
         sm = c.json("/apis/monitoring.coreos.com/v1/namespaces/rocketchat/servicemonitors", kind="ServiceMonitorList")
         self.assertEqual(len(sm["items"]), 1)
         nc = self.c("noncompliant")
@@ -328,12 +330,12 @@ class ReplayTest(unittest.TestCase):
         self.assertEqual(pages, 2)
         self.assertEqual(names, [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in full])
         names, pages = self.page_all(c, "/api/v1/pods", 4)
-        self.assertEqual((len(names), len(set(names)), pages), (15, 15, 4))
+        self.assertEqual((len(names), len(set(names)), pages), (18, 18, 5))
 
     def test_scale_mode(self):
         c = self.c("scale")
         names, pages = self.page_all(c, "/api/v1/pods", 500)
-        self.assertEqual((len(names), len(set(names)), pages), (2015, 2015, 5))
+        self.assertEqual((len(names), len(set(names)), pages), (2018, 2018, 5))
 
     def test_expired_continue_is_410(self):
         c = self.c("expired")
@@ -401,12 +403,12 @@ class ReplayTest(unittest.TestCase):
         q = lambda s: c.json("/api/v1/pods?" + s, kind="PodList")["items"]  # noqa: E731
         self.assertEqual(len(q("labelSelector=" + urllib.parse.quote("app.kubernetes.io/name in (mongodb,nats)"))), 5)
         self.assertEqual(len(q("labelSelector=" + urllib.parse.quote("app.kubernetes.io/name==mongodb"))), 3)
-        self.assertEqual(len(q("labelSelector=" + urllib.parse.quote("app.kubernetes.io/name!=mongodb"))), 12)
+        self.assertEqual(len(q("labelSelector=" + urllib.parse.quote("app.kubernetes.io/name!=mongodb"))), 15)
         self.assertEqual(len(q("labelSelector=statefulset.kubernetes.io/pod-name")), 6)
-        self.assertEqual(len(q("labelSelector=" + urllib.parse.quote("!statefulset.kubernetes.io/pod-name"))), 9)
+        self.assertEqual(len(q("labelSelector=" + urllib.parse.quote("!statefulset.kubernetes.io/pod-name"))), 12)
         on2 = q("fieldSelector=spec.nodeName%3Dworker-2")
         self.assertTrue(on2 and all(p["spec"]["nodeName"] == "worker-2" for p in on2))
-        self.assertEqual(len(q("fieldSelector=status.phase%3DRunning,metadata.namespace%3Dmonitoring")), 2)
+        self.assertEqual(len(q("fieldSelector=status.phase%3DRunning,metadata.namespace%3Dmonitoring")), 5)
         ev = c.json("/api/v1/events?fieldSelector=type%3DWarning", kind="EventList")["items"]
         self.assertEqual({e["reason"] for e in ev}, {"FailedScheduling", "Evicted", "BackOff", "Failed"})
         st = c.json("/api/v1/pods?fieldSelector=spec.containers%3Dx", want=400, kind="Status")
@@ -506,6 +508,7 @@ class ReplayTest(unittest.TestCase):
                 check_json(200, "application/json", b"{}", 200, None, "empty object")
         finally:
             srv.shutdown()
+            srv.server_close()
 
     # ------------------------------------------------------------- kubectl
     def kubectl(self, profile, *args):
@@ -528,7 +531,7 @@ class ReplayTest(unittest.TestCase):
             pods = json.loads(self.kubectl(profile, "get", "pods", "-A", "-o", "json"))
             self.assertEqual(len(pods["items"]), len(self.c(profile).json("/api/v1/pods")["items"]), profile)
         pods = json.loads(self.kubectl("scale", "get", "pods", "-A", "-o", "json", "--chunk-size=300"))
-        self.assertEqual(len(pods["items"]), 2015)
+        self.assertEqual(len(pods["items"]), 2018)
         out = self.kubectl("helm-compliant", "logs", "-n", "rocketchat", "rocketchat-mongodb-0", "--tail=1")
         self.assertIn("Slow query", out)
         deps = json.loads(self.kubectl("openshift", "get", "routes,clusterversions", "-A", "-o", "json"))
