@@ -13,6 +13,7 @@ RCDIAG_REQUIRE_PEERS=1: a missing kubectl or a missing $RCDIAG_TEST_KUBECONFIG_R
 (the peer `scripts/test-env start` runs) fails instead of skipping.
 """
 import base64
+import calendar
 import gzip
 import http.server
 import json
@@ -105,12 +106,12 @@ def check_json(code, ctype, body, want, kind, what):
 
 # ----------------------------------------------------- fixtures, read here
 def fixture_objects(set_spec):
-    """(apiVersion, kind, namespace, name, uid) of every object a set's files hold."""
+    """(apiVersion, kind, namespace, name) -> metadata of every object a set's files hold."""
     out = {}
 
     def add(it, api, kind):
         md = it["metadata"]
-        out[(it.get("apiVersion") or api, it.get("kind") or kind, md.get("namespace", ""), md["name"])] = md.get("uid")
+        out[(it.get("apiVersion") or api, it.get("kind") or kind, md.get("namespace", ""), md["name"])] = md
 
     for f in set_spec["objects"]:
         p = os.path.join(FIX, f)
@@ -160,6 +161,10 @@ def fixture_logs(set_spec):
     return out
 
 
+def epoch(ts):
+    return calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+
+
 class ReplayTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -177,6 +182,8 @@ class ReplayTest(unittest.TestCase):
         if not line.startswith("READY "):
             cls.proc.kill()
             raise RuntimeError("kube-replay did not start: %r\n%s" % (line, slurp(os.path.join(cls.dir, "log"))))
+        prof = json.loads(slurp(os.path.join(cls.dir, "profiles.json")))["profiles"]
+        cls.shift = {k: v["time_shift_seconds"] for k, v in prof.items()}
         cls.clients = {}
         for name in PROFILES + [e.split("=")[0] for e in EXTRA]:
             kc = read_kubeconfig(os.path.join(cls.dir, name + ".kubeconfig"))
@@ -219,11 +226,16 @@ class ReplayTest(unittest.TestCase):
             objs = fixture_objects(self.sets[set_name])
             self.assertGreater(len(objs), 0, set_name)
             per_list = {}
-            for (api, kind, ns, name), uid in objs.items():
+            shift = self.shift[set_name]
+            for (api, kind, ns, name), md in objs.items():
                 path, plural = self.obj_path(client, api, kind, ns, name, cache)
                 doc = client.json(path, kind=kind)
                 self.assertEqual(doc["metadata"]["name"], name, path)
-                self.assertEqual(doc["metadata"].get("uid"), uid, path)
+                self.assertEqual(doc["metadata"].get("uid"), md.get("uid"), path)
+                # Every timestamp shifted once, by the same whole seconds.
+                if md.get("creationTimestamp"):
+                    self.assertEqual(epoch(doc["metadata"]["creationTimestamp"]) - epoch(md["creationTimestamp"]),
+                                     shift, path)
                 base = path.rsplit("/", 1)[0]
                 per_list.setdefault(base, set()).add(name)
                 total += 1
@@ -411,6 +423,13 @@ class ReplayTest(unittest.TestCase):
         self.assertEqual(len(q("fieldSelector=status.phase%3DRunning,metadata.namespace%3Dmonitoring")), 5)
         ev = c.json("/api/v1/events?fieldSelector=type%3DWarning", kind="EventList")["items"]
         self.assertEqual({e["reason"] for e in ev}, {"FailedScheduling", "Evicted", "BackOff", "Failed"})
+        ev2 = c.json("/apis/events.k8s.io/v1/events?fieldSelector=type%3DWarning", kind="EventList")["items"]
+        self.assertEqual(sorted(e["note"] for e in ev2), sorted(e["message"] for e in ev))
+        self.assertTrue(all(e["regarding"]["kind"] == "Pod" and e["deprecatedCount"] >= 1 for e in ev2))
+        self.assertEqual(sorted((e["metadata"]["creationTimestamp"], e["deprecatedLastTimestamp"]) for e in ev2),
+                         sorted((e["metadata"]["creationTimestamp"], e["lastTimestamp"]) for e in ev))
+        self.assertEqual(len(c.json("/apis/events.k8s.io/v1/namespaces/rocketchat/events?fieldSelector="
+                                    "involvedObject.kind%3DPod,reason%3DEvicted", kind="EventList")["items"]), 1)
         st = c.json("/api/v1/pods?fieldSelector=spec.containers%3Dx", want=400, kind="Status")
         self.assertEqual(st["message"], "field label not supported: spec.containers")
 

@@ -147,6 +147,7 @@ class ClusterSet:
         self.logs = {}  # (ns, pod, container, previous) -> [(ts_ns or None, line)]
         for f in spec.get("logs", []):
             self._add_logs(f)
+        self._derive_events_api()
         self.shift_ns = 0
         if time_shift:
             self._shift_times()
@@ -298,6 +299,30 @@ class ClusterSet:
                 lines.append([None, line])
         self.logs[(ns, pod, container, previous)] = lines
 
+    def _derive_events_api(self):
+        """events.k8s.io/v1 serves the core Events of the same storage, converted as the
+        apiserver does (pkg/apis/events/v1 conversion: involvedObject -> regarding, message ->
+        note, source -> deprecatedSource, count and first/last timestamps -> deprecated*)."""
+        core = self.objects.get(("", "v1", "events"))
+        if not core or "events.k8s.io/v1" not in self.resources or ("events.k8s.io", "v1", "events") in self.objects:
+            return
+        out = {}
+        for key, e in core.items():
+            e = copy.deepcopy(e)  # its own dicts: the time shift walks each object once
+            n = {"kind": "Event", "apiVersion": "events.k8s.io/v1", "metadata": e["metadata"],
+                 "eventTime": e.get("eventTime")}
+            for src, dst in (("series", "series"), ("reportingComponent", "reportingController"),
+                             ("reportingInstance", "reportingInstance"), ("action", "action"),
+                             ("reason", "reason"), ("involvedObject", "regarding"), ("related", "related"),
+                             ("message", "note"), ("type", "type"), ("source", "deprecatedSource"),
+                             ("firstTimestamp", "deprecatedFirstTimestamp"),
+                             ("lastTimestamp", "deprecatedLastTimestamp"), ("count", "deprecatedCount")):
+                if e.get(src) not in (None, "", {}):
+                    n[dst] = e[src]
+            out[key] = n
+        self.objects[("events.k8s.io", "v1", "events")] = out
+        self._kinds[("events.k8s.io", "v1", "events")] = ("Event", "events.k8s.io/v1")
+
     def _shift_times(self):
         latest = [0]
 
@@ -429,7 +454,7 @@ def field_value(obj, path):
     return str(cur)
 
 
-def field_matcher(plural, sel):
+def field_matcher(plural, sel, group=""):
     preds = []
     allowed = {"metadata.name", "metadata.namespace"} | FIELDS.get(plural, set())
     for t in split_terms(sel):
@@ -440,6 +465,9 @@ def field_matcher(plural, sel):
         if key not in allowed:
             raise LookupError('field label not supported: %s' % key)
         path = FIELD_ALIASES.get((plural, key), key)
+        if group == "events.k8s.io":  # the same (core) field labels, on the converted object
+            path = {"source": "deprecatedSource.component", "reportingComponent": "reportingController"}.get(
+                key, key.replace("involvedObject.", "regarding.", 1))
         if op == "!=":
             preds.append(lambda o, p=path, v=val: field_value(o, p) != v)
         else:
@@ -785,7 +813,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 m = label_matcher(q["labelSelector"])
                 keys = [k for k in keys if m(items[k])]
             if q.get("fieldSelector"):
-                m = field_matcher(plural, q["fieldSelector"])
+                m = field_matcher(plural, q["fieldSelector"], group)
                 keys = [k for k in keys if m(items[k])]
         except LookupError as e:
             raise HttpError(400, status_body(400, "BadRequest", str(e).strip("'\"")))
