@@ -37,7 +37,7 @@ SERVER = os.path.join(HERE, "kube-replay.py")
 REQUIRE = os.environ.get("RCDIAG_REQUIRE_PEERS") == "1"
 LOG_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
 
-PROFILES = ["helm-compliant", "openshift", "noncompliant", "k3s", "kind", "kind-1.27"]
+PROFILES = ["helm-compliant", "openshift", "rancher-rke2", "noncompliant", "k3s", "kind", "kind-1.27"]
 EXTRA = ["rbac=helm-compliant,forbid=secrets,forbid=pods@monitoring,forbid=pods/log@rocketchat",
          "expired=helm-compliant,expire-continue", "scale=helm-compliant,scale-pods=2000",
          "control=helm-compliant"]
@@ -262,11 +262,31 @@ class ReplayTest(unittest.TestCase):
         self.assertGreaterEqual(n, 20)
 
     def test_pods_of_each_set(self):
-        want = {"helm-compliant": 18, "openshift": 18, "noncompliant": 3, "k3s": 8, "kind": 9, "kind-1.27": 8}
+        want = {"helm-compliant": 18, "openshift": 18, "rancher-rke2": 20, "noncompliant": 3, "k3s": 8, "kind": 9, "kind-1.27": 8}
         for name, count in want.items():
             doc = self.c(name).json("/api/v1/pods", kind="PodList")
             self.assertEqual(len(doc["items"]), count, name)
             self.assertTrue(all(i["status"].get("phase") for i in doc["items"]), name)
+
+    def test_pods_run_on_nodes_of_their_set(self):
+        for name in PROFILES:
+            nodes = {n["metadata"]["name"] for n in self.c(name).json("/api/v1/nodes", kind="NodeList")["items"]}
+            if name.startswith("kind"):
+                self.assertEqual(nodes, set(), name)  # not recorded
+                continue
+            self.assertTrue(nodes, name)
+            for p in self.c(name).json("/api/v1/pods", kind="PodList")["items"]:
+                if p["spec"].get("nodeName"):
+                    self.assertIn(p["spec"]["nodeName"], nodes, (name, p["metadata"]["name"]))
+
+    def test_rancher_signs(self):
+        c = self.c("rancher-rke2")
+        dep = c.json("/apis/apps/v1/namespaces/cattle-system/deployments/cattle-cluster-agent", kind="Deployment")
+        self.assertEqual(dep["status"]["readyReplicas"], 2)
+        nodes = c.json("/api/v1/nodes", kind="NodeList")["items"]
+        self.assertTrue(all("rke2.io/node-args" in n["metadata"]["annotations"] for n in nodes))
+        self.assertTrue(all(n["status"]["nodeInfo"]["kubeletVersion"].endswith("+rke2r1") for n in nodes))
+        self.assertIn("cattle-system", [n["metadata"]["name"] for n in c.json("/api/v1/namespaces")["items"]])
 
     def test_rocketchat_objects(self):
         c = self.c()
