@@ -279,6 +279,30 @@ class ReplayTest(unittest.TestCase):
                 if p["spec"].get("nodeName"):
                     self.assertIn(p["spec"]["nodeName"], nodes, (name, p["metadata"]["name"]))
 
+    def test_owners_exist(self):
+        """Every pod's controller (ReplicaSet, StatefulSet, DaemonSet, Job) and every
+        ReplicaSet's Deployment is in the set (kind recorded no ReplicaSets, the k3s bundle
+        no DaemonSets)."""
+        paths = {"ReplicaSet": "/apis/apps/v1/namespaces/%s/replicasets/%s",
+                 "StatefulSet": "/apis/apps/v1/namespaces/%s/statefulsets/%s",
+                 "DaemonSet": "/apis/apps/v1/namespaces/%s/daemonsets/%s",
+                 "Deployment": "/apis/apps/v1/namespaces/%s/deployments/%s",
+                 "Job": "/apis/batch/v1/namespaces/%s/jobs/%s"}
+        n = 0
+        for name in PROFILES:
+            if name.startswith("kind"):
+                continue
+            c = self.c(name)
+            objs = c.json("/api/v1/pods", kind="PodList")["items"] + c.json("/apis/apps/v1/replicasets")["items"]
+            for o in objs:
+                for ref in o["metadata"].get("ownerReferences", []):
+                    if ref["kind"] == "Node" or (name == "k3s" and ref["kind"] == "DaemonSet"):
+                        continue  # static pods; troubleshoot's bundle has no DaemonSets
+                    got = c.json(paths[ref["kind"]] % (o["metadata"]["namespace"], ref["name"]), kind=ref["kind"])
+                    self.assertEqual(got["metadata"]["uid"], ref["uid"], (name, o["metadata"]["name"]))
+                    n += 1
+        self.assertGreater(n, 50)
+
     def test_rancher_signs(self):
         c = self.c("rancher-rke2")
         dep = c.json("/apis/apps/v1/namespaces/cattle-system/deployments/cattle-cluster-agent", kind="Deployment")
