@@ -826,8 +826,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         rv = prof.rv
         if q.get("continue"):
             tok_rv, start = decode_continue(q["continue"])
-            if prof.expire_continue or tok_rv != rv:
-                fresh = encode_continue(rv, start)
+            # rv -1: the apiserver's "inconsistent" token (handleCompactedErrorForPaging), which
+            # continues at the latest resourceVersion; any other old rv has been compacted.
+            if tok_rv != -1 and (prof.expire_continue or tok_rv != rv):
+                fresh = encode_continue(-1, start)
                 raise HttpError(410, status_body(410, "Expired", EXPIRED_MSG, None, {"continue": fresh}))
             keys = [k for k in keys if ("%s/%s" % k if k[0] else k[1]) > start]
         meta = {"resourceVersion": str(rv)}
