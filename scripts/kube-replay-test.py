@@ -312,6 +312,61 @@ class ReplayTest(unittest.TestCase):
         self.assertTrue(all(n["status"]["nodeInfo"]["kubeletVersion"].endswith("+rke2r1") for n in nodes))
         self.assertIn("cattle-system", [n["metadata"]["name"] for n in c.json("/api/v1/namespaces")["items"]])
 
+    def test_built_objects_have_required_fields(self):
+        """The fields k8s-openapi (v1_33, the types the collector deserializes into) does not
+        make Option<>: a built object without one would fail to deserialize there."""
+        req = {
+            "Pod": [("spec.containers[].name", None), ("status.containerStatuses[]", ["image", "imageID", "name", "ready", "restartCount"]),
+                    ("status.conditions[]", ["status", "type"])],
+            "Node": [("status.nodeInfo", ["architecture", "bootID", "containerRuntimeVersion", "kernelVersion",
+                                          "kubeProxyVersion", "kubeletVersion", "machineID", "operatingSystem",
+                                          "osImage", "systemUUID"]),
+                     ("status.conditions[]", ["status", "type"]), ("status.addresses[]", ["address", "type"])],
+            "Deployment": [("spec", ["selector", "template"]), ("status.conditions[]", ["status", "type"])],
+            "StatefulSet": [("spec", ["selector", "template"]), ("status", ["replicas"])],
+            "DaemonSet": [("spec", ["selector", "template"]),
+                          ("status", ["currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady"])],
+            "ReplicaSet": [("spec", ["selector"]), ("status", ["replicas"])],
+            "PodDisruptionBudget": [("status", ["currentHealthy", "desiredHealthy", "disruptionsAllowed", "expectedPods"])],
+            "HorizontalPodAutoscaler": [("spec", ["maxReplicas", "scaleTargetRef"]), ("status", ["desiredReplicas"]),
+                                        ("status.conditions[]", ["status", "type"])],
+            "Event": [("", ["involvedObject", "metadata"])],
+            "Service": [("spec.ports[]", ["port"])],
+            "StorageClass": [("", ["provisioner", "metadata"])],
+            "Ingress": [("spec.rules[].http.paths[]", ["backend", "pathType"])],
+        }
+
+        def at(obj, path):
+            objs = [obj]
+            for part in [p for p in path.split(".") if p]:
+                many = part.endswith("[]")
+                part = part.rstrip("[]")
+                nxt = []
+                for o in objs:
+                    v = o.get(part) if isinstance(o, dict) else None
+                    if v is None:
+                        continue
+                    nxt += v if many else [v]
+                objs = nxt
+            return objs
+
+        n = 0
+        for name in ("helm-compliant", "openshift", "rancher-rke2", "noncompliant"):
+            for f in self.sets[name]["objects"]:
+                if not f.startswith("built/"):
+                    continue
+                doc = json.loads(slurp(os.path.join(FIX, f)))
+                for it in doc["items"]:
+                    kind = it.get("kind") or doc["kind"][:-4]
+                    for path, fields in req.get(kind, []):
+                        for o in at(it, path):
+                            for fld in fields or []:
+                                self.assertIn(fld, o, (f, it["metadata"]["name"], path))
+                                n += 1
+                        if fields is None:
+                            self.assertTrue(at(it, path), (f, it["metadata"]["name"], path))
+        self.assertGreater(n, 500)
+
     def test_rocketchat_objects(self):
         c = self.c()
         dep = c.json("/apis/apps/v1/namespaces/rocketchat/deployments/rocketchat-rocketchat", kind="Deployment")
