@@ -471,6 +471,16 @@ class ReplayTest(unittest.TestCase):
         self.assertEqual(st["reason"], "BadRequest")
         self.assertIn("continue key is not valid", st["message"])
 
+    def test_request_log(self):
+        c = self.c("noncompliant")
+        c.json("/rcdiag/requests", method="DELETE", kind="Status")
+        c.json("/api/v1/pods?limit=2", kind="PodList")
+        c.json("/api/v1/namespaces/chat/pods/nope", want=404, kind="Status")
+        log = c.json("/rcdiag/requests")
+        self.assertEqual(log["profile"], "noncompliant")
+        self.assertEqual([(r["method"], r["path"], r["query"], r["code"]) for r in log["requests"]],
+                         [("GET", "/api/v1/pods", "limit=2", 200), ("GET", "/api/v1/namespaces/chat/pods/nope", "", 404)])
+
     # -------------------------------------------------------------- errors
     def test_401_without_or_with_a_wrong_token(self):
         for path in ("/version", "/api/v1/pods", "/apis"):
