@@ -2,6 +2,7 @@
 //! binary stays thin and the tests can drive the pieces directly.
 
 pub mod bound;
+pub mod clients;
 pub mod collectors;
 pub mod config;
 pub mod isolate;
