@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod diff;
 pub mod explore;
+pub mod image_ref;
 mod logscan;
 pub mod model;
 pub mod policy;

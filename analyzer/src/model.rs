@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use rcdiag_bundle::{Bundle, Manifest, TrustStatus};
 use serde_json::Value;
 
-use crate::logscan::LogScanner;
+pub use crate::image_ref::ImageRef;
+use crate::logscan::{LogFindings, LogScanner};
 use crate::policy::Policy;
 
 /// One known-signature hit in a log file.
@@ -152,7 +153,8 @@ impl NodeData {
             .map(String::as_str)
             .filter(|p| p.starts_with("logs/") && p.ends_with(".log"))
             .collect();
-        LogScanner::new(policy).scan_entries(&mut node, bundle, &logs)?;
+        let found = LogScanner::new(policy).scan_entries(bundle, &logs)?;
+        node.set_log_findings(found);
         Ok(node)
     }
 
@@ -164,7 +166,34 @@ impl NodeData {
         reader: impl std::io::Read,
         policy: &Policy,
     ) -> std::io::Result<()> {
-        LogScanner::new(policy).scan(self, file, reader)
+        let mut found = self.take_log_findings();
+        let scanned = LogScanner::new(policy).scan(&mut found, file, reader);
+        self.set_log_findings(found);
+        scanned
+    }
+
+    /// Moves what the log scanner found so far out of the node.
+    fn take_log_findings(&mut self) -> LogFindings {
+        LogFindings {
+            log_matches: std::mem::take(&mut self.log_matches),
+            log_match_counts: std::mem::take(&mut self.log_match_counts),
+            log_files: std::mem::take(&mut self.log_files),
+            startup_versions: std::mem::take(&mut self.startup_versions),
+            startup_mongo_versions: std::mem::take(&mut self.startup_mongo_versions),
+            startup_mongo_engines: std::mem::take(&mut self.startup_mongo_engines),
+            startup_oplog: std::mem::take(&mut self.startup_oplog),
+        }
+    }
+
+    /// Stores what the log scanner found (replacing what the node held).
+    fn set_log_findings(&mut self, found: LogFindings) {
+        self.log_matches = found.log_matches;
+        self.log_match_counts = found.log_match_counts;
+        self.log_files = found.log_files;
+        self.startup_versions = found.startup_versions;
+        self.startup_mongo_versions = found.startup_mongo_versions;
+        self.startup_mongo_engines = found.startup_mongo_engines;
+        self.startup_oplog = found.startup_oplog;
     }
 
     /// The host name of the node (from the manifest).
@@ -566,66 +595,6 @@ pub fn as_u64(v: &Value) -> Option<u64> {
         _ => as_f64(v)
             .filter(|f| *f >= 0.0 && f.is_finite())
             .map(|f| f as u64),
-    }
-}
-
-/// A parsed image reference, the repository normalized as
-/// `registry/path` (`rocket.chat:8` → `docker.io/library/rocket.chat`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
-    /// Normalized repository; empty when the reference is only an image id.
-    pub repository: String,
-    /// Tag, if any.
-    pub tag: Option<String>,
-    /// Digest, if any.
-    pub digest: Option<String>,
-}
-
-impl ImageRef {
-    /// Parses an image reference as Docker shows it.
-    pub fn parse(reference: &str) -> ImageRef {
-        let r = reference.trim();
-        let (rest, digest) = match r.split_once('@') {
-            Some((a, d)) => (a, Some(d.to_string())),
-            None => (r, None),
-        };
-        if rest.is_empty() || rest.starts_with("sha256:") {
-            return ImageRef {
-                repository: String::new(),
-                tag: None,
-                digest: digest.or_else(|| Some(rest.to_string()).filter(|s| !s.is_empty())),
-            };
-        }
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => (
-                &rest[..last_slash + i],
-                Some(rest[last_slash + i + 1..].to_string()),
-            ),
-            None => (rest, None),
-        };
-        let mut parts: Vec<&str> = name.split('/').collect();
-        let has_registry = parts.len() > 1
-            && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost");
-        let registry = if has_registry {
-            parts.remove(0).to_ascii_lowercase()
-        } else {
-            "docker.io".to_string()
-        };
-        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
-            "docker.io".to_string()
-        } else {
-            registry
-        };
-        let mut path = parts.join("/").to_ascii_lowercase();
-        if registry == "docker.io" && !path.contains('/') {
-            path = format!("library/{path}");
-        }
-        ImageRef {
-            repository: format!("{registry}/{path}"),
-            tag,
-            digest,
-        }
     }
 }
 

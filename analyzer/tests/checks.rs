@@ -2,7 +2,9 @@
 //! outcome it can give from small synthetic nodes, plus one real bundle written with
 //! `BundleWriter`, opened with `Bundle::open` and loaded with `NodeData::load`.
 
-use rcdiag_analyzer::checks::{CHECKS, CheckInput, CheckResult, Outcome, cluster_notes, run_all};
+use rcdiag_analyzer::checks::{
+    CHECKS, CheckId, CheckInput, CheckResult, Outcome, cluster_notes, run_all,
+};
 use rcdiag_analyzer::model::{ImageRef, NodeData};
 use rcdiag_analyzer::policy::{MongoCompat, Policy, SupportStatus, Version};
 use rcdiag_bundle::{
@@ -1624,13 +1626,17 @@ fn cluster_notes_flag_different_deployments_and_duplicates() {
 #[test]
 fn policy_builtin_validates() {
     let p = Policy::builtin();
-    assert!(p.validate().is_empty(), "{:?}", p.validate());
+    assert!(
+        p.validate(CheckId::NAMES).is_empty(),
+        "{:?}",
+        p.validate(CheckId::NAMES)
+    );
     assert_eq!(p.name, "rocketchat");
     assert_eq!(p.as_of, date("2026-11-26"));
     assert_eq!(p.releases.table.len(), 36, "every row of facts §4");
     for info in CHECKS {
         assert!(
-            p.checks.contains_key(info.id),
+            p.checks.contains_key(info.id.as_str()),
             "{} has remediation and source",
             info.id
         );
@@ -1640,7 +1646,7 @@ fn policy_builtin_validates() {
 #[test]
 fn policy_roundtrips_through_toml() {
     let p = Policy::builtin();
-    let again = Policy::from_toml(&p.to_toml()).expect("to_toml parses back");
+    let again = Policy::from_toml(&p.to_toml(), CheckId::NAMES).expect("to_toml parses back");
     assert_eq!(p, again);
 }
 
@@ -1655,7 +1661,7 @@ fn policy_broken_is_rejected_with_clear_messages() {
         )
         .replace("eol = \"2027-06-30\"", "eol = \"2027-06-15\"")
         .replace("source = \"monitoring\"\n", "source = \"nowhere\"\n");
-    let err = Policy::from_toml(&text).expect_err("broken policy");
+    let err = Policy::from_toml(&text, CheckId::NAMES).expect_err("broken policy");
     let msg = err.to_string();
     for needle in [
         "policy is invalid",
@@ -1671,14 +1677,14 @@ fn policy_broken_is_rejected_with_clear_messages() {
 
 #[test]
 fn policy_parse_errors_are_clear() {
-    let err = Policy::from_toml("name = 5").expect_err("wrong type");
+    let err = Policy::from_toml("name = 5", CheckId::NAMES).expect_err("wrong type");
     assert!(
         err.to_string().starts_with("policy does not parse:"),
         "{err}"
     );
     let text =
         rcdiag_analyzer::policy::BUILTIN.replace("as_of = \"2026-11-26\"", "as_of = \"yesterday\"");
-    assert!(Policy::from_toml(&text).is_err());
+    assert!(Policy::from_toml(&text, CheckId::NAMES).is_err());
     let text = format!(
         "{}\nunexpected_key = 1\n",
         rcdiag_analyzer::policy::BUILTIN.replacen(
@@ -1687,10 +1693,13 @@ fn policy_parse_errors_are_clear() {
             1
         )
     );
-    let err = Policy::from_toml(&text).expect_err("unknown field");
+    let err = Policy::from_toml(&text, CheckId::NAMES).expect_err("unknown field");
     assert!(err.to_string().contains("bogus"), "{err}");
-    let err =
-        Policy::load(std::path::Path::new("/nonexistent/policy.toml")).expect_err("missing file");
+    let err = Policy::load(
+        std::path::Path::new("/nonexistent/policy.toml"),
+        CheckId::NAMES,
+    )
+    .expect_err("missing file");
     assert!(
         err.to_string().contains("/nonexistent/policy.toml"),
         "{err}"
@@ -1702,7 +1711,10 @@ fn policy_load_from_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.toml");
     std::fs::write(&path, Policy::builtin().to_toml()).unwrap();
-    assert_eq!(Policy::load(&path).unwrap(), Policy::builtin());
+    assert_eq!(
+        Policy::load(&path, CheckId::NAMES).unwrap(),
+        Policy::builtin()
+    );
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod containers;
 mod deploy;
 mod hardware;
 mod host;
+mod id;
 mod image;
 mod logs;
 mod mongodb;
@@ -20,6 +21,7 @@ mod scale;
 mod version;
 
 pub use bundle::COLLECTOR_CHECKS;
+pub use id::{CheckId, UnknownCheck};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -158,175 +160,75 @@ pub struct CheckInput<'a> {
     pub trust_given: bool,
 }
 
-/// Static description of a check.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct CheckInfo {
+/// A check: its id, title, area, what it checks and the function that runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
     /// Stable id.
-    pub id: &'static str,
+    pub id: CheckId,
     /// Title.
     pub title: &'static str,
-    /// Area.
+    /// Area (the first part of the id).
     pub area: &'static str,
     /// What it checks.
     pub description: &'static str,
+    /// Runs the check over the nodes of one installation.
+    pub run: fn(&CheckInput) -> CheckResult,
 }
 
-/// Every check, in report order.
-pub const CHECKS: &[CheckInfo] = &[
-    CheckInfo {
-        id: "image.official",
-        title: "Official Rocket.Chat image",
-        area: "image",
-        description: "Every Rocket.Chat container runs an official image (policy repositories, with the maintainer or OCI source label where the image carries one, DEPLOY_METHOD not tar); no Rocket.Chat process runs on the host outside a container.",
-    },
-    CheckInfo {
-        id: "deploy.method",
-        title: "Deploy method",
-        area: "deploy",
-        description: "Rocket.Chat's statistics deploy.method (else the containers' DEPLOY_METHOD) is not tar (a manual install).",
-    },
-    CheckInfo {
-        id: "scale.orchestrated",
-        title: "Scaled installation is orchestrated",
-        area: "scale",
-        description: "An installation with more than one live instance or more than 2000 active users runs under Rancher, OpenShift, Kubernetes with Helm or docker-compose.",
-    },
-    CheckInfo {
-        id: "hardware.cpu",
-        title: "CPU meets the tier",
-        area: "hardware",
-        description: "Each node has the vCPUs of the hardware tier for the concurrent (else active) users, for the components it runs.",
-    },
-    CheckInfo {
-        id: "hardware.memory",
-        title: "Memory meets the tier",
-        area: "hardware",
-        description: "Each node has the memory of the hardware tier for the concurrent (else active) users, for the components it runs.",
-    },
-    CheckInfo {
-        id: "hardware.disk",
-        title: "Disk meets the tier",
-        area: "hardware",
-        description: "The data mount(s) of each node are as large as the tier requires (40 GB for Rocket.Chat, plus MongoDB's where it runs).",
-    },
-    CheckInfo {
-        id: "monitoring.prometheus",
-        title: "Prometheus metrics collected",
-        area: "monitoring",
-        description: "Rocket.Chat's Prometheus exporter is enabled and something scrapes it (a Prometheus-like container or prometheus.io/scrape labels).",
-    },
-    CheckInfo {
-        id: "monitoring.grafana",
-        title: "Grafana dashboards",
-        area: "monitoring",
-        description: "A Grafana container runs to show the metrics.",
-    },
-    CheckInfo {
-        id: "version.supported",
-        title: "Rocket.Chat version supported",
-        area: "version",
-        description: "The Rocket.Chat release was within its support window (LTS aware) on the as-of date; a release newer than the policy is unknown.",
-    },
-    CheckInfo {
-        id: "version.consistent",
-        title: "All instances run the same version",
-        area: "version",
-        description: "Image tags, statistics, /api/info and startup boxes across all bundles report one Rocket.Chat version.",
-    },
-    CheckInfo {
-        id: "mongodb.version",
-        title: "MongoDB version compatible",
-        area: "mongodb",
-        description: "The MongoDB version is supported by the Rocket.Chat version per the policy matrix (deprecated warns).",
-    },
-    CheckInfo {
-        id: "mongodb.replica-set",
-        title: "MongoDB replica set healthy",
-        area: "mongodb",
-        description: "MongoDB is a replica set with a primary and every member healthy (standalone fails).",
-    },
-    CheckInfo {
-        id: "mongodb.storage-engine",
-        title: "MongoDB storage engine",
-        area: "mongodb",
-        description: "MongoDB uses the WiredTiger storage engine.",
-    },
-    CheckInfo {
-        id: "mongodb.bypass-flags",
-        title: "No validation bypass switches",
-        area: "mongodb",
-        description: "No BYPASS_* / SKIP_MONGODEPRECATION_* variable is set on Rocket.Chat containers or host processes.",
-    },
-    CheckInfo {
-        id: "host.disk-free",
-        title: "Free space on data mounts",
-        area: "host",
-        description: "The data mounts have free space above the policy thresholds (warn under 20%, fail under 10%).",
-    },
-    CheckInfo {
-        id: "host.clock-skew",
-        title: "Node clocks agree",
-        area: "host",
-        description: "Every node's clock is synchronized, its reported offset small, and the nodes' clocks agree (compared through the MongoDB server's clock).",
-    },
-    CheckInfo {
-        id: "containers.restarting",
-        title: "No restart loops or OOM kills",
-        area: "containers",
-        description: "No container is restarting, was OOM-killed, or has restarted more often than the policy allows.",
-    },
-    CheckInfo {
-        id: "logs.known-errors",
-        title: "Known error signatures in logs",
-        area: "logs",
-        description: "No log line matches a known error signature of the policy.",
-    },
-    CheckInfo {
-        id: "bundle.complete",
-        title: "Bundle complete",
-        area: "bundle",
-        description: "Every collector ran to completion; otherwise the checks it weakens are named.",
-    },
-    CheckInfo {
-        id: "bundle.signer-trusted",
-        title: "Bundle signer trusted",
-        area: "bundle",
-        description: "Every bundle is signed by a node key listed in the allowed signers file (--trust).",
-    },
+/// Each area's checks, in report order.
+const AREAS: &[&[Check]] = &[
+    image::CHECKS,
+    deploy::CHECKS,
+    scale::CHECKS,
+    hardware::CHECKS,
+    monitoring::CHECKS,
+    version::CHECKS,
+    mongodb::CHECKS,
+    host::CHECKS,
+    containers::CHECKS,
+    logs::CHECKS,
+    bundle::CHECKS,
 ];
+
+const COUNT: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < AREAS.len() {
+        n += AREAS[i].len();
+        i += 1;
+    }
+    n
+};
+
+const fn flatten() -> [Check; COUNT] {
+    let mut out = [AREAS[0][0]; COUNT];
+    let (mut a, mut k) = (0, 0);
+    while a < AREAS.len() {
+        let mut i = 0;
+        while i < AREAS[a].len() {
+            out[k] = AREAS[a][i];
+            k += 1;
+            i += 1;
+        }
+        a += 1;
+    }
+    out
+}
+
+/// Every check, in report order (the areas' own lists, concatenated).
+pub const CHECKS: &[Check] = &flatten();
 
 /// Runs every check in [`CHECKS`] order.
 pub fn run_all(input: &CheckInput) -> Vec<CheckResult> {
-    let mut out = vec![
-        image::official(input),
-        deploy::method(input),
-        scale::orchestrated(input),
-    ];
-    out.extend(hardware::all(input));
-    out.push(monitoring::prometheus(input));
-    out.push(monitoring::grafana(input));
-    out.push(version::supported(input));
-    out.push(version::consistent(input));
-    out.push(mongodb::version(input));
-    out.push(mongodb::replica_set(input));
-    out.push(mongodb::storage_engine(input));
-    out.push(mongodb::bypass_flags(input));
-    out.push(host::disk_free(input));
-    out.push(host::clock_skew(input));
-    out.push(containers::restarting(input));
-    out.push(logs::known_errors(input));
-    out.push(bundle::complete(input));
-    out.push(bundle::signer_trusted(input));
-    out
+    CHECKS.iter().map(|c| (c.run)(input)).collect()
 }
 
 /// Runs the one check `id`; `None` for an unknown id.
 pub fn run_one(input: &CheckInput, id: &str) -> Option<CheckResult> {
     CHECKS
         .iter()
-        .any(|c| c.id == id)
-        .then(|| run_all(input).into_iter().find(|r| r.id == id))
-        .flatten()
+        .find(|c| c.id.as_str() == id)
+        .map(|c| (c.run)(input))
 }
 
 /// Remarks about the set of bundles as a whole (e.g. bundles of different deployments).
@@ -435,7 +337,7 @@ const MAX_MESSAGES: usize = 4;
 /// Builds a result with the id's title and area and the policy's remediation link.
 pub(crate) fn result(
     input: &CheckInput,
-    id: &str,
+    id: CheckId,
     outcome: Outcome,
     message: String,
     mut evidence: Vec<Evidence>,
@@ -443,13 +345,13 @@ pub(crate) fn result(
     let info = CHECKS.iter().find(|c| c.id == id);
     evidence.truncate(MAX_EVIDENCE);
     CheckResult {
-        id: id.to_string(),
-        title: info.map(|i| i.title).unwrap_or(id).to_string(),
-        area: info.map(|i| i.area).unwrap_or("").to_string(),
+        id: id.as_str().to_string(),
+        title: info.map_or(id.as_str(), |i| i.title).to_string(),
+        area: info.map_or("", |i| i.area).to_string(),
         outcome,
         message,
         evidence,
-        remediation: input.policy.remediation(id),
+        remediation: input.policy.remediation(id.as_str()),
     }
 }
 
@@ -458,7 +360,7 @@ pub(crate) fn result(
 /// `unknown` with `nothing_msg`.
 pub(crate) fn conclude(
     input: &CheckInput,
-    id: &str,
+    id: CheckId,
     mut findings: Vec<Finding>,
     nothing_msg: &str,
 ) -> CheckResult {
@@ -666,4 +568,38 @@ pub(crate) fn list(items: &[String], max: usize) -> String {
         return items.join(", ");
     }
     format!("{} and {} more", items[..max].join(", "), items.len() - max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_are_declared_once_each_in_id_order_with_their_area() {
+        let ids: Vec<CheckId> = CHECKS.iter().map(|c| c.id).collect();
+        assert_eq!(
+            ids,
+            CheckId::ALL,
+            "every id has exactly one check, in order"
+        );
+        for c in CHECKS {
+            assert_eq!(
+                c.id.as_str().split_once('.').map(|(a, _)| a),
+                Some(c.area),
+                "{} is declared in the wrong area",
+                c.id
+            );
+            assert!(!c.title.is_empty() && !c.description.is_empty());
+        }
+    }
+
+    #[test]
+    fn builtin_policy_covers_exactly_the_checks() {
+        let p = Policy::builtin();
+        assert_eq!(p.validate(CheckId::NAMES), Vec::<String>::new());
+        let keys: Vec<&str> = p.checks.keys().map(String::as_str).collect();
+        let mut names = CheckId::NAMES.to_vec();
+        names.sort_unstable();
+        assert_eq!(keys, names);
+    }
 }
