@@ -1,6 +1,7 @@
 //! `rcdiag-analyzer`: verifies, checks and explores rcdiag diagnostics bundles
-//! offline. The work is done by the `rcdiag_analyzer` library; this file parses the
-//! command line, loads keys, opens bundles, prints and picks the exit status.
+//! offline. This file only parses the command line and dispatches: flags are in
+//! `cli/args.rs`, each subcommand's handler in `cli/` (`check`, `explore`, `keys`,
+//! `diff`, `verify`, `policy`), the work in the `rcdiag_analyzer` library.
 //!
 //! Exit status: 0 ok (for `check`: nothing failed or warned; for `grep`: a match),
 //! 1 a bundle (or key) could not be read or verified (`grep`: no match), 2 usage
