@@ -116,9 +116,13 @@ impl Evidence {
         self
     }
 
-    /// Adds the value found.
+    /// Adds the value found (at most [`crate::report::MAX_LONG_VALUE`] bytes: the
+    /// report shows a long value whole once, see [`crate::report::LongValue`]).
     pub fn val(mut self, value: impl std::fmt::Display) -> Evidence {
-        self.value = Some(crate::model::cut(&value.to_string(), 300));
+        self.value = Some(rcdiag_bundle::cut_to(
+            &value.to_string(),
+            crate::report::MAX_LONG_VALUE,
+        ));
         self
     }
 
@@ -331,6 +335,10 @@ impl Finding {
 
 /// Most evidence items kept per check result.
 pub(crate) const MAX_EVIDENCE: usize = 60;
+/// Most distinct evidence values longer than a report field that one result keeps
+/// long (the report shows each whole once); the others are cut to a field's size, so
+/// a result holds at most this many values of up to `report::MAX_LONG_VALUE` bytes.
+const MAX_LONG_PER_RESULT: usize = 4;
 /// Most messages joined into one result message.
 const MAX_MESSAGES: usize = 4;
 
@@ -344,6 +352,17 @@ pub(crate) fn result(
 ) -> CheckResult {
     let info = CHECKS.iter().find(|c| c.id == id);
     evidence.truncate(MAX_EVIDENCE);
+    let mut long: Vec<String> = Vec::new();
+    for v in evidence.iter_mut().filter_map(|e| e.value.as_mut()) {
+        if v.len() <= crate::report::MAX_EVIDENCE_FIELD || long.contains(v) {
+            continue;
+        }
+        if long.len() < MAX_LONG_PER_RESULT {
+            long.push(v.clone());
+        } else {
+            *v = rcdiag_bundle::cut_to(v, crate::report::MAX_EVIDENCE_FIELD);
+        }
+    }
     CheckResult {
         id: id.as_str().to_string(),
         title: info.map_or(id.as_str(), |i| i.title).to_string(),
