@@ -51,6 +51,12 @@ pub(crate) const MAX_LOAD_THREADS: usize = 4;
 /// a call returns `(_, true)` no further index is started, so only results after the
 /// first stopping one can be `None`: read in order up to it, they are what loading one
 /// by one would have given.
+///
+/// Not `rayon` (issue 10 item 5 proposed it): its parallel iterators split the index
+/// range by work stealing, so without `--keep-going` bundles after the first bad one
+/// would already be loading, and results after it would no longer be what loading one
+/// by one gives; keeping that takes this same shared counter, with rayon only
+/// spawning the (at most 4) threads that `std::thread::scope` spawns here.
 pub(crate) fn load_bundles<T: Send>(
     count: usize,
     load: impl Fn(usize) -> (T, bool) + Sync,

@@ -7,37 +7,37 @@ fn with_mongo(mut n: NodeData, v: &str) -> NodeData {
     n
 }
 
+/// `mongodb.version` by the Rocket.Chat and MongoDB versions (`None`: the healthy
+/// node's, 8.5.1 and 8.0.4).
 #[test]
-fn mongodb_version_pass() {
-    expect(
-        &[healthy("a", "n1")],
-        "mongodb.version",
-        Outcome::Pass,
-        "MongoDB 8.0.4 is supported by Rocket.Chat 8.5.1",
-    );
-}
-
-#[test]
-fn mongodb_version_warn_deprecated() {
-    let n = with_mongo(with_version(healthy("a", "n1"), "7.4.1"), "5.0.24");
-    expect(&[n], "mongodb.version", Outcome::Warn, "deprecated");
-}
-
-#[test]
-fn mongodb_version_warn_disputed() {
-    let n = with_mongo(with_version(healthy("a", "n1"), "8.1.2"), "8.0.4");
-    expect(&[n], "mongodb.version", Outcome::Warn, "disagree");
-}
-
-#[test]
-fn mongodb_version_fail_unsupported() {
-    let n = with_mongo(healthy("a", "n1"), "6.0.13");
-    expect(
-        &[n],
-        "mongodb.version",
-        Outcome::Fail,
-        "not supported by Rocket.Chat 8.5.1",
-    );
+fn mongodb_version_by_versions() {
+    type Row<'a> = (Option<&'a str>, Option<&'a str>, Outcome, &'a str);
+    let rows: [Row; 4] = [
+        (
+            None,
+            None,
+            Outcome::Pass,
+            "MongoDB 8.0.4 is supported by Rocket.Chat 8.5.1",
+        ),
+        (Some("7.4.1"), Some("5.0.24"), Outcome::Warn, "deprecated"),
+        (Some("8.1.2"), Some("8.0.4"), Outcome::Warn, "disagree"),
+        (
+            None,
+            Some("6.0.13"),
+            Outcome::Fail,
+            "not supported by Rocket.Chat 8.5.1",
+        ),
+    ];
+    for (rc, mongo, outcome, needle) in rows {
+        let mut n = healthy("a", "n1");
+        if let Some(v) = rc {
+            n = with_version(n, v);
+        }
+        if let Some(v) = mongo {
+            n = with_mongo(n, v);
+        }
+        expect(&[n], "mongodb.version", outcome, needle);
+    }
 }
 
 #[test]
