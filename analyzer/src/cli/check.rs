@@ -9,9 +9,9 @@ use rcdiag_analyzer::checks::{self, CheckInput};
 use rcdiag_analyzer::model::NodeData;
 use rcdiag_analyzer::report::{self, BundleInfo, PolicyRef, Report, ReportOutcome, TextStyle};
 
-use super::args::*;
-use super::keys::*;
-use super::*;
+use super::args::{CheckArgs, ColorWhen, ReportFormat};
+use super::keys::{Keys, report_bundle_error};
+use super::{Status, display, load_policy, print_stdout};
 
 /// Labels of the bundles as checks cite them: the file name, or the whole path when
 /// two bundles share a file name.
@@ -231,7 +231,9 @@ pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::PathBuf;
+
+    use super::bundle_labels;
 
     #[test]
     fn bundle_labels_use_file_names_unless_ambiguous() {

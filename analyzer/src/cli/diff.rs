@@ -6,10 +6,10 @@ use rcdiag_analyzer::diff::diff_nodes;
 use rcdiag_analyzer::model::NodeData;
 use rcdiag_analyzer::report::sanitize_line;
 
-use super::args::*;
+use super::args::{DataFormat, DiffArgs};
 use super::check::bundle_labels;
-use super::keys::*;
-use super::*;
+use super::keys::{Keys, open_or_report, report_bundle_error};
+use super::{Reported, Status, display, load_policy, print_stdout};
 
 pub(crate) fn diff(a: &DiffArgs) -> anyhow::Result<Status> {
     let policy = load_policy(a.policy.as_deref())?;

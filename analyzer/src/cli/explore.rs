@@ -6,9 +6,9 @@ use anyhow::{Context, anyhow};
 use rcdiag_analyzer::explore::{self, ExploreError, Glob, GrepOptions};
 use rcdiag_analyzer::report::{self, sanitize_line};
 
-use super::args::*;
-use super::keys::*;
-use super::*;
+use super::args::{CatArgs, DataFormat, GrepArgs, LsArgs};
+use super::keys::{Keys, looks_like_identity, open_or_report, report_bundle_error};
+use super::{Status, print_stdout};
 
 pub(crate) fn ls(a: &LsArgs) -> anyhow::Result<Status> {
     let keys = Keys::load(&a.open.identity, a.open.trust.as_deref())?;

@@ -9,8 +9,8 @@ use anyhow::anyhow;
 use rcdiag_analyzer::report::sanitize_line;
 use rcdiag_bundle::{Bundle, Identity, OpenOptions, TrustedSigners};
 
-use super::args::*;
-use super::*;
+use super::args::KeygenArgs;
+use super::{Reported, Status, UsageError, print_stdout};
 
 /// Identities and trusted signers, loaded once per run.
 pub(crate) struct Keys {

@@ -6,7 +6,7 @@ use rcdiag_analyzer::checks::CheckId;
 use rcdiag_analyzer::policy::Policy;
 use rcdiag_analyzer::report::sanitize_line;
 
-use super::*;
+use super::{Status, load_policy, print_stdout};
 
 pub(crate) fn policy_show(path: Option<&Path>) -> anyhow::Result<Status> {
     let policy = load_policy(path)?;

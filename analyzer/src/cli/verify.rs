@@ -2,9 +2,9 @@
 
 use rcdiag_analyzer::report::VerifySummary;
 
-use super::args::*;
-use super::keys::*;
-use super::*;
+use super::args::{DataFormat, ExtractArgs, VerifyArgs};
+use super::keys::{Keys, open_or_report, report_bundle_error};
+use super::{Status, display, print_stdout};
 
 pub(crate) fn verify(a: &VerifyArgs) -> anyhow::Result<Status> {
     let keys = Keys::load(&a.open.identity, a.open.trust.as_deref())?;
