@@ -9,3 +9,4 @@ mod logscan;
 pub mod model;
 pub mod policy;
 pub mod report;
+mod text;

@@ -1,8 +1,10 @@
 //! Judging the lines of a log: the block search over whole lines, the per-line
 //! fallback, and what one line yields (signature hits, startup box values).
 
-use super::{LONG_LINE_WINDOW, LogFindings, LogScanner, LogState, MAX_SCAN_LINE, STARTUP_LABELS};
-use crate::model::{LogMatch, cut};
+use super::{
+    LONG_LINE_WINDOW, LogFindings, LogMatch, LogScanner, LogState, MAX_SCAN_LINE, STARTUP_LABELS,
+};
+use crate::text::cut;
 
 impl LogScanner<'_> {
     /// Scans the next bytes of a log: the whole lines among them, and the line begun

@@ -5,7 +5,6 @@
 
 use rcdiag_bundle::Bundle;
 
-use crate::model::LogMatch;
 use crate::policy::Policy;
 
 mod judge;
@@ -68,6 +67,19 @@ pub(crate) struct LogScanner<'p> {
     block: Option<regex::Regex>,
     /// A signature uses `$`: blocks holding a '\r' are judged line by line.
     block_cr_sensitive: bool,
+}
+
+/// One known-signature hit in a log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogMatch {
+    /// Policy signature id.
+    pub signature: String,
+    /// Bundle path of the log file.
+    pub file: String,
+    /// 1-based line number.
+    pub line_no: u64,
+    /// The line (cut to the policy's `max_line_chars`).
+    pub line: String,
 }
 
 /// What a node's logs hold: signature hits and the values of startup boxes.

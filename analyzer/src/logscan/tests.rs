@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::judge::count_newlines;
 use super::*;
-use crate::model::cut;
+use crate::text::cut;
 
 /// `NodeData::scan_log`, on the findings alone.
 trait ScanLog {

@@ -16,8 +16,10 @@ use rcdiag_bundle::{Bundle, Manifest, TrustStatus};
 use serde_json::Value;
 
 pub use crate::image_ref::ImageRef;
+pub use crate::logscan::LogMatch;
 use crate::logscan::{LogFindings, LogScanner};
 use crate::policy::Policy;
+pub use crate::text::cut;
 
 mod container;
 mod read;
@@ -28,19 +30,6 @@ pub use read::{
     MAX_FILE_VALUE_BYTES, MAX_JSON_BYTES, MAX_NODE_VALUE_BYTES, MONGODB_COMMANDS_READ,
     parse_bounded,
 };
-
-/// One known-signature hit in a log file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogMatch {
-    /// Policy signature id.
-    pub signature: String,
-    /// Bundle path of the log file.
-    pub file: String,
-    /// 1-based line number.
-    pub line_no: u64,
-    /// The line (cut to the policy's `max_line_chars`).
-    pub line: String,
-}
 
 /// Everything the checks need from one bundle (one node).
 #[derive(Debug, Clone)]
@@ -338,16 +327,6 @@ fn status_phrase(st: rcdiag_bundle::CollectorStatus) -> &'static str {
         S::Timeout => "timed out",
         S::Skipped => "was skipped",
     }
-}
-
-/// Cuts `s` to at most `max` characters, marking the cut.
-pub fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 /// A JSON object of scalars as a string map (non-string values in their JSON text);
