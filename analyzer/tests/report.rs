@@ -373,6 +373,11 @@ fn markdown_rendered_by_gfm_links_nothing_from_the_bundle() {
     node.append_log(&[&format!(
         "2026-11-25T06:00:00.000000000Z stderr MongoServerSelectionError: visit {lure}?u=<b>x</b> http://evil.example/a_b_c"
     )]);
+    // Past 256 bytes: also in the report's long values table.
+    node.append_log(&[&format!(
+        "2026-11-25T06:00:01.000000000Z stderr MongoServerSelectionError: {}",
+        format!("see {lure} www.evil.example/x admin@evil.example <b>y</b> ").repeat(5)
+    )]);
     let b = node.write(
         &dir.path().join("n.rcdiag"),
         Protect::Age(&key.recipient),
@@ -390,6 +395,7 @@ fn markdown_rendered_by_gfm_links_nothing_from_the_bundle() {
         md.contains("evil.example"),
         "the hostile values are in the report: {md}"
     );
+    assert!(md.contains("### Long values"), "{md}");
     let json = Command::new(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
         .env_remove("RCDIAG_IDENTITY")
         .args(["check", "--format", "json", "--as-of", AS_OF, "-i"])
