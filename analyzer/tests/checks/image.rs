@@ -2,28 +2,60 @@
 
 use super::*;
 
+/// `image.official` by what the Rocket.Chat container shows: each row edits the
+/// healthy node's container and names the outcome and a phrase of the message.
 #[test]
-fn image_official_pass() {
-    expect(
-        &[healthy("a", "n1")],
-        "image.official",
-        Outcome::Pass,
-        "official image registry.rocket.chat/rocketchat/rocket.chat",
-    );
-}
-
-#[test]
-fn image_official_pass_docker_official_image_without_labels() {
-    let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["image"] = json!("rocket.chat:8.5.1");
-    rc_mut(&mut n)["image_labels"] = json!({});
-    rc_mut(&mut n)["env"] = json!(["DEPLOY_METHOD=docker-official", "MONGO_URL=x", "ROOT_URL=y"]);
-    expect(
-        &[n],
-        "image.official",
-        Outcome::Pass,
-        "docker.io/library/rocket.chat",
-    );
+fn image_official_by_container() {
+    type Edit = fn(&mut Value);
+    let rows: [(Edit, Outcome, &str); 6] = [
+        (
+            |_| {},
+            Outcome::Pass,
+            "official image registry.rocket.chat/rocketchat/rocket.chat",
+        ),
+        (
+            // A Docker official image, without labels.
+            |c| {
+                c["image"] = json!("rocket.chat:8.5.1");
+                c["image_labels"] = json!({});
+                c["env"] = json!(["DEPLOY_METHOD=docker-official", "MONGO_URL=x", "ROOT_URL=y"]);
+            },
+            Outcome::Pass,
+            "docker.io/library/rocket.chat",
+        ),
+        (
+            |c| {
+                c["image_labels"] =
+                    json!({"org.opencontainers.image.source": "https://github.com/acme/fork"});
+            },
+            Outcome::Fail,
+            "without the maintainer or OCI source label",
+        ),
+        (
+            |c| {
+                c["image_labels"] = json!({"org.opencontainers.image.source": "https://github.com/RocketChat/Rocket.Chat"});
+            },
+            Outcome::Pass,
+            "official image",
+        ),
+        (
+            |c| c["env"] = json!(["DEPLOY_METHOD=tar", "MONGO_URL=x"]),
+            Outcome::Fail,
+            "DEPLOY_METHOD=tar",
+        ),
+        (
+            |c| {
+                c.as_object_mut().unwrap().remove("image_labels");
+            },
+            Outcome::Unknown,
+            "image labels were not collected",
+        ),
+    ];
+    for (edit, outcome, needle) in rows {
+        let mut n = healthy("a", "n1");
+        edit(rc_mut(&mut n));
+        expect(&[n], "image.official", outcome, needle);
+    }
 }
 
 #[test]
@@ -35,34 +67,6 @@ fn image_official_fail_custom_repository() {
         r.evidence[0].value.as_deref(),
         Some("acme/rocketchat-custom:8.5.1")
     );
-}
-
-#[test]
-fn image_official_fail_official_name_without_labels() {
-    let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["image_labels"] =
-        json!({"org.opencontainers.image.source": "https://github.com/acme/fork"});
-    expect(
-        &[n],
-        "image.official",
-        Outcome::Fail,
-        "without the maintainer or OCI source label",
-    );
-}
-
-#[test]
-fn image_official_pass_with_oci_source_label_only() {
-    let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["image_labels"] =
-        json!({"org.opencontainers.image.source": "https://github.com/RocketChat/Rocket.Chat"});
-    expect(&[n], "image.official", Outcome::Pass, "official image");
-}
-
-#[test]
-fn image_official_fail_deploy_method_tar() {
-    let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["env"] = json!(["DEPLOY_METHOD=tar", "MONGO_URL=x"]);
-    expect(&[n], "image.official", Outcome::Fail, "DEPLOY_METHOD=tar");
 }
 
 #[test]
@@ -96,21 +100,6 @@ fn image_official_unknown_without_docker() {
         r.message.contains("permission denied") && r.message.contains("Docker socket"),
         "{}",
         r.message
-    );
-}
-
-#[test]
-fn image_official_unknown_when_labels_not_collected() {
-    let mut n = healthy("a", "n1");
-    rc_mut(&mut n)
-        .as_object_mut()
-        .unwrap()
-        .remove("image_labels");
-    expect(
-        &[n],
-        "image.official",
-        Outcome::Unknown,
-        "image labels were not collected",
     );
 }
 
