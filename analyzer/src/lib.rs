@@ -4,7 +4,9 @@
 pub mod checks;
 pub mod diff;
 pub mod explore;
+pub mod image_ref;
 mod logscan;
 pub mod model;
 pub mod policy;
 pub mod report;
+mod text;

@@ -8,6 +8,7 @@
 //! Markdown and HTML syntax, and the HTML renderer escapes everything it prints.
 
 mod html;
+mod long_values;
 mod markdown;
 mod text;
 mod verify;
@@ -17,8 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{CheckResult, Evidence, Outcome};
 
-pub use html::render_html;
-pub use markdown::render_markdown;
+pub use html::{escape_html, render_html};
+use long_values::LongValues;
+pub use long_values::{LongValue, MAX_LONG_VALUE, MAX_LONG_VALUES};
+pub use markdown::{escape_markdown, escape_markdown_in, render_markdown};
 pub use text::{TextStyle, render_text};
 pub use verify::{VerifyDetails, VerifySummary};
 
@@ -34,8 +37,33 @@ fn cut(s: &str, max: usize) -> String {
     rcdiag_bundle::cut_to(s, max)
 }
 
-fn cut_opt(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(|v| cut(v, MAX_EVIDENCE_FIELD))
+fn cut_opt(s: &Option<String>, longs: &LongValues) -> Option<String> {
+    s.as_deref().map(|v| longs.field(v, MAX_EVIDENCE_FIELD))
+}
+
+/// Most bytes one check entry takes before escaping: its id, title, area and
+/// remediation (policy text, 1 KiB together), its message and `MAX_EVIDENCE + 1`
+/// evidence items of six fields.
+pub const MAX_CHECK_BYTES: usize = 1024 + MAX_MESSAGE + (MAX_EVIDENCE + 1) * 6 * MAX_EVIDENCE_FIELD;
+
+/// Most bytes escaping and markup make of one byte of bundle text in any format
+/// (`\u{1b}` in text, Markdown and JSON, `&quot;` in HTML are 6).
+pub const MAX_ESCAPE_FACTOR: usize = 8;
+
+/// The most bytes a report of `bundles` bundles and `notes` notes can take, in any
+/// format, whatever the bundles hold: a fixed head (16 KiB, the HTML style sheet),
+/// one line per bundle and note, every check at [`MAX_CHECK_BYTES`] and the long
+/// values table at [`MAX_LONG_VALUES`] x [`MAX_LONG_VALUE`], times
+/// [`MAX_ESCAPE_FACTOR`]. With the 20 checks: 3.6 MiB before escaping (1.5 MiB of
+/// checks, 2 MiB of long values), 28.4 MiB at worst after it, plus 20 KiB per bundle
+/// and 8 KiB per note.
+pub fn max_report_bytes(bundles: usize, notes: usize) -> usize {
+    let raw = 16 * 1024
+        + bundles * (4 * MAX_EVIDENCE_FIELD + MAX_MESSAGE + 512)
+        + notes * MAX_MESSAGE
+        + crate::checks::CHECKS.len() * MAX_CHECK_BYTES
+        + MAX_LONG_VALUES * MAX_LONG_VALUE;
+    raw * MAX_ESCAPE_FACTOR
 }
 
 /// The value of [`Report::schema`].
@@ -71,6 +99,11 @@ pub struct Report {
     pub checks: Vec<CheckEntry>,
     /// Count of checks by outcome.
     pub summary: Summary,
+    /// Bundle values longer than a field (256 bytes), each whole once (up to 128 KiB,
+    /// at most 16 of them); the fields that hold one are cut and end `[cut, N bytes,
+    /// whole as V1]`. Left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub long_values: Vec<LongValue>,
 }
 
 /// The policy a report applied.
@@ -273,13 +306,31 @@ pub struct ReportEvidence {
 
 impl From<&Evidence> for ReportEvidence {
     fn from(e: &Evidence) -> Self {
+        Self::with(e, &LongValues::default())
+    }
+}
+
+impl ReportEvidence {
+    /// The evidence, each field cut to `MAX_EVIDENCE_FIELD` (with a long value's id).
+    fn with(e: &Evidence, longs: &LongValues) -> Self {
         Self {
-            bundle: cut(&e.bundle, MAX_EVIDENCE_FIELD),
-            node: cut(&e.node, MAX_EVIDENCE_FIELD),
-            file: cut_opt(&e.file),
-            pointer: cut_opt(&e.pointer),
-            line: cut_opt(&e.line),
-            value: cut_opt(&e.value),
+            bundle: longs.field(&e.bundle, MAX_EVIDENCE_FIELD),
+            node: longs.field(&e.node, MAX_EVIDENCE_FIELD),
+            file: cut_opt(&e.file, longs),
+            pointer: cut_opt(&e.pointer, longs),
+            line: cut_opt(&e.line, longs),
+            value: cut_opt(&e.value, longs),
+        }
+    }
+
+    /// Registers the fields of `e` too long to show whole.
+    fn register(e: &Evidence, longs: &mut LongValues) {
+        let optional = [&e.file, &e.pointer, &e.line, &e.value];
+        for s in [&e.bundle, &e.node]
+            .into_iter()
+            .chain(optional.into_iter().flatten())
+        {
+            longs.register(s, MAX_EVIDENCE_FIELD);
         }
     }
 }
@@ -298,18 +349,25 @@ impl ReportEvidence {
 
 impl From<&CheckResult> for CheckEntry {
     fn from(r: &CheckResult) -> Self {
+        Self::with(r, &LongValues::default())
+    }
+}
+
+impl CheckEntry {
+    /// The entry of `r`, long values cut with their ids.
+    fn with(r: &CheckResult, longs: &LongValues) -> Self {
         Self {
             id: r.id.clone(),
             title: r.title.clone(),
             area: r.area.clone(),
             outcome: ReportOutcome::from(&r.outcome),
-            message: cut(&r.message, MAX_MESSAGE),
+            message: longs.text(&r.message, MAX_EVIDENCE_FIELD, MAX_MESSAGE),
             evidence: {
                 let mut ev: Vec<ReportEvidence> = r
                     .evidence
                     .iter()
                     .take(MAX_EVIDENCE)
-                    .map(ReportEvidence::from)
+                    .map(|e| ReportEvidence::with(e, longs))
                     .collect();
                 if r.evidence.len() > MAX_EVIDENCE
                     && let Some(first) = ev.first()
@@ -410,7 +468,32 @@ impl Report {
         notes: Vec<String>,
         results: &[CheckResult],
     ) -> Self {
-        let checks: Vec<CheckEntry> = results.iter().map(CheckEntry::from).collect();
+        let mut bundles = bundles;
+        let mut longs = LongValues::default();
+        for b in &bundles {
+            if let Some(n) = &b.node {
+                longs.register(n, MAX_EVIDENCE_FIELD);
+            }
+        }
+        for e in results
+            .iter()
+            .flat_map(|r| r.evidence.iter().take(MAX_EVIDENCE))
+        {
+            ReportEvidence::register(e, &mut longs);
+        }
+        for text in results.iter().map(|r| &r.message).chain(&notes) {
+            longs.register_words(text, MAX_EVIDENCE_FIELD);
+        }
+        for b in &mut bundles {
+            b.node = b
+                .node
+                .as_deref()
+                .map(|n| longs.field(n, MAX_EVIDENCE_FIELD));
+        }
+        let checks: Vec<CheckEntry> = results
+            .iter()
+            .map(|r| CheckEntry::with(r, &longs))
+            .collect();
         let mut summary = Summary::of(&checks);
         let signer_notice = signer_notice(&bundles);
         summary.unverified_signers = bundles
@@ -424,9 +507,13 @@ impl Report {
             as_of: as_of.map(|d| d.to_string()),
             bundles,
             signer_notice,
-            notes: notes.iter().map(|n| cut(n, MAX_MESSAGE)).collect(),
+            notes: notes
+                .iter()
+                .map(|n| longs.text(n, MAX_EVIDENCE_FIELD, MAX_MESSAGE))
+                .collect(),
             checks,
             summary,
+            long_values: longs.into_list(),
         }
     }
 

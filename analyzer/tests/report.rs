@@ -266,6 +266,7 @@ fn hostile_report() -> Report {
         notes: vec![format!("note {evil}")],
         summary: Summary::of(&checks),
         checks,
+        long_values: vec![],
     }
 }
 
@@ -372,6 +373,11 @@ fn markdown_rendered_by_gfm_links_nothing_from_the_bundle() {
     node.append_log(&[&format!(
         "2026-11-25T06:00:00.000000000Z stderr MongoServerSelectionError: visit {lure}?u=<b>x</b> http://evil.example/a_b_c"
     )]);
+    // Past 256 bytes: also in the report's long values table.
+    node.append_log(&[&format!(
+        "2026-11-25T06:00:01.000000000Z stderr MongoServerSelectionError: {}",
+        format!("see {lure} www.evil.example/x admin@evil.example <b>y</b> ").repeat(5)
+    )]);
     let b = node.write(
         &dir.path().join("n.rcdiag"),
         Protect::Age(&key.recipient),
@@ -389,6 +395,7 @@ fn markdown_rendered_by_gfm_links_nothing_from_the_bundle() {
         md.contains("evil.example"),
         "the hostile values are in the report: {md}"
     );
+    assert!(md.contains("### Long values"), "{md}");
     let json = Command::new(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
         .env_remove("RCDIAG_IDENTITY")
         .args(["check", "--format", "json", "--as-of", AS_OF, "-i"])
@@ -421,4 +428,101 @@ fn markdown_rendered_by_gfm_links_nothing_from_the_bundle() {
         "HTML from the bundle rendered: {html}"
     );
     assert!(html.contains("login.evil.example"), "shown as text");
+}
+
+/// Runs `check` on `bundle` in `format`; returns stdout.
+fn check_report(bundle: &std::path::Path, identity: &std::path::Path, format: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rcdiag-analyzer"))
+        .env_remove("RCDIAG_IDENTITY")
+        .arg("check")
+        .arg(bundle)
+        .arg("-i")
+        .arg(identity)
+        .args(["--format", format, "--as-of", AS_OF])
+        .output()
+        .expect("run");
+    assert!(matches!(out.status.code(), Some(3..=5)), "{out:?}");
+    String::from_utf8(out.stdout).expect("utf-8 report")
+}
+
+#[test]
+fn a_long_value_is_shown_whole_once_and_the_report_stays_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let nk = NodeKey::generate();
+    // A 100 KiB container name with characters every renderer must escape.
+    let unit = "rc-<b>*x*</b>\u{1b}[2J|`";
+    let long: String = unit.repeat(100 * 1024 / unit.len());
+    assert!(long.len() > 100_000);
+    let write = |name: &str, file: &str| {
+        let mut n = Node::healthy("node1", "8.5.0");
+        n.edit_container("rocketchat-rocketchat-1", |c| {
+            c["name"] = name.into();
+            c["restart_count"] = 12.into();
+        });
+        n.write(&dir.path().join(file), Protect::Age(&key.recipient), &nk)
+    };
+    let with_long = write(&long, "long.rcdiag");
+    let with_short = write("rocketchat-rocketchat-1", "short.rcdiag");
+    type Escape = fn(&str) -> String;
+    let formats: [(&str, Escape); 4] = [
+        ("text", |s| report::sanitize_line(s)),
+        ("markdown", |s| report::escape_markdown_in(s, false)),
+        ("html", |s| report::escape_html(s)),
+        ("json", |s| {
+            report::json_escape_controls(&serde_json::to_string(s).expect("json"))
+                .trim_matches('"')
+                .to_string()
+        }),
+    ];
+    for (format, escape) in formats {
+        let long_report = check_report(&with_long, &key.identity, format);
+        let short_report = check_report(&with_short, &key.identity, format);
+        let escaped = escape(&long);
+        assert_eq!(
+            long_report.matches(escaped.as_str()).count(),
+            1,
+            "{format}: the value appears whole exactly once"
+        );
+        if format != "json" {
+            assert!(!long_report.contains('\u{1b}'), "{format}: raw ESC");
+        }
+        let refs = long_report.matches(escape("whole as V1]").as_str()).count();
+        assert!(
+            refs >= 2,
+            "{format}: cut with its id where it repeats ({refs})"
+        );
+        assert!(
+            long_report.contains(&escape(&format!(
+                "[cut, {} bytes, whole as V1]",
+                long.len()
+            ))),
+            "{format}: the cut says the length"
+        );
+        // Once: the report grows by the escaped value and the cut references only.
+        assert!(
+            long_report.len() <= short_report.len() + escaped.len() + refs * 1024,
+            "{format}: {} bytes against {} + {}",
+            long_report.len(),
+            short_report.len(),
+            escaped.len()
+        );
+        assert!(
+            long_report.len() <= report::max_report_bytes(1, 0),
+            "{format}: under the stated bound"
+        );
+        if format == "json" {
+            let v: Value = serde_json::from_str(&long_report).expect("json");
+            let schema = schema();
+            let mut errors = Vec::new();
+            validate(&schema, &schema, &v, "", &mut errors);
+            assert!(errors.is_empty(), "{}", errors.join("\n"));
+            let typed: Report = serde_json::from_value(v).expect("typed");
+            assert_eq!(typed.long_values.len(), 1);
+            assert_eq!(typed.long_values[0].value, long);
+            assert_eq!(typed.long_values[0].length, long.len());
+            let short: Value = serde_json::from_str(&short_report).expect("json");
+            assert!(short.get("long_values").is_none(), "left out when empty");
+        }
+    }
 }

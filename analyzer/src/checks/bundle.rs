@@ -3,70 +3,97 @@
 
 use rcdiag_bundle::{CollectorStatus, TrustStatus};
 
-use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result};
+use super::{
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result,
+};
+
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: CheckId::BundleComplete,
+        title: "Bundle complete",
+        area: "bundle",
+        description: "Every collector ran to completion; otherwise the checks it weakens are named.",
+        run: complete,
+    },
+    Check {
+        id: CheckId::BundleSignerTrusted,
+        title: "Bundle signer trusted",
+        area: "bundle",
+        description: "Every bundle is signed by a node key listed in the allowed signers file (--trust).",
+        run: signer_trusted,
+    },
+];
 
 /// Collectors an rcdiag-agent bundle should have, and the checks each one feeds.
-pub const COLLECTOR_CHECKS: &[(&str, &[&str])] = &[
+pub const COLLECTOR_CHECKS: &[(&str, &[CheckId])] = &[
     (
         "host",
         &[
-            "image.official",
-            "hardware.cpu",
-            "hardware.memory",
-            "hardware.disk",
-            "host.disk-free",
-            "host.clock-skew",
-            "mongodb.bypass-flags",
+            CheckId::ImageOfficial,
+            CheckId::HardwareCpu,
+            CheckId::HardwareMemory,
+            CheckId::HardwareDisk,
+            CheckId::HostDiskFree,
+            CheckId::HostClockSkew,
+            CheckId::MongodbBypassFlags,
         ],
     ),
     (
         "docker",
         &[
-            "image.official",
-            "deploy.method",
-            "scale.orchestrated",
-            "hardware.disk",
-            "monitoring.prometheus",
-            "monitoring.grafana",
-            "version.consistent",
-            "mongodb.bypass-flags",
-            "containers.restarting",
+            CheckId::ImageOfficial,
+            CheckId::DeployMethod,
+            CheckId::ScaleOrchestrated,
+            CheckId::HardwareDisk,
+            CheckId::MonitoringPrometheus,
+            CheckId::MonitoringGrafana,
+            CheckId::VersionConsistent,
+            CheckId::MongodbBypassFlags,
+            CheckId::ContainersRestarting,
         ],
     ),
-    ("logs", &["logs.known-errors", "version.consistent"]),
+    (
+        "logs",
+        &[CheckId::LogsKnownErrors, CheckId::VersionConsistent],
+    ),
     (
         "mongodb",
         &[
-            "mongodb.version",
-            "mongodb.replica-set",
-            "mongodb.storage-engine",
-            "host.clock-skew",
+            CheckId::MongodbVersion,
+            CheckId::MongodbReplicaSet,
+            CheckId::MongodbStorageEngine,
+            CheckId::HostClockSkew,
         ],
     ),
     (
         "rocketchat",
         &[
-            "version.supported",
-            "version.consistent",
-            "deploy.method",
-            "scale.orchestrated",
-            "hardware.cpu",
-            "hardware.memory",
-            "hardware.disk",
-            "monitoring.prometheus",
-            "mongodb.version",
+            CheckId::VersionSupported,
+            CheckId::VersionConsistent,
+            CheckId::DeployMethod,
+            CheckId::ScaleOrchestrated,
+            CheckId::HardwareCpu,
+            CheckId::HardwareMemory,
+            CheckId::HardwareDisk,
+            CheckId::MonitoringPrometheus,
+            CheckId::MongodbVersion,
         ],
     ),
 ];
 
 /// Runs `bundle.complete`.
 pub(crate) fn complete(input: &CheckInput) -> CheckResult {
-    const ID: &str = "bundle.complete";
+    const ID: CheckId = CheckId::BundleComplete;
     let mut findings = Vec::new();
     for node in input.nodes {
         let mut ok = true;
         for (name, checks) in COLLECTOR_CHECKS {
-            let weakened = checks.join(", ");
+            let weakened = checks
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
             match node.collector(name) {
                 None => {
                     ok = false;
@@ -137,7 +164,7 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
 
 /// Runs `bundle.signer-trusted`.
 pub(crate) fn signer_trusted(input: &CheckInput) -> CheckResult {
-    const ID: &str = "bundle.signer-trusted";
+    const ID: CheckId = CheckId::BundleSignerTrusted;
     if input.nodes.is_empty() {
         return result(
             input,

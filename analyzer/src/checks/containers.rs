@@ -3,8 +3,17 @@
 
 use serde_json::Value;
 
-use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude};
+use super::{Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude};
 use crate::model::as_u64;
+
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[Check {
+    id: CheckId::ContainersRestarting,
+    title: "No restart loops or OOM kills",
+    area: "containers",
+    description: "No container is restarting, was OOM-killed, or has restarted more often than the policy allows.",
+    run: restarting,
+}];
 
 /// Runs `containers.restarting`.
 pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
@@ -95,14 +104,14 @@ pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
     if seen == 0 && findings.iter().all(|f| f.outcome != Outcome::Unknown) {
         return conclude(
             input,
-            "containers.restarting",
+            CheckId::ContainersRestarting,
             Vec::new(),
             "no container found in the bundles (docker/containers.json is empty)",
         );
     }
     let mut r = conclude(
         input,
-        "containers.restarting",
+        CheckId::ContainersRestarting,
         findings,
         "no bundle to check",
     );

@@ -3,9 +3,20 @@
 
 use serde_json::Value;
 
-use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers};
+use super::{
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers,
+};
 
-const ID: &str = "deploy.method";
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[Check {
+    id: CheckId::DeployMethod,
+    title: "Deploy method",
+    area: "deploy",
+    description: "Rocket.Chat's statistics deploy.method (else the containers' DEPLOY_METHOD) is not tar (a manual install).",
+    run: method,
+}];
+
+const ID: CheckId = CheckId::DeployMethod;
 
 /// Runs `deploy.method`.
 pub(crate) fn method(input: &CheckInput) -> CheckResult {

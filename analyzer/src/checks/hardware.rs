@@ -5,17 +5,69 @@
 
 use super::host::{data_mounts, runs_rocketchat};
 use super::{
-    CheckInput, CheckResult, Evidence, Finding, Outcome, cluster_users, conclude, processes_of,
-    rc_containers, result,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, cluster_users, conclude,
+    processes_of, rc_containers, result,
 };
 use crate::model::{ContainerKind, NodeData, as_f64, as_u64};
 use crate::policy::{Colocation, Resources, Tier};
 
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: CheckId::HardwareCpu,
+        title: "CPU meets the tier",
+        area: "hardware",
+        description: "Each node has the vCPUs of the hardware tier for the concurrent (else active) users, for the components it runs.",
+        run: cpu,
+    },
+    Check {
+        id: CheckId::HardwareMemory,
+        title: "Memory meets the tier",
+        area: "hardware",
+        description: "Each node has the memory of the hardware tier for the concurrent (else active) users, for the components it runs.",
+        run: memory,
+    },
+    Check {
+        id: CheckId::HardwareDisk,
+        title: "Disk meets the tier",
+        area: "hardware",
+        description: "The data mount(s) of each node are as large as the tier requires (40 GB for Rocket.Chat, plus MongoDB's where it runs).",
+        run: disk,
+    },
+];
+
 const GIB: f64 = (1u64 << 30) as f64;
 
-/// Runs the three hardware checks.
-pub(crate) fn all(input: &CheckInput) -> Vec<CheckResult> {
-    let ids = ["hardware.cpu", "hardware.memory", "hardware.disk"];
+/// Runs `hardware.cpu`.
+fn cpu(input: &CheckInput) -> CheckResult {
+    one(input, Part::Cpu)
+}
+
+/// Runs `hardware.memory`.
+fn memory(input: &CheckInput) -> CheckResult {
+    one(input, Part::Memory)
+}
+
+/// Runs `hardware.disk`.
+fn disk(input: &CheckInput) -> CheckResult {
+    one(input, Part::Disk)
+}
+
+/// Which of the three hardware checks.
+#[derive(Clone, Copy)]
+enum Part {
+    Cpu,
+    Memory,
+    Disk,
+}
+
+/// Runs one of the three hardware checks.
+fn one(input: &CheckInput, part: Part) -> CheckResult {
+    let id = match part {
+        Part::Cpu => CheckId::HardwareCpu,
+        Part::Memory => CheckId::HardwareMemory,
+        Part::Disk => CheckId::HardwareDisk,
+    };
     let Some((users, basis, users_ev)) = cluster_users(input.nodes) else {
         let why: Vec<String> = input
             .nodes
@@ -30,28 +82,18 @@ pub(crate) fn all(input: &CheckInput) -> Vec<CheckResult> {
                 why.join("; ")
             }
         );
-        return ids
-            .iter()
-            .map(|id| result(input, id, Outcome::Unknown, msg.clone(), Vec::new()))
-            .collect();
+        return result(input, id, Outcome::Unknown, msg, Vec::new());
     };
     let Some(tier) = input.policy.tier_for(users) else {
-        return ids
-            .iter()
-            .map(|id| {
-                result(
-                    input,
-                    id,
-                    Outcome::Unknown,
-                    "the policy has no hardware tiers".into(),
-                    Vec::new(),
-                )
-            })
-            .collect();
+        return result(
+            input,
+            id,
+            Outcome::Unknown,
+            "the policy has no hardware tiers".into(),
+            Vec::new(),
+        );
     };
-    let mut cpu = Vec::new();
-    let mut mem = Vec::new();
-    let mut disk = Vec::new();
+    let mut findings = Vec::new();
     for node in input.nodes {
         let Some((need, role)) = requirement(node, input, tier) else {
             continue;
@@ -61,23 +103,21 @@ pub(crate) fn all(input: &CheckInput) -> Vec<CheckResult> {
             node.hostname(),
             tier.name
         );
-        cpu.push(check_cpu(node, input, tier, &need, &head));
-        mem.push(check_memory(node, input, tier, &need, &head));
-        disk.push(check_disk(node, input, &need, &head));
+        findings.push(match part {
+            Part::Cpu => check_cpu(node, input, tier, &need, &head),
+            Part::Memory => check_memory(node, input, tier, &need, &head),
+            Part::Disk => check_disk(node, input, &need, &head),
+        });
     }
-    let mut out = Vec::new();
-    for (id, mut findings) in ids.into_iter().zip([cpu, mem, disk]) {
-        if let Some(f) = findings.first_mut() {
-            f.evidence.push(users_ev.clone());
-        }
-        out.push(conclude(
-            input,
-            id,
-            findings,
-            "no node runs Rocket.Chat or MongoDB in these bundles",
-        ));
+    if let Some(f) = findings.first_mut() {
+        f.evidence.push(users_ev);
     }
-    out
+    conclude(
+        input,
+        id,
+        findings,
+        "no node runs Rocket.Chat or MongoDB in these bundles",
+    )
 }
 
 /// What a node must have, and a description of what it runs; `None` for a node that

@@ -13,9 +13,29 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers};
+use super::{
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers,
+};
 use crate::model::{ContainerKind, NodeData, as_f64, as_u64, parse_time};
 use crate::policy::Policy;
+
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: CheckId::HostDiskFree,
+        title: "Free space on data mounts",
+        area: "host",
+        description: "The data mounts have free space above the policy thresholds (warn under 20%, fail under 10%).",
+        run: disk_free,
+    },
+    Check {
+        id: CheckId::HostClockSkew,
+        title: "Node clocks agree",
+        area: "host",
+        description: "Every node's clock is synchronized, its reported offset small, and the nodes' clocks agree (compared through the MongoDB server's clock).",
+        run: clock_skew,
+    },
+];
 
 /// One data mount of a node: where it is and why it counts.
 #[derive(Debug, Clone)]
@@ -181,7 +201,7 @@ pub(crate) fn disk_free(input: &CheckInput) -> CheckResult {
             findings.push(Finding::new(outcome, msg, vec![ev]));
         }
     }
-    conclude(input, "host.disk-free", findings, "no bundle to check")
+    conclude(input, CheckId::HostDiskFree, findings, "no bundle to check")
 }
 
 /// A node's clock compared with the MongoDB server's clock.
@@ -370,7 +390,12 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
         ));
     }
     let single = input.nodes.len() == 1;
-    let mut r = conclude(input, "host.clock-skew", findings, "no bundle to check");
+    let mut r = conclude(
+        input,
+        CheckId::HostClockSkew,
+        findings,
+        "no bundle to check",
+    );
     if r.outcome == Outcome::Pass {
         r.message = if single {
             format!("{} (one bundle: no cross-node comparison)", r.message)

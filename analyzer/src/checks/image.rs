@@ -4,11 +4,20 @@
 use serde_json::Value;
 
 use super::{
-    CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, process_pointer, processes_of,
-    rc_containers,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, process_pointer,
+    processes_of, rc_containers,
 };
 
-const ID: &str = "image.official";
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[Check {
+    id: CheckId::ImageOfficial,
+    title: "Official Rocket.Chat image",
+    area: "image",
+    description: "Every Rocket.Chat container runs an official image (policy repositories, with the maintainer or OCI source label where the image carries one, DEPLOY_METHOD not tar); no Rocket.Chat process runs on the host outside a container.",
+    run: official,
+}];
+
+const ID: CheckId = CheckId::ImageOfficial;
 const CONTAINERS: &str = "docker/containers.json";
 
 /// Runs `image.official`.

@@ -3,10 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use super::{CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result};
+use super::{
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result,
+};
 use crate::policy::Severity;
 
-const ID: &str = "logs.known-errors";
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[Check {
+    id: CheckId::LogsKnownErrors,
+    title: "Known error signatures in logs",
+    area: "logs",
+    description: "No log line matches a known error signature of the policy.",
+    run: known_errors,
+}];
+
+const ID: CheckId = CheckId::LogsKnownErrors;
 
 /// Runs `logs.known-errors`.
 pub(crate) fn known_errors(input: &CheckInput) -> CheckResult {

@@ -4,11 +4,43 @@
 use serde_json::Value;
 
 use super::{
-    CheckInput, CheckResult, Evidence, Finding, Outcome, cluster_users, conclude, node_rc_version,
-    process_pointer, processes_of, rc_containers, result,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, cluster_users, conclude,
+    node_rc_version, process_pointer, processes_of, rc_containers, result,
 };
 use crate::model::{NodeData, as_f64};
 use crate::policy::{MongoCompat, Version, parse_major_minor};
+
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: CheckId::MongodbVersion,
+        title: "MongoDB version compatible",
+        area: "mongodb",
+        description: "The MongoDB version is supported by the Rocket.Chat version per the policy matrix (deprecated warns).",
+        run: version,
+    },
+    Check {
+        id: CheckId::MongodbReplicaSet,
+        title: "MongoDB replica set healthy",
+        area: "mongodb",
+        description: "MongoDB is a replica set with a primary and every member healthy (standalone fails).",
+        run: replica_set,
+    },
+    Check {
+        id: CheckId::MongodbStorageEngine,
+        title: "MongoDB storage engine",
+        area: "mongodb",
+        description: "MongoDB uses the WiredTiger storage engine.",
+        run: storage_engine,
+    },
+    Check {
+        id: CheckId::MongodbBypassFlags,
+        title: "No validation bypass switches",
+        area: "mongodb",
+        description: "No BYPASS_* / SKIP_MONGODEPRECATION_* variable is set on Rocket.Chat containers or host processes.",
+        run: bypass_flags,
+    },
+];
 
 /// The MongoDB version a node saw, most direct source first.
 fn mongo_version(node: &NodeData) -> Option<(String, Evidence)> {
@@ -90,7 +122,7 @@ fn rc_versions(input: &CheckInput) -> Vec<Option<(Version, Evidence)>> {
 
 /// Runs `mongodb.version`.
 pub(crate) fn version(input: &CheckInput) -> CheckResult {
-    const ID: &str = "mongodb.version";
+    const ID: CheckId = CheckId::MongodbVersion;
     let policy = input.policy;
     let mut findings = Vec::new();
     for (node, rc_version) in input.nodes.iter().zip(rc_versions(input)) {
@@ -204,7 +236,7 @@ pub(crate) fn version(input: &CheckInput) -> CheckResult {
 
 /// Runs `mongodb.replica-set`.
 pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
-    const ID: &str = "mongodb.replica-set";
+    const ID: CheckId = CheckId::MongodbReplicaSet;
     let policy = input.policy;
     let mut findings = Vec::new();
     let need_replicas = cluster_users(input.nodes)
@@ -385,7 +417,7 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
 
 /// Runs `mongodb.storage-engine`.
 pub(crate) fn storage_engine(input: &CheckInput) -> CheckResult {
-    const ID: &str = "mongodb.storage-engine";
+    const ID: CheckId = CheckId::MongodbStorageEngine;
     let want = &input.policy.mongodb.storage_engine;
     let mut findings = Vec::new();
     for node in input.nodes {
@@ -453,7 +485,7 @@ pub(crate) fn storage_engine(input: &CheckInput) -> CheckResult {
 
 /// Runs `mongodb.bypass-flags`.
 pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
-    const ID: &str = "mongodb.bypass-flags";
+    const ID: CheckId = CheckId::MongodbBypassFlags;
     let names = &input.policy.mongodb.bypass_env;
     let mut findings = Vec::new();
     let mut looked = 0usize;

@@ -5,10 +5,29 @@
 use serde_json::Value;
 
 use super::{
-    CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers, result, truthy,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers,
+    result, truthy,
 };
 use crate::model::NodeData;
 use crate::policy::Policy;
+
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: CheckId::MonitoringPrometheus,
+        title: "Prometheus metrics collected",
+        area: "monitoring",
+        description: "Rocket.Chat's Prometheus exporter is enabled and something scrapes it (a Prometheus-like container or prometheus.io/scrape labels).",
+        run: prometheus,
+    },
+    Check {
+        id: CheckId::MonitoringGrafana,
+        title: "Grafana dashboards",
+        area: "monitoring",
+        description: "A Grafana container runs to show the metrics.",
+        run: grafana,
+    },
+];
 
 /// Containers on any node whose image matches one of `patterns`; `None` when no
 /// match and some node's containers are unknown.
@@ -98,7 +117,7 @@ fn exporter_enabled(node: &NodeData, policy: &Policy) -> Option<(bool, Evidence)
 
 /// Runs `monitoring.prometheus`.
 pub(crate) fn prometheus(input: &CheckInput) -> CheckResult {
-    const ID: &str = "monitoring.prometheus";
+    const ID: CheckId = CheckId::MonitoringPrometheus;
     let policy = input.policy;
     let mut enabled: Option<(bool, Evidence)> = None;
     for node in input.nodes {
@@ -192,7 +211,7 @@ pub(crate) fn prometheus(input: &CheckInput) -> CheckResult {
 
 /// Runs `monitoring.grafana`.
 pub(crate) fn grafana(input: &CheckInput) -> CheckResult {
-    const ID: &str = "monitoring.grafana";
+    const ID: CheckId = CheckId::MonitoringGrafana;
     let (hits, gaps) = find_images(input, &input.policy.monitoring.grafana_images);
     if !hits.is_empty() {
         return result(

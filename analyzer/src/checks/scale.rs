@@ -7,13 +7,22 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{
-    CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, node_key, processes_of,
-    rc_containers, result,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, node_key,
+    processes_of, rc_containers, result,
 };
 use crate::model::{Container, NodeData, as_u64};
 use crate::policy::{Orchestrator, OrchestratorStatus, Policy};
 
-const ID: &str = "scale.orchestrated";
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[Check {
+    id: CheckId::ScaleOrchestrated,
+    title: "Scaled installation is orchestrated",
+    area: "scale",
+    description: "An installation with more than one live instance or more than 2000 active users runs under Rancher, OpenShift, Kubernetes with Helm or docker-compose.",
+    run: orchestrated,
+}];
+
+const ID: CheckId = CheckId::ScaleOrchestrated;
 
 /// The first orchestrator (policy order) whose fingerprint the container carries.
 pub(crate) fn orchestrator_of<'p>(

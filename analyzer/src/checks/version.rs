@@ -5,14 +5,32 @@
 use serde_json::Value;
 
 use super::{
-    CheckInput, CheckResult, Evidence, Finding, Outcome, as_of, conclude, node_rc_version,
-    rc_containers, result,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, as_of, conclude,
+    node_rc_version, rc_containers, result,
 };
 use crate::policy::{SupportStatus, Version};
 
+/// The checks of this area, in report order.
+pub(super) const CHECKS: &[Check] = &[
+    Check {
+        id: CheckId::VersionSupported,
+        title: "Rocket.Chat version supported",
+        area: "version",
+        description: "The Rocket.Chat release was within its support window (LTS aware) on the as-of date; a release newer than the policy is unknown.",
+        run: supported,
+    },
+    Check {
+        id: CheckId::VersionConsistent,
+        title: "All instances run the same version",
+        area: "version",
+        description: "Image tags, statistics, /api/info and startup boxes across all bundles report one Rocket.Chat version.",
+        run: consistent,
+    },
+];
+
 /// Runs `version.supported`.
 pub(crate) fn supported(input: &CheckInput) -> CheckResult {
-    const ID: &str = "version.supported";
+    const ID: CheckId = CheckId::VersionSupported;
     let policy = input.policy;
     let mut findings = Vec::new();
     let mut gaps = Vec::new();
@@ -148,7 +166,7 @@ fn precision(s: &str) -> usize {
 
 /// Runs `version.consistent`.
 pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
-    const ID: &str = "version.consistent";
+    const ID: CheckId = CheckId::VersionConsistent;
     let policy = input.policy;
     let mut seen: Vec<Seen> = Vec::new();
     let mut push = |raw: &str, source: String, evidence: Evidence| {

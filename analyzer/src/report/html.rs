@@ -29,8 +29,12 @@ pub fn escape_html(s: &str) -> String {
 
 /// A value usable in an `id` attribute and a `#fragment`: letters, digits, `.`, `_`, `-`.
 fn anchor(id: &str) -> String {
-    let clean: String = id
-        .chars()
+    format!("check-{}", anchor_part(id))
+}
+
+/// `id` with every character but letters, digits, `.`, `_` and `-` replaced by `-`.
+fn anchor_part(id: &str) -> String {
+    id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
                 c
@@ -38,8 +42,7 @@ fn anchor(id: &str) -> String {
                 '-'
             }
         })
-        .collect();
-    format!("check-{clean}")
+        .collect()
 }
 
 fn class(o: ReportOutcome) -> &'static str {
@@ -299,6 +302,23 @@ pub fn render_html(report: &Report) -> String {
         }
     }
     let _ = writeln!(out, "</section>");
+    if !report.long_values.is_empty() {
+        let _ = writeln!(
+            out,
+            "<section id=\"long-values\">\n<h2>Long values</h2>\n<dl>"
+        );
+        for v in &report.long_values {
+            let _ = writeln!(
+                out,
+                "<dt id=\"long-{}\">{} ({} bytes)</dt><dd class=\"mono\">{}</dd>",
+                anchor_part(&v.id),
+                e(&v.id),
+                v.length,
+                e(&v.value)
+            );
+        }
+        let _ = writeln!(out, "</dl>\n</section>");
+    }
     let _ = writeln!(
         out,
         "<footer>{} &middot; {} &middot; schema {}</footer>\n</main>\n</body>\n</html>",

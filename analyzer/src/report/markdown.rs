@@ -280,6 +280,18 @@ pub fn render_markdown(report: &Report) -> String {
             }
         }
     }
+    if !report.long_values.is_empty() {
+        let _ = writeln!(out, "\n### Long values\n");
+        for v in &report.long_values {
+            let _ = writeln!(
+                out,
+                "- {} ({} bytes): {}",
+                e(&v.id),
+                v.length,
+                escape_markdown_in(&v.value, false)
+            );
+        }
+    }
     out
 }
 

@@ -170,6 +170,22 @@ pub fn render_text(report: &Report, style: TextStyle) -> String {
     if report.checks.is_empty() {
         let _ = writeln!(out, "\nno check ran: no bundle could be read");
     }
+    if !report.long_values.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            style.bold("long values (whole once, cut where they appear):")
+        );
+        for v in &report.long_values {
+            let _ = writeln!(
+                out,
+                "  {} ({} bytes): {}",
+                clean(&v.id),
+                v.length,
+                clean(&v.value)
+            );
+        }
+    }
     let verdict = report.summary.verdict();
     let _ = writeln!(
         out,

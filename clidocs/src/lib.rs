@@ -1,12 +1,13 @@
-//! Shell completions and man pages generated from the command-line definition
-//! (`completions SHELL`, and the hidden `man-pages DIR` that packagers call).
-//! Hidden (internal) subcommands are left out of both.
+//! Shell completions and man pages generated from a binary's clap definition (its
+//! `completions SHELL` subcommand and the hidden `man-pages DIR` that packagers call),
+//! shared by `rcdiag-agent` and `rcdiag-analyzer`. Hidden (internal) subcommands are
+//! left out of both.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use clap::Command;
-use clap_complete::Shell;
+pub use clap_complete::Shell;
 
 /// `cmd` without its hidden subcommands (completions would offer them otherwise).
 fn public(cmd: Command, name: &'static str, version: &'static str) -> Command {
@@ -62,4 +63,44 @@ pub fn man_pages(
         .collect();
     names.sort();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Arg, Command};
+
+    use super::*;
+
+    fn cmd() -> Command {
+        Command::new("ignored")
+            .about("A tool")
+            .subcommand_required(true)
+            .arg(Arg::new("verbose").long("verbose").num_args(0))
+            .subcommand(Command::new("run").about("Runs"))
+            .subcommand(Command::new("internal").hide(true))
+    }
+
+    #[test]
+    fn man_pages_leave_out_hidden_subcommands_and_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("other-tool.1"), "x").unwrap();
+        let pages = man_pages(cmd(), "tool", "1.2.3", dir.path()).unwrap();
+        assert_eq!(pages, ["tool-run.1", "tool.1"]);
+        let page = std::fs::read_to_string(dir.path().join("tool.1")).unwrap();
+        assert!(
+            page.contains("1.2.3") && page.contains("\\-\\-verbose"),
+            "{page}"
+        );
+        assert!(!dir.path().join("tool-internal.1").exists());
+    }
+
+    #[test]
+    fn public_command_keeps_about_and_drops_hidden() {
+        let c = public(cmd(), "tool", "1.2.3");
+        assert_eq!(c.get_name(), "tool");
+        assert_eq!(c.get_version(), Some("1.2.3"));
+        let subs: Vec<&str> = c.get_subcommands().map(|s| s.get_name()).collect();
+        assert_eq!(subs, ["run"]);
+        assert!(c.get_arguments().any(|a| a.get_id() == "verbose"));
+    }
 }

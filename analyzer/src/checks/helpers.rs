@@ -1,0 +1,177 @@
+//! Helpers the check modules share: the as-of date, a node's Rocket.Chat containers,
+//! processes and version, the users that size an installation, and small text helpers.
+
+use serde_json::Value;
+
+use super::{CheckInput, Evidence};
+use crate::model::{Container, ContainerKind, NodeData, as_u64};
+use crate::policy::{Policy, Version};
+
+/// The date support is judged at for `node`: `--as-of`, else the bundle's creation date.
+pub(crate) fn as_of(input: &CheckInput, node: &NodeData) -> Option<jiff::civil::Date> {
+    input.as_of.or_else(|| {
+        node.created_at()
+            .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+    })
+}
+
+/// Rocket.Chat containers of a node (`None` when docker data is missing).
+pub(crate) fn rc_containers<'a>(node: &'a NodeData, policy: &Policy) -> Option<Vec<Container<'a>>> {
+    node.containers(policy).map(|cs| {
+        cs.into_iter()
+            .filter(|c| c.kind == ContainerKind::RocketChat)
+            .collect()
+    })
+}
+
+/// Host processes of kind `kind` (`rocketchat`, `mongod`) with their index.
+pub(crate) fn processes_of<'a>(node: &'a NodeData, kind: &str) -> Vec<(usize, &'a Value)> {
+    node.processes()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, p)| p.get("kind").and_then(Value::as_str) == Some(kind))
+        .collect()
+}
+
+/// Index of a process in `host.json`'s `processes` array (for JSON pointers).
+pub(crate) fn process_pointer(idx: usize, field: &str) -> String {
+    if field.is_empty() {
+        format!("/processes/{idx}")
+    } else {
+        format!("/processes/{idx}/{field}")
+    }
+}
+
+/// The Rocket.Chat version a node reports, most authoritative source first, with evidence.
+pub(crate) fn node_rc_version(node: &NodeData, policy: &Policy) -> Option<(Version, Evidence)> {
+    if let Some(s) = node
+        .rocketchat
+        .as_ref()
+        .and_then(|r| r.pointer("/version/value"))
+        .and_then(Value::as_str)
+        && let Some(v) = Version::parse(s)
+    {
+        return Some((
+            v,
+            Evidence::file(node, "rocketchat/summary.json")
+                .at("/version/value")
+                .val(s),
+        ));
+    }
+    if let Some(s) = node
+        .rc_statistics
+        .as_ref()
+        .and_then(|r| r.get("version"))
+        .and_then(Value::as_str)
+        && let Some(v) = Version::parse(s)
+    {
+        return Some((
+            v,
+            Evidence::file(node, "rocketchat/statistics.json")
+                .at("/version")
+                .val(s),
+        ));
+    }
+    if let Some(cs) = rc_containers(node, policy) {
+        for c in cs {
+            if let Some(tag) = &c.image_ref.tag
+                && let Some(v) = Version::parse(tag)
+                && tag.matches('.').count() == 2
+            {
+                return Some((
+                    v,
+                    Evidence::file(node, "docker/containers.json")
+                        .at(c.pointer("image"))
+                        .val(&c.image),
+                ));
+            }
+        }
+    }
+    if let Some((file, s)) = node.startup_versions.last()
+        && let Some(v) = Version::parse(s)
+    {
+        return Some((
+            v,
+            Evidence::file(node, file).val(format!("Rocket.Chat Version: {s}")),
+        ));
+    }
+    None
+}
+
+/// Users that size the installation: concurrent users (else active users), the
+/// largest figure over the nodes (they share one database), with its basis.
+pub(crate) fn cluster_users(nodes: &[NodeData]) -> Option<(u64, &'static str, Evidence)> {
+    let pick = |sources: &[(&str, &str, &'static str)]| -> Option<(u64, &'static str, Evidence)> {
+        let mut best: Option<(u64, &'static str, Evidence)> = None;
+        for n in nodes {
+            for (file, pointer, basis) in sources {
+                let doc = match *file {
+                    "rocketchat/summary.json" => n.rocketchat.as_ref(),
+                    _ => n.rc_statistics.as_ref(),
+                };
+                if let Some(v) = doc.and_then(|d| d.pointer(pointer)).and_then(as_u64) {
+                    if best.as_ref().is_none_or(|b| v > b.0) {
+                        best = Some((v, basis, Evidence::file(n, file).at(*pointer).val(v)));
+                    }
+                    break;
+                }
+            }
+        }
+        best
+    };
+    pick(&[
+        (
+            "rocketchat/summary.json",
+            "/users/concurrent",
+            "concurrent users",
+        ),
+        (
+            "rocketchat/statistics.json",
+            "/totalConnectedUsers",
+            "concurrent users",
+        ),
+    ])
+    .or_else(|| {
+        pick(&[
+            (
+                "rocketchat/summary.json",
+                "/users/active_humans",
+                "active users",
+            ),
+            ("rocketchat/statistics.json", "/activeUsers", "active users"),
+        ])
+    })
+}
+
+/// A stable key for "the same node" across bundles.
+pub(crate) fn node_key(node: &NodeData) -> String {
+    node.manifest
+        .node
+        .machine_id_hash
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("host:{}", node.hostname()))
+}
+
+/// Whether a setting/env value means "on" (`true`, `"true"`, `1`, `{"value": true}`).
+pub(crate) fn truthy(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true),
+            "false" | "0" | "no" | "off" | "" => Some(false),
+            _ => None,
+        },
+        Value::Number(n) => n.as_f64().map(|f| f != 0.0),
+        Value::Object(o) => o.get("value").and_then(truthy),
+        _ => None,
+    }
+}
+
+/// A short list for a message: `a, b, c and 2 more`.
+pub(crate) fn list(items: &[String], max: usize) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!("{} and {} more", items[..max].join(", "), items.len() - max)
+}

@@ -1,0 +1,398 @@
+//! The node model: one verified bundle read into memory once.
+//!
+//! JSON files are small and kept as `serde_json::Value` (bundles are untrusted, so
+//! every accessor tolerates missing fields and wrong types). Memory is bounded per
+//! bundle whatever it holds: each file is read only up to [`MAX_JSON_BYTES`], parsed
+//! under a budget of [`MAX_FILE_VALUE_BYTES`] of values (a file past it is recorded in
+//! `load_problems` and left out, so its checks say `unknown` with the reason), all
+//! files of one bundle together under [`MAX_NODE_VALUE_BYTES`], and only the
+//! `mongodb/*.json` files a check reads are kept. Logs are never held whole: they are
+//! streamed through the log scanner (`crate::logscan`), and only the lines matching a
+//! policy signature (capped) and the versions announced in startup boxes are kept.
+
+use std::collections::BTreeMap;
+
+use rcdiag_bundle::{Bundle, Manifest, TrustStatus};
+use serde_json::Value;
+
+pub use crate::image_ref::ImageRef;
+pub use crate::logscan::LogMatch;
+use crate::logscan::{LogFindings, LogScanner};
+use crate::policy::Policy;
+pub use crate::text::cut;
+
+mod container;
+mod read;
+
+pub use container::{Container, ContainerKind};
+use read::read_json;
+pub use read::{
+    MAX_FILE_VALUE_BYTES, MAX_JSON_BYTES, MAX_NODE_VALUE_BYTES, MONGODB_COMMANDS_READ,
+    parse_bounded,
+};
+
+/// Everything the checks need from one bundle (one node).
+#[derive(Debug, Clone)]
+pub struct NodeData {
+    /// Bundle file name.
+    pub label: String,
+    /// The verified manifest, without its file lists (`files`, `collectors[].files`):
+    /// no check reads them, and at 20,000 names they are most of a manifest's memory.
+    pub manifest: Manifest,
+    /// Whether the signer is trusted.
+    pub trust: TrustStatus,
+    /// `host/host.json`.
+    pub host: Option<Value>,
+    /// `docker/containers.json`.
+    pub docker_containers: Option<Value>,
+    /// `docker/info.json`.
+    pub docker_info: Option<Value>,
+    /// `docker/images.json`.
+    pub docker_images: Option<Value>,
+    /// `mongodb/summary.json`.
+    pub mongodb_summary: Option<Value>,
+    /// `mongodb/<command>.json` by command name (`buildInfo`, `serverStatus`, ...).
+    pub mongodb: BTreeMap<String, Value>,
+    /// `rocketchat/summary.json`.
+    pub rocketchat: Option<Value>,
+    /// `rocketchat/settings.json`.
+    pub rc_settings: Option<Value>,
+    /// `rocketchat/statistics.json`.
+    pub rc_statistics: Option<Value>,
+    /// Signature hits found while loading (capped per signature).
+    pub log_matches: Vec<LogMatch>,
+    /// Log files scanned (bundle paths).
+    pub log_files: Vec<String>,
+    /// `(file, version)` from `Rocket.Chat Version:` lines of startup boxes.
+    pub startup_versions: Vec<(String, String)>,
+    /// `logs/index.json`.
+    pub logs_index: Option<Value>,
+    /// Hits per signature id, including those beyond the cap.
+    pub log_match_counts: BTreeMap<String, u64>,
+    /// `(file, version)` from `MongoDB Version:` lines of startup boxes.
+    pub startup_mongo_versions: Vec<(String, String)>,
+    /// `(file, engine)` from `MongoDB Engine:` lines of startup boxes.
+    pub startup_mongo_engines: Vec<(String, String)>,
+    /// `(file, Enabled|Disabled)` from `ReplicaSet OpLog:` lines of startup boxes.
+    pub startup_oplog: Vec<(String, String)>,
+    /// Files present but unusable (not JSON, too large): path -> reason.
+    pub load_problems: BTreeMap<String, String>,
+    /// Index of `docker/images.json` by image id, built on first use (a lookup per
+    /// container must not scan every image).
+    image_index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+}
+
+impl NodeData {
+    /// An empty node with only a manifest (every collector output missing); tests and
+    /// callers fill in what they have.
+    pub fn new(label: &str, manifest: Manifest) -> NodeData {
+        NodeData {
+            label: label.to_string(),
+            manifest,
+            trust: TrustStatus::NotChecked,
+            host: None,
+            docker_containers: None,
+            docker_info: None,
+            docker_images: None,
+            mongodb_summary: None,
+            mongodb: BTreeMap::new(),
+            rocketchat: None,
+            rc_settings: None,
+            rc_statistics: None,
+            log_matches: Vec::new(),
+            log_files: Vec::new(),
+            startup_versions: Vec::new(),
+            logs_index: None,
+            log_match_counts: BTreeMap::new(),
+            startup_mongo_versions: Vec::new(),
+            startup_mongo_engines: Vec::new(),
+            startup_oplog: Vec::new(),
+            load_problems: BTreeMap::new(),
+            image_index: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Reads every file the checks use from a verified bundle; logs are scanned line
+    /// by line against the policy's signatures (on a second thread, while this one
+    /// decrypts, inflates and hashes the next block). Files that are missing are left
+    /// `None`; files that are present but unusable (not JSON, too large) are recorded
+    /// in `load_problems`. Only integrity errors (content not matching the signed
+    /// manifest, a corrupt or truncated bundle) are returned as errors.
+    pub fn load(
+        bundle: &mut Bundle,
+        label: &str,
+        policy: &Policy,
+    ) -> Result<NodeData, rcdiag_bundle::Error> {
+        let mut node = NodeData::new(label, manifest_for_checks(bundle.manifest()));
+        node.trust = bundle.trust().clone();
+        let paths: Vec<String> = bundle.entries().iter().map(|f| f.path.clone()).collect();
+        let mut budget = MAX_NODE_VALUE_BYTES;
+        let b = &mut budget;
+        node.host = read_json(bundle, &mut node, "host/host.json", b)?;
+        node.docker_containers = read_json(bundle, &mut node, "docker/containers.json", b)?;
+        node.docker_info = read_json(bundle, &mut node, "docker/info.json", b)?;
+        node.docker_images = read_json(bundle, &mut node, "docker/images.json", b)?;
+        node.mongodb_summary = read_json(bundle, &mut node, "mongodb/summary.json", b)?;
+        node.rocketchat = read_json(bundle, &mut node, "rocketchat/summary.json", b)?;
+        node.rc_settings = read_json(bundle, &mut node, "rocketchat/settings.json", b)?;
+        node.rc_statistics = read_json(bundle, &mut node, "rocketchat/statistics.json", b)?;
+        node.logs_index = read_json(bundle, &mut node, "logs/index.json", b)?;
+        for path in &paths {
+            if let Some(name) = path
+                .strip_prefix("mongodb/")
+                .and_then(|n| n.strip_suffix(".json"))
+                && MONGODB_COMMANDS_READ.contains(&name)
+                && let Some(v) = read_json(bundle, &mut node, path, b)?
+            {
+                node.mongodb.insert(name.to_string(), v);
+            }
+        }
+        let logs: Vec<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| p.starts_with("logs/") && p.ends_with(".log"))
+            .collect();
+        let found = LogScanner::new(policy).scan_entries(bundle, &logs)?;
+        node.set_log_findings(found);
+        Ok(node)
+    }
+
+    /// Scans one log (any reader) line by line, recording signature hits and startup
+    /// box values under `file`. Used by [`NodeData::load`]; public for tests and tools.
+    pub fn scan_log(
+        &mut self,
+        file: &str,
+        reader: impl std::io::Read,
+        policy: &Policy,
+    ) -> std::io::Result<()> {
+        let mut found = self.take_log_findings();
+        let scanned = LogScanner::new(policy).scan(&mut found, file, reader);
+        self.set_log_findings(found);
+        scanned
+    }
+
+    /// Moves what the log scanner found so far out of the node.
+    fn take_log_findings(&mut self) -> LogFindings {
+        LogFindings {
+            log_matches: std::mem::take(&mut self.log_matches),
+            log_match_counts: std::mem::take(&mut self.log_match_counts),
+            log_files: std::mem::take(&mut self.log_files),
+            startup_versions: std::mem::take(&mut self.startup_versions),
+            startup_mongo_versions: std::mem::take(&mut self.startup_mongo_versions),
+            startup_mongo_engines: std::mem::take(&mut self.startup_mongo_engines),
+            startup_oplog: std::mem::take(&mut self.startup_oplog),
+        }
+    }
+
+    /// Stores what the log scanner found (replacing what the node held).
+    fn set_log_findings(&mut self, found: LogFindings) {
+        self.log_matches = found.log_matches;
+        self.log_match_counts = found.log_match_counts;
+        self.log_files = found.log_files;
+        self.startup_versions = found.startup_versions;
+        self.startup_mongo_versions = found.startup_mongo_versions;
+        self.startup_mongo_engines = found.startup_mongo_engines;
+        self.startup_oplog = found.startup_oplog;
+    }
+
+    /// The host name of the node (from the manifest).
+    pub fn hostname(&self) -> &str {
+        &self.manifest.node.hostname
+    }
+
+    /// When the bundle was created, if the manifest's `created_at` parses.
+    pub fn created_at(&self) -> Option<jiff::Timestamp> {
+        self.manifest.created_at.parse().ok()
+    }
+
+    /// The collector record named `name`, if the manifest has one.
+    pub fn collector(&self, name: &str) -> Option<&rcdiag_bundle::CollectorRecord> {
+        self.manifest.collectors.iter().find(|c| c.name == name)
+    }
+
+    /// Why `file` (written by `collector`) is missing, for an `unknown` message:
+    /// `"no docker/containers.json in B: the docker collector was skipped (reason)"`.
+    pub fn why_missing(&self, file: &str, collector: &str) -> String {
+        let cause = if let Some(p) = self.load_problems.get(file) {
+            format!("it is present but unusable ({p})")
+        } else {
+            match self.collector(collector) {
+                None => format!("the {collector} collector did not run"),
+                Some(c) => {
+                    let reason = c
+                        .error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default();
+                    match c.status {
+                        rcdiag_bundle::CollectorStatus::Ok => {
+                            format!("the {collector} collector ran but did not write it")
+                        }
+                        st => format!("the {collector} collector {}{reason}", status_phrase(st)),
+                    }
+                }
+            }
+        };
+        format!("no usable {file} in {}: {cause}", self.label)
+    }
+
+    /// The containers of `docker/containers.json`; `None` when the file is missing or
+    /// not an array (entries that are not objects are skipped).
+    pub fn containers(&self, policy: &Policy) -> Option<Vec<Container<'_>>> {
+        let arr = self.docker_containers.as_ref()?.as_array()?;
+        Some(
+            arr.iter()
+                .enumerate()
+                .filter(|(_, v)| v.is_object())
+                .map(|(i, v)| Container::new(i, v, self, policy))
+                .collect(),
+        )
+    }
+
+    /// Host processes of `host/host.json` (`processes`), if any.
+    pub fn processes(&self) -> Vec<&Value> {
+        self.host
+            .as_ref()
+            .and_then(|h| h.get("processes"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter(|v| v.is_object()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The image `image_id` of `docker/images.json` (the first one with that id).
+    fn image_by_id(&self, image_id: &str) -> Option<&Value> {
+        let images = self.docker_images.as_ref()?.as_array()?;
+        let index = self.image_index.get_or_init(|| {
+            let mut index = std::collections::HashMap::with_capacity(images.len());
+            for (i, img) in images.iter().enumerate() {
+                if let Some(id) = img.get("id").and_then(Value::as_str) {
+                    index.entry(id.to_string()).or_insert(i);
+                }
+            }
+            index
+        });
+        images.get(*index.get(image_id)?)
+    }
+
+    /// Labels of image `image_id` from `docker/images.json`.
+    pub fn image_labels_by_id(&self, image_id: &str) -> Option<BTreeMap<String, String>> {
+        self.image_by_id(image_id)?.get("labels").map(string_map)
+    }
+
+    /// First repo tag of image `image_id` from `docker/images.json`.
+    pub fn image_tag_by_id(&self, image_id: &str) -> Option<String> {
+        let img = self.image_by_id(image_id)?;
+        img.get("repo_tags")?
+            .as_array()?
+            .iter()
+            .find_map(|t| t.as_str())
+            .map(str::to_string)
+    }
+}
+
+/// `m` without its file lists (see [`NodeData::manifest`]), copied field by field so
+/// the lists are never copied.
+fn manifest_for_checks(m: &Manifest) -> Manifest {
+    Manifest {
+        format: m.format.clone(),
+        format_version: m.format_version,
+        bundle_id: m.bundle_id.clone(),
+        created_at: m.created_at.clone(),
+        agent: m.agent.clone(),
+        node: m.node.clone(),
+        collectors: m
+            .collectors
+            .iter()
+            .map(|c| rcdiag_bundle::CollectorRecord {
+                name: c.name.clone(),
+                status: c.status,
+                started_at: c.started_at.clone(),
+                duration_ms: c.duration_ms,
+                error: c.error.clone(),
+                files: Vec::new(),
+            })
+            .collect(),
+        files: Vec::new(),
+        redaction: m.redaction.clone(),
+        signer: m.signer.clone(),
+    }
+}
+
+fn status_phrase(st: rcdiag_bundle::CollectorStatus) -> &'static str {
+    use rcdiag_bundle::CollectorStatus as S;
+    match st {
+        S::Ok => "ran",
+        S::Partial => "was partial",
+        S::Failed => "failed",
+        S::Timeout => "timed out",
+        S::Skipped => "was skipped",
+    }
+}
+
+/// A JSON object of scalars as a string map (non-string values in their JSON text);
+/// anything that is not an object gives an empty map.
+pub fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses a time as the collectors write it: an RFC 3339 string, or MongoDB extended
+/// JSON (`{"$date": "…"}`, `{"$date": {"$numberLong": "ms"}}`, `{"$date": ms}`).
+pub fn parse_time(v: &Value) -> Option<jiff::Timestamp> {
+    match v {
+        Value::String(s) => s.parse().ok(),
+        Value::Object(o) => {
+            let d = o.get("$date")?;
+            match d {
+                Value::String(s) => s.parse().ok(),
+                Value::Number(n) => jiff::Timestamp::from_millisecond(n.as_i64()?).ok(),
+                Value::Object(inner) => {
+                    let ms: i64 = inner.get("$numberLong")?.as_str()?.parse().ok()?;
+                    jiff::Timestamp::from_millisecond(ms).ok()
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A number that may be an integer, a float, or MongoDB extended JSON
+/// (`{"$numberLong": "…"}`, `{"$numberInt": "…"}`, `{"$numberDouble": "…"}`).
+pub fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::Object(o) => ["$numberLong", "$numberInt", "$numberDouble"]
+            .iter()
+            .find_map(|k| o.get(*k))
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok()),
+        _ => None,
+    }
+}
+
+/// A non-negative integer (see [`as_f64`]).
+pub fn as_u64(v: &Value) -> Option<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.is_finite())
+                .map(|f| f as u64)
+        }),
+        _ => as_f64(v)
+            .filter(|f| *f >= 0.0 && f.is_finite())
+            .map(|f| f as u64),
+    }
+}

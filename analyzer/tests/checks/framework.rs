@@ -1,0 +1,90 @@
+//! The baseline (a healthy node passes everything) and what every check shares: evidence, unknown never pass, wrong types.
+
+use super::*;
+
+#[test]
+fn healthy_node_passes_every_check() {
+    let results = run(&[healthy("a.rcdiag", "node1")]);
+    assert_eq!(results.len(), CHECKS.len());
+    for (r, info) in results.iter().zip(CHECKS) {
+        assert_eq!(r.id, info.id, "results come in CHECKS order");
+        assert_eq!(r.outcome, Outcome::Pass, "{}: {}", r.id, r.message);
+        assert!(
+            r.remediation.starts_with("https://"),
+            "{} has a remediation link",
+            r.id
+        );
+        assert!(!r.message.is_empty());
+    }
+}
+
+#[test]
+fn evidence_names_bundle_node_and_file() {
+    let results = run(&[healthy("a.rcdiag", "node1")]);
+    let r = get(&results, "image.official");
+    let e = &r.evidence[0];
+    assert_eq!(e.bundle, "a.rcdiag");
+    assert_eq!(e.node, "node1");
+    assert_eq!(e.file.as_deref(), Some("docker/containers.json"));
+    assert_eq!(e.pointer.as_deref(), Some("/0/image"));
+}
+
+#[test]
+fn no_bundles_give_unknown_never_pass() {
+    let results = run(&[]);
+    assert_eq!(results.len(), CHECKS.len());
+    for r in &results {
+        assert_eq!(r.outcome, Outcome::Unknown, "{}: {}", r.id, r.message);
+    }
+}
+
+#[test]
+fn empty_node_gives_unknown_never_pass() {
+    let mut n = NodeData::new("empty.rcdiag", manifest("node1"));
+    n.manifest.collectors.clear();
+    for r in run(&[n]) {
+        assert_ne!(r.outcome, Outcome::Pass, "{}: {}", r.id, r.message);
+    }
+}
+
+#[test]
+fn wrong_types_do_not_crash_or_pass() {
+    let mut n = NodeData::new("bad.rcdiag", manifest("node1"));
+    n.host = Some(json!("not an object"));
+    n.docker_containers = Some(json!({"not": "an array"}));
+    n.docker_info = Some(json!([1, 2, 3]));
+    n.docker_images = Some(json!(42));
+    n.mongodb_summary =
+        Some(json!({"version": 8, "replica_set": "yes", "storage_engine": ["wiredTiger"]}));
+    n.mongodb
+        .insert("buildInfo".into(), json!({"reply": {"version": {"x": 1}}}));
+    n.rocketchat = Some(
+        json!({"version": {"value": 851}, "users": {"concurrent": "many"}, "instances": {"live": -1}, "endpoints": "none"}),
+    );
+    n.rc_settings = Some(json!(null));
+    n.rc_statistics = Some(json!({"deploy": "docker", "version": ["8.5.1"]}));
+    let results = run(&[n]);
+    for id in [
+        "image.official",
+        "deploy.method",
+        "hardware.cpu",
+        "version.supported",
+        "mongodb.version",
+        "mongodb.storage-engine",
+        "host.disk-free",
+        "containers.restarting",
+    ] {
+        assert_eq!(
+            get(&results, id).outcome,
+            Outcome::Unknown,
+            "{id}: {}",
+            get(&results, id).message
+        );
+    }
+    // Containers with wrong inner types.
+    let mut n = healthy("a.rcdiag", "node1");
+    containers_mut(&mut n).push(json!({"name": 5, "image": null, "env": "X=1", "labels": [], "state": 7, "restart_count": "many"}));
+    containers_mut(&mut n).push(json!("just a string"));
+    let results = run(&[n]);
+    assert_eq!(get(&results, "image.official").outcome, Outcome::Pass);
+}

@@ -1,0 +1,137 @@
+//! `hardware.*`.
+
+use super::*;
+
+#[test]
+fn hardware_pass() {
+    let results = run(&[healthy("a", "n1")]);
+    for id in ["hardware.cpu", "hardware.memory", "hardware.disk"] {
+        let r = get(&results, id);
+        assert_eq!(r.outcome, Outcome::Pass, "{id}: {}", r.message);
+        assert!(
+            r.message.contains("tier Starter for 20 concurrent users"),
+            "{}",
+            r.message
+        );
+    }
+}
+
+#[test]
+fn hardware_cpu_fail_colocated_sum() {
+    // Starter: Rocket.Chat 1 vCPU + MongoDB 2 vCPU on the same node.
+    let mut n = healthy("a", "n1");
+    n.host.as_mut().unwrap()["cpu"]["logical_cores"] = json!(2);
+    expect(&[n], "hardware.cpu", Outcome::Fail, "has 2 vCPU, needs 3");
+}
+
+#[test]
+fn hardware_cpu_fail_container_limit() {
+    let mut n = healthy("a", "n1");
+    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(300);
+    rc_mut(&mut n)["nano_cpus"] = json!(1_000_000_000u64);
+    containers_mut(&mut n).remove(1); // no MongoDB here
+    expect(&[n], "hardware.cpu", Outcome::Fail, "limited to 1 vCPU");
+}
+
+#[test]
+fn hardware_cpu_unknown_and_fallback() {
+    let mut n = healthy("a", "n1");
+    n.host = None;
+    skip_collector(&mut n, "host", "deselected");
+    let r = expect(&[n.clone()], "hardware.cpu", Outcome::Pass, "8 vCPU");
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.file.as_deref() == Some("docker/info.json"))
+    );
+    n.docker_info = None;
+    expect(
+        &[n],
+        "hardware.cpu",
+        Outcome::Unknown,
+        "host collector was skipped",
+    );
+}
+
+#[test]
+fn hardware_memory_fail_and_unknown() {
+    let mut n = healthy("a", "n1");
+    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(400); // Pro: 4 + 4 GiB
+    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] = json!([]);
+    n.host.as_mut().unwrap()["memory"]["total_bytes"] = json!(6u64 << 30);
+    expect(
+        &[n.clone()],
+        "hardware.memory",
+        Outcome::Fail,
+        "needs 8 GiB",
+    );
+    n.host.as_mut().unwrap()["memory"] = json!(null);
+    n.docker_info = None;
+    expect(&[n], "hardware.memory", Outcome::Unknown, "host/host.json");
+}
+
+#[test]
+fn hardware_memory_tolerates_kernel_reserve() {
+    // 3.8 GiB reported for a nominal 4 GiB Rocket.Chat-only node.
+    let mut n = healthy("a", "n1");
+    containers_mut(&mut n).remove(1);
+    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(100);
+    n.host.as_mut().unwrap()["memory"]["total_bytes"] = json!((3.8 * (1u64 << 30) as f64) as u64);
+    expect(&[n], "hardware.memory", Outcome::Pass, "3.8 GiB");
+}
+
+#[test]
+fn hardware_disk_fail_and_unknown() {
+    let mut n = healthy("a", "n1");
+    n.host.as_mut().unwrap()["disks"][0]["total_bytes"] = json!(30_000_000_000u64);
+    n.host.as_mut().unwrap()["disks"][0]["available_bytes"] = json!(20_000_000_000u64);
+    expect(&[n.clone()], "hardware.disk", Outcome::Fail, "needs 50 GB");
+    n.host
+        .as_mut()
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("disks");
+    expect(&[n], "hardware.disk", Outcome::Unknown, "host/host.json");
+}
+
+#[test]
+fn hardware_disk_counts_separate_data_mount() {
+    let mut n = healthy("a", "n1");
+    n.host.as_mut().unwrap()["disks"] = json!([
+        {"mount_point": "/", "total_bytes": 10_000_000_000u64, "available_bytes": 5_000_000_000u64},
+        {"mount_point": "/var/lib/docker", "total_bytes": 80_000_000_000u64, "available_bytes": 50_000_000_000u64}
+    ]);
+    let r = expect(&[n], "hardware.disk", Outcome::Pass, "/var/lib/docker");
+    assert!(!r.message.contains("data mount(s) /,"), "{}", r.message);
+}
+
+#[test]
+fn hardware_unknown_without_users() {
+    let mut n = healthy("a", "n1");
+    n.rocketchat = None;
+    n.rc_statistics = None;
+    skip_collector(&mut n, "rocketchat", "no MongoDB URI");
+    let results = run(&[n]);
+    for id in ["hardware.cpu", "hardware.memory", "hardware.disk"] {
+        let r = get(&results, id);
+        assert_eq!(r.outcome, Outcome::Unknown, "{id}");
+        assert!(r.message.contains("user count"), "{}", r.message);
+    }
+}
+
+#[test]
+fn hardware_uses_active_users_when_concurrent_missing() {
+    let mut n = healthy("a", "n1");
+    n.rocketchat.as_mut().unwrap()["users"]
+        .as_object_mut()
+        .unwrap()
+        .remove("concurrent");
+    n.rc_statistics
+        .as_mut()
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove("totalConnectedUsers");
+    expect(&[n], "hardware.cpu", Outcome::Pass, "25 active users");
+}

@@ -1,0 +1,117 @@
+//! `image.official`.
+
+use super::*;
+
+/// `image.official` by what the Rocket.Chat container shows: each row edits the
+/// healthy node's container and names the outcome and a phrase of the message.
+#[test]
+fn image_official_by_container() {
+    type Edit = fn(&mut Value);
+    let rows: [(Edit, Outcome, &str); 6] = [
+        (
+            |_| {},
+            Outcome::Pass,
+            "official image registry.rocket.chat/rocketchat/rocket.chat",
+        ),
+        (
+            // A Docker official image, without labels.
+            |c| {
+                c["image"] = json!("rocket.chat:8.5.1");
+                c["image_labels"] = json!({});
+                c["env"] = json!(["DEPLOY_METHOD=docker-official", "MONGO_URL=x", "ROOT_URL=y"]);
+            },
+            Outcome::Pass,
+            "docker.io/library/rocket.chat",
+        ),
+        (
+            |c| {
+                c["image_labels"] =
+                    json!({"org.opencontainers.image.source": "https://github.com/acme/fork"});
+            },
+            Outcome::Fail,
+            "without the maintainer or OCI source label",
+        ),
+        (
+            |c| {
+                c["image_labels"] = json!({"org.opencontainers.image.source": "https://github.com/RocketChat/Rocket.Chat"});
+            },
+            Outcome::Pass,
+            "official image",
+        ),
+        (
+            |c| c["env"] = json!(["DEPLOY_METHOD=tar", "MONGO_URL=x"]),
+            Outcome::Fail,
+            "DEPLOY_METHOD=tar",
+        ),
+        (
+            |c| {
+                c.as_object_mut().unwrap().remove("image_labels");
+            },
+            Outcome::Unknown,
+            "image labels were not collected",
+        ),
+    ];
+    for (edit, outcome, needle) in rows {
+        let mut n = healthy("a", "n1");
+        edit(rc_mut(&mut n));
+        expect(&[n], "image.official", outcome, needle);
+    }
+}
+
+#[test]
+fn image_official_fail_custom_repository() {
+    let mut n = healthy("a", "n1");
+    rc_mut(&mut n)["image"] = json!("acme/rocketchat-custom:8.5.1");
+    let r = expect(&[n], "image.official", Outcome::Fail, "custom build");
+    assert_eq!(
+        r.evidence[0].value.as_deref(),
+        Some("acme/rocketchat-custom:8.5.1")
+    );
+}
+
+#[test]
+fn image_official_fail_host_process() {
+    let mut n = healthy("a", "n1");
+    n.host.as_mut().unwrap()["processes"] = json!([{"pid": 4242, "kind": "rocketchat", "name": "node", "cmdline": "node main.js", "env_names": ["ROOT_URL", "MONGO_URL"], "in_container": false, "container_id": null}]);
+    let r = expect(
+        &[n],
+        "image.official",
+        Outcome::Fail,
+        "outside any container",
+    );
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.pointer.as_deref() == Some("/processes/0/in_container"))
+    );
+}
+
+#[test]
+fn image_official_unknown_without_docker() {
+    let mut n = healthy("a.rcdiag", "n1");
+    no_docker(&mut n);
+    let r = expect(
+        &[n],
+        "image.official",
+        Outcome::Unknown,
+        "docker collector was skipped",
+    );
+    assert!(
+        r.message.contains("permission denied") && r.message.contains("Docker socket"),
+        "{}",
+        r.message
+    );
+}
+
+#[test]
+fn image_official_labels_from_images_json() {
+    let mut n = healthy("a", "n1");
+    rc_mut(&mut n)
+        .as_object_mut()
+        .unwrap()
+        .remove("image_labels");
+    n.docker_images = Some(
+        json!([{"id": "sha256:rc", "repo_tags": ["registry.rocket.chat/rocketchat/rocket.chat:8.5.1"], "labels": {"maintainer": "buildmaster@rocket.chat"}}]),
+    );
+    expect(&[n], "image.official", Outcome::Pass, "official image");
+}

@@ -1,0 +1,96 @@
+//! `monitoring.*`.
+
+use super::*;
+
+#[test]
+fn monitoring_prometheus_pass() {
+    expect(
+        &[healthy("a", "n1")],
+        "monitoring.prometheus",
+        Outcome::Pass,
+        "scraper was found",
+    );
+}
+
+#[test]
+fn monitoring_prometheus_warn_disabled() {
+    let mut n = healthy("a", "n1");
+    n.rc_settings = Some(json!({"Prometheus_Enabled": false}));
+    expect(&[n], "monitoring.prometheus", Outcome::Warn, "disabled");
+}
+
+#[test]
+fn monitoring_prometheus_env_overrides_setting() {
+    let mut n = healthy("a", "n1");
+    n.rc_settings = Some(json!({"Prometheus_Enabled": false}));
+    rc_mut(&mut n)["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("OVERWRITE_SETTING_Prometheus_Enabled=true"));
+    expect(&[n], "monitoring.prometheus", Outcome::Pass, "enabled");
+}
+
+#[test]
+fn monitoring_prometheus_warn_no_scraper() {
+    let mut n = healthy("a", "n1");
+    containers_mut(&mut n).remove(2);
+    expect(
+        &[n.clone()],
+        "monitoring.prometheus",
+        Outcome::Warn,
+        "nothing on these nodes scrapes it",
+    );
+    // compose scrape labels count as a scraper.
+    rc_mut(&mut n)["labels"]["prometheus.io/scrape"] = json!("true");
+    expect(&[n], "monitoring.prometheus", Outcome::Pass, "scraper");
+}
+
+#[test]
+fn monitoring_prometheus_unknown() {
+    let mut n = healthy("a", "n1");
+    n.rc_settings = None;
+    n.rocketchat = None;
+    skip_collector(&mut n, "rocketchat", "no MongoDB URI");
+    expect(
+        &[n],
+        "monitoring.prometheus",
+        Outcome::Unknown,
+        "exporter is enabled is unknown",
+    );
+}
+
+#[test]
+fn monitoring_grafana_pass_warn_unknown() {
+    expect(
+        &[healthy("a", "n1")],
+        "monitoring.grafana",
+        Outcome::Pass,
+        "Grafana",
+    );
+    let mut n = healthy("a", "n1");
+    containers_mut(&mut n).remove(3);
+    expect(
+        &[n.clone()],
+        "monitoring.grafana",
+        Outcome::Warn,
+        "no Grafana container",
+    );
+    no_docker(&mut n);
+    expect(
+        &[n],
+        "monitoring.grafana",
+        Outcome::Unknown,
+        "docker collector was skipped",
+    );
+}
+
+#[test]
+fn monitoring_grafana_on_another_node() {
+    let a = healthy("a", "n1");
+    let mut b = healthy("b", "n2");
+    containers_mut(&mut b).remove(3);
+    let mut a2 = a.clone();
+    containers_mut(&mut a2).remove(3);
+    expect(&[a, b], "monitoring.grafana", Outcome::Pass, "Grafana");
+    let _ = a2;
+}
