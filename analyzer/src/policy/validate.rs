@@ -53,9 +53,9 @@ impl Policy {
             if !known_checks.contains(&id.as_str()) {
                 p.push(format!("[checks.\"{id}\"]: no such check"));
             }
-            if !c.remediation.starts_with("https://") {
+            if !c.remediation.starts_with("https://") && !is_repo_doc(&c.remediation) {
                 p.push(format!(
-                    "checks.\"{id}\".remediation must be an https:// link, not {:?}",
+                    "checks.\"{id}\".remediation must be an https:// link or a document of the rcdiag source tree (`analyzer/CHECKS.md#anchor`), not {:?}",
                     c.remediation
                 ));
             }
@@ -391,6 +391,33 @@ fn check_regexes(what: &str, patterns: &[String], p: &mut Vec<String>) {
     for pat in patterns {
         if let Err(e) = regex::Regex::new(pat) {
             p.push(format!("{what}: pattern {pat:?} does not compile: {e}"));
+        }
+    }
+}
+
+/// A document of rcdiag's own source tree, as a relative path (`analyzer/CHECKS.md`,
+/// optionally with a `#anchor`): rcdiag has no public home page to link to.
+fn is_repo_doc(s: &str) -> bool {
+    let (path, anchor) = s.split_once('#').unwrap_or((s, ""));
+    path.ends_with(".md")
+        && !path.starts_with('/')
+        && !path.contains("..")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'))
+        && anchor
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+#[cfg(test)]
+mod repo_doc_tests {
+    #[test]
+    fn repo_docs_are_relative_paths_of_markdown_files() {
+        assert!(super::is_repo_doc("analyzer/CHECKS.md#bundlecomplete"));
+        assert!(super::is_repo_doc("SECURITY.md"));
+        for bad in ["/etc/passwd.md", "../x.md", "analyzer/CHECKS.txt", "a.md#<script>", "javascript:x.md"] {
+            assert!(!super::is_repo_doc(bad), "{bad}");
         }
     }
 }
