@@ -9,11 +9,11 @@ use clap::Parser;
 // `println!`, `print!`, `eprintln!` and `eprint!` that never panic on a closed stdout or
 // stderr; declared first so that every module below uses them.
 #[macro_use]
+#[allow(unused_macros)]
 mod stdio;
 
 mod cli;
 mod clidocs;
-mod upload;
 
 use cli::args::{Cli, Command, KeyCommand, PseudonymsCommand, SnapshotsCommand};
 use cli::error::{UsageError, message};
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         } => snapshots::snapshots_list(&dir, json).map(|()| ExitCode::SUCCESS),
         Command::Seal(args) => review::seal_cmd(args).map(|()| ExitCode::SUCCESS),
         Command::Redact(args) => review::redact_cmd(args).map(|()| ExitCode::SUCCESS),
-        Command::Upload(args) => Ok(upload::upload_cmd(&args)),
+        Command::Upload(args) => Ok(cli::upload::upload_cmd(&args)),
         Command::Pseudonyms {
             command: PseudonymsCommand::Lookup { token, state_dir },
         } => keys::pseudonym_lookup(&token, state_dir),

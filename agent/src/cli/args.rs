@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use rcdiag_agent::collectors;
 
-use crate::upload;
+use super::upload::UploadArgs;
+use rcdiag_agent::upload;
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -110,7 +111,7 @@ pub enum Command {
     Redact(RedactArgs),
     /// Upload bundles to an HTTPS upload link from support (a presigned PUT URL).
     #[command(after_help = UPLOAD_HELP)]
-    Upload(Box<upload::UploadArgs>),
+    Upload(Box<UploadArgs>),
     /// The pseudonyms of `collect --pseudonymize`, kept on this node.
     Pseudonyms {
         #[command(subcommand)]

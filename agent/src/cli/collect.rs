@@ -13,7 +13,7 @@ use super::error::message;
 use super::out_path::check_out;
 use super::plan::{dry_run, plan, run_config};
 use super::{runtime, shutdown_signal};
-use crate::upload;
+use rcdiag_agent::upload;
 
 pub fn collect(args: CollectArgs) -> Result<ExitCode> {
     let p = match plan(&args.to, &args.opts, args.out.as_ref(), args.dry_run).and_then(|p| {

@@ -11,6 +11,7 @@ pub mod plan;
 pub mod review;
 pub mod schedule;
 pub mod snapshots;
+pub mod upload;
 
 /// The runtime of a collect or a scheduler: two workers are enough for I/O-bound peers.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
