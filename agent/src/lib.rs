@@ -11,6 +11,7 @@ pub mod bound;
 pub mod collectors;
 pub mod config;
 pub mod isolate;
+pub mod key_change;
 pub mod peer;
 pub mod redact;
 pub mod review;

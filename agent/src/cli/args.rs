@@ -227,8 +227,8 @@ pub enum KeyCommand {
         state_dir: Option<PathBuf>,
     },
     /// Make a new node signing key, replacing the one there (lost, empty or unreadable
-    /// key); support must pin the new key (`collect --new-node-key` does the same and
-    /// records the change in its bundle).
+    /// key); support must pin the new key. The next bundle records the change, as
+    /// `collect --new-node-key` does in its own.
     New {
         /// State dir holding the node key [default: /var/lib/rcdiag as root, else $XDG_STATE_HOME/rcdiag].
         #[arg(long, value_name = "DIR")]

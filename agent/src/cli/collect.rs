@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use rcdiag_agent::config::human_bytes;
+use rcdiag_agent::key_change;
 use rcdiag_agent::run::{self, Progress, RunError};
 use rcdiag_bundle::{CollectorStatus, Encryption, NodeKey};
 
@@ -47,18 +48,28 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (signer, key_change) = if args.new_node_key {
+    let signer = if args.new_node_key {
         let (k, r) = NodeKey::replace(&p.state_dir)?;
-        (k, Some(r))
+        // Kept until a bundle records it, like `key new`'s: an interrupted run does not
+        // lose it, and a change no bundle recorded yet keeps the key support pinned.
+        if let Err(e) = key_change::record(&p.state_dir, &r, &k.fingerprint()) {
+            eprintln!("rcdiag-agent: warning: {e}");
+        }
+        k
     } else {
-        (NodeKey::load_or_create(&p.state_dir)?, None)
+        NodeKey::load_or_create(&p.state_dir)?
     };
+    let (key_change, warnings) = key_change::pending(&p.state_dir, &signer.fingerprint());
+    for w in &warnings {
+        eprintln!("rcdiag-agent: warning: {w}");
+    }
     let progress = if args.quiet {
         Progress::Quiet
     } else {
         Progress::auto()
     };
     let mut cfg = run_config(&p, &signer, progress);
+    let report_key_change = key_change.is_some();
     cfg.key_change = key_change;
     cfg.argv = upload::scrub_argv(cfg.argv);
     let rt = runtime()?;
@@ -74,6 +85,12 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    if report_key_change && let Err(e) = key_change::clear(&p.state_dir) {
+        eprintln!(
+            "rcdiag-agent: warning: cannot remove {}: {e}; the next bundle will record the key change again",
+            p.state_dir.join(key_change::PENDING_FILE).display()
+        );
+    }
     println!(
         "{:<11} {:<8} {:>5} {:>10} {:>8}",
         "collector", "status", "files", "bytes", "time"

@@ -4,12 +4,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use rcdiag_agent::key_change;
 use rcdiag_bundle::NodeKey;
 
 pub fn key_show(state_dir: Option<PathBuf>, new: bool) -> Result<()> {
     let dir = state_dir.unwrap_or_else(rcdiag_bundle::default_state_dir);
     let key = if new {
         let (key, replaced) = NodeKey::replace(&dir)?;
+        let replaced = key_change::from_key_new(replaced);
+        // No bundle is written now: the next one records the change.
+        if let Err(e) = key_change::record(&dir, &replaced, &key.fingerprint()) {
+            eprintln!("rcdiag-agent: warning: {e}");
+        }
         eprintln!(
             "new node key made{}; give support the new key to pin (below)",
             replaced

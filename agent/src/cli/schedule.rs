@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use rcdiag_agent::config;
 use rcdiag_agent::run::{self, Progress};
 use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trigger};
 use rcdiag_agent::snapshots::{self, Retention};
+use rcdiag_agent::{config, key_change};
 use rcdiag_bundle::NodeKey;
 
 use super::args::{LogFormatArg, ScheduleArgs};
@@ -119,6 +119,11 @@ pub fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let signer = NodeKey::load_or_create(&p.state_dir)?;
+    // A `key new` no bundle recorded yet: the first snapshot records it.
+    let (key_change, warnings) = key_change::pending(&p.state_dir, &signer.fingerprint());
+    for w in &warnings {
+        eprintln!("rcdiag-agent: warning: {w}");
+    }
     let log = match args.log_format {
         LogFormatArg::Auto => Logger::auto(args.quiet),
         LogFormatArg::Json => Logger {
@@ -130,7 +135,7 @@ pub fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
             quiet: args.quiet,
         },
     };
-    let cfg = ScheduleConfig {
+    let mut cfg = ScheduleConfig {
         trigger: sp.trigger,
         dir: args.dir.clone(),
         retention: sp.retention,
@@ -140,6 +145,7 @@ pub fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
         run: run_config(&p, &signer, Progress::Quiet),
         log,
     };
+    cfg.run.key_change = key_change;
     let rt = runtime()?;
     let result = rt.block_on(schedule::schedule(cfg, shutdown_signal()));
     rt.shutdown_timeout(Duration::from_secs(2));

@@ -103,6 +103,26 @@ pub(super) struct Scheduler {
 }
 
 impl Scheduler {
+    /// A bundle was written: the key change it recorded (`key new`) is not recorded again.
+    fn key_change_recorded(&mut self) {
+        if self.cfg.run.key_change.take().is_none() {
+            return;
+        }
+        let Some(dir) = self.cfg.run.signer.path().and_then(|p| p.parent()) else {
+            return;
+        };
+        if let Err(e) = crate::key_change::clear(dir) {
+            self.cfg.log.warn(
+                "key_change",
+                &format!(
+                    "cannot remove {}: {e}; the next bundle will record the key change again",
+                    dir.join(crate::key_change::PENDING_FILE).display()
+                ),
+                &[],
+            );
+        }
+    }
+
     pub(super) fn fields_retention(&self) -> RetentionStatus {
         RetentionStatus {
             keep: self.cfg.retention.keep,
@@ -169,6 +189,7 @@ impl Scheduler {
         match job.result {
             Ok(report) => {
                 let b = &report.bundle;
+                self.key_change_recorded();
                 let file = b
                     .path
                     .file_name()
