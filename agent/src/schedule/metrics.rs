@@ -1,5 +1,10 @@
 //! `DIR/rcdiag.prom`: the Prometheus text exposition format (version 0.0.4) of the
 //! status, for node_exporter's textfile collector.
+//!
+//! Written by hand rather than with `prometheus-client` (issue 10 item 5): that crate
+//! encodes OpenMetrics text (a `# EOF` trailer, counters renamed with `_total`, `# UNIT`
+//! lines), so the metric names scraped today would change under dashboards and alerts
+//! built on them; ten gauge families do not need a registry.
 
 use jiff::Timestamp;
 
