@@ -1388,3 +1388,51 @@ fn dry_run_shows_the_schedule_and_the_next_cron_times_and_writes_nothing() {
         "--dry-run writes nothing"
     );
 }
+
+/// `key new` leaves a record of the key change; the scheduler's first snapshot records
+/// it (as `collect` does) and removes it, the next snapshot does not repeat it.
+#[test]
+fn the_first_snapshot_after_key_new_records_the_key_change() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("snapshots");
+    let state = tmp.path().join("state");
+    let old = NodeKey::load_or_create(&state).expect("key").fingerprint();
+    let out = Command::new(AGENT)
+        .args(["key", "new", "--state-dir"])
+        .arg(&state)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = state.join("node_key_change.json");
+    assert!(record.exists());
+    let mut s = Sched::start(
+        &[
+            &plain(&dir, &state)[..],
+            &["--every", "1s", "--count", "2", "--only", "host"],
+        ]
+        .concat(),
+    );
+    s.expect_exit(60, 0);
+    let written = s.events("snapshot_written");
+    assert_eq!(written.len(), 2, "{}", s.stderr());
+    let labels: Vec<Option<String>> = written
+        .iter()
+        .map(|w| {
+            let n = name_of(w["bundle"].as_str().expect("bundle"));
+            let b = Bundle::open(&dir.join(&n), &OpenOptions::default())
+                .unwrap_or_else(|e| panic!("{n}: {e}"));
+            b.manifest().node.labels.get("node_key_change").cloned()
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        vec![Some(format!("new key, replacing {old}")), None],
+        "{}",
+        s.stderr()
+    );
+    assert!(!record.exists(), "removed once a bundle has it");
+}
