@@ -224,6 +224,13 @@ fn short_duration(d: Duration) -> String {
 const MAX_PARSED_SECONDS: f64 = 100.0 * 366.0 * 86400.0;
 
 /// Parses `90s`, `30m`, `24h`, `7d`, `1h30m`, or plain seconds.
+///
+/// Kept rather than `humantime` or jiff's friendly span parser (issue 10 item 5):
+/// `humantime` takes no plain seconds and no fractions (`1.5h`); jiff's parser also
+/// takes negative spans (`1h ago`) and refuses a value past its span limits
+/// (`300000000000000d`) as malformed instead of "too long", the range error of issue 17
+/// item 6. Sizes (`parse_size`) stay too: `bytesize` reads `5M` as 5,000,000 bytes,
+/// here it is 5 MiB.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {

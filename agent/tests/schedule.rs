@@ -35,6 +35,12 @@ struct Sched {
 }
 
 impl Sched {
+    /// Waits up to `secs` for the exit, which must be `code` (its stderr shown if not).
+    fn expect_exit(&mut self, secs: u64, code: i32) {
+        let st = self.wait(Duration::from_secs(secs));
+        assert_eq!(st.code(), Some(code), "{}", self.stderr());
+    }
+
     fn start(args: &[&str]) -> Self {
         let mut child = Command::new(AGENT)
             .arg("schedule")
@@ -178,6 +184,20 @@ impl HungSocket {
     fn uri(&self) -> String {
         format!("unix://{}", self.path.display())
     }
+}
+
+/// `--dir DIR --state-dir STATE --config /dev/null --no-encrypt`: a plain scheduler
+/// of its own folders.
+fn plain<'a>(dir: &'a Path, state: &'a Path) -> [&'a str; 7] {
+    [
+        "--dir",
+        dir.to_str().expect("utf-8"),
+        "--state-dir",
+        state.to_str().expect("utf-8"),
+        "--config",
+        "/dev/null",
+        "--no-encrypt",
+    ]
 }
 
 fn files(dir: &Path) -> BTreeSet<String> {
@@ -769,31 +789,25 @@ fn retention_by_age_and_by_total_size_keeps_exactly_what_the_rules_say() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("by-age");
     let state = tmp.path().join("state");
-    let mut s = Sched::start(&[
-        "--every",
-        "2s",
-        "--count",
-        "4",
-        "--max-age",
-        "3s",
-        "--jitter",
-        "400ms",
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "--config",
-        "/dev/null",
-        "--no-encrypt",
-        "--only",
-        "host",
-    ]);
-    assert_eq!(
-        s.wait(Duration::from_secs(60)).code(),
-        Some(0),
-        "{}",
-        s.stderr()
+    let mut s = Sched::start(
+        &[
+            &plain(&dir, &state)[..],
+            &[
+                "--every",
+                "2s",
+                "--count",
+                "4",
+                "--max-age",
+                "3s",
+                "--jitter",
+                "400ms",
+                "--only",
+                "host",
+            ],
+        ]
+        .concat(),
     );
+    s.expect_exit(60, 0);
     let written = s.events("snapshot_written");
     assert_eq!(written.len(), 4);
     // --jitter 400ms: each snapshot starts 0-400 ms after its scheduled time.
@@ -847,31 +861,25 @@ fn retention_by_age_and_by_total_size_keeps_exactly_what_the_rules_say() {
     let dir = tmp.path().join("by-size");
     let textfile = tmp.path().join("textfile");
     std::fs::create_dir(&textfile).expect("mkdir");
-    let mut s = Sched::start(&[
-        "--every",
-        "1s",
-        "--count",
-        "4",
-        "--max-total",
-        "7000",
-        "--textfile-dir",
-        textfile.to_str().expect("utf-8"),
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "--config",
-        "/dev/null",
-        "--no-encrypt",
-        "--only",
-        "host",
-    ]);
-    assert_eq!(
-        s.wait(Duration::from_secs(60)).code(),
-        Some(0),
-        "{}",
-        s.stderr()
+    let mut s = Sched::start(
+        &[
+            &plain(&dir, &state)[..],
+            &[
+                "--every",
+                "1s",
+                "--count",
+                "4",
+                "--max-total",
+                "7000",
+                "--textfile-dir",
+                textfile.to_str().expect("utf-8"),
+                "--only",
+                "host",
+            ],
+        ]
+        .concat(),
     );
+    s.expect_exit(60, 0);
     let written = s.events("snapshot_written");
     assert_eq!(written.len(), 4);
     let mut expected = Vec::new();
@@ -923,22 +931,9 @@ fn the_newest_good_snapshot_survives_retention_across_a_restart() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("snapshots");
     let state = tmp.path().join("state");
-    let common_args = [
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "--config",
-        "/dev/null",
-        "--no-encrypt",
-    ];
+    let common_args = plain(&dir, &state);
     let mut s = Sched::start(&[&["--once", "--only", "host"][..], &common_args].concat());
-    assert_eq!(
-        s.wait(Duration::from_secs(30)).code(),
-        Some(0),
-        "{}",
-        s.stderr()
-    );
+    s.expect_exit(30, 0);
     let good = name_of(
         s.events("snapshot_written")[0]["bundle"]
             .as_str()
@@ -1027,22 +1022,9 @@ fn sigterm_during_a_snapshot_leaves_a_clean_folder() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("snapshots");
     let state = tmp.path().join("state");
-    let common_args = [
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "--config",
-        "/dev/null",
-        "--no-encrypt",
-    ];
+    let common_args = plain(&dir, &state);
     let mut s = Sched::start(&[&["--once", "--only", "host"][..], &common_args].concat());
-    assert_eq!(
-        s.wait(Duration::from_secs(30)).code(),
-        Some(0),
-        "{}",
-        s.stderr()
-    );
+    s.expect_exit(30, 0);
     let before = files(&dir);
     let hung = HungSocket::new();
     let uri = hung.uri();
@@ -1113,31 +1095,25 @@ fn ticks_never_overlap_and_skipped_ticks_are_logged() {
     let state = tmp.path().join("state");
     let hung = HungSocket::new();
     let uri = hung.uri();
-    let mut s = Sched::start(&[
-        "--every",
-        "1s",
-        "--count",
-        "3",
-        "--only",
-        "host,docker",
-        "--docker-host",
-        &uri,
-        "--timeout",
-        "3s",
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "--config",
-        "/dev/null",
-        "--no-encrypt",
-    ]);
-    assert_eq!(
-        s.wait(Duration::from_secs(60)).code(),
-        Some(3),
-        "{}",
-        s.stderr()
+    let mut s = Sched::start(
+        &[
+            &plain(&dir, &state)[..],
+            &[
+                "--every",
+                "1s",
+                "--count",
+                "3",
+                "--only",
+                "host,docker",
+                "--docker-host",
+                &uri,
+                "--timeout",
+                "3s",
+            ],
+        ]
+        .concat(),
     );
+    s.expect_exit(60, 3);
     let written = s.events("snapshot_written");
     assert_eq!(written.len(), 3, "{}", s.stderr());
     assert_eq!(s.events("snapshot_started").len(), 3);
@@ -1209,17 +1185,7 @@ fn a_second_scheduler_on_the_same_folder_is_refused() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("snapshots");
     let state = tmp.path().join("state");
-    let args = [
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "--config",
-        "/dev/null",
-        "--no-encrypt",
-        "--only",
-        "host",
-    ];
+    let args = [&plain(&dir, &state)[..], &["--only", "host"]].concat();
     let mut a = Sched::start(&[&["--cron", "CRON_TZ=UTC 0 0 1 1 *"][..], &args].concat());
     let started = a.wait_event("schedule_started", Duration::from_secs(10));
     assert!(
@@ -1271,92 +1237,54 @@ fn invalid_schedules_are_usage_errors_that_say_what_to_do() {
     let dir = tmp.path().join("never-created");
     let d = dir.to_str().expect("utf-8");
     let key = rcdiag_bundle::generate_support_key();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["--dir", d, "-r", &key.recipient], "--every"),
+    // (flags, with support's key?, what the error says); every case also gets --dir.
+    let cases: &[(&[&str], bool, &str)] = &[
+        (&[], true, "--every"),
         (
-            vec![
-                "--every",
-                "1h",
-                "--cron",
-                "0 3 * * *",
-                "--dir",
-                d,
-                "-r",
-                &key.recipient,
-            ],
+            &["--every", "1h", "--cron", "0 3 * * *"],
+            true,
             "cannot be used with",
         ),
+        (&["--every", "500ms"], true, "the shortest interval is 1s"),
         (
-            vec!["--every", "500ms", "--dir", d, "-r", &key.recipient],
-            "the shortest interval is 1s",
-        ),
-        (
-            vec!["--cron", "0 3 * *", "--dir", d, "-r", &key.recipient],
+            &["--cron", "0 3 * *"],
+            true,
             "expected 5 (minute hour day-of-month month day-of-week)",
         ),
         (
-            vec!["--cron", "0 25 * * *", "--dir", d, "-r", &key.recipient],
+            &["--cron", "0 25 * * *"],
+            true,
             "hour field: \"25\" is outside 0-23",
         ),
         (
-            vec![
-                "--every",
-                "1h",
-                "--keep",
-                "0",
-                "--dir",
-                d,
-                "-r",
-                &key.recipient,
-            ],
+            &["--every", "1h", "--keep", "0"],
+            true,
             "--keep 0 would keep nothing",
         ),
         (
-            vec![
-                "--every",
-                "1h",
-                "--max-total",
-                "lots",
-                "--dir",
-                d,
-                "-r",
-                &key.recipient,
-            ],
+            &["--every", "1h", "--max-total", "lots"],
+            true,
             "--max-total",
         ),
         (
-            vec![
-                "--every",
-                "1m",
-                "--jitter",
-                "2m",
-                "--dir",
-                d,
-                "-r",
-                &key.recipient,
-            ],
+            &["--every", "1m", "--jitter", "2m"],
+            true,
             "must be shorter than --every",
         ),
+        (&["--once", "--count", "2"], true, "cannot be used with"),
+        (&["--every", "1h"], false, "no recipient"),
         (
-            vec!["--once", "--count", "2", "--dir", d, "-r", &key.recipient],
-            "cannot be used with",
-        ),
-        (vec!["--every", "1h", "--dir", d], "no recipient"),
-        (
-            vec![
-                "--every",
-                "1h",
-                "--dir",
-                d,
-                "-r",
-                &key.recipient,
-                "--only",
-                "hots",
-            ],
+            &["--every", "1h", "--only", "hots"],
+            true,
             "unknown collector",
         ),
     ];
-    for (args, want) in cases {
+    for &(flags, with_key, want) in cases {
+        let mut args = flags.to_vec();
+        args.extend(["--dir", d]);
+        if with_key {
+            args.extend(["-r", &key.recipient]);
+        }
         let out = Command::new(AGENT)
             .arg("schedule")
             .args(&args)
@@ -1459,4 +1387,52 @@ fn dry_run_shows_the_schedule_and_the_next_cron_times_and_writes_nothing() {
         !dir.exists() && !tmp.path().join("state").exists(),
         "--dry-run writes nothing"
     );
+}
+
+/// `key new` leaves a record of the key change; the scheduler's first snapshot records
+/// it (as `collect` does) and removes it, the next snapshot does not repeat it.
+#[test]
+fn the_first_snapshot_after_key_new_records_the_key_change() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("snapshots");
+    let state = tmp.path().join("state");
+    let old = NodeKey::load_or_create(&state).expect("key").fingerprint();
+    let out = Command::new(AGENT)
+        .args(["key", "new", "--state-dir"])
+        .arg(&state)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = state.join("node_key_change.json");
+    assert!(record.exists());
+    let mut s = Sched::start(
+        &[
+            &plain(&dir, &state)[..],
+            &["--every", "1s", "--count", "2", "--only", "host"],
+        ]
+        .concat(),
+    );
+    s.expect_exit(60, 0);
+    let written = s.events("snapshot_written");
+    assert_eq!(written.len(), 2, "{}", s.stderr());
+    let labels: Vec<Option<String>> = written
+        .iter()
+        .map(|w| {
+            let n = name_of(w["bundle"].as_str().expect("bundle"));
+            let b = Bundle::open(&dir.join(&n), &OpenOptions::default())
+                .unwrap_or_else(|e| panic!("{n}: {e}"));
+            b.manifest().node.labels.get("node_key_change").cloned()
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        vec![Some(format!("new key, replacing {old}")), None],
+        "{}",
+        s.stderr()
+    );
+    assert!(!record.exists(), "removed once a bundle has it");
 }

@@ -301,3 +301,110 @@ fn sigterm_during_collection_leaves_no_file_behind() {
         files_in(&out_dir)
     );
 }
+
+/// One `collect --only host --no-encrypt` into `out`; the bundle's manifest labels and
+/// `agent/run.json`.
+fn collect_plain(state: &Path, out: &Path) -> (rcdiag_bundle::Manifest, serde_json::Value) {
+    let before = files_in(out);
+    let run = Command::new(bin("rcdiag-agent"))
+        .args([
+            "collect",
+            "--config",
+            "/dev/null",
+            "--no-encrypt",
+            "--only",
+            "host",
+            "-q",
+        ])
+        .arg("--state-dir")
+        .arg(state)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let new: Vec<String> = files_in(out)
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    let mut b = rcdiag_bundle::Bundle::open(&out.join(&new[0]), &Default::default()).unwrap();
+    let run_json: serde_json::Value = b.read_json("agent/run.json").unwrap();
+    (b.manifest().clone(), run_json)
+}
+
+#[test]
+fn key_new_is_recorded_in_the_next_bundle_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let key = |cmd: &str| {
+        let o = Command::new(bin("rcdiag-agent"))
+            .args(["key", cmd, "--state-dir"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // stdout: the public key, then its fingerprint.
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        text.lines().nth(1).unwrap().to_string()
+    };
+    let old = key("show");
+    // No key change yet: the first bundle says none.
+    let (m, run) = collect_plain(&state, &out);
+    assert!(
+        !m.node.labels.contains_key("node_key_change"),
+        "{:?}",
+        m.node.labels
+    );
+    assert_eq!(run["node_key"]["changed"], false);
+    let new = key("new");
+    assert_ne!(old, new);
+    let record = state.join("node_key_change.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&record).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // The next bundle says the key changed, and from which key.
+    let (m, run) = collect_plain(&state, &out);
+    let label = m
+        .node
+        .labels
+        .get("node_key_change")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        label,
+        format!("new key, replacing {old}"),
+        "{:?}",
+        m.node.labels
+    );
+    assert_eq!(run["node_key"]["changed"], true);
+    assert_eq!(run["node_key"]["fingerprint"], new.as_str());
+    assert_eq!(run["node_key"]["previous_fingerprint"], old.as_str());
+    assert!(
+        run["node_key"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("key new)"),
+        "{run}"
+    );
+    assert!(
+        !record.exists(),
+        "the record is removed once a bundle has it"
+    );
+    // And only that one.
+    let (m, run) = collect_plain(&state, &out);
+    assert!(
+        !m.node.labels.contains_key("node_key_change"),
+        "{:?}",
+        m.node.labels
+    );
+    assert_eq!(run["node_key"]["changed"], false);
+}

@@ -438,3 +438,43 @@ fn a_closed_stdout_is_no_panic() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_closed_stderr_is_no_panic() {
+    // `rcdiag-agent ... 2>&1 | head` or a log pipe whose reader died: every write to
+    // stderr fails with EPIPE. `2>&-` alone is no test: std opens /dev/null on a closed
+    // fd 2 at start-up. The pipe's reader is dropped before the agent starts.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    for (args, want) in [
+        // A key made and shown: its notes ("key file: ...") go to stderr.
+        (
+            vec!["key", "show", "--state-dir", state.to_str().unwrap()],
+            0,
+        ),
+        // A usage error: the message goes to stderr, the exit status stays 2.
+        (
+            vec![
+                "collect",
+                "--config",
+                "/dev/null",
+                "-o",
+                "/nonexistent/x.rcdiag",
+            ],
+            2,
+        ),
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(rcdiag_e2e::bin("rcdiag-agent"))
+            .args(&args)
+            .env("XDG_STATE_HOME", dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(want), "{args:?}");
+    }
+    // The key was made and its public half printed on stdout.
+    assert!(state.join(rcdiag_bundle::NODE_KEY_FILE).exists());
+}

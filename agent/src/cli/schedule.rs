@@ -1,0 +1,220 @@
+//! `rcdiag-agent schedule`: the scheduler's options checked into a plan, its
+//! `--dry-run`, and the run of [`rcdiag_agent::schedule::schedule`] with its exit status.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use rcdiag_agent::run::{self, Progress};
+use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trigger};
+use rcdiag_agent::snapshots::{self, Retention};
+use rcdiag_agent::{config, key_change};
+use rcdiag_bundle::NodeKey;
+
+use super::args::{LogFormatArg, ScheduleArgs};
+use super::error::message;
+use super::plan::{Plan, dry_run, plan, run_config};
+use super::{runtime, shutdown_signal};
+
+/// Retention when no --keep, --max-age or --max-total is given.
+const DEFAULT_KEEP: usize = 24;
+
+/// The scheduler's settings, checked; an `Err` is a usage error (exit 2).
+pub struct SchedulePlan {
+    pub trigger: Trigger,
+    pub retention: Retention,
+    pub default_retention: bool,
+    pub jitter: Duration,
+    pub count: Option<u64>,
+}
+
+pub fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
+    let duration = |flag: &str, v: &str, range| {
+        config::duration_in(flag, v, range).map_err(anyhow::Error::msg)
+    };
+    let trigger = if let Some(e) = &args.every {
+        let d = config::parse_duration(e).map_err(|e| anyhow::anyhow!("--every: {e}"))?;
+        if d < schedule::MIN_INTERVAL {
+            bail!(
+                "--every {e} is too short: the shortest interval is 1s (bundle names have a one-second resolution)"
+            );
+        }
+        Trigger::Every(duration("--every", e, config::INTERVAL_RANGE)?)
+    } else if let Some(c) = &args.cron {
+        Trigger::Cron(Box::new(Cron::parse(c).map_err(anyhow::Error::msg)?))
+    } else {
+        Trigger::Once
+    };
+    let jitter = match &args.jitter {
+        Some(j) => duration("--jitter", j, config::JITTER_RANGE)?,
+        None => Duration::ZERO,
+    };
+    if let Trigger::Every(d) = &trigger
+        && jitter >= *d
+    {
+        bail!(
+            "--jitter {} must be shorter than --every {}",
+            run::humantime(jitter),
+            run::humantime(*d)
+        );
+    }
+    let mut retention = Retention {
+        keep: args.keep,
+        max_age: args
+            .max_age
+            .as_deref()
+            .map(|a| duration("--max-age", a, config::INTERVAL_RANGE))
+            .transpose()?,
+        max_total: args
+            .max_total
+            .as_deref()
+            .map(|t| {
+                config::size_in("--max-total", t, config::MAX_TOTAL_RANGE)
+                    .map_err(anyhow::Error::msg)
+            })
+            .transpose()?,
+    };
+    if retention.keep == Some(0) {
+        bail!(
+            "--keep 0 would keep nothing: give at least 1 (the newest good snapshot is always kept)"
+        );
+    }
+    if retention.max_total == Some(0) {
+        bail!("--max-total 0 would keep nothing: give a size such as 500M or 2G");
+    }
+    let default_retention = retention == Retention::default();
+    if default_retention {
+        retention.keep = Some(DEFAULT_KEEP);
+    }
+    if args.count == Some(0) {
+        bail!(
+            "--count 0 would take no snapshot: give at least 1, or leave it out to run until stopped"
+        );
+    }
+    let count = if args.once { Some(1) } else { args.count };
+    Ok(SchedulePlan {
+        trigger,
+        retention,
+        default_retention,
+        jitter,
+        count,
+    })
+}
+
+pub fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
+    let usage = |e: anyhow::Error| {
+        eprintln!("rcdiag-agent: error: {}", message(&e));
+        ExitCode::from(2)
+    };
+    let p = match plan(&args.to, &args.opts, Some(&args.dir), args.dry_run) {
+        Ok(p) => p,
+        Err(e) => return Ok(usage(e)),
+    };
+    let sp = match schedule_plan(&args) {
+        Ok(s) => s,
+        Err(e) => return Ok(usage(e)),
+    };
+    if args.dry_run {
+        schedule_dry_run(&p, &sp, &args);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let signer = NodeKey::load_or_create(&p.state_dir)?;
+    // A `key new` no bundle recorded yet: the first snapshot records it.
+    let (key_change, warnings) = key_change::pending(&p.state_dir, &signer.fingerprint());
+    for w in &warnings {
+        eprintln!("rcdiag-agent: warning: {w}");
+    }
+    let log = match args.log_format {
+        LogFormatArg::Auto => Logger::auto(args.quiet),
+        LogFormatArg::Json => Logger {
+            format: LogFormat::Json,
+            quiet: args.quiet,
+        },
+        LogFormatArg::Text => Logger {
+            format: LogFormat::Text,
+            quiet: args.quiet,
+        },
+    };
+    let mut cfg = ScheduleConfig {
+        trigger: sp.trigger,
+        dir: args.dir.clone(),
+        retention: sp.retention,
+        jitter: sp.jitter,
+        count: sp.count,
+        textfile_dir: args.textfile_dir.clone(),
+        run: run_config(&p, &signer, Progress::Quiet),
+        log,
+    };
+    cfg.run.key_change = key_change;
+    let rt = runtime()?;
+    let result = rt.block_on(schedule::schedule(cfg, shutdown_signal()));
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let summary = result?;
+    let c = &summary.counters;
+    Ok(
+        if summary.stopped_by.is_some() || (c.failed == 0 && c.interrupted == 0 && c.degraded == 0)
+        {
+            ExitCode::SUCCESS
+        } else if c.failed > 0 || c.interrupted > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::from(3)
+        },
+    )
+}
+
+pub fn schedule_dry_run(p: &Plan, sp: &SchedulePlan, args: &ScheduleArgs) {
+    dry_run(p, "schedule");
+    let now = jiff::Timestamp::now();
+    println!();
+    let first = match &sp.trigger {
+        Trigger::Every(_) => ", the first snapshot right away",
+        Trigger::Once => ": one snapshot now, then exit",
+        Trigger::Cron(_) => "",
+    };
+    println!(
+        "schedule: {}{first}{}",
+        sp.trigger.describe(),
+        if sp.jitter.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " (each tick delayed by a random time below {})",
+                run::humantime(sp.jitter)
+            )
+        }
+    );
+    let next: Vec<String> = sp
+        .trigger
+        .upcoming(now, 3)
+        .into_iter()
+        .map(snapshots::rfc3339)
+        .collect();
+    println!("next runs: {}", next.join(", "));
+    match sp.count {
+        Some(n) => println!("stops after: {n} snapshot(s)"),
+        None => println!("stops on: SIGTERM or SIGINT"),
+    }
+    println!(
+        "retention: {}{}; only snapshots listed in {} are ever deleted, and the newest good one is always kept",
+        sp.retention.describe(),
+        if sp.default_retention {
+            " (default)"
+        } else {
+            ""
+        },
+        args.dir.join(snapshots::LEDGER_FILE).display()
+    );
+    println!(
+        "status: {}",
+        args.dir.join(snapshots::STATUS_FILE).display()
+    );
+    print!(
+        "metrics: {}",
+        args.dir.join(snapshots::METRICS_FILE).display()
+    );
+    if let Some(t) = &args.textfile_dir {
+        print!(" and {}", t.join(snapshots::METRICS_FILE).display());
+    }
+    println!();
+}
