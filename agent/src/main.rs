@@ -13,7 +13,6 @@ use clap::Parser;
 mod stdio;
 
 mod cli;
-mod clidocs;
 
 use cli::args::{Cli, Command, KeyCommand, PseudonymsCommand, SnapshotsCommand};
 use cli::error::{UsageError, message};

@@ -122,7 +122,7 @@ pub enum Command {
     Completions {
         /// The shell.
         #[arg(value_name = "SHELL", value_enum)]
-        shell: clap_complete::Shell,
+        shell: rcdiag_clidocs::Shell,
     },
     /// For packagers: write the man pages (rcdiag-agent.1, rcdiag-agent-collect.1, ...)
     /// into DIR, which must exist.

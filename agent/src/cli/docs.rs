@@ -7,12 +7,12 @@ use clap::CommandFactory;
 use rcdiag_agent::collectors;
 
 use super::args::Cli;
-use crate::clidocs;
+use rcdiag_clidocs as clidocs;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Writes the completion script of `shell` to stdout.
-pub fn completions(shell: clap_complete::Shell) -> Result<()> {
+pub fn completions(shell: rcdiag_clidocs::Shell) -> Result<()> {
     clidocs::completions(Cli::command(), "rcdiag-agent", VERSION, shell)
         .map_err(|e| anyhow::anyhow!("cannot write the completion script: {e}"))
 }
