@@ -2,6 +2,7 @@
 //! binary stays thin and the tests can drive the pieces directly.
 
 pub mod bound;
+pub mod clients;
 pub mod collectors;
 pub mod config;
 pub mod isolate;
@@ -11,4 +12,5 @@ pub mod review;
 pub mod run;
 pub mod schedule;
 pub mod snapshots;
+pub mod sources;
 pub mod tools;

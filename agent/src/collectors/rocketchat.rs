@@ -1,7 +1,7 @@
 //! The rocketchat collector: what Rocket.Chat's own data says about the deployment.
 //!
 //! From the Rocket.Chat database (same connection logic as the mongodb collector, see
-//! [`super::mongodb::connect`]): the newest `rocketchat_statistics` document (allow-listed
+//! [`Context::connect_mongodb`]): the newest `rocketchat_statistics` document (allow-listed
 //! fields only), user counts from `users`, the `instances` heartbeats (live = updated within
 //! [`LIVE_WINDOW_SECONDS`] of collection time), and an allow-list of non-secret settings
 //! from `rocketchat_settings`, queried by `_id` (the collection is never read whole:
@@ -25,8 +25,8 @@ use mongodb::{Client, Database};
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::mongodb::{Budget, CmdError, ConnectError, NO_URI, connect, num, to_json};
 use super::{CollectorSink, Context, DiscoveredContainer, Outcome};
+use crate::clients::mongodb::{Access, Budget, CmdError, ConnectError, NO_URI, num, to_json};
 use crate::redact::Redactor;
 
 /// An instance whose `_updatedAt` is at most this old is live (Rocket.Chat beats every
@@ -448,7 +448,7 @@ async fn read<T>(
         .run(fut)
         .await
         .and_then(|r| r.map_err(|e| CmdError::from_driver(&e, red)))
-        .map_err(|e| e.with_hint(&super::mongodb::Access::Read(db.to_string())))
+        .map_err(|e| e.with_hint(&Access::Read(db.to_string())))
 }
 
 /// The newest statistics document, allow-listed, and its `createdAt`.
@@ -676,12 +676,28 @@ async fn read_database(
     }
     f
 }
+/// This collector, for [`super::ALL`].
+pub const DESCRIPTOR: super::Collector = super::Collector {
+    name: "rocketchat",
+    reads: "rocketchat_statistics (newest), users counts, instances, allow-listed settings, /api/info and /metrics of each Rocket.Chat container",
+    permissions: "read on the Rocket.Chat database; network reach to the containers",
+    files: "rocketchat/summary.json, rocketchat/statistics.json, rocketchat/settings.json",
+    collect: collect_boxed,
+    isolated: true,
+};
+
+fn collect_boxed<'a>(
+    ctx: &'a Context,
+    out: &'a CollectorSink,
+) -> futures_util::future::BoxFuture<'a, Outcome> {
+    Box::pin(collect(ctx, out))
+}
 
 /// Collects rocketchat data into the bundle. See the module documentation.
 pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let budget = Budget::new(ctx.options.timeout);
     let red = out.redactor();
-    let (conn, db_error) = match connect(ctx, out, &budget).await {
+    let (conn, db_error) = match ctx.connect_mongodb(out, &budget).await {
         Ok(c) => (Some(c), None),
         Err(ConnectError::NoUri) => return Outcome::skipped(NO_URI),
         Err(e) => (None, Some(e.to_string())),
