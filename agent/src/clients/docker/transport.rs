@@ -232,3 +232,130 @@ where
         Err(e) => Err(io_error(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+
+    use super::*;
+    use crate::clients::docker::{ContainerListEntry, error_chain};
+
+    /// A fake engine for hostile replies: every connection gets `head` then `body()`
+    /// (written in pieces, until the agent hangs up).
+    fn serve(
+        head: &'static str,
+        body: impl Fn(&mut std::os::unix::net::UnixStream) + Send + Sync + 'static,
+    ) -> (tempfile::TempDir, Endpoint) {
+        let dir = tempfile::Builder::new()
+            .prefix("rct")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let path = dir.path().join("d.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let body = Arc::new(body);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { break };
+                let body = body.clone();
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(conn.try_clone().expect("clone"));
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let _ = conn.write_all(head.as_bytes());
+                    body(&mut conn);
+                });
+            }
+        });
+        (dir, Endpoint::Unix(path))
+    }
+
+    const OK: &str =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_streamed_list_keeps_only_the_fields_used() {
+        let (_d, ep) = serve(OK, |w| {
+            let _ = w.write_all(
+                br#"[{"Id":"a1","Names":["/app"],"Image":"busybox","Labels":{"k":"v"},"Ports":[{"x":[1,{"y":null}]}]},{"Id":"b2"}]"#,
+            );
+        });
+        let list: Vec<ContainerListEntry> = get_json(
+            &ep,
+            "/v1.41/containers/json?all=true",
+            ReplyBudget::new(None),
+        )
+        .await
+        .expect("list");
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].id.as_deref(), Some("a1"));
+        assert_eq!(list[0].name().as_deref(), Some("app"));
+        assert_eq!(list[0].image.as_deref(), Some("busybox"));
+        assert_eq!(list[1].id.as_deref(), Some("b2"));
+        assert_eq!(list[1].name(), None);
+    }
+
+    #[tokio::test]
+    async fn a_list_past_the_budget_fails_as_reply_too_large_without_being_held() {
+        // 32 MiB of list against a 1 MiB cap.
+        let (_d, ep) = serve(OK, |w| {
+            let item = format!(r#"{{"Id":"x","Labels":{{"pad":"{}"}}}},"#, "p".repeat(4000));
+            let _ = w.write_all(b"[");
+            let mut sent = 0;
+            while sent < 32 << 20 && w.write_all(item.as_bytes()).is_ok() {
+                sent += item.len();
+            }
+        });
+        let budget = ReplyBudget::new(Some(1 << 20));
+        let e = get_json::<Vec<ContainerListEntry>>(&ep, "/containers/json", budget.clone())
+            .await
+            .expect_err("over the cap");
+        let text = error_chain(&e);
+        assert!(
+            text.contains("reply too large") && text.contains("--docker-reply-max"),
+            "{text}"
+        );
+        // What was read before the cap bound stays charged (at most one read over it).
+        let charged = budget.in_flight();
+        assert!(
+            charged > 1 << 20 && charged <= (1 << 20) + (READ_BUF as u64) + (64 << 10),
+            "{charged}"
+        );
+    }
+
+    #[tokio::test]
+    async fn garbage_is_a_json_error_and_an_error_status_gives_the_engine_message() {
+        let (_d, ep) = serve(OK, |w| {
+            let _ = w.write_all(b"\x00\xff{[[not json at all");
+        });
+        let e =
+            get_json::<Vec<ContainerListEntry>>(&ep, "/containers/json", ReplyBudget::new(None))
+                .await
+                .expect_err("garbage");
+        assert!(
+            matches!(e, bollard::errors::Error::JsonSerdeError { .. }),
+            "{e:?}"
+        );
+        let (_d2, ep) = serve(
+            "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+            |w| {
+                let _ = w.write_all(br#"{"message":"No such container: zz"}"#);
+            },
+        );
+        let e =
+            get_json::<ContainerInspectProbe>(&ep, "/containers/zz/json", ReplyBudget::new(None))
+                .await
+                .expect_err("404");
+        assert!(
+            matches!(&e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message } if message == "No such container: zz"),
+            "{e:?}"
+        );
+    }
+
+    /// Any JSON object (the 404 case never parses one).
+    #[derive(Debug, serde::Deserialize)]
+    struct ContainerInspectProbe {}
+}
