@@ -73,6 +73,8 @@ pub struct Engine {
     pub endpoint: String,
     ep: Endpoint,
     budget: Arc<ReplyBudget>,
+    /// Limit of each streamed call, as bollard's own calls have.
+    timeout: Duration,
 }
 
 /// One entry of the container list: only the fields the agent uses are kept (the
@@ -111,7 +113,7 @@ impl Engine {
     /// in: a huge list costs its bytes in flight (capped), not a copy of them.
     pub async fn list_containers(&self) -> Result<Vec<ContainerListEntry>, bollard::errors::Error> {
         let path = format!("/v{}/containers/json?all=true", self.api_version());
-        transport::get_json(&self.ep, &path, self.budget.clone()).await
+        self.streamed(&path).await
     }
 
     /// One container's inspect reply, parsed as it streams in (the reply is never held
@@ -125,7 +127,20 @@ impl Engine {
             .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
             .collect();
         let path = format!("/v{}/containers/{id}/json", self.api_version());
-        transport::get_json(&self.ep, &path, self.budget.clone()).await
+        self.streamed(&path).await
+    }
+
+    /// A streamed JSON call under the same per-request limit as bollard's calls.
+    async fn streamed<T>(&self, path: &str) -> Result<T, bollard::errors::Error>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        tokio::time::timeout(
+            self.timeout,
+            transport::get_json(&self.ep, path, self.budget.clone()),
+        )
+        .await
+        .unwrap_or(Err(bollard::errors::Error::RequestTimeoutError))
     }
 
     /// A container's log stream (stdout and stderr, timestamps, not followed), decoded
@@ -168,6 +183,7 @@ pub async fn connect(
     budget: Arc<ReplyBudget>,
 ) -> Result<Engine, ConnectError> {
     let endpoint = endpoint.to_string();
+    let call_limit = Duration::from_secs(timeout.as_secs().max(1));
     let timeout = timeout.as_secs().max(1);
     let client = if let Some(path) = endpoint.strip_prefix("unix://") {
         match std::fs::metadata(path) {
@@ -210,6 +226,7 @@ pub async fn connect(
         endpoint,
         ep,
         budget,
+        timeout: call_limit,
     })
 }
 
