@@ -1,8 +1,11 @@
 //! `getCmdLineOpts`, redacted: every `setParameter` value and the values of options that
 //! look like a password, secret, token or key file are withheld, in `argv` and `parsed`.
 
-use mongodb::bson::{Bson, Document};
+use mongodb::Database;
+use mongodb::bson::{Bson, Document, doc};
+use serde_json::Value;
 
+use crate::clients::mongodb::{Access, Budget, CmdError, doc_to_json, run_raw, strip_envelope};
 use crate::redact::{Redactor, marker};
 
 /// Option names (lower case fragments) whose values are withheld from `getCmdLineOpts`.
@@ -117,13 +120,27 @@ fn redact_parsed(d: &Document, all: bool, red: &Redactor, m: &str) -> Document {
         .collect()
 }
 
+/// Runs `getCmdLineOpts` and redacts it: the JSON written.
+pub(super) async fn read(
+    admin: &Database,
+    budget: &Budget,
+    red: &Redactor,
+) -> Result<Value, CmdError> {
+    run_raw(admin, doc! {"getCmdLineOpts": 1}, budget, red)
+        .await
+        .map_err(|e| e.with_hint(&Access::Server))
+        .and_then(|d| {
+            if d.get_array("argv").is_ok() {
+                Ok(doc_to_json(&strip_envelope(&redact_cmdline(&d, red))))
+            } else {
+                Err(CmdError::unexpected("getCmdLineOpts", "argv", &d))
+            }
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::doc;
-
-    use crate::clients::mongodb::doc_to_json;
-
     fn red() -> Redactor {
         Redactor::new(&[]).expect("redactor")
     }

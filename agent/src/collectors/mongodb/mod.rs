@@ -42,7 +42,6 @@ pub use crate::clients::mongodb::{
 };
 
 use self::oplog::oplog_window;
-use self::replica_set::replica_set_from_hello;
 use self::stats::collection_stats;
 use super::{CollectorSink, Context, Outcome};
 use crate::clients::mongodb::{run_raw, strip_envelope};
@@ -86,6 +85,7 @@ impl Run<'_> {
         }
     }
 }
+
 /// This collector, for [`super::ALL`].
 pub const DESCRIPTOR: super::Collector = super::Collector {
     name: "mongodb",
@@ -143,22 +143,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     .await;
 
     // serverStatus (typed subset)
-    let status = run_raw(
-        &admin,
-        doc! {"serverStatus": 1, "metrics": 0, "locks": 0, "tcmalloc": 0},
-        &budget,
-        red,
-    )
-    .await
-    .map_err(|e| e.with_hint(&server_access))
-    .and_then(|d| {
-        let subset = ServerStatus::from_reply(&d)?;
-        let mut v = serde_json::to_value(&subset).unwrap_or(Value::Null);
-        if let (Value::Object(map), Some(t)) = (&mut v, d.get("localTime")) {
-            map.insert("localTime".into(), to_json(t));
-        }
-        Ok((subset, v))
-    });
+    let status = server_status::read(&admin, &budget, red).await;
     let storage_engine = status
         .as_ref()
         .ok()
@@ -182,53 +167,12 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     run.record("hostInfo", host, false).await;
 
     // getCmdLineOpts (redacted)
-    let opts = run_raw(&admin, doc! {"getCmdLineOpts": 1}, &budget, red)
-        .await
-        .map_err(|e| e.with_hint(&server_access))
-        .and_then(|d| {
-            if d.get_array("argv").is_ok() {
-                Ok(doc_to_json(&strip_envelope(&redact_cmdline(&d, red))))
-            } else {
-                Err(CmdError::unexpected("getCmdLineOpts", "argv", &d))
-            }
-        });
+    let opts = cmdline::read(&admin, &budget, red).await;
     run.record("getCmdLineOpts", opts, false).await;
 
     // replSetGetStatus
-    let rs_reply = run_raw(&admin, doc! {"replSetGetStatus": 1}, &budget, red)
-        .await
-        .map_err(|e| e.with_hint(&server_access));
-    let (replica_set, rs_result, rs_finding) = match rs_reply {
-        Ok(d) => match replica_set_from_status(&d) {
-            Ok(rs) => (rs, Ok(doc_to_json(&strip_envelope(&d))), false),
-            Err(e) => {
-                let rs = replica_set_from_hello(&conn.hello, e.status_line());
-                (rs, Err(e), false)
-            }
-        },
-        Err(e) if e.code == Some(76) => {
-            let rs = ReplicaSet {
-                state: "standalone".into(),
-                set_name: None,
-                primary: None,
-                members: Vec::new(),
-                my_state: None,
-                source: Some("replSetGetStatus".into()),
-                error: Some(format!("not a replica set ({})", e.status_line())),
-            };
-            (rs, Err(e), true)
-        }
-        Err(e) => {
-            let rs = replica_set_from_hello(
-                &conn.hello,
-                format!(
-                    "replSetGetStatus failed ({}); state from hello",
-                    e.status_line()
-                ),
-            );
-            (rs, Err(e), false)
-        }
-    };
+    let (replica_set, rs_result, rs_finding) =
+        replica_set::read(&admin, &conn.hello, &budget, red).await;
     run.record("replSetGetStatus", rs_result, rs_finding).await;
     let standalone = replica_set.state == "standalone";
 
@@ -270,16 +214,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
 
     // dbStats of the Rocket.Chat database
     let read_access = Access::Read(conn.database.clone());
-    let db_stats = run_raw(&rcdb, doc! {"dbStats": 1, "scale": 1}, &budget, red)
-        .await
-        .map_err(|e| e.with_hint(&server_access))
-        .and_then(|d| {
-            if d.contains_key("collections") || d.contains_key("objects") {
-                Ok(doc_to_json(&strip_envelope(&d)))
-            } else {
-                Err(CmdError::unexpected("dbStats", "collections", &d))
-            }
-        });
+    let db_stats = stats::db_stats(&rcdb, &budget, red).await;
     run.record("dbStats", db_stats, false).await;
 
     // $collStats of its collections

@@ -1,10 +1,15 @@
 //! The replica set: members, states and lag from `replSetGetStatus`, or what `hello`
 //! says when that cannot be read.
 
-use mongodb::bson::{Bson, Document};
+use mongodb::Database;
+use mongodb::bson::{Bson, Document, doc};
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::clients::mongodb::{CmdError, millis, num};
+use crate::clients::mongodb::{
+    Access, Budget, CmdError, doc_to_json, millis, num, run_raw, strip_envelope,
+};
+use crate::redact::Redactor;
 
 /// The replica set as `summary.json` records it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -130,7 +135,7 @@ pub fn replica_set_from_status(reply: &Document) -> Result<ReplicaSet, CmdError>
 }
 
 /// A fallback from `hello` when `replSetGetStatus` could not be read.
-pub(super) fn replica_set_from_hello(hello: &Document, error: String) -> ReplicaSet {
+fn replica_set_from_hello(hello: &Document, error: String) -> ReplicaSet {
     let set_name = hello.get_str("setName").ok().map(str::to_string);
     let state = if set_name.is_some() {
         "replica-set"
@@ -164,10 +169,55 @@ pub(super) fn replica_set_from_hello(hello: &Document, error: String) -> Replica
     }
 }
 
+/// Runs `replSetGetStatus`: the replica set (from `hello` when that fails), the result
+/// written, and whether a failure is a finding (standalone, error 76) rather than an
+/// error of the collection.
+pub(super) async fn read(
+    admin: &Database,
+    hello: &Document,
+    budget: &Budget,
+    red: &Redactor,
+) -> (ReplicaSet, Result<Value, CmdError>, bool) {
+    let rs_reply = run_raw(admin, doc! {"replSetGetStatus": 1}, budget, red)
+        .await
+        .map_err(|e| e.with_hint(&Access::Server));
+    match rs_reply {
+        Ok(d) => match replica_set_from_status(&d) {
+            Ok(rs) => (rs, Ok(doc_to_json(&strip_envelope(&d))), false),
+            Err(e) => {
+                let rs = replica_set_from_hello(hello, e.status_line());
+                (rs, Err(e), false)
+            }
+        },
+        Err(e) if e.code == Some(76) => {
+            let rs = ReplicaSet {
+                state: "standalone".into(),
+                set_name: None,
+                primary: None,
+                members: Vec::new(),
+                my_state: None,
+                source: Some("replSetGetStatus".into()),
+                error: Some(format!("not a replica set ({})", e.status_line())),
+            };
+            (rs, Err(e), true)
+        }
+        Err(e) => {
+            let rs = replica_set_from_hello(
+                hello,
+                format!(
+                    "replSetGetStatus failed ({}); state from hello",
+                    e.status_line()
+                ),
+            );
+            (rs, Err(e), false)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::bson::{self, doc};
+    use mongodb::bson;
 
     #[test]
     fn lag_is_relative_to_the_primary_and_null_for_the_unreachable() {

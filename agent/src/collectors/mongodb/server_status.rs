@@ -1,10 +1,13 @@
 //! `serverStatus`: the documented subset the agent keeps (like vector's mongodb source:
 //! only what is read), typed, written back as `mongodb/serverStatus.json`.
 
-use mongodb::bson::{self, Document};
+use mongodb::Database;
+use mongodb::bson::{self, Document, doc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::clients::mongodb::CmdError;
+use crate::clients::mongodb::{Access, Budget, CmdError, run_raw, to_json};
+use crate::redact::Redactor;
 
 /// Any BSON number (int32, int64 or double), written back as a JSON number.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -175,4 +178,29 @@ impl ServerStatus {
             hint: Some("the server is probably not a genuine MongoDB".into()),
         })
     }
+}
+
+/// Runs `serverStatus` (without the bulky sections) and keeps the typed subset, plus
+/// the server's `localTime`: the subset, and the JSON written.
+pub(super) async fn read(
+    admin: &Database,
+    budget: &Budget,
+    red: &Redactor,
+) -> Result<(ServerStatus, Value), CmdError> {
+    run_raw(
+        admin,
+        doc! {"serverStatus": 1, "metrics": 0, "locks": 0, "tcmalloc": 0},
+        budget,
+        red,
+    )
+    .await
+    .map_err(|e| e.with_hint(&Access::Server))
+    .and_then(|d| {
+        let subset = ServerStatus::from_reply(&d)?;
+        let mut v = serde_json::to_value(&subset).unwrap_or(Value::Null);
+        if let (Value::Object(map), Some(t)) = (&mut v, d.get("localTime")) {
+            map.insert("localTime".into(), to_json(t));
+        }
+        Ok((subset, v))
+    })
 }

@@ -1,5 +1,5 @@
-//! `$collStats` of every collection of the Rocket.Chat database (`dbStats` is one
-//! command, read in `mod.rs`): size, count, storage and index sizes per collection.
+//! The Rocket.Chat database's `dbStats`, and `$collStats` of every collection in it:
+//! size, count, storage and index sizes per collection.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,9 @@ use mongodb::Database;
 use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
 
-use crate::clients::mongodb::{Access, Budget, CmdError, to_json};
+use crate::clients::mongodb::{
+    Access, Budget, CmdError, doc_to_json, run_raw, strip_envelope, to_json,
+};
 use crate::redact::Redactor;
 
 /// Most collections of the Rocket.Chat database whose `$collStats` are read.
@@ -83,4 +85,22 @@ pub(super) async fn collection_stats(
         }
     }
     (Ok(stats), errors)
+}
+
+/// `dbStats` of the Rocket.Chat database: the JSON written.
+pub(super) async fn db_stats(
+    db: &Database,
+    budget: &Budget,
+    red: &Redactor,
+) -> Result<Value, CmdError> {
+    run_raw(db, doc! {"dbStats": 1, "scale": 1}, budget, red)
+        .await
+        .map_err(|e| e.with_hint(&Access::Server))
+        .and_then(|d| {
+            if d.contains_key("collections") || d.contains_key("objects") {
+                Ok(doc_to_json(&strip_envelope(&d)))
+            } else {
+                Err(CmdError::unexpected("dbStats", "collections", &d))
+            }
+        })
 }
