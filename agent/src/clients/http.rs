@@ -114,3 +114,43 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reply_is_read_up_to_its_budget_and_a_silent_peer_up_to_the_limit() {
+        use tokio::net::TcpListener;
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let server = tokio::spawn(async move {
+            // A body of 16 MiB, streamed: the client stops reading past its budget.
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await;
+            let chunk = vec![b'm'; 64 << 10];
+            for _ in 0..256 {
+                if s.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            // Then one that never answers.
+            let (_s, _) = l.accept().await.expect("accept");
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let r = http_get("127.0.0.1", port, "/metrics", Duration::from_secs(5))
+            .await
+            .expect("reply");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body.len(), MAX_HTTP_BYTES);
+        let t0 = std::time::Instant::now();
+        let e = http_get("127.0.0.1", port, "/api/info", Duration::from_millis(300))
+            .await
+            .expect_err("silent");
+        assert!(e.contains("no complete answer"), "{e}");
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        server.abort();
+    }
+}
