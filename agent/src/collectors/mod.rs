@@ -5,6 +5,28 @@
 //! redacts and writes into the bundle in [`sink`]; the peers' clients are in
 //! [`crate::clients`], the file readers in [`crate::sources`].
 
+/// Declares the collector module's `DESCRIPTOR`: its [`Collector`], whose `collect`
+/// boxes the module's own `async fn collect(ctx, out)`.
+macro_rules! descriptor {
+    (
+        name: $name:literal,
+        reads: $reads:literal,
+        permissions: $permissions:literal,
+        files: $files:literal,
+        isolated: $isolated:literal $(,)?
+    ) => {
+        /// This collector, for [`crate::collectors::ALL`].
+        pub const DESCRIPTOR: crate::collectors::Collector = crate::collectors::Collector {
+            name: $name,
+            reads: $reads,
+            permissions: $permissions,
+            files: $files,
+            collect: |ctx, out| Box::pin(collect(ctx, out)),
+            isolated: $isolated,
+        };
+    };
+}
+
 pub mod context;
 pub mod docker;
 pub mod host;

@@ -39,21 +39,12 @@ use crate::clients::docker::{ContainerListEntry, call_error, http_status, short_
 /// Longest wait for one stats sample (the engine takes one to two seconds per sample).
 const STATS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// This collector, for [`super::ALL`].
-pub const DESCRIPTOR: super::Collector = super::Collector {
+descriptor! {
     name: "docker",
     reads: "Docker Engine API: version, info, containers (inspect), images; one stats sample per running container (from its cgroup files beside a local engine when readable, else the Engine API)",
     permissions: "read access to the Docker socket (root or the docker group); root and the host's /proc to read stats from cgroups (else the Engine API, 1-2 s)",
     files: "docker/version.json, docker/info.json, docker/containers.json, docker/images.json, docker/stats.json",
-    collect: collect_boxed,
     isolated: false,
-};
-
-fn collect_boxed<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(collect(ctx, out))
 }
 
 /// The endpoint to use: `--docker-host`, else `DOCKER_HOST`, else the local socket.

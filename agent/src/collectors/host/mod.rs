@@ -84,21 +84,12 @@ const PSEUDO_FS: &[&str] = &[
     "selinuxfs",
 ];
 
-/// This collector, for [`super::ALL`].
-pub const DESCRIPTOR: super::Collector = super::Collector {
+descriptor! {
     name: "host",
     reads: "/proc, /sys, /etc/os-release, mounts, network interfaces, chrony/timedatectl, process table",
     permissions: "none (root sees every process's environment names)",
     files: "host/host.json",
-    collect: collect_boxed,
     isolated: false,
-};
-
-fn collect_boxed<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(collect(ctx, out))
 }
 
 /// Collects host data into the bundle.

@@ -291,21 +291,12 @@ pub fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// This collector, for [`super::ALL`].
-pub const DESCRIPTOR: super::Collector = super::Collector {
+descriptor! {
     name: "logs",
     reads: "stdout and stderr of every container, within --since, capped by --log-lines and --log-bytes: json-file logs of a local engine straight from <data-root>/containers/<id>/ when readable (much faster), else through the Engine API",
     permissions: "read access to the Docker socket; root to read the json-file logs directly (else the Engine API is used)",
     files: "logs/index.json, logs/<container>.log",
-    collect: collect_boxed,
     isolated: false,
-};
-
-fn collect_boxed<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(collect(ctx, out))
 }
 
 /// Writes one log from its reader's messages and describes it in the index.

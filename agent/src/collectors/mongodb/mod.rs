@@ -86,21 +86,12 @@ impl Run<'_> {
     }
 }
 
-/// This collector, for [`super::ALL`].
-pub const DESCRIPTOR: super::Collector = super::Collector {
+descriptor! {
     name: "mongodb",
     reads: "buildInfo, serverStatus, hostInfo, getCmdLineOpts, replSetGetStatus, oplog window, listDatabases, dbStats, $collStats",
     permissions: "a MongoDB user with clusterMonitor on admin and read on the Rocket.Chat database",
     files: "mongodb/<command>.json, mongodb/summary.json",
-    collect: collect_boxed,
     isolated: true,
-};
-
-fn collect_boxed<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(collect(ctx, out))
 }
 
 /// Collects mongodb data into the bundle. See the module documentation.

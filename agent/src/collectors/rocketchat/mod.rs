@@ -248,21 +248,12 @@ async fn read_database(
     }
     f
 }
-/// This collector, for [`super::ALL`].
-pub const DESCRIPTOR: super::Collector = super::Collector {
+descriptor! {
     name: "rocketchat",
     reads: "rocketchat_statistics (newest), users counts, instances, allow-listed settings, /api/info and /metrics of each Rocket.Chat container",
     permissions: "read on the Rocket.Chat database; network reach to the containers",
     files: "rocketchat/summary.json, rocketchat/statistics.json, rocketchat/settings.json",
-    collect: collect_boxed,
     isolated: true,
-};
-
-fn collect_boxed<'a>(
-    ctx: &'a Context,
-    out: &'a CollectorSink,
-) -> futures_util::future::BoxFuture<'a, Outcome> {
-    Box::pin(collect(ctx, out))
 }
 
 /// Collects rocketchat data into the bundle. See the module documentation.
