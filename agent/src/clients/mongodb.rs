@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt;
 use mongodb::bson::{self, Bson, Document, doc};
 use mongodb::error::ErrorKind;
 use mongodb::options::{ClientOptions, ServerAddress};
@@ -513,6 +514,24 @@ pub async fn run_raw(
         Ok(Err(e)) => Err(CmdError::from_driver(&e, red)),
         Err(e) => Err(e),
     }
+}
+
+/// The `$collStats` `storageStats` documents of `coll`, under the budget's limit;
+/// errors are classified and redacted.
+pub async fn storage_stats(
+    coll: &mongodb::Collection<Document>,
+    budget: &Budget,
+    red: &Redactor,
+) -> Result<Vec<Document>, CmdError> {
+    budget
+        .run(async {
+            let cursor = coll
+                .aggregate(vec![doc! {"$collStats": {"storageStats": {}}}])
+                .await?;
+            cursor.try_collect::<Vec<Document>>().await
+        })
+        .await
+        .and_then(|r| r.map_err(|e| CmdError::from_driver(&e, red)))
 }
 
 // ------------------------------------------------------------------------------------

@@ -1,12 +1,11 @@
 //! The oplog window: first and last entry of `local.oplog.rs` (by `$natural`), the
 //! window between them, and the collection's size and maximum size.
 
-use futures_util::TryStreamExt;
 use mongodb::Client;
 use mongodb::bson::{Document, doc};
 use serde_json::{Map, Value, json};
 
-use crate::clients::mongodb::{Access, Budget, CmdError, hint_for, millis, to_json};
+use crate::clients::mongodb::{Access, Budget, CmdError, hint_for, millis, storage_stats, to_json};
 use crate::redact::Redactor;
 
 /// `oplog.json`: first and last entry of `local.oplog.rs` (by `$natural`), the window
@@ -41,15 +40,8 @@ pub(super) async fn oplog_window(
         Ok(None) => Ok(None),
         Err(e) => Err(e.clone()),
     };
-    let stats = budget
-        .run(async {
-            let cursor = coll
-                .aggregate(vec![doc! {"$collStats": {"storageStats": {}}}])
-                .await?;
-            cursor.try_collect::<Vec<Document>>().await
-        })
+    let stats = storage_stats(&coll, budget, red)
         .await
-        .and_then(|r| r.map_err(|e| CmdError::from_driver(&e, red)))
         .map_err(|e| e.with_hint(&access));
 
     let storage = match &stats {

@@ -3,13 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use futures_util::TryStreamExt;
 use mongodb::Database;
 use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
 
 use crate::clients::mongodb::{
-    Access, Budget, CmdError, doc_to_json, run_raw, strip_envelope, to_json,
+    Access, Budget, CmdError, doc_to_json, run_raw, storage_stats, strip_envelope, to_json,
 };
 use crate::redact::Redactor;
 
@@ -42,15 +41,7 @@ pub(super) async fn collection_stats(
     let mut stats = BTreeMap::new();
     for name in names.into_iter().take(MAX_COLLECTIONS) {
         let coll = db.collection::<Document>(&name);
-        let r = budget
-            .run(async {
-                let cursor = coll
-                    .aggregate(vec![doc! {"$collStats": {"storageStats": {}}}])
-                    .await?;
-                cursor.try_collect::<Vec<Document>>().await
-            })
-            .await
-            .and_then(|r| r.map_err(|e| CmdError::from_driver(&e, red)));
+        let r = storage_stats(&coll, budget, red).await;
         match r {
             Ok(docs) => match docs
                 .first()
