@@ -26,8 +26,14 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use crate::collectors::{self, CollectorSink, Context, LogSource, Options, Outcome, Sink};
 use crate::redact::Redactor;
 
-/// The collectors run in a child process.
-pub const ISOLATED: &[&str] = &["mongodb", "rocketchat"];
+/// The collectors run in a child process (those whose descriptor says `isolated`).
+pub fn isolated() -> Vec<&'static str> {
+    collectors::ALL
+        .iter()
+        .filter(|c| c.isolated)
+        .map(|c| c.name)
+        .collect()
+}
 
 /// Address space a child may use beyond what it has mapped when it starts: MongoDB's
 /// real maximum message (48,000,000 bytes) and its decoding fit; a 2 GiB reply does not.
@@ -50,6 +56,9 @@ struct Request {
     log_bytes: u64,
     timeout_ms: u64,
     log_source_engine: bool,
+    /// The run's `--docker-reply-max` (the child lists the containers too).
+    #[serde(default)]
+    docker_reply_max: Option<u64>,
     redact_patterns: Vec<String>,
 }
 
@@ -111,6 +120,7 @@ pub async fn collect(
         log_bytes: ctx.options.log_bytes,
         timeout_ms: child_limit.as_millis() as u64,
         log_source_engine: ctx.options.log_source == LogSource::Engine,
+        docker_reply_max: Some(ctx.docker_budget().cap()),
         redact_patterns: children.redact_patterns.clone(),
     };
     // The running binary itself, even if it was replaced on disk meanwhile (an upgrade).
@@ -340,10 +350,10 @@ pub fn child_main() -> i32 {
 }
 
 async fn run_child(req: &Request) -> Result<Reply, String> {
-    let name: &'static str = collectors::names()
-        .into_iter()
-        .find(|n| *n == req.collector && ISOLATED.contains(n))
+    let collector = collectors::by_name(&req.collector)
+        .filter(|c| c.isolated)
         .ok_or_else(|| format!("collector {:?} is not run in a child", req.collector))?;
+    let name = collector.name;
     let redactor = Arc::new(Redactor::new(&req.redact_patterns).map_err(|e| e.to_string())?);
     if let Some(uri) = &req.mongodb_uri {
         redactor.register_uri_secrets(uri);
@@ -378,16 +388,12 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
         } else {
             LogSource::Auto
         },
+        docker_reply_max: req.docker_reply_max,
     };
     let limit = options.timeout;
     let ctx = Context::new(options, redactor.clone());
     let out = sink.for_collector(name);
-    let fut = async {
-        match name {
-            "mongodb" => collectors::mongodb::collect(&ctx, &out).await,
-            _ => collectors::rocketchat::collect(&ctx, &out).await,
-        }
-    };
+    let fut = (collector.collect)(&ctx, &out);
     let outcome = match tokio::time::timeout(limit, fut).await {
         Ok(o) => o,
         Err(_) => Outcome {

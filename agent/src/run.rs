@@ -175,7 +175,6 @@ pub async fn run(
     cfg: RunConfig,
     cancel: impl Future<Output = &'static str>,
 ) -> Result<RunReport, RunError> {
-    crate::peer::reset_budget();
     let redactor = Arc::new(Redactor::new(&cfg.redact_patterns)?);
     let mut hostname = node_name();
     if let Some((kinds, state_dir)) = cfg.pseudonymize.as_ref().filter(|(k, _)| !k.is_empty()) {
@@ -451,14 +450,12 @@ async fn run_one(
     let started_at = jiff::Timestamp::now();
     let t0 = Instant::now();
     let fut = async {
-        match name {
-            "host" => collectors::host::collect(&ctx, &out).await,
-            "docker" => collectors::docker::collect(&ctx, &out).await,
-            "logs" => collectors::logs::collect(&ctx, &out).await,
+        match collectors::by_name(name) {
             // Not bounded in process (the driver trusts the server's message size):
             // in a child under a memory limit, see `crate::isolate`.
-            "mongodb" | "rocketchat" => crate::isolate::collect(name, &ctx, &out, &children).await,
-            other => Outcome::failed(format!("unknown collector {other}")),
+            Some(c) if c.isolated => crate::isolate::collect(name, &ctx, &out, &children).await,
+            Some(c) => (c.collect)(&ctx, &out).await,
+            None => Outcome::failed(format!("unknown collector {name}")),
         }
     };
     let outcome = match tokio::time::timeout(limit, fut).await {

@@ -442,7 +442,7 @@ async fn cgroup_readable(endpoint: &str, name: &str) -> bool {
     let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     endpoint.starts_with("unix://")
-        && rcdiag_agent::collectors::cgroup::locate(&id, &proc_cgroup, &mountinfo).is_some()
+        && rcdiag_agent::sources::cgroup::locate(&id, &proc_cgroup, &mountinfo).is_some()
 }
 
 /// `file` when this user can read the container's json-file log (root beside a local

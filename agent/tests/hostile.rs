@@ -1329,3 +1329,58 @@ fn concurrent_first_key_show_calls_all_print_the_same_key() {
     names.sort();
     assert_eq!(names, ["node_ed25519", "node_ed25519.pub"]);
 }
+
+/// `--docker-reply-max` reaches the run's reply budget: at 1 MiB a huge container list
+/// fails naming that cap, while a normal engine still answers within it.
+#[test]
+fn docker_reply_max_sets_the_runs_reply_budget() {
+    let run = |engine: &FakeEngine| {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let out_dir = tmp.path().join("out");
+        std::fs::create_dir(&out_dir).expect("mkdir");
+        let out = agent(&[
+            "collect",
+            "--config",
+            "/dev/null",
+            "--no-encrypt",
+            "-q",
+            "--only",
+            "docker",
+            "--timeout",
+            "6s",
+            "--docker-reply-max",
+            "1MiB",
+            "--docker-host",
+            &engine.uri,
+        ])
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .arg("-o")
+        .arg(&out_dir)
+        .env_remove("RCDIAG_MONGODB_URI")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+        let b = bundles(&out_dir);
+        assert_eq!(b.len(), 1, "one bundle; stderr: {}", text(&out.stderr));
+        (out.status.code(), open(&b[0]), text(&out.stderr))
+    };
+    let normal = FakeEngine::start(Mode::Normal);
+    let (code, b, err) = run(&normal);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        status_of(&b, "docker").status,
+        rcdiag_bundle::CollectorStatus::Ok
+    );
+    let huge = FakeEngine::start(Mode::HugeList);
+    let t0 = Instant::now();
+    let (code, b, err) = run(&huge);
+    assert_eq!(code, Some(3), "{err}");
+    let e = status_of(&b, "docker").error.clone().unwrap_or_default();
+    assert!(
+        e.contains("reply too large: the peer sent more than 1 MiB")
+            && e.contains("--docker-reply-max"),
+        "{e}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(6), "{:?}", t0.elapsed());
+}

@@ -119,9 +119,13 @@ pub fn plan(
         .as_ref()
         .or(file.docker_reply_max.as_ref())
     {
-        let n = config::size_in("--docker-reply-max", s, rcdiag_agent::peer::REPLY_MAX_RANGE)
-            .map_err(anyhow::Error::msg)?;
-        rcdiag_agent::peer::set_reply_max(n);
+        let n = config::size_in(
+            "--docker-reply-max",
+            s,
+            rcdiag_agent::clients::budget::REPLY_MAX_RANGE,
+        )
+        .map_err(anyhow::Error::msg)?;
+        options.docker_reply_max = Some(n);
     }
     if let Some(src) = args.log_source.or(file.log_source) {
         options.log_source = src;

@@ -368,7 +368,7 @@ mod tests {
         let now = read(&loc, stat2, Some(4000)).expect("read");
         let s = to_stats(&before, &now);
         // 200 ms of CPU over 1 s of host CPU time on 2 CPUs: 40 % (docker's formula).
-        let rec = super::super::docker::stats_record("id", "n", &s);
+        let rec = crate::collectors::docker::stats_record("id", "n", &s);
         assert_eq!(rec["cpu_percent"], json!(40.0));
         assert_eq!(rec["memory_usage_bytes"], json!(800));
         assert_eq!(rec["memory_limit_bytes"], json!(4000));

@@ -1,0 +1,183 @@
+//! One stats sample per running container: from its cgroup files beside a local engine
+//! when readable ([`crate::sources::cgroup`]), else through the Engine API, and the
+//! `stats.json` record with the CPU percentage computed as `docker stats` does.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::ContainerStatsResponse;
+use bollard::query_parameters::StatsOptionsBuilder;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::records::to_json;
+use crate::clients::docker::{call_error, http_status};
+use crate::sources::cgroup;
+
+/// One stats sample of each running container, all at once: `Ok(None)` for a container
+/// stopped or removed since it was listed.
+pub(super) async fn stats_round(
+    docker: &Docker,
+    running: &[(String, String, Option<i64>)],
+    timeout: Duration,
+) -> Vec<Sample> {
+    futures_util::future::join_all(running.iter().map(|(id, name, _)| async move {
+        let opts = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(false)
+            .build();
+        let mut stream = docker.stats(id, Some(opts));
+        let res = match tokio::time::timeout(timeout, stream.next()).await {
+            Err(_) => Err(format!("no stats sample within {} s", timeout.as_secs())),
+            Ok(None) => Err("the engine sent no stats sample".to_string()),
+            Ok(Some(Err(e))) if matches!(http_status(&e), Some(404 | 409)) => Ok(None),
+            Ok(Some(Err(e))) => Err(call_error("GET /containers/{id}/stats", &e)),
+            Ok(Some(Ok(s))) => Ok(Some(s)),
+        };
+        (id.clone(), name.clone(), res, "engine")
+    }))
+    .await
+}
+
+/// One container's stats: id, name, the sample (`Ok(None)`: stopped meanwhile) and
+/// where it was read (`cgroup` or `engine`).
+pub(super) type Sample = (
+    String,
+    String,
+    Result<Option<ContainerStatsResponse>, String>,
+    &'static str,
+);
+
+/// A running container: id, name, main process id.
+pub(super) type Running = (String, String, Option<i64>);
+
+/// Samples the running containers whose cgroup this agent can read (blocking: two
+/// readings `cgroup::INTERVAL` apart); returns them and the containers left over.
+pub(super) fn sample_cgroups(running: Vec<Running>) -> (Vec<Sample>, Vec<Running>) {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let mountinfo = read("/proc/self/mountinfo");
+    let host_memory = cgroup::host_memory(&read("/proc/meminfo"));
+    let mut found = Vec::new();
+    let mut rest = Vec::new();
+    // One host CPU reading per round, as the engine takes one per collection tick.
+    let proc_stat = read("/proc/stat");
+    for (id, name, pid) in running {
+        let first = pid.and_then(|pid| {
+            let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+            let loc = cgroup::locate(&id, &proc_cgroup, &mountinfo)?;
+            let first = cgroup::read(&loc, &proc_stat, host_memory).ok()?;
+            Some((loc, first))
+        });
+        match first {
+            Some((loc, first)) => found.push((id, name, pid, loc, first)),
+            None => rest.push((id, name, pid)),
+        }
+    }
+    if found.is_empty() {
+        return (Vec::new(), rest);
+    }
+    std::thread::sleep(cgroup::INTERVAL);
+    let mut samples = Vec::new();
+    let proc_stat = read("/proc/stat");
+    for (id, name, pid, loc, first) in found {
+        match cgroup::read(&loc, &proc_stat, host_memory) {
+            Ok(now) => samples.push((id, name, Ok(Some(cgroup::to_stats(&first, &now))), "cgroup")),
+            // Stopped meanwhile (its cgroup is gone), or unreadable now: ask the engine.
+            Err(_) => rest.push((id, name, pid)),
+        }
+    }
+    (samples, rest)
+}
+
+/// One `stats.json` record, with the CPU percentage computed as `docker stats` does.
+pub fn stats_record(id: &str, name: &str, s: &ContainerStatsResponse) -> Value {
+    let cpu = s.cpu_stats.as_ref();
+    let pre = s.precpu_stats.as_ref();
+    let total = cpu
+        .and_then(|c| c.cpu_usage.as_ref())
+        .and_then(|u| u.total_usage);
+    let pre_total = pre
+        .and_then(|c| c.cpu_usage.as_ref())
+        .and_then(|u| u.total_usage);
+    let system = cpu.and_then(|c| c.system_cpu_usage);
+    let pre_system = pre.and_then(|c| c.system_cpu_usage).filter(|v| *v > 0);
+    let online = cpu
+        .and_then(|c| c.online_cpus)
+        .filter(|n| *n > 0)
+        .map(u64::from)
+        .or_else(|| {
+            cpu.and_then(|c| c.cpu_usage.as_ref())
+                .and_then(|u| u.percpu_usage.as_ref())
+                .map(|p| p.len() as u64)
+        })
+        .filter(|n| *n > 0);
+    let cpu_percent = match (total, pre_total, system, pre_system, online) {
+        (Some(t), Some(pt), Some(sy), Some(psy), Some(n)) if sy > psy => {
+            let cpu_delta = t.saturating_sub(pt) as f64;
+            let sys_delta = (sy - psy) as f64;
+            Some(((cpu_delta / sys_delta) * n as f64 * 100.0 * 100.0).round() / 100.0)
+        }
+        _ => None,
+    };
+    let mem = s.memory_stats.as_ref();
+    let usage = mem.and_then(|m| m.usage);
+    // As the docker CLI: page cache that can be dropped does not count as used.
+    let inactive = mem.and_then(|m| m.stats.as_ref()).and_then(|st| {
+        st.get("total_inactive_file")
+            .or_else(|| st.get("inactive_file"))
+            .copied()
+    });
+    let used = usage.map(|u| match inactive {
+        Some(i) if i < u => u - i,
+        _ => u,
+    });
+    let limit = mem.and_then(|m| m.limit);
+    let mem_percent = match (used, limit) {
+        (Some(u), Some(l)) if l > 0 => {
+            Some(((u as f64 / l as f64) * 100.0 * 100.0).round() / 100.0)
+        }
+        _ => None,
+    };
+    json!({
+        "id": id,
+        "name": name,
+        "read": s.read.as_ref().map(to_json),
+        "cpu_percent": cpu_percent,
+        "online_cpus": online,
+        "memory_usage_bytes": used,
+        "memory_raw_usage_bytes": usage,
+        "memory_limit_bytes": limit,
+        "memory_percent": mem_percent,
+        "pids": s.pids_stats.as_ref().and_then(|p| p.current),
+        "note": if cpu_percent.is_none() { Some("no previous CPU sample: cpu_percent unknown") } else { None },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_percent_uses_the_previous_sample() {
+        let s: ContainerStatsResponse = serde_json::from_value(json!({
+            "cpu_stats": {"cpu_usage": {"total_usage": 400_000_000u64}, "system_cpu_usage": 20_000_000_000u64, "online_cpus": 2},
+            "precpu_stats": {"cpu_usage": {"total_usage": 200_000_000u64}, "system_cpu_usage": 18_000_000_000u64},
+            "memory_stats": {"usage": 1000, "limit": 4000, "stats": {"inactive_file": 200}}
+        }))
+        .expect("valid stats");
+        let r = stats_record("id", "n", &s);
+        assert_eq!(r["cpu_percent"], json!(20.0));
+        assert_eq!(r["memory_usage_bytes"], json!(800));
+        assert_eq!(r["memory_percent"], json!(20.0));
+    }
+
+    #[test]
+    fn cpu_percent_is_null_without_precpu() {
+        let s: ContainerStatsResponse = serde_json::from_value(json!({
+            "cpu_stats": {"cpu_usage": {"total_usage": 400u64}, "system_cpu_usage": 2000u64, "online_cpus": 2},
+            "precpu_stats": {"cpu_usage": {"total_usage": 0u64}}
+        }))
+        .expect("valid stats");
+        assert!(stats_record("id", "n", &s)["cpu_percent"].is_null());
+    }
+}

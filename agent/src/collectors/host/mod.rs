@@ -1,0 +1,347 @@
+//! The host collector: what the node is made of and how it is set up, in
+//! `host/host.json` (see `docs/collector-outputs.md`).
+//!
+//! Sources: `sysinfo` (CPU, memory, disks with NFS/CIFS mounts through the
+//! `linux-netdevs` feature, network interfaces), `/etc/os-release`, `/proc/mounts`
+//! and `/sys/fs/cgroup` (cgroup version), `/sys/block/<dev>/queue/rotational` (SSD vs
+//! HDD when `sysinfo` cannot tell), `chronyc -c tracking` or `timedatectl show` (clock
+//! synchronisation, each with a short time limit; absent tools give source `none`), and
+//! the process table for Rocket.Chat and `mongod` processes: their command line
+//! (redacted) and the *names* of their environment variables, never the values.
+//!
+//! Inside a container the agent sees the container's `/proc` unless the host's is
+//! mounted and named by `RCDIAG_HOST_PROC` (e.g. `-v /proc:/host/proc:ro -e
+//! RCDIAG_HOST_PROC=/host/proc`, or run with `--pid=host`); `warnings` says so.
+//!
+//! Nothing here sleeps (no CPU usage sampling): the collector takes well under a second.
+//! The blocking reads run on a blocking thread so a hung network mount cannot stall the
+//! runtime, only this collector (which the orchestrator then times out).
+//!
+//! `report` holds the types of `host.json`, `system` the container and cgroup
+//! detection and the OS and disk details, `processes` the process table, `clock` the
+//! clock synchronisation.
+
+mod clock;
+mod processes;
+pub mod report;
+mod system;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sysinfo::{
+    CpuRefreshKind, DiskKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind,
+    System,
+};
+
+pub use self::processes::harvest_argv_secrets;
+pub use self::report::*;
+
+use self::clock::clock;
+use self::processes::scan_processes;
+use self::system::*;
+use super::{CollectorSink, Context, Outcome};
+
+/// Environment variable naming the host's `/proc` when the agent runs in a container.
+pub const HOST_PROC_ENV: &str = "RCDIAG_HOST_PROC";
+
+/// File system types served over the network.
+const NETWORK_FS: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "ceph",
+    "glusterfs",
+    "fuse.glusterfs",
+    "fuse.sshfs",
+    "sshfs",
+    "9p",
+    "lustre",
+    "gpfs",
+    "beegfs",
+    "afs",
+    "fuse.s3fs",
+    "fuse.rclone",
+    "fuse.cephfs",
+];
+
+/// File system types that are not storage (left out of `disks`).
+const PSEUDO_FS: &[&str] = &[
+    "nsfs",
+    "tracefs",
+    "debugfs",
+    "securityfs",
+    "configfs",
+    "fusectl",
+    "binfmt_misc",
+    "bpf",
+    "efivarfs",
+    "autofs",
+    "ramfs",
+    "selinuxfs",
+];
+
+descriptor! {
+    name: "host",
+    reads: "/proc, /sys, /etc/os-release, mounts, network interfaces, chrony/timedatectl, process table",
+    permissions: "none (root sees every process's environment names)",
+    files: "host/host.json",
+    isolated: false,
+}
+
+/// Collects host data into the bundle.
+pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
+    let host_proc = std::env::var_os(HOST_PROC_ENV)
+        .map(PathBuf::from)
+        .filter(|p| !p.as_os_str().is_empty());
+    let mut report = match tokio::task::spawn_blocking(move || gather(host_proc)).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(format!("the host collector stopped unexpectedly: {e}")),
+    };
+    report.clock = clock().await;
+    if let Some(e) = &report.clock.error {
+        report
+            .warnings
+            .push(format!("clock synchronisation unknown: {e}"));
+    }
+    for p in &mut report.processes {
+        p.cmdline = ctx
+            .redactor
+            .redact_argv(&std::mem::take(&mut p.args))
+            .join(" ");
+    }
+    let missing_core =
+        report.memory.total_bytes == 0 || report.cpu.logical_cores == 0 || report.disks.is_empty();
+    match out.put_json("host/host.json", &report).await {
+        Err(e) => Outcome::failed(format!("writing host/host.json: {e}")),
+        Ok(_) if missing_core => Outcome::partial(format!(
+            "some host facts could not be read: {}",
+            if report.warnings.is_empty() {
+                "see host/host.json".to_string()
+            } else {
+                report.warnings.join("; ")
+            }
+        )),
+        Ok(_) => Outcome::ok(),
+    }
+}
+
+/// Everything but the clock (blocking reads).
+fn gather(host_proc: Option<PathBuf>) -> HostReport {
+    let mut r = HostReport {
+        collected_at: jiff::Timestamp::now().to_string(),
+        ..Default::default()
+    };
+
+    // Where we run, and which /proc shows the host.
+    let signs = container_signs();
+    r.in_container = !signs.is_empty();
+    r.container_signs = signs;
+    let proc_root = match &host_proc {
+        Some(p) if p.join("1").join("cmdline").exists() => {
+            r.host_proc_visible = true;
+            p.clone()
+        }
+        Some(p) => {
+            r.warnings.push(format!(
+                "{HOST_PROC_ENV}={} is not a readable proc file system (no 1/cmdline): mount the host's /proc there \
+                 (-v /proc:{}:ro); the agent's own /proc was read instead",
+                p.display(),
+                p.display()
+            ));
+            r.host_proc_visible = !r.in_container;
+            PathBuf::from("/proc")
+        }
+        None => {
+            r.host_proc_visible = !r.in_container || pid1_is_host_init(Path::new("/proc"));
+            if !r.host_proc_visible {
+                r.warnings.push(format!(
+                    "the agent runs in a container and the host's processes are not visible: mount the host's /proc \
+                     (-v /proc:/host/proc:ro) and set {HOST_PROC_ENV}=/host/proc, or run the container with --pid=host; \
+                     processes, host name and os-release below are the container's"
+                ));
+            }
+            PathBuf::from("/proc")
+        }
+    };
+    r.proc_root = proc_root.display().to_string();
+
+    // OS.
+    r.os.arch = System::cpu_arch();
+    r.os.kernel = System::kernel_version().ok();
+    let os_release_paths = [
+        proc_root.join("1/root/etc/os-release"),
+        PathBuf::from("/etc/os-release"),
+        PathBuf::from("/usr/lib/os-release"),
+    ];
+    let candidates: &[PathBuf] = if host_proc.is_some() && r.host_proc_visible {
+        &os_release_paths
+    } else {
+        &os_release_paths[1..]
+    };
+    for path in candidates {
+        if let Ok(text) = fs::read_to_string(path) {
+            let (name, version, id, pretty) = parse_os_release(&text);
+            r.os = OsInfo {
+                name,
+                version,
+                id,
+                pretty_name: pretty,
+                source: Some(path.display().to_string()),
+                ..r.os
+            };
+            break;
+        }
+    }
+    if r.os.name.is_none() {
+        r.os.name = System::name().ok();
+        r.os.version = System::os_version().ok();
+        r.warnings
+            .push("no /etc/os-release: the OS name comes from uname".into());
+    }
+    r.hostname = System::host_name().ok();
+    r.uptime_seconds = System::uptime().ok();
+    r.boot_time = System::boot_time()
+        .ok()
+        .and_then(|b| i64::try_from(b).ok())
+        .and_then(|b| jiff::Timestamp::from_second(b).ok())
+        .map(|t| t.to_string());
+    r.load_average = System::load_average()
+        .ok()
+        .map(|l| [l.one, l.five, l.fifteen]);
+
+    // CPU and memory.
+    let refresh = RefreshKind::nothing()
+        .with_cpu(CpuRefreshKind::nothing().with_frequency())
+        .with_memory(MemoryRefreshKind::everything());
+    match System::new_with_specifics(refresh) {
+        Ok(sys) => {
+            let cpus = sys.cpus();
+            r.cpu.logical_cores = cpus.len();
+            r.cpu.model = cpus
+                .first()
+                .map(|c| c.brand().trim().to_string())
+                .filter(|s| !s.is_empty());
+            r.cpu.vendor = cpus
+                .first()
+                .map(|c| c.vendor_id().trim().to_string())
+                .filter(|s| !s.is_empty());
+            r.cpu.frequency_mhz = cpus.first().map(|c| c.frequency()).filter(|f| *f > 0);
+            r.memory = MemoryInfo {
+                total_bytes: sys.total_memory(),
+                available_bytes: sys.available_memory(),
+                free_bytes: sys.free_memory(),
+                swap_total_bytes: sys.total_swap(),
+                swap_free_bytes: sys.free_swap(),
+                cgroup_limit_bytes: sys
+                    .cgroup_limits()
+                    .map(|l| l.total_memory)
+                    .filter(|t| *t > 0 && *t < sys.total_memory()),
+            };
+        }
+        Err(e) => r
+            .warnings
+            .push(format!("CPU and memory could not be read: {e}")),
+    }
+    if r.cpu.logical_cores == 0 {
+        r.cpu.logical_cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+    }
+    r.cpu.physical_cores = System::physical_core_count().ok().filter(|n| *n > 0);
+
+    // Disks.
+    match Disks::new_with_refreshed_list_specifics(
+        DiskRefreshKind::nothing().with_kind().with_storage(),
+    ) {
+        Ok(disks) => {
+            let mut seen = BTreeSet::new();
+            for d in disks.iter() {
+                let fs_type = d.file_system().to_string_lossy().into_owned();
+                let mount_point = d.mount_point().display().to_string();
+                if PSEUDO_FS.contains(&fs_type.as_str())
+                    || is_container_layer(&fs_type, &mount_point)
+                {
+                    continue;
+                }
+                if !seen.insert(mount_point.clone()) {
+                    continue;
+                }
+                let device = d.name().to_string_lossy().into_owned();
+                let network = NETWORK_FS.contains(&fs_type.as_str());
+                let kind = match d.kind() {
+                    DiskKind::SSD => "ssd",
+                    DiskKind::HDD => "hdd",
+                    DiskKind::Unknown(_) if !network => rotational(&device).unwrap_or("unknown"),
+                    DiskKind::Unknown(_) => "unknown",
+                };
+                r.disks.push(DiskInfo {
+                    mount_point,
+                    device,
+                    fs_type,
+                    total_bytes: d.total_space(),
+                    available_bytes: d.available_space(),
+                    kind,
+                    network,
+                    removable: d.is_removable(),
+                    read_only: d.is_read_only(),
+                });
+            }
+        }
+        Err(e) => r
+            .warnings
+            .push(format!("mounted file systems could not be read: {e}")),
+    }
+    r.disks.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
+
+    // Network interfaces (container-side veth ends without an address are noise).
+    match Networks::new_with_refreshed_list() {
+        Ok(nets) => {
+            for (name, data) in nets.iter() {
+                let name = name.to_string_lossy().into_owned();
+                let mut addresses: Vec<String> = data
+                    .ip_networks()
+                    .iter()
+                    .map(|n| format!("{}/{}", n.addr, n.prefix))
+                    .collect();
+                addresses.sort();
+                if name.starts_with("veth") && addresses.is_empty() {
+                    continue;
+                }
+                r.network.push(NetInfo {
+                    name,
+                    mac: data.mac_address().to_string(),
+                    addresses,
+                    mtu: data.mtu(),
+                    state: format!("{:?}", data.operational_state()).to_lowercase(),
+                });
+            }
+        }
+        Err(e) => r
+            .warnings
+            .push(format!("network interfaces could not be read: {e}")),
+    }
+    r.network.sort_by(|a, b| a.name.cmp(&b.name));
+
+    // cgroups.
+    let (version, mode) = cgroup_version(
+        Path::new("/sys/fs/cgroup"),
+        &fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
+    );
+    r.cgroup_version = version;
+    r.cgroup_mode = mode;
+
+    // Processes.
+    let (processes, unreadable_env) = scan_processes(&proc_root);
+    r.processes = processes;
+    if unreadable_env > 0 {
+        r.warnings.push(format!(
+            "the environment of {unreadable_env} Rocket.Chat/mongod candidate process(es) could not be read: run the agent \
+             as root to list their environment variable names"
+        ));
+    }
+    r
+}
