@@ -1,9 +1,11 @@
-//! The clients of the peers the agent reads (Docker Engine, MongoDB, the Rocket.Chat HTTP API), apart from the
-//! collectors that use them: connecting, byte and time budgets, error classification.
+//! The clients of the peers the agent reads (Docker Engine, MongoDB, the Rocket.Chat HTTP API,
+//! the Kubernetes API), apart from the collectors that use them: connecting, byte and time
+//! budgets, error classification.
 //! A buggy or hostile peer can make a call fail but never make the agent allocate
 //! without bound ([`budget`]); the kube and CRI clients are to reuse the same budgets.
 
 pub mod budget;
 pub mod docker;
 pub mod http;
+pub mod kube;
 pub mod mongodb;
