@@ -8,6 +8,7 @@
 pub mod context;
 pub mod docker;
 pub mod host;
+pub mod kubernetes;
 pub mod logs;
 pub mod mongodb;
 pub mod rocketchat;
@@ -55,6 +56,7 @@ pub const ALL: &[Collector] = &[
     logs::DESCRIPTOR,
     mongodb::DESCRIPTOR,
     rocketchat::DESCRIPTOR,
+    kubernetes::DESCRIPTOR,
 ];
 
 /// Names of all collectors.
