@@ -35,8 +35,17 @@ fn options(kc: &str) -> Options {
     }
 }
 
+/// One collect; with `RCDIAG_KEEP_BUNDLE=DIR` the bundle is copied there (to read it).
 async fn collect(kc: &str) -> Run {
-    run_collectors(options(kc), &[(NAME, kubernetes_collector)]).await
+    let run = run_collectors(options(kc), &[(NAME, kubernetes_collector)]).await;
+    if let Some(dir) = std::env::var_os("RCDIAG_KEEP_BUNDLE") {
+        let name = std::path::Path::new(kc).file_stem().unwrap().to_owned();
+        let to = std::path::Path::new(&dir)
+            .join(name)
+            .with_extension("rcdiag.zip");
+        std::fs::copy(&run.path, &to).unwrap();
+    }
+    run
 }
 
 /// `kubectl get ARGS -o json` items.
@@ -499,6 +508,7 @@ async fn two_thousand_pods_are_collected() {
     let t0 = Instant::now();
     let mut run = collect(&kc).await;
     let took = t0.elapsed();
+    let after_collect = vm_hwm_kib();
     run.assert_status(NAME, CollectorStatus::Ok);
     let pods = run.json("kubernetes/pods.json");
     let n = arr(&pods, "pods").len();
@@ -514,7 +524,7 @@ async fn two_thousand_pods_are_collected() {
         .clone();
     assert!(pod_call["pages"].as_u64().unwrap() >= 5, "{pod_call}");
     eprintln!(
-        "scale: {n} pods in {took:?}, {} pages of pods; test process VmHWM before {before:?} KiB, after {:?} KiB",
+        "scale: {n} pods in {took:?}, {} pages of pods; test process VmHWM before {before:?} KiB, after the collect {after_collect:?} KiB, after reading the bundle back {:?} KiB",
         pod_call["pages"],
         vm_hwm_kib()
     );
@@ -561,4 +571,60 @@ fn no_cluster_is_skipped_quickly() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn refused_credentials_fail_with_the_reason_and_the_calls() {
+    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(&kc).unwrap();
+    let bad: String = text
+        .lines()
+        .map(|l| match l.split_once("token:") {
+            Some((indent, _)) => format!("{indent}token: rcdiag-not-a-token"),
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(bad, text);
+    let path = dir.path().join("bad.kubeconfig");
+    std::fs::write(&path, bad).unwrap();
+    let mut run = collect(path.to_str().unwrap()).await;
+    let msg = run.assert_status(NAME, CollectorStatus::Failed);
+    assert!(msg.contains("401") && msg.contains("/version"), "{msg}");
+    let calls = run.json("kubernetes/calls.json");
+    assert_eq!(arr(&calls, "calls").len(), 1, "nothing else is tried");
+    assert_eq!(calls["calls"][0]["outcome"], "error");
+    run.assert_no_secret(&["rcdiag-not-a-token"]);
+}
+
+#[tokio::test]
+async fn given_namespaces_are_read_alone() {
+    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+        return;
+    };
+    let opts = Options {
+        kube_namespaces: vec!["monitoring".into()],
+        ..options(&kc)
+    };
+    let mut run = run_collectors(opts, &[(NAME, kubernetes_collector)]).await;
+    run.assert_status(NAME, CollectorStatus::Ok);
+    let cluster = run.json("kubernetes/cluster.json");
+    assert_eq!(cluster["namespaces"][0]["reasons"][0], "given");
+    assert_eq!(cluster["rocketchat_pods"], 0);
+    let pods = run.json("kubernetes/pods.json");
+    assert_eq!(
+        names(arr(&pods, "pods"), "name"),
+        names(&kubectl(&kc, &["pods", "-n", "monitoring"]), "name")
+    );
+    let calls = run.json("kubernetes/calls.json");
+    for c in arr(&calls, "calls") {
+        let p = c["path"].as_str().unwrap();
+        assert!(
+            !p.contains("/namespaces/rocketchat/"),
+            "{p}: only the given namespace"
+        );
+    }
 }

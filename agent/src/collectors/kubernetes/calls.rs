@@ -263,10 +263,10 @@ impl Calls {
             })
         };
         let r = self.run(path.to_string(), "", false, wrapped).await;
-        if let Some(c) = self.calls.last_mut() {
-            if c.outcome == "ok" {
-                c.items = 1;
-            }
+        if let Some(c) = self.calls.last_mut()
+            && c.outcome == "ok"
+        {
+            c.items = 1;
         }
         match r {
             Ok(Some(_)) => value.ok_or(KubeError::Decode {

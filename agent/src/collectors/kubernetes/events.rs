@@ -82,10 +82,35 @@ pub fn summarize(events: &[Event], since: std::time::Duration) -> Events {
             )
         })
         .collect();
-    kept.sort_by(|a, b| b.0.cmp(&a.0));
+    kept.sort_by_key(|k| std::cmp::Reverse(k.0));
     Events {
         since_seconds: since.as_secs(),
         read: events.len(),
         events: kept.into_iter().map(|(_, e)| e).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn event(reason: &str, secs_ago: i64) -> Event {
+        let t = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(secs_ago);
+        Event {
+            reason: Some(reason.into()),
+            type_: Some("Warning".into()),
+            last_timestamp: Some(Time(t)),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn only_events_of_the_window_are_kept_newest_first() {
+        let all = [event("Old", 3 * 3600), event("Older", 5), event("New", 1)];
+        let e = summarize(&all, std::time::Duration::from_secs(3600));
+        assert_eq!(e.read, 3);
+        let reasons: Vec<_> = e.events.iter().map(|e| e.reason.clone().unwrap()).collect();
+        assert_eq!(reasons, ["New", "Older"]);
     }
 }

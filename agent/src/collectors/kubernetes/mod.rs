@@ -76,10 +76,10 @@ pub fn cluster_hint(
     if env("KUBERNETES_SERVICE_HOST").is_some_and(|v| !v.is_empty()) {
         return Some("in-cluster (KUBERNETES_SERVICE_HOST)".into());
     }
-    if let Some(list) = env("KUBECONFIG") {
-        if std::env::split_paths(&list).any(|p| !p.as_os_str().is_empty() && p.is_file()) {
-            return Some(format!("KUBECONFIG {list}"));
-        }
+    if let Some(list) = env("KUBECONFIG")
+        && std::env::split_paths(&list).any(|p| !p.as_os_str().is_empty() && p.is_file())
+    {
+        return Some(format!("KUBECONFIG {list}"));
     }
     let home = env("HOME").map(PathBuf::from)?;
     let default = home.join(".kube/config");
@@ -197,14 +197,14 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         };
         for p in &all {
             let r = pods::role(p);
-            if r.chooses_namespace() {
-                if let Some(ns) = &p.metadata.namespace {
-                    let why = serde_json::to_value(r)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    reasons.entry(ns.clone()).or_default().insert(why);
-                }
+            if r.chooses_namespace()
+                && let Some(ns) = &p.metadata.namespace
+            {
+                let why = serde_json::to_value(r)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                reasons.entry(ns.clone()).or_default().insert(why);
             }
         }
         all.into_iter()
