@@ -628,3 +628,44 @@ async fn given_namespaces_are_read_alone() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_silent_api_server_fails_within_the_time_limit() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s); // accepted, never answered
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("silent.kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: s\n  user:\n    token: t\ncontexts:\n- name: s\n  context:\n    cluster: s\n    user: s\ncurrent-context: s\n"
+        ),
+    )
+    .unwrap();
+    let limit = Duration::from_secs(3);
+    let t0 = Instant::now();
+    let run = run_collectors(
+        Options {
+            timeout: limit,
+            ..options(kc.to_str().unwrap())
+        },
+        &[(NAME, kubernetes_collector)],
+    )
+    .await;
+    let took = t0.elapsed();
+    holder.abort();
+    let msg = run.assert_status(NAME, CollectorStatus::Failed);
+    // The client's connect deadline (TLS handshake included) or its call deadline.
+    assert!(
+        msg.contains("did not answer /version")
+            || msg.contains("cannot reach the API server for /version"),
+        "{msg}"
+    );
+    assert!(took < limit, "{took:?}");
+}

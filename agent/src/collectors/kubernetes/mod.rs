@@ -117,7 +117,9 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let kube = match Kube::connect(KubeOptions {
         kubeconfig: o.kubeconfig.clone(),
         context: o.kube_context.clone(),
-        timeout: o.timeout.min(Duration::from_secs(30)),
+        // One call may take a third of the collector's time (at most 30 s); no call
+        // starts after 60 % of it: the collector returns before the run's hard limit.
+        timeout: (o.timeout / 3).clamp(Duration::from_secs(1), Duration::from_secs(30)),
         ..KubeOptions::default()
     })
     .await
@@ -126,7 +128,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         Err(e @ KubeError::NoCluster(_)) => return Outcome::skipped(e.to_string()),
         Err(e) => return Outcome::failed(e.to_string()),
     };
-    let mut calls = Calls::new(kube.clone(), o.timeout.mul_f32(0.9));
+    let mut calls = Calls::new(kube.clone(), o.timeout.mul_f32(0.6));
     let red = out.redactor();
     let mut write_errors = Vec::new();
 
