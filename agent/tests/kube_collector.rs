@@ -669,3 +669,40 @@ async fn a_silent_api_server_fails_within_the_time_limit() {
     );
     assert!(took < limit, "{took:?}");
 }
+
+/// The collector's paged reads keep what a list read again whole gives, once: against a
+/// server whose every continue token has expired, with two objects a page.
+#[tokio::test]
+async fn an_expired_continue_token_is_read_again_whole_without_duplicates() {
+    use k8s_openapi::api::core::v1::Pod;
+    use rcdiag_agent::clients::kube::{Kube, KubeOptions};
+    use rcdiag_agent::collectors::kubernetes::calls::Calls;
+    let Some(kc) = kubeconfig("EXPIRED") else {
+        return;
+    };
+    let kube = Kube::connect(KubeOptions {
+        kubeconfig: Some(kc.clone().into()),
+        page_limit: 2,
+        ..KubeOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut calls = Calls::new(kube, Duration::from_secs(30));
+    let mut acc: Vec<String> = Vec::new();
+    let ok = calls
+        .pages::<Pod, _>(None, "", &mut acc, &mut |p: Pod| {
+            Some(format!(
+                "{}/{}",
+                p.metadata.namespace.unwrap_or_default(),
+                p.metadata.name.unwrap_or_default()
+            ))
+        })
+        .await;
+    assert!(ok);
+    acc.sort();
+    assert_eq!(acc, names(&kubectl(&kc, &["pods", "-A"]), "name"));
+    let call = &calls.calls[0];
+    assert!(call.restarted, "{call:?}");
+    assert_eq!(call.items, acc.len());
+    assert_eq!(call.outcome, "ok");
+}

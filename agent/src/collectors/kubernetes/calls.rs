@@ -219,6 +219,97 @@ impl Calls {
         all
     }
 
+    /// Lists kind `K` (in `ns`, or everywhere) one page at a time (see
+    /// [`Kube::list_pages`]), keeping `map(object)` of each object in `acc`: only one
+    /// page of whole objects is held at a time. `false` when it could not be read
+    /// (recorded).
+    pub async fn pages<K, S>(
+        &mut self,
+        ns: Option<&str>,
+        query: &str,
+        acc: &mut Vec<S>,
+        map: &mut impl FnMut(K) -> Option<S>,
+    ) -> bool
+    where
+        K: k8s_openapi::Resource + DeserializeOwned,
+    {
+        self.pages_inner(ns, query, false, acc, map).await.is_ok()
+    }
+
+    async fn pages_inner<K, S>(
+        &mut self,
+        ns: Option<&str>,
+        query: &str,
+        fallback: bool,
+        acc: &mut Vec<S>,
+        map: &mut impl FnMut(K) -> Option<S>,
+    ) -> Result<(), KubeError>
+    where
+        K: k8s_openapi::Resource + DeserializeOwned,
+    {
+        let path = resource_path(K::GROUP, K::VERSION, K::URL_PATH_SEGMENT, ns);
+        let kube = self.kube.clone();
+        let mark = acc.len();
+        let mut count = 0usize;
+        let fut = kube.list_pages::<K>(ns, query, |items, restarted| {
+            if restarted {
+                // Read again whole: what the earlier pages of this list gave goes.
+                acc.truncate(mark);
+                count = 0;
+            }
+            count += items.len();
+            acc.extend(items.into_iter().filter_map(&mut *map));
+        });
+        let r = self.run(path, query, fallback, fut).await;
+        if let Some(c) = self.calls.last_mut()
+            && c.outcome == "ok"
+        {
+            c.items = count;
+        }
+        r.map(|_| ())
+    }
+
+    /// [`Calls::list_in`], one page at a time (see [`Calls::pages`]); `map` sees the
+    /// objects of `namespaces` only.
+    pub async fn pages_in<K, S>(
+        &mut self,
+        namespaces: &[String],
+        query: &str,
+        acc: &mut Vec<S>,
+        map: &mut impl FnMut(K) -> Option<S>,
+    ) where
+        K: k8s_openapi::Resource
+            + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
+            + DeserializeOwned,
+    {
+        if namespaces.is_empty() {
+            return;
+        }
+        if namespaces.len() > 1 {
+            let mut filtered = |o: K| {
+                if o.metadata()
+                    .namespace
+                    .as_ref()
+                    .is_some_and(|n| namespaces.contains(n))
+                {
+                    map(o)
+                } else {
+                    None
+                }
+            };
+            match self
+                .pages_inner::<K, S>(None, query, true, acc, &mut filtered)
+                .await
+            {
+                Err(KubeError::Forbidden { .. }) => {}
+                _ => return,
+            }
+        }
+        for ns in namespaces {
+            self.pages::<K, S>(Some(ns), query, acc, map).await;
+        }
+    }
+
     /// Lists a resource without `k8s-openapi` type (an API group that may be absent) in
     /// `namespaces` (per namespace), or cluster-wide when `namespaces` is `None`.
     pub async fn list_json(

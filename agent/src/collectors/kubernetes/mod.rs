@@ -179,57 +179,65 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         .await
         .map(|l| l.into_iter().filter_map(|n| n.metadata.name).collect());
 
-    // The namespaces to read, and their pods.
+    // The namespaces to read, and their pods: summarised page by page, so that only one
+    // page of whole Pod objects is held (the summaries of every pod are written).
     let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let pod_objs: Vec<Pod> = if !o.kube_namespaces.is_empty() {
+    let mut hint: Option<(bool, pods::MongoHint)> = None;
+    let mut owners: BTreeSet<String> = BTreeSet::new();
+    let mut summarise = |p: Pod| {
+        pods::keep_better_hint(&mut hint, &p, red);
+        owners.extend(
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .filter(|o| o.kind == "ReplicaSet")
+                .map(|o| o.name.clone()),
+        );
+        Some(pods::summarize(&p, red))
+    };
+    let mut pod_summaries: Vec<pods::PodSummary> = Vec::new();
+    if !o.kube_namespaces.is_empty() {
         for n in &o.kube_namespaces {
             reasons.entry(n.clone()).or_default().insert("given".into());
         }
         let chosen: Vec<String> = reasons.keys().cloned().collect();
-        let mut all = Vec::new();
         for ns in &chosen {
-            all.extend(calls.list::<Pod>(Some(ns), "").await.unwrap_or_default());
+            calls
+                .pages::<Pod, _>(Some(ns), "", &mut pod_summaries, &mut summarise)
+                .await;
         }
-        all
     } else {
         // Every namespace's pods (cluster-wide if allowed), to find the ones that matter.
-        let all: Vec<Pod> = match &namespaces {
-            Some(every) => calls.list_in::<Pod>(every, "").await,
-            None => calls.list::<Pod>(None, "").await.unwrap_or_default(),
-        };
-        for p in &all {
-            let r = pods::role(p);
-            if r.chooses_namespace()
-                && let Some(ns) = &p.metadata.namespace
-            {
-                let why = serde_json::to_value(r)
+        match &namespaces {
+            Some(every) => {
+                calls
+                    .pages_in::<Pod, _>(every, "", &mut pod_summaries, &mut summarise)
+                    .await
+            }
+            None => {
+                calls
+                    .pages::<Pod, _>(None, "", &mut pod_summaries, &mut summarise)
+                    .await;
+            }
+        }
+        for p in &pod_summaries {
+            if p.role.chooses_namespace() {
+                let why = serde_json::to_value(p.role)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
-                reasons.entry(ns.clone()).or_default().insert(why);
+                reasons.entry(p.namespace.clone()).or_default().insert(why);
             }
         }
-        all.into_iter()
-            .filter(|p| {
-                p.metadata
-                    .namespace
-                    .as_ref()
-                    .is_some_and(|n| reasons.contains_key(n))
-            })
-            .collect()
-    };
+        pod_summaries.retain(|p| reasons.contains_key(&p.namespace));
+    }
     let chosen: Vec<String> = reasons.keys().cloned().collect();
 
     // Workloads.
     let deployments = calls.list_in::<Deployment>(&chosen, "").await;
     let statefulsets = calls.list_in::<StatefulSet>(&chosen, "").await;
     let daemonsets = calls.list_in::<DaemonSet>(&chosen, "").await;
-    let owners: BTreeSet<String> = pod_objs
-        .iter()
-        .flat_map(|p| p.metadata.owner_references.iter().flatten())
-        .filter(|o| o.kind == "ReplicaSet")
-        .map(|o| o.name.clone())
-        .collect();
     let replicasets: Vec<ReplicaSet> = calls
         .list_in::<ReplicaSet>(&chosen, "")
         .await
@@ -291,10 +299,8 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         _ => None,
     };
 
-    // Summaries. Pods first: their env registers the secrets found in pod specs.
-    let pod_summaries: Vec<pods::PodSummary> =
-        pod_objs.iter().map(|p| pods::summarize(p, red)).collect();
-    let mongodb_hint = pods::mongodb_hint(&pod_objs, red);
+    // Summaries (the pods' env registered the secrets found in pod specs).
+    let mongodb_hint = hint.map(|(_, h)| h);
     let git_version = version.as_ref().ok().map(|v| v.git_version.clone());
     let signs = cluster::signs(&Evidence {
         git_version: git_version.as_deref(),
@@ -331,70 +337,49 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             .count(),
         mongodb_hint,
     };
-    drop(pod_objs);
-    let files: Vec<(&str, serde_json::Result<serde_json::Value>)> = vec![
-        ("cluster", serde_json::to_value(&summary)),
-        (
-            "nodes",
-            serde_json::to_value(NodesFile {
-                nodes: node_objs.iter().map(|n| nodes::summarize(n, red)).collect(),
-            }),
-        ),
-        (
-            "workloads",
-            serde_json::to_value(workloads::Workloads {
-                deployments: deployments.iter().map(workloads::deployment).collect(),
-                statefulsets: statefulsets.iter().map(workloads::statefulset).collect(),
-                daemonsets: daemonsets.iter().map(workloads::daemonset).collect(),
-                replicasets: replicasets.iter().map(workloads::replicaset).collect(),
-                hpas: hpas.iter().map(workloads::hpa).collect(),
-                pdbs: pdbs.iter().map(workloads::pdb).collect(),
-            }),
-        ),
-        (
-            "pods",
-            serde_json::to_value(PodsFile {
-                pods: pod_summaries,
-            }),
-        ),
-        (
-            "network",
-            serde_json::to_value(network::Network {
-                services: services.iter().map(network::service).collect(),
-                ingresses: ingresses.iter().map(network::ingress).collect(),
-                routes: routes.map(|r| r.iter().map(network::route).collect()),
-            }),
-        ),
-        (
-            "storage",
-            serde_json::to_value(storage::Storage {
-                pvcs: pvcs.iter().map(storage::pvc).collect(),
-            }),
-        ),
-        (
-            "events",
-            serde_json::to_value(events::summarize(&event_objs, o.since)),
-        ),
-        (
-            "monitoring",
-            serde_json::to_value(monitoring::Monitoring {
-                prometheus_operator: operator,
-                servicemonitors: servicemonitors.iter().map(monitoring::monitor).collect(),
-                podmonitors: podmonitors.iter().map(monitoring::monitor).collect(),
-            }),
-        ),
-    ];
-    for (name, value) in files {
-        let path = format!("kubernetes/{name}.json");
-        match value {
-            Ok(v) => {
-                if let Err(e) = out.put_json(&path, &v).await {
-                    write_errors.push(format!("{path}: {e}"));
-                }
-            }
-            Err(e) => write_errors.push(format!("{path}: {e}")),
-        }
-    }
+    // Each file is put (turned into JSON) and dropped in turn, the pods first: the
+    // largest, on a big cluster.
+    put(
+        out,
+        "pods",
+        PodsFile {
+            pods: pod_summaries,
+        },
+        &mut write_errors,
+    )
+    .await;
+    put(out, "cluster", summary, &mut write_errors).await;
+    let node_file = NodesFile {
+        nodes: node_objs.iter().map(|n| nodes::summarize(n, red)).collect(),
+    };
+    put(out, "nodes", node_file, &mut write_errors).await;
+    let workload_file = workloads::Workloads {
+        deployments: deployments.iter().map(workloads::deployment).collect(),
+        statefulsets: statefulsets.iter().map(workloads::statefulset).collect(),
+        daemonsets: daemonsets.iter().map(workloads::daemonset).collect(),
+        replicasets: replicasets.iter().map(workloads::replicaset).collect(),
+        hpas: hpas.iter().map(workloads::hpa).collect(),
+        pdbs: pdbs.iter().map(workloads::pdb).collect(),
+    };
+    put(out, "workloads", workload_file, &mut write_errors).await;
+    let network_file = network::Network {
+        services: services.iter().map(network::service).collect(),
+        ingresses: ingresses.iter().map(network::ingress).collect(),
+        routes: routes.map(|r| r.iter().map(network::route).collect()),
+    };
+    put(out, "network", network_file, &mut write_errors).await;
+    let storage_file = storage::Storage {
+        pvcs: pvcs.iter().map(storage::pvc).collect(),
+    };
+    put(out, "storage", storage_file, &mut write_errors).await;
+    let events_file = events::summarize(&event_objs, o.since);
+    put(out, "events", events_file, &mut write_errors).await;
+    let monitoring_file = monitoring::Monitoring {
+        prometheus_operator: operator,
+        servicemonitors: servicemonitors.iter().map(monitoring::monitor).collect(),
+        podmonitors: podmonitors.iter().map(monitoring::monitor).collect(),
+    };
+    put(out, "monitoring", monitoring_file, &mut write_errors).await;
     write_calls(out, &kube, &calls.calls, &mut write_errors).await;
 
     let mut problems: Vec<String> = Vec::new();
@@ -410,6 +395,14 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             msg.push_str(&format!(" (and {} more: see kubernetes/calls.json)", n - 3));
         }
         Outcome::partial(msg)
+    }
+}
+
+/// Puts `kubernetes/NAME.json`, then drops `value`.
+async fn put(out: &CollectorSink, name: &str, value: impl Serialize, errors: &mut Vec<String>) {
+    let path = format!("kubernetes/{name}.json");
+    if let Err(e) = out.put_json(&path, &value).await {
+        errors.push(format!("{path}: {e}"));
     }
 }
 

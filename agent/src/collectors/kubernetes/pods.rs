@@ -389,69 +389,84 @@ pub struct MongoHint {
     pub message: String,
 }
 
-/// The [`MongoHint`] of the first running Rocket.Chat pod that sets `MONGO_URL`.
+/// The [`MongoHint`] of the first running Rocket.Chat pod that sets `MONGO_URL` (else
+/// of the first one that is not running).
 pub fn mongodb_hint(pods: &[Pod], red: &Redactor) -> Option<MongoHint> {
-    let mut rc: Vec<&Pod> = pods
+    let mut best: Option<(bool, MongoHint)> = None;
+    for p in pods {
+        keep_better_hint(&mut best, p, red);
+    }
+    best.map(|(_, h)| h)
+}
+
+/// Replaces `best` (`(running, hint)`) by `pod`'s hint when there is none yet, or when
+/// `pod` runs and the pod of `best` does not.
+pub fn keep_better_hint(best: &mut Option<(bool, MongoHint)>, pod: &Pod, red: &Redactor) {
+    if best.as_ref().is_some_and(|(running, _)| *running) || role(pod) != Role::Rocketchat {
+        return;
+    }
+    let running = pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    if best.is_some() && !running {
+        return;
+    }
+    if let Some(h) = hint_of(pod, red) {
+        *best = Some((running, h));
+    }
+}
+
+/// Where the `MONGO_URL` of `pod` comes from, if it sets one.
+fn hint_of(pod: &Pod, red: &Redactor) -> Option<MongoHint> {
+    let id = format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.name.as_deref().unwrap_or("")
+    );
+    let containers = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or(&[]);
+    let env = containers
         .iter()
-        .filter(|p| role(p) == Role::Rocketchat)
-        .collect();
-    rc.sort_by_key(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Running"));
-    for pod in rc {
-        let id = format!(
-            "{}/{}",
-            pod.metadata.namespace.as_deref().unwrap_or(""),
-            pod.metadata.name.as_deref().unwrap_or("")
-        );
-        let containers = pod
-            .spec
-            .as_ref()
-            .map(|s| s.containers.as_slice())
-            .unwrap_or(&[]);
-        let Some(env) = containers
-            .iter()
-            .flat_map(|c| c.env.iter().flatten())
-            .find(|e| e.name == "MONGO_URL")
-        else {
-            continue;
-        };
-        if let Some(v) = env.value.as_deref().filter(|v| !v.trim().is_empty()) {
-            red.register_uri_secrets(v);
-            red.register_secret(v);
-            return Some(MongoHint {
-                source: "inline",
-                pod: id.clone(),
-                reference: None,
-                uri_redacted: Some(red.redact_uri(v)),
-                message: format!(
-                    "MONGO_URL is inline in the spec of pod {id}: the mongodb and rocketchat collectors can use it with --mongodb-uri (the value, with its password, is in the pod spec; it is not written here)"
-                ),
-            });
-        }
-        let from = env.value_from.as_ref();
-        if let Some(s) = from.and_then(|f| f.secret_key_ref.as_ref()) {
-            return Some(MongoHint {
-                source: "secret",
-                pod: id.clone(),
-                reference: Some(format!("secret {} key {}", s.name, s.key)),
-                uri_redacted: None,
-                message: format!(
-                    "MONGO_URL of pod {id} comes from Secret {} (key {}), which the agent does not read: pass --mongodb-uri to collect MongoDB and Rocket.Chat data",
-                    s.name, s.key
-                ),
-            });
-        }
-        if let Some(c) = from.and_then(|f| f.config_map_key_ref.as_ref()) {
-            return Some(MongoHint {
-                source: "configmap",
-                pod: id.clone(),
-                reference: Some(format!("configmap {} key {}", c.name, c.key)),
-                uri_redacted: None,
-                message: format!(
-                    "MONGO_URL of pod {id} comes from ConfigMap {} (key {}), which the agent does not read: pass --mongodb-uri",
-                    c.name, c.key
-                ),
-            });
-        }
+        .flat_map(|c| c.env.iter().flatten())
+        .find(|e| e.name == "MONGO_URL")?;
+    if let Some(v) = env.value.as_deref().filter(|v| !v.trim().is_empty()) {
+        red.register_uri_secrets(v);
+        red.register_secret(v);
+        return Some(MongoHint {
+            source: "inline",
+            pod: id.clone(),
+            reference: None,
+            uri_redacted: Some(red.redact_uri(v)),
+            message: format!(
+                "MONGO_URL is inline in the spec of pod {id}: the mongodb and rocketchat collectors can use it with --mongodb-uri (the value, with its password, is in the pod spec; it is not written here)"
+            ),
+        });
+    }
+    let from = env.value_from.as_ref();
+    if let Some(s) = from.and_then(|f| f.secret_key_ref.as_ref()) {
+        return Some(MongoHint {
+            source: "secret",
+            pod: id.clone(),
+            reference: Some(format!("secret {} key {}", s.name, s.key)),
+            uri_redacted: None,
+            message: format!(
+                "MONGO_URL of pod {id} comes from Secret {} (key {}), which the agent does not read: pass --mongodb-uri to collect MongoDB and Rocket.Chat data",
+                s.name, s.key
+            ),
+        });
+    }
+    if let Some(c) = from.and_then(|f| f.config_map_key_ref.as_ref()) {
+        return Some(MongoHint {
+            source: "configmap",
+            pod: id.clone(),
+            reference: Some(format!("configmap {} key {}", c.name, c.key)),
+            uri_redacted: None,
+            message: format!(
+                "MONGO_URL of pod {id} comes from ConfigMap {} (key {}), which the agent does not read: pass --mongodb-uri",
+                c.name, c.key
+            ),
+        });
     }
     None
 }
