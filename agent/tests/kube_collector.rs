@@ -706,3 +706,52 @@ async fn an_expired_continue_token_is_read_again_whole_without_duplicates() {
     assert_eq!(call.items, acc.len());
     assert_eq!(call.outcome, "ok");
 }
+
+#[tokio::test]
+async fn k3s_is_recognised_and_kind_has_no_sign() {
+    let (Some(k3s), Some(kind)) = (kubeconfig("K3S"), kubeconfig("KIND")) else {
+        return;
+    };
+    let mut run = collect(&k3s).await;
+    let status = run.outcome(NAME).status;
+    assert!(
+        matches!(status, CollectorStatus::Ok),
+        "{:?}",
+        run.outcome(NAME)
+    );
+    let cluster = run.json("kubernetes/cluster.json");
+    let k = sign(&cluster, "k3s").expect("k3s sign");
+    let ev = k["evidence"].to_string();
+    assert!(
+        ev.contains("+k3s1") && ev.contains("instance-type=k3s"),
+        "{ev}"
+    );
+    assert!(sign(&cluster, "rke2").is_none() && sign(&cluster, "rancher").is_none());
+    assert_eq!(cluster["rocketchat_pods"], 0);
+    assert_eq!(
+        cluster["node_count"].as_u64().unwrap() as usize,
+        kubectl(&k3s, &["nodes"]).len()
+    );
+
+    let mut run = collect(&kind).await;
+    run.assert_status(NAME, CollectorStatus::Ok);
+    let calls = run.json("kubernetes/calls.json");
+    let pods_call = arr(&calls, "calls")
+        .iter()
+        .find(|c| c["path"] == "/api/v1/pods")
+        .expect("pods are listed even when the namespace list is empty")
+        .clone();
+    assert_eq!(
+        pods_call["items"].as_u64().unwrap() as usize,
+        kubectl(&kind, &["pods", "-A"]).len()
+    );
+    let cluster = run.json("kubernetes/cluster.json");
+    assert_eq!(cluster["distribution"], serde_json::json!([]), "{cluster}");
+    assert!(
+        cluster["version"]["git_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.36"),
+        "{cluster}"
+    );
+}

@@ -210,12 +210,13 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     } else {
         // Every namespace's pods (cluster-wide if allowed), to find the ones that matter.
         match &namespaces {
-            Some(every) => {
+            Some(every) if !every.is_empty() => {
                 calls
                     .pages_in::<Pod, _>(every, "", &mut pod_summaries, &mut summarise)
                     .await
             }
-            None => {
+            // Namespaces not listed (or a recording without them): every pod at once.
+            _ => {
                 calls
                     .pages::<Pod, _>(None, "", &mut pod_summaries, &mut summarise)
                     .await;
