@@ -100,6 +100,74 @@ fn find<'a>(list: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} not in {list:?}"))
 }
 
+/// The rules of `packaging/kubernetes/clusterrole.yaml` (read with python3-yaml).
+fn cluster_role_rules() -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../packaging/kubernetes/clusterrole.yaml");
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let role = docs
+        .iter()
+        .find(|d| d["kind"] == "ClusterRole")
+        .expect("a ClusterRole");
+    role["rules"].as_array().unwrap().clone()
+}
+
+/// Every call of the run is one the packaged ClusterRole grants (`list`), and the role
+/// grants nothing on Secrets or ConfigMaps, and no wildcard.
+fn assert_granted_by_the_cluster_role(calls: &[Value]) {
+    let rules = cluster_role_rules();
+    for r in &rules {
+        let text = r.to_string();
+        assert!(
+            !text.contains("secrets") && !text.contains("configmaps") && !text.contains("\"*\""),
+            "{text}"
+        );
+    }
+    for c in calls {
+        let path = c["path"].as_str().unwrap();
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        let (group, rest) = match parts.as_slice() {
+            ["api", _v, rest @ ..] => ("", rest),
+            ["apis", g, _v, rest @ ..] => (*g, rest),
+            _ => {
+                assert!(
+                    rules.iter().any(|r| r["nonResourceURLs"]
+                        .as_array()
+                        .is_some_and(|u| u.iter().any(|u| u == path))),
+                    "{path} is not granted"
+                );
+                continue;
+            }
+        };
+        let resource = match rest {
+            ["namespaces", _ns, res] => *res,
+            [res] => *res,
+            other => panic!("{path}: {other:?}"),
+        };
+        assert!(
+            rules.iter().any(|r| {
+                let has =
+                    |k: &str, v: &str| r[k].as_array().is_some_and(|a| a.iter().any(|x| x == v));
+                has("apiGroups", group) && has("resources", resource) && has("verbs", "list")
+            }),
+            "list {resource}.{group} ({path}) is not granted by packaging/kubernetes/clusterrole.yaml"
+        );
+    }
+}
+
 fn sign<'a>(cluster: &'a Value, name: &str) -> Option<&'a Value> {
     arr(cluster, "distribution")
         .iter()
@@ -292,6 +360,7 @@ async fn helm_compliant_install_is_summarised() {
         );
         assert!(c["duration_ms"].is_u64());
     }
+    assert_granted_by_the_cluster_role(calls);
     let pods_call = calls
         .iter()
         .find(|c| c["path"] == "/api/v1/pods")
@@ -335,6 +404,14 @@ async fn openshift_is_recognised_with_its_version_and_routes() {
         names(&kubectl(&kc, &["routes.route.openshift.io", "-A"]), "name")
     );
     let r = find(routes, "rocketchat-rocketchat");
+    let calls = run.json("kubernetes/calls.json");
+    let calls = arr(&calls, "calls");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["path"] == "/apis/config.openshift.io/v1/clusterversions")
+    );
+    assert_granted_by_the_cluster_role(calls);
     assert_eq!(r["host"], "chat.apps.ocp.example.com");
     assert_eq!(r["tls_termination"], "edge");
     assert_eq!(r["admitted"], true);
