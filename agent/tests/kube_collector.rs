@@ -194,6 +194,16 @@ async fn helm_compliant_install_is_summarised() {
         .collect();
     assert_eq!(chosen, ["monitoring", "rocketchat"], "{cluster}");
     assert_eq!(cluster["mongodb_hint"]["source"], "secret");
+    assert_eq!(
+        cluster["deploy_platforms"],
+        serde_json::json!(["helm-chart"])
+    );
+    let releases = cluster["helm_releases"].to_string();
+    assert!(
+        releases.contains("rocketchat/rocketchat rocketchat-7.0.2")
+            && releases.contains("rocketchat/rocketchat mongodb-13.18.5"),
+        "{releases}"
+    );
     assert!(
         cluster["mongodb_hint"]["message"]
             .as_str()
@@ -465,6 +475,7 @@ async fn noncompliant_install_keeps_its_findings_and_no_password() {
     assert_eq!(cluster["namespaces"][0]["name"], "chat", "{cluster}");
     let hint = &cluster["mongodb_hint"];
     assert_eq!(hint["source"], "inline", "{hint}");
+    assert_eq!(cluster["helm_releases"], serde_json::json!([]));
     assert!(hint["message"].as_str().unwrap().contains("--mongodb-uri"));
     assert!(
         hint["uri_redacted"]

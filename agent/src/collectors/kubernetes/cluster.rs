@@ -32,6 +32,10 @@ pub struct Cluster {
     pub pod_count: usize,
     /// Rocket.Chat server pods among them.
     pub rocketchat_pods: usize,
+    /// `DEPLOY_PLATFORM` values of the Rocket.Chat pods (`helm-chart` for the chart).
+    pub deploy_platforms: Vec<String>,
+    /// Helm releases, from the workloads' labels (`namespace/release chart-version`).
+    pub helm_releases: Vec<String>,
     /// Where Rocket.Chat's `MONGO_URL` comes from.
     pub mongodb_hint: Option<MongoHint>,
 }

@@ -336,6 +336,32 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             .iter()
             .filter(|p| p.role == Role::Rocketchat)
             .count(),
+        deploy_platforms: pod_summaries
+            .iter()
+            .filter(|p| p.role == Role::Rocketchat)
+            .flat_map(|p| p.containers.iter().flat_map(|c| c.env.iter()))
+            .filter(|e| e.name == "DEPLOY_PLATFORM")
+            .filter_map(|e| e.value.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        helm_releases: deployments
+            .iter()
+            .map(|d| &d.metadata)
+            .chain(statefulsets.iter().map(|s| &s.metadata))
+            .chain(daemonsets.iter().map(|d| &d.metadata))
+            .filter_map(|m| {
+                let h = workloads::helm_of(m)?;
+                Some(format!(
+                    "{}/{} {}",
+                    m.namespace.as_deref().unwrap_or(""),
+                    h.release.as_deref().unwrap_or("?"),
+                    h.chart.as_deref().unwrap_or("?")
+                ))
+            })
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         mongodb_hint,
     };
     // Each file is put (turned into JSON) and dropped in turn, the pods first: the
@@ -354,7 +380,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         nodes: node_objs.iter().map(|n| nodes::summarize(n, red)).collect(),
     };
     put(out, "nodes", node_file, &mut write_errors).await;
-    let workload_file = workloads::Workloads {
+    let mut workload_file = workloads::Workloads {
         deployments: deployments.iter().map(workloads::deployment).collect(),
         statefulsets: statefulsets.iter().map(workloads::statefulset).collect(),
         daemonsets: daemonsets.iter().map(workloads::daemonset).collect(),
@@ -362,6 +388,16 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         hpas: hpas.iter().map(workloads::hpa).collect(),
         pdbs: pdbs.iter().map(workloads::pdb).collect(),
     };
+    // Label values under secret-looking keys, as for pods and containers.
+    for w in workload_file
+        .deployments
+        .iter_mut()
+        .chain(workload_file.statefulsets.iter_mut())
+        .chain(workload_file.daemonsets.iter_mut())
+        .chain(workload_file.replicasets.iter_mut())
+    {
+        w.labels = red.redact_labels(w.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
     put(out, "workloads", workload_file, &mut write_errors).await;
     let network_file = network::Network {
         services: services.iter().map(network::service).collect(),
