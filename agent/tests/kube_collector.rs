@@ -371,6 +371,17 @@ async fn helm_compliant_install_is_summarised() {
         assert!(c["duration_ms"].is_u64());
     }
     assert_granted_by_the_cluster_role(calls);
+    // One call per kind: cluster-wide lists filtered to the chosen namespaces.
+    let mut paths: Vec<&str> = calls.iter().map(|c| c["path"].as_str().unwrap()).collect();
+    paths.sort();
+    let n = paths.len();
+    paths.dedup();
+    assert_eq!(paths.len(), n, "a path read twice: {paths:?}");
+    assert!(
+        calls.iter().all(|c| c["pages"] == 1),
+        "every list fits one page here"
+    );
+    assert_eq!(n, 17, "/version, /apis and 15 kinds: {paths:?}");
     let pods_call = calls
         .iter()
         .find(|c| c["path"] == "/api/v1/pods")

@@ -310,8 +310,10 @@ impl Calls {
         }
     }
 
-    /// Lists a resource without `k8s-openapi` type (an API group that may be absent) in
-    /// `namespaces` (per namespace), or cluster-wide when `namespaces` is `None`.
+    /// Lists a resource without `k8s-openapi` type (an API group that may be absent)
+    /// cluster-wide when `namespaces` is `None`, else in `namespaces` as
+    /// [`Calls::list_in`] does (one cluster-wide list filtered to them when RBAC allows
+    /// it, else one per namespace).
     pub async fn list_json(
         &mut self,
         group: &str,
@@ -319,21 +321,51 @@ impl Calls {
         plural: &str,
         namespaces: Option<&[String]>,
     ) -> Vec<serde_json::Value> {
-        let mut all = Vec::new();
+        let in_ns = |v: &serde_json::Value, list: &[String]| {
+            v["metadata"]["namespace"]
+                .as_str()
+                .is_some_and(|n| list.iter().any(|x| x == n))
+        };
         let targets: Vec<Option<&str>> = match namespaces {
             None => vec![None],
+            Some([]) => return Vec::new(),
+            Some(list) if list.len() > 1 => {
+                match self.json_at(group, version, plural, None, true).await {
+                    Ok(items) => return items.into_iter().filter(|v| in_ns(v, list)).collect(),
+                    Err(KubeError::Forbidden { .. }) => {
+                        list.iter().map(|n| Some(n.as_str())).collect()
+                    }
+                    Err(_) => return Vec::new(),
+                }
+            }
             Some(list) => list.iter().map(|n| Some(n.as_str())).collect(),
         };
+        let mut all = Vec::new();
         for ns in targets {
-            let path = resource_path(group, version, plural, ns);
-            let kube = self.kube.clone();
-            let fut = async move { kube.list_json(&path, "").await };
-            let path = resource_path(group, version, plural, ns);
-            if let Ok(Some(l)) = self.run(path, "", false, fut).await {
-                all.extend(l.items);
+            if let Ok(items) = self.json_at(group, version, plural, ns, false).await {
+                all.extend(items);
             }
         }
         all
+    }
+
+    async fn json_at(
+        &mut self,
+        group: &str,
+        version: &str,
+        plural: &str,
+        ns: Option<&str>,
+        fallback: bool,
+    ) -> Result<Vec<serde_json::Value>, KubeError> {
+        let path = resource_path(group, version, plural, ns);
+        let kube = self.kube.clone();
+        let fut = async move { kube.list_json(&path, "").await };
+        let path = resource_path(group, version, plural, ns);
+        Ok(self
+            .run(path, "", fallback, fut)
+            .await?
+            .map(|l| l.items)
+            .unwrap_or_default())
     }
 
     /// Records a single GET (`/version`, `/apis`).
