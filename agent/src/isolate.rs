@@ -389,6 +389,8 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
             LogSource::Auto
         },
         docker_reply_max: req.docker_reply_max,
+        // Only isolated collectors run here; the kubernetes one is not.
+        ..Options::default()
     };
     let limit = options.timeout;
     let ctx = Context::new(options, redactor.clone());

@@ -375,16 +375,59 @@ impl Kube {
         base: &str,
         query: &str,
     ) -> Result<Listed<T>, KubeError> {
+        let mut items = Vec::new();
+        let stats = self
+            .list_pages_at(base, query, |page: Vec<T>, restarted| {
+                if restarted {
+                    items.clear();
+                }
+                items.extend(page);
+            })
+            .await?;
+        Ok(Listed {
+            items,
+            pages: stats.pages,
+            restarted: stats.restarted,
+            truncated: stats.truncated,
+        })
+    }
+
+    /// Every object of kind `K`, as [`Kube::list`] reads them, handed to `on_page` one
+    /// page at a time (so a caller that keeps a summary holds one page, not the list).
+    /// `on_page(items, restarted)`: when `restarted` is true the list is being read again
+    /// whole after an expired continue token, and what earlier pages gave must be dropped.
+    /// The returned [`Listed`] has no items, only the counts.
+    pub async fn list_pages<K>(
+        &self,
+        namespace: Option<&str>,
+        query: &str,
+        on_page: impl FnMut(Vec<K>, bool),
+    ) -> Result<Listed<()>, KubeError>
+    where
+        K: k8s_openapi::Resource + DeserializeOwned,
+    {
+        let base = resource_path(K::GROUP, K::VERSION, K::URL_PATH_SEGMENT, namespace);
+        self.list_pages_at(&base, query, on_page).await
+    }
+
+    async fn list_pages_at<T: DeserializeOwned>(
+        &self,
+        base: &str,
+        query: &str,
+        mut on_page: impl FnMut(Vec<T>, bool),
+    ) -> Result<Listed<()>, KubeError> {
         let mut listed = Listed {
             items: Vec::new(),
             pages: 0,
             restarted: false,
             truncated: None,
         };
+        let mut count = 0usize;
         let mut cont: Option<String> = None;
         // After an expired continue token the list is read again in one unpaged
         // request (served whole, at one resourceVersion), under the same byte cap.
         let mut unpaged = false;
+        let mut restart_pending = false;
         loop {
             let mut path = base.to_string();
             let mut sep = '?';
@@ -409,8 +452,10 @@ impl Kube {
                         restarted: true,
                         truncated: None,
                     };
+                    count = 0;
                     cont = None;
                     unpaged = true;
+                    restart_pending = true;
                     continue;
                 }
                 Err(KubeError::Status { code: 410, .. }) => {
@@ -421,15 +466,18 @@ impl Kube {
                 Err(e) => return Err(e),
             };
             listed.pages += 1;
-            for item in page.items {
-                if listed.items.len() >= self.opts.max_items {
-                    listed.truncated = Some(KubeError::TooMany {
-                        path: base.to_string(),
-                        max: self.opts.max_items,
-                    });
-                    return Ok(listed);
-                }
-                listed.items.push(item);
+            let mut items = page.items;
+            let room = self.opts.max_items.saturating_sub(count);
+            let cut = items.len() > room;
+            items.truncate(room);
+            count += items.len();
+            on_page(items, std::mem::take(&mut restart_pending));
+            if cut {
+                listed.truncated = Some(KubeError::TooMany {
+                    path: base.to_string(),
+                    max: self.opts.max_items,
+                });
+                return Ok(listed);
             }
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 // An unpaged list is whole.

@@ -2,6 +2,7 @@
 //! (listed once, whoever asks first), the run's Docker reply budget, and where the
 //! MongoDB URI comes from.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +34,14 @@ pub struct Options {
     /// Most bytes of Docker Engine replies read at a time (`--docker-reply-max`);
     /// `None`: [`crate::clients::budget::DEFAULT_REPLY_MAX`].
     pub docker_reply_max: Option<u64>,
+    /// Kubeconfig file (`--kubeconfig`); `None` = `KUBECONFIG`, `~/.kube/config`, or the
+    /// in-cluster service account.
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (`--kube-context`); `None` = its current context.
+    pub kube_context: Option<String>,
+    /// Namespaces the kubernetes collector reads (`--namespace`); empty = those holding
+    /// Rocket.Chat, MongoDB or monitoring pods.
+    pub kube_namespaces: Vec<String>,
 }
 
 /// Where the logs collector reads `json-file` logs from.
@@ -58,6 +67,9 @@ impl Default for Options {
             timeout: Duration::from_secs(60),
             log_source: LogSource::Auto,
             docker_reply_max: None,
+            kubeconfig: None,
+            kube_context: None,
+            kube_namespaces: Vec::new(),
         }
     }
 }

@@ -30,6 +30,7 @@ macro_rules! descriptor {
 pub mod context;
 pub mod docker;
 pub mod host;
+pub mod kubernetes;
 pub mod logs;
 pub mod mongodb;
 pub mod rocketchat;
@@ -77,6 +78,7 @@ pub const ALL: &[Collector] = &[
     logs::DESCRIPTOR,
     mongodb::DESCRIPTOR,
     rocketchat::DESCRIPTOR,
+    kubernetes::DESCRIPTOR,
 ];
 
 /// Names of all collectors.

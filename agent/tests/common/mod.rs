@@ -1,4 +1,4 @@
-//! Helpers shared by the collector tests (host, docker, logs, mongodb, rocketchat):
+//! Helpers shared by the collector tests (host, docker, logs, mongodb, rocketchat, kubernetes):
 //! the peer requirement (`require_peer`), the shared fixtures, and running collectors
 //! as the orchestrator does, into a real signed bundle (`Encryption::None`) that is then
 //! opened again with `rcdiag_bundle::Bundle` so assertions read what a support engineer
@@ -343,4 +343,5 @@ collect_fns! {
     host_collector => host,
     mongodb_collector => mongodb,
     rocketchat_collector => rocketchat,
+    kubernetes_collector => kubernetes,
 }
