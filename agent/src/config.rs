@@ -39,6 +39,13 @@ pub struct FileConfig {
     pub log_source: Option<crate::collectors::LogSource>,
     /// Most bytes of Docker Engine replies read at a time, e.g. `64MiB`.
     pub docker_reply_max: Option<String>,
+    /// Kubeconfig of the cluster (`kubernetes` collector).
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    pub kube_context: Option<String>,
+    /// Namespaces the `kubernetes` collector reads.
+    #[serde(default)]
+    pub namespaces: Vec<String>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).

@@ -238,7 +238,12 @@ fn systemd_units_are_hardened_and_their_command_lines_parse() {
 
 fn k8s_docs(python: &str) -> Vec<(String, Value)> {
     let mut all = Vec::new();
-    for f in ["common.yaml", "daemonset.yaml", "cronjob.yaml"] {
+    for f in [
+        "common.yaml",
+        "daemonset.yaml",
+        "clusterrole.yaml",
+        "cronjob.yaml",
+    ] {
         for d in load_yaml(python, &packaging().join("kubernetes").join(f)) {
             all.push((f.to_string(), d));
         }
@@ -252,16 +257,19 @@ fn check_pod(
     what: &str,
     pod: &Value,
     values: &BTreeMap<String, String>,
-    accounts: &BTreeSet<String>,
+    account: &str,
     claims: &BTreeSet<String>,
 ) -> Vec<String> {
-    assert!(
-        accounts.contains(str_at(pod, &["serviceAccountName"])),
-        "{what}: unknown service account"
-    );
     assert_eq!(
-        pod["automountServiceAccountToken"], false,
-        "{what}: the agent needs no API token"
+        str_at(pod, &["serviceAccountName"]),
+        account,
+        "{what}: service account"
+    );
+    // Only the cluster view (the CronJob, bound to the read-only ClusterRole) gets a token.
+    assert_eq!(
+        pod["automountServiceAccountToken"],
+        account == "rcdiag-cluster",
+        "{what}: an API token only for the cluster view"
     );
     assert_eq!(
         str_at(pod, &["securityContext", "seccompProfile", "type"]),
@@ -402,6 +410,8 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
         ("PersistentVolumeClaim", "v1"),
         ("DaemonSet", "apps/v1"),
         ("CronJob", "batch/v1"),
+        ("ClusterRole", "rbac.authorization.k8s.io/v1"),
+        ("ClusterRoleBinding", "rbac.authorization.k8s.io/v1"),
     ]);
     let mut by_kind: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for (file, d) in &docs {
@@ -412,7 +422,7 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
             "{file}: {kind}"
         );
         assert!(!str_at(d, &["metadata", "name"]).is_empty());
-        if kind != "Namespace" {
+        if !["Namespace", "ClusterRole", "ClusterRoleBinding"].contains(&kind) {
             assert_eq!(
                 str_at(d, &["metadata", "namespace"]),
                 "rcdiag",
@@ -422,7 +432,8 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
         by_kind.entry(kind.to_string()).or_default().push(d);
     }
     for k in known.keys() {
-        assert_eq!(by_kind.get(*k).map(Vec::len), Some(1), "one {k}");
+        let n = if *k == "ServiceAccount" { 2 } else { 1 };
+        assert_eq!(by_kind.get(*k).map(Vec::len), Some(n), "{n} {k}");
     }
     let ns = by_kind["Namespace"][0];
     assert_eq!(
@@ -433,9 +444,22 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
         "privileged",
         "hostPath needs it"
     );
-    let sa = by_kind["ServiceAccount"][0];
-    assert_eq!(sa["automountServiceAccountToken"], false);
-    let accounts = BTreeSet::from([str_at(sa, &["metadata", "name"]).to_string()]);
+    for sa in &by_kind["ServiceAccount"] {
+        assert_eq!(
+            sa["automountServiceAccountToken"], false,
+            "no token by default"
+        );
+    }
+    // The binding gives the read-only ClusterRole to the cluster view's account only.
+    let binding = by_kind["ClusterRoleBinding"][0];
+    assert_eq!(
+        str_at(binding, &["roleRef", "name"]),
+        str_at(by_kind["ClusterRole"][0], &["metadata", "name"])
+    );
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "rcdiag-cluster", "namespace": "rcdiag"}])
+    );
     let claims =
         BTreeSet::from([
             str_at(by_kind["PersistentVolumeClaim"][0], &["metadata", "name"]).to_string(),
@@ -468,8 +492,8 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
         pod["dnsPolicy"], "ClusterFirstWithHostNet",
         "service names must still resolve"
     );
-    let args = check_pod("DaemonSet", pod, &values, &accounts, &claims);
-    assert_eq!(&args[..2], ["schedule", "--every"]);
+    let args = check_pod("DaemonSet", pod, &values, "rcdiag-agent", &claims);
+    assert_eq!(&args[..3], ["schedule", "--skip", "kubernetes"]);
     let env_proc = pod["containers"][0]["env"]
         .as_array()
         .expect("env")
@@ -490,8 +514,13 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
     let pod = &job["template"]["spec"];
     assert!(["Never", "OnFailure"].contains(&str_at(pod, &["restartPolicy"])));
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    let args = check_pod("CronJob", pod, &values, &accounts, &claims);
+    let args = check_pod("CronJob", pod, &values, "rcdiag-cluster", &claims);
     assert!(args.iter().any(|a| a == "--once"), "{args:?}");
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--only" && w[1].split(',').any(|c| c == "kubernetes")),
+        "the CronJob takes the cluster view: {args:?}"
+    );
 }
 
 #[test]
@@ -518,7 +547,6 @@ fn kubernetes_values_and_args_are_accepted_by_the_agent() {
         .iter()
         .map(|(k, v)| (k.clone(), v.as_str().expect("string").to_string()))
         .collect();
-    let accounts = BTreeSet::from(["rcdiag-agent".to_string()]);
     let claims = BTreeSet::from(["rcdiag-snapshots".to_string()]);
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = tmp.path().join("agent.toml");
@@ -528,7 +556,7 @@ fn kubernetes_values_and_args_are_accepted_by_the_agent() {
         "DaemonSet",
         &find("DaemonSet")["spec"]["template"]["spec"],
         &values,
-        &accounts,
+        "rcdiag-agent",
         &claims,
     );
     let out = run(Command::new(AGENT)
@@ -560,12 +588,12 @@ fn kubernetes_values_and_args_are_accepted_by_the_agent() {
         "CronJob",
         &cj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
         &values,
-        &accounts,
+        "rcdiag-cluster",
         &claims,
     );
     let plan = agent_accepts("CronJob", &cj_args, &["--config", c]);
     assert!(
-        plan.contains("+ mongodb") && plan.contains("- host"),
+        plan.contains("+ mongodb") && plan.contains("+ kubernetes") && plan.contains("- host"),
         "{plan}"
     );
 }

@@ -647,7 +647,9 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
             ("docker", "ok"),
             ("logs", "ok"),
             ("mongodb", "ok"),
-            ("rocketchat", "ok")
+            ("rocketchat", "ok"),
+            // Deselected by --only (and there is no cluster here): recorded as skipped.
+            ("kubernetes", "skipped")
         ])
     );
     assert_eq!(status["last_success"]["bundle"], paths[3].as_str());
@@ -728,10 +730,12 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
         );
         b.verify_contents().unwrap_or_else(|e| panic!("{n}: {e}"));
         assert!(
-            b.manifest()
-                .collectors
-                .iter()
-                .all(|c| c.status.as_str() == "ok"),
+            b.manifest().collectors.iter().all(|c| c.status.as_str()
+                == if c.name == "kubernetes" {
+                    "skipped"
+                } else {
+                    "ok"
+                }),
             "{n}"
         );
     }
@@ -776,7 +780,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
         rows.iter()
             .filter(|r| r["managed"] == true)
             .all(|r| r["outcome"] == "ok"
-                && r["collectors"].as_array().is_some_and(|c| c.len() == 5))
+                && r["collectors"].as_array().is_some_and(|c| c.len() == 6))
     );
 }
 

@@ -256,7 +256,7 @@ pub struct CollectOpts {
     /// ASCII-armored output (for pasting into a ticket).
     #[arg(long)]
     pub armor: bool,
-    /// Run only these collectors (comma-separated: host,docker,logs,mongodb,rocketchat).
+    /// Run only these collectors (comma-separated: host,docker,logs,mongodb,rocketchat,kubernetes).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub only: Option<Vec<String>>,
     /// Leave these collectors out (comma-separated).
@@ -292,6 +292,17 @@ pub struct CollectOpts {
     /// past it the call fails as "reply too large" and the collector records it.
     #[arg(long, value_name = "SIZE")]
     pub docker_reply_max: Option<String>,
+    /// Kubeconfig of the cluster the `kubernetes` collector reads [default: $KUBECONFIG,
+    /// ~/.kube/config, else the pod's service account; none: the collector is skipped].
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context [default: its current context].
+    #[arg(long, value_name = "NAME")]
+    pub kube_context: Option<String>,
+    /// Namespace the `kubernetes` collector reads; repeat for more [default: the
+    /// namespaces holding Rocket.Chat, MongoDB, Prometheus and Grafana pods].
+    #[arg(long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
     /// Time limit of each collector, 1s to 7d [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,

@@ -100,6 +100,13 @@ pub fn plan(
             .or(file.docker_host.clone())
             .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|s| !s.is_empty())),
         mongodb_uri: mongodb_uri(args, &file)?,
+        kubeconfig: args.kubeconfig.clone().or(file.kubeconfig.clone()),
+        kube_context: args.kube_context.clone().or(file.kube_context.clone()),
+        kube_namespaces: if args.namespaces.is_empty() {
+            file.namespaces.clone()
+        } else {
+            args.namespaces.clone()
+        },
         ..Options::default()
     };
     if let Some(s) = args.since.as_ref().or(file.since.as_ref()) {
