@@ -23,9 +23,18 @@ fn collect(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn bundle_of(out: &Output) -> Bundle {
-    let path = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
-    Bundle::open(Path::new(&path), &OpenOptions::default())
-        .unwrap_or_else(|e| panic!("{path}: {e}; stderr: {}", String::from_utf8_lossy(&out.stderr)))
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    Bundle::open(Path::new(&path), &OpenOptions::default()).unwrap_or_else(|e| {
+        panic!(
+            "{path}: {e}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
 }
 
 fn pod_namespaces(b: &mut Bundle) -> Vec<String> {
@@ -42,15 +51,34 @@ fn pod_namespaces(b: &mut Bundle) -> Vec<String> {
 
 #[test]
 fn kubeconfig_and_namespaces_from_flags_and_config_reach_the_collector() {
-    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY") else { return };
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
 
     // Flags: one namespace.
-    let out = collect(dir.path(), &["--config", "/dev/null", "--kubeconfig", &kc, "--namespace", "rocketchat"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = collect(
+        dir.path(),
+        &[
+            "--config",
+            "/dev/null",
+            "--kubeconfig",
+            &kc,
+            "--namespace",
+            "rocketchat",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut b = bundle_of(&out);
     assert_eq!(pod_namespaces(&mut b), vec!["rocketchat".to_string()]);
-    let rc = b.read_json::<serde_json::Value>("kubernetes/pods.json").unwrap()["pods"]
+    let rc = b
+        .read_json::<serde_json::Value>("kubernetes/pods.json")
+        .unwrap()["pods"]
         .as_array()
         .unwrap()
         .iter()
@@ -60,11 +88,22 @@ fn kubeconfig_and_namespaces_from_flags_and_config_reach_the_collector() {
 
     // The config file: namespaces given there.
     let cfg = dir.path().join("agent.toml");
-    std::fs::write(&cfg, format!("kubeconfig = {kc:?}\nnamespaces = [\"monitoring\"]\n")).unwrap();
+    std::fs::write(
+        &cfg,
+        format!("kubeconfig = {kc:?}\nnamespaces = [\"monitoring\"]\n"),
+    )
+    .unwrap();
     let out2 = dir.path().join("second");
     std::fs::create_dir(&out2).unwrap();
     let out = Command::new(bin("rcdiag-agent"))
-        .args(["collect", "--no-encrypt", "-q", "--only", "kubernetes", "--config"])
+        .args([
+            "collect",
+            "--no-encrypt",
+            "-q",
+            "--only",
+            "kubernetes",
+            "--config",
+        ])
         .arg(&cfg)
         .arg("--state-dir")
         .arg(dir.path().join("state"))
@@ -72,17 +111,50 @@ fn kubeconfig_and_namespaces_from_flags_and_config_reach_the_collector() {
         .arg(&out2)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(pod_namespaces(&mut bundle_of(&out)), vec!["monitoring".to_string()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        pod_namespaces(&mut bundle_of(&out)),
+        vec!["monitoring".to_string()]
+    );
 }
 
 #[test]
 fn an_unreadable_kubeconfig_fails_the_collector_not_the_bundle() {
     let dir = tempfile::tempdir().unwrap();
-    let out = collect(dir.path(), &["--config", "/dev/null", "--kubeconfig", "/nonexistent/kubeconfig"]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = collect(
+        dir.path(),
+        &[
+            "--config",
+            "/dev/null",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let b = bundle_of(&out);
-    let k = b.manifest().collectors.iter().find(|c| c.name == "kubernetes").expect("recorded");
+    let k = b
+        .manifest()
+        .collectors
+        .iter()
+        .find(|c| c.name == "kubernetes")
+        .expect("recorded");
     assert_eq!(k.status.as_str(), "failed");
-    assert!(k.error.as_deref().unwrap_or("").contains("/nonexistent/kubeconfig"), "{:?}", k.error);
+    assert!(
+        k.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("/nonexistent/kubeconfig"),
+        "{:?}",
+        k.error
+    );
 }

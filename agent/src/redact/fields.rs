@@ -200,6 +200,14 @@ fn is_port_or_path(v: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, ':' | '.' | '/' | '-'))
 }
 
+/// Programs whose `-p VALUE` is a password.
+fn p_is_password(program: &str) -> bool {
+    let base = program.rsplit('/').next().unwrap_or(program);
+    ["mysql", "mariadb", "mongo"]
+        .iter()
+        .any(|p| base.starts_with(p))
+}
+
 pub(super) fn redact_argv(red: &Redactor, args: &[String], count: bool) -> Vec<String> {
     let note = |n: &str| {
         if count {
@@ -235,7 +243,12 @@ pub(super) fn redact_argv(red: &Redactor, args: &[String], count: bool) -> Vec<S
             }
             let next = args.get(i + 1);
             let takes_secret = if a == "-p" {
-                next.is_some_and(|v| !v.starts_with('-') && !is_port_or_path(v))
+                // `-p` is a password for MySQL/MariaDB and the MongoDB tools, a port or
+                // a package for most others: on a command line that is only searched
+                // (another process's, `count == false`), it counts for those tools
+                // only, so that `cargo test -p NAME` does not make NAME a secret.
+                (count || p_is_password(args.first().map(String::as_str).unwrap_or("")))
+                    && next.is_some_and(|v| !v.starts_with('-') && !is_port_or_path(v))
             } else {
                 a.starts_with("--")
                     && is_secret_flag_name(a)

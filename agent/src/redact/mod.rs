@@ -51,6 +51,21 @@ const SAFE_QUERY_PARAMS: &[&str] = &[
 /// Env names holding a URI: only credentials and unsafe query values are redacted.
 const URI_ENV: &[&str] = &["MONGO_URL", "MONGO_OPLOG_URL", "MAIL_URL", "TRANSPORTER"];
 
+/// Whether a connection URI holds something [`Redactor::redact_uri`] takes out: a
+/// userinfo, or a query value not known to be harmless.
+fn uri_has_secret(uri: &str) -> bool {
+    uri.split(',').any(|part| {
+        let rest = part.split_once("://").map_or(part, |(_, r)| r);
+        let (before_q, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let authority = before_q.split('/').next().unwrap_or("");
+        authority.contains('@')
+            || query.split('&').any(|kv| match kv.split_once('=') {
+                Some((k, _)) => !SAFE_QUERY_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(k)),
+                None => false,
+            })
+    })
+}
+
 /// One compiled pattern rule.
 struct Rule {
     id: String,
@@ -268,7 +283,11 @@ impl Redactor {
         }
         if URI_ENV.contains(&upper.as_str()) && value.contains("://") {
             self.register_uri_secrets(value);
-            self.register_secret(value);
+            // The whole URI is a secret to search for only when it holds one: a URI
+            // without credentials (`nats://nats:4222`) is what support needs to see.
+            if uri_has_secret(value) {
+                self.register_secret(value);
+            }
             return self.redact_uri(value);
         }
         if is_secret_env_name(name) {
@@ -303,6 +322,12 @@ impl Redactor {
             };
             if value.contains("://") {
                 self.register_uri_secrets(value);
+                if URI_ENV.contains(&name.to_ascii_uppercase().as_str()) {
+                    if uri_has_secret(value) {
+                        self.register_secret(value);
+                    }
+                    continue;
+                }
             }
             if is_secret_env_name(name) {
                 self.register_secret(value);

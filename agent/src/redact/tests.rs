@@ -408,3 +408,52 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn a_uri_without_credentials_stays_readable() {
+    let red = r();
+    red.register_env_secrets(&["TRANSPORTER=nats://rocketchat-nats:4222".to_string()]);
+    assert_eq!(
+        red.redact_env_entry("MONGO_URL=mongodb://mongo:27017/rocketchat?replicaSet=rs0"),
+        "MONGO_URL=mongodb://mongo:27017/rocketchat?replicaSet=rs0"
+    );
+    for line in [
+        "TRANSPORTER=nats://rocketchat-nats:4222",
+        "connecting to mongodb://mongo:27017/rocketchat?replicaSet=rs0",
+    ] {
+        assert_eq!(red.redact_line(line), line);
+    }
+    // With credentials, the password (and the whole URI) is still found everywhere.
+    red.register_env_secrets(&["TRANSPORTER=nats://rc:N4tsPassw0rd@nats:4222".to_string()]);
+    let out = red.redact_line("transport nats://rc:N4tsPassw0rd@nats:4222 up");
+    assert!(!out.contains("N4tsPassw0rd"), "{out}");
+}
+
+#[test]
+fn dash_p_of_another_process_is_a_secret_only_for_database_tools() {
+    let red = r();
+    let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    red.register_argv_secrets(&argv(&["cargo", "test", "-p", "rcdiag-agent"]));
+    red.register_argv_secrets(&argv(&[
+        "/usr/bin/mysql",
+        "-u",
+        "root",
+        "-p",
+        "Sq1Passw0rdX",
+    ]));
+    red.register_argv_secrets(&argv(&["mongosh", "-u", "admin", "-p", "M0ngoPassw0rd"]));
+    assert_eq!(
+        red.redact_line("run rcdiag-agent now"),
+        "run rcdiag-agent now"
+    );
+    let out = red.redact_line("pw Sq1Passw0rdX and M0ngoPassw0rd");
+    assert!(
+        !out.contains("Sq1Passw0rdX") && !out.contains("M0ngoPassw0rd"),
+        "{out}"
+    );
+    // On a command line the agent writes, `-p VALUE` is still redacted in place.
+    assert_eq!(
+        red.redact_argv(&argv(&["tool", "-p", "s3cr3tvalue9"]))[2],
+        "***REDACTED:argv-secret***"
+    );
+}

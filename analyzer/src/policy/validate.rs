@@ -416,7 +416,13 @@ mod repo_doc_tests {
     fn repo_docs_are_relative_paths_of_markdown_files() {
         assert!(super::is_repo_doc("analyzer/CHECKS.md#bundlecomplete"));
         assert!(super::is_repo_doc("SECURITY.md"));
-        for bad in ["/etc/passwd.md", "../x.md", "analyzer/CHECKS.txt", "a.md#<script>", "javascript:x.md"] {
+        for bad in [
+            "/etc/passwd.md",
+            "../x.md",
+            "analyzer/CHECKS.txt",
+            "a.md#<script>",
+            "javascript:x.md",
+        ] {
             assert!(!super::is_repo_doc(bad), "{bad}");
         }
     }
