@@ -172,8 +172,8 @@ fn check_cpu(
     let (have, ev) = if let Some(v) = node
         .host
         .as_ref()
-        .and_then(|h| h.pointer("/cpu/logical_cores"))
-        .and_then(as_u64)
+        .and_then(|h| h.cpu.as_ref())
+        .and_then(|c| c.logical_cores)
     {
         (
             v as f64,
@@ -249,8 +249,8 @@ fn check_memory(
     let (bytes, ev) = if let Some(v) = node
         .host
         .as_ref()
-        .and_then(|h| h.pointer("/memory/total_bytes"))
-        .and_then(as_u64)
+        .and_then(|h| h.memory.as_ref())
+        .and_then(|m| m.total_bytes)
         .filter(|v| *v > 0)
     {
         (

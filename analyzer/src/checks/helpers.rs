@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::{CheckInput, Evidence};
 use crate::model::{Container, ContainerKind, NodeData, as_u64};
 use crate::policy::{Policy, Version};
+use rcdiag_contract::host::Process;
 
 /// The date support is judged at for `node`: `--as-of`, else the bundle's creation date.
 pub(crate) fn as_of(input: &CheckInput, node: &NodeData) -> Option<jiff::civil::Date> {
@@ -25,11 +26,11 @@ pub(crate) fn rc_containers<'a>(node: &'a NodeData, policy: &Policy) -> Option<V
 }
 
 /// Host processes of kind `kind` (`rocketchat`, `mongod`) with their index.
-pub(crate) fn processes_of<'a>(node: &'a NodeData, kind: &str) -> Vec<(usize, &'a Value)> {
+pub(crate) fn processes_of<'a>(node: &'a NodeData, kind: &str) -> Vec<(usize, &'a Process)> {
     node.processes()
-        .into_iter()
+        .iter()
         .enumerate()
-        .filter(|(_, p)| p.get("kind").and_then(Value::as_str) == Some(kind))
+        .filter(|(_, p)| p.kind.as_deref() == Some(kind))
         .collect()
 }
 

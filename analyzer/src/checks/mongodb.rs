@@ -523,11 +523,11 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
             None => gaps.push(node.why_missing("docker/containers.json", "docker")),
         }
         for (idx, p) in processes_of(node, "rocketchat") {
-            let Some(env_names) = p.get("env_names").and_then(Value::as_array) else {
+            let Some(env_names) = &p.env_names else {
                 continue;
             };
             looked += 1;
-            for n in env_names.iter().filter_map(Value::as_str) {
+            for n in env_names {
                 if names.iter().any(|x| x == n) {
                     findings.push(Finding::new(
                         Outcome::Fail,

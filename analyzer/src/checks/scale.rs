@@ -110,7 +110,7 @@ fn instances(input: &CheckInput) -> Option<(u64, String, Vec<Evidence>)> {
             }
         }
         for (idx, p) in processes_of(n, "rocketchat") {
-            if p.get("in_container").and_then(Value::as_bool) == Some(false) {
+            if p.in_container == Some(false) {
                 any = true;
                 count += 1;
                 evs.push(
@@ -224,7 +224,7 @@ pub(crate) fn orchestrated(input: &CheckInput) -> CheckResult {
             });
         }
         for (idx, p) in processes_of(n, "rocketchat") {
-            if p.get("in_container").and_then(Value::as_bool) == Some(false) {
+            if p.in_container == Some(false) {
                 managed.push(Finding::new(
                     Outcome::Fail,
                     format!(

@@ -186,12 +186,12 @@ fn containers(n: &NodeData) -> BTreeMap<String, &Value> {
 
 fn disks(n: &NodeData) -> BTreeMap<String, (f64, f64)> {
     let mut map = BTreeMap::new();
-    if let Some(arr) = ptr(&n.host, "/disks").and_then(Value::as_array) {
-        for d in arr {
+    if let Some(host) = &n.host {
+        for d in &host.disks {
             let (Some(mount), Some(total), Some(avail)) = (
-                d.get("mount_point").and_then(Value::as_str),
-                d.get("total_bytes").and_then(Value::as_f64),
-                d.get("available_bytes").and_then(Value::as_f64),
+                d.mount_point.as_deref(),
+                d.total_bytes.map(|b| b as f64),
+                d.available_bytes.map(|b| b as f64),
             ) else {
                 continue;
             };
@@ -462,14 +462,17 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
         }
     }
 
-    // Host and Docker engine.
+    // Host and Docker engine. The host fields are compared by pointer over the typed
+    // file serialized back (fields absent or of the wrong type are `null`, which
+    // `ptr` reads as absent): one generic comparison instead of one per field.
+    let (old_host, new_host) = (old.json_of("host/host.json"), new.json_of("host/host.json"));
     for (field, p) in [
         ("os", "/os/version"),
         ("kernel", "/os/kernel"),
         ("logical_cores", "/cpu/logical_cores"),
         ("memory_total_bytes", "/memory/total_bytes"),
     ] {
-        c.both("host", "host", field, ptr(&old.host, p), ptr(&new.host, p));
+        c.both("host", "host", field, ptr(&old_host, p), ptr(&new_host, p));
     }
     c.both(
         "docker",

@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use rcdiag_bundle::{Bundle, Manifest, TrustStatus};
+use rcdiag_contract as contract;
 use serde_json::Value;
 
 pub use crate::image_ref::ImageRef;
@@ -25,11 +26,11 @@ mod container;
 mod read;
 
 pub use container::{Container, ContainerKind};
-use read::read_json;
 pub use read::{
     MAX_FILE_VALUE_BYTES, MAX_JSON_BYTES, MAX_NODE_VALUE_BYTES, MONGODB_COMMANDS_READ,
     parse_bounded,
 };
+use read::{read_json, read_typed};
 
 /// Everything the checks need from one bundle (one node).
 #[derive(Debug, Clone)]
@@ -42,7 +43,7 @@ pub struct NodeData {
     /// Whether the signer is trusted.
     pub trust: TrustStatus,
     /// `host/host.json`.
-    pub host: Option<Value>,
+    pub host: Option<contract::host::HostFile>,
     /// `docker/containers.json`.
     pub docker_containers: Option<Value>,
     /// `docker/info.json`.
@@ -128,7 +129,7 @@ impl NodeData {
         let paths: Vec<String> = bundle.entries().iter().map(|f| f.path.clone()).collect();
         let mut budget = MAX_NODE_VALUE_BYTES;
         let b = &mut budget;
-        node.host = read_json(bundle, &mut node, "host/host.json", b)?;
+        node.host = read_typed(bundle, &mut node, "host/host.json", b)?;
         node.docker_containers = read_json(bundle, &mut node, "docker/containers.json", b)?;
         node.docker_info = read_json(bundle, &mut node, "docker/info.json", b)?;
         node.docker_images = read_json(bundle, &mut node, "docker/images.json", b)?;
@@ -155,6 +156,80 @@ impl NodeData {
         let found = LogScanner::new(policy).scan_entries(bundle, &logs)?;
         node.set_log_findings(found);
         Ok(node)
+    }
+
+    /// Converts a parsed file into its contract type; a top level of the wrong shape
+    /// is recorded in `load_problems` (with the contract's message) and gives `None`.
+    fn typed<T: contract::BundleFile>(&mut self, path: &str, v: Value) -> Option<T> {
+        match contract::from_value::<T>(path, v) {
+            Ok(t) => {
+                self.load_problems.remove(path);
+                Some(t)
+            }
+            Err(e) => {
+                self.load_problems.insert(
+                    path.to_string(),
+                    crate::report::sanitize_line(&e.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Sets the file at bundle path `path` from JSON, as [`NodeData::load`] would
+    /// read it: into its contract type, a top level of the wrong shape recorded in
+    /// `load_problems`; `Value::Null` removes the file. For tests and tools that
+    /// build a node by hand (`node.set_json("host/host.json", json!({...}))`).
+    pub fn set_json(&mut self, path: &str, value: Value) {
+        if value.is_null() {
+            self.load_problems.remove(path);
+        }
+        let v = (!value.is_null()).then_some(value);
+        macro_rules! set {
+            ($field:ident) => {
+                self.$field = v.and_then(|v| self.typed(path, v))
+            };
+        }
+        match path {
+            "host/host.json" => set!(host),
+            _ => {
+                if let Some(name) = path
+                    .strip_prefix("mongodb/")
+                    .and_then(|n| n.strip_suffix(".json"))
+                {
+                    match v {
+                        Some(v) => self.mongodb.insert(name.to_string(), v),
+                        None => self.mongodb.remove(name),
+                    };
+                } else {
+                    panic!("set_json: {path} is not a file the model holds");
+                }
+            }
+        }
+    }
+
+    /// The file at bundle path `path` as JSON (its typed form serialized back; fields
+    /// absent or of the wrong type are `null`), `None` when the node does not hold it.
+    pub fn json_of(&self, path: &str) -> Option<Value> {
+        fn j<T: serde::Serialize>(t: &Option<T>) -> Option<Value> {
+            t.as_ref()
+                .map(|t| serde_json::to_value(t).expect("contract types serialize"))
+        }
+        match path {
+            "host/host.json" => j(&self.host),
+            _ => path
+                .strip_prefix("mongodb/")
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| self.mongodb.get(n).cloned()),
+        }
+    }
+
+    /// Edits the file at `path` as JSON and reads it back into its type (see
+    /// [`NodeData::set_json`]); a missing file starts as `null`.
+    pub fn edit_json(&mut self, path: &str, edit: impl FnOnce(&mut Value)) {
+        let mut v = self.json_of(path).unwrap_or(Value::Null);
+        edit(&mut v);
+        self.set_json(path, v);
     }
 
     /// Scans one log (any reader) line by line, recording signature hits and startup
@@ -250,13 +325,8 @@ impl NodeData {
     }
 
     /// Host processes of `host/host.json` (`processes`), if any.
-    pub fn processes(&self) -> Vec<&Value> {
-        self.host
-            .as_ref()
-            .and_then(|h| h.get("processes"))
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|v| v.is_object()).collect())
-            .unwrap_or_default()
+    pub fn processes(&self) -> &[contract::host::Process] {
+        self.host.as_ref().map_or(&[], |h| h.processes.as_slice())
     }
 
     /// The image `image_id` of `docker/images.json` (the first one with that id).

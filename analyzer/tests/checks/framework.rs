@@ -52,7 +52,7 @@ fn empty_node_gives_unknown_never_pass() {
 #[test]
 fn wrong_types_do_not_crash_or_pass() {
     let mut n = NodeData::new("bad.rcdiag", manifest("node1"));
-    n.host = Some(json!("not an object"));
+    n.set_json("host/host.json", json!("not an object"));
     n.docker_containers = Some(json!({"not": "an array"}));
     n.docker_info = Some(json!([1, 2, 3]));
     n.docker_images = Some(json!(42));

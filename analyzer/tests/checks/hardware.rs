@@ -20,7 +20,9 @@ fn hardware_pass() {
 fn hardware_cpu_fail_colocated_sum() {
     // Starter: Rocket.Chat 1 vCPU + MongoDB 2 vCPU on the same node.
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["cpu"]["logical_cores"] = json!(2);
+    n.edit_json("host/host.json", |v| {
+        v["cpu"]["logical_cores"] = json!(2);
+    });
     expect(&[n], "hardware.cpu", Outcome::Fail, "has 2 vCPU, needs 3");
 }
 
@@ -36,7 +38,7 @@ fn hardware_cpu_fail_container_limit() {
 #[test]
 fn hardware_cpu_unknown_and_fallback() {
     let mut n = healthy("a", "n1");
-    n.host = None;
+    n.set_json("host/host.json", serde_json::Value::Null);
     skip_collector(&mut n, "host", "deselected");
     let r = expect(&[n.clone()], "hardware.cpu", Outcome::Pass, "8 vCPU");
     assert!(
@@ -58,14 +60,18 @@ fn hardware_memory_fail_and_unknown() {
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(400); // Pro: 4 + 4 GiB
     n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] = json!([]);
-    n.host.as_mut().unwrap()["memory"]["total_bytes"] = json!(6u64 << 30);
+    n.edit_json("host/host.json", |v| {
+        v["memory"]["total_bytes"] = json!(6u64 << 30);
+    });
     expect(
         &[n.clone()],
         "hardware.memory",
         Outcome::Fail,
         "needs 8 GiB",
     );
-    n.host.as_mut().unwrap()["memory"] = json!(null);
+    n.edit_json("host/host.json", |v| {
+        v["memory"] = json!(null);
+    });
     n.docker_info = None;
     expect(&[n], "hardware.memory", Outcome::Unknown, "host/host.json");
 }
@@ -76,32 +82,35 @@ fn hardware_memory_tolerates_kernel_reserve() {
     let mut n = healthy("a", "n1");
     containers_mut(&mut n).remove(1);
     n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(100);
-    n.host.as_mut().unwrap()["memory"]["total_bytes"] = json!((3.8 * (1u64 << 30) as f64) as u64);
+    n.edit_json("host/host.json", |v| {
+        v["memory"]["total_bytes"] = json!((3.8 * (1u64 << 30) as f64) as u64);
+    });
     expect(&[n], "hardware.memory", Outcome::Pass, "3.8 GiB");
 }
 
 #[test]
 fn hardware_disk_fail_and_unknown() {
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["disks"][0]["total_bytes"] = json!(30_000_000_000u64);
-    n.host.as_mut().unwrap()["disks"][0]["available_bytes"] = json!(20_000_000_000u64);
+    n.edit_json("host/host.json", |v| {
+        v["disks"][0]["total_bytes"] = json!(30_000_000_000u64);
+    });
+    n.edit_json("host/host.json", |v| {
+        v["disks"][0]["available_bytes"] = json!(20_000_000_000u64);
+    });
     expect(&[n.clone()], "hardware.disk", Outcome::Fail, "needs 50 GB");
-    n.host
-        .as_mut()
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("disks");
+    n.edit_json("host/host.json", |v| {
+        v.as_object_mut().unwrap().remove("disks");
+    });
     expect(&[n], "hardware.disk", Outcome::Unknown, "host/host.json");
 }
 
 #[test]
 fn hardware_disk_counts_separate_data_mount() {
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["disks"] = json!([
+    n.edit_json("host/host.json", |v| { v["disks"] = json!([
         {"mount_point": "/", "total_bytes": 10_000_000_000u64, "available_bytes": 5_000_000_000u64},
         {"mount_point": "/var/lib/docker", "total_bytes": 80_000_000_000u64, "available_bytes": 50_000_000_000u64}
-    ]);
+    ]); });
     let r = expect(&[n], "hardware.disk", Outcome::Pass, "/var/lib/docker");
     assert!(!r.message.contains("data mount(s) /,"), "{}", r.message);
 }
@@ -134,4 +143,24 @@ fn hardware_uses_active_users_when_concurrent_missing() {
         .unwrap()
         .remove("totalConnectedUsers");
     expect(&[n], "hardware.cpu", Outcome::Pass, "25 active users");
+}
+
+#[test]
+fn hardware_memory_of_the_wrong_type_is_unknown() {
+    // `memory.total_bytes` as a string reads as absent (the contract's lenient
+    // readers): unknown with the reason, never a pass or fail on a made-up figure.
+    let mut n = healthy("a", "n1");
+    n.edit_json("host/host.json", |v| {
+        v["memory"]["total_bytes"] = json!("16 GiB");
+    });
+    n.docker_info = None;
+    assert!(n.host.as_ref().is_some_and(|h| h.memory.is_some()));
+    let r = expect(&[n], "hardware.memory", Outcome::Unknown, "host/host.json");
+    assert!(
+        !r.evidence
+            .iter()
+            .any(|e| e.pointer.as_deref() == Some("/memory/total_bytes")),
+        "{:?}",
+        r.evidence
+    );
 }

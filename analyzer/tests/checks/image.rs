@@ -72,7 +72,7 @@ fn image_official_fail_custom_repository() {
 #[test]
 fn image_official_fail_host_process() {
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["processes"] = json!([{"pid": 4242, "kind": "rocketchat", "name": "node", "cmdline": "node main.js", "env_names": ["ROOT_URL", "MONGO_URL"], "in_container": false, "container_id": null}]);
+    n.edit_json("host/host.json", |v| { v["processes"] = json!([{"pid": 4242, "kind": "rocketchat", "name": "node", "cmdline": "node main.js", "env_names": ["ROOT_URL", "MONGO_URL"], "in_container": false, "container_id": null}]); });
     let r = expect(
         &[n],
         "image.official",

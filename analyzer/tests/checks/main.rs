@@ -106,7 +106,7 @@ fn healthy(label: &str, host: &str) -> NodeData {
     n.trust = TrustStatus::Trusted {
         principals: vec![host.into()],
     };
-    n.host = Some(json!({
+    n.set_json("host/host.json", json!({
         "collected_at": "2026-11-26T05:00:00Z", "hostname": host,
         "cpu": {"logical_cores": 8, "physical_cores": 4},
         "memory": {"total_bytes": 16u64 << 30, "available_bytes": 8u64 << 30},

@@ -220,7 +220,7 @@ fn mongodb_bypass_flags_pass_fail_unknown() {
         Outcome::Unknown,
         "docker collector was skipped",
     );
-    n.host.as_mut().unwrap()["processes"] = json!([{"pid": 7, "kind": "rocketchat", "env_names": ["ROOT_URL", "BYPASS_NODEJS_VALIDATION"], "in_container": false}]);
+    n.edit_json("host/host.json", |v| { v["processes"] = json!([{"pid": 7, "kind": "rocketchat", "env_names": ["ROOT_URL", "BYPASS_NODEJS_VALIDATION"], "in_container": false}]); });
     expect(
         &[n],
         "mongodb.bypass-flags",
