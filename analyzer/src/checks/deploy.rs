@@ -53,7 +53,7 @@ pub(crate) fn method(input: &CheckInput) -> CheckResult {
                             .at(c.pointer("env"))
                             .val(format!("DEPLOY_METHOD={m}")),
                     ));
-                } else if c.raw.get("env").is_some_and(Value::is_array) {
+                } else if c.env_collected() {
                     // Unset in the container: Rocket.Chat reports `tar`.
                     observed.push((
                         "tar".into(),

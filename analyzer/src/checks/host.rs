@@ -56,8 +56,7 @@ pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMo
     if let Some(root) = node
         .docker_info
         .as_ref()
-        .and_then(|i| i.get("DockerRootDir"))
-        .and_then(Value::as_str)
+        .and_then(|i| i.docker_root_dir.as_deref())
     {
         paths.push((root.to_string(), "Docker root dir".into()));
     } else if node.docker_info.is_some() || node.docker_containers.is_some() {
@@ -68,18 +67,8 @@ pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMo
             .iter()
             .filter(|c| matches!(c.kind, ContainerKind::RocketChat | ContainerKind::MongoDb))
         {
-            for m in c
-                .raw
-                .get("mounts")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(src) = m
-                    .get("source")
-                    .and_then(Value::as_str)
-                    .filter(|s| s.starts_with('/'))
-                {
+            for m in &c.raw.mounts {
+                if let Some(src) = m.source.as_deref().filter(|s| s.starts_with('/')) {
                     paths.push((src.to_string(), format!("mount of {}", c.name)));
                 }
             }

@@ -496,7 +496,7 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
                 for c in cs {
                     looked += 1;
                     let env = c.env();
-                    if c.raw.get("env").is_none_or(|e| !e.is_array()) {
+                    if !c.env_collected() {
                         findings.push(Finding::new(
                             Outcome::Unknown,
                             format!(

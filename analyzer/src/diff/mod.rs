@@ -11,6 +11,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::NodeData;
+use rcdiag_contract::docker;
+
+/// A typed field as the JSON value a change shows.
+fn jv<T: Clone + Into<Value>>(x: &Option<T>) -> Option<Value> {
+    x.clone().map(Into::into)
+}
 use crate::report::sanitize_line;
 
 /// The value of [`DiffReport::schema`].
@@ -164,19 +170,15 @@ fn rc_version(n: &NodeData) -> Option<Value> {
         })
 }
 
-fn containers(n: &NodeData) -> BTreeMap<String, &Value> {
+fn containers(n: &NodeData) -> BTreeMap<String, &docker::Container> {
     let mut map = BTreeMap::new();
-    if let Some(arr) = n.docker_containers.as_ref().and_then(Value::as_array) {
-        for (i, c) in arr.iter().enumerate() {
+    if let Some(arr) = n.docker_containers.as_ref() {
+        for (i, c) in arr.0.iter().enumerate() {
             let name = c
-                .get("name")
-                .and_then(Value::as_str)
+                .name
+                .as_deref()
                 .map(|s| s.trim_start_matches('/').to_string())
-                .or_else(|| {
-                    c.get("id")
-                        .and_then(Value::as_str)
-                        .map(|s| s.chars().take(12).collect())
-                })
+                .or_else(|| c.id.as_deref().map(|s| s.chars().take(12).collect()))
                 .unwrap_or_else(|| format!("#{i}"));
             map.insert(name, c);
         }
@@ -335,7 +337,7 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
                         name,
                         "",
                         None,
-                        n.get("image").cloned().or(Some(Value::Null)),
+                        jv(&n.image).or(Some(Value::Null)),
                         None,
                     );
                 }
@@ -344,50 +346,29 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
                         "containers",
                         name,
                         "",
-                        o.get("image").cloned().or(Some(Value::Null)),
+                        jv(&o.image).or(Some(Value::Null)),
                         None,
                         None,
                     );
                 }
                 (Some(o), Some(n)) => {
-                    c.both("containers", name, "image", o.get("image"), n.get("image"));
-                    if o.get("image") == n.get("image") {
-                        c.both(
-                            "containers",
-                            name,
-                            "image_id",
-                            o.get("image_id"),
-                            n.get("image_id"),
-                        );
+                    let state = |c: &docker::Container| c.state.clone().unwrap_or_default();
+                    let (os, ns) = (state(o), state(n));
+                    let fields = [
+                        ("image", jv(&o.image), jv(&n.image)),
+                        ("image_id", jv(&o.image_id), jv(&n.image_id)),
+                        ("restart_count", jv(&o.restart_count), jv(&n.restart_count)),
+                        ("status", jv(&os.status), jv(&ns.status)),
+                        ("health", jv(&os.health), jv(&ns.health)),
+                        ("oom_killed", jv(&os.oom_killed), jv(&ns.oom_killed)),
+                    ];
+                    for (field, ov, nv) in fields {
+                        // The image id matters only when the image reference is the same.
+                        if field == "image_id" && o.image != n.image {
+                            continue;
+                        }
+                        c.both("containers", name, field, ov.as_ref(), nv.as_ref());
                     }
-                    c.both(
-                        "containers",
-                        name,
-                        "restart_count",
-                        o.get("restart_count"),
-                        n.get("restart_count"),
-                    );
-                    c.both(
-                        "containers",
-                        name,
-                        "status",
-                        o.pointer("/state/status"),
-                        n.pointer("/state/status"),
-                    );
-                    c.both(
-                        "containers",
-                        name,
-                        "health",
-                        o.pointer("/state/health"),
-                        n.pointer("/state/health"),
-                    );
-                    c.both(
-                        "containers",
-                        name,
-                        "oom_killed",
-                        o.pointer("/state/oom_killed"),
-                        n.pointer("/state/oom_killed"),
-                    );
                 }
                 (None, None) => {}
             }
@@ -478,8 +459,14 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
         "docker",
         "engine",
         "version",
-        ptr(&old.docker_info, "/ServerVersion"),
-        ptr(&new.docker_info, "/ServerVersion"),
+        old.docker_info
+            .as_ref()
+            .and_then(|i| jv(&i.server_version))
+            .as_ref(),
+        new.docker_info
+            .as_ref()
+            .and_then(|i| jv(&i.server_version))
+            .as_ref(),
     );
 
     // Log signatures newly seen (counts include hits beyond the kept examples).

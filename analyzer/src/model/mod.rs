@@ -45,11 +45,11 @@ pub struct NodeData {
     /// `host/host.json`.
     pub host: Option<contract::host::HostFile>,
     /// `docker/containers.json`.
-    pub docker_containers: Option<Value>,
+    pub docker_containers: Option<contract::docker::ContainersFile>,
     /// `docker/info.json`.
-    pub docker_info: Option<Value>,
+    pub docker_info: Option<contract::docker::InfoFile>,
     /// `docker/images.json`.
-    pub docker_images: Option<Value>,
+    pub docker_images: Option<contract::docker::ImagesFile>,
     /// `mongodb/summary.json`.
     pub mongodb_summary: Option<Value>,
     /// `mongodb/<command>.json` by command name (`buildInfo`, `serverStatus`, ...).
@@ -130,9 +130,9 @@ impl NodeData {
         let mut budget = MAX_NODE_VALUE_BYTES;
         let b = &mut budget;
         node.host = read_typed(bundle, &mut node, "host/host.json", b)?;
-        node.docker_containers = read_json(bundle, &mut node, "docker/containers.json", b)?;
-        node.docker_info = read_json(bundle, &mut node, "docker/info.json", b)?;
-        node.docker_images = read_json(bundle, &mut node, "docker/images.json", b)?;
+        node.docker_containers = read_typed(bundle, &mut node, "docker/containers.json", b)?;
+        node.docker_info = read_typed(bundle, &mut node, "docker/info.json", b)?;
+        node.docker_images = read_typed(bundle, &mut node, "docker/images.json", b)?;
         node.mongodb_summary = read_json(bundle, &mut node, "mongodb/summary.json", b)?;
         node.rocketchat = read_json(bundle, &mut node, "rocketchat/summary.json", b)?;
         node.rc_settings = read_json(bundle, &mut node, "rocketchat/settings.json", b)?;
@@ -192,6 +192,15 @@ impl NodeData {
         }
         match path {
             "host/host.json" => set!(host),
+            "docker/containers.json" => {
+                set!(docker_containers);
+                self.image_index = std::sync::OnceLock::new();
+            }
+            "docker/info.json" => set!(docker_info),
+            "docker/images.json" => {
+                set!(docker_images);
+                self.image_index = std::sync::OnceLock::new();
+            }
             _ => {
                 if let Some(name) = path
                     .strip_prefix("mongodb/")
@@ -217,6 +226,9 @@ impl NodeData {
         }
         match path {
             "host/host.json" => j(&self.host),
+            "docker/containers.json" => j(&self.docker_containers),
+            "docker/info.json" => j(&self.docker_info),
+            "docker/images.json" => j(&self.docker_images),
             _ => path
                 .strip_prefix("mongodb/")
                 .and_then(|n| n.strip_suffix(".json"))
@@ -312,13 +324,12 @@ impl NodeData {
     }
 
     /// The containers of `docker/containers.json`; `None` when the file is missing or
-    /// not an array (entries that are not objects are skipped).
+    /// not a list (entries that are not objects are left out by the contract).
     pub fn containers(&self, policy: &Policy) -> Option<Vec<Container<'_>>> {
-        let arr = self.docker_containers.as_ref()?.as_array()?;
+        let arr = &self.docker_containers.as_ref()?.0;
         Some(
             arr.iter()
                 .enumerate()
-                .filter(|(_, v)| v.is_object())
                 .map(|(i, v)| Container::new(i, v, self, policy))
                 .collect(),
         )
@@ -330,13 +341,13 @@ impl NodeData {
     }
 
     /// The image `image_id` of `docker/images.json` (the first one with that id).
-    fn image_by_id(&self, image_id: &str) -> Option<&Value> {
-        let images = self.docker_images.as_ref()?.as_array()?;
+    fn image_by_id(&self, image_id: &str) -> Option<&contract::docker::Image> {
+        let images = &self.docker_images.as_ref()?.0;
         let index = self.image_index.get_or_init(|| {
             let mut index = std::collections::HashMap::with_capacity(images.len());
             for (i, img) in images.iter().enumerate() {
-                if let Some(id) = img.get("id").and_then(Value::as_str) {
-                    index.entry(id.to_string()).or_insert(i);
+                if let Some(id) = &img.id {
+                    index.entry(id.clone()).or_insert(i);
                 }
             }
             index
@@ -346,17 +357,12 @@ impl NodeData {
 
     /// Labels of image `image_id` from `docker/images.json`.
     pub fn image_labels_by_id(&self, image_id: &str) -> Option<BTreeMap<String, String>> {
-        self.image_by_id(image_id)?.get("labels").map(string_map)
+        self.image_by_id(image_id)?.labels.clone()
     }
 
     /// First repo tag of image `image_id` from `docker/images.json`.
     pub fn image_tag_by_id(&self, image_id: &str) -> Option<String> {
-        let img = self.image_by_id(image_id)?;
-        img.get("repo_tags")?
-            .as_array()?
-            .iter()
-            .find_map(|t| t.as_str())
-            .map(str::to_string)
+        self.image_by_id(image_id)?.repo_tags.first().cloned()
     }
 }
 

@@ -37,7 +37,9 @@ fn deploy_method_falls_back_to_container_env() {
         r.evidence[0].file.as_deref(),
         Some("docker/containers.json")
     );
-    rc_mut(&mut n)["env"] = json!(["MONGO_URL=x", "ROOT_URL=y"]);
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"] = json!(["MONGO_URL=x", "ROOT_URL=y"]);
+    });
     expect(&[n], "deploy.method", Outcome::Fail, "tar");
 }
 

@@ -53,9 +53,9 @@ fn empty_node_gives_unknown_never_pass() {
 fn wrong_types_do_not_crash_or_pass() {
     let mut n = NodeData::new("bad.rcdiag", manifest("node1"));
     n.set_json("host/host.json", json!("not an object"));
-    n.docker_containers = Some(json!({"not": "an array"}));
-    n.docker_info = Some(json!([1, 2, 3]));
-    n.docker_images = Some(json!(42));
+    n.set_json("docker/containers.json", json!({"not": "an array"}));
+    n.set_json("docker/info.json", json!([1, 2, 3]));
+    n.set_json("docker/images.json", json!(42));
     n.mongodb_summary =
         Some(json!({"version": 8, "replica_set": "yes", "storage_engine": ["wiredTiger"]}));
     n.mongodb
@@ -85,8 +85,10 @@ fn wrong_types_do_not_crash_or_pass() {
     }
     // Containers with wrong inner types.
     let mut n = healthy("a.rcdiag", "node1");
-    containers_mut(&mut n).push(json!({"name": 5, "image": null, "env": "X=1", "labels": [], "state": 7, "restart_count": "many"}));
-    containers_mut(&mut n).push(json!("just a string"));
+    n.edit_json("docker/containers.json", |v| { v.as_array_mut().unwrap().push(json!({"name": 5, "image": null, "env": "X=1", "labels": [], "state": 7, "restart_count": "many"})); });
+    n.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().push(json!("just a string"));
+    });
     let results = run(&[n]);
     assert_eq!(get(&results, "image.official").outcome, Outcome::Pass);
 }

@@ -30,8 +30,12 @@ fn hardware_cpu_fail_colocated_sum() {
 fn hardware_cpu_fail_container_limit() {
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(300);
-    rc_mut(&mut n)["nano_cpus"] = json!(1_000_000_000u64);
-    containers_mut(&mut n).remove(1); // no MongoDB here
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["nano_cpus"] = json!(1_000_000_000u64);
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().remove(1);
+    }); // no MongoDB here
     expect(&[n], "hardware.cpu", Outcome::Fail, "limited to 1 vCPU");
 }
 
@@ -46,7 +50,7 @@ fn hardware_cpu_unknown_and_fallback() {
             .iter()
             .any(|e| e.file.as_deref() == Some("docker/info.json"))
     );
-    n.docker_info = None;
+    n.set_json("docker/info.json", serde_json::Value::Null);
     expect(
         &[n],
         "hardware.cpu",
@@ -72,7 +76,7 @@ fn hardware_memory_fail_and_unknown() {
     n.edit_json("host/host.json", |v| {
         v["memory"] = json!(null);
     });
-    n.docker_info = None;
+    n.set_json("docker/info.json", serde_json::Value::Null);
     expect(&[n], "hardware.memory", Outcome::Unknown, "host/host.json");
 }
 
@@ -80,7 +84,9 @@ fn hardware_memory_fail_and_unknown() {
 fn hardware_memory_tolerates_kernel_reserve() {
     // 3.8 GiB reported for a nominal 4 GiB Rocket.Chat-only node.
     let mut n = healthy("a", "n1");
-    containers_mut(&mut n).remove(1);
+    n.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().remove(1);
+    });
     n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(100);
     n.edit_json("host/host.json", |v| {
         v["memory"]["total_bytes"] = json!((3.8 * (1u64 << 30) as f64) as u64);
@@ -153,7 +159,7 @@ fn hardware_memory_of_the_wrong_type_is_unknown() {
     n.edit_json("host/host.json", |v| {
         v["memory"]["total_bytes"] = json!("16 GiB");
     });
-    n.docker_info = None;
+    n.set_json("docker/info.json", serde_json::Value::Null);
     assert!(n.host.as_ref().is_some_and(|h| h.memory.is_some()));
     let r = expect(&[n], "hardware.memory", Outcome::Unknown, "host/host.json");
     assert!(

@@ -118,18 +118,23 @@ fn healthy(label: &str, host: &str) -> NodeData {
         "in_container": false, "host_proc_visible": true,
         "processes": []
     }));
-    n.docker_info =
-        Some(json!({"DockerRootDir": "/var/lib/docker", "NCPU": 8, "MemTotal": 16u64 << 30}));
-    n.docker_containers = Some(json!([
-        rc_container("registry.rocket.chat/rocketchat/rocket.chat:8.5.1"),
-        other_container(
-            "rocketchat-mongodb-1",
-            "mongodb/mongodb-community-server:8.0-ubi8"
-        ),
-        other_container("rocketchat-prometheus-1", "prom/prometheus:v3.1.0"),
-        other_container("rocketchat-grafana-1", "grafana/grafana:11.4.0"),
-    ]));
-    n.docker_images = Some(json!([]));
+    n.set_json(
+        "docker/info.json",
+        json!({"DockerRootDir": "/var/lib/docker", "NCPU": 8, "MemTotal": 16u64 << 30}),
+    );
+    n.set_json(
+        "docker/containers.json",
+        json!([
+            rc_container("registry.rocket.chat/rocketchat/rocket.chat:8.5.1"),
+            other_container(
+                "rocketchat-mongodb-1",
+                "mongodb/mongodb-community-server:8.0-ubi8"
+            ),
+            other_container("rocketchat-prometheus-1", "prom/prometheus:v3.1.0"),
+            other_container("rocketchat-grafana-1", "grafana/grafana:11.4.0"),
+        ]),
+    );
+    n.set_json("docker/images.json", json!([]));
     n.mongodb_summary = Some(json!({
         "server": "mongodb:27017", "version": "8.0.4", "storage_engine": "wiredTiger",
         "replica_set": {"state": "replica-set", "set_name": "rs0", "primary": "mongodb:27017",
@@ -199,17 +204,6 @@ fn expect(nodes: &[NodeData], id: &str, outcome: Outcome, needle: &str) -> Check
     r
 }
 
-fn containers_mut(n: &mut NodeData) -> &mut Vec<Value> {
-    n.docker_containers
-        .as_mut()
-        .and_then(Value::as_array_mut)
-        .expect("containers array")
-}
-
-fn rc_mut(n: &mut NodeData) -> &mut Value {
-    &mut containers_mut(n)[0]
-}
-
 fn skip_collector(n: &mut NodeData, name: &str, reason: &str) {
     for c in &mut n.manifest.collectors {
         if c.name == name {
@@ -220,9 +214,9 @@ fn skip_collector(n: &mut NodeData, name: &str, reason: &str) {
 }
 
 fn no_docker(n: &mut NodeData) {
-    n.docker_containers = None;
-    n.docker_info = None;
-    n.docker_images = None;
+    n.set_json("docker/containers.json", serde_json::Value::Null);
+    n.set_json("docker/info.json", serde_json::Value::Null);
+    n.set_json("docker/images.json", serde_json::Value::Null);
     skip_collector(
         n,
         "docker",
@@ -234,7 +228,9 @@ fn no_docker(n: &mut NodeData) {
 fn with_version(mut n: NodeData, v: &str) -> NodeData {
     n.rocketchat.as_mut().unwrap()["version"] = json!({"value": v, "sources": {}});
     n.rc_statistics.as_mut().unwrap()["version"] = json!(v);
-    rc_mut(&mut n)["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
+    });
     n.startup_versions = vec![("logs/rocketchat-rocketchat-1.log".into(), v.into())];
     n
 }

@@ -192,10 +192,12 @@ fn mongodb_bypass_flags_pass_fail_unknown() {
         "none of BYPASS_MONGO_VALIDATION",
     );
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["env"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("BYPASS_OPLOG_VALIDATION=true"));
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("BYPASS_OPLOG_VALIDATION=true"));
+    });
     let r = expect(
         &[n],
         "mongodb.bypass-flags",
@@ -207,10 +209,12 @@ fn mongodb_bypass_flags_pass_fail_unknown() {
         Some("BYPASS_OPLOG_VALIDATION")
     );
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["env"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("SKIP_MONGODEPRECATION_CHECK="));
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("SKIP_MONGODEPRECATION_CHECK="));
+    });
     expect(&[n], "mongodb.bypass-flags", Outcome::Pass, "none of");
     let mut n = healthy("a", "n1");
     no_docker(&mut n);

@@ -23,7 +23,9 @@ fn scale_pass_scaled_with_compose() {
 fn scale_fail_scaled_plain_docker() {
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["instances"]["live"] = json!(2);
-    rc_mut(&mut n)["labels"] = json!({});
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["labels"] = json!({});
+    });
     expect(&[n], "scale.orchestrated", Outcome::Fail, "plain container");
 }
 
@@ -31,7 +33,7 @@ fn scale_fail_scaled_plain_docker() {
 fn scale_fail_scaled_by_users_swarm() {
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["users"]["active_humans"] = json!(2500);
-    rc_mut(&mut n)["labels"] = json!({"com.docker.swarm.service.name": "rc_rocketchat", "com.docker.stack.namespace": "rc"});
+    n.edit_json("docker/containers.json", |v| { v[0]["labels"] = json!({"com.docker.swarm.service.name": "rc_rocketchat", "com.docker.stack.namespace": "rc"}); });
     expect(&[n], "scale.orchestrated", Outcome::Fail, "Docker Swarm");
 }
 
@@ -40,8 +42,10 @@ fn scale_warn_kubernetes_without_helm() {
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["instances"]["live"] = json!(3);
     n.rocketchat.as_mut().unwrap()["deploy"]["platform"] = json!("selfinstall");
-    rc_mut(&mut n)["labels"] =
-        json!({"io.kubernetes.pod.name": "rc-0", "io.kubernetes.pod.namespace": "chat"});
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["labels"] =
+            json!({"io.kubernetes.pod.name": "rc-0", "io.kubernetes.pod.namespace": "chat"});
+    });
     expect(&[n], "scale.orchestrated", Outcome::Warn, "Helm");
 }
 
@@ -49,8 +53,12 @@ fn scale_warn_kubernetes_without_helm() {
 fn scale_pass_helm_by_env() {
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["instances"]["live"] = json!(3);
-    rc_mut(&mut n)["labels"] = json!({"io.kubernetes.pod.name": "rc-0"});
-    rc_mut(&mut n)["env"] = json!(["DEPLOY_METHOD=docker", "DEPLOY_PLATFORM=helm-chart"]);
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["labels"] = json!({"io.kubernetes.pod.name": "rc-0"});
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"] = json!(["DEPLOY_METHOD=docker", "DEPLOY_PLATFORM=helm-chart"]);
+    });
     expect(
         &[n],
         "scale.orchestrated",

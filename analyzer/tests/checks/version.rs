@@ -73,7 +73,9 @@ fn version_supported_unknown_missing() {
     n.rocketchat = None;
     n.rc_statistics = None;
     n.startup_versions.clear();
-    rc_mut(&mut n)["image"] = json!("registry.rocket.chat/rocketchat/rocket.chat:latest");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image"] = json!("registry.rocket.chat/rocketchat/rocket.chat:latest");
+    });
     expect(
         &[n],
         "version.supported",
@@ -118,8 +120,12 @@ fn version_consistent_pass_fail_unknown() {
 #[test]
 fn version_consistent_partial_tag_and_old_startup_box() {
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["image"] = json!("rocket.chat:8.5");
-    rc_mut(&mut n)["image_labels"] = json!({});
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image"] = json!("rocket.chat:8.5");
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image_labels"] = json!({});
+    });
     // An older startup box earlier in the same log (before an upgrade) is ignored.
     n.startup_versions = vec![
         ("logs/rocketchat-rocketchat-1.log".into(), "8.4.2".into()),
