@@ -11,8 +11,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers,
 };
@@ -231,10 +229,11 @@ fn mongo_reference(node: &NodeData, max_window: f64) -> Option<MongoRef> {
         .mongodb_summary
         .as_ref()
         .and_then(|s| {
-            s.pointer("/replica_set/set_name")
-                .or_else(|| s.get("server"))
+            s.replica_set
+                .as_ref()
+                .and_then(|r| r.set_name.as_deref())
+                .or(s.server.as_deref())
         })
-        .and_then(Value::as_str)
         .unwrap_or("mongodb")
         .to_string();
     Some(MongoRef {

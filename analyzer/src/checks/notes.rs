@@ -55,8 +55,8 @@ pub fn cluster_notes(nodes: &[NodeData]) -> Vec<String> {
         if let Some(s) = n
             .mongodb_summary
             .as_ref()
-            .and_then(|s| s.pointer("/replica_set/set_name"))
-            .and_then(Value::as_str)
+            .and_then(|s| s.replica_set.as_ref())
+            .and_then(|r| r.set_name.as_deref())
             && !s.is_empty()
         {
             sets.push((s.to_string(), &n.label));

@@ -291,31 +291,28 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     }
 
     // MongoDB.
-    c.both(
-        "mongodb",
-        "MongoDB",
-        "version",
-        ptr(&old.mongodb_summary, "/version"),
-        ptr(&new.mongodb_summary, "/version"),
-    );
-    c.both(
-        "mongodb",
-        "MongoDB",
-        "storage_engine",
-        ptr(&old.mongodb_summary, "/storage_engine"),
-        ptr(&new.mongodb_summary, "/storage_engine"),
-    );
-    c.both(
-        "mongodb",
-        "replica set",
-        "state",
-        ptr(&old.mongodb_summary, "/replica_set/state"),
-        ptr(&new.mongodb_summary, "/replica_set/state"),
-    );
+    let summary = |n: &NodeData| n.mongodb_summary.clone().unwrap_or_default();
+    let (os, ns) = (summary(old), summary(new));
+    let rs = |s: &rcdiag_contract::mongodb::SummaryFile| s.replica_set.clone().unwrap_or_default();
+    let (ors, nrs) = (rs(&os), rs(&ns));
+    for (item, field, o, n) in [
+        ("MongoDB", "version", jv(&os.version), jv(&ns.version)),
+        (
+            "MongoDB",
+            "storage_engine",
+            jv(&os.storage_engine),
+            jv(&ns.storage_engine),
+        ),
+        ("replica set", "state", jv(&ors.state), jv(&nrs.state)),
+    ] {
+        c.both("mongodb", item, field, o.as_ref(), n.as_ref());
+    }
+    // The member count, when a replica set view was collected.
     let members = |n: &NodeData| {
-        ptr(&n.mongodb_summary, "/replica_set/members")
-            .and_then(Value::as_array)
-            .map(|a| Value::from(a.len()))
+        n.mongodb_summary
+            .as_ref()
+            .and_then(|s| s.replica_set.as_ref())
+            .map(|r| Value::from(r.members.len()))
     };
     c.both(
         "mongodb",

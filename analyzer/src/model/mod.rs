@@ -51,7 +51,7 @@ pub struct NodeData {
     /// `docker/images.json`.
     pub docker_images: Option<contract::docker::ImagesFile>,
     /// `mongodb/summary.json`.
-    pub mongodb_summary: Option<Value>,
+    pub mongodb_summary: Option<contract::mongodb::SummaryFile>,
     /// `mongodb/<command>.json` by command name (`buildInfo`, `serverStatus`, ...).
     pub mongodb: BTreeMap<String, Value>,
     /// `rocketchat/summary.json`.
@@ -133,7 +133,7 @@ impl NodeData {
         node.docker_containers = read_typed(bundle, &mut node, "docker/containers.json", b)?;
         node.docker_info = read_typed(bundle, &mut node, "docker/info.json", b)?;
         node.docker_images = read_typed(bundle, &mut node, "docker/images.json", b)?;
-        node.mongodb_summary = read_json(bundle, &mut node, "mongodb/summary.json", b)?;
+        node.mongodb_summary = read_typed(bundle, &mut node, "mongodb/summary.json", b)?;
         node.rocketchat = read_json(bundle, &mut node, "rocketchat/summary.json", b)?;
         node.rc_settings = read_json(bundle, &mut node, "rocketchat/settings.json", b)?;
         node.rc_statistics = read_json(bundle, &mut node, "rocketchat/statistics.json", b)?;
@@ -197,6 +197,7 @@ impl NodeData {
                 self.image_index = std::sync::OnceLock::new();
             }
             "docker/info.json" => set!(docker_info),
+            "mongodb/summary.json" => set!(mongodb_summary),
             "docker/images.json" => {
                 set!(docker_images);
                 self.image_index = std::sync::OnceLock::new();
@@ -228,6 +229,7 @@ impl NodeData {
             "host/host.json" => j(&self.host),
             "docker/containers.json" => j(&self.docker_containers),
             "docker/info.json" => j(&self.docker_info),
+            "mongodb/summary.json" => j(&self.mongodb_summary),
             "docker/images.json" => j(&self.docker_images),
             _ => path
                 .strip_prefix("mongodb/")

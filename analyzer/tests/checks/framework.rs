@@ -56,8 +56,10 @@ fn wrong_types_do_not_crash_or_pass() {
     n.set_json("docker/containers.json", json!({"not": "an array"}));
     n.set_json("docker/info.json", json!([1, 2, 3]));
     n.set_json("docker/images.json", json!(42));
-    n.mongodb_summary =
-        Some(json!({"version": 8, "replica_set": "yes", "storage_engine": ["wiredTiger"]}));
+    n.set_json(
+        "mongodb/summary.json",
+        json!({"version": 8, "replica_set": "yes", "storage_engine": ["wiredTiger"]}),
+    );
     n.mongodb
         .insert("buildInfo".into(), json!({"reply": {"version": {"x": 1}}}));
     n.rocketchat = Some(

@@ -63,7 +63,9 @@ fn hardware_cpu_unknown_and_fallback() {
 fn hardware_memory_fail_and_unknown() {
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(400); // Pro: 4 + 4 GiB
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] = json!([]);
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"]["members"] = json!([]);
+    });
     n.edit_json("host/host.json", |v| {
         v["memory"]["total_bytes"] = json!(6u64 << 30);
     });

@@ -135,7 +135,7 @@ fn healthy(label: &str, host: &str) -> NodeData {
         ]),
     );
     n.set_json("docker/images.json", json!([]));
-    n.mongodb_summary = Some(json!({
+    n.set_json("mongodb/summary.json", json!({
         "server": "mongodb:27017", "version": "8.0.4", "storage_engine": "wiredTiger",
         "replica_set": {"state": "replica-set", "set_name": "rs0", "primary": "mongodb:27017",
                         "members": [{"name": "mongodb:27017", "state": "PRIMARY", "health": 1, "lag_seconds": 0}], "error": null},
@@ -228,8 +228,8 @@ fn no_docker(n: &mut NodeData) {
 fn with_version(mut n: NodeData, v: &str) -> NodeData {
     n.rocketchat.as_mut().unwrap()["version"] = json!({"value": v, "sources": {}});
     n.rc_statistics.as_mut().unwrap()["version"] = json!(v);
-    n.edit_json("docker/containers.json", |v| {
-        v[0]["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
+    n.edit_json("docker/containers.json", |doc| {
+        doc[0]["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
     });
     n.startup_versions = vec![("logs/rocketchat-rocketchat-1.log".into(), v.into())];
     n

@@ -3,7 +3,9 @@
 use super::*;
 
 fn with_mongo(mut n: NodeData, v: &str) -> NodeData {
-    n.mongodb_summary.as_mut().unwrap()["version"] = json!(v);
+    n.edit_json("mongodb/summary.json", |doc| {
+        doc["version"] = json!(v);
+    });
     n
 }
 
@@ -43,9 +45,7 @@ fn mongodb_version_by_versions() {
 #[test]
 fn mongodb_version_fail_too_old() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary = Some(
-        json!({"version": null, "too_old": {"message": "Server reports wire version 8, but this driver requires at least 9 (MongoDB 4.4)", "version": null}}),
-    );
+    n.set_json("mongodb/summary.json", json!({"version": null, "too_old": {"message": "Server reports wire version 8, but this driver requires at least 9 (MongoDB 4.4)", "version": null}}),);
     n.rc_statistics
         .as_mut()
         .unwrap()
@@ -58,7 +58,7 @@ fn mongodb_version_fail_too_old() {
 #[test]
 fn mongodb_version_unknown_and_fallbacks() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary = None;
+    n.set_json("mongodb/summary.json", serde_json::Value::Null);
     // statistics.mongoVersion is a fallback.
     expect(&[n.clone()], "mongodb.version", Outcome::Pass, "8.0.4");
     n.rc_statistics = None;
@@ -84,25 +84,32 @@ fn mongodb_replica_set_pass() {
 #[test]
 fn mongodb_replica_set_fail_standalone() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"] =
-        json!({"state": "standalone", "error": "not a replica set"});
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"] = json!({"state": "standalone", "error": "not a replica set"});
+    });
     expect(&[n], "mongodb.replica-set", Outcome::Fail, "standalone");
 }
 
 #[test]
 fn mongodb_replica_set_fail_no_primary_or_unhealthy() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["primary"] = json!(null);
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] =
-        json!([{"name": "m1:27017", "state": "SECONDARY", "health": 1}]);
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"]["primary"] = json!(null);
+    });
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"]["members"] =
+            json!([{"name": "m1:27017", "state": "SECONDARY", "health": 1}]);
+    });
     expect(
         &[n.clone()],
         "mongodb.replica-set",
         Outcome::Fail,
         "no primary",
     );
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["primary"] = json!("m1:27017");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] = json!([{"name": "m1:27017", "state": "PRIMARY", "health": 1}, {"name": "m2:27017", "state": "(not reachable/healthy)", "health": 0}]);
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"]["primary"] = json!("m1:27017");
+    });
+    n.edit_json("mongodb/summary.json", |v| { v["replica_set"]["members"] = json!([{"name": "m1:27017", "state": "PRIMARY", "health": 1}, {"name": "m2:27017", "state": "(not reachable/healthy)", "health": 0}]); });
     expect(
         &[n],
         "mongodb.replica-set",
@@ -114,7 +121,7 @@ fn mongodb_replica_set_fail_no_primary_or_unhealthy() {
 #[test]
 fn mongodb_replica_set_warn_lag_and_size() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] = json!([{"name": "m1", "state": "PRIMARY", "health": 1, "lag_seconds": 0}, {"name": "m2", "state": "SECONDARY", "health": 1, "lag_seconds": 300}]);
+    n.edit_json("mongodb/summary.json", |v| { v["replica_set"]["members"] = json!([{"name": "m1", "state": "PRIMARY", "health": 1, "lag_seconds": 0}, {"name": "m2", "state": "SECONDARY", "health": 1, "lag_seconds": 300}]); });
     expect(&[n], "mongodb.replica-set", Outcome::Warn, "lags 300 s");
     let mut n = healthy("a", "n1");
     n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(100);
@@ -124,7 +131,7 @@ fn mongodb_replica_set_warn_lag_and_size() {
 #[test]
 fn mongodb_replica_set_from_raw_reply_and_unknown() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary = None;
+    n.set_json("mongodb/summary.json", serde_json::Value::Null);
     n.mongodb.insert("replSetGetStatus".into(), json!({"ok": false, "error": {"code": 76, "code_name": "NoReplicationEnabled", "message": "not running with --replSet"}}));
     expect(
         &[n.clone()],
@@ -166,14 +173,16 @@ fn mongodb_storage_engine_pass_fail_unknown() {
         "wiredTiger",
     );
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["storage_engine"] = json!("mmapv1");
+    n.edit_json("mongodb/summary.json", |v| {
+        v["storage_engine"] = json!("mmapv1");
+    });
     expect(
         &[n.clone()],
         "mongodb.storage-engine",
         Outcome::Fail,
         "mmapv1",
     );
-    n.mongodb_summary = None;
+    n.set_json("mongodb/summary.json", serde_json::Value::Null);
     n.rc_statistics = None;
     expect(
         &[n],
