@@ -72,8 +72,7 @@ fn mongo_version(node: &NodeData) -> Option<(String, Evidence)> {
     if let Some(s) = node
         .rc_statistics
         .as_ref()
-        .and_then(|s| s.get("mongoVersion"))
-        .and_then(Value::as_str)
+        .and_then(|s| s.mongo_version.as_deref())
     {
         return Some((
             s.to_string(),
@@ -355,12 +354,7 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
                 continue;
             }
         }
-        if let Some(b) = node
-            .rc_statistics
-            .as_ref()
-            .and_then(|s| s.get("oplogEnabled"))
-            .and_then(Value::as_bool)
-        {
+        if let Some(b) = node.rc_statistics.as_ref().and_then(|s| s.oplog_enabled) {
             let ev = Evidence::file(node, "rocketchat/statistics.json")
                 .at("/oplogEnabled")
                 .val(b);
@@ -430,8 +424,7 @@ pub(crate) fn storage_engine(input: &CheckInput) -> CheckResult {
             .or_else(|| {
                 node.rc_statistics
                     .as_ref()
-                    .and_then(|s| s.get("mongoStorageEngine"))
-                    .and_then(Value::as_str)
+                    .and_then(|s| s.mongo_storage_engine.as_deref())
                     .map(|s| {
                         (
                             s.to_string(),

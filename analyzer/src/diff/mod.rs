@@ -160,9 +160,11 @@ impl Collect {
 
 /// The Rocket.Chat version a node reports: summary first, then statistics, then the startup box.
 fn rc_version(n: &NodeData) -> Option<Value> {
-    ptr(&n.rocketchat, "/version/value")
-        .or_else(|| ptr(&n.rc_statistics, "/version"))
-        .cloned()
+    n.rocketchat
+        .as_ref()
+        .and_then(|r| r.version.as_ref()?.value.clone())
+        .or_else(|| n.rc_statistics.as_ref()?.version.clone())
+        .map(Value::String)
         .or_else(|| {
             n.startup_versions
                 .last()
@@ -261,7 +263,13 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
         changes: Vec::new(),
     };
 
-    // Rocket.Chat.
+    // Rocket.Chat. The deploy, instance and user fields of the summary are compared by
+    // pointer over the typed file serialized back (fields absent or of the wrong type
+    // are `null`, which `ptr` reads as absent): one generic comparison for all of them.
+    let (old_rc, new_rc) = (
+        old.json_of("rocketchat/summary.json"),
+        new.json_of("rocketchat/summary.json"),
+    );
     c.both(
         "rocketchat",
         "Rocket.Chat",
@@ -275,8 +283,8 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
             "rocketchat",
             "deploy",
             f,
-            ptr(&old.rocketchat, &p),
-            ptr(&new.rocketchat, &p),
+            ptr(&old_rc, &p),
+            ptr(&new_rc, &p),
         );
     }
     for f in ["live", "total"] {
@@ -285,8 +293,8 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
             "rocketchat",
             "instances",
             f,
-            ptr(&old.rocketchat, &p),
-            ptr(&new.rocketchat, &p),
+            ptr(&old_rc, &p),
+            ptr(&new_rc, &p),
         );
     }
 
@@ -373,7 +381,8 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     }
 
     // Settings (allow-listed only: that is all a bundle holds).
-    if let (Some(Value::Object(o)), Some(Value::Object(n))) = (&old.rc_settings, &new.rc_settings) {
+    if let (Some(o), Some(n)) = (&old.rc_settings, &new.rc_settings) {
+        let (o, n) = (&o.0, &n.0);
         let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
         for k in keys {
             c.push(
@@ -390,13 +399,7 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     // Users.
     for f in ["total", "active_humans", "online", "concurrent"] {
         let p = format!("/users/{f}");
-        c.both(
-            "users",
-            "users",
-            f,
-            ptr(&old.rocketchat, &p),
-            ptr(&new.rocketchat, &p),
-        );
+        c.both("users", "users", f, ptr(&old_rc, &p), ptr(&new_rc, &p));
     }
 
     // Disks.

@@ -55,11 +55,11 @@ pub struct NodeData {
     /// `mongodb/<command>.json` by command name (`buildInfo`, `serverStatus`, ...).
     pub mongodb: BTreeMap<String, Value>,
     /// `rocketchat/summary.json`.
-    pub rocketchat: Option<Value>,
+    pub rocketchat: Option<contract::rocketchat::SummaryFile>,
     /// `rocketchat/settings.json`.
-    pub rc_settings: Option<Value>,
+    pub rc_settings: Option<contract::rocketchat::SettingsFile>,
     /// `rocketchat/statistics.json`.
-    pub rc_statistics: Option<Value>,
+    pub rc_statistics: Option<contract::rocketchat::StatisticsFile>,
     /// Signature hits found while loading (capped per signature).
     pub log_matches: Vec<LogMatch>,
     /// Log files scanned (bundle paths).
@@ -134,9 +134,9 @@ impl NodeData {
         node.docker_info = read_typed(bundle, &mut node, "docker/info.json", b)?;
         node.docker_images = read_typed(bundle, &mut node, "docker/images.json", b)?;
         node.mongodb_summary = read_typed(bundle, &mut node, "mongodb/summary.json", b)?;
-        node.rocketchat = read_json(bundle, &mut node, "rocketchat/summary.json", b)?;
-        node.rc_settings = read_json(bundle, &mut node, "rocketchat/settings.json", b)?;
-        node.rc_statistics = read_json(bundle, &mut node, "rocketchat/statistics.json", b)?;
+        node.rocketchat = read_typed(bundle, &mut node, "rocketchat/summary.json", b)?;
+        node.rc_settings = read_typed(bundle, &mut node, "rocketchat/settings.json", b)?;
+        node.rc_statistics = read_typed(bundle, &mut node, "rocketchat/statistics.json", b)?;
         node.logs_index = read_json(bundle, &mut node, "logs/index.json", b)?;
         for path in &paths {
             if let Some(name) = path
@@ -198,6 +198,9 @@ impl NodeData {
             }
             "docker/info.json" => set!(docker_info),
             "mongodb/summary.json" => set!(mongodb_summary),
+            "rocketchat/summary.json" => set!(rocketchat),
+            "rocketchat/settings.json" => set!(rc_settings),
+            "rocketchat/statistics.json" => set!(rc_statistics),
             "docker/images.json" => {
                 set!(docker_images);
                 self.image_index = std::sync::OnceLock::new();
@@ -230,6 +233,9 @@ impl NodeData {
             "docker/containers.json" => j(&self.docker_containers),
             "docker/info.json" => j(&self.docker_info),
             "mongodb/summary.json" => j(&self.mongodb_summary),
+            "rocketchat/summary.json" => j(&self.rocketchat),
+            "rocketchat/settings.json" => j(&self.rc_settings),
+            "rocketchat/statistics.json" => j(&self.rc_statistics),
             "docker/images.json" => j(&self.docker_images),
             _ => path
                 .strip_prefix("mongodb/")

@@ -62,11 +62,12 @@ fn wrong_types_do_not_crash_or_pass() {
     );
     n.mongodb
         .insert("buildInfo".into(), json!({"reply": {"version": {"x": 1}}}));
-    n.rocketchat = Some(
-        json!({"version": {"value": 851}, "users": {"concurrent": "many"}, "instances": {"live": -1}, "endpoints": "none"}),
+    n.set_json("rocketchat/summary.json", json!({"version": {"value": 851}, "users": {"concurrent": "many"}, "instances": {"live": -1}, "endpoints": "none"}),);
+    n.set_json("rocketchat/settings.json", json!(null));
+    n.set_json(
+        "rocketchat/statistics.json",
+        json!({"deploy": "docker", "version": ["8.5.1"]}),
     );
-    n.rc_settings = Some(json!(null));
-    n.rc_statistics = Some(json!({"deploy": "docker", "version": ["8.5.1"]}));
     let results = run(&[n]);
     for id in [
         "image.official",

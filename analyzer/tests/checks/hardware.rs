@@ -29,7 +29,9 @@ fn hardware_cpu_fail_colocated_sum() {
 #[test]
 fn hardware_cpu_fail_container_limit() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(300);
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["users"]["concurrent"] = json!(300);
+    });
     n.edit_json("docker/containers.json", |v| {
         v[0]["nano_cpus"] = json!(1_000_000_000u64);
     });
@@ -62,7 +64,9 @@ fn hardware_cpu_unknown_and_fallback() {
 #[test]
 fn hardware_memory_fail_and_unknown() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(400); // Pro: 4 + 4 GiB
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["users"]["concurrent"] = json!(400);
+    }); // Pro: 4 + 4 GiB
     n.edit_json("mongodb/summary.json", |v| {
         v["replica_set"]["members"] = json!([]);
     });
@@ -89,7 +93,9 @@ fn hardware_memory_tolerates_kernel_reserve() {
     n.edit_json("docker/containers.json", |v| {
         v.as_array_mut().unwrap().remove(1);
     });
-    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(100);
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["users"]["concurrent"] = json!(100);
+    });
     n.edit_json("host/host.json", |v| {
         v["memory"]["total_bytes"] = json!((3.8 * (1u64 << 30) as f64) as u64);
     });
@@ -126,8 +132,8 @@ fn hardware_disk_counts_separate_data_mount() {
 #[test]
 fn hardware_unknown_without_users() {
     let mut n = healthy("a", "n1");
-    n.rocketchat = None;
-    n.rc_statistics = None;
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     skip_collector(&mut n, "rocketchat", "no MongoDB URI");
     let results = run(&[n]);
     for id in ["hardware.cpu", "hardware.memory", "hardware.disk"] {
@@ -140,16 +146,12 @@ fn hardware_unknown_without_users() {
 #[test]
 fn hardware_uses_active_users_when_concurrent_missing() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["users"]
-        .as_object_mut()
-        .unwrap()
-        .remove("concurrent");
-    n.rc_statistics
-        .as_mut()
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("totalConnectedUsers");
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["users"].as_object_mut().unwrap().remove("concurrent");
+    });
+    n.edit_json("rocketchat/statistics.json", |doc| {
+        doc.as_object_mut().unwrap().remove("totalConnectedUsers");
+    });
     expect(&[n], "hardware.cpu", Outcome::Pass, "25 active users");
 }
 

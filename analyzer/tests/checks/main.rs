@@ -141,7 +141,7 @@ fn healthy(label: &str, host: &str) -> NodeData {
                         "members": [{"name": "mongodb:27017", "state": "PRIMARY", "health": 1, "lag_seconds": 0}], "error": null},
         "too_old": null, "database": "rocketchat"
     }));
-    n.rocketchat = Some(json!({
+    n.set_json("rocketchat/summary.json", json!({
         "version": {"value": "8.5.1", "sources": {"statistics": "8.5.1", "image_tag": "8.5.1", "startup_log": "8.5.1", "api_info": null}},
         "unique_id": "ws-1",
         "users": {"total": 30, "active_humans": 25, "online": 10, "concurrent": 20, "concurrent_source": "statistics.totalConnectedUsers"},
@@ -150,8 +150,11 @@ fn healthy(label: &str, host: &str) -> NodeData {
         "prometheus": {"enabled": true, "port": 9458},
         "endpoints": []
     }));
-    n.rc_settings = Some(json!({"Prometheus_Enabled": true}));
-    n.rc_statistics = Some(json!({
+    n.set_json(
+        "rocketchat/settings.json",
+        json!({"Prometheus_Enabled": true}),
+    );
+    n.set_json("rocketchat/statistics.json", json!({
         "version": "8.5.1", "uniqueId": "ws-1", "activeUsers": 25, "totalConnectedUsers": 20,
         "deploy": {"method": "docker", "platform": "compose"}, "mongoVersion": "8.0.4", "mongoStorageEngine": "wiredTiger"
     }));
@@ -226,8 +229,12 @@ fn no_docker(n: &mut NodeData) {
 
 /// `n` announcing Rocket.Chat `v` everywhere a version shows.
 fn with_version(mut n: NodeData, v: &str) -> NodeData {
-    n.rocketchat.as_mut().unwrap()["version"] = json!({"value": v, "sources": {}});
-    n.rc_statistics.as_mut().unwrap()["version"] = json!(v);
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["version"] = json!({"value": v, "sources": {}});
+    });
+    n.edit_json("rocketchat/statistics.json", |doc| {
+        doc["version"] = json!(v);
+    });
     n.edit_json("docker/containers.json", |doc| {
         doc[0]["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
     });

@@ -46,12 +46,9 @@ fn mongodb_version_by_versions() {
 fn mongodb_version_fail_too_old() {
     let mut n = healthy("a", "n1");
     n.set_json("mongodb/summary.json", json!({"version": null, "too_old": {"message": "Server reports wire version 8, but this driver requires at least 9 (MongoDB 4.4)", "version": null}}),);
-    n.rc_statistics
-        .as_mut()
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("mongoVersion");
+    n.edit_json("rocketchat/statistics.json", |doc| {
+        doc.as_object_mut().unwrap().remove("mongoVersion");
+    });
     expect(&[n], "mongodb.version", Outcome::Fail, "older than 4.4");
 }
 
@@ -61,7 +58,7 @@ fn mongodb_version_unknown_and_fallbacks() {
     n.set_json("mongodb/summary.json", serde_json::Value::Null);
     // statistics.mongoVersion is a fallback.
     expect(&[n.clone()], "mongodb.version", Outcome::Pass, "8.0.4");
-    n.rc_statistics = None;
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     skip_collector(&mut n, "mongodb", "no MongoDB URI");
     expect(
         &[n],
@@ -124,7 +121,9 @@ fn mongodb_replica_set_warn_lag_and_size() {
     n.edit_json("mongodb/summary.json", |v| { v["replica_set"]["members"] = json!([{"name": "m1", "state": "PRIMARY", "health": 1, "lag_seconds": 0}, {"name": "m2", "state": "SECONDARY", "health": 1, "lag_seconds": 300}]); });
     expect(&[n], "mongodb.replica-set", Outcome::Warn, "lags 300 s");
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(100);
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["users"]["concurrent"] = json!(100);
+    });
     expect(&[n], "mongodb.replica-set", Outcome::Warn, "recommends 3");
 }
 
@@ -140,14 +139,16 @@ fn mongodb_replica_set_from_raw_reply_and_unknown() {
         "NoReplicationEnabled",
     );
     n.mongodb.clear();
-    n.rc_statistics.as_mut().unwrap()["oplogEnabled"] = json!(true);
+    n.edit_json("rocketchat/statistics.json", |doc| {
+        doc["oplogEnabled"] = json!(true);
+    });
     expect(
         &[n.clone()],
         "mongodb.replica-set",
         Outcome::Unknown,
         "member health was not collected",
     );
-    n.rc_statistics = None;
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     n.startup_oplog = vec![("logs/rc.log".into(), "Disabled".into())];
     expect(
         &[n.clone()],
@@ -183,7 +184,7 @@ fn mongodb_storage_engine_pass_fail_unknown() {
         "mmapv1",
     );
     n.set_json("mongodb/summary.json", serde_json::Value::Null);
-    n.rc_statistics = None;
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     expect(
         &[n],
         "mongodb.storage-engine",

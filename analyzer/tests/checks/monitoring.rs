@@ -15,14 +15,20 @@ fn monitoring_prometheus_pass() {
 #[test]
 fn monitoring_prometheus_warn_disabled() {
     let mut n = healthy("a", "n1");
-    n.rc_settings = Some(json!({"Prometheus_Enabled": false}));
+    n.set_json(
+        "rocketchat/settings.json",
+        json!({"Prometheus_Enabled": false}),
+    );
     expect(&[n], "monitoring.prometheus", Outcome::Warn, "disabled");
 }
 
 #[test]
 fn monitoring_prometheus_env_overrides_setting() {
     let mut n = healthy("a", "n1");
-    n.rc_settings = Some(json!({"Prometheus_Enabled": false}));
+    n.set_json(
+        "rocketchat/settings.json",
+        json!({"Prometheus_Enabled": false}),
+    );
     n.edit_json("docker/containers.json", |v| {
         v[0]["env"]
             .as_array_mut()
@@ -54,8 +60,8 @@ fn monitoring_prometheus_warn_no_scraper() {
 #[test]
 fn monitoring_prometheus_unknown() {
     let mut n = healthy("a", "n1");
-    n.rc_settings = None;
-    n.rocketchat = None;
+    n.set_json("rocketchat/settings.json", serde_json::Value::Null);
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
     skip_collector(&mut n, "rocketchat", "no MongoDB URI");
     expect(
         &[n],

@@ -70,8 +70,8 @@ fn version_supported_unknown_newer_than_policy() {
 #[test]
 fn version_supported_unknown_missing() {
     let mut n = healthy("a", "n1");
-    n.rocketchat = None;
-    n.rc_statistics = None;
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     n.startup_versions.clear();
     n.edit_json("docker/containers.json", |v| {
         v[0]["image"] = json!("registry.rocket.chat/rocketchat/rocket.chat:latest");
@@ -105,8 +105,8 @@ fn version_consistent_pass_fail_unknown() {
         r.message
     );
     let mut n = healthy("a", "n1");
-    n.rocketchat = None;
-    n.rc_statistics = None;
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     n.startup_versions.clear();
     no_docker(&mut n);
     expect(
