@@ -1,14 +1,25 @@
 //! The node model: one verified bundle read into memory once.
 //!
-//! JSON files are small and kept as `serde_json::Value` (bundles are untrusted, so
-//! every accessor tolerates missing fields and wrong types). Memory is bounded per
-//! bundle whatever it holds: each file is read only up to [`MAX_JSON_BYTES`], parsed
-//! under a budget of [`MAX_FILE_VALUE_BYTES`] of values (a file past it is recorded in
-//! `load_problems` and left out, so its checks say `unknown` with the reason), all
-//! files of one bundle together under [`MAX_NODE_VALUE_BYTES`], and only the
-//! `mongodb/*.json` files a check reads are kept. Logs are never held whole: they are
-//! streamed through the log scanner (`crate::logscan`), and only the lines matching a
-//! policy signature (capped) and the versions announced in startup boxes are kept.
+//! Each collector file is held as its type from the typed contract `rcdiag-contract`
+//! (`host/host.json` as [`rcdiag_contract::host::HostFile`], `docker/containers.json`
+//! as [`rcdiag_contract::docker::ContainersFile`], ...), so checks, the container view,
+//! `diff` and `explore` read fields, not pointer strings. The contract reads leniently
+//! (bundles are untrusted): a field of the wrong type reads as absent, and every check
+//! says `unknown` with a reason when a field it needs is absent; a top level of the
+//! wrong shape is recorded in `load_problems` with the contract's message. Only the
+//! raw server replies `mongodb/<command>.json` stay `serde_json::Value` (the server's
+//! own documents, read by pointer into them). Evidence pointers in reports are the
+//! JSON pointers of the fields in the files, as before.
+//!
+//! Memory is bounded per bundle whatever it holds: each file is read only up to
+//! [`MAX_JSON_BYTES`], parsed under a budget of [`MAX_FILE_VALUE_BYTES`] of values
+//! (a file past it is recorded in `load_problems` and left out, so its checks say
+//! `unknown` with the reason), then converted into its type (the `Value` is dropped;
+//! the structs its list elements become are charged to the budget too), all files of
+//! one bundle together under [`MAX_NODE_VALUE_BYTES`], and only the `mongodb/*.json`
+//! files a check reads are kept. Logs are never held whole: they are streamed through
+//! the log scanner (`crate::logscan`), and only the lines matching a policy signature
+//! (capped) and the versions announced in startup boxes are kept.
 
 use std::collections::BTreeMap;
 
@@ -67,7 +78,7 @@ pub struct NodeData {
     /// `(file, version)` from `Rocket.Chat Version:` lines of startup boxes.
     pub startup_versions: Vec<(String, String)>,
     /// `logs/index.json`.
-    pub logs_index: Option<Value>,
+    pub logs_index: Option<contract::logs::IndexFile>,
     /// Hits per signature id, including those beyond the cap.
     pub log_match_counts: BTreeMap<String, u64>,
     /// `(file, version)` from `MongoDB Version:` lines of startup boxes.
@@ -137,7 +148,7 @@ impl NodeData {
         node.rocketchat = read_typed(bundle, &mut node, "rocketchat/summary.json", b)?;
         node.rc_settings = read_typed(bundle, &mut node, "rocketchat/settings.json", b)?;
         node.rc_statistics = read_typed(bundle, &mut node, "rocketchat/statistics.json", b)?;
-        node.logs_index = read_json(bundle, &mut node, "logs/index.json", b)?;
+        node.logs_index = read_typed(bundle, &mut node, "logs/index.json", b)?;
         for path in &paths {
             if let Some(name) = path
                 .strip_prefix("mongodb/")
@@ -201,6 +212,7 @@ impl NodeData {
             "rocketchat/summary.json" => set!(rocketchat),
             "rocketchat/settings.json" => set!(rc_settings),
             "rocketchat/statistics.json" => set!(rc_statistics),
+            "logs/index.json" => set!(logs_index),
             "docker/images.json" => {
                 set!(docker_images);
                 self.image_index = std::sync::OnceLock::new();
@@ -236,6 +248,7 @@ impl NodeData {
             "rocketchat/summary.json" => j(&self.rocketchat),
             "rocketchat/settings.json" => j(&self.rc_settings),
             "rocketchat/statistics.json" => j(&self.rc_statistics),
+            "logs/index.json" => j(&self.logs_index),
             "docker/images.json" => j(&self.docker_images),
             _ => path
                 .strip_prefix("mongodb/")
