@@ -95,3 +95,27 @@ fn wrong_types_do_not_crash_or_pass() {
     let results = run(&[n]);
     assert_eq!(get(&results, "image.official").outcome, Outcome::Pass);
 }
+
+#[test]
+fn a_top_level_of_the_wrong_shape_is_a_load_problem_its_checks_name() {
+    let mut n = healthy("bad.rcdiag", "node1");
+    n.set_json("host/host.json", json!(["not", "an object"]));
+    n.set_json("docker/info.json", serde_json::Value::Null);
+    assert!(n.host.is_none());
+    let problem = &n.load_problems["host/host.json"];
+    assert!(
+        problem.contains("host/host.json holds a list where an object was expected"),
+        "{problem}"
+    );
+    let r = expect(
+        &[n],
+        "hardware.cpu",
+        Outcome::Unknown,
+        "present but unusable",
+    );
+    assert!(
+        r.message.contains("an object was expected"),
+        "{}",
+        r.message
+    );
+}
