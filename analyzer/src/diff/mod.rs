@@ -94,10 +94,6 @@ fn side(file: &str, n: &NodeData) -> DiffSide {
     }
 }
 
-fn ptr<'a>(v: &'a Option<Value>, pointer: &str) -> Option<&'a Value> {
-    v.as_ref()?.pointer(pointer).filter(|v| !v.is_null())
-}
-
 struct Collect {
     changes: Vec<Change>,
 }
@@ -263,13 +259,8 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
         changes: Vec::new(),
     };
 
-    // Rocket.Chat. The deploy, instance and user fields of the summary are compared by
-    // pointer over the typed file serialized back (fields absent or of the wrong type
-    // are `null`, which `ptr` reads as absent): one generic comparison for all of them.
-    let (old_rc, new_rc) = (
-        old.json_of("rocketchat/summary.json"),
-        new.json_of("rocketchat/summary.json"),
-    );
+    // Rocket.Chat.
+    let (old_rc, new_rc) = (old.rocketchat.as_ref(), new.rocketchat.as_ref());
     c.both(
         "rocketchat",
         "Rocket.Chat",
@@ -277,42 +268,32 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
         rc_version(old).as_ref(),
         rc_version(new).as_ref(),
     );
-    for f in ["method", "platform"] {
-        let p = format!("/deploy/{f}");
-        c.both(
-            "rocketchat",
-            "deploy",
-            f,
-            ptr(&old_rc, &p),
-            ptr(&new_rc, &p),
-        );
-    }
-    for f in ["live", "total"] {
-        let p = format!("/instances/{f}");
-        c.both(
-            "rocketchat",
-            "instances",
-            f,
-            ptr(&old_rc, &p),
-            ptr(&new_rc, &p),
-        );
+    type Summary = rcdiag_contract::rocketchat::SummaryFile;
+    type Read = fn(&Summary) -> Option<Value>;
+    let fields: [(&str, &str, Read); 4] = [
+        ("deploy", "method", |s| jv(&s.deploy.as_ref()?.method)),
+        ("deploy", "platform", |s| jv(&s.deploy.as_ref()?.platform)),
+        ("instances", "live", |s| jv(&s.instances.as_ref()?.live)),
+        ("instances", "total", |s| jv(&s.instances.as_ref()?.total)),
+    ];
+    for (item, f, read) in fields {
+        let (o, n) = (old_rc.and_then(read), new_rc.and_then(read));
+        c.both("rocketchat", item, f, o.as_ref(), n.as_ref());
     }
 
     // MongoDB.
-    let summary = |n: &NodeData| n.mongodb_summary.clone().unwrap_or_default();
-    let (os, ns) = (summary(old), summary(new));
-    let rs = |s: &rcdiag_contract::mongodb::SummaryFile| s.replica_set.clone().unwrap_or_default();
-    let (ors, nrs) = (rs(&os), rs(&ns));
-    for (item, field, o, n) in [
-        ("MongoDB", "version", jv(&os.version), jv(&ns.version)),
-        (
-            "MongoDB",
-            "storage_engine",
-            jv(&os.storage_engine),
-            jv(&ns.storage_engine),
-        ),
-        ("replica set", "state", jv(&ors.state), jv(&nrs.state)),
-    ] {
+    type Mongo = rcdiag_contract::mongodb::SummaryFile;
+    type ReadMongo = fn(&Mongo) -> Option<Value>;
+    let mongo_fields: [(&str, &str, ReadMongo); 3] = [
+        ("MongoDB", "version", |s| jv(&s.version)),
+        ("MongoDB", "storage_engine", |s| jv(&s.storage_engine)),
+        ("replica set", "state", |s| {
+            jv(&s.replica_set.as_ref()?.state)
+        }),
+    ];
+    let (om, nm) = (old.mongodb_summary.as_ref(), new.mongodb_summary.as_ref());
+    for (item, field, read) in mongo_fields {
+        let (o, n) = (om.and_then(read), nm.and_then(read));
         c.both("mongodb", item, field, o.as_ref(), n.as_ref());
     }
     // The member count, when a replica set view was collected.
@@ -397,9 +378,15 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     }
 
     // Users.
-    for f in ["total", "active_humans", "online", "concurrent"] {
-        let p = format!("/users/{f}");
-        c.both("users", "users", f, ptr(&old_rc, &p), ptr(&new_rc, &p));
+    let fields: [(&str, Read); 4] = [
+        ("total", |s| jv(&s.users.as_ref()?.total)),
+        ("active_humans", |s| jv(&s.users.as_ref()?.active_humans)),
+        ("online", |s| jv(&s.users.as_ref()?.online)),
+        ("concurrent", |s| jv(&s.users.as_ref()?.concurrent)),
+    ];
+    for (f, read) in fields {
+        let (o, n) = (old_rc.and_then(read), new_rc.and_then(read));
+        c.both("users", "users", f, o.as_ref(), n.as_ref());
     }
 
     // Disks.
@@ -443,17 +430,25 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
         }
     }
 
-    // Host and Docker engine. The host fields are compared by pointer over the typed
-    // file serialized back (fields absent or of the wrong type are `null`, which
-    // `ptr` reads as absent): one generic comparison instead of one per field.
-    let (old_host, new_host) = (old.json_of("host/host.json"), new.json_of("host/host.json"));
-    for (field, p) in [
-        ("os", "/os/version"),
-        ("kernel", "/os/kernel"),
-        ("logical_cores", "/cpu/logical_cores"),
-        ("memory_total_bytes", "/memory/total_bytes"),
-    ] {
-        c.both("host", "host", field, ptr(&old_host, p), ptr(&new_host, p));
+    // Host and Docker engine.
+    let host_fields = |n: &NodeData| {
+        let h = n.host.as_ref();
+        let os = h.and_then(|h| h.os.as_ref());
+        [
+            ("os", os.and_then(|o| jv(&o.version))),
+            ("kernel", os.and_then(|o| jv(&o.kernel))),
+            (
+                "logical_cores",
+                h.and_then(|h| jv(&h.cpu.as_ref()?.logical_cores)),
+            ),
+            (
+                "memory_total_bytes",
+                h.and_then(|h| jv(&h.memory.as_ref()?.total_bytes)),
+            ),
+        ]
+    };
+    for ((field, o), (_, n)) in host_fields(old).into_iter().zip(host_fields(new)) {
+        c.both("host", "host", field, o.as_ref(), n.as_ref());
     }
     c.both(
         "docker",
