@@ -969,3 +969,54 @@ fn many_mounts_and_disks_are_checked_in_bounded_time() {
         assert!(took < Duration::from_secs(15), "{cmd} took {took:?}");
     }
 }
+
+#[test]
+fn list_files_of_tiny_records_cost_bounded_memory_as_typed_structs() {
+    // Lists of `{"a":0}` small enough as values but not as the contract's structs
+    // (a `docker::Container` is over a kilobyte): the typed form is charged to the
+    // same budget, so the larger ones are left out with a reason, the smaller ones
+    // read, and the run stays under 256 MiB.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = support_key(dir.path());
+    let node_key = NodeKey::generate();
+    let mut evil = Node::healthy("evil2", "8.5.0");
+    let big = object_flood(400 << 10);
+    let small = object_flood(40 << 10);
+    let mut host = b"{\"processes\":".to_vec();
+    host.extend_from_slice(&small);
+    host.push(b'}');
+    for (path, data) in [
+        ("docker/containers.json", &big),
+        ("docker/images.json", &big),
+        ("logs/index.json", &small),
+        ("host/host.json", &host),
+    ] {
+        evil.files.insert(path.to_string(), data.clone());
+    }
+    let evil = evil.write(
+        &dir.path().join("evil2.rcdiag"),
+        Protect::Age(&key.recipient),
+        &node_key,
+    );
+    let (out, took, rss) = analyzer_rss(&[
+        "check",
+        "--format",
+        "json",
+        evil.to_str().expect("utf-8"),
+        "-i",
+        key.identity.to_str().expect("utf-8"),
+    ]);
+    let text = stdout_of(&out);
+    eprintln!("typed flood: {took:?}, peak RSS {rss:?} MiB");
+    assert!(
+        matches!(out.status.code(), Some(0 | 3 | 4 | 5)),
+        "{}\n{text}",
+        stderr_of(&out)
+    );
+    assert!(text.contains("docker/containers.json"), "{text}");
+    assert!(text.contains("its records take more than"), "{text}");
+    if let Some(mib) = rss {
+        assert!(mib < 256, "peak RSS {mib} MiB");
+    }
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}

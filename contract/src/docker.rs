@@ -146,9 +146,10 @@ pub struct Container {
     /// Image labels.
     #[serde(default, deserialize_with = "opt")]
     pub image_labels: Option<BTreeMap<String, String>>,
-    /// `NAME=value`, redacted.
-    #[serde(default, deserialize_with = "vec")]
-    pub env: Vec<String>,
+    /// `NAME=value`, redacted; absent when not collected (an empty list is a
+    /// container with no environment, which the analyzer tells apart).
+    #[serde(default, deserialize_with = "opt")]
+    pub env: Option<Vec<String>>,
     /// Command, redacted option by option.
     #[serde(default, deserialize_with = "vec")]
     pub cmd: Vec<String>,

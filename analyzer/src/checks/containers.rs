@@ -1,10 +1,7 @@
 //! `containers.restarting`: no container in a restart loop or killed for lack of
 //! memory (thresholds are rcdiag's own, policy `[thresholds]`).
 
-use serde_json::Value;
-
 use super::{Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude};
-use crate::model::as_u64;
 
 /// The checks of this area, in report order.
 pub(super) const CHECKS: &[Check] = &[Check {
@@ -40,15 +37,13 @@ pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
                     .val(v)
             };
             let who = format!("{} on {}", c.name, node.hostname());
-            let restarting = c.raw.pointer("/state/restarting").and_then(Value::as_bool)
-                == Some(true)
+            let state = c.state();
+            let restarting = state.and_then(|s| s.restarting) == Some(true)
                 || c.status().as_deref() == Some("restarting");
-            let oom = c.raw.pointer("/state/oom_killed").and_then(Value::as_bool) == Some(true);
-            let count = c.raw.get("restart_count").and_then(as_u64);
-            let health = c
-                .raw
-                .pointer("/state/health")
-                .and_then(Value::as_str)
+            let oom = state.and_then(|s| s.oom_killed) == Some(true);
+            let count = c.raw.restart_count;
+            let health = state
+                .and_then(|s| s.health.as_deref())
                 .map(str::to_ascii_lowercase);
             let mut bad = false;
             if restarting {

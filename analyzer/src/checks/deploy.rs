@@ -25,19 +25,25 @@ pub(crate) fn method(input: &CheckInput) -> CheckResult {
     let mut gaps = Vec::new();
     for node in input.nodes {
         let mut observed: Vec<(String, Evidence)> = Vec::new();
-        for (file, doc, pointer) in [
+        let pointer = "/deploy/method";
+        for (file, method) in [
             (
                 "rocketchat/statistics.json",
-                node.rc_statistics.as_ref(),
-                "/deploy/method",
+                node.rc_statistics
+                    .as_ref()
+                    .and_then(|s| s.deploy.as_ref())
+                    .and_then(|d| d.get("method"))
+                    .and_then(Value::as_str),
             ),
             (
                 "rocketchat/summary.json",
-                node.rocketchat.as_ref(),
-                "/deploy/method",
+                node.rocketchat
+                    .as_ref()
+                    .and_then(|r| r.deploy.as_ref())
+                    .and_then(|d| d.method.as_deref()),
             ),
         ] {
-            if let Some(m) = doc.and_then(|d| d.pointer(pointer)).and_then(Value::as_str) {
+            if let Some(m) = method {
                 observed.push((m.to_string(), Evidence::file(node, file).at(pointer).val(m)));
                 break;
             }
@@ -53,7 +59,7 @@ pub(crate) fn method(input: &CheckInput) -> CheckResult {
                             .at(c.pointer("env"))
                             .val(format!("DEPLOY_METHOD={m}")),
                     ));
-                } else if c.raw.get("env").is_some_and(Value::is_array) {
+                } else if c.env_collected() {
                     // Unset in the container: Rocket.Chat reports `tar`.
                     observed.push((
                         "tar".into(),

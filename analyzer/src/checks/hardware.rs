@@ -8,7 +8,7 @@ use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, cluster_users, conclude,
     processes_of, rc_containers, result,
 };
-use crate::model::{ContainerKind, NodeData, as_f64, as_u64};
+use crate::model::{ContainerKind, NodeData};
 use crate::policy::{Colocation, Resources, Tier};
 
 /// The checks of this area, in report order.
@@ -172,8 +172,8 @@ fn check_cpu(
     let (have, ev) = if let Some(v) = node
         .host
         .as_ref()
-        .and_then(|h| h.pointer("/cpu/logical_cores"))
-        .and_then(as_u64)
+        .and_then(|h| h.cpu.as_ref())
+        .and_then(|c| c.logical_cores)
     {
         (
             v as f64,
@@ -181,12 +181,7 @@ fn check_cpu(
                 .at("/cpu/logical_cores")
                 .val(v),
         )
-    } else if let Some(v) = node
-        .docker_info
-        .as_ref()
-        .and_then(|i| i.get("NCPU"))
-        .and_then(as_u64)
-    {
+    } else if let Some(v) = node.docker_info.as_ref().and_then(|i| i.ncpu) {
         (
             v as f64,
             Evidence::file(node, "docker/info.json").at("/NCPU").val(v),
@@ -211,7 +206,7 @@ fn check_cpu(
     // A CPU limit on a Rocket.Chat container caps what it may use.
     if let Some(cs) = rc_containers(node, input.policy) {
         for c in cs {
-            if let Some(n) = c.raw.get("nano_cpus").and_then(as_f64).filter(|n| *n > 0.0) {
+            if let Some(n) = c.raw.nano_cpus.map(|n| n as f64).filter(|n| *n > 0.0) {
                 let limit = n / 1e9;
                 if limit + 1e-9 < tier.rocketchat.vcpu {
                     return Finding::new(
@@ -249,8 +244,8 @@ fn check_memory(
     let (bytes, ev) = if let Some(v) = node
         .host
         .as_ref()
-        .and_then(|h| h.pointer("/memory/total_bytes"))
-        .and_then(as_u64)
+        .and_then(|h| h.memory.as_ref())
+        .and_then(|m| m.total_bytes)
         .filter(|v| *v > 0)
     {
         (
@@ -262,8 +257,7 @@ fn check_memory(
     } else if let Some(v) = node
         .docker_info
         .as_ref()
-        .and_then(|i| i.get("MemTotal"))
-        .and_then(as_u64)
+        .and_then(|i| i.mem_total)
         .filter(|v| *v > 0)
     {
         (
@@ -295,12 +289,7 @@ fn check_memory(
     }
     if let Some(cs) = rc_containers(node, input.policy) {
         for c in cs {
-            if let Some(limit) = c
-                .raw
-                .get("memory_limit_bytes")
-                .and_then(as_u64)
-                .filter(|l| *l > 0)
-            {
+            if let Some(limit) = c.raw.memory_limit_bytes.filter(|l| *l > 0) {
                 let l = limit as f64 / GIB;
                 if l < tier.rocketchat.memory_gib * tol {
                     return Finding::new(

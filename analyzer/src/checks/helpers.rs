@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::{CheckInput, Evidence};
-use crate::model::{Container, ContainerKind, NodeData, as_u64};
+use crate::model::{Container, ContainerKind, NodeData};
 use crate::policy::{Policy, Version};
+use rcdiag_contract::host::Process;
 
 /// The date support is judged at for `node`: `--as-of`, else the bundle's creation date.
 pub(crate) fn as_of(input: &CheckInput, node: &NodeData) -> Option<jiff::civil::Date> {
@@ -25,11 +26,11 @@ pub(crate) fn rc_containers<'a>(node: &'a NodeData, policy: &Policy) -> Option<V
 }
 
 /// Host processes of kind `kind` (`rocketchat`, `mongod`) with their index.
-pub(crate) fn processes_of<'a>(node: &'a NodeData, kind: &str) -> Vec<(usize, &'a Value)> {
+pub(crate) fn processes_of<'a>(node: &'a NodeData, kind: &str) -> Vec<(usize, &'a Process)> {
     node.processes()
-        .into_iter()
+        .iter()
         .enumerate()
-        .filter(|(_, p)| p.get("kind").and_then(Value::as_str) == Some(kind))
+        .filter(|(_, p)| p.kind.as_deref() == Some(kind))
         .collect()
 }
 
@@ -47,8 +48,8 @@ pub(crate) fn node_rc_version(node: &NodeData, policy: &Policy) -> Option<(Versi
     if let Some(s) = node
         .rocketchat
         .as_ref()
-        .and_then(|r| r.pointer("/version/value"))
-        .and_then(Value::as_str)
+        .and_then(|r| r.version.as_ref())
+        .and_then(|v| v.value.as_deref())
         && let Some(v) = Version::parse(s)
     {
         return Some((
@@ -61,8 +62,7 @@ pub(crate) fn node_rc_version(node: &NodeData, policy: &Policy) -> Option<(Versi
     if let Some(s) = node
         .rc_statistics
         .as_ref()
-        .and_then(|r| r.get("version"))
-        .and_then(Value::as_str)
+        .and_then(|r| r.version.as_deref())
         && let Some(v) = Version::parse(s)
     {
         return Some((
@@ -101,34 +101,38 @@ pub(crate) fn node_rc_version(node: &NodeData, policy: &Policy) -> Option<(Versi
 /// Users that size the installation: concurrent users (else active users), the
 /// largest figure over the nodes (they share one database), with its basis.
 pub(crate) fn cluster_users(nodes: &[NodeData]) -> Option<(u64, &'static str, Evidence)> {
-    let pick = |sources: &[(&str, &str, &'static str)]| -> Option<(u64, &'static str, Evidence)> {
-        let mut best: Option<(u64, &'static str, Evidence)> = None;
-        for n in nodes {
-            for (file, pointer, basis) in sources {
-                let doc = match *file {
-                    "rocketchat/summary.json" => n.rocketchat.as_ref(),
-                    _ => n.rc_statistics.as_ref(),
-                };
-                if let Some(v) = doc.and_then(|d| d.pointer(pointer)).and_then(as_u64) {
-                    if best.as_ref().is_none_or(|b| v > b.0) {
-                        best = Some((v, basis, Evidence::file(n, file).at(*pointer).val(v)));
+    type Read = fn(&NodeData) -> Option<u64>;
+    let concurrent: Read = |n| n.rocketchat.as_ref()?.users.as_ref()?.concurrent;
+    let connected: Read = |n| n.rc_statistics.as_ref()?.total_connected_users;
+    let active_humans: Read = |n| n.rocketchat.as_ref()?.users.as_ref()?.active_humans;
+    let active: Read = |n| n.rc_statistics.as_ref()?.active_users;
+    let pick =
+        |sources: &[(&str, &str, &'static str, Read)]| -> Option<(u64, &'static str, Evidence)> {
+            let mut best: Option<(u64, &'static str, Evidence)> = None;
+            for n in nodes {
+                for (file, pointer, basis, read) in sources {
+                    if let Some(v) = read(n) {
+                        if best.as_ref().is_none_or(|b| v > b.0) {
+                            best = Some((v, basis, Evidence::file(n, file).at(*pointer).val(v)));
+                        }
+                        break;
                     }
-                    break;
                 }
             }
-        }
-        best
-    };
+            best
+        };
     pick(&[
         (
             "rocketchat/summary.json",
             "/users/concurrent",
             "concurrent users",
+            concurrent,
         ),
         (
             "rocketchat/statistics.json",
             "/totalConnectedUsers",
             "concurrent users",
+            connected,
         ),
     ])
     .or_else(|| {
@@ -137,8 +141,14 @@ pub(crate) fn cluster_users(nodes: &[NodeData]) -> Option<(u64, &'static str, Ev
                 "rocketchat/summary.json",
                 "/users/active_humans",
                 "active users",
+                active_humans,
             ),
-            ("rocketchat/statistics.json", "/activeUsers", "active users"),
+            (
+                "rocketchat/statistics.json",
+                "/activeUsers",
+                "active users",
+                active,
+            ),
         ])
     })
 }

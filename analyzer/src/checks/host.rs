@@ -11,12 +11,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::Value;
-
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers,
 };
-use crate::model::{ContainerKind, NodeData, as_f64, as_u64, parse_time};
+use crate::model::{ContainerKind, NodeData, parse_time};
 use crate::policy::Policy;
 
 /// The checks of this area, in report order.
@@ -51,13 +49,12 @@ pub(crate) struct DataMount {
 /// Rocket.Chat and MongoDB containers, else `/`. `None` when `host/host.json` has no
 /// usable `disks`.
 pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMount>> {
-    let disks = node.host.as_ref()?.get("disks")?.as_array()?;
+    let disks = &node.host.as_ref()?.disks;
     let mut paths: Vec<(String, String)> = Vec::new();
     if let Some(root) = node
         .docker_info
         .as_ref()
-        .and_then(|i| i.get("DockerRootDir"))
-        .and_then(Value::as_str)
+        .and_then(|i| i.docker_root_dir.as_deref())
     {
         paths.push((root.to_string(), "Docker root dir".into()));
     } else if node.docker_info.is_some() || node.docker_containers.is_some() {
@@ -68,18 +65,8 @@ pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMo
             .iter()
             .filter(|c| matches!(c.kind, ContainerKind::RocketChat | ContainerKind::MongoDb))
         {
-            for m in c
-                .raw
-                .get("mounts")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(src) = m
-                    .get("source")
-                    .and_then(Value::as_str)
-                    .filter(|s| s.starts_with('/'))
-                {
+            for m in &c.raw.mounts {
+                if let Some(src) = m.source.as_deref().filter(|s| s.starts_with('/')) {
                     paths.push((src.to_string(), format!("mount of {}", c.name)));
                 }
             }
@@ -100,7 +87,7 @@ pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMo
     let mut exact: HashMap<&str, (usize, usize)> = HashMap::new();
     let mut by_parent: HashMap<&str, (usize, usize)> = HashMap::new();
     for (i, d) in disks.iter().enumerate() {
-        let Some(mp) = d.get("mount_point").and_then(Value::as_str) else {
+        let Some(mp) = d.mount_point.as_deref() else {
             continue;
         };
         let key = (mp.len(), i);
@@ -124,18 +111,18 @@ pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMo
         }
         let Some((_, index)) = best else { continue };
         let Some(d) = disks.get(index) else { continue };
-        let mp = d.get("mount_point").and_then(Value::as_str).unwrap_or("/");
+        let mp = d.mount_point.as_deref().unwrap_or("/");
         if !taken.insert(index) {
             continue;
         }
-        let Some(total) = d.get("total_bytes").and_then(as_u64).filter(|t| *t > 0) else {
+        let Some(total) = d.total_bytes.filter(|t| *t > 0) else {
             continue;
         };
         out.push(DataMount {
             index,
             mount_point: mp.to_string(),
             total,
-            available: d.get("available_bytes").and_then(as_u64),
+            available: d.available_bytes,
             reason,
         });
     }
@@ -242,10 +229,11 @@ fn mongo_reference(node: &NodeData, max_window: f64) -> Option<MongoRef> {
         .mongodb_summary
         .as_ref()
         .and_then(|s| {
-            s.pointer("/replica_set/set_name")
-                .or_else(|| s.get("server"))
+            s.replica_set
+                .as_ref()
+                .and_then(|r| r.set_name.as_deref())
+                .or(s.server.as_deref())
         })
-        .and_then(Value::as_str)
         .unwrap_or("mongodb")
         .to_string();
     Some(MongoRef {
@@ -274,11 +262,7 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
     let mut offsets: Vec<(f64, &NodeData)> = Vec::new();
     let mut refs: Vec<(MongoRef, &NodeData)> = Vec::new();
     for node in input.nodes {
-        let clock = node
-            .host
-            .as_ref()
-            .and_then(|h| h.get("clock"))
-            .filter(|c| c.is_object());
+        let clock = node.host.as_ref().and_then(|h| h.clock.as_ref());
         let mref = mongo_reference(node, t.clock_max_window_seconds);
         let Some(clock) = clock else {
             if mref.is_none() {
@@ -300,11 +284,8 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
             refs.push((r, node));
         }
         let ev = |p: &str| Evidence::file(node, "host/host.json").at(format!("/clock/{p}"));
-        let source = clock
-            .get("source")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
-        match clock.get("synchronized").and_then(Value::as_bool) {
+        let source = clock.source.as_deref().unwrap_or("unknown");
+        match clock.synchronized {
             Some(true) => {}
             Some(false) => findings.push(Finding::new(
                 Outcome::Warn,
@@ -323,16 +304,12 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
                 vec![ev("synchronized")],
             )),
         }
-        if let Some(off) = clock
-            .get("offset_seconds")
-            .and_then(as_f64)
-            .filter(|f| f.is_finite())
-        {
+        if let Some(off) = clock.offset_seconds.filter(|f| f.is_finite()) {
             offsets.push((off, node));
             let o = grade(off.abs());
             let msg = format!("{} reports a clock offset of {off:+.3} s", node.hostname());
             findings.push(Finding::new(o, msg, vec![ev("offset_seconds").val(off)]));
-        } else if clock.get("synchronized").and_then(Value::as_bool) == Some(true) {
+        } else if clock.synchronized == Some(true) {
             findings.push(Finding::new(
                 Outcome::Pass,
                 format!("{} is synchronized ({source})", node.hostname()),

@@ -1,8 +1,6 @@
 //! `image.official`: Rocket.Chat runs from an official image, not a custom build or a
 //! manual install on the host (facts §1, §2).
 
-use serde_json::Value;
-
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, process_pointer,
     processes_of, rc_containers,
@@ -30,16 +28,13 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
         // Rocket.Chat running on the host, outside any container: a manual install.
         for (idx, p) in processes_of(node, "rocketchat") {
             rc_seen += 1;
-            let pid = p
-                .get("pid")
-                .map(Value::to_string)
-                .unwrap_or_else(|| "?".into());
-            match p.get("in_container").and_then(Value::as_bool) {
+            let pid = p.pid.map_or_else(|| "?".into(), |pid| pid.to_string());
+            match p.in_container {
                 Some(false) => findings.push(Finding::new(
                     Outcome::Fail,
                     format!("Rocket.Chat process {pid} on {} runs outside any container (a manual install)", node.hostname()),
                     vec![Evidence::file(node, "host/host.json").at(process_pointer(idx, "in_container")).val(
-                        p.get("cmdline").and_then(Value::as_str).unwrap_or("in_container: false"),
+                        p.cmdline.as_deref().unwrap_or("in_container: false"),
                     )],
                 )),
                 Some(true) => {}

@@ -47,8 +47,7 @@ fn mongo_version(node: &NodeData) -> Option<(String, Evidence)> {
     if let Some(s) = node
         .mongodb_summary
         .as_ref()
-        .and_then(|s| s.get("version"))
-        .and_then(Value::as_str)
+        .and_then(|s| s.version.as_deref())
     {
         return Some((
             s.to_string(),
@@ -73,8 +72,7 @@ fn mongo_version(node: &NodeData) -> Option<(String, Evidence)> {
     if let Some(s) = node
         .rc_statistics
         .as_ref()
-        .and_then(|s| s.get("mongoVersion"))
-        .and_then(Value::as_str)
+        .and_then(|s| s.mongo_version.as_deref())
     {
         return Some((
             s.to_string(),
@@ -129,20 +127,16 @@ pub(crate) fn version(input: &CheckInput) -> CheckResult {
         let too_old = node
             .mongodb_summary
             .as_ref()
-            .and_then(|s| s.get("too_old"))
-            .filter(|v| v.is_object());
+            .and_then(|s| s.too_old.as_ref());
         let found = mongo_version(node).or_else(|| {
-            too_old
-                .and_then(|t| t.get("version"))
-                .and_then(Value::as_str)
-                .map(|s| {
-                    (
-                        s.to_string(),
-                        Evidence::file(node, "mongodb/summary.json")
-                            .at("/too_old/version")
-                            .val(s),
-                    )
-                })
+            too_old.and_then(|t| t.version.as_deref()).map(|s| {
+                (
+                    s.to_string(),
+                    Evidence::file(node, "mongodb/summary.json")
+                        .at("/too_old/version")
+                        .val(s),
+                )
+            })
         });
         let Some((rc, rc_ev)) = rc_version else {
             if let Some((m, ev)) = found {
@@ -158,8 +152,8 @@ pub(crate) fn version(input: &CheckInput) -> CheckResult {
             if let Some(t) = too_old {
                 // The driver refused a server older than 4.4 and could not read its version.
                 let msg = t
-                    .get("message")
-                    .and_then(Value::as_str)
+                    .message
+                    .as_deref()
                     .unwrap_or("older than the driver supports");
                 let ev = Evidence::file(node, "mongodb/summary.json")
                     .at("/too_old")
@@ -247,12 +241,8 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
         let rs = node
             .mongodb_summary
             .as_ref()
-            .and_then(|s| s.get("replica_set"))
-            .filter(|v| v.is_object());
-        let state = rs
-            .and_then(|r| r.get("state"))
-            .and_then(Value::as_str)
-            .unwrap_or("unknown");
+            .and_then(|s| s.replica_set.as_ref());
+        let state = rs.and_then(|r| r.state.as_deref()).unwrap_or("unknown");
         match state {
             "standalone" => {
                 findings.push(Finding::new(
@@ -264,16 +254,9 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
             }
             "replica-set" => {
                 let Some(rs) = rs else { continue };
-                let set = rs.get("set_name").and_then(Value::as_str).unwrap_or("?");
-                let primary = rs
-                    .get("primary")
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty());
-                let members: Vec<&Value> = rs
-                    .get("members")
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().collect())
-                    .unwrap_or_default();
+                let set = rs.set_name.as_deref().unwrap_or("?");
+                let primary = rs.primary.as_deref().filter(|p| !p.is_empty());
+                let members = &rs.members;
                 let mut problems = Vec::new();
                 let mut evs = vec![
                     Evidence::file(node, file)
@@ -283,7 +266,7 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
                 if primary.is_none()
                     && !members
                         .iter()
-                        .any(|m| m.get("state").and_then(Value::as_str) == Some("PRIMARY"))
+                        .any(|m| m.state.as_deref() == Some("PRIMARY"))
                 {
                     problems.push((Outcome::Fail, format!("replica set {set} has no primary")));
                     evs.push(
@@ -294,9 +277,9 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
                 }
                 let mut lagging = Vec::new();
                 for (i, m) in members.iter().enumerate() {
-                    let name = m.get("name").and_then(Value::as_str).unwrap_or("?");
-                    let st = m.get("state").and_then(Value::as_str).unwrap_or("?");
-                    let health = m.get("health").and_then(as_f64);
+                    let name = m.name.as_deref().unwrap_or("?");
+                    let st = m.state.as_deref().unwrap_or("?");
+                    let health = m.health;
                     let healthy =
                         health == Some(1.0) && matches!(st, "PRIMARY" | "SECONDARY" | "ARBITER");
                     if !healthy {
@@ -313,8 +296,7 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
                                 .val(format!("{name} {st} health {health:?}")),
                         );
                     } else if let Some(lag) = m
-                        .get("lag_seconds")
-                        .and_then(as_f64)
+                        .lag_seconds
                         .filter(|l| *l > policy.mongodb.max_lag_seconds)
                     {
                         lagging.push(name.to_string());
@@ -372,12 +354,7 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
                 continue;
             }
         }
-        if let Some(b) = node
-            .rc_statistics
-            .as_ref()
-            .and_then(|s| s.get("oplogEnabled"))
-            .and_then(Value::as_bool)
-        {
+        if let Some(b) = node.rc_statistics.as_ref().and_then(|s| s.oplog_enabled) {
             let ev = Evidence::file(node, "rocketchat/statistics.json")
                 .at("/oplogEnabled")
                 .val(b);
@@ -424,8 +401,7 @@ pub(crate) fn storage_engine(input: &CheckInput) -> CheckResult {
         let found = node
             .mongodb_summary
             .as_ref()
-            .and_then(|s| s.get("storage_engine"))
-            .and_then(Value::as_str)
+            .and_then(|s| s.storage_engine.as_deref())
             .map(|s| {
                 (
                     s.to_string(),
@@ -448,8 +424,7 @@ pub(crate) fn storage_engine(input: &CheckInput) -> CheckResult {
             .or_else(|| {
                 node.rc_statistics
                     .as_ref()
-                    .and_then(|s| s.get("mongoStorageEngine"))
-                    .and_then(Value::as_str)
+                    .and_then(|s| s.mongo_storage_engine.as_deref())
                     .map(|s| {
                         (
                             s.to_string(),
@@ -496,7 +471,7 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
                 for c in cs {
                     looked += 1;
                     let env = c.env();
-                    if c.raw.get("env").is_none_or(|e| !e.is_array()) {
+                    if !c.env_collected() {
                         findings.push(Finding::new(
                             Outcome::Unknown,
                             format!(
@@ -523,11 +498,11 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
             None => gaps.push(node.why_missing("docker/containers.json", "docker")),
         }
         for (idx, p) in processes_of(node, "rocketchat") {
-            let Some(env_names) = p.get("env_names").and_then(Value::as_array) else {
+            let Some(env_names) = &p.env_names else {
                 continue;
             };
             looked += 1;
-            for n in env_names.iter().filter_map(Value::as_str) {
+            for n in env_names {
                 if names.iter().any(|x| x == n) {
                     findings.push(Finding::new(
                         Outcome::Fail,

@@ -75,7 +75,7 @@ fn exporter_enabled(node: &NodeData, policy: &Policy) -> Option<(bool, Evidence)
             }
         }
     }
-    if let Some(v) = node.rc_settings.as_ref().and_then(|s| s.get(&m.setting))
+    if let Some(v) = node.rc_settings.as_ref().and_then(|s| s.0.get(&m.setting))
         && let Some(b) = truthy(v)
     {
         return Some((
@@ -85,26 +85,17 @@ fn exporter_enabled(node: &NodeData, policy: &Policy) -> Option<(bool, Evidence)
                 .val(v),
         ));
     }
-    if let Some(v) = node
-        .rocketchat
-        .as_ref()
-        .and_then(|r| r.pointer("/prometheus/enabled"))
-        && let Some(b) = truthy(v)
-    {
+    let summary = node.rocketchat.as_ref()?;
+    if let Some(b) = summary.prometheus.as_ref().and_then(|p| p.enabled) {
         return Some((
             b,
             Evidence::file(node, "rocketchat/summary.json")
                 .at("/prometheus/enabled")
-                .val(v),
+                .val(b),
         ));
     }
-    let endpoints = node
-        .rocketchat
-        .as_ref()
-        .and_then(|r| r.get("endpoints"))
-        .and_then(Value::as_array)?;
-    endpoints.iter().enumerate().find_map(|(i, e)| {
-        (e.pointer("/metrics/ok").and_then(Value::as_bool) == Some(true)).then(|| {
+    summary.endpoints.iter().enumerate().find_map(|(i, e)| {
+        (e.metrics.as_ref().and_then(|m| m.ok) == Some(true)).then(|| {
             (
                 true,
                 Evidence::file(node, "rocketchat/summary.json")

@@ -1,8 +1,6 @@
 //! Remarks about a set of bundles as a whole (different deployments, the same node
 //! twice, different replica sets, far-apart collection times), shown beside the checks.
 
-use serde_json::Value;
-
 use crate::model::NodeData;
 
 /// Remarks about the set of bundles as a whole (e.g. bundles of different deployments).
@@ -14,13 +12,11 @@ pub fn cluster_notes(nodes: &[NodeData]) -> Vec<String> {
         let id = n
             .rocketchat
             .as_ref()
-            .and_then(|r| r.get("unique_id"))
-            .and_then(Value::as_str)
+            .and_then(|r| r.unique_id.as_deref())
             .or_else(|| {
                 n.rc_statistics
                     .as_ref()
-                    .and_then(|s| s.get("uniqueId"))
-                    .and_then(Value::as_str)
+                    .and_then(|s| s.unique_id.as_deref())
             });
         if let Some(id) = id.filter(|s| !s.is_empty()) {
             ids.push((id.to_string(), &n.label));
@@ -55,8 +51,8 @@ pub fn cluster_notes(nodes: &[NodeData]) -> Vec<String> {
         if let Some(s) = n
             .mongodb_summary
             .as_ref()
-            .and_then(|s| s.pointer("/replica_set/set_name"))
-            .and_then(Value::as_str)
+            .and_then(|s| s.replica_set.as_ref())
+            .and_then(|r| r.set_name.as_deref())
             && !s.is_empty()
         {
             sets.push((s.to_string(), &n.label));

@@ -10,7 +10,7 @@ use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, node_key,
     processes_of, rc_containers, result,
 };
-use crate::model::{Container, NodeData, as_u64};
+use crate::model::{Container, NodeData};
 use crate::policy::{Orchestrator, OrchestratorStatus, Policy};
 
 /// The checks of this area, in report order.
@@ -52,14 +52,24 @@ pub(crate) fn orchestrator_of<'p>(
 }
 
 fn platform_of(node: &NodeData) -> Option<(&str, Evidence)> {
-    for (file, doc) in [
-        ("rocketchat/statistics.json", node.rc_statistics.as_ref()),
-        ("rocketchat/summary.json", node.rocketchat.as_ref()),
+    for (file, platform) in [
+        (
+            "rocketchat/statistics.json",
+            node.rc_statistics
+                .as_ref()
+                .and_then(|s| s.deploy.as_ref())
+                .and_then(|d| d.get("platform"))
+                .and_then(Value::as_str),
+        ),
+        (
+            "rocketchat/summary.json",
+            node.rocketchat
+                .as_ref()
+                .and_then(|r| r.deploy.as_ref())
+                .and_then(|d| d.platform.as_deref()),
+        ),
     ] {
-        if let Some(p) = doc
-            .and_then(|d| d.pointer("/deploy/platform"))
-            .and_then(Value::as_str)
-        {
+        if let Some(p) = platform {
             return Some((p, Evidence::file(node, file).at("/deploy/platform").val(p)));
         }
     }
@@ -74,8 +84,8 @@ fn instances(input: &CheckInput) -> Option<(u64, String, Vec<Evidence>)> {
         if let Some(v) = n
             .rocketchat
             .as_ref()
-            .and_then(|r| r.pointer("/instances/live"))
-            .and_then(as_u64)
+            .and_then(|r| r.instances.as_ref())
+            .and_then(|i| i.live)
             && best.as_ref().is_none_or(|b| v > b.0)
         {
             best = Some((
@@ -110,7 +120,7 @@ fn instances(input: &CheckInput) -> Option<(u64, String, Vec<Evidence>)> {
             }
         }
         for (idx, p) in processes_of(n, "rocketchat") {
-            if p.get("in_container").and_then(Value::as_bool) == Some(false) {
+            if p.in_container == Some(false) {
                 any = true;
                 count += 1;
                 evs.push(
@@ -141,19 +151,22 @@ fn instances(input: &CheckInput) -> Option<(u64, String, Vec<Evidence>)> {
 fn users(nodes: &[NodeData]) -> Option<(u64, Evidence)> {
     let mut best: Option<(u64, Evidence)> = None;
     for n in nodes {
-        for (file, doc, pointer) in [
+        for (file, pointer, users) in [
             (
                 "rocketchat/summary.json",
-                n.rocketchat.as_ref(),
                 "/users/active_humans",
+                n.rocketchat
+                    .as_ref()
+                    .and_then(|r| r.users.as_ref())
+                    .and_then(|u| u.active_humans),
             ),
             (
                 "rocketchat/statistics.json",
-                n.rc_statistics.as_ref(),
                 "/activeUsers",
+                n.rc_statistics.as_ref().and_then(|s| s.active_users),
             ),
         ] {
-            if let Some(v) = doc.and_then(|d| d.pointer(pointer)).and_then(as_u64) {
+            if let Some(v) = users {
                 if best.as_ref().is_none_or(|b| v > b.0) {
                     best = Some((v, Evidence::file(n, file).at(pointer).val(v)));
                 }
@@ -224,7 +237,7 @@ pub(crate) fn orchestrated(input: &CheckInput) -> CheckResult {
             });
         }
         for (idx, p) in processes_of(n, "rocketchat") {
-            if p.get("in_container").and_then(Value::as_bool) == Some(false) {
+            if p.in_container == Some(false) {
                 managed.push(Finding::new(
                     Outcome::Fail,
                     format!(

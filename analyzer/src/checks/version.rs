@@ -2,8 +2,6 @@
 //! its support window at the as-of date (facts §4), and every instance runs the same
 //! version.
 
-use serde_json::Value;
-
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, as_of, conclude,
     node_rc_version, rc_containers, result,
@@ -182,7 +180,8 @@ pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
     for node in input.nodes {
         let h = node.hostname();
         if let Some(r) = &node.rocketchat {
-            if let Some(s) = r.pointer("/version/value").and_then(Value::as_str) {
+            let version = r.version.as_ref();
+            if let Some(s) = version.and_then(|v| v.value.as_deref()) {
                 push(
                     s,
                     format!("{h} summary"),
@@ -191,9 +190,13 @@ pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
                         .val(s),
                 );
             }
-            if let Some(src) = r.pointer("/version/sources").and_then(Value::as_object) {
-                for (k, v) in src {
-                    if let Some(s) = v.as_str() {
+            if let Some(src) = version.and_then(|v| v.sources.as_ref()) {
+                // In the agent's order (the contract's map is sorted), then any other.
+                const ORDER: [&str; 4] = ["statistics", "image_tag", "startup_log", "api_info"];
+                let known = ORDER.iter().filter_map(|k| src.get_key_value(*k));
+                let others = src.iter().filter(|(k, _)| !ORDER.contains(&k.as_str()));
+                for (k, v) in known.chain(others) {
+                    if let Some(s) = v.as_deref() {
                         push(
                             s,
                             format!("{h} {k}"),
@@ -204,15 +207,9 @@ pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
                     }
                 }
             }
-            for (i, e) in r
-                .get("endpoints")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if let Some(s) = e.pointer("/api_info/version").and_then(Value::as_str) {
-                    let c = e.get("container").and_then(Value::as_str).unwrap_or("?");
+            for (i, e) in r.endpoints.iter().enumerate() {
+                if let Some(s) = e.api_info.as_ref().and_then(|a| a.version.as_deref()) {
+                    let c = e.container.as_deref().unwrap_or("?");
                     push(
                         s,
                         format!("{h} /api/info of {c}"),
@@ -226,8 +223,7 @@ pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
         if let Some(s) = node
             .rc_statistics
             .as_ref()
-            .and_then(|r| r.get("version"))
-            .and_then(Value::as_str)
+            .and_then(|r| r.version.as_deref())
         {
             push(
                 s,

@@ -11,6 +11,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::model::NodeData;
+use rcdiag_contract::docker;
+
+/// A typed field as the JSON value a change shows.
+fn jv<T: Clone + Into<Value>>(x: &Option<T>) -> Option<Value> {
+    x.clone().map(Into::into)
+}
 use crate::report::sanitize_line;
 
 /// The value of [`DiffReport::schema`].
@@ -88,10 +94,6 @@ fn side(file: &str, n: &NodeData) -> DiffSide {
     }
 }
 
-fn ptr<'a>(v: &'a Option<Value>, pointer: &str) -> Option<&'a Value> {
-    v.as_ref()?.pointer(pointer).filter(|v| !v.is_null())
-}
-
 struct Collect {
     changes: Vec<Change>,
 }
@@ -154,9 +156,11 @@ impl Collect {
 
 /// The Rocket.Chat version a node reports: summary first, then statistics, then the startup box.
 fn rc_version(n: &NodeData) -> Option<Value> {
-    ptr(&n.rocketchat, "/version/value")
-        .or_else(|| ptr(&n.rc_statistics, "/version"))
-        .cloned()
+    n.rocketchat
+        .as_ref()
+        .and_then(|r| r.version.as_ref()?.value.clone())
+        .or_else(|| n.rc_statistics.as_ref()?.version.clone())
+        .map(Value::String)
         .or_else(|| {
             n.startup_versions
                 .last()
@@ -164,19 +168,15 @@ fn rc_version(n: &NodeData) -> Option<Value> {
         })
 }
 
-fn containers(n: &NodeData) -> BTreeMap<String, &Value> {
+fn containers(n: &NodeData) -> BTreeMap<String, &docker::Container> {
     let mut map = BTreeMap::new();
-    if let Some(arr) = n.docker_containers.as_ref().and_then(Value::as_array) {
-        for (i, c) in arr.iter().enumerate() {
+    if let Some(arr) = n.docker_containers.as_ref() {
+        for (i, c) in arr.0.iter().enumerate() {
             let name = c
-                .get("name")
-                .and_then(Value::as_str)
+                .name
+                .as_deref()
                 .map(|s| s.trim_start_matches('/').to_string())
-                .or_else(|| {
-                    c.get("id")
-                        .and_then(Value::as_str)
-                        .map(|s| s.chars().take(12).collect())
-                })
+                .or_else(|| c.id.as_deref().map(|s| s.chars().take(12).collect()))
                 .unwrap_or_else(|| format!("#{i}"));
             map.insert(name, c);
         }
@@ -186,12 +186,12 @@ fn containers(n: &NodeData) -> BTreeMap<String, &Value> {
 
 fn disks(n: &NodeData) -> BTreeMap<String, (f64, f64)> {
     let mut map = BTreeMap::new();
-    if let Some(arr) = ptr(&n.host, "/disks").and_then(Value::as_array) {
-        for d in arr {
+    if let Some(host) = &n.host {
+        for d in &host.disks {
             let (Some(mount), Some(total), Some(avail)) = (
-                d.get("mount_point").and_then(Value::as_str),
-                d.get("total_bytes").and_then(Value::as_f64),
-                d.get("available_bytes").and_then(Value::as_f64),
+                d.mount_point.as_deref(),
+                d.total_bytes.map(|b| b as f64),
+                d.available_bytes.map(|b| b as f64),
             ) else {
                 continue;
             };
@@ -260,6 +260,7 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     };
 
     // Rocket.Chat.
+    let (old_rc, new_rc) = (old.rocketchat.as_ref(), new.rocketchat.as_ref());
     c.both(
         "rocketchat",
         "Rocket.Chat",
@@ -267,53 +268,40 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
         rc_version(old).as_ref(),
         rc_version(new).as_ref(),
     );
-    for f in ["method", "platform"] {
-        let p = format!("/deploy/{f}");
-        c.both(
-            "rocketchat",
-            "deploy",
-            f,
-            ptr(&old.rocketchat, &p),
-            ptr(&new.rocketchat, &p),
-        );
-    }
-    for f in ["live", "total"] {
-        let p = format!("/instances/{f}");
-        c.both(
-            "rocketchat",
-            "instances",
-            f,
-            ptr(&old.rocketchat, &p),
-            ptr(&new.rocketchat, &p),
-        );
+    type Summary = rcdiag_contract::rocketchat::SummaryFile;
+    type Read = fn(&Summary) -> Option<Value>;
+    let fields: [(&str, &str, Read); 4] = [
+        ("deploy", "method", |s| jv(&s.deploy.as_ref()?.method)),
+        ("deploy", "platform", |s| jv(&s.deploy.as_ref()?.platform)),
+        ("instances", "live", |s| jv(&s.instances.as_ref()?.live)),
+        ("instances", "total", |s| jv(&s.instances.as_ref()?.total)),
+    ];
+    for (item, f, read) in fields {
+        let (o, n) = (old_rc.and_then(read), new_rc.and_then(read));
+        c.both("rocketchat", item, f, o.as_ref(), n.as_ref());
     }
 
     // MongoDB.
-    c.both(
-        "mongodb",
-        "MongoDB",
-        "version",
-        ptr(&old.mongodb_summary, "/version"),
-        ptr(&new.mongodb_summary, "/version"),
-    );
-    c.both(
-        "mongodb",
-        "MongoDB",
-        "storage_engine",
-        ptr(&old.mongodb_summary, "/storage_engine"),
-        ptr(&new.mongodb_summary, "/storage_engine"),
-    );
-    c.both(
-        "mongodb",
-        "replica set",
-        "state",
-        ptr(&old.mongodb_summary, "/replica_set/state"),
-        ptr(&new.mongodb_summary, "/replica_set/state"),
-    );
+    type Mongo = rcdiag_contract::mongodb::SummaryFile;
+    type ReadMongo = fn(&Mongo) -> Option<Value>;
+    let mongo_fields: [(&str, &str, ReadMongo); 3] = [
+        ("MongoDB", "version", |s| jv(&s.version)),
+        ("MongoDB", "storage_engine", |s| jv(&s.storage_engine)),
+        ("replica set", "state", |s| {
+            jv(&s.replica_set.as_ref()?.state)
+        }),
+    ];
+    let (om, nm) = (old.mongodb_summary.as_ref(), new.mongodb_summary.as_ref());
+    for (item, field, read) in mongo_fields {
+        let (o, n) = (om.and_then(read), nm.and_then(read));
+        c.both("mongodb", item, field, o.as_ref(), n.as_ref());
+    }
+    // The member count, when a replica set view was collected.
     let members = |n: &NodeData| {
-        ptr(&n.mongodb_summary, "/replica_set/members")
-            .and_then(Value::as_array)
-            .map(|a| Value::from(a.len()))
+        n.mongodb_summary
+            .as_ref()
+            .and_then(|s| s.replica_set.as_ref())
+            .map(|r| Value::from(r.members.len()))
     };
     c.both(
         "mongodb",
@@ -335,7 +323,7 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
                         name,
                         "",
                         None,
-                        n.get("image").cloned().or(Some(Value::Null)),
+                        jv(&n.image).or(Some(Value::Null)),
                         None,
                     );
                 }
@@ -344,50 +332,29 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
                         "containers",
                         name,
                         "",
-                        o.get("image").cloned().or(Some(Value::Null)),
+                        jv(&o.image).or(Some(Value::Null)),
                         None,
                         None,
                     );
                 }
                 (Some(o), Some(n)) => {
-                    c.both("containers", name, "image", o.get("image"), n.get("image"));
-                    if o.get("image") == n.get("image") {
-                        c.both(
-                            "containers",
-                            name,
-                            "image_id",
-                            o.get("image_id"),
-                            n.get("image_id"),
-                        );
+                    let state = |c: &docker::Container| c.state.clone().unwrap_or_default();
+                    let (os, ns) = (state(o), state(n));
+                    let fields = [
+                        ("image", jv(&o.image), jv(&n.image)),
+                        ("image_id", jv(&o.image_id), jv(&n.image_id)),
+                        ("restart_count", jv(&o.restart_count), jv(&n.restart_count)),
+                        ("status", jv(&os.status), jv(&ns.status)),
+                        ("health", jv(&os.health), jv(&ns.health)),
+                        ("oom_killed", jv(&os.oom_killed), jv(&ns.oom_killed)),
+                    ];
+                    for (field, ov, nv) in fields {
+                        // The image id matters only when the image reference is the same.
+                        if field == "image_id" && o.image != n.image {
+                            continue;
+                        }
+                        c.both("containers", name, field, ov.as_ref(), nv.as_ref());
                     }
-                    c.both(
-                        "containers",
-                        name,
-                        "restart_count",
-                        o.get("restart_count"),
-                        n.get("restart_count"),
-                    );
-                    c.both(
-                        "containers",
-                        name,
-                        "status",
-                        o.pointer("/state/status"),
-                        n.pointer("/state/status"),
-                    );
-                    c.both(
-                        "containers",
-                        name,
-                        "health",
-                        o.pointer("/state/health"),
-                        n.pointer("/state/health"),
-                    );
-                    c.both(
-                        "containers",
-                        name,
-                        "oom_killed",
-                        o.pointer("/state/oom_killed"),
-                        n.pointer("/state/oom_killed"),
-                    );
                 }
                 (None, None) => {}
             }
@@ -395,7 +362,8 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     }
 
     // Settings (allow-listed only: that is all a bundle holds).
-    if let (Some(Value::Object(o)), Some(Value::Object(n))) = (&old.rc_settings, &new.rc_settings) {
+    if let (Some(o), Some(n)) = (&old.rc_settings, &new.rc_settings) {
+        let (o, n) = (&o.0, &n.0);
         let keys: BTreeSet<&String> = o.keys().chain(n.keys()).collect();
         for k in keys {
             c.push(
@@ -410,15 +378,15 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     }
 
     // Users.
-    for f in ["total", "active_humans", "online", "concurrent"] {
-        let p = format!("/users/{f}");
-        c.both(
-            "users",
-            "users",
-            f,
-            ptr(&old.rocketchat, &p),
-            ptr(&new.rocketchat, &p),
-        );
+    let fields: [(&str, Read); 4] = [
+        ("total", |s| jv(&s.users.as_ref()?.total)),
+        ("active_humans", |s| jv(&s.users.as_ref()?.active_humans)),
+        ("online", |s| jv(&s.users.as_ref()?.online)),
+        ("concurrent", |s| jv(&s.users.as_ref()?.concurrent)),
+    ];
+    for (f, read) in fields {
+        let (o, n) = (old_rc.and_then(read), new_rc.and_then(read));
+        c.both("users", "users", f, o.as_ref(), n.as_ref());
     }
 
     // Disks.
@@ -463,20 +431,37 @@ pub fn diff_nodes(old_file: &str, old: &NodeData, new_file: &str, new: &NodeData
     }
 
     // Host and Docker engine.
-    for (field, p) in [
-        ("os", "/os/version"),
-        ("kernel", "/os/kernel"),
-        ("logical_cores", "/cpu/logical_cores"),
-        ("memory_total_bytes", "/memory/total_bytes"),
-    ] {
-        c.both("host", "host", field, ptr(&old.host, p), ptr(&new.host, p));
+    let host_fields = |n: &NodeData| {
+        let h = n.host.as_ref();
+        let os = h.and_then(|h| h.os.as_ref());
+        [
+            ("os", os.and_then(|o| jv(&o.version))),
+            ("kernel", os.and_then(|o| jv(&o.kernel))),
+            (
+                "logical_cores",
+                h.and_then(|h| jv(&h.cpu.as_ref()?.logical_cores)),
+            ),
+            (
+                "memory_total_bytes",
+                h.and_then(|h| jv(&h.memory.as_ref()?.total_bytes)),
+            ),
+        ]
+    };
+    for ((field, o), (_, n)) in host_fields(old).into_iter().zip(host_fields(new)) {
+        c.both("host", "host", field, o.as_ref(), n.as_ref());
     }
     c.both(
         "docker",
         "engine",
         "version",
-        ptr(&old.docker_info, "/ServerVersion"),
-        ptr(&new.docker_info, "/ServerVersion"),
+        old.docker_info
+            .as_ref()
+            .and_then(|i| jv(&i.server_version))
+            .as_ref(),
+        new.docker_info
+            .as_ref()
+            .and_then(|i| jv(&i.server_version))
+            .as_ref(),
     );
 
     // Log signatures newly seen (counts include hits beyond the kept examples).

@@ -39,13 +39,19 @@ fn node(host: &str, machine: Option<&str>, created: &str) -> NodeData {
 fn finds_version_container_and_restart_changes() {
     let mut a = node("n1", Some("sha256:aa"), "2026-11-01T00:00:00Z");
     let mut b = node("n1", Some("sha256:aa"), "2026-11-20T00:00:00Z");
-    a.rocketchat = Some(json!({"version": {"value": "8.4.0"}, "users": {"total": 10}}));
-    b.rocketchat = Some(json!({"version": {"value": "8.5.0"}, "users": {"total": 12}}));
-    a.docker_containers = Some(json!([
+    a.set_json(
+        "rocketchat/summary.json",
+        json!({"version": {"value": "8.4.0"}, "users": {"total": 10}}),
+    );
+    b.set_json(
+        "rocketchat/summary.json",
+        json!({"version": {"value": "8.5.0"}, "users": {"total": 12}}),
+    );
+    a.set_json("docker/containers.json", json!([
         {"name": "rc", "image": "rocketchat/rocket.chat:8.4.0", "restart_count": 0, "state": {"status": "running"}},
         {"name": "/gone", "image": "x:1"}
     ]));
-    b.docker_containers = Some(json!([
+    b.set_json("docker/containers.json", json!([
         {"name": "rc", "image": "rocketchat/rocket.chat:8.5.0", "restart_count": 4, "state": {"status": "running"}},
         {"name": "mongo-2", "image": "mongo:8.0"}
     ]));

@@ -1,7 +1,7 @@
 //! The containers of a node as the checks see them: what each one is (Rocket.Chat,
 //! MongoDB, ...) and where its fields are in `docker/containers.json`.
 
-use serde_json::Value;
+use rcdiag_contract::docker;
 
 use super::*;
 
@@ -24,8 +24,8 @@ pub enum ContainerKind {
 pub struct Container<'a> {
     /// Index in `docker/containers.json` (for JSON pointers).
     pub index: usize,
-    /// The raw entry.
-    pub raw: &'a Value,
+    /// The entry, as the contract reads it.
+    pub raw: &'a docker::Container,
     /// Name (without a leading `/`), or the id when there is no name.
     pub name: String,
     /// Image reference as configured (falls back to the image's first repo tag when
@@ -40,20 +40,20 @@ pub struct Container<'a> {
 impl<'a> Container<'a> {
     pub(super) fn new(
         index: usize,
-        raw: &'a Value,
+        raw: &'a docker::Container,
         node: &NodeData,
         policy: &Policy,
     ) -> Container<'a> {
-        let s = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |f: &Option<String>| f.clone().unwrap_or_default();
         let name = {
-            let n = s("name");
+            let n = s(&raw.name);
             let n = n.trim_start_matches('/').to_string();
-            if n.is_empty() { s("id") } else { n }
+            if n.is_empty() { s(&raw.id) } else { n }
         };
-        let mut image = s("image");
+        let mut image = s(&raw.image);
         let mut image_ref = ImageRef::parse(&image);
         if image_ref.repository.is_empty()
-            && let Some(tag) = node.image_tag_by_id(&s("image_id"))
+            && let Some(tag) = node.image_tag_by_id(&s(&raw.image_id))
         {
             image = tag;
             image_ref = ImageRef::parse(&image);
@@ -101,14 +101,18 @@ impl<'a> Container<'a> {
         ContainerKind::Other
     }
 
-    /// Environment as `(name, value)` pairs (entries that are not strings are skipped).
+    /// Whether the environment was collected (`env` is a list of strings).
+    pub fn env_collected(&self) -> bool {
+        self.raw.env.is_some()
+    }
+
+    /// Environment as `(name, value)` pairs (none when it was not collected).
     pub fn env(&self) -> Vec<(String, String)> {
         self.raw
-            .get("env")
-            .and_then(Value::as_array)
+            .env
+            .as_ref()
             .map(|a| {
                 a.iter()
-                    .filter_map(Value::as_str)
                     .map(|e| match e.split_once('=') {
                         Some((k, v)) => (k.to_string(), v.to_string()),
                         None => (e.to_string(), String::new()),
@@ -128,36 +132,35 @@ impl<'a> Container<'a> {
 
     /// Container labels.
     pub fn labels(&self) -> BTreeMap<String, String> {
-        self.raw.get("labels").map(string_map).unwrap_or_default()
+        self.raw.labels.clone().unwrap_or_default()
     }
 
     /// Image labels: `image_labels` of the entry, else the image's labels in
     /// `docker/images.json`; `None` when neither was collected.
     pub fn image_labels(&self, node: &NodeData) -> Option<BTreeMap<String, String>> {
-        match self.raw.get("image_labels") {
-            Some(v) if v.is_object() => Some(string_map(v)),
-            Some(Value::Null) | None => {
-                let id = self.raw.get("image_id").and_then(Value::as_str)?;
-                node.image_labels_by_id(id)
-            }
-            Some(_) => None,
+        match &self.raw.image_labels {
+            Some(labels) => Some(labels.clone()),
+            None => node.image_labels_by_id(self.raw.image_id.as_deref()?),
         }
     }
 
     /// `state.status` (`running`, `restarting`, `exited`, ...), lowercased.
     pub fn status(&self) -> Option<String> {
-        self.raw
-            .pointer("/state/status")
-            .and_then(Value::as_str)
+        self.state()
+            .and_then(|s| s.status.as_deref())
             .map(str::to_ascii_lowercase)
     }
 
     /// Whether it runs (`state.running`, else status `running`).
     pub fn running(&self) -> Option<bool> {
-        self.raw
-            .pointer("/state/running")
-            .and_then(Value::as_bool)
+        self.state()
+            .and_then(|s| s.running)
             .or_else(|| self.status().map(|s| s == "running"))
+    }
+
+    /// `state`, when collected.
+    pub fn state(&self) -> Option<&docker::ContainerState> {
+        self.raw.state.as_ref()
     }
 
     /// JSON pointer of this entry in `docker/containers.json`.

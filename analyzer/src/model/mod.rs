@@ -1,18 +1,30 @@
 //! The node model: one verified bundle read into memory once.
 //!
-//! JSON files are small and kept as `serde_json::Value` (bundles are untrusted, so
-//! every accessor tolerates missing fields and wrong types). Memory is bounded per
-//! bundle whatever it holds: each file is read only up to [`MAX_JSON_BYTES`], parsed
-//! under a budget of [`MAX_FILE_VALUE_BYTES`] of values (a file past it is recorded in
-//! `load_problems` and left out, so its checks say `unknown` with the reason), all
-//! files of one bundle together under [`MAX_NODE_VALUE_BYTES`], and only the
-//! `mongodb/*.json` files a check reads are kept. Logs are never held whole: they are
-//! streamed through the log scanner (`crate::logscan`), and only the lines matching a
-//! policy signature (capped) and the versions announced in startup boxes are kept.
+//! Each collector file is held as its type from the typed contract `rcdiag-contract`
+//! (`host/host.json` as [`rcdiag_contract::host::HostFile`], `docker/containers.json`
+//! as [`rcdiag_contract::docker::ContainersFile`], ...), so checks, the container view,
+//! `diff` and `explore` read fields, not pointer strings. The contract reads leniently
+//! (bundles are untrusted): a field of the wrong type reads as absent, and every check
+//! says `unknown` with a reason when a field it needs is absent; a top level of the
+//! wrong shape is recorded in `load_problems` with the contract's message. Only the
+//! raw server replies `mongodb/<command>.json` stay `serde_json::Value` (the server's
+//! own documents, read by pointer into them). Evidence pointers in reports are the
+//! JSON pointers of the fields in the files, as before.
+//!
+//! Memory is bounded per bundle whatever it holds: each file is read only up to
+//! [`MAX_JSON_BYTES`], parsed under a budget of [`MAX_FILE_VALUE_BYTES`] of values
+//! (a file past it is recorded in `load_problems` and left out, so its checks say
+//! `unknown` with the reason), then converted into its type (the `Value` is dropped;
+//! the structs its list elements become are charged to the budget too), all files of
+//! one bundle together under [`MAX_NODE_VALUE_BYTES`], and only the `mongodb/*.json`
+//! files a check reads are kept. Logs are never held whole: they are streamed through
+//! the log scanner (`crate::logscan`), and only the lines matching a policy signature
+//! (capped) and the versions announced in startup boxes are kept.
 
 use std::collections::BTreeMap;
 
 use rcdiag_bundle::{Bundle, Manifest, TrustStatus};
+use rcdiag_contract as contract;
 use serde_json::Value;
 
 pub use crate::image_ref::ImageRef;
@@ -25,11 +37,11 @@ mod container;
 mod read;
 
 pub use container::{Container, ContainerKind};
-use read::read_json;
 pub use read::{
     MAX_FILE_VALUE_BYTES, MAX_JSON_BYTES, MAX_NODE_VALUE_BYTES, MONGODB_COMMANDS_READ,
     parse_bounded,
 };
+use read::{read_json, read_typed};
 
 /// Everything the checks need from one bundle (one node).
 #[derive(Debug, Clone)]
@@ -42,23 +54,23 @@ pub struct NodeData {
     /// Whether the signer is trusted.
     pub trust: TrustStatus,
     /// `host/host.json`.
-    pub host: Option<Value>,
+    pub host: Option<contract::host::HostFile>,
     /// `docker/containers.json`.
-    pub docker_containers: Option<Value>,
+    pub docker_containers: Option<contract::docker::ContainersFile>,
     /// `docker/info.json`.
-    pub docker_info: Option<Value>,
+    pub docker_info: Option<contract::docker::InfoFile>,
     /// `docker/images.json`.
-    pub docker_images: Option<Value>,
+    pub docker_images: Option<contract::docker::ImagesFile>,
     /// `mongodb/summary.json`.
-    pub mongodb_summary: Option<Value>,
+    pub mongodb_summary: Option<contract::mongodb::SummaryFile>,
     /// `mongodb/<command>.json` by command name (`buildInfo`, `serverStatus`, ...).
     pub mongodb: BTreeMap<String, Value>,
     /// `rocketchat/summary.json`.
-    pub rocketchat: Option<Value>,
+    pub rocketchat: Option<contract::rocketchat::SummaryFile>,
     /// `rocketchat/settings.json`.
-    pub rc_settings: Option<Value>,
+    pub rc_settings: Option<contract::rocketchat::SettingsFile>,
     /// `rocketchat/statistics.json`.
-    pub rc_statistics: Option<Value>,
+    pub rc_statistics: Option<contract::rocketchat::StatisticsFile>,
     /// Signature hits found while loading (capped per signature).
     pub log_matches: Vec<LogMatch>,
     /// Log files scanned (bundle paths).
@@ -66,7 +78,7 @@ pub struct NodeData {
     /// `(file, version)` from `Rocket.Chat Version:` lines of startup boxes.
     pub startup_versions: Vec<(String, String)>,
     /// `logs/index.json`.
-    pub logs_index: Option<Value>,
+    pub logs_index: Option<contract::logs::IndexFile>,
     /// Hits per signature id, including those beyond the cap.
     pub log_match_counts: BTreeMap<String, u64>,
     /// `(file, version)` from `MongoDB Version:` lines of startup boxes.
@@ -128,15 +140,15 @@ impl NodeData {
         let paths: Vec<String> = bundle.entries().iter().map(|f| f.path.clone()).collect();
         let mut budget = MAX_NODE_VALUE_BYTES;
         let b = &mut budget;
-        node.host = read_json(bundle, &mut node, "host/host.json", b)?;
-        node.docker_containers = read_json(bundle, &mut node, "docker/containers.json", b)?;
-        node.docker_info = read_json(bundle, &mut node, "docker/info.json", b)?;
-        node.docker_images = read_json(bundle, &mut node, "docker/images.json", b)?;
-        node.mongodb_summary = read_json(bundle, &mut node, "mongodb/summary.json", b)?;
-        node.rocketchat = read_json(bundle, &mut node, "rocketchat/summary.json", b)?;
-        node.rc_settings = read_json(bundle, &mut node, "rocketchat/settings.json", b)?;
-        node.rc_statistics = read_json(bundle, &mut node, "rocketchat/statistics.json", b)?;
-        node.logs_index = read_json(bundle, &mut node, "logs/index.json", b)?;
+        node.host = read_typed(bundle, &mut node, "host/host.json", b)?;
+        node.docker_containers = read_typed(bundle, &mut node, "docker/containers.json", b)?;
+        node.docker_info = read_typed(bundle, &mut node, "docker/info.json", b)?;
+        node.docker_images = read_typed(bundle, &mut node, "docker/images.json", b)?;
+        node.mongodb_summary = read_typed(bundle, &mut node, "mongodb/summary.json", b)?;
+        node.rocketchat = read_typed(bundle, &mut node, "rocketchat/summary.json", b)?;
+        node.rc_settings = read_typed(bundle, &mut node, "rocketchat/settings.json", b)?;
+        node.rc_statistics = read_typed(bundle, &mut node, "rocketchat/statistics.json", b)?;
+        node.logs_index = read_typed(bundle, &mut node, "logs/index.json", b)?;
         for path in &paths {
             if let Some(name) = path
                 .strip_prefix("mongodb/")
@@ -155,6 +167,102 @@ impl NodeData {
         let found = LogScanner::new(policy).scan_entries(bundle, &logs)?;
         node.set_log_findings(found);
         Ok(node)
+    }
+
+    /// Converts a parsed file into its contract type; a top level of the wrong shape
+    /// is recorded in `load_problems` (with the contract's message) and gives `None`.
+    fn typed<T: contract::BundleFile>(&mut self, path: &str, v: Value) -> Option<T> {
+        match contract::from_value::<T>(path, v) {
+            Ok(t) => {
+                self.load_problems.remove(path);
+                Some(t)
+            }
+            Err(e) => {
+                self.load_problems.insert(
+                    path.to_string(),
+                    crate::report::sanitize_line(&e.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Sets the file at bundle path `path` from JSON, as [`NodeData::load`] would
+    /// read it: into its contract type, a top level of the wrong shape recorded in
+    /// `load_problems`; `Value::Null` removes the file. For tests and tools that
+    /// build a node by hand (`node.set_json("host/host.json", json!({...}))`).
+    pub fn set_json(&mut self, path: &str, value: Value) {
+        if value.is_null() {
+            self.load_problems.remove(path);
+        }
+        let v = (!value.is_null()).then_some(value);
+        macro_rules! set {
+            ($field:ident) => {
+                self.$field = v.and_then(|v| self.typed(path, v))
+            };
+        }
+        match path {
+            "host/host.json" => set!(host),
+            "docker/containers.json" => {
+                set!(docker_containers);
+                self.image_index = std::sync::OnceLock::new();
+            }
+            "docker/info.json" => set!(docker_info),
+            "mongodb/summary.json" => set!(mongodb_summary),
+            "rocketchat/summary.json" => set!(rocketchat),
+            "rocketchat/settings.json" => set!(rc_settings),
+            "rocketchat/statistics.json" => set!(rc_statistics),
+            "logs/index.json" => set!(logs_index),
+            "docker/images.json" => {
+                set!(docker_images);
+                self.image_index = std::sync::OnceLock::new();
+            }
+            _ => {
+                if let Some(name) = path
+                    .strip_prefix("mongodb/")
+                    .and_then(|n| n.strip_suffix(".json"))
+                {
+                    match v {
+                        Some(v) => self.mongodb.insert(name.to_string(), v),
+                        None => self.mongodb.remove(name),
+                    };
+                } else {
+                    panic!("set_json: {path} is not a file the model holds");
+                }
+            }
+        }
+    }
+
+    /// The file at bundle path `path` as JSON (its typed form serialized back; fields
+    /// absent or of the wrong type are `null`), `None` when the node does not hold it.
+    pub fn json_of(&self, path: &str) -> Option<Value> {
+        fn j<T: serde::Serialize>(t: &Option<T>) -> Option<Value> {
+            t.as_ref()
+                .map(|t| serde_json::to_value(t).expect("contract types serialize"))
+        }
+        match path {
+            "host/host.json" => j(&self.host),
+            "docker/containers.json" => j(&self.docker_containers),
+            "docker/info.json" => j(&self.docker_info),
+            "mongodb/summary.json" => j(&self.mongodb_summary),
+            "rocketchat/summary.json" => j(&self.rocketchat),
+            "rocketchat/settings.json" => j(&self.rc_settings),
+            "rocketchat/statistics.json" => j(&self.rc_statistics),
+            "logs/index.json" => j(&self.logs_index),
+            "docker/images.json" => j(&self.docker_images),
+            _ => path
+                .strip_prefix("mongodb/")
+                .and_then(|n| n.strip_suffix(".json"))
+                .and_then(|n| self.mongodb.get(n).cloned()),
+        }
+    }
+
+    /// Edits the file at `path` as JSON and reads it back into its type (see
+    /// [`NodeData::set_json`]); a missing file starts as `null`.
+    pub fn edit_json(&mut self, path: &str, edit: impl FnOnce(&mut Value)) {
+        let mut v = self.json_of(path).unwrap_or(Value::Null);
+        edit(&mut v);
+        self.set_json(path, v);
     }
 
     /// Scans one log (any reader) line by line, recording signature hits and startup
@@ -237,36 +345,30 @@ impl NodeData {
     }
 
     /// The containers of `docker/containers.json`; `None` when the file is missing or
-    /// not an array (entries that are not objects are skipped).
+    /// not a list (entries that are not objects are left out by the contract).
     pub fn containers(&self, policy: &Policy) -> Option<Vec<Container<'_>>> {
-        let arr = self.docker_containers.as_ref()?.as_array()?;
+        let arr = &self.docker_containers.as_ref()?.0;
         Some(
             arr.iter()
                 .enumerate()
-                .filter(|(_, v)| v.is_object())
                 .map(|(i, v)| Container::new(i, v, self, policy))
                 .collect(),
         )
     }
 
     /// Host processes of `host/host.json` (`processes`), if any.
-    pub fn processes(&self) -> Vec<&Value> {
-        self.host
-            .as_ref()
-            .and_then(|h| h.get("processes"))
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter(|v| v.is_object()).collect())
-            .unwrap_or_default()
+    pub fn processes(&self) -> &[contract::host::Process] {
+        self.host.as_ref().map_or(&[], |h| h.processes.as_slice())
     }
 
     /// The image `image_id` of `docker/images.json` (the first one with that id).
-    fn image_by_id(&self, image_id: &str) -> Option<&Value> {
-        let images = self.docker_images.as_ref()?.as_array()?;
+    fn image_by_id(&self, image_id: &str) -> Option<&contract::docker::Image> {
+        let images = &self.docker_images.as_ref()?.0;
         let index = self.image_index.get_or_init(|| {
             let mut index = std::collections::HashMap::with_capacity(images.len());
             for (i, img) in images.iter().enumerate() {
-                if let Some(id) = img.get("id").and_then(Value::as_str) {
-                    index.entry(id.to_string()).or_insert(i);
+                if let Some(id) = &img.id {
+                    index.entry(id.clone()).or_insert(i);
                 }
             }
             index
@@ -276,17 +378,12 @@ impl NodeData {
 
     /// Labels of image `image_id` from `docker/images.json`.
     pub fn image_labels_by_id(&self, image_id: &str) -> Option<BTreeMap<String, String>> {
-        self.image_by_id(image_id)?.get("labels").map(string_map)
+        self.image_by_id(image_id)?.labels.clone()
     }
 
     /// First repo tag of image `image_id` from `docker/images.json`.
     pub fn image_tag_by_id(&self, image_id: &str) -> Option<String> {
-        let img = self.image_by_id(image_id)?;
-        img.get("repo_tags")?
-            .as_array()?
-            .iter()
-            .find_map(|t| t.as_str())
-            .map(str::to_string)
+        self.image_by_id(image_id)?.repo_tags.first().cloned()
     }
 }
 

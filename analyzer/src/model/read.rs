@@ -2,6 +2,7 @@
 //! past them is recorded, not held).
 
 use rcdiag_bundle::Bundle;
+use rcdiag_contract::BundleFile;
 use serde_json::Value;
 
 use super::NodeData;
@@ -17,6 +18,68 @@ pub const MAX_NODE_VALUE_BYTES: usize = 40 << 20;
 /// The `mongodb/<command>.json` files some check or `diff` reads; others are not kept.
 pub const MONGODB_COMMANDS_READ: &[&str] = &["buildInfo", "serverStatus", "replSetGetStatus"];
 
+/// Reads `path` into its contract type `T` (see [`read_json`] for the byte and memory
+/// caps): the parsed `Value` is converted with [`rcdiag_contract::from_value`] and
+/// dropped. A top level of the wrong shape, or a typed form past the budget, is
+/// recorded in `load_problems` and gives `None`.
+pub(super) fn read_typed<T: BundleFile>(
+    bundle: &mut Bundle,
+    node: &mut NodeData,
+    path: &str,
+    budget: &mut usize,
+) -> Result<Option<T>, rcdiag_bundle::Error> {
+    let before = *budget;
+    let Some(v) = read_json(bundle, node, path, budget)? else {
+        return Ok(None);
+    };
+    // The typed form moves the strings and unknown fields of the `Value` but gives
+    // every object of a list a struct of its own, larger than its `Value` (a
+    // `docker::Container` is over a kilobyte where `{}` costs a few dozen bytes):
+    // charge that too, so a file of many tiny objects stays within the budget.
+    let structs = objects_in_lists(&v).saturating_mul(MAX_STRUCT_BYTES);
+    let allowed = before.min(MAX_FILE_VALUE_BYTES);
+    let spent = before - *budget;
+    if spent.saturating_add(structs) > allowed {
+        node.load_problems.insert(
+            path.to_string(),
+            format!(
+                "its records take more than {} MiB of memory: too large to analyze",
+                allowed >> 20
+            ),
+        );
+        *budget = before;
+        return Ok(None);
+    }
+    *budget = budget.saturating_sub(structs);
+    Ok(node.typed(path, v))
+}
+
+/// The largest struct of the contract a list element becomes (`docker::Container`).
+const MAX_STRUCT_BYTES: usize = {
+    let c = std::mem::size_of::<rcdiag_contract::docker::Container>();
+    let h = std::mem::size_of::<rcdiag_contract::host::Process>();
+    if c > h { c } else { h }
+};
+
+/// Objects that are elements of a list, at any depth (iteratively: no recursion on
+/// hostile nesting).
+fn objects_in_lists(v: &Value) -> usize {
+    let mut n = 0usize;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                n += a.iter().filter(|x| x.is_object()).count();
+                stack.extend(a.iter());
+            }
+            Value::Object(o) => stack.extend(o.values()),
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Reads `path` under the byte cap and parses it under the memory budget.
 pub(super) fn read_json(
     bundle: &mut Bundle,
     node: &mut NodeData,

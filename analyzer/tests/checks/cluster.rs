@@ -6,7 +6,9 @@ use super::*;
 fn cluster_notes_flag_different_deployments_and_duplicates() {
     let a = healthy("a", "n1");
     let mut b = healthy("b", "n2");
-    b.rocketchat.as_mut().unwrap()["unique_id"] = json!("ws-2");
+    b.edit_json("rocketchat/summary.json", |doc| {
+        doc["unique_id"] = json!("ws-2");
+    });
     let notes = cluster_notes(&[a.clone(), b]);
     assert!(
         notes.iter().any(|n| n.contains("different deployments")

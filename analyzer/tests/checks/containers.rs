@@ -11,7 +11,9 @@ fn containers_restarting_all_outcomes() {
         "none of 4 containers",
     );
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["restart_count"] = json!(5);
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["restart_count"] = json!(5);
+    });
     expect(
         &[n],
         "containers.restarting",
@@ -19,7 +21,9 @@ fn containers_restarting_all_outcomes() {
         "restarted 5 times",
     );
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["restart_count"] = json!(12);
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["restart_count"] = json!(12);
+    });
     expect(
         &[n],
         "containers.restarting",
@@ -27,7 +31,9 @@ fn containers_restarting_all_outcomes() {
         "restarted 12 times",
     );
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["state"]["status"] = json!("restarting");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["state"]["status"] = json!("restarting");
+    });
     expect(
         &[n],
         "containers.restarting",
@@ -35,10 +41,14 @@ fn containers_restarting_all_outcomes() {
         "is restarting",
     );
     let mut n = healthy("a", "n1");
-    containers_mut(&mut n)[1]["state"]["oom_killed"] = json!(true);
+    n.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap()[1]["state"]["oom_killed"] = json!(true);
+    });
     expect(&[n], "containers.restarting", Outcome::Fail, "OOM");
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["state"]["health"] = json!("unhealthy");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["state"]["health"] = json!("unhealthy");
+    });
     expect(&[n], "containers.restarting", Outcome::Warn, "unhealthy");
     let mut n = healthy("a", "n1");
     no_docker(&mut n);

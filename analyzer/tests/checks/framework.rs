@@ -52,19 +52,22 @@ fn empty_node_gives_unknown_never_pass() {
 #[test]
 fn wrong_types_do_not_crash_or_pass() {
     let mut n = NodeData::new("bad.rcdiag", manifest("node1"));
-    n.host = Some(json!("not an object"));
-    n.docker_containers = Some(json!({"not": "an array"}));
-    n.docker_info = Some(json!([1, 2, 3]));
-    n.docker_images = Some(json!(42));
-    n.mongodb_summary =
-        Some(json!({"version": 8, "replica_set": "yes", "storage_engine": ["wiredTiger"]}));
+    n.set_json("host/host.json", json!("not an object"));
+    n.set_json("docker/containers.json", json!({"not": "an array"}));
+    n.set_json("docker/info.json", json!([1, 2, 3]));
+    n.set_json("docker/images.json", json!(42));
+    n.set_json(
+        "mongodb/summary.json",
+        json!({"version": 8, "replica_set": "yes", "storage_engine": ["wiredTiger"]}),
+    );
     n.mongodb
         .insert("buildInfo".into(), json!({"reply": {"version": {"x": 1}}}));
-    n.rocketchat = Some(
-        json!({"version": {"value": 851}, "users": {"concurrent": "many"}, "instances": {"live": -1}, "endpoints": "none"}),
+    n.set_json("rocketchat/summary.json", json!({"version": {"value": 851}, "users": {"concurrent": "many"}, "instances": {"live": -1}, "endpoints": "none"}),);
+    n.set_json("rocketchat/settings.json", json!(null));
+    n.set_json(
+        "rocketchat/statistics.json",
+        json!({"deploy": "docker", "version": ["8.5.1"]}),
     );
-    n.rc_settings = Some(json!(null));
-    n.rc_statistics = Some(json!({"deploy": "docker", "version": ["8.5.1"]}));
     let results = run(&[n]);
     for id in [
         "image.official",
@@ -85,8 +88,34 @@ fn wrong_types_do_not_crash_or_pass() {
     }
     // Containers with wrong inner types.
     let mut n = healthy("a.rcdiag", "node1");
-    containers_mut(&mut n).push(json!({"name": 5, "image": null, "env": "X=1", "labels": [], "state": 7, "restart_count": "many"}));
-    containers_mut(&mut n).push(json!("just a string"));
+    n.edit_json("docker/containers.json", |v| { v.as_array_mut().unwrap().push(json!({"name": 5, "image": null, "env": "X=1", "labels": [], "state": 7, "restart_count": "many"})); });
+    n.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().push(json!("just a string"));
+    });
     let results = run(&[n]);
     assert_eq!(get(&results, "image.official").outcome, Outcome::Pass);
+}
+
+#[test]
+fn a_top_level_of_the_wrong_shape_is_a_load_problem_its_checks_name() {
+    let mut n = healthy("bad.rcdiag", "node1");
+    n.set_json("host/host.json", json!(["not", "an object"]));
+    n.set_json("docker/info.json", serde_json::Value::Null);
+    assert!(n.host.is_none());
+    let problem = &n.load_problems["host/host.json"];
+    assert!(
+        problem.contains("host/host.json holds a list where an object was expected"),
+        "{problem}"
+    );
+    let r = expect(
+        &[n],
+        "hardware.cpu",
+        Outcome::Unknown,
+        "present but unusable",
+    );
+    assert!(
+        r.message.contains("an object was expected"),
+        "{}",
+        r.message
+    );
 }

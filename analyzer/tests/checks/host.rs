@@ -11,11 +11,15 @@ fn host_disk_free_pass_warn_fail_unknown() {
         "60.0% free",
     );
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["disks"][0]["available_bytes"] = json!(15_000_000_000u64);
+    n.edit_json("host/host.json", |v| {
+        v["disks"][0]["available_bytes"] = json!(15_000_000_000u64);
+    });
     expect(&[n.clone()], "host.disk-free", Outcome::Warn, "under 20%");
-    n.host.as_mut().unwrap()["disks"][0]["available_bytes"] = json!(5_000_000_000u64);
+    n.edit_json("host/host.json", |v| {
+        v["disks"][0]["available_bytes"] = json!(5_000_000_000u64);
+    });
     expect(&[n.clone()], "host.disk-free", Outcome::Fail, "under 10%");
-    n.host = None;
+    n.set_json("host/host.json", serde_json::Value::Null);
     skip_collector(&mut n, "host", "deselected with --skip host");
     expect(
         &[n],
@@ -70,15 +74,19 @@ fn host_clock_pass_single_node() {
 #[test]
 fn host_clock_warn_not_synchronized() {
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["clock"] =
-        json!({"wall_clock": "2026-11-26T05:00:00Z", "source": "none", "synchronized": false});
+    n.edit_json("host/host.json", |v| {
+        v["clock"] =
+            json!({"wall_clock": "2026-11-26T05:00:00Z", "source": "none", "synchronized": false});
+    });
     expect(&[n], "host.clock-skew", Outcome::Warn, "not synchronized");
 }
 
 #[test]
 fn host_clock_fail_large_offset() {
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["clock"]["offset_seconds"] = json!(45.0);
+    n.edit_json("host/host.json", |v| {
+        v["clock"]["offset_seconds"] = json!(45.0);
+    });
     expect(&[n], "host.clock-skew", Outcome::Fail, "+45.000 s");
 }
 
@@ -108,9 +116,13 @@ fn host_clock_cross_node_through_mongodb() {
 fn host_clock_cross_node_offset_spread() {
     let a = healthy("a", "n1");
     let mut b = healthy("b", "n2");
-    b.host.as_mut().unwrap()["clock"]["offset_seconds"] = json!(-0.9);
+    b.edit_json("host/host.json", |v| {
+        v["clock"]["offset_seconds"] = json!(-0.9);
+    });
     let mut a2 = a.clone();
-    a2.host.as_mut().unwrap()["clock"]["offset_seconds"] = json!(0.9);
+    a2.edit_json("host/host.json", |v| {
+        v["clock"]["offset_seconds"] = json!(0.9);
+    });
     expect(
         &[a2, b],
         "host.clock-skew",
@@ -123,7 +135,7 @@ fn host_clock_cross_node_offset_spread() {
 #[test]
 fn host_clock_unknown() {
     let mut n = healthy("a", "n1");
-    n.host = None;
+    n.set_json("host/host.json", serde_json::Value::Null);
     skip_collector(&mut n, "host", "deselected");
     expect(
         &[n],

@@ -53,7 +53,9 @@ fn image_official_by_container() {
     ];
     for (edit, outcome, needle) in rows {
         let mut n = healthy("a", "n1");
-        edit(rc_mut(&mut n));
+        n.edit_json("docker/containers.json", |v| {
+            edit(&mut v[0]);
+        });
         expect(&[n], "image.official", outcome, needle);
     }
 }
@@ -61,7 +63,9 @@ fn image_official_by_container() {
 #[test]
 fn image_official_fail_custom_repository() {
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["image"] = json!("acme/rocketchat-custom:8.5.1");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image"] = json!("acme/rocketchat-custom:8.5.1");
+    });
     let r = expect(&[n], "image.official", Outcome::Fail, "custom build");
     assert_eq!(
         r.evidence[0].value.as_deref(),
@@ -72,7 +76,7 @@ fn image_official_fail_custom_repository() {
 #[test]
 fn image_official_fail_host_process() {
     let mut n = healthy("a", "n1");
-    n.host.as_mut().unwrap()["processes"] = json!([{"pid": 4242, "kind": "rocketchat", "name": "node", "cmdline": "node main.js", "env_names": ["ROOT_URL", "MONGO_URL"], "in_container": false, "container_id": null}]);
+    n.edit_json("host/host.json", |v| { v["processes"] = json!([{"pid": 4242, "kind": "rocketchat", "name": "node", "cmdline": "node main.js", "env_names": ["ROOT_URL", "MONGO_URL"], "in_container": false, "container_id": null}]); });
     let r = expect(
         &[n],
         "image.official",
@@ -106,12 +110,9 @@ fn image_official_unknown_without_docker() {
 #[test]
 fn image_official_labels_from_images_json() {
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)
-        .as_object_mut()
-        .unwrap()
-        .remove("image_labels");
-    n.docker_images = Some(
-        json!([{"id": "sha256:rc", "repo_tags": ["registry.rocket.chat/rocketchat/rocket.chat:8.5.1"], "labels": {"maintainer": "buildmaster@rocket.chat"}}]),
-    );
+    n.edit_json("docker/containers.json", |v| {
+        v[0].as_object_mut().unwrap().remove("image_labels");
+    });
+    n.set_json("docker/images.json", json!([{"id": "sha256:rc", "repo_tags": ["registry.rocket.chat/rocketchat/rocket.chat:8.5.1"], "labels": {"maintainer": "buildmaster@rocket.chat"}}]),);
     expect(&[n], "image.official", Outcome::Pass, "official image");
 }

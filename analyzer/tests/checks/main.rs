@@ -106,7 +106,7 @@ fn healthy(label: &str, host: &str) -> NodeData {
     n.trust = TrustStatus::Trusted {
         principals: vec![host.into()],
     };
-    n.host = Some(json!({
+    n.set_json("host/host.json", json!({
         "collected_at": "2026-11-26T05:00:00Z", "hostname": host,
         "cpu": {"logical_cores": 8, "physical_cores": 4},
         "memory": {"total_bytes": 16u64 << 30, "available_bytes": 8u64 << 30},
@@ -118,25 +118,30 @@ fn healthy(label: &str, host: &str) -> NodeData {
         "in_container": false, "host_proc_visible": true,
         "processes": []
     }));
-    n.docker_info =
-        Some(json!({"DockerRootDir": "/var/lib/docker", "NCPU": 8, "MemTotal": 16u64 << 30}));
-    n.docker_containers = Some(json!([
-        rc_container("registry.rocket.chat/rocketchat/rocket.chat:8.5.1"),
-        other_container(
-            "rocketchat-mongodb-1",
-            "mongodb/mongodb-community-server:8.0-ubi8"
-        ),
-        other_container("rocketchat-prometheus-1", "prom/prometheus:v3.1.0"),
-        other_container("rocketchat-grafana-1", "grafana/grafana:11.4.0"),
-    ]));
-    n.docker_images = Some(json!([]));
-    n.mongodb_summary = Some(json!({
+    n.set_json(
+        "docker/info.json",
+        json!({"DockerRootDir": "/var/lib/docker", "NCPU": 8, "MemTotal": 16u64 << 30}),
+    );
+    n.set_json(
+        "docker/containers.json",
+        json!([
+            rc_container("registry.rocket.chat/rocketchat/rocket.chat:8.5.1"),
+            other_container(
+                "rocketchat-mongodb-1",
+                "mongodb/mongodb-community-server:8.0-ubi8"
+            ),
+            other_container("rocketchat-prometheus-1", "prom/prometheus:v3.1.0"),
+            other_container("rocketchat-grafana-1", "grafana/grafana:11.4.0"),
+        ]),
+    );
+    n.set_json("docker/images.json", json!([]));
+    n.set_json("mongodb/summary.json", json!({
         "server": "mongodb:27017", "version": "8.0.4", "storage_engine": "wiredTiger",
         "replica_set": {"state": "replica-set", "set_name": "rs0", "primary": "mongodb:27017",
                         "members": [{"name": "mongodb:27017", "state": "PRIMARY", "health": 1, "lag_seconds": 0}], "error": null},
         "too_old": null, "database": "rocketchat"
     }));
-    n.rocketchat = Some(json!({
+    n.set_json("rocketchat/summary.json", json!({
         "version": {"value": "8.5.1", "sources": {"statistics": "8.5.1", "image_tag": "8.5.1", "startup_log": "8.5.1", "api_info": null}},
         "unique_id": "ws-1",
         "users": {"total": 30, "active_humans": 25, "online": 10, "concurrent": 20, "concurrent_source": "statistics.totalConnectedUsers"},
@@ -145,8 +150,11 @@ fn healthy(label: &str, host: &str) -> NodeData {
         "prometheus": {"enabled": true, "port": 9458},
         "endpoints": []
     }));
-    n.rc_settings = Some(json!({"Prometheus_Enabled": true}));
-    n.rc_statistics = Some(json!({
+    n.set_json(
+        "rocketchat/settings.json",
+        json!({"Prometheus_Enabled": true}),
+    );
+    n.set_json("rocketchat/statistics.json", json!({
         "version": "8.5.1", "uniqueId": "ws-1", "activeUsers": 25, "totalConnectedUsers": 20,
         "deploy": {"method": "docker", "platform": "compose"}, "mongoVersion": "8.0.4", "mongoStorageEngine": "wiredTiger"
     }));
@@ -199,17 +207,6 @@ fn expect(nodes: &[NodeData], id: &str, outcome: Outcome, needle: &str) -> Check
     r
 }
 
-fn containers_mut(n: &mut NodeData) -> &mut Vec<Value> {
-    n.docker_containers
-        .as_mut()
-        .and_then(Value::as_array_mut)
-        .expect("containers array")
-}
-
-fn rc_mut(n: &mut NodeData) -> &mut Value {
-    &mut containers_mut(n)[0]
-}
-
 fn skip_collector(n: &mut NodeData, name: &str, reason: &str) {
     for c in &mut n.manifest.collectors {
         if c.name == name {
@@ -220,9 +217,9 @@ fn skip_collector(n: &mut NodeData, name: &str, reason: &str) {
 }
 
 fn no_docker(n: &mut NodeData) {
-    n.docker_containers = None;
-    n.docker_info = None;
-    n.docker_images = None;
+    n.set_json("docker/containers.json", serde_json::Value::Null);
+    n.set_json("docker/info.json", serde_json::Value::Null);
+    n.set_json("docker/images.json", serde_json::Value::Null);
     skip_collector(
         n,
         "docker",
@@ -232,9 +229,15 @@ fn no_docker(n: &mut NodeData) {
 
 /// `n` announcing Rocket.Chat `v` everywhere a version shows.
 fn with_version(mut n: NodeData, v: &str) -> NodeData {
-    n.rocketchat.as_mut().unwrap()["version"] = json!({"value": v, "sources": {}});
-    n.rc_statistics.as_mut().unwrap()["version"] = json!(v);
-    rc_mut(&mut n)["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["version"] = json!({"value": v, "sources": {}});
+    });
+    n.edit_json("rocketchat/statistics.json", |doc| {
+        doc["version"] = json!(v);
+    });
+    n.edit_json("docker/containers.json", |doc| {
+        doc[0]["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
+    });
     n.startup_versions = vec![("logs/rocketchat-rocketchat-1.log".into(), v.into())];
     n
 }

@@ -3,7 +3,9 @@
 use super::*;
 
 fn with_mongo(mut n: NodeData, v: &str) -> NodeData {
-    n.mongodb_summary.as_mut().unwrap()["version"] = json!(v);
+    n.edit_json("mongodb/summary.json", |doc| {
+        doc["version"] = json!(v);
+    });
     n
 }
 
@@ -43,25 +45,20 @@ fn mongodb_version_by_versions() {
 #[test]
 fn mongodb_version_fail_too_old() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary = Some(
-        json!({"version": null, "too_old": {"message": "Server reports wire version 8, but this driver requires at least 9 (MongoDB 4.4)", "version": null}}),
-    );
-    n.rc_statistics
-        .as_mut()
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .remove("mongoVersion");
+    n.set_json("mongodb/summary.json", json!({"version": null, "too_old": {"message": "Server reports wire version 8, but this driver requires at least 9 (MongoDB 4.4)", "version": null}}),);
+    n.edit_json("rocketchat/statistics.json", |doc| {
+        doc.as_object_mut().unwrap().remove("mongoVersion");
+    });
     expect(&[n], "mongodb.version", Outcome::Fail, "older than 4.4");
 }
 
 #[test]
 fn mongodb_version_unknown_and_fallbacks() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary = None;
+    n.set_json("mongodb/summary.json", serde_json::Value::Null);
     // statistics.mongoVersion is a fallback.
     expect(&[n.clone()], "mongodb.version", Outcome::Pass, "8.0.4");
-    n.rc_statistics = None;
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     skip_collector(&mut n, "mongodb", "no MongoDB URI");
     expect(
         &[n],
@@ -84,25 +81,32 @@ fn mongodb_replica_set_pass() {
 #[test]
 fn mongodb_replica_set_fail_standalone() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"] =
-        json!({"state": "standalone", "error": "not a replica set"});
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"] = json!({"state": "standalone", "error": "not a replica set"});
+    });
     expect(&[n], "mongodb.replica-set", Outcome::Fail, "standalone");
 }
 
 #[test]
 fn mongodb_replica_set_fail_no_primary_or_unhealthy() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["primary"] = json!(null);
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] =
-        json!([{"name": "m1:27017", "state": "SECONDARY", "health": 1}]);
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"]["primary"] = json!(null);
+    });
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"]["members"] =
+            json!([{"name": "m1:27017", "state": "SECONDARY", "health": 1}]);
+    });
     expect(
         &[n.clone()],
         "mongodb.replica-set",
         Outcome::Fail,
         "no primary",
     );
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["primary"] = json!("m1:27017");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] = json!([{"name": "m1:27017", "state": "PRIMARY", "health": 1}, {"name": "m2:27017", "state": "(not reachable/healthy)", "health": 0}]);
+    n.edit_json("mongodb/summary.json", |v| {
+        v["replica_set"]["primary"] = json!("m1:27017");
+    });
+    n.edit_json("mongodb/summary.json", |v| { v["replica_set"]["members"] = json!([{"name": "m1:27017", "state": "PRIMARY", "health": 1}, {"name": "m2:27017", "state": "(not reachable/healthy)", "health": 0}]); });
     expect(
         &[n],
         "mongodb.replica-set",
@@ -114,17 +118,19 @@ fn mongodb_replica_set_fail_no_primary_or_unhealthy() {
 #[test]
 fn mongodb_replica_set_warn_lag_and_size() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["replica_set"]["members"] = json!([{"name": "m1", "state": "PRIMARY", "health": 1, "lag_seconds": 0}, {"name": "m2", "state": "SECONDARY", "health": 1, "lag_seconds": 300}]);
+    n.edit_json("mongodb/summary.json", |v| { v["replica_set"]["members"] = json!([{"name": "m1", "state": "PRIMARY", "health": 1, "lag_seconds": 0}, {"name": "m2", "state": "SECONDARY", "health": 1, "lag_seconds": 300}]); });
     expect(&[n], "mongodb.replica-set", Outcome::Warn, "lags 300 s");
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["users"]["concurrent"] = json!(100);
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["users"]["concurrent"] = json!(100);
+    });
     expect(&[n], "mongodb.replica-set", Outcome::Warn, "recommends 3");
 }
 
 #[test]
 fn mongodb_replica_set_from_raw_reply_and_unknown() {
     let mut n = healthy("a", "n1");
-    n.mongodb_summary = None;
+    n.set_json("mongodb/summary.json", serde_json::Value::Null);
     n.mongodb.insert("replSetGetStatus".into(), json!({"ok": false, "error": {"code": 76, "code_name": "NoReplicationEnabled", "message": "not running with --replSet"}}));
     expect(
         &[n.clone()],
@@ -133,14 +139,16 @@ fn mongodb_replica_set_from_raw_reply_and_unknown() {
         "NoReplicationEnabled",
     );
     n.mongodb.clear();
-    n.rc_statistics.as_mut().unwrap()["oplogEnabled"] = json!(true);
+    n.edit_json("rocketchat/statistics.json", |doc| {
+        doc["oplogEnabled"] = json!(true);
+    });
     expect(
         &[n.clone()],
         "mongodb.replica-set",
         Outcome::Unknown,
         "member health was not collected",
     );
-    n.rc_statistics = None;
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     n.startup_oplog = vec![("logs/rc.log".into(), "Disabled".into())];
     expect(
         &[n.clone()],
@@ -166,15 +174,17 @@ fn mongodb_storage_engine_pass_fail_unknown() {
         "wiredTiger",
     );
     let mut n = healthy("a", "n1");
-    n.mongodb_summary.as_mut().unwrap()["storage_engine"] = json!("mmapv1");
+    n.edit_json("mongodb/summary.json", |v| {
+        v["storage_engine"] = json!("mmapv1");
+    });
     expect(
         &[n.clone()],
         "mongodb.storage-engine",
         Outcome::Fail,
         "mmapv1",
     );
-    n.mongodb_summary = None;
-    n.rc_statistics = None;
+    n.set_json("mongodb/summary.json", serde_json::Value::Null);
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     expect(
         &[n],
         "mongodb.storage-engine",
@@ -192,10 +202,12 @@ fn mongodb_bypass_flags_pass_fail_unknown() {
         "none of BYPASS_MONGO_VALIDATION",
     );
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["env"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("BYPASS_OPLOG_VALIDATION=true"));
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("BYPASS_OPLOG_VALIDATION=true"));
+    });
     let r = expect(
         &[n],
         "mongodb.bypass-flags",
@@ -207,10 +219,12 @@ fn mongodb_bypass_flags_pass_fail_unknown() {
         Some("BYPASS_OPLOG_VALIDATION")
     );
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["env"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("SKIP_MONGODEPRECATION_CHECK="));
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("SKIP_MONGODEPRECATION_CHECK="));
+    });
     expect(&[n], "mongodb.bypass-flags", Outcome::Pass, "none of");
     let mut n = healthy("a", "n1");
     no_docker(&mut n);
@@ -220,7 +234,7 @@ fn mongodb_bypass_flags_pass_fail_unknown() {
         Outcome::Unknown,
         "docker collector was skipped",
     );
-    n.host.as_mut().unwrap()["processes"] = json!([{"pid": 7, "kind": "rocketchat", "env_names": ["ROOT_URL", "BYPASS_NODEJS_VALIDATION"], "in_container": false}]);
+    n.edit_json("host/host.json", |v| { v["processes"] = json!([{"pid": 7, "kind": "rocketchat", "env_names": ["ROOT_URL", "BYPASS_NODEJS_VALIDATION"], "in_container": false}]); });
     expect(
         &[n],
         "mongodb.bypass-flags",

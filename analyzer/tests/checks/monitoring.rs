@@ -15,25 +15,35 @@ fn monitoring_prometheus_pass() {
 #[test]
 fn monitoring_prometheus_warn_disabled() {
     let mut n = healthy("a", "n1");
-    n.rc_settings = Some(json!({"Prometheus_Enabled": false}));
+    n.set_json(
+        "rocketchat/settings.json",
+        json!({"Prometheus_Enabled": false}),
+    );
     expect(&[n], "monitoring.prometheus", Outcome::Warn, "disabled");
 }
 
 #[test]
 fn monitoring_prometheus_env_overrides_setting() {
     let mut n = healthy("a", "n1");
-    n.rc_settings = Some(json!({"Prometheus_Enabled": false}));
-    rc_mut(&mut n)["env"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("OVERWRITE_SETTING_Prometheus_Enabled=true"));
+    n.set_json(
+        "rocketchat/settings.json",
+        json!({"Prometheus_Enabled": false}),
+    );
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("OVERWRITE_SETTING_Prometheus_Enabled=true"));
+    });
     expect(&[n], "monitoring.prometheus", Outcome::Pass, "enabled");
 }
 
 #[test]
 fn monitoring_prometheus_warn_no_scraper() {
     let mut n = healthy("a", "n1");
-    containers_mut(&mut n).remove(2);
+    n.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().remove(2);
+    });
     expect(
         &[n.clone()],
         "monitoring.prometheus",
@@ -41,15 +51,17 @@ fn monitoring_prometheus_warn_no_scraper() {
         "nothing on these nodes scrapes it",
     );
     // compose scrape labels count as a scraper.
-    rc_mut(&mut n)["labels"]["prometheus.io/scrape"] = json!("true");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["labels"]["prometheus.io/scrape"] = json!("true");
+    });
     expect(&[n], "monitoring.prometheus", Outcome::Pass, "scraper");
 }
 
 #[test]
 fn monitoring_prometheus_unknown() {
     let mut n = healthy("a", "n1");
-    n.rc_settings = None;
-    n.rocketchat = None;
+    n.set_json("rocketchat/settings.json", serde_json::Value::Null);
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
     skip_collector(&mut n, "rocketchat", "no MongoDB URI");
     expect(
         &[n],
@@ -68,7 +80,9 @@ fn monitoring_grafana_pass_warn_unknown() {
         "Grafana",
     );
     let mut n = healthy("a", "n1");
-    containers_mut(&mut n).remove(3);
+    n.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().remove(3);
+    });
     expect(
         &[n.clone()],
         "monitoring.grafana",
@@ -88,9 +102,13 @@ fn monitoring_grafana_pass_warn_unknown() {
 fn monitoring_grafana_on_another_node() {
     let a = healthy("a", "n1");
     let mut b = healthy("b", "n2");
-    containers_mut(&mut b).remove(3);
+    b.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().remove(3);
+    });
     let mut a2 = a.clone();
-    containers_mut(&mut a2).remove(3);
+    a2.edit_json("docker/containers.json", |v| {
+        v.as_array_mut().unwrap().remove(3);
+    });
     expect(&[a, b], "monitoring.grafana", Outcome::Pass, "Grafana");
     let _ = a2;
 }

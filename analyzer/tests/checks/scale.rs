@@ -15,42 +15,62 @@ fn scale_pass_not_scaled() {
 #[test]
 fn scale_pass_scaled_with_compose() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["instances"]["live"] = json!(3);
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["instances"]["live"] = json!(3);
+    });
     expect(&[n], "scale.orchestrated", Outcome::Pass, "is orchestrated");
 }
 
 #[test]
 fn scale_fail_scaled_plain_docker() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["instances"]["live"] = json!(2);
-    rc_mut(&mut n)["labels"] = json!({});
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["instances"]["live"] = json!(2);
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["labels"] = json!({});
+    });
     expect(&[n], "scale.orchestrated", Outcome::Fail, "plain container");
 }
 
 #[test]
 fn scale_fail_scaled_by_users_swarm() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["users"]["active_humans"] = json!(2500);
-    rc_mut(&mut n)["labels"] = json!({"com.docker.swarm.service.name": "rc_rocketchat", "com.docker.stack.namespace": "rc"});
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["users"]["active_humans"] = json!(2500);
+    });
+    n.edit_json("docker/containers.json", |v| { v[0]["labels"] = json!({"com.docker.swarm.service.name": "rc_rocketchat", "com.docker.stack.namespace": "rc"}); });
     expect(&[n], "scale.orchestrated", Outcome::Fail, "Docker Swarm");
 }
 
 #[test]
 fn scale_warn_kubernetes_without_helm() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["instances"]["live"] = json!(3);
-    n.rocketchat.as_mut().unwrap()["deploy"]["platform"] = json!("selfinstall");
-    rc_mut(&mut n)["labels"] =
-        json!({"io.kubernetes.pod.name": "rc-0", "io.kubernetes.pod.namespace": "chat"});
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["instances"]["live"] = json!(3);
+    });
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["deploy"]["platform"] = json!("selfinstall");
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["labels"] =
+            json!({"io.kubernetes.pod.name": "rc-0", "io.kubernetes.pod.namespace": "chat"});
+    });
     expect(&[n], "scale.orchestrated", Outcome::Warn, "Helm");
 }
 
 #[test]
 fn scale_pass_helm_by_env() {
     let mut n = healthy("a", "n1");
-    n.rocketchat.as_mut().unwrap()["instances"]["live"] = json!(3);
-    rc_mut(&mut n)["labels"] = json!({"io.kubernetes.pod.name": "rc-0"});
-    rc_mut(&mut n)["env"] = json!(["DEPLOY_METHOD=docker", "DEPLOY_PLATFORM=helm-chart"]);
+    n.edit_json("rocketchat/summary.json", |doc| {
+        doc["instances"]["live"] = json!(3);
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["labels"] = json!({"io.kubernetes.pod.name": "rc-0"});
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["env"] = json!(["DEPLOY_METHOD=docker", "DEPLOY_PLATFORM=helm-chart"]);
+    });
     expect(
         &[n],
         "scale.orchestrated",
@@ -64,13 +84,10 @@ fn scale_counts_containers_across_bundles() {
     let mut a = healthy("a", "n1");
     let mut b = healthy("b", "n2");
     for n in [&mut a, &mut b] {
-        n.rocketchat = None;
-        n.rc_statistics
-            .as_mut()
-            .unwrap()
-            .as_object_mut()
-            .unwrap()
-            .remove("activeUsers");
+        n.set_json("rocketchat/summary.json", serde_json::Value::Null);
+        n.edit_json("rocketchat/statistics.json", |doc| {
+            doc.as_object_mut().unwrap().remove("activeUsers");
+        });
     }
     let r = expect(
         &[a.clone(), b.clone()],
@@ -91,8 +108,8 @@ fn scale_counts_containers_across_bundles() {
 #[test]
 fn scale_unknown() {
     let mut n = healthy("a", "n1");
-    n.rocketchat = None;
-    n.rc_statistics = None;
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     no_docker(&mut n);
     expect(
         &[n],

@@ -70,10 +70,12 @@ fn version_supported_unknown_newer_than_policy() {
 #[test]
 fn version_supported_unknown_missing() {
     let mut n = healthy("a", "n1");
-    n.rocketchat = None;
-    n.rc_statistics = None;
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     n.startup_versions.clear();
-    rc_mut(&mut n)["image"] = json!("registry.rocket.chat/rocketchat/rocket.chat:latest");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image"] = json!("registry.rocket.chat/rocketchat/rocket.chat:latest");
+    });
     expect(
         &[n],
         "version.supported",
@@ -103,8 +105,8 @@ fn version_consistent_pass_fail_unknown() {
         r.message
     );
     let mut n = healthy("a", "n1");
-    n.rocketchat = None;
-    n.rc_statistics = None;
+    n.set_json("rocketchat/summary.json", serde_json::Value::Null);
+    n.set_json("rocketchat/statistics.json", serde_json::Value::Null);
     n.startup_versions.clear();
     no_docker(&mut n);
     expect(
@@ -118,8 +120,12 @@ fn version_consistent_pass_fail_unknown() {
 #[test]
 fn version_consistent_partial_tag_and_old_startup_box() {
     let mut n = healthy("a", "n1");
-    rc_mut(&mut n)["image"] = json!("rocket.chat:8.5");
-    rc_mut(&mut n)["image_labels"] = json!({});
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image"] = json!("rocket.chat:8.5");
+    });
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image_labels"] = json!({});
+    });
     // An older startup box earlier in the same log (before an upgrade) is ignored.
     n.startup_versions = vec![
         ("logs/rocketchat-rocketchat-1.log".into(), "8.4.2".into()),
