@@ -42,6 +42,10 @@ async fn host_facts_are_real_and_process_secrets_stay_out() {
             format!("mongodb://hostuser:{MONGO_PASSWORD}@db:27017/rocketchat"),
         )
         .env("RCDIAG_TEST_PASSWORD", ENV_SECRET)
+        // Its `sleep` outlives a killed `sh`: it must not hold the test's output open.
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn sh");
     let child = Reaper(child);

@@ -331,6 +331,9 @@ fn no_secret_of_the_corpus_reaches_the_bundle_and_every_control_does() {
             "exec -a mongod bash -c 'sleep 120; true' --tlsCertificateKeyFilePassword Xy7Secret99 --keyFile /etc/mongo/keyfile --ldapQueryPassword=HostLd4p-Pw --authenticationDatabase admin",
         ])
         .stdin(Stdio::null())
+        // Its `sleep` outlives a killed `bash`: it must not hold the test's output open.
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
         .expect("start the host process");
     cleanup.child = Some(child);
