@@ -739,14 +739,7 @@ async fn a_silent_api_server_fails_within_the_time_limit() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("silent.kubeconfig");
-    std::fs::write(
-        &kc,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: s\n  user:\n    token: t\ncontexts:\n- name: s\n  context:\n    cluster: s\n    user: s\ncurrent-context: s\n"
-        ),
-    )
-    .unwrap();
+    let kc = common::insecure_kubeconfig(dir.path(), port);
     let limit = Duration::from_secs(3);
     let t0 = Instant::now();
     let run = run_collectors(

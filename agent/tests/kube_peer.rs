@@ -298,14 +298,7 @@ async fn a_hung_api_server_times_out() {
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let kc = dir.path().join("hung.kubeconfig");
-    std::fs::write(
-        &kc,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: hung\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: hung\n  context:\n    cluster: hung\n    user: u\ncurrent-context: hung\n"
-        ),
-    )
-    .unwrap();
+    let kc = common::insecure_kubeconfig(dir.path(), port);
     let kube = Kube::connect(KubeOptions {
         timeout: Duration::from_secs(1),
         ..opts(kc.to_str().unwrap())

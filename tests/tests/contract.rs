@@ -87,7 +87,7 @@ fn collect_and_check(dir: &Path, args: &[&str], code: i32) -> (Vec<String>, Vec<
     let names: Vec<String> = b.entries().iter().map(|e| e.path.clone()).collect();
     let (mut problems, mut typed) = (Vec::new(), Vec::new());
     for name in names {
-        if conformance::type_of(&name).is_none() {
+        if !conformance::has_type(&name) {
             continue;
         }
         let value: serde_json::Value =

@@ -510,18 +510,6 @@ pub fn resource_path(group: &str, version: &str, plural: &str, namespace: Option
     }
 }
 
-/// `s` cut to at most `max` bytes at a character boundary, with a marker.
-fn cut(s: String, max: usize) -> String {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…[{} bytes in all]", &s[..end], s.len())
-}
-
 fn strip_query(path: &str) -> String {
     path.split('?').next().unwrap_or(path).to_string()
 }
@@ -545,7 +533,8 @@ fn classify(code: u16, path: &str, body: &[u8]) -> KubeError {
         .as_ref()
         .and_then(|s| s.message.clone())
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
-    let message = cut(message, 1024);
+    // Cut like every string the agent writes (4 KiB, with a marker).
+    let message = crate::bound::bound_str(&message).unwrap_or(message);
     match code {
         401 => KubeError::Unauthorized {
             path: path.to_string(),

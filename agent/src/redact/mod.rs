@@ -51,21 +51,6 @@ const SAFE_QUERY_PARAMS: &[&str] = &[
 /// Env names holding a URI: only credentials and unsafe query values are redacted.
 const URI_ENV: &[&str] = &["MONGO_URL", "MONGO_OPLOG_URL", "MAIL_URL", "TRANSPORTER"];
 
-/// Whether a connection URI holds something [`Redactor::redact_uri`] takes out: a
-/// userinfo, or a query value not known to be harmless.
-fn uri_has_secret(uri: &str) -> bool {
-    uri.split(',').any(|part| {
-        let rest = part.split_once("://").map_or(part, |(_, r)| r);
-        let (before_q, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let authority = before_q.split('/').next().unwrap_or("");
-        authority.contains('@')
-            || query.split('&').any(|kv| match kv.split_once('=') {
-                Some((k, _)) => !SAFE_QUERY_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(k)),
-                None => false,
-            })
-    })
-}
-
 /// One compiled pattern rule.
 struct Rule {
     id: String,
@@ -285,7 +270,7 @@ impl Redactor {
             self.register_uri_secrets(value);
             // The whole URI is a secret to search for only when it holds one: a URI
             // without credentials (`nats://nats:4222`) is what support needs to see.
-            if uri_has_secret(value) {
+            if self.uri_has_secret(value) {
                 self.register_secret(value);
             }
             return self.redact_uri(value);
@@ -323,7 +308,7 @@ impl Redactor {
             if value.contains("://") {
                 self.register_uri_secrets(value);
                 if URI_ENV.contains(&name.to_ascii_uppercase().as_str()) {
-                    if uri_has_secret(value) {
+                    if self.uri_has_secret(value) {
                         self.register_secret(value);
                     }
                     continue;
@@ -338,8 +323,27 @@ impl Redactor {
     /// Redacts a connection URI (or several, comma-separated hosts): userinfo and the
     /// values of query parameters that are not known to be harmless.
     pub fn redact_uri(&self, uri: &str) -> String {
-        let Some((scheme, rest)) = uri.split_once("://") else {
+        if !uri.contains("://") {
             return self.redact_text(uri);
+        }
+        self.rewrite_uri(uri, true)
+    }
+
+    /// Whether a connection URI holds something [`redact_uri`](Self::redact_uri) takes
+    /// out (a userinfo, a query value not known to be harmless).
+    fn uri_has_secret(&self, uri: &str) -> bool {
+        self.rewrite_uri(uri, false) != uri
+    }
+
+    /// `uri` with its userinfo and unsafe query values replaced; counted when `count`.
+    fn rewrite_uri(&self, uri: &str, count: bool) -> String {
+        let Some((scheme, rest)) = uri.split_once("://") else {
+            return uri.to_string();
+        };
+        let note = |rule: &str| {
+            if count {
+                self.count(rule, 1);
+            }
         };
         let (before_q, query) = match rest.split_once('?') {
             Some((a, q)) => (a, Some(q)),
@@ -353,7 +357,7 @@ impl Redactor {
         // userinfo without a password may itself be a token (`https://TOKEN@host`): it goes.
         let authority = match authority.rsplit_once('@') {
             Some((userinfo, hosts)) => {
-                self.count("uri-userinfo", 1);
+                note("uri-userinfo");
                 match userinfo.split_once(':') {
                     Some((user, _)) if !user.is_empty() => {
                         format!("{user}:{}@{hosts}", marker("uri-userinfo"))
@@ -372,7 +376,7 @@ impl Redactor {
                         format!("{k}={v}")
                     }
                     Some((k, _)) => {
-                        self.count("uri-query", 1);
+                        note("uri-query");
                         format!("{k}={}", marker("uri-query"))
                     }
                     None => kv.to_string(),

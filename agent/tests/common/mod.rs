@@ -345,3 +345,17 @@ collect_fns! {
     rocketchat_collector => rocketchat,
     kubernetes_collector => kubernetes,
 }
+
+/// Writes a kubeconfig for an API server at `https://127.0.0.1:PORT` that is not
+/// verified (a test server that never answers), and returns its path in `dir`.
+pub fn insecure_kubeconfig(dir: &Path, port: u16) -> PathBuf {
+    let path = dir.join("insecure.kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster:\n    server: https://127.0.0.1:{port}\n    insecure-skip-tls-verify: true\nusers:\n- name: s\n  user:\n    token: t\ncontexts:\n- name: s\n  context:\n    cluster: s\n    user: s\ncurrent-context: s\n"
+        ),
+    )
+    .expect("write the kubeconfig");
+    path
+}
