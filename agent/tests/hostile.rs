@@ -563,6 +563,11 @@ enum Mode {
     Endless,
     /// The container list comes one byte every 100 ms.
     DripList,
+    /// The first stats request gets an empty body (as a busy engine sometimes sends),
+    /// the next ones a sample.
+    EmptyStatsOnce,
+    /// Every stats request gets an empty body.
+    EmptyStats,
 }
 
 const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -582,9 +587,11 @@ impl FakeEngine {
             .expect("tempdir");
         let path = dir.path().join("docker.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let stats_calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { break };
+                let stats_calls = stats_calls.clone();
                 std::thread::spawn(move || {
                     let mut r = BufReader::new(conn.try_clone().expect("clone"));
                     let mut line = String::new();
@@ -726,7 +733,12 @@ impl FakeEngine {
                                 let _ = w.write_all(body);
                             }
                         }
-                    } else if path.contains("/stats") || path.ends_with("/info") {
+                    } else if path.contains("/stats") {
+                        let n = stats_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let empty =
+                            mode == Mode::EmptyStats || (mode == Mode::EmptyStatsOnce && n == 0);
+                        json(&mut w, if empty { "" } else { "{}" });
+                    } else if path.ends_with("/info") {
                         json(&mut w, "{}");
                     } else {
                         json(&mut w, "[]");
@@ -918,10 +930,33 @@ fn hostile_docker_engines_fail_calls_within_the_memory_budget() {
                     "{docker:?}"
                 );
             }
-            Mode::Normal | Mode::Drip => unreachable!(),
+            Mode::Normal | Mode::Drip | Mode::EmptyStatsOnce | Mode::EmptyStats => {
+                unreachable!()
+            }
         }
     }
     eprintln!("peak RSS: {}", figures.join("; "));
+}
+
+#[test]
+fn an_empty_stats_reply_is_asked_again_once_then_recorded() {
+    if !have_time_and_prlimit() {
+        return;
+    }
+    let once = FakeEngine::start(Mode::EmptyStatsOnce);
+    let (code, b, _, err) = collect_against(&once, AS_LIMIT);
+    assert_eq!(code, Some(0), "one empty reply is retried: {err}");
+    assert_eq!(
+        status_of(&b, "docker").status,
+        rcdiag_bundle::CollectorStatus::Ok
+    );
+    let always = FakeEngine::start(Mode::EmptyStats);
+    let (code, b, _, err) = collect_against(&always, AS_LIMIT);
+    assert_eq!(code, Some(3), "{err}");
+    let docker = status_of(&b, "docker");
+    assert_eq!(docker.status, rcdiag_bundle::CollectorStatus::Partial);
+    let e = docker.error.clone().unwrap_or_default();
+    assert!(e.contains("the engine sent no stats sample, twice"), "{e}");
 }
 
 /// A unix socket that accepts every connection and never answers: a hung Docker Engine.

@@ -15,7 +15,11 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Path of a workspace binary (`rcdiag-agent`, `rcdiag-analyzer`), built if missing.
+/// Path of a workspace binary (`rcdiag-agent`, `rcdiag-analyzer`), built first with
+/// `cargo build` unless `RCDIAG_BINS_BUILT=1` says the run that built this test also
+/// built them (`scripts/test` sets it: a `--workspace` test build puts the binaries in
+/// `target/<profile>/`, and a second `cargo build -p` of them resolves features apart and
+/// rebuilds the workspace crates, once per test process under nextest).
 pub fn bin(name: &str) -> PathBuf {
     static BUILD: Once = Once::new();
     let exe = std::env::current_exe().expect("test exe");
@@ -27,6 +31,9 @@ pub fn bin(name: &str) -> PathBuf {
         .to_path_buf();
     let path = dir.join(name);
     BUILD.call_once(|| {
+        if std::env::var("RCDIAG_BINS_BUILT").as_deref() == Ok("1") {
+            return;
+        }
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root())
             .args(["build", "-q", "-p", "rcdiag-agent", "-p", "rcdiag-analyzer"])
@@ -34,7 +41,11 @@ pub fn bin(name: &str) -> PathBuf {
             .expect("run cargo build");
         assert!(status.success(), "cargo build of the binaries failed");
     });
-    assert!(path.exists(), "{} was not built", path.display());
+    assert!(
+        path.exists(),
+        "{} was not built: run the tests with scripts/test, or unset RCDIAG_BINS_BUILT",
+        path.display()
+    );
     path
 }
 

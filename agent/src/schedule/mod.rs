@@ -292,7 +292,10 @@ pub async fn schedule(
             break;
         }
         let due = next.map(|t| t.due);
+        // In this order: a signal first, then a snapshot that has finished (so a tick due
+        // at the same moment starts the next one instead of being skipped), then the tick.
         tokio::select! {
+            biased;
             sig = &mut shutdown => {
                 stopped_by = Some(sig);
                 let _ = stop_tx.send(Some(sig));
@@ -319,6 +322,13 @@ pub async fn schedule(
                         &format!("{missed} tick(s) missed (the machine slept or the clock jumped)"),
                         &[("missed", json!(missed))],
                     );
+                }
+                // A snapshot that ended between the poll above and this tick is not
+                // still running.
+                if running.as_ref().is_some_and(|(job, _)| job.is_finished())
+                    && let Some((job, since)) = running.take()
+                {
+                    s.finish_job(joined(job.await, since));
                 }
                 if let Some((_, since)) = &running {
                     s.status.counters.ticks_skipped += 1;

@@ -22,17 +22,25 @@ pub(super) async fn stats_round(
     timeout: Duration,
 ) -> Vec<Sample> {
     futures_util::future::join_all(running.iter().map(|(id, name, _)| async move {
-        let opts = StatsOptionsBuilder::default()
-            .stream(false)
-            .one_shot(false)
-            .build();
-        let mut stream = docker.stats(id, Some(opts));
-        let res = match tokio::time::timeout(timeout, stream.next()).await {
-            Err(_) => Err(format!("no stats sample within {} s", timeout.as_secs())),
-            Ok(None) => Err("the engine sent no stats sample".to_string()),
-            Ok(Some(Err(e))) if matches!(http_status(&e), Some(404 | 409)) => Ok(None),
-            Ok(Some(Err(e))) => Err(call_error("GET /containers/{id}/stats", &e)),
-            Ok(Some(Ok(s))) => Ok(Some(s)),
+        let deadline = tokio::time::Instant::now() + timeout;
+        // A busy engine now and then answers a one-sample request with an empty body
+        // (its stats collector had no sample ready); one more request usually has one.
+        let mut attempts = 0;
+        let res = loop {
+            attempts += 1;
+            let opts = StatsOptionsBuilder::default()
+                .stream(false)
+                .one_shot(false)
+                .build();
+            let mut stream = docker.stats(id, Some(opts));
+            match tokio::time::timeout_at(deadline, stream.next()).await {
+                Err(_) => break Err(format!("no stats sample within {} s", timeout.as_secs())),
+                Ok(None) if attempts < 2 => continue,
+                Ok(None) => break Err("the engine sent no stats sample, twice".to_string()),
+                Ok(Some(Err(e))) if matches!(http_status(&e), Some(404 | 409)) => break Ok(None),
+                Ok(Some(Err(e))) => break Err(call_error("GET /containers/{id}/stats", &e)),
+                Ok(Some(Ok(s))) => break Ok(Some(s)),
+            }
         };
         (id.clone(), name.clone(), res, "engine")
     }))
