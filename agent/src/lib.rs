@@ -19,5 +19,6 @@ pub mod run;
 pub mod schedule;
 pub mod snapshots;
 pub mod sources;
+pub mod threads;
 pub mod tools;
 pub mod upload;

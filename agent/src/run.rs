@@ -240,8 +240,9 @@ pub async fn run(
     // writes, so the exact-value pass finds them in the logs too (bounded: 2 s).
     if cfg.collectors.iter().any(|c| c == "host" || c == "logs") {
         let red = redactor.clone();
-        let harvest =
-            tokio::task::spawn_blocking(move || collectors::host::harvest_argv_secrets(&red));
+        let harvest = crate::threads::on_own_thread("argv-secrets", move || {
+            collectors::host::harvest_argv_secrets(&red)
+        });
         let _ = tokio::time::timeout(Duration::from_secs(2), harvest).await;
     }
     let sink = Sink::new(writer, redactor.clone());

@@ -13,10 +13,12 @@ pub mod schedule;
 pub mod snapshots;
 pub mod upload;
 
-/// The runtime of a collect or a scheduler: two workers are enough for I/O-bound peers.
+/// The runtime of a collect or a scheduler: two workers are enough for I/O-bound peers,
+/// and a small blocking pool bounds memory ([`rcdiag_agent::threads`]).
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .max_blocking_threads(rcdiag_agent::threads::BLOCKING_THREADS)
         .enable_all()
         .build()
 }

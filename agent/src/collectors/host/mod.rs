@@ -97,7 +97,8 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let host_proc = std::env::var_os(HOST_PROC_ENV)
         .map(PathBuf::from)
         .filter(|p| !p.as_os_str().is_empty());
-    let mut report = match tokio::task::spawn_blocking(move || gather(host_proc)).await {
+    // /proc reads can hang on a process stuck in the kernel: not in the blocking pool.
+    let mut report = match crate::threads::on_own_thread("host", move || gather(host_proc)).await {
         Ok(r) => r,
         Err(e) => return Outcome::failed(format!("the host collector stopped unexpectedly: {e}")),
     };
