@@ -211,9 +211,17 @@ fn pulled_from_official(
             let seen = if digests.is_empty() {
                 "it has no repository digest".to_string()
             } else {
+                // A few show where it came from; the list is the bundle's, any length.
+                let shown: Vec<&str> = digests.iter().take(3).map(String::as_str).collect();
+                let more = digests.len() - shown.len();
                 format!(
-                    "its repository digests are not of an official repository ({})",
-                    digests.join(", ")
+                    "its repository digests are not of an official repository ({}{})",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(", and {more} more")
+                    } else {
+                        String::new()
+                    }
                 )
             };
             evidence.push(Evidence::file(node, file).at(pointer).val(seen.clone()));
