@@ -796,6 +796,21 @@ fn policy_show_prints_valid_toml_and_policy_check_validates() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("broken.toml"));
+    // A syntax error prints real newlines: where, the line, a caret under the column
+    // (in `policy check` and wherever `--policy` is read).
+    fs::write(&broken, "name = \"x\"\nversion = = 1\n").expect("write");
+    for args in [vec!["policy", "check"], vec!["policy", "show", "--policy"]] {
+        let out = bin().args(&args).arg(&broken).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("\\u{a}"), "{args:?}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(
+            lines[0].contains("broken.toml: policy does not parse at line 2, column 11: "),
+            "{args:?}: {err}"
+        );
+        assert_eq!(lines[1], " 2 | version = = 1", "{args:?}: {err}");
+        assert_eq!(lines[2], "   |           ^", "{args:?}: {err}");
+    }
     // A policy that parses but is inconsistent lists its problems.
     assert!(
         toml_text.contains("(^|/)prom/prometheus$"),

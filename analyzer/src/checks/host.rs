@@ -221,7 +221,13 @@ fn mongo_reference(node: &NodeData, max_window: f64) -> Option<MongoRef> {
     if window > max_window {
         return None;
     }
-    // started_at may have whole-second precision: widen by one second.
+    // started_at may have whole-second precision: widen by one second then (the
+    // agent writes milliseconds, and MongoDB's date has milliseconds).
+    let precision = if rec.started_at.contains('.') {
+        0.002
+    } else {
+        1.0
+    };
     let start_s = start.as_millisecond() as f64 / 1000.0;
     let mid = start_s + window / 2.0;
     let mongo_s = date.as_millisecond() as f64 / 1000.0;
@@ -239,7 +245,7 @@ fn mongo_reference(node: &NodeData, max_window: f64) -> Option<MongoRef> {
     Some(MongoRef {
         key,
         estimate: mid - mongo_s,
-        uncertainty: window / 2.0 + 1.0,
+        uncertainty: window / 2.0 + precision,
         evidence: Evidence::file(node, &format!("mongodb/{file}.json"))
             .at(pointer)
             .val(date),
@@ -280,6 +286,7 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
             }
             continue;
         };
+        let has_ref = mref.is_some();
         if let Some(r) = mref {
             refs.push((r, node));
         }
@@ -295,10 +302,12 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
                 ),
                 vec![ev("synchronized").val(false)],
             )),
+            // Measured against MongoDB's clock below: that decides, not the daemon.
+            None if has_ref => {}
             None => findings.push(Finding::new(
                 Outcome::Unknown,
                 format!(
-                    "{}: whether the clock is synchronized was not reported (source {source})",
+                    "{}: whether the clock is synchronized was not reported (source {source}), and no MongoDB clock was read to compare it with",
                     node.hostname()
                 ),
                 vec![ev("synchronized")],
@@ -335,30 +344,9 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
         }
     }
     // Cross-node: through the MongoDB server's clock.
-    let mut compared = false;
-    for (i, (a, na)) in refs.iter().enumerate() {
-        for (b, nb) in &refs[i + 1..] {
-            if a.key != b.key {
-                continue;
-            }
-            compared = true;
-            let diff = (a.estimate - b.estimate).abs();
-            let at_least = (diff - a.uncertainty - b.uncertainty).max(0.0);
-            let o = grade(at_least);
-            if o != Outcome::Pass {
-                findings.push(Finding::new(
-                    o,
-                    format!(
-                        "clocks of {} and {} differ by at least {at_least:.1} s (measured against MongoDB {}'s clock)",
-                        na.hostname(),
-                        nb.hostname(),
-                        a.key
-                    ),
-                    vec![a.evidence.clone(), b.evidence.clone()],
-                ));
-            }
-        }
-    }
+    let (shared, compared) = shared_clock_findings(&refs, &grade);
+    // Passes through the shared clock lead the one-line message.
+    findings.splice(0..0, shared);
     if input.nodes.len() > 1 && !compared && offsets.len() < 2 {
         findings.push(Finding::new(
             Outcome::Unknown,
@@ -384,6 +372,75 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
         };
     }
     r
+}
+
+/// Findings from the MongoDB clock the nodes read: each node against it, and each
+/// pair of nodes that read the same one against each other (the difference of their
+/// offsets, less both uncertainties). Returns them and whether any pair was compared.
+fn shared_clock_findings(
+    refs: &[(MongoRef, &NodeData)],
+    grade: &dyn Fn(f64) -> Outcome,
+) -> (Vec<Finding>, bool) {
+    let mut findings = Vec::new();
+    let mut compared = false;
+    for (i, (a, na)) in refs.iter().enumerate() {
+        for (b, nb) in &refs[i + 1..] {
+            if a.key != b.key {
+                continue;
+            }
+            compared = true;
+            let diff = (a.estimate - b.estimate).abs();
+            let at_least = (diff - a.uncertainty - b.uncertainty).max(0.0);
+            let o = grade(at_least);
+            let msg = if o == Outcome::Pass {
+                format!(
+                    "clocks of {} and {} agree within {:.1} s (each measured against MongoDB {}'s clock)",
+                    na.hostname(),
+                    nb.hostname(),
+                    diff + a.uncertainty + b.uncertainty,
+                    a.key
+                )
+            } else {
+                format!(
+                    "clocks of {} and {} differ by at least {at_least:.1} s (measured against MongoDB {}'s clock)",
+                    na.hostname(),
+                    nb.hostname(),
+                    a.key
+                )
+            };
+            findings.push(Finding::new(
+                o,
+                msg,
+                vec![a.evidence.clone(), b.evidence.clone()],
+            ));
+        }
+    }
+    // Each node against the server: Rocket.Chat and MongoDB stamp the same records.
+    for (r, node) in refs {
+        let at_least = (r.estimate.abs() - r.uncertainty).max(0.0);
+        let o = grade(at_least);
+        let msg = if o == Outcome::Pass {
+            format!(
+                "{}'s clock agrees with MongoDB {}'s clock within {:.1} s",
+                node.hostname(),
+                r.key,
+                r.estimate.abs() + r.uncertainty
+            )
+        } else {
+            format!(
+                "the clock of {} is {} MongoDB {}'s clock by at least {at_least:.1} s",
+                node.hostname(),
+                if r.estimate > 0.0 {
+                    "ahead of"
+                } else {
+                    "behind"
+                },
+                r.key
+            )
+        };
+        findings.push(Finding::new(o, msg, vec![r.evidence.clone()]));
+    }
+    (findings, compared)
 }
 
 /// Running Rocket.Chat containers of a node (used by hardware).

@@ -5,13 +5,15 @@ use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, process_pointer,
     processes_of, rc_containers,
 };
+use crate::model::{Container, ImageRef, NodeData};
+use crate::policy::Policy;
 
 /// The checks of this area, in report order.
 pub(super) const CHECKS: &[Check] = &[Check {
     id: CheckId::ImageOfficial,
     title: "Official Rocket.Chat image",
     area: "image",
-    description: "Every Rocket.Chat container runs an official image (policy repositories, with the maintainer or OCI source label where the image carries one, DEPLOY_METHOD not tar); no Rocket.Chat process runs on the host outside a container.",
+    description: "Every Rocket.Chat container runs an official image (policy repositories, with the maintainer or OCI source label where the image carries one, DEPLOY_METHOD not tar) that was pulled from an official repository (a repo digest of one); no Rocket.Chat process runs on the host outside a container.",
     run: official,
 }];
 
@@ -97,14 +99,7 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                 continue;
             }
             if official.required_labels_any.is_empty() {
-                findings.push(Finding::new(
-                    Outcome::Pass,
-                    format!(
-                        "Rocket.Chat runs the official image {} ({})",
-                        c.image_ref.repository, official.builder
-                    ),
-                    vec![ev()],
-                ));
+                findings.push(pulled_from_official(node, &c, policy, vec![ev()]));
                 continue;
             }
             match c.image_labels(node) {
@@ -124,9 +119,10 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                         None => labels.contains_key(want.as_str()),
                     });
                     match hit {
-                        Some(label) => findings.push(Finding::new(
-                            Outcome::Pass,
-                            format!("Rocket.Chat runs the official image {}", c.image_ref.repository),
+                        Some(label) => findings.push(pulled_from_official(
+                            node,
+                            &c,
+                            policy,
                             vec![ev(), Evidence::file(node, CONTAINERS).at(c.pointer("image_labels")).val(label)],
                         )),
                         None => findings.push(Finding::new(
@@ -156,4 +152,90 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
         findings.push(Finding::new(Outcome::Unknown, g, Vec::new()));
     }
     conclude(input, ID, findings, "")
+}
+
+/// The verdict on a container whose image has an official name (and its label where
+/// the policy wants one): it passes when one of the image's repository digests
+/// (`RepoDigests`, set by Docker when it pulls an image) is in an official
+/// repository; without one the image was built or re-tagged here, so it warns.
+fn pulled_from_official(
+    node: &NodeData,
+    c: &Container<'_>,
+    policy: &Policy,
+    mut evidence: Vec<Evidence>,
+) -> Finding {
+    let (digests, file, pointer) = if c.raw.repo_digests.is_empty() {
+        let found = node.image_index_by_id(c.raw.image_id.as_deref().unwrap_or(""));
+        match found {
+            Some((i, img)) => (
+                img.repo_digests.as_slice(),
+                "docker/images.json",
+                format!("/{i}/repo_digests"),
+            ),
+            None => (
+                c.raw.repo_digests.as_slice(),
+                CONTAINERS,
+                c.pointer("repo_digests"),
+            ),
+        }
+    } else {
+        (
+            c.raw.repo_digests.as_slice(),
+            CONTAINERS,
+            c.pointer("repo_digests"),
+        )
+    };
+    let official = digests.iter().find(|d| {
+        let r = ImageRef::parse(d);
+        r.digest.is_some()
+            && policy
+                .images
+                .official
+                .iter()
+                .any(|o| o.repository == r.repository)
+    });
+    match official {
+        Some(d) => {
+            evidence.push(Evidence::file(node, file).at(pointer).val(d));
+            Finding::new(
+                Outcome::Pass,
+                format!(
+                    "Rocket.Chat runs the official image {} (pulled from {})",
+                    c.image_ref.repository,
+                    ImageRef::parse(d).repository
+                ),
+                evidence,
+            )
+        }
+        None => {
+            let seen = if digests.is_empty() {
+                "it has no repository digest".to_string()
+            } else {
+                // A few show where it came from; the list is the bundle's, any length.
+                let shown: Vec<&str> = digests.iter().take(3).map(String::as_str).collect();
+                let more = digests.len() - shown.len();
+                format!(
+                    "its repository digests are not of an official repository ({}{})",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(", and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            };
+            evidence.push(Evidence::file(node, file).at(pointer).val(seen.clone()));
+            Finding::new(
+                Outcome::Warn,
+                format!(
+                    "container {} on {} runs {} with the official name and label, but {seen}: cannot confirm it was pulled from an official registry (a local build or a re-tag); pull it from an official repository (docker pull {})",
+                    c.name,
+                    node.hostname(),
+                    c.image,
+                    c.image
+                ),
+                evidence,
+            )
+        }
+    }
 }

@@ -458,6 +458,28 @@ pub(crate) fn storage_engine(input: &CheckInput) -> CheckResult {
     )
 }
 
+/// A node whose Docker containers were not collected: the environment names of its
+/// Rocket.Chat processes in the host collector's process list (containerized ones
+/// included, as the agent sees every PID as root) stand in for the containers'; only
+/// when there are none is the missing Docker data a gap.
+fn host_env_instead(
+    node: &NodeData,
+    docker_gap: String,
+    host_env_read: bool,
+    gaps: &mut Vec<String>,
+    from_host: &mut Vec<String>,
+) {
+    if host_env_read {
+        from_host.push(node.hostname().to_string());
+    } else if processes_of(node, "rocketchat").is_empty() {
+        gaps.push(docker_gap);
+    } else {
+        gaps.push(format!(
+            "{docker_gap}, and the environment of its Rocket.Chat processes was not readable (run rcdiag-agent as root)"
+        ));
+    }
+}
+
 /// Runs `mongodb.bypass-flags`.
 pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
     const ID: CheckId = CheckId::MongodbBypassFlags;
@@ -465,7 +487,9 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
     let mut findings = Vec::new();
     let mut looked = 0usize;
     let mut gaps = Vec::new();
+    let mut from_host = Vec::new();
     for node in input.nodes {
+        let mut docker_gap = None;
         match rc_containers(node, input.policy) {
             Some(cs) => {
                 for c in cs {
@@ -495,8 +519,9 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
                     }
                 }
             }
-            None => gaps.push(node.why_missing("docker/containers.json", "docker")),
+            None => docker_gap = Some(node.why_missing("docker/containers.json", "docker")),
         }
+        let before = looked;
         for (idx, p) in processes_of(node, "rocketchat") {
             let Some(env_names) = &p.env_names else {
                 continue;
@@ -519,6 +544,9 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
                 }
             }
         }
+        if let Some(g) = docker_gap {
+            host_env_instead(node, g, looked > before, &mut gaps, &mut from_host);
+        }
     }
     if looked == 0 {
         let why = if gaps.is_empty() {
@@ -540,8 +568,16 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
         findings.push(Finding::new(
             Outcome::Pass,
             format!(
-                "none of {} is set on {looked} Rocket.Chat container(s)/process(es)",
-                names.join(", ")
+                "none of {} is set on {looked} Rocket.Chat container(s)/process(es){}",
+                names.join(", "),
+                if from_host.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (read from the host's process list on {}: Docker was not collected there)",
+                        from_host.join(", ")
+                    )
+                }
             ),
             Vec::new(),
         ));

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use clap::CommandFactory;
 use rcdiag_analyzer::checks::CheckId;
-use rcdiag_analyzer::policy::Policy;
+use rcdiag_analyzer::policy::{Policy, PolicyError};
 
 use args::Cli;
 
@@ -71,6 +71,16 @@ pub(crate) fn load_policy(path: Option<&Path>) -> anyhow::Result<Policy> {
     match path {
         None => Ok(Policy::builtin()),
         Some(p) => Policy::load(p, CheckId::NAMES).map_err(|e| {
+            if let PolicyError::Parse { .. } = e {
+                // Several lines, each part escaped already: printed here, not by
+                // main's one-line escape.
+                eprintln!(
+                    "error: {}: {e}\nfix it and run `rcdiag-analyzer policy check {}`",
+                    rcdiag_analyzer::report::sanitize_line(&p.display().to_string()),
+                    rcdiag_analyzer::report::sanitize_line(&p.display().to_string())
+                );
+                return Reported(Status::Usage).into();
+            }
             UsageError(format!(
                 "{}: {e}; see `rcdiag-analyzer policy check {}`",
                 p.display(),

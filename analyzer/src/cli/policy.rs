@@ -37,6 +37,11 @@ pub(crate) fn policy_check(file: &Path) -> anyhow::Result<Status> {
             );
             Ok(Status::Error)
         }
+        // Several lines (where, what, the line with a caret), each part escaped.
+        Err(e @ rcdiag_analyzer::policy::PolicyError::Parse { .. }) => {
+            eprintln!("error: {}: {e}", sanitize_line(&file.display().to_string()));
+            Ok(Status::Error)
+        }
         Err(e) => {
             eprintln!(
                 "error: {}: {}",

@@ -501,6 +501,37 @@ fn gib(bytes: f64) -> String {
     format!("{:.1} GiB", bytes / f64::from(1u32 << 30))
 }
 
+/// Settings whose value is a number of bytes (Rocket.Chat's allow-listed settings).
+const SIZE_SETTINGS: &[&str] = &["FileUpload_MaxFileSize"];
+
+/// Whether a change's values are byte counts: a size setting, or a `*_bytes` field.
+fn is_size(ch: &Change) -> bool {
+    (ch.area == "settings" && SIZE_SETTINGS.contains(&ch.item.as_str()))
+        || ch.field.ends_with("_bytes")
+}
+
+/// A byte count as a size (`200.0 MiB`); other values (`-1`, text) as they are.
+fn show_as(ch: &Change, v: &Option<Value>) -> String {
+    match v.as_ref().and_then(bytes_of) {
+        Some(n) if is_size(ch) => crate::explore::human_size(n),
+        _ => show(v),
+    }
+}
+
+/// A byte count: a non-negative integer, or a string of one (settings may be either).
+fn bytes_of(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+/// ` (+100.0 MiB)` between two byte counts; empty unless both are.
+fn size_delta(old: Option<&Value>, new: Option<&Value>) -> String {
+    match (old.and_then(bytes_of), new.and_then(bytes_of)) {
+        (Some(a), Some(b)) if b >= a => format!(" (+{})", crate::explore::human_size(b - a)),
+        (Some(a), Some(b)) => format!(" (-{})", crate::explore::human_size(a - b)),
+        _ => String::new(),
+    }
+}
+
 fn show(v: &Option<Value>) -> String {
     match v {
         None => "-".to_string(),
@@ -558,8 +589,16 @@ impl DiffReport {
                 ChangeKind::Removed if ch.area == "logs" => {
                     format!("  - {what}: no longer seen (was {})", show(&ch.old))
                 }
-                ChangeKind::Added => format!("  + {what}: {}", cl(&show(&ch.new))),
-                ChangeKind::Removed => format!("  - {what}: {}", cl(&show(&ch.old))),
+                ChangeKind::Added => format!("  + {what}: {}", cl(&show_as(ch, &ch.new))),
+                ChangeKind::Removed => format!("  - {what}: {}", cl(&show_as(ch, &ch.old))),
+                ChangeKind::Changed if is_size(ch) => {
+                    format!(
+                        "  ~ {what}: {} -> {}{}",
+                        cl(&show_as(ch, &ch.old)),
+                        cl(&show_as(ch, &ch.new)),
+                        size_delta(ch.old.as_ref(), ch.new.as_ref())
+                    )
+                }
                 ChangeKind::Changed => {
                     let delta = match (
                         ch.old.as_ref().and_then(Value::as_f64),

@@ -99,3 +99,45 @@ fn warns_on_other_node_and_swapped_order() {
     let d = diff_nodes("a", &a, "b", &b);
     assert_eq!(d.warnings.len(), 3, "{:?}", d.warnings);
 }
+
+#[test]
+fn byte_counts_are_shown_as_sizes() {
+    let mut a = node("n1", Some("sha256:aa"), "2026-11-01T00:00:00Z");
+    let mut b = node("n1", Some("sha256:aa"), "2026-11-20T00:00:00Z");
+    a.set_json(
+        "rocketchat/settings.json",
+        json!({"FileUpload_MaxFileSize": 104857600, "Message_MaxAllowedSize": 5000}),
+    );
+    b.set_json(
+        "rocketchat/settings.json",
+        json!({"FileUpload_MaxFileSize": "52428800", "Message_MaxAllowedSize": 8000}),
+    );
+    let d = diff_nodes("a", &a, "b", &b);
+    let text = d.render_text();
+    assert!(
+        text.contains("~ FileUpload_MaxFileSize: 100.0 MiB -> 50.0 MiB (-50.0 MiB)"),
+        "{text}"
+    );
+    // Other numbers stay numbers.
+    assert!(
+        text.contains("~ Message_MaxAllowedSize: 5000 -> 8000 (+3000)"),
+        "{text}"
+    );
+    // JSON keeps the values as the bundle has them.
+    let size = d
+        .changes
+        .iter()
+        .find(|c| c.item == "FileUpload_MaxFileSize")
+        .expect("size change");
+    assert_eq!(size.old, Some(json!(104857600)));
+    // No limit (-1) is shown as it is.
+    b.set_json(
+        "rocketchat/settings.json",
+        json!({"FileUpload_MaxFileSize": -1}),
+    );
+    let text = diff_nodes("a", &a, "b", &b).render_text();
+    assert!(
+        text.contains("~ FileUpload_MaxFileSize: 100.0 MiB -> -1\n"),
+        "{text}"
+    );
+}

@@ -363,6 +363,12 @@ impl NodeData {
 
     /// The image `image_id` of `docker/images.json` (the first one with that id).
     fn image_by_id(&self, image_id: &str) -> Option<&contract::docker::Image> {
+        self.image_index_by_id(image_id).map(|(_, img)| img)
+    }
+
+    /// The image `image_id` of `docker/images.json` and its index there (for JSON
+    /// pointers).
+    pub fn image_index_by_id(&self, image_id: &str) -> Option<(usize, &contract::docker::Image)> {
         let images = &self.docker_images.as_ref()?.0;
         let index = self.image_index.get_or_init(|| {
             let mut index = std::collections::HashMap::with_capacity(images.len());
@@ -373,7 +379,8 @@ impl NodeData {
             }
             index
         });
-        images.get(*index.get(image_id)?)
+        let i = *index.get(image_id)?;
+        Some((i, images.get(i)?))
     }
 
     /// Labels of image `image_id` from `docker/images.json`.

@@ -29,9 +29,20 @@ pub enum PolicyError {
         #[source]
         source: std::io::Error,
     },
-    /// The text is not a policy (TOML syntax or a field of the wrong type).
-    #[error("policy does not parse: {0}")]
-    Parse(String),
+    /// The text is not a policy (TOML syntax or a field of the wrong type). Shown on
+    /// several lines: where, what, and the line of the policy with a caret under the
+    /// column; every part from the file is escaped (no control character).
+    #[error("{}", parse_message(*line, *column, message, excerpt.as_deref()))]
+    Parse {
+        /// Line of the problem (1-based), when the parser names a place.
+        line: Option<usize>,
+        /// Column of the problem (1-based, in characters).
+        column: Option<usize>,
+        /// What is wrong, on one line.
+        message: String,
+        /// The policy's line at the problem, escaped.
+        excerpt: Option<String>,
+    },
     /// The policy parses but is not consistent.
     #[error("policy is invalid: {}", .0.join("; "))]
     Invalid(Vec<String>),
@@ -44,7 +55,7 @@ impl Policy {
     /// validates it against the checks' own list (`CheckId::NAMES`).
     pub fn builtin() -> Policy {
         let parsed = toml::from_str::<Policy>(BUILTIN)
-            .map_err(|e| PolicyError::Parse(e.to_string()))
+            .map_err(|e| parse_error(BUILTIN, &e))
             .and_then(|p| {
                 let known: Vec<&str> = p.checks.keys().map(String::as_str).collect();
                 let problems = p.validate(&known);
@@ -64,7 +75,7 @@ impl Policy {
     /// Parses and validates a policy; `known_checks` are the ids its `[checks]`
     /// table must cover exactly (the checks' list, `CheckId::NAMES`).
     pub fn from_toml(text: &str, known_checks: &[&str]) -> Result<Policy, PolicyError> {
-        let policy: Policy = toml::from_str(text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let policy: Policy = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
         let problems = policy.validate(known_checks);
         if problems.is_empty() {
             Ok(policy)
@@ -86,6 +97,75 @@ impl Policy {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_else(|e| format!("# cannot serialize the policy: {e}\n"))
     }
+}
+
+/// A TOML error as a [`PolicyError::Parse`]: the line and column of its span in
+/// `text`, its message on one line, and the policy's line there.
+fn parse_error(text: &str, e: &toml::de::Error) -> PolicyError {
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let message = crate::report::sanitize_line(&message);
+    let Some(span) = e.span() else {
+        return PolicyError::Parse {
+            line: None,
+            column: None,
+            message,
+            excerpt: None,
+        };
+    };
+    let at = span.start.min(text.len());
+    let at = (0..=at)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.matches('\n').count() + 1;
+    let column = before[line_start..].chars().count() + 1;
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
+    let excerpt = rcdiag_bundle::cut_to(
+        text[line_start..line_end].trim_end_matches('\r'),
+        crate::report::MAX_EVIDENCE_FIELD,
+    );
+    PolicyError::Parse {
+        line: Some(line),
+        column: Some(column),
+        message,
+        excerpt: Some(crate::report::sanitize_line(&excerpt)),
+    }
+}
+
+/// The text of [`PolicyError::Parse`]: `policy does not parse at line L, column C:
+/// MESSAGE`, then the line and a caret under the column (real newlines).
+fn parse_message(
+    line: Option<usize>,
+    column: Option<usize>,
+    message: &str,
+    excerpt: Option<&str>,
+) -> String {
+    let mut s = match (line, column) {
+        (Some(l), Some(c)) => format!("policy does not parse at line {l}, column {c}: {message}"),
+        _ => format!("policy does not parse: {message}"),
+    };
+    if let (Some(l), Some(c), Some(x)) = (line, column, excerpt) {
+        let n = l.to_string();
+        let pad = " ".repeat(n.len());
+        // The caret stays under the column only while the line is shown uncut.
+        let caret = if c <= x.chars().count() + 1 {
+            format!("{}^", " ".repeat(c - 1))
+        } else {
+            String::new()
+        };
+        s.push_str(&format!("\n {n} | {x}\n {pad} | {caret}"));
+    }
+    s
 }
 
 /// Text of the built-in policy.

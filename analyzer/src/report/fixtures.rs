@@ -213,7 +213,7 @@ impl Node {
             "docker/images.json".into(),
             pretty(&json!([
                 {"id": format!("sha256:{:0>64}", format!("rocketchat/rocket.chat:{version}").len()),
-                 "repo_tags": [format!("rocketchat/rocket.chat:{version}")], "repo_digests": [], "created": "2026-11-01T00:00:00Z",
+                 "repo_tags": [format!("rocketchat/rocket.chat:{version}")], "repo_digests": [format!("rocketchat/rocket.chat@sha256:{:0>64}", version.len())], "created": "2026-11-01T00:00:00Z",
                  "size_bytes": 900_000_000u64, "labels": official_labels},
                 {"id": format!("sha256:{:0>64}", "mongo:8.0".len()), "repo_tags": ["mongo:8.0"], "repo_digests": [],
                  "created": "2026-10-01T00:00:00Z", "size_bytes": 800_000_000u64, "labels": {}}

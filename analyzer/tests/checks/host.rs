@@ -144,3 +144,94 @@ fn host_clock_unknown() {
         "host collector was skipped",
     );
 }
+
+/// A node whose time daemon could not be asked (no chrony, no systemd), as on the
+/// compose sample.
+fn clock_not_reported(mut n: NodeData) -> NodeData {
+    n.edit_json("host/host.json", |v| {
+        v["clock"] = json!({"wall_clock": "2026-11-26T05:00:00.100Z", "source": "none", "synchronized": null, "offset_seconds": null});
+    });
+    n
+}
+
+#[test]
+fn host_clock_decided_by_the_shared_mongodb_clock_when_sync_is_not_reported() {
+    // Without any clock to compare with: unknown, and it says what is missing.
+    let (a, b) = (
+        clock_not_reported(healthy("a", "n1")),
+        clock_not_reported(healthy("b", "n2")),
+    );
+    expect(
+        &[a.clone(), b.clone()],
+        "host.clock-skew",
+        Outcome::Unknown,
+        "no MongoDB clock was read",
+    );
+    // Both read MongoDB rs0's clock: the pair is compared through it, and passes.
+    let a = with_mongo_clock(a, 0);
+    let r = expect(
+        &[a.clone(), with_mongo_clock(b.clone(), 0)],
+        "host.clock-skew",
+        Outcome::Pass,
+        "clocks of n1 and n2 agree within",
+    );
+    assert!(r.message.contains("MongoDB rs0"), "{}", r.message);
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.file.as_deref() == Some("mongodb/replSetGetStatus.json")),
+        "{:?}",
+        r.evidence
+    );
+    // n2 5 s behind: warns; 60 s: fails.
+    expect(
+        &[a.clone(), with_mongo_clock(b.clone(), 5000)],
+        "host.clock-skew",
+        Outcome::Warn,
+        "clocks of n1 and n2 differ by at least",
+    );
+    expect(
+        &[a, with_mongo_clock(b, 60_000)],
+        "host.clock-skew",
+        Outcome::Fail,
+        "n1 and n2",
+    );
+}
+
+#[test]
+fn host_clock_one_node_against_the_mongodb_clock() {
+    let n = clock_not_reported(healthy("a", "n1"));
+    expect(
+        &[with_mongo_clock(n.clone(), 0)],
+        "host.clock-skew",
+        Outcome::Pass,
+        "n1's clock agrees with MongoDB rs0's clock",
+    );
+    // MongoDB's date is 60 s later than the node's clock: the node is behind.
+    expect(
+        &[with_mongo_clock(n, 60_000)],
+        "host.clock-skew",
+        Outcome::Fail,
+        "the clock of n1 is behind MongoDB rs0's clock by at least",
+    );
+}
+
+#[test]
+fn host_clock_millisecond_start_narrows_the_uncertainty() {
+    // With a start time in milliseconds there is no one-second widening: two nodes
+    // 3 s apart differ by at least 2.5 s (with whole seconds: at least 0.5 s).
+    let mut a = with_mongo_clock(clock_not_reported(healthy("a", "n1")), 0);
+    let mut b = with_mongo_clock(clock_not_reported(healthy("b", "n2")), 3000);
+    for n in [&mut a, &mut b] {
+        for c in &mut n.manifest.collectors {
+            c.started_at = "2026-11-26T05:00:00.000Z".into();
+        }
+    }
+    // 3 s apart, uncertainty 0.25 s + 2 ms per node: at least 2.5 s.
+    expect(
+        &[a, b],
+        "host.clock-skew",
+        Outcome::Warn,
+        "differ by at least 2.5 s",
+    );
+}

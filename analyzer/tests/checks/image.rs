@@ -116,3 +116,72 @@ fn image_official_labels_from_images_json() {
     n.set_json("docker/images.json", json!([{"id": "sha256:rc", "repo_tags": ["registry.rocket.chat/rocketchat/rocket.chat:8.5.1"], "labels": {"maintainer": "buildmaster@rocket.chat"}}]),);
     expect(&[n], "image.official", Outcome::Pass, "official image");
 }
+
+/// The registry digest decides whether an official name was pulled from an official
+/// repository: in the container entry or, without one there, in `docker/images.json`.
+#[test]
+fn image_official_by_repo_digest() {
+    // The healthy node's container carries the digest of the official repository.
+    let r = expect(
+        &[healthy("a", "n1")],
+        "image.official",
+        Outcome::Pass,
+        "pulled from registry.rocket.chat/rocketchat/rocket.chat",
+    );
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.pointer.as_deref() == Some("/0/repo_digests")
+                && e.value.as_deref() == Some(OFFICIAL_DIGEST)),
+        "{:?}",
+        r.evidence
+    );
+    // No digest: a local build or a re-tag under the official name and label.
+    let mut n = healthy("a", "n1");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["repo_digests"] = json!([]);
+    });
+    expect(
+        &[n.clone()],
+        "image.official",
+        Outcome::Warn,
+        "cannot confirm it was pulled from an official registry",
+    );
+    // The digest in docker/images.json counts when the entry has none.
+    n.set_json("docker/images.json", json!([{"id": "sha256:other", "repo_digests": []}, {"id": "sha256:rc", "repo_tags": ["registry.rocket.chat/rocketchat/rocket.chat:8.5.1"], "repo_digests": [OFFICIAL_DIGEST]}]));
+    let r = expect(&[n.clone()], "image.official", Outcome::Pass, "pulled from");
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.file.as_deref() == Some("docker/images.json")
+                && e.pointer.as_deref() == Some("/1/repo_digests")),
+        "{:?}",
+        r.evidence
+    );
+    // Pushed to (or pulled from) a registry of one's own: not an official repository.
+    n.set_json("docker/images.json", json!([{"id": "sha256:rc", "repo_digests": ["myregistry.local/rocketchat/rocket.chat@sha256:4f4b6c3a0d0e6b9d8f0a1c2e3b4d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60"]}]));
+    expect(
+        &[n],
+        "image.official",
+        Outcome::Warn,
+        "not of an official repository (myregistry.local/rocketchat/rocket.chat@",
+    );
+    // A name that is not official fails even with an official digest (a re-tag).
+    let mut n = healthy("a", "n1");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image"] = json!("myregistry.local/rc-custom:8.5.1");
+    });
+    expect(&[n], "image.official", Outcome::Fail, "custom build");
+    // An official name without the label fails, digest or not.
+    let mut n = healthy("a", "n1");
+    n.edit_json("docker/containers.json", |v| {
+        v[0]["image_labels"] = json!({});
+        v[0]["repo_digests"] = json!([]);
+    });
+    expect(
+        &[n],
+        "image.official",
+        Outcome::Fail,
+        "without the maintainer or OCI source label",
+    );
+}

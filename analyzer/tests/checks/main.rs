@@ -76,11 +76,15 @@ fn manifest(host: &str) -> Manifest {
     }
 }
 
+/// The repository digest Docker records when it pulls the official image.
+const OFFICIAL_DIGEST: &str = "registry.rocket.chat/rocketchat/rocket.chat@sha256:4f4b6c3a0d0e6b9d8f0a1c2e3b4d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60";
+
 fn rc_container(image: &str) -> Value {
     json!({
         "id": "c1", "name": "rocketchat-rocketchat-1", "image": image, "image_id": "sha256:rc",
         "labels": {"com.docker.compose.project": "rocketchat", "com.docker.compose.service": "rocketchat"},
         "image_labels": {"maintainer": "buildmaster@rocket.chat"},
+        "repo_digests": [OFFICIAL_DIGEST],
         "env": ["DEPLOY_METHOD=docker", "MONGO_URL=mongodb://***REDACTED:uri-userinfo***@mongo:27017/rocketchat?replicaSet=rs0", "ROOT_URL=https://chat.example.com"],
         "cmd": ["node", "main.js"],
         "state": {"status": "running", "running": true, "restarting": false, "oom_killed": false, "exit_code": 0, "health": null},

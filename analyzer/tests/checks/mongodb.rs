@@ -242,3 +242,28 @@ fn mongodb_bypass_flags_pass_fail_unknown() {
         "BYPASS_NODEJS_VALIDATION",
     );
 }
+
+#[test]
+fn mongodb_bypass_flags_from_host_processes_without_docker() {
+    let mut n = healthy("a", "n1");
+    no_docker(&mut n);
+    // A containerized Rocket.Chat process in the host's list, clean: decided.
+    n.edit_json("host/host.json", |v| { v["processes"] = json!([{"pid": 7, "kind": "rocketchat", "env_names": ["ROOT_URL", "MONGO_URL", "DEPLOY_METHOD"], "in_container": true}]); });
+    let r = expect(
+        &[n.clone()],
+        "mongodb.bypass-flags",
+        Outcome::Pass,
+        "read from the host's process list on n1",
+    );
+    assert!(!r.message.contains("docker collector"), "{}", r.message);
+    // Its environment unreadable (not root): still unknown, and it says why.
+    n.edit_json("host/host.json", |v| {
+        v["processes"] = json!([{"pid": 7, "kind": "rocketchat", "in_container": true}]);
+    });
+    expect(
+        &[n],
+        "mongodb.bypass-flags",
+        Outcome::Unknown,
+        "environment of its Rocket.Chat processes was not readable",
+    );
+}

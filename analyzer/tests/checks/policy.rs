@@ -58,9 +58,24 @@ fn policy_broken_is_rejected_with_clear_messages() {
 fn policy_parse_errors_are_clear() {
     let err = Policy::from_toml("name = 5", CheckId::NAMES).expect_err("wrong type");
     assert!(
-        err.to_string().starts_with("policy does not parse:"),
+        err.to_string()
+            .starts_with("policy does not parse at line 1, column 8:"),
         "{err}"
     );
+    // Real newlines: where and what, the policy's line, a caret under the column;
+    // a control character of the file is escaped.
+    let err = Policy::from_toml("name = \"x\"\nversion = = 1 # \u{1b}[2J\n", CheckId::NAMES)
+        .expect_err("syntax");
+    let lines: Vec<String> = err.to_string().lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[0].starts_with("policy does not parse at line 2, column 11: "),
+        "{lines:?}"
+    );
+    assert!(!lines[0].contains("\\u{a}"), "{lines:?}");
+    assert_eq!(lines[1], " 2 | version = = 1 # \\u{1b}[2J");
+    assert_eq!(lines[2], "   |           ^");
+    assert!(!err.to_string().contains('\u{1b}'));
     let text =
         rcdiag_analyzer::policy::BUILTIN.replace("as_of = \"2026-11-26\"", "as_of = \"yesterday\"");
     assert!(Policy::from_toml(&text, CheckId::NAMES).is_err());
