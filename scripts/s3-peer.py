@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""S3 API test peer helper (moto's server, see scripts/README.md "The S3 peer").
+
+  s3-peer.py wait   --endpoint URL --ca CA --bucket B    wait until moto answers, create B
+  s3-peer.py presign-put --endpoint URL --ca CA --bucket B --key K [--sha256-hex H] [--expires S]
+  s3-peer.py presign-get --endpoint URL --ca CA --bucket B --key K [--expires S]
+  s3-peer.py get    --endpoint URL --ca CA --bucket B --key K --out FILE
+  s3-peer.py head   --endpoint URL --ca CA --bucket B --key K   prints the object's JSON
+
+Credentials from the standard AWS environment (AWS_ACCESS_KEY_ID, ...), as the
+agent reads them. Runs in the test-env venv (boto3 comes with moto[server]).
+"""
+
+import argparse
+import base64
+import json
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+
+
+def client(a):
+    return boto3.client(
+        "s3",
+        endpoint_url=a.endpoint,
+        verify=a.ca,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("cmd", choices=["wait", "presign-put", "presign-get", "get", "head"])
+    p.add_argument("--endpoint", required=True)
+    p.add_argument("--ca", required=True)
+    p.add_argument("--bucket", required=True)
+    p.add_argument("--key")
+    p.add_argument("--sha256-hex")
+    p.add_argument("--expires", type=int, default=900)
+    p.add_argument("--out")
+    a = p.parse_args()
+    s3 = client(a)
+    if a.cmd == "wait":
+        last = None
+        for _ in range(300):
+            try:
+                s3.create_bucket(Bucket=a.bucket)
+                print("READY", a.endpoint, a.bucket, flush=True)
+                return 0
+            except Exception as e:  # not up yet
+                last = e
+                time.sleep(0.1)
+        print(f"s3 peer did not answer: {last}", file=sys.stderr)
+        return 1
+    if not a.key:
+        p.error("--key is needed")
+    if a.cmd == "presign-put":
+        params = {"Bucket": a.bucket, "Key": a.key}
+        if a.sha256_hex:
+            params["ChecksumSHA256"] = base64.b64encode(bytes.fromhex(a.sha256_hex)).decode()
+        print(s3.generate_presigned_url("put_object", Params=params, ExpiresIn=a.expires))
+    elif a.cmd == "presign-get":
+        print(
+            s3.generate_presigned_url(
+                "get_object", Params={"Bucket": a.bucket, "Key": a.key}, ExpiresIn=a.expires
+            )
+        )
+    elif a.cmd == "get":
+        s3.download_file(a.bucket, a.key, a.out)
+    elif a.cmd == "head":
+        h = s3.head_object(Bucket=a.bucket, Key=a.key, ChecksumMode="ENABLED")
+        print(
+            json.dumps(
+                {
+                    "size": h["ContentLength"],
+                    "checksum_sha256": h.get("ChecksumSHA256"),
+                    "etag": h.get("ETag"),
+                }
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
