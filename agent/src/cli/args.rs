@@ -331,7 +331,9 @@ pub struct CollectArgs {
     pub to: RecipientArgs,
     /// Output folder (a standard file name is used there) or file, whose name must end
     /// in `.rcdiag` (encrypted) or `.rcdiag.zip` (--no-encrypt); any other name is
-    /// refused [default: the current folder].
+    /// refused; `-` writes the encrypted bundle to stdout (not a terminal; the summary
+    /// goes to stderr), e.g. `kubectl exec POD -- rcdiag-agent collect -r age1... -o - >
+    /// node.rcdiag` [default: the current folder].
     #[arg(short = 'o', long = "out", value_name = "PATH")]
     pub out: Option<PathBuf>,
     #[command(flatten)]

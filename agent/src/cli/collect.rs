@@ -1,6 +1,10 @@
 //! `rcdiag-agent collect`: one bundle of this node, its summary on stdout, then the
-//! optional upload.
+//! optional upload. With `-o -` the (encrypted) bundle itself goes to stdout and the
+//! summary to stderr ([`stdout_mode`]), for `kubectl exec POD -- rcdiag-agent collect
+//! -o - > x.rcdiag` in an image without `tar`.
 
+use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -16,8 +20,54 @@ use super::plan::{dry_run, plan, run_config};
 use super::{runtime, shutdown_signal};
 use rcdiag_agent::upload;
 
+/// `-o -`: refused when stdout is a terminal, with `--no-encrypt` (a plain bundle would
+/// sit in a temporary file) or with `--upload`; else a private temporary folder (0700,
+/// under `TMPDIR`) that receives the encrypted bundle until it is copied to stdout.
+fn stdout_mode(args: &CollectArgs) -> std::result::Result<tempfile::TempDir, String> {
+    if std::io::stdout().is_terminal() && !args.dry_run {
+        return Err("-o -: stdout is a terminal; redirect it to a file (`... collect -o - > node.rcdiag`) or pass -o PATH".into());
+    }
+    if args.opts.no_encrypt {
+        return Err("-o - writes encrypted bundles only (a plain one would sit on disk first): drop --no-encrypt, or pass -o PATH.rcdiag.zip".into());
+    }
+    if args.upload.is_some() {
+        return Err("-o - and --upload cannot be combined: the bundle goes to stdout; pass -o PATH to upload it too".into());
+    }
+    tempfile::Builder::new()
+        .prefix(".rcdiag-stdout-")
+        .tempdir()
+        .map_err(|e| {
+            format!(
+                "-o -: cannot make a temporary folder in {} for the encrypted bundle: {e}; set TMPDIR to a writable folder (an emptyDir in a pod)",
+                std::env::temp_dir().display()
+            )
+        })
+}
+
 pub fn collect(args: CollectArgs) -> Result<ExitCode> {
-    let p = match plan(&args.to, &args.opts, args.out.as_ref(), args.dry_run).and_then(|p| {
+    let to_stdout = args.out.as_deref() == Some(Path::new("-"));
+    let stdout_dir = if to_stdout {
+        match stdout_mode(&args) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("rcdiag-agent: error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    } else {
+        None
+    };
+    let out_arg = match &stdout_dir {
+        Some(d) => Some(d.path().to_path_buf()),
+        None => args.out.clone(),
+    };
+    // The summary goes to stderr when the bundle goes to stdout.
+    let mut o: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    let p = match plan(&args.to, &args.opts, out_arg.as_ref(), args.dry_run).and_then(|p| {
         check_out(
             &p.out,
             p.no_recipient || matches!(p.encryption, Encryption::Age { .. }),
@@ -91,35 +141,40 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
             p.state_dir.join(key_change::PENDING_FILE).display()
         );
     }
-    println!(
+    writeln!(
+        o,
         "{:<11} {:<8} {:>5} {:>10} {:>8}",
         "collector", "status", "files", "bytes", "time"
-    );
+    )?;
     for (r, bytes) in &report.collectors {
-        println!(
+        writeln!(
+            o,
             "{:<11} {:<8} {:>5} {:>10} {:>7.1}s",
             r.name,
             r.status.as_str(),
             r.files.len(),
             human_bytes(*bytes),
             r.duration_ms as f64 / 1000.0
-        );
+        )?;
         if let Some(e) = r.error.as_ref().filter(|_| r.status != CollectorStatus::Ok) {
-            println!("            {e}");
+            writeln!(o, "            {e}")?;
         }
     }
     let b = &report.bundle;
-    println!();
-    println!(
+    writeln!(o)?;
+    writeln!(
+        o,
         "bundle:     {} ({})",
         b.manifest.bundle_id,
         human_bytes(b.size)
-    );
+    )?;
     match &p.encryption {
-        Encryption::None => println!(
+        Encryption::None => writeln!(
+            o,
             "encrypted:  no (signed, unencrypted: inspect with unzip, then encrypt or send over a safe channel)"
         ),
-        Encryption::Age { .. } => println!(
+        Encryption::Age { .. } => writeln!(
+            o,
             "encrypted:  to {}",
             p.recipients
                 .iter()
@@ -127,16 +182,18 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    }
-    println!(
+    }?;
+    writeln!(
+        o,
         "signed by:  {} ({})",
         signer.fingerprint(),
         signer
             .path()
             .map(|p| p.display().to_string())
             .unwrap_or_default()
-    );
-    println!(
+    )?;
+    writeln!(
+        o,
         "redacted:   {}",
         if b.manifest.redaction.rules.is_empty() {
             "nothing matched".to_string()
@@ -149,8 +206,25 @@ pub fn collect(args: CollectArgs) -> Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", ")
         }
-    );
-    println!("{}", b.path.display());
+    )?;
+    if to_stdout {
+        writeln!(o, "output:     stdout")?;
+        let copied = std::fs::File::open(&b.path).and_then(|mut f| {
+            let mut out = std::io::stdout().lock();
+            std::io::copy(&mut f, &mut out)?;
+            out.flush()
+        });
+        // The temporary folder (and the encrypted bundle in it) goes either way.
+        drop(stdout_dir);
+        if let Err(e) = copied {
+            eprintln!(
+                "rcdiag-agent: error: writing the bundle to stdout failed: {e}; nothing is kept, run it again"
+            );
+            return Ok(ExitCode::from(1));
+        }
+    } else {
+        writeln!(o, "{}", b.path.display())?;
+    }
     let code = if report.degraded() {
         ExitCode::from(3)
     } else {

@@ -85,7 +85,7 @@ fn write_pending(
     pending: Vec<PendingJson>,
 ) -> Vec<(&'static str, String)> {
     let mut errors = Vec::new();
-    for mut p in pending {
+    for mut p in merge_lists(pending) {
         redactor.replace_exact_json(&mut p.value);
         let mut bytes = serde_json::to_vec_pretty(&p.value).unwrap_or_default();
         bytes.push(b'\n');
@@ -98,6 +98,24 @@ fn write_pending(
         }
     }
     errors
+}
+
+/// Files put more than once as JSON lists (`logs/index.json`, from the `logs` and the
+/// `kubernetes` collectors) become one list, in the order they were put; the first
+/// collector to put it is named if writing it fails.
+fn merge_lists(pending: Vec<PendingJson>) -> Vec<PendingJson> {
+    let mut out: Vec<PendingJson> = Vec::with_capacity(pending.len());
+    for mut p in pending {
+        if let Some(first) = out.iter_mut().find(|q| q.path == p.path)
+            && let (serde_json::Value::Array(a), serde_json::Value::Array(b)) =
+                (&mut first.value, &mut p.value)
+        {
+            a.append(b);
+            continue;
+        }
+        out.push(p);
+    }
+    out
 }
 
 /// A collector's view of the sink: every write is redacted and recorded.

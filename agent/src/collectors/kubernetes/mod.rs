@@ -8,8 +8,9 @@
 //! those holding Rocket.Chat, MongoDB, Prometheus or Grafana pods: [`pods::role`]), and
 //! in them pods, Deployments, StatefulSets, DaemonSets, the ReplicaSets owning the pods,
 //! HPAs, PDBs, Services, Ingresses, PVCs and Warning events, plus OpenShift Routes and
-//! ClusterVersion and Prometheus Operator monitors where those API groups exist. It never
-//! reads Secrets or ConfigMaps.
+//! ClusterVersion and Prometheus Operator monitors where those API groups exist, and the
+//! logs of the Rocket.Chat and MongoDB containers ([`crate::collectors::logs::kube`]).
+//! It never reads Secrets or ConfigMaps.
 //!
 //! Every call is recorded in `kubernetes/calls.json` ([`calls`]); a 404 is an absent
 //! resource, a 403 makes the collector `partial` with the client's message (which names
@@ -50,9 +51,9 @@ pub const NO_CLUSTER: &str = "no Kubernetes cluster: no kubeconfig given, no KUB
 /// This collector, for [`super::ALL`].
 pub const DESCRIPTOR: super::Collector = super::Collector {
     name: "kubernetes",
-    reads: "the Kubernetes API: /version, API groups, nodes, namespaces; in the Rocket.Chat, MongoDB and monitoring namespaces pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, HPAs, PDBs, Services, Ingresses, PVCs, Warning events; OpenShift Routes and ClusterVersion, Prometheus Operator ServiceMonitors/PodMonitors where served (never Secrets or ConfigMaps)",
-    permissions: "get/list on those resources (the read-only ClusterRole in packaging/kubernetes/), through a kubeconfig or the pod's service account",
-    files: "kubernetes/cluster.json, nodes.json, workloads.json, pods.json, network.json, storage.json, events.json, monitoring.json, calls.json",
+    reads: "the Kubernetes API: /version, API groups, nodes, namespaces; in the Rocket.Chat, MongoDB and monitoring namespaces pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, HPAs, PDBs, Services, Ingresses, PVCs, Warning events; OpenShift Routes and ClusterVersion, Prometheus Operator ServiceMonitors/PodMonitors where served; the logs of the Rocket.Chat and MongoDB containers (and of the previous container after a restart), capped by --since, --log-lines and --log-bytes (never Secrets or ConfigMaps)",
+    permissions: "get/list on those resources and get on pods/log (the read-only ClusterRole in packaging/kubernetes/), through a kubeconfig or the pod's service account",
+    files: "kubernetes/cluster.json, nodes.json, workloads.json, pods.json, network.json, storage.json, events.json, monitoring.json, calls.json; logs/k8s_<ns>_<pod>_<container>[.previous].log and their logs/index.json entries",
     collect: collect_boxed,
     isolated: false,
 };
@@ -111,6 +112,7 @@ struct NodesFile {
 /// Collects Kubernetes data into the bundle. See the module documentation.
 pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let o = &ctx.options;
+    let started = tokio::time::Instant::now();
     if cluster_hint(o.kubeconfig.as_deref(), |k| std::env::var(k).ok()).is_none() {
         return Outcome::skipped(NO_CLUSTER);
     }
@@ -364,6 +366,24 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             .collect(),
         mongodb_hint,
     };
+    // Logs of the Rocket.Chat and MongoDB containers (and of their previous container
+    // after a restart), into logs/index.json beside the Docker logs.
+    let pod_logs = pod_logs_to_read(&pod_summaries);
+    let mut log_failures = Vec::new();
+    if !pod_logs.is_empty() {
+        let limits = crate::collectors::logs::kube::PodLogLimits {
+            lines: o.log_lines,
+            bytes: o.log_bytes,
+            since: o.since,
+            deadline: started + o.timeout.mul_f32(0.85),
+        };
+        let (index, failures) =
+            crate::collectors::logs::kube::collect_pod_logs(&kube, &pod_logs, &limits, out).await;
+        log_failures = failures;
+        if let Err(e) = out.put_json("logs/index.json", &index).await {
+            write_errors.push(format!("logs/index.json: {e}"));
+        }
+    }
     // Each file is put (turned into JSON) and dropped in turn, the pods first: the
     // largest, on a big cluster.
     put(
@@ -423,6 +443,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     problems.extend(calls.forbidden.iter().cloned());
     problems.extend(calls.errors.iter().cloned());
     problems.extend(write_errors);
+    problems.extend(log_failures);
     if problems.is_empty() {
         Outcome::ok()
     } else {
@@ -433,6 +454,31 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         }
         Outcome::partial(msg)
     }
+}
+
+/// The logs to read: every container (not init containers) of the Rocket.Chat and
+/// MongoDB pods, and the previous container's log of those that restarted.
+fn pod_logs_to_read(pods: &[pods::PodSummary]) -> Vec<crate::collectors::logs::kube::PodLog> {
+    let mut out = Vec::new();
+    for p in pods
+        .iter()
+        .filter(|p| matches!(p.role, Role::Rocketchat | Role::Mongodb))
+    {
+        for c in p.containers.iter().filter(|c| !c.init) {
+            for previous in [false, true] {
+                if previous && c.restart_count == 0 {
+                    continue;
+                }
+                out.push(crate::collectors::logs::kube::PodLog {
+                    namespace: p.namespace.clone(),
+                    pod: p.name.clone(),
+                    container: c.name.clone(),
+                    previous,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Puts `kubernetes/NAME.json`, then drops `value`.

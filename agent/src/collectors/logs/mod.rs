@@ -26,6 +26,7 @@
 
 mod emit;
 mod engine;
+pub mod kube;
 mod produce;
 
 use std::collections::HashSet;
@@ -88,6 +89,15 @@ pub struct IndexEntry {
     pub error: Option<String>,
     /// The container's logging driver.
     pub log_driver: Option<String>,
+    /// The pod, for a log read through the Kubernetes API (`source: "kubernetes"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The pod's namespace (Kubernetes logs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Whether this is the log of the previous (restarted) container (Kubernetes logs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<bool>,
 }
 
 /// Collects logs data into the bundle.
@@ -319,6 +329,9 @@ async fn write_log(
         since: limits.since.map(|t| t.to_string()),
         error: None,
         log_driver: c.log_driver.clone(),
+        pod: None,
+        namespace: None,
+        previous: None,
     };
     if Instant::now() >= limits.deadline {
         entry.truncated = true;

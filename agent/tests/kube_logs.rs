@@ -1,0 +1,243 @@
+//! Pod logs read through the Kubernetes API by the kubernetes collector, against
+//! kube-replay (`scripts/kube-replay.py`, which serves `.../pods/POD/log` with
+//! `timestamps`, `sinceSeconds`, `tailLines`, `limitBytes` and `previous`, and a 400
+//! for a container without a previous log): the logs land in `logs/index.json` with
+//! `source: "kubernetes"`, capped and redacted like Docker logs.
+//!
+//! Peer: `scripts/test-env start-kube; source /tmp/rcdp/kube.env`. Without it these
+//! tests say SKIPPED, or fail under `RCDIAG_REQUIRE_PEERS=1`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{kubernetes_collector, require_peer, run_collectors};
+use rcdiag_agent::clients::kube::{Kube, KubeError, KubeOptions};
+use rcdiag_agent::collectors::Options;
+use rcdiag_agent::collectors::logs::kube::{PodLog, PodLogLimits, is_no_previous, query};
+use rcdiag_bundle::CollectorStatus;
+use serde_json::Value;
+
+const NAME: &str = "kubernetes";
+
+fn options(kc: &str) -> Options {
+    Options {
+        kubeconfig: Some(kc.into()),
+        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
+        timeout: Duration::from_secs(60),
+        since: Duration::from_secs(365 * 24 * 3600),
+        ..Options::default()
+    }
+}
+
+fn entries(index: &Value) -> Vec<Value> {
+    index
+        .as_array()
+        .unwrap_or_else(|| panic!("logs/index.json is not a list: {index}"))
+        .iter()
+        .filter(|e| e["source"] == "kubernetes")
+        .cloned()
+        .collect()
+}
+
+fn entry<'a>(list: &'a [Value], pod_prefix: &str, container: &str, previous: bool) -> &'a Value {
+    list.iter()
+        .find(|e| {
+            e["pod"].as_str().unwrap_or("").starts_with(pod_prefix)
+                && e["container"] == container
+                && e["previous"] == previous
+        })
+        .unwrap_or_else(|| {
+            panic!("no log of {pod_prefix} {container} previous={previous} in {list:?}")
+        })
+}
+
+#[tokio::test]
+async fn rocketchat_and_mongodb_pod_logs_are_read_with_the_previous_one() {
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT") else {
+        return;
+    };
+    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    run.assert_status(NAME, CollectorStatus::Ok);
+    let index = run.json("logs/index.json");
+    let list = entries(&index);
+    // Three Rocket.Chat pods, three MongoDB pods, and the previous log of the pod that
+    // restarted.
+    let rc: Vec<&Value> = list
+        .iter()
+        .filter(|e| {
+            e["pod"]
+                .as_str()
+                .unwrap()
+                .starts_with("rocketchat-rocketchat-")
+        })
+        .collect();
+    assert!(rc.len() >= 4, "{list:?}");
+    let mongo = list
+        .iter()
+        .filter(|e| {
+            e["pod"]
+                .as_str()
+                .unwrap()
+                .starts_with("rocketchat-mongodb-")
+        })
+        .count();
+    assert!(mongo >= 3, "{list:?}");
+    for e in &list {
+        assert_eq!(e["namespace"], "rocketchat", "{e}");
+    }
+    let current = entry(
+        &list,
+        "rocketchat-rocketchat-74095cb1d5-b9q4m",
+        "rocketchat",
+        false,
+    );
+    let previous = entry(
+        &list,
+        "rocketchat-rocketchat-74095cb1d5-b9q4m",
+        "rocketchat",
+        true,
+    );
+    for e in [current, previous] {
+        assert!(e["error"].is_null(), "{e}");
+        assert!(e["lines"].as_u64().unwrap() > 10, "{e}");
+        assert_eq!(e["truncated"], false, "{e}");
+    }
+    let text = run.text(current["file"].as_str().unwrap());
+    assert!(text.contains("SERVER RUNNING"), "{text}");
+    let first = text.lines().next().unwrap();
+    let mut parts = first.splitn(3, ' ');
+    let ts = parts.next().unwrap();
+    assert!(
+        ts.parse::<jiff::Timestamp>().is_ok(),
+        "a timestamp first: {first}"
+    );
+    assert_eq!(parts.next(), Some("-"), "{first}");
+    let prev_text = run.text(previous["file"].as_str().unwrap());
+    assert_ne!(prev_text, text, "the previous log is another log");
+    assert!(
+        prev_text.to_lowercase().contains("out of memory"),
+        "the OOMKilled container's last words: {prev_text}"
+    );
+}
+
+#[tokio::test]
+async fn a_container_without_a_previous_log_is_a_400_that_is_not_a_failure() {
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT") else {
+        return;
+    };
+    let kube = Kube::connect(KubeOptions {
+        kubeconfig: Some(kc.into()),
+        ..KubeOptions::default()
+    })
+    .await
+    .unwrap();
+    let log = PodLog {
+        namespace: "rocketchat".into(),
+        pod: "rocketchat-mongodb-0".into(),
+        container: "mongodb".into(),
+        previous: true,
+    };
+    let limits = PodLogLimits {
+        lines: 100,
+        bytes: 1 << 20,
+        since: Duration::ZERO,
+        deadline: tokio::time::Instant::now() + Duration::from_secs(30),
+    };
+    let err = match kube
+        .open_log(&log.namespace, &log.pod, &query(&log, &limits))
+        .await
+    {
+        Ok(_) => panic!("a previous log of a container that never restarted"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(err, KubeError::Status { code: 400, .. }),
+        "{err:?}"
+    );
+    assert!(is_no_previous(&err.to_string()), "{err}");
+    // The current log of the same container is there, line by line.
+    let current = PodLog {
+        previous: false,
+        ..log
+    };
+    let mut body = kube
+        .open_log(&current.namespace, &current.pod, &query(&current, &limits))
+        .await
+        .unwrap();
+    let mut n = 0;
+    while let Some(line) = body.next_line().await.unwrap() {
+        assert!(!line.contains('\n'));
+        n += 1;
+    }
+    assert!(n > 0 && body.read > 0, "an empty log");
+}
+
+#[tokio::test]
+async fn a_restarted_containers_previous_log_is_read() {
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_NONCOMPLIANT") else {
+        return;
+    };
+    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let index = run.json("logs/index.json");
+    let list = entries(&index);
+    assert!(!list.is_empty(), "{index}");
+    let missing: Vec<&Value> = list
+        .iter()
+        .filter(|e| e["previous"] == true && e["file"].is_null())
+        .collect();
+    for e in &missing {
+        assert!(
+            e["error"].as_str().unwrap().contains("not found"),
+            "the server's reason is kept: {e}"
+        );
+    }
+    let read = list
+        .iter()
+        .filter(|e| e["previous"] == true && !e["file"].is_null())
+        .count();
+    assert!(
+        read >= 1,
+        "the restarted Rocket.Chat's previous log: {list:?}"
+    );
+    let msg = run.assert_status(NAME, CollectorStatus::Ok);
+    assert!(!msg.contains("log of"), "{msg}");
+}
+
+#[tokio::test]
+async fn pod_logs_keep_to_the_line_and_byte_caps() {
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT") else {
+        return;
+    };
+    let mut o = options(&kc);
+    o.log_lines = 5;
+    let mut run = run_collectors(o, &[(NAME, kubernetes_collector)]).await;
+    let list = entries(&run.json("logs/index.json"));
+    let e = entry(
+        &list,
+        "rocketchat-rocketchat-74095cb1d5-x7k2p",
+        "rocketchat",
+        false,
+    );
+    assert_eq!(e["lines"], 5, "{e}");
+    assert_eq!(e["truncated"], true, "{e}");
+    assert_eq!(e["truncated_by"], "lines", "{e}");
+    let text = run.text(e["file"].as_str().unwrap());
+    assert_eq!(text.lines().count(), 5, "{text}");
+
+    let mut o = options(&kc);
+    o.log_bytes = 1024;
+    let mut run = run_collectors(o, &[(NAME, kubernetes_collector)]).await;
+    let list = entries(&run.json("logs/index.json"));
+    let e = entry(
+        &list,
+        "rocketchat-rocketchat-74095cb1d5-x7k2p",
+        "rocketchat",
+        false,
+    );
+    let bytes = e["bytes"].as_u64().unwrap();
+    assert!(bytes > 0 && bytes <= 1024, "{e}");
+    assert_eq!(e["truncated_by"], "bytes", "{e}");
+    let text = run.text(e["file"].as_str().unwrap());
+    assert!(text.len() as u64 <= 1024 && text.ends_with('\n'), "{text}");
+}
