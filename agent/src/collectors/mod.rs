@@ -28,6 +28,7 @@ macro_rules! descriptor {
 }
 
 pub mod context;
+pub mod cri;
 pub mod docker;
 pub mod host;
 pub mod kubernetes;
@@ -79,6 +80,7 @@ pub const ALL: &[Collector] = &[
     mongodb::DESCRIPTOR,
     rocketchat::DESCRIPTOR,
     kubernetes::DESCRIPTOR,
+    cri::DESCRIPTOR,
 ];
 
 /// Names of all collectors.
