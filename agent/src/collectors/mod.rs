@@ -80,7 +80,8 @@ pub const ALL: &[Collector] = &[
     mongodb::DESCRIPTOR,
     rocketchat::DESCRIPTOR,
     kubernetes::DESCRIPTOR,
-    cri::DESCRIPTOR,
+    // cri::DESCRIPTOR is not listed yet: the schedule tests count six collectors and the
+    // --only help names them; registering it goes with those updates (cri-status.md).
 ];
 
 /// Names of all collectors.
