@@ -107,6 +107,10 @@ pub fn plan(
         } else {
             args.namespaces.clone()
         },
+        // The cri collector's socket: crictl's variable (a --cri-endpoint flag is to come).
+        cri_endpoint: std::env::var("CONTAINER_RUNTIME_ENDPOINT")
+            .ok()
+            .filter(|s| !s.is_empty()),
         ..Options::default()
     };
     if let Some(s) = args.since.as_ref().or(file.since.as_ref()) {

@@ -42,6 +42,9 @@ pub struct Options {
     /// Namespaces the kubernetes collector reads (`--namespace`); empty = those holding
     /// Rocket.Chat, MongoDB or monitoring pods.
     pub kube_namespaces: Vec<String>,
+    /// CRI runtime socket (`unix:///PATH`) the `cri` collector reads; `None` = the first of
+    /// containerd's, CRI-O's and k3s's default sockets that exists.
+    pub cri_endpoint: Option<String>,
 }
 
 /// Where the logs collector reads `json-file` logs from.
@@ -70,6 +73,7 @@ impl Default for Options {
             kubeconfig: None,
             kube_context: None,
             kube_namespaces: Vec::new(),
+            cri_endpoint: None,
         }
     }
 }

@@ -28,6 +28,7 @@ macro_rules! descriptor {
 }
 
 pub mod context;
+pub mod cri;
 pub mod docker;
 pub mod host;
 pub mod kubernetes;
@@ -79,6 +80,8 @@ pub const ALL: &[Collector] = &[
     mongodb::DESCRIPTOR,
     rocketchat::DESCRIPTOR,
     kubernetes::DESCRIPTOR,
+    // cri::DESCRIPTOR is not listed yet: the schedule tests count six collectors and the
+    // --only help names them; registering it goes with those updates (cri-status.md).
 ];
 
 /// Names of all collectors.
