@@ -5,7 +5,9 @@
 
 use serde_json::Value;
 
-use crate::{BundleFile, ContractError, agent, docker, host, logs, mongodb, rocketchat};
+use crate::{
+    BundleFile, ContractError, agent, docker, host, kubernetes, logs, mongodb, rocketchat,
+};
 
 /// Reads a file into its contract type and writes it back.
 type Roundtrip = fn(&str, Value) -> Result<Value, ContractError>;
@@ -31,6 +33,15 @@ fn contract_of(path: &str) -> Option<Roundtrip> {
         "rocketchat/statistics.json" => via::<rocketchat::StatisticsFile>,
         "rocketchat/settings.json" => via::<rocketchat::SettingsFile>,
         "agent/run.json" => via::<agent::RunFile>,
+        "kubernetes/cluster.json" => via::<kubernetes::ClusterFile>,
+        "kubernetes/nodes.json" => via::<kubernetes::NodesFile>,
+        "kubernetes/pods.json" => via::<kubernetes::PodsFile>,
+        "kubernetes/workloads.json" => via::<kubernetes::WorkloadsFile>,
+        "kubernetes/network.json" => via::<kubernetes::NetworkFile>,
+        "kubernetes/storage.json" => via::<kubernetes::StorageFile>,
+        "kubernetes/events.json" => via::<kubernetes::EventsFile>,
+        "kubernetes/monitoring.json" => via::<kubernetes::MonitoringFile>,
+        "kubernetes/calls.json" => via::<kubernetes::CallsFile>,
         p if p.starts_with("mongodb/") && p.ends_with(".json") => via::<mongodb::CommandFile>,
         _ => return None,
     })

@@ -24,6 +24,15 @@
 //! | `rocketchat/statistics.json` | [`rocketchat::StatisticsFile`] |
 //! | `rocketchat/settings.json` | [`rocketchat::SettingsFile`] |
 //! | `agent/run.json` | [`agent::RunFile`] |
+//! | `kubernetes/cluster.json` | [`kubernetes::ClusterFile`] |
+//! | `kubernetes/nodes.json` | [`kubernetes::NodesFile`] |
+//! | `kubernetes/pods.json` | [`kubernetes::PodsFile`] |
+//! | `kubernetes/workloads.json` | [`kubernetes::WorkloadsFile`] |
+//! | `kubernetes/network.json` | [`kubernetes::NetworkFile`] |
+//! | `kubernetes/storage.json` | [`kubernetes::StorageFile`] |
+//! | `kubernetes/events.json` | [`kubernetes::EventsFile`] |
+//! | `kubernetes/monitoring.json` | [`kubernetes::MonitoringFile`] |
+//! | `kubernetes/calls.json` | [`kubernetes::CallsFile`] |
 //!
 //! The schemas are in `contract/schema/` (regenerate with
 //! `RCDIAG_UPDATE_SCHEMA=1 cargo test -p rcdiag-contract --test schema`); what each field
@@ -33,6 +42,7 @@ pub mod agent;
 pub mod conformance;
 pub mod docker;
 pub mod host;
+pub mod kubernetes;
 pub mod lenient;
 pub mod logs;
 pub mod mongodb;
@@ -156,5 +166,14 @@ pub fn schemas() -> Vec<(&'static str, &'static str, String)> {
         one::<rocketchat::StatisticsFile>(),
         one::<rocketchat::SettingsFile>(),
         one::<agent::RunFile>(),
+        one::<kubernetes::ClusterFile>(),
+        one::<kubernetes::NodesFile>(),
+        one::<kubernetes::PodsFile>(),
+        one::<kubernetes::WorkloadsFile>(),
+        one::<kubernetes::NetworkFile>(),
+        one::<kubernetes::StorageFile>(),
+        one::<kubernetes::EventsFile>(),
+        one::<kubernetes::MonitoringFile>(),
+        one::<kubernetes::CallsFile>(),
     ]
 }

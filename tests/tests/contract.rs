@@ -188,3 +188,48 @@ fn failed_mongodb_collections_keep_the_contract() {
         );
     }
 }
+
+/// Every Kubernetes file the collector writes, for every recorded cluster profile of
+/// the kube-replay peer (Helm, OpenShift, Rancher/RKE2, k3s, kind, a non-compliant
+/// install, a service account refused some lists).
+#[test]
+fn kubernetes_collections_keep_the_contract() {
+    for (var, code) in [
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT", 0),
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_NONCOMPLIANT", 0),
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_OPENSHIFT", 0),
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_RANCHER_RKE2", 0),
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_K3S", 0),
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_KIND", 0),
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_RBAC", 3),
+    ] {
+        let Some(kubeconfig) = require_peer(var) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (problems, typed) = collect_and_check(
+            dir.path(),
+            &["--only", "kubernetes", "--kubeconfig", &kubeconfig],
+            code,
+        );
+        assert!(
+            problems.is_empty(),
+            "{var}: the contract does not hold:\n{}",
+            problems.join("\n")
+        );
+        for f in [
+            "cluster",
+            "nodes",
+            "pods",
+            "workloads",
+            "network",
+            "storage",
+            "events",
+            "monitoring",
+            "calls",
+        ] {
+            let must = format!("kubernetes/{f}.json");
+            assert!(typed.contains(&must), "{var}: no {must}: {typed:?}");
+        }
+    }
+}

@@ -45,6 +45,16 @@ const REPORTS: &[Report] = &[
         name: "expected-report-new",
         bundles: &["chat-01-new.rcdiag"],
     },
+    Report {
+        dir: "kubernetes-helm",
+        name: "expected-report",
+        bundles: &["cluster.rcdiag"],
+    },
+    Report {
+        dir: "kubernetes-noncompliant",
+        name: "expected-report",
+        bundles: &["cluster.rcdiag"],
+    },
 ];
 
 /// Every bundle of the samples, with the node name it was made as.
@@ -54,6 +64,8 @@ const BUNDLES: &[(&str, &str)] = &[
     ("noncompliant-single/rc-legacy.rcdiag", "rc-legacy"),
     ("snapshots/chat-01-old.rcdiag", "chat-01"),
     ("snapshots/chat-01-new.rcdiag", "chat-01"),
+    ("kubernetes-helm/cluster.rcdiag", "k8s-helm"),
+    ("kubernetes-noncompliant/cluster.rcdiag", "k8s-legacy"),
 ];
 
 /// The DEMO secrets scripts/make-samples gives the containers and the seeds hold
@@ -298,8 +310,13 @@ fn every_sample_bundle_verifies_with_the_demo_key_and_a_pinned_node_key() {
             "{bundle}: made as node {node}"
         );
         for c in v["collectors"].as_array().expect("collectors") {
+            // The cluster bundles are `--only kubernetes`: the others are deselected.
+            if bundle.starts_with("kubernetes-") && c["name"] != "kubernetes" {
+                assert_eq!(c["status"], "skipped", "{bundle}: {c}");
+                continue;
+            }
             // Docker nodes, not in a cluster: the kubernetes collector skips with its reason.
-            if c["name"] == "kubernetes" {
+            if c["name"] == "kubernetes" && !bundle.starts_with("kubernetes-") {
                 assert_eq!(c["status"], "skipped", "{bundle}: not in a cluster: {c}");
                 assert!(
                     c["error"]
@@ -649,4 +666,48 @@ fn snapshot_pair_diff_shows_the_upgrade() {
         ),
         "pass"
     );
+}
+
+#[test]
+fn kubernetes_samples_say_what_makes_them_compliant_or_not() {
+    let rep = report("kubernetes-helm", "expected-report");
+    let all = summary(&rep);
+    for id in [
+        "kubernetes.resources",
+        "kubernetes.pdb",
+        "kubernetes.replicas-ready",
+        "kubernetes.mongodb",
+        "bundle.signer-trusted",
+    ] {
+        assert_eq!(outcome(&rep, id), "pass", "{id}: {all}");
+    }
+    // The recording holds a back-off, a FailedScheduling and an eviction.
+    assert_eq!(outcome(&rep, "kubernetes.warning-events"), "warn", "{all}");
+    let msgs = checks_by_id(&rep);
+    let msg = |id: &str| {
+        msgs.iter()
+            .find(|(i, _, _)| i == id)
+            .map(|(_, _, m)| m.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        msg("kubernetes.pdb").contains("rocketchat/rocketchat-rocketchat (3 replicas)"),
+        "{}",
+        msg("kubernetes.pdb")
+    );
+    assert!(msg("kubernetes.warning-events").contains("FailedScheduling"));
+
+    let rep = report("kubernetes-noncompliant", "expected-report");
+    let all = summary(&rep);
+    for id in ["kubernetes.resources", "kubernetes.mongodb"] {
+        assert_eq!(outcome(&rep, id), "fail", "{id}: {all}");
+    }
+    assert_eq!(outcome(&rep, "kubernetes.warning-events"), "warn", "{all}");
+    let msgs = checks_by_id(&rep);
+    let m = msgs
+        .iter()
+        .find(|(i, _, _)| i == "kubernetes.mongodb")
+        .map(|(_, _, m)| m.clone())
+        .unwrap_or_default();
+    assert!(m.contains("Deployment chat/mongo"), "{m}");
 }

@@ -50,6 +50,11 @@ check_ids! {
     HostClockSkew => "host.clock-skew",
     ContainersRestarting => "containers.restarting",
     LogsKnownErrors => "logs.known-errors",
+    KubernetesResources => "kubernetes.resources",
+    KubernetesPdb => "kubernetes.pdb",
+    KubernetesReplicasReady => "kubernetes.replicas-ready",
+    KubernetesMongodb => "kubernetes.mongodb",
+    KubernetesWarningEvents => "kubernetes.warning-events",
     BundleComplete => "bundle.complete",
     BundleSignerTrusted => "bundle.signer-trusted",
 }

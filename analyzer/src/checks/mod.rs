@@ -16,6 +16,7 @@ mod hardware;
 mod host;
 mod id;
 mod image;
+mod kubernetes;
 mod logs;
 mod mongodb;
 mod monitoring;
@@ -65,6 +66,7 @@ const AREAS: &[&[Check]] = &[
     host::CHECKS,
     containers::CHECKS,
     logs::CHECKS,
+    kubernetes::CHECKS,
     bundle::CHECKS,
 ];
 

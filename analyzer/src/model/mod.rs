@@ -34,9 +34,11 @@ use crate::policy::Policy;
 pub use crate::text::cut;
 
 mod container;
+mod kube;
 mod read;
 
 pub use container::{Container, ContainerKind};
+pub use kube::{KUBE_FILES, Kube, RC_ROLES, cpu_cores, ns_name, quantity_bytes, selects};
 pub use read::{
     MAX_FILE_VALUE_BYTES, MAX_JSON_BYTES, MAX_NODE_VALUE_BYTES, MONGODB_COMMANDS_READ,
     parse_bounded,
@@ -71,6 +73,8 @@ pub struct NodeData {
     pub rc_settings: Option<contract::rocketchat::SettingsFile>,
     /// `rocketchat/statistics.json`.
     pub rc_statistics: Option<contract::rocketchat::StatisticsFile>,
+    /// `kubernetes/*.json`: the cluster view, when the bundle has one.
+    pub kube: Kube,
     /// Signature hits found while loading (capped per signature).
     pub log_matches: Vec<LogMatch>,
     /// Log files scanned (bundle paths).
@@ -111,6 +115,7 @@ impl NodeData {
             rocketchat: None,
             rc_settings: None,
             rc_statistics: None,
+            kube: Kube::default(),
             log_matches: Vec::new(),
             log_files: Vec::new(),
             startup_versions: Vec::new(),
@@ -149,6 +154,15 @@ impl NodeData {
         node.rc_settings = read_typed(bundle, &mut node, "rocketchat/settings.json", b)?;
         node.rc_statistics = read_typed(bundle, &mut node, "rocketchat/statistics.json", b)?;
         node.logs_index = read_typed(bundle, &mut node, "logs/index.json", b)?;
+        node.kube.cluster = read_typed(bundle, &mut node, "kubernetes/cluster.json", b)?;
+        node.kube.nodes = read_typed(bundle, &mut node, "kubernetes/nodes.json", b)?;
+        node.kube.pods = read_typed(bundle, &mut node, "kubernetes/pods.json", b)?;
+        node.kube.workloads = read_typed(bundle, &mut node, "kubernetes/workloads.json", b)?;
+        node.kube.network = read_typed(bundle, &mut node, "kubernetes/network.json", b)?;
+        node.kube.storage = read_typed(bundle, &mut node, "kubernetes/storage.json", b)?;
+        node.kube.events = read_typed(bundle, &mut node, "kubernetes/events.json", b)?;
+        node.kube.monitoring = read_typed(bundle, &mut node, "kubernetes/monitoring.json", b)?;
+        node.kube.calls = read_typed(bundle, &mut node, "kubernetes/calls.json", b)?;
         for path in &paths {
             if let Some(name) = path
                 .strip_prefix("mongodb/")
@@ -213,6 +227,19 @@ impl NodeData {
             "rocketchat/settings.json" => set!(rc_settings),
             "rocketchat/statistics.json" => set!(rc_statistics),
             "logs/index.json" => set!(logs_index),
+            "kubernetes/cluster.json" => self.kube.cluster = v.and_then(|v| self.typed(path, v)),
+            "kubernetes/nodes.json" => self.kube.nodes = v.and_then(|v| self.typed(path, v)),
+            "kubernetes/pods.json" => self.kube.pods = v.and_then(|v| self.typed(path, v)),
+            "kubernetes/workloads.json" => {
+                self.kube.workloads = v.and_then(|v| self.typed(path, v))
+            }
+            "kubernetes/network.json" => self.kube.network = v.and_then(|v| self.typed(path, v)),
+            "kubernetes/storage.json" => self.kube.storage = v.and_then(|v| self.typed(path, v)),
+            "kubernetes/events.json" => self.kube.events = v.and_then(|v| self.typed(path, v)),
+            "kubernetes/monitoring.json" => {
+                self.kube.monitoring = v.and_then(|v| self.typed(path, v))
+            }
+            "kubernetes/calls.json" => self.kube.calls = v.and_then(|v| self.typed(path, v)),
             "docker/images.json" => {
                 set!(docker_images);
                 self.image_index = std::sync::OnceLock::new();
@@ -250,6 +277,15 @@ impl NodeData {
             "rocketchat/statistics.json" => j(&self.rc_statistics),
             "logs/index.json" => j(&self.logs_index),
             "docker/images.json" => j(&self.docker_images),
+            "kubernetes/cluster.json" => j(&self.kube.cluster),
+            "kubernetes/nodes.json" => j(&self.kube.nodes),
+            "kubernetes/pods.json" => j(&self.kube.pods),
+            "kubernetes/workloads.json" => j(&self.kube.workloads),
+            "kubernetes/network.json" => j(&self.kube.network),
+            "kubernetes/storage.json" => j(&self.kube.storage),
+            "kubernetes/events.json" => j(&self.kube.events),
+            "kubernetes/monitoring.json" => j(&self.kube.monitoring),
+            "kubernetes/calls.json" => j(&self.kube.calls),
             _ => path
                 .strip_prefix("mongodb/")
                 .and_then(|n| n.strip_suffix(".json"))

@@ -58,7 +58,11 @@ pub(super) fn read_typed<T: BundleFile>(
 const MAX_STRUCT_BYTES: usize = {
     let c = std::mem::size_of::<rcdiag_contract::docker::Container>();
     let h = std::mem::size_of::<rcdiag_contract::host::Process>();
-    if c > h { c } else { h }
+    let p = std::mem::size_of::<rcdiag_contract::kubernetes::Pod>();
+    let w = std::mem::size_of::<rcdiag_contract::kubernetes::Workload>();
+    let a = if c > h { c } else { h };
+    let b = if p > w { p } else { w };
+    if a > b { a } else { b }
 };
 
 /// Objects that are elements of a list, at any depth (iteratively: no recursion on

@@ -43,6 +43,39 @@ pub struct Policy {
     pub logs: Logs,
     /// Disk, clock and restart thresholds.
     pub thresholds: Thresholds,
+    /// The rules of the `kubernetes.*` checks.
+    pub kubernetes: KubePolicy,
+}
+
+/// The rules of the `kubernetes.*` checks (analyzer/CHECKS.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KubePolicy {
+    /// Resources every Rocket.Chat container must request and be limited in.
+    pub required_resources: Vec<String>,
+    /// Replicas from which a Rocket.Chat Deployment needs a PodDisruptionBudget.
+    pub pdb_from_replicas: i64,
+    /// Fewest MongoDB replica set members (StatefulSet replicas) that pass.
+    pub mongodb_min_members: i64,
+    /// Warning event reasons listed as findings, with their outcome.
+    pub warning_events: Vec<KubeEventRule>,
+    /// Source key in `[sources]`.
+    pub source: String,
+}
+
+/// A kind of Warning event `kubernetes.warning-events` lists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct KubeEventRule {
+    /// The event's `reason` (`FailedScheduling`).
+    pub reason: String,
+    /// Only when the message contains this (case-insensitive), e.g. `pull`.
+    #[serde(default)]
+    pub message_contains: Option<String>,
+    /// What it means (`image pull error`).
+    pub what: String,
+    /// `warn` or `fail`.
+    pub outcome: String,
 }
 
 /// A document a fact comes from.

@@ -66,6 +66,15 @@ impl Policy {
     fn validate_images(&self, p: &mut Vec<String>) {
         self.check_source("images", &self.images.source, p);
         self.check_source("deploy", &self.deploy.source, p);
+        self.check_source("kubernetes", &self.kubernetes.source, p);
+        for e in &self.kubernetes.warning_events {
+            if !matches!(e.outcome.as_str(), "warn" | "fail") {
+                p.push(format!(
+                    "kubernetes.warning_events {:?}: outcome must be \"warn\" or \"fail\", not {:?}",
+                    e.reason, e.outcome
+                ));
+            }
+        }
         if self.images.official.is_empty() {
             p.push("images.official is empty".into());
         }
