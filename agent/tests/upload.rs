@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::require_peer;
+use common::{age_file, require_peer, sha256_hex};
 
 /// What the tests put in each link's query string: it must never be printed.
 const SECRET: &str = "X-Amz-Signature=f00dfeedSECRETc0ffee";
@@ -76,28 +76,6 @@ fn outputs(out: &Output) -> (String, String) {
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
-}
-
-/// An "encrypted bundle" as far as the upload is concerned (an age header), of `n`
-/// pseudo-random bytes (several read chunks).
-fn age_file(dir: &Path, name: &str, n: usize) -> PathBuf {
-    let mut data = b"age-encryption.org/v1\n-> X25519 test\n".to_vec();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    while data.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    data.truncate(n);
-    let p = dir.join(name);
-    std::fs::write(&p, &data).unwrap();
-    p
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(b))
 }
 
 #[test]

@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::require_peer;
+use common::{age_file, require_peer, sha256_hex};
 
 struct S3 {
     endpoint: String,
@@ -68,27 +67,6 @@ fn agent(args: &[&str]) -> Output {
         c.env_remove(v);
     }
     c.output().expect("run rcdiag-agent")
-}
-
-/// An "encrypted bundle" as far as the upload is concerned (an age header).
-fn age_file(dir: &Path, name: &str, n: usize) -> PathBuf {
-    let mut data = b"age-encryption.org/v1\n-> X25519 test\n".to_vec();
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    while data.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    data.truncate(n);
-    let p = dir.join(name);
-    std::fs::write(&p, &data).unwrap();
-    p
-}
-
-fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(b))
 }
 
 #[test]

@@ -7,6 +7,30 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
+/// A fresh support key pair: the identity written to `dir/support.key`, and its
+/// `age1...` recipient.
+pub fn support_key(dir: &Path) -> (PathBuf, String) {
+    let k = rcdiag_bundle::generate_support_key();
+    let path = dir.join("support.key");
+    std::fs::write(&path, &k.identity_file).expect("write support.key");
+    (path, k.recipient)
+}
+
+/// The names of the entries of `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

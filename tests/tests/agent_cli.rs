@@ -5,23 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rcdiag_e2e::{HungSocket, bin};
-
-fn support_key(dir: &Path) -> (std::path::PathBuf, String) {
-    let k = rcdiag_bundle::generate_support_key();
-    let path = dir.join("support.key");
-    std::fs::write(&path, &k.identity_file).unwrap();
-    (path, k.recipient)
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use rcdiag_e2e::{HungSocket, bin, files_in, support_key};
 
 #[test]
 fn collect_refuses_without_a_recipient_and_says_how_to_get_one() {

@@ -3,26 +3,9 @@
 //! disk; refused with `--no-encrypt` and `--upload`. The cluster is kube-replay
 //! (`scripts/kube-replay.py`), so the bundle holds pods and pod logs.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use rcdiag_e2e::{bin, require_peer};
-
-fn support_key(dir: &Path) -> (std::path::PathBuf, String) {
-    let k = rcdiag_bundle::generate_support_key();
-    let path = dir.join("support.key");
-    std::fs::write(&path, &k.identity_file).unwrap();
-    (path, k.recipient)
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
+use rcdiag_e2e::{bin, files_in, require_peer, support_key};
 
 #[test]
 fn the_encrypted_bundle_goes_to_stdout_and_nothing_stays_on_disk() {

@@ -278,25 +278,27 @@ impl Kube {
         }
     }
 
+    /// Sends `GET path` with `Accept: accept`: the reply's status and its body, unread.
+    async fn send_get(
+        &self,
+        path: &str,
+        accept: &str,
+    ) -> Result<(http::StatusCode, kube::client::Body), KubeError> {
+        let transport = |e: &dyn std::fmt::Display| KubeError::Transport {
+            path: strip_query(path),
+            message: e.to_string(),
+        };
+        let req = http::Request::get(path)
+            .header(http::header::ACCEPT, accept)
+            .body(kube::client::Body::from(Vec::new()))
+            .map_err(|e| transport(&e))?;
+        let resp = self.client.send(req).await.map_err(|e| transport(&e))?;
+        Ok((resp.status(), resp.into_body()))
+    }
+
     async fn get_bytes_untimed(&self, path: &str) -> Result<Vec<u8>, KubeError> {
         let shown = strip_query(path);
-        let req = http::Request::get(path)
-            .header(http::header::ACCEPT, "application/json")
-            .body(kube::client::Body::from(Vec::new()))
-            .map_err(|e| KubeError::Transport {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-        let resp = self
-            .client
-            .send(req)
-            .await
-            .map_err(|e| KubeError::Transport {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-        let status = resp.status();
-        let mut body = resp.into_body();
+        let (status, mut body) = self.send_get(path, "application/json").await?;
         let mut out = Vec::new();
         // Error bodies are small Status objects: read them under a smaller cap.
         let max = if status.is_success() {
@@ -341,23 +343,7 @@ impl Kube {
             percent_encode(pod)
         );
         let shown = strip_query(&path);
-        let req = http::Request::get(&path)
-            .header(http::header::ACCEPT, "*/*")
-            .body(kube::client::Body::from(Vec::new()))
-            .map_err(|e| KubeError::Transport {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-        let resp = self
-            .client
-            .send(req)
-            .await
-            .map_err(|e| KubeError::Transport {
-                path: shown.clone(),
-                message: e.to_string(),
-            })?;
-        let status = resp.status();
-        let mut body = resp.into_body();
+        let (status, mut body) = self.send_get(&path, "*/*").await?;
         if !status.is_success() {
             let mut out = Vec::new();
             while let Some(Ok(frame)) = body.frame().await {

@@ -359,3 +359,26 @@ pub fn insecure_kubeconfig(dir: &Path, port: u16) -> PathBuf {
     .expect("write the kubeconfig");
     path
 }
+
+/// An "encrypted bundle" as far as the upload is concerned (an age header), of `n`
+/// pseudo-random bytes (several read chunks).
+pub fn age_file(dir: &Path, name: &str, n: usize) -> PathBuf {
+    let mut data = b"age-encryption.org/v1\n-> X25519 test\n".to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while data.len() < n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data.truncate(n);
+    let p = dir.join(name);
+    std::fs::write(&p, &data).expect("write the file");
+    p
+}
+
+/// The SHA-256 of `b`, in lower-case hex.
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(b))
+}
