@@ -280,7 +280,7 @@ fn renderers_escape_hostile_bundle_values() {
     let r = hostile_report();
     let html = report::render_html(&r);
     assert!(!html.contains("<script>"), "raw script in HTML");
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
     assert!(!html.contains("href=\"javascript:"), "only https links");
     let md = report::render_markdown(&r);
     // Inside code spans only (rendered as text; see the cmark-gfm test).

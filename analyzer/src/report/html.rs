@@ -15,10 +15,11 @@ pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
+            // The entities askama's HTML escaper writes, so both agree.
+            '&' => out.push_str("&#38;"),
+            '<' => out.push_str("&#60;"),
+            '>' => out.push_str("&#62;"),
+            '"' => out.push_str("&#34;"),
             '\'' => out.push_str("&#39;"),
             // Control characters other than tab/newline are not allowed in HTML text.
             c if c.is_control() && c != '\n' && c != '\t' => {
@@ -473,7 +474,7 @@ mod tests {
     fn escape_html_escapes_markup_and_quotes() {
         assert_eq!(
             escape_html("<script>alert('x')</script>&\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+            "&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;&#38;&#34;"
         );
     }
 
@@ -481,7 +482,7 @@ mod tests {
     fn remediation_links_only_plain_https() {
         assert!(
             remediation_html("https://docs.rocket.chat/a?b=1&c=2")
-                .starts_with("<a href=\"https://docs.rocket.chat/a?b=1&amp;c=2\"")
+                .starts_with("<a href=\"https://docs.rocket.chat/a?b=1&#38;c=2\"")
         );
         assert!(!remediation_html("javascript:alert(1)").contains("<a"));
         assert!(!remediation_html("https://x\" onmouseover=\"alert(1)").contains("<a"));
