@@ -525,13 +525,19 @@ fn node_bundles_attach_to_the_kubernetes_nodes_of_their_name() {
             r.message
         );
     }
-    // Their host facts are checked as any node's.
-    let disk = get(&results, "host.disk-free");
-    assert!(
-        disk.evidence.iter().any(|e| e.bundle == "worker-2.rcdiag"),
-        "{:?}",
-        disk.evidence
-    );
+    // Their host facts are checked as any node's; the cluster bundle's lack of them
+    // is no gap then.
+    for id in ["host.disk-free", "host.clock-skew"] {
+        let r = get(&results, id);
+        assert!(
+            r.evidence.iter().any(|e| e.bundle == "worker-2.rcdiag"),
+            "{id}: {:?}",
+            r.evidence
+        );
+        assert!(!r.message.contains("cluster.rcdiag"), "{id}: {}", r.message);
+    }
+    let alone = run(&[kube("helm-compliant")]);
+    assert_eq!(get(&alone, "host.disk-free").outcome, Outcome::Unknown);
     // A node bundle of no node of the cluster stays a node of its own: its missing
     // Docker data is a gap again.
     let nodes = [kube("helm-compliant"), node_of("elsewhere", 8, 32)];
