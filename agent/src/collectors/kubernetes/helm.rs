@@ -342,12 +342,10 @@ pub fn redact_values(v: &mut Value, red: &Redactor) {
 
 fn blank(v: &mut Value, red: &Redactor) {
     match v {
-        Value::String(s) => {
-            if !s.is_empty() {
-                red.register_secret(s);
-                red.add_count(RULE, 1);
-                *s = crate::redact::marker(RULE);
-            }
+        Value::String(s) if !s.is_empty() => {
+            red.register_secret(s);
+            red.add_count(RULE, 1);
+            *s = crate::redact::marker(RULE);
         }
         Value::Number(_) => {
             red.add_count(RULE, 1);
