@@ -359,3 +359,66 @@ fn the_helm_role_grants_list_on_secrets_in_one_namespace_only() {
     // Not a ClusterRole: the agent never needs Secrets cluster-wide.
     assert!(docs.iter().all(|d| d["kind"] != "ClusterRole"));
 }
+
+/// `kube_helm_releases` in agent.toml reaches the collector through the real binary, and
+/// `--kube-helm-release` overrides it.
+#[test]
+fn the_config_key_and_the_flag_reach_the_collector() {
+    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!("kubeconfig = {kc:?}\nkube_helm_releases = [\"rocketchat\"]\n"),
+    )
+    .unwrap();
+    let run = |extra: &[&str], out: &std::path::Path| {
+        std::fs::create_dir_all(out).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"))
+            .args([
+                "collect",
+                "--no-encrypt",
+                "-q",
+                "--only",
+                "kubernetes",
+                "--config",
+            ])
+            .arg(&cfg)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .arg("-o")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let path = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let mut b = rcdiag_bundle::Bundle::open(
+            std::path::Path::new(&path),
+            &rcdiag_bundle::OpenOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&o.stderr)));
+        (
+            o.status.code(),
+            b.read_json::<Value>("kubernetes/helm.json").unwrap(),
+        )
+    };
+    let (code, helm) = run(&[], &dir.path().join("a"));
+    assert_eq!(code, Some(0), "{helm}");
+    assert_eq!(helm["releases"][0]["requested"], "rocketchat");
+    assert_eq!(helm["releases"][0]["revision"], 3);
+    let (code, helm) = run(
+        &["--kube-helm-release", "rocketchat/missing"],
+        &dir.path().join("b"),
+    );
+    assert_eq!(code, Some(3), "a release not found is partial: {helm}");
+    let releases = helm["releases"].as_array().unwrap();
+    assert_eq!(releases.len(), 1, "the flag replaces the config: {helm}");
+    assert_eq!(releases[0]["requested"], "rocketchat/missing");
+}
