@@ -46,6 +46,9 @@ pub struct FileConfig {
     /// Namespaces the `kubernetes` collector reads.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// Helm releases whose release Secret the `kubernetes` collector decodes.
+    #[serde(default)]
+    pub kube_helm_releases: Vec<String>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).

@@ -42,6 +42,7 @@ fn contract_of(path: &str) -> Option<Roundtrip> {
         "kubernetes/events.json" => via::<kubernetes::EventsFile>,
         "kubernetes/monitoring.json" => via::<kubernetes::MonitoringFile>,
         "kubernetes/calls.json" => via::<kubernetes::CallsFile>,
+        "kubernetes/helm.json" => via::<kubernetes::HelmFile>,
         p if p.starts_with("mongodb/") && p.ends_with(".json") => via::<mongodb::CommandFile>,
         _ => return None,
     })

@@ -33,6 +33,7 @@
 //! | `kubernetes/events.json` | [`kubernetes::EventsFile`] |
 //! | `kubernetes/monitoring.json` | [`kubernetes::MonitoringFile`] |
 //! | `kubernetes/calls.json` | [`kubernetes::CallsFile`] |
+//! | `kubernetes/helm.json` | [`kubernetes::HelmFile`] |
 //!
 //! The schemas are in `contract/schema/` (regenerate with
 //! `RCDIAG_UPDATE_SCHEMA=1 cargo test -p rcdiag-contract --test schema`); what each field
@@ -175,5 +176,6 @@ pub fn schemas() -> Vec<(&'static str, &'static str, String)> {
         one::<kubernetes::EventsFile>(),
         one::<kubernetes::MonitoringFile>(),
         one::<kubernetes::CallsFile>(),
+        one::<kubernetes::HelmFile>(),
     ]
 }

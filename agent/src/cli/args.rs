@@ -303,6 +303,12 @@ pub struct CollectOpts {
     /// namespaces holding Rocket.Chat, MongoDB, Prometheus and Grafana pods].
     #[arg(long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
+    /// Also decode this Helm release's latest release Secret (`NAME` or `NAMESPACE/NAME`;
+    /// repeatable; opt-in): chart, revision, status and values, redacted, never the
+    /// rendered manifest. Needs `list` on secrets in its namespace
+    /// (packaging/kubernetes/helm-release-role.yaml).
+    #[arg(long = "kube-helm-release", value_name = "NAME")]
+    pub kube_helm_releases: Vec<String>,
     /// Time limit of each collector, 1s to 7d [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,

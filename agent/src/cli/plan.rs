@@ -107,6 +107,11 @@ pub fn plan(
         } else {
             args.namespaces.clone()
         },
+        kube_helm_releases: if args.kube_helm_releases.is_empty() {
+            file.kube_helm_releases.clone()
+        } else {
+            args.kube_helm_releases.clone()
+        },
         // The cri collector's socket: crictl's variable (a --cri-endpoint flag is to come).
         cri_endpoint: std::env::var("CONTAINER_RUNTIME_ENDPOINT")
             .ok()

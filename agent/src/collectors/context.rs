@@ -42,6 +42,9 @@ pub struct Options {
     /// Namespaces the kubernetes collector reads (`--namespace`); empty = those holding
     /// Rocket.Chat, MongoDB or monitoring pods.
     pub kube_namespaces: Vec<String>,
+    /// Helm releases whose release Secret the kubernetes collector decodes
+    /// (`--kube-helm-release`, `NAME` or `NAMESPACE/NAME`); empty = none (no Secret is read).
+    pub kube_helm_releases: Vec<String>,
     /// CRI runtime socket (`unix:///PATH`) the `cri` collector reads; `None` = the first of
     /// containerd's, CRI-O's and k3s's default sockets that exists.
     pub cri_endpoint: Option<String>,
@@ -73,6 +76,7 @@ impl Default for Options {
             kubeconfig: None,
             kube_context: None,
             kube_namespaces: Vec::new(),
+            kube_helm_releases: Vec::new(),
             cri_endpoint: None,
         }
     }
