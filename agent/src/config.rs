@@ -46,6 +46,8 @@ pub struct FileConfig {
     /// Namespaces the `kubernetes` collector reads.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// CRI socket (`unix:///PATH`) of the `cri` collector.
+    pub cri_endpoint: Option<String>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).
