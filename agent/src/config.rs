@@ -49,6 +49,8 @@ pub struct FileConfig {
     /// Helm releases whose release Secret the `kubernetes` collector decodes.
     #[serde(default)]
     pub kube_helm_releases: Vec<String>,
+    /// CRI socket (`unix:///PATH`) of the `cri` collector.
+    pub cri_endpoint: Option<String>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).

@@ -325,6 +325,7 @@ collect_fns! {
     mongodb_collector => mongodb,
     rocketchat_collector => rocketchat,
     kubernetes_collector => kubernetes,
+    cri_collector => cri,
 }
 
 /// Writes a kubeconfig for an API server at `https://127.0.0.1:PORT` that is not

@@ -27,6 +27,7 @@
 mod emit;
 mod engine;
 pub mod kube;
+pub mod node;
 mod produce;
 
 use std::collections::HashSet;

@@ -103,7 +103,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let red = out.redactor();
     let conn = match ctx.connect_mongodb(out, &budget).await {
         Ok(c) => c,
-        Err(ConnectError::NoUri) => return Outcome::skipped(NO_URI),
+        Err(ConnectError::NoUri) => return Outcome::skipped(ctx.no_mongodb_uri_reason().await),
         Err(e) => return connection_failed(ctx, out, e).await,
     };
     let mut run = Run {

@@ -36,7 +36,7 @@ use serde_json::{Map, Value, json};
 use self::database::{instances, newest_statistics, port_of, settings, truthy, user_counts};
 use self::probes::probe_containers;
 use super::{CollectorSink, Context, DiscoveredContainer, Outcome};
-use crate::clients::mongodb::{Budget, CmdError, ConnectError, NO_URI, to_json};
+use crate::clients::mongodb::{Budget, CmdError, ConnectError, to_json};
 use crate::redact::Redactor;
 
 /// An instance whose `_updatedAt` is at most this old is live (Rocket.Chat beats every
@@ -272,7 +272,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let red = out.redactor();
     let (conn, db_error) = match ctx.connect_mongodb(out, &budget).await {
         Ok(c) => (Some(c), None),
-        Err(ConnectError::NoUri) => return Outcome::skipped(NO_URI),
+        Err(ConnectError::NoUri) => return Outcome::skipped(ctx.no_mongodb_uri_reason().await),
         Err(e) => (None, Some(e.to_string())),
     };
     let facts = match &conn {
