@@ -262,6 +262,22 @@ struct Limits {
     files: bool,
 }
 
+impl Limits {
+    /// The ending of a log read under a zero `--log-lines` or `--log-bytes`: nothing is
+    /// read, and the entry says which limit left it empty. `None` when there is room.
+    fn nothing_to_read(&self) -> Option<Ending> {
+        let by = match (self.lines, self.bytes) {
+            (0, _) => "lines",
+            (_, 0) => "bytes",
+            _ => return None,
+        };
+        Some(Ending {
+            truncated_by: Some(by),
+            ..Ending::default()
+        })
+    }
+}
+
 /// Start of the log window: `now - since`, `None` for a zero window (the whole log).
 fn window_start(now: jiff::Timestamp, since: Duration) -> Option<jiff::Timestamp> {
     if since.is_zero() {

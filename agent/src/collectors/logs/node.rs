@@ -118,14 +118,8 @@ async fn produce(
     redactor: Arc<Redactor>,
     tx: tokio::sync::mpsc::Sender<Msg>,
 ) {
-    if limits.lines == 0 || limits.bytes == 0 {
-        let by = if limits.lines == 0 { "lines" } else { "bytes" };
-        let _ = tx
-            .send(Msg::Done(Ending {
-                truncated_by: Some(by),
-                ..Ending::default()
-            }))
-            .await;
+    if let Some(ending) = limits.nothing_to_read() {
+        let _ = tx.send(Msg::Done(ending)).await;
         return;
     }
     let tx2 = tx.clone();
