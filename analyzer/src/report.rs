@@ -264,6 +264,10 @@ pub enum ReportOutcome {
     Fail,
     /// The bundles do not hold the data to decide (a collector failed or was skipped).
     Unknown,
+    /// The check does not apply to these bundles (a Kubernetes rule on a Docker
+    /// install): shown as `N/A`, counted apart, never as unknown.
+    #[serde(rename = "not_applicable")]
+    NotApplicable,
 }
 
 impl ReportOutcome {
@@ -274,6 +278,7 @@ impl ReportOutcome {
             Self::Warn => "warn",
             Self::Fail => "fail",
             Self::Unknown => "unknown",
+            Self::NotApplicable => "not_applicable",
         }
     }
 
@@ -284,6 +289,7 @@ impl ReportOutcome {
             Self::Warn => "WARN",
             Self::Fail => "FAIL",
             Self::Unknown => "UNKNOWN",
+            Self::NotApplicable => "N/A",
         }
     }
 }
@@ -390,7 +396,11 @@ impl CheckEntry {
             id: r.id.clone(),
             title: r.title.clone(),
             area: r.area.clone(),
-            outcome: ReportOutcome::from(&r.outcome),
+            outcome: if r.not_applicable {
+                ReportOutcome::NotApplicable
+            } else {
+                ReportOutcome::from(&r.outcome)
+            },
             message: longs.text(&r.message, MAX_EVIDENCE_FIELD, MAX_MESSAGE),
             evidence: {
                 let mut ev: Vec<ReportEvidence> = r
@@ -426,7 +436,8 @@ impl CheckEntry {
     }
 
     /// The message as renderers show it (see [`CheckEntry::pieces`]), with a
-    /// reference at the end to each cited cause the text did not name.
+    /// reference at the end to each cited cause the text did not name (not for a
+    /// check that passed or does not apply).
     pub fn shown(&self, report: &Report) -> Vec<Piece> {
         let cited: Vec<usize> = self
             .causes
@@ -438,7 +449,15 @@ impl CheckEntry {
         } else {
             self.pieces.clone()
         };
-        for i in causes::missing_refs(&p, &cited) {
+        // A check that decided says what it lacked only where its text names it.
+        let decided = matches!(
+            self.outcome,
+            ReportOutcome::Pass | ReportOutcome::NotApplicable
+        );
+        for i in causes::missing_refs(&p, &cited)
+            .into_iter()
+            .filter(|_| !decided)
+        {
             p.push(Piece::Text(" (see ".into()));
             p.push(Piece::Cause(i));
             p.push(Piece::Text(")".into()));
@@ -511,10 +530,13 @@ pub struct Summary {
     pub fail: usize,
     /// Checks that could not decide.
     pub unknown: usize,
+    /// Checks that do not apply to these bundles (not counted in the verdict).
+    #[serde(default)]
+    pub not_applicable: usize,
     /// Bundles read whose signer is not pinned (no `--trust`, or not in it).
     pub unverified_signers: usize,
     /// The overall verdict (see [`Summary::verdict`]): `fail` when a check failed,
-    /// else `incomplete` when more than half of the checks are unknown, else `warn`,
+    /// else `incomplete` when more than half of the applicable checks are unknown, else `warn`,
     /// `unknown` or `pass`.
     pub verdict: Verdict,
 }
@@ -529,6 +551,7 @@ impl Summary {
                 ReportOutcome::Warn => s.warn += 1,
                 ReportOutcome::Fail => s.fail += 1,
                 ReportOutcome::Unknown => s.unknown += 1,
+                ReportOutcome::NotApplicable => s.not_applicable += 1,
             }
         }
         s.verdict = s.verdict();
@@ -536,8 +559,8 @@ impl Summary {
     }
 
     /// The overall verdict: a failure beats everything; then, when more than half of
-    /// the checks (every check applies to every bundle) are unknown, `INCOMPLETE`;
-    /// then a warning, then an unknown, then pass.
+    /// the applicable checks are unknown, `INCOMPLETE` (checks that do not apply
+    /// count neither way); then a warning, then an unknown, then pass.
     pub fn verdict(&self) -> Verdict {
         let total = self.pass + self.warn + self.fail + self.unknown;
         if self.fail > 0 {
@@ -553,18 +576,23 @@ impl Summary {
         }
     }
 
-    /// `12 pass, 2 warn, 1 fail, 0 unknown`, then `; signer not verified: pass --trust`
-    /// when a bundle's signer is not pinned.
+    /// `12 pass, 2 warn, 1 fail, 0 unknown, 3 N/A`, then `; signer not verified: pass
+    /// --trust` when a bundle's signer is not pinned.
     pub fn line(&self) -> String {
         format!("{}{}", self.counts(), self.trust_suffix())
     }
 
-    /// `12 pass, 2 warn, 1 fail, 0 unknown`.
+    /// `12 pass, 2 warn, 1 fail, 0 unknown, 3 N/A` (the N/A count only when some
+    /// check does not apply).
     pub fn counts(&self) -> String {
-        format!(
+        let mut s = format!(
             "{} pass, {} warn, {} fail, {} unknown",
             self.pass, self.warn, self.fail, self.unknown
-        )
+        );
+        if self.not_applicable > 0 {
+            s.push_str(&format!(", {} N/A", self.not_applicable));
+        }
+        s
     }
 
     /// `; signer not verified: pass --trust` when a signer is not pinned, else empty.
@@ -609,10 +637,28 @@ impl Report {
                 .map(|n| longs.field(n, MAX_EVIDENCE_FIELD));
         }
         let mut table = causes::CauseTable::default();
-        let checks: Vec<CheckEntry> = results
+        let mut checks: Vec<CheckEntry> = results
             .iter()
             .map(|r| CheckEntry::with(r, &longs, &mut table))
             .collect();
+        // Causes that leave checks undecided first (the next steps that matter), in
+        // the order first cited; the references follow the new numbers.
+        let mut order: Vec<usize> = (0..table.causes.len()).collect();
+        order.sort_by_key(|&i| table.causes[i].checks.is_empty());
+        let mut new_index = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        for c in &mut checks {
+            for p in &mut c.pieces {
+                if let Piece::Cause(i) = p {
+                    *i = new_index[*i];
+                }
+            }
+        }
+        let mut slots: Vec<Option<causes::ReportCause>> =
+            table.causes.into_iter().map(Some).collect();
+        table.causes = order.iter().filter_map(|&i| slots[i].take()).collect();
         let causes = table
             .causes
             .into_iter()
@@ -839,5 +885,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(s.verdict(), Verdict::Fail);
+        // Checks that do not apply count neither way: 4 unknown of 7 applicable is
+        // more than half, though 4 of 17 checks in all is not.
+        let s = Summary {
+            pass: 3,
+            unknown: 4,
+            not_applicable: 10,
+            ..Default::default()
+        };
+        assert_eq!(s.verdict(), Verdict::Incomplete);
+        assert_eq!(s.counts(), "3 pass, 0 warn, 0 fail, 4 unknown, 10 N/A");
+        // Only checks that do not apply: nothing to judge, nothing unknown.
+        let s = Summary {
+            not_applicable: 10,
+            ..Default::default()
+        };
+        assert_eq!(s.verdict(), Verdict::Pass);
     }
 }

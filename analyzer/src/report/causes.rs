@@ -143,6 +143,9 @@ fn new_cause(r: &CauseRef) -> ReportCause {
         }
     };
     let summary = match r.reason.as_deref().map(summarize_error) {
+        Some(reason) if reason.starts_with("deselected") && r.file.is_none() => {
+            format!("the {c} collector was left out (--only/--skip)")
+        }
         Some(reason) if !reason.is_empty() => format!("{what} ({reason})"),
         _ => what,
     };
@@ -170,7 +173,7 @@ fn next_step(r: &CauseRef) -> String {
     }
     match r.kind {
         CauseKind::CollectorSkipped => match c {
-            "docker" | "logs" => "rerun `sudo rcdiag-agent collect` on the Docker host, if Rocket.Chat runs in Docker (or pass --docker-host with the Engine's socket)".into(),
+            "docker" | "logs" => "rerun sudo rcdiag-agent collect on the Docker host, if Rocket.Chat runs in Docker (or pass --docker-host with the Engine's socket)".into(),
             "mongodb" | "rocketchat" => "rerun rcdiag-agent collect with --mongodb-uri-file FILE holding Rocket.Chat's MONGO_URL (a user with clusterMonitor on admin and read on the Rocket.Chat database)".into(),
             "kubernetes" => "rerun rcdiag-agent collect with --kubeconfig FILE (or in a pod with the read-only ClusterRole), if Rocket.Chat runs on Kubernetes".into(),
             _ => format!("rerun rcdiag-agent collect where the {c} collector has something to read"),
@@ -230,15 +233,32 @@ pub fn summarize_error(text: &str) -> String {
             out = format!("{out}: {kind}");
         }
     }
-    if out.len() > MAX_SUMMARY {
-        let mut end = MAX_SUMMARY;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        out.push('…');
+    shorten(&out)
+}
+
+/// `s` when it fits a summary; else its whole first sentence or clause (to `. ` or
+/// `; `) when that fits twice the size; else cut at the last space before the size,
+/// with `…`. Never cuts inside a word.
+fn shorten(s: &str) -> String {
+    if s.len() <= MAX_SUMMARY {
+        return s.to_string();
     }
-    out
+    let first_end = [". ", "; "].iter().filter_map(|m| s.find(m)).min();
+    if let Some(end) = first_end
+        && end <= 2 * MAX_SUMMARY
+    {
+        return s[..end].trim_end().to_string();
+    }
+    let mut end = MAX_SUMMARY;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &s[..end];
+    let head = match head.rfind(' ') {
+        Some(i) if i > MAX_SUMMARY / 2 => &head[..i],
+        _ => head,
+    };
+    format!("{}…", head.trim_end_matches([',', ':', ';', ' ']))
 }
 
 /// The kind of error a message holds, most telling first.
@@ -285,6 +305,30 @@ pub fn error_kind(text: &str) -> Option<&'static str> {
         .map(|(_, k)| *k)
 }
 
+/// How the advice to collect again starts in check messages, after the reason it
+/// follows; the cause says the next step once, so the report drops it there.
+const ADVICE: &[&str] = &["; rerun ", "; on a Kubernetes cluster run "];
+
+/// `t` (the text right after a reference) without the advice it starts with: the
+/// advice ends at the next `; ` or the `)` that closes a bracket opened before it,
+/// both outside brackets of its own (`(--only/--skip)`), or at the end.
+fn drop_advice(t: &str) -> &str {
+    let Some(rest) = ADVICE.iter().find_map(|a| t.strip_prefix(a)) else {
+        return t;
+    };
+    let mut depth = 0usize;
+    for (j, ch) in rest.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' if depth == 0 => return &rest[j..],
+            ')' => depth -= 1,
+            ';' if depth == 0 && rest[j..].starts_with("; ") => return &rest[j..],
+            _ => {}
+        }
+    }
+    ""
+}
+
 /// The message of a check as pieces: each phrase of a cited cause replaced by a
 /// reference to it; a `; rerun ...` advice right after one is dropped (the cause
 /// says what to rerun), and references repeated back to back are said once.
@@ -323,19 +367,9 @@ pub(crate) fn pieces(message: &str, cited: &[usize], causes: &[ReportCause]) -> 
     for p in out {
         match p {
             Piece::Text(t) if matches!(cleaned.last(), Some(Piece::Cause(_))) => {
-                let t = match t.strip_prefix("; rerun ") {
-                    Some(rest) => match rest.find("; ") {
-                        Some(j) => rest[j..].to_string(),
-                        None => match rest.find(')') {
-                            // `(no usable ...: cause; rerun ...)`: keep the bracket.
-                            Some(j) => rest[j..].to_string(),
-                            None => String::new(),
-                        },
-                    },
-                    None => t,
-                };
+                let t = drop_advice(&t);
                 if !t.is_empty() {
-                    cleaned.push(Piece::Text(t));
+                    cleaned.push(Piece::Text(t.to_string()));
                 }
             }
             p => cleaned.push(p),
@@ -388,6 +422,18 @@ mod tests {
         assert!(!s.contains("SystemOverloaded"));
         assert_eq!(summarize_error("\n\n  plain reason\nmore"), "plain reason");
         assert_eq!(error_kind("the socket does not exist"), Some("not found"));
+        // Long reasons: the whole first sentence, or a cut between words.
+        let long = format!(
+            "no Docker Engine at /run/docker.sock {}; pass --docker-host",
+            "word ".repeat(50)
+        );
+        let s = summarize_error(&long);
+        assert!(s.ends_with("word"), "{s}");
+        assert!(!s.contains("pass --docker-host"), "{s}");
+        let one = "x".repeat(10) + &" abcdefgh".repeat(60);
+        let s = summarize_error(&one);
+        assert!(s.ends_with("abcdefgh…"), "{s}");
+        assert!(s.len() <= MAX_SUMMARY + '…'.len_utf8(), "{}", s.len());
     }
 
     #[test]
@@ -443,5 +489,29 @@ mod tests {
             ]
         );
         assert_eq!(missing_refs(&[Piece::Text("t".into())], &[0]), vec![0]);
+        // Advice with brackets of its own, inside a bracket, then more text: the
+        // closing bracket stays, the advice goes.
+        let p = pieces(
+            "n1 (meets it; unknown: the docker collector was skipped: x; rerun it without leaving out the docker collector (--only/--skip)); n2 ok",
+            &[0],
+            std::slice::from_ref(&cause),
+        );
+        assert_eq!(
+            p,
+            vec![
+                Piece::Text("n1 (meets it; unknown: ".into()),
+                Piece::Cause(0),
+                Piece::Text("); n2 ok".into())
+            ]
+        );
+        // The Kubernetes checks' advice goes too.
+        let p = pieces(
+            "the docker collector was skipped: x; on a Kubernetes cluster run rcdiag-agent collect --kubeconfig FILE (or in a pod with the read-only ClusterRole)",
+            &[0],
+            std::slice::from_ref(&cause),
+        );
+        assert_eq!(p, vec![Piece::Cause(0)]);
+        assert_eq!(drop_advice("; rerun a (b) c"), "");
+        assert_eq!(drop_advice(") tail"), ") tail");
     }
 }

@@ -101,7 +101,7 @@ fn clean(s: &str) -> String {
 }
 
 const CSS: &str = r#"
-:root{--pass:#1a7f37;--warn:#9a6700;--fail:#cf222e;--unknown:#6e40c9;--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;--soft:#f6f8fa}
+:root{--pass:#1a7f37;--warn:#9a6700;--fail:#cf222e;--unknown:#6e40c9;--na:#6e7781;--bg:#fff;--fg:#1f2328;--mute:#59636e;--line:#d1d9e0;--soft:#f6f8fa}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
 main{max-width:1100px;margin:0 auto;padding:24px 28px 48px}
@@ -111,13 +111,13 @@ h3{font-size:16px;margin:24px 0 8px;text-transform:uppercase;letter-spacing:.04e
 .meta{color:var(--mute);margin:0 0 16px;overflow-wrap:anywhere}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 .badge{display:inline-block;min-width:72px;text-align:center;padding:1px 8px;border-radius:12px;font-size:12px;font-weight:700;letter-spacing:.05em;color:#fff;vertical-align:middle}
-.badge.pass{background:var(--pass)}.badge.warn{background:var(--warn)}.badge.fail{background:var(--fail)}.badge.unknown{background:var(--unknown)}
+.badge.pass{background:var(--pass)}.badge.warn{background:var(--warn)}.badge.fail{background:var(--fail)}.badge.unknown{background:var(--unknown)}.badge.not_applicable{background:var(--na)}
 .cards{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;margin:16px 0}
 .card{border:1px solid var(--line);border-left:6px solid var(--line);border-radius:8px;padding:10px 14px;background:var(--soft)}
 .card .n{display:block;font-size:30px;font-weight:700;line-height:1.1}
 .card .l{color:var(--mute);text-transform:uppercase;font-size:12px;letter-spacing:.06em}
-.card.pass{border-left-color:var(--pass)}.card.warn{border-left-color:var(--warn)}.card.fail{border-left-color:var(--fail)}.card.unknown{border-left-color:var(--unknown)}
-.card.pass .n{color:var(--pass)}.card.warn .n{color:var(--warn)}.card.fail .n{color:var(--fail)}.card.unknown .n{color:var(--unknown)}
+.card.pass{border-left-color:var(--pass)}.card.warn{border-left-color:var(--warn)}.card.fail{border-left-color:var(--fail)}.card.unknown{border-left-color:var(--unknown)}.card.not_applicable{border-left-color:var(--na)}
+.card.pass .n{color:var(--pass)}.card.warn .n{color:var(--warn)}.card.fail .n{color:var(--fail)}.card.unknown .n{color:var(--unknown)}.card.not_applicable .n{color:var(--na)}
 ul.attention{list-style:none;padding:0;margin:0}
 ul.attention li{padding:6px 0;border-bottom:1px solid var(--soft);overflow-wrap:break-word}
 table{border-collapse:collapse;width:100%;font-size:13px}
@@ -126,7 +126,7 @@ th{background:var(--soft);font-weight:600;white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%}
 td.mono{min-width:8em;word-break:normal;overflow-wrap:anywhere}
 .check{border:1px solid var(--line);border-left:6px solid var(--line);border-radius:8px;padding:10px 14px;margin:10px 0}
-.check.pass{border-left-color:var(--pass)}.check.warn{border-left-color:var(--warn)}.check.fail{border-left-color:var(--fail)}.check.unknown{border-left-color:var(--unknown)}
+.check.pass{border-left-color:var(--pass)}.check.warn{border-left-color:var(--warn)}.check.fail{border-left-color:var(--fail)}.check.unknown{border-left-color:var(--unknown)}.check.not_applicable{border-left-color:var(--na)}
 .check .head{display:flex;gap:10px;align-items:baseline;flex-wrap:wrap}
 .check .title{font-weight:600}
 .check .id{color:var(--mute)}
@@ -247,6 +247,8 @@ struct Page {
     policy_as_of: String,
     as_of: String,
     cards: Vec<Card>,
+    /// Checks that do not apply.
+    not_applicable: usize,
     all_passed: bool,
     failures: Vec<Line>,
     warnings: Vec<Line>,
@@ -379,8 +381,10 @@ fn page(report: &Report) -> Page {
                         } else {
                             piece_views(report, c)
                         },
-                        fix: (c.outcome != ReportOutcome::Pass
-                            && !c.remediation.is_empty()
+                        fix: (!matches!(
+                            c.outcome,
+                            ReportOutcome::Pass | ReportOutcome::NotApplicable
+                        ) && !c.remediation.is_empty()
                             && !decided_by_cause)
                             .then(|| remediation_view(&c.remediation)),
                         open: matches!(c.outcome, ReportOutcome::Fail | ReportOutcome::Warn),
@@ -424,19 +428,27 @@ fn page(report: &Report) -> Page {
             (ReportOutcome::Unknown, s.unknown),
             (ReportOutcome::Warn, s.warn),
             (ReportOutcome::Pass, s.pass),
+            (ReportOutcome::NotApplicable, s.not_applicable),
         ]
         .into_iter()
+        .filter(|&(o, n)| o != ReportOutcome::NotApplicable || n > 0)
         .map(|(o, n)| Card {
             class: class(o),
             n,
-            label: o.as_str(),
+            label: match o {
+                ReportOutcome::NotApplicable => "n/a",
+                o => o.as_str(),
+            },
         })
         .collect(),
-        all_passed: !report.checks.is_empty()
-            && report
-                .checks
-                .iter()
-                .all(|c| c.outcome == ReportOutcome::Pass),
+        not_applicable: s.not_applicable,
+        all_passed: s.pass > 0
+            && report.checks.iter().all(|c| {
+                matches!(
+                    c.outcome,
+                    ReportOutcome::Pass | ReportOutcome::NotApplicable
+                )
+            }),
         failures: of(ReportOutcome::Fail).map(|c| line(report, c)).collect(),
         warnings: of(ReportOutcome::Warn).map(|c| line(report, c)).collect(),
         show_causes: !report.causes.is_empty() || !unknown.is_empty(),

@@ -139,6 +139,7 @@ fn emoji(o: ReportOutcome) -> &'static str {
         ReportOutcome::Warn => "⚠️ warn",
         ReportOutcome::Fail => "❌ fail",
         ReportOutcome::Unknown => "❔ unknown",
+        ReportOutcome::NotApplicable => "➖ N/A",
     }
 }
 
@@ -202,6 +203,9 @@ pub fn render_markdown(report: &Report) -> String {
     let _ = writeln!(out, "| ❔ unknown | {} |", s.unknown);
     let _ = writeln!(out, "| ⚠️ warn | {} |", s.warn);
     let _ = writeln!(out, "| ✅ pass | {} |", s.pass);
+    if s.not_applicable > 0 {
+        let _ = writeln!(out, "| ➖ N/A (does not apply) | {} |", s.not_applicable);
+    }
     if s.unverified_signers > 0 {
         let _ = writeln!(
             out,
@@ -294,15 +298,23 @@ pub fn render_markdown(report: &Report) -> String {
             let nodes: Vec<&str> = c.bundles.iter().map(|b| b.bundle.as_str()).collect();
             let _ = write!(
                 out,
-                "{}. <a id=\"{}\"></a>**{}** ({}, {}): {}. Ask the customer to {}.",
+                "{}. <a id=\"{}\"></a>**{}** ({}, {}): {}.",
                 i + 1,
                 cause_anchor(i),
                 escape_markdown_in(&c.title, false),
                 escape_markdown_in(&nodes.join(", "), false),
                 e(&c.id),
                 escape_markdown_in(&c.summary, false),
-                escape_markdown_in(&c.next_step, false),
             );
+            if c.checks.is_empty() {
+                let _ = write!(out, " The checks that noted it decided without it.");
+            } else {
+                let _ = write!(
+                    out,
+                    " Ask the customer to {}.",
+                    escape_markdown_in(&c.next_step, false)
+                );
+            }
             if !c.checks.is_empty() {
                 let ids: Vec<String> = c.checks.iter().map(|id| e(id)).collect();
                 let _ = write!(
@@ -336,8 +348,12 @@ pub fn render_markdown(report: &Report) -> String {
     for (area, checks) in report.by_area() {
         let _ = writeln!(out, "\n### {}\n", e(area));
         for c in checks {
-            if c.outcome == ReportOutcome::Pass {
-                // Passing checks in one line each: the ticket stays short.
+            if matches!(
+                c.outcome,
+                ReportOutcome::Pass | ReportOutcome::NotApplicable
+            ) {
+                // Passing (and not applicable) checks in one line each: the ticket
+                // stays short.
                 let _ = writeln!(
                     out,
                     "- {} {} — {}: {}",

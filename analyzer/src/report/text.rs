@@ -47,6 +47,7 @@ fn outcome_code(o: ReportOutcome) -> &'static str {
         ReportOutcome::Warn => "33",
         ReportOutcome::Fail => "1;31",
         ReportOutcome::Unknown => "35",
+        ReportOutcome::NotApplicable => "2",
     }
 }
 
@@ -185,7 +186,11 @@ fn render(report: &Report, style: TextStyle, verbose: bool) -> String {
             if !message.is_empty() {
                 let _ = writeln!(out, "{pad}{}", clean(&message));
             }
-            let shown = if c.outcome == ReportOutcome::Pass && !verbose {
+            let quiet = matches!(
+                c.outcome,
+                ReportOutcome::Pass | ReportOutcome::NotApplicable
+            );
+            let shown = if quiet && !verbose {
                 c.evidence.len().min(1)
             } else {
                 c.evidence.len()
@@ -210,7 +215,7 @@ fn render(report: &Report, style: TextStyle, verbose: bool) -> String {
             }
             // An undecided check's next step is its cause's, said at the top.
             let decided_by_cause = c.outcome == ReportOutcome::Unknown && !c.causes.is_empty();
-            if c.outcome != ReportOutcome::Pass && !c.remediation.is_empty() && !decided_by_cause {
+            if !quiet && !c.remediation.is_empty() && !decided_by_cause {
                 let _ = writeln!(out, "{pad}{} {}", style.dim("fix:"), clean(&c.remediation));
             }
         }
@@ -281,8 +286,18 @@ fn render_summary(out: &mut String, report: &Report, style: TextStyle, verbose: 
                 "to collect next: {by_cause} check(s) could not be decided for lack of data:"
             ))
         );
+        let mut said_minor = false;
         for (i, c) in report.causes.iter().enumerate() {
             let nodes: Vec<&str> = c.bundles.iter().map(|b| b.bundle.as_str()).collect();
+            if c.checks.is_empty() && !said_minor {
+                // Causes come with those that leave checks undecided first.
+                let _ = writeln!(
+                    out,
+                    "  {}",
+                    style.dim("also missing (the checks that noted it decided without it):")
+                );
+                said_minor = true;
+            }
             let _ = writeln!(
                 out,
                 "  [cause {}] {} ({}): {}.",
@@ -291,6 +306,9 @@ fn render_summary(out: &mut String, report: &Report, style: TextStyle, verbose: 
                 clean(&nodes.join(", ")),
                 clean(&c.id),
             );
+            if c.checks.is_empty() && !verbose {
+                continue;
+            }
             let _ = writeln!(out, "      Ask the customer to {}.", clean(&c.next_step));
             if !c.checks.is_empty() {
                 let _ = writeln!(
@@ -347,4 +365,16 @@ fn render_summary(out: &mut String, report: &Report, style: TextStyle, verbose: 
             " (below, each with its first evidence item; --verbose shows all)"
         }
     );
+    if s.not_applicable > 0 {
+        let ids: Vec<&str> = of(ReportOutcome::NotApplicable)
+            .map(|c| c.id.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} {} check(s) do not apply to these bundles: {}",
+            style.bold("N/A:"),
+            s.not_applicable,
+            clean(&ids.join(", "))
+        );
+    }
 }
