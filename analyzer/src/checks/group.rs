@@ -127,7 +127,14 @@ fn merge(words: &[Vec<&str>], members: &[usize], k: usize) -> String {
                 .find(|(s, _)| *s == first[v])
                 .map_or_else(|| first[v].to_string(), |x| x.1.to_string());
             w[k] = format!("({listed}){tail}");
-            w[p] = format!("{n} {plural}");
+            // "Kubernetes node a has" -> "3 Kubernetes nodes (a, b, c) have".
+            match p.checked_sub(1).filter(|&q| first[q] == "Kubernetes") {
+                Some(q) => {
+                    w[q] = format!("{n} Kubernetes");
+                    w[p] = plural.to_string();
+                }
+                None => w[p] = format!("{n} {plural}"),
+            }
         }
         // "pod a has" with no known verb: "each of 3 pods (a, b, c) has".
         (Some((p, plural)), None) => {
@@ -181,6 +188,14 @@ mod tests {
         assert_eq!(
             group_messages(&m),
             ["each of node1 and node2 (x) has 2 vCPU;"]
+        );
+        let m = [
+            "Kubernetes node w-1 (x) has 8 vCPU (needs 3)",
+            "Kubernetes node w-2 (x) has 8 vCPU (needs 3)",
+        ];
+        assert_eq!(
+            group_messages(&m),
+            ["2 Kubernetes nodes (w-1, w-2) (x) have 8 vCPU (needs 3)"]
         );
         let m = ["pod web-1: restarts", "pod web-2: restarts"];
         assert_eq!(group_messages(&m), ["2 pods (web-1, web-2): restart"]);

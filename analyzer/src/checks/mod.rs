@@ -112,7 +112,9 @@ pub fn run_one(input: &CheckInput, id: &str) -> Option<CheckResult> {
         .map(|c| run_check(input, c))
 }
 
-/// Runs `check` and attaches the root causes it cited (see `model::CauseRef`).
+/// Runs `check` and attaches the root causes it cited (see `model::CauseRef`): those
+/// whose words its message holds (a check may ask why a file is missing and then
+/// not say it, when another source decided).
 fn run_check(input: &CheckInput, check: &Check) -> CheckResult {
     for n in input.nodes {
         n.take_cited();
@@ -120,7 +122,11 @@ fn run_check(input: &CheckInput, check: &Check) -> CheckResult {
     let mut r = (check.run)(input);
     for n in input.nodes {
         for c in n.take_cited() {
-            if !r.causes.contains(&c) {
+            let said = c
+                .phrases
+                .iter()
+                .any(|p| !p.is_empty() && r.message.contains(p.as_str()));
+            if said && !r.causes.contains(&c) {
                 r.causes.push(c);
             }
         }

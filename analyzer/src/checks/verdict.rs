@@ -256,7 +256,8 @@ pub(crate) fn conclude(
             continue;
         }
         if seen.insert(f.message.as_str()) {
-            // Unknowns name their cause word for word (the report refers to it).
+            // Unknowns come after the findings, grouped among themselves: a group
+            // differs in a name only, so the cause's reason stays word for word.
             if f.outcome == Outcome::Unknown {
                 gaps.push(&f.message);
             } else {
@@ -266,7 +267,7 @@ pub(crate) fn conclude(
     }
     // Findings about several containers, pods or nodes are said once.
     let mut msgs = super::group::group_messages(&msgs);
-    msgs.extend(gaps.iter().map(|s| s.to_string()));
+    msgs.extend(super::group::group_messages(&gaps));
     let extra = msgs.len().saturating_sub(MAX_MESSAGES);
     let mut message = msgs
         .iter()

@@ -249,6 +249,8 @@ struct Page {
     cards: Vec<Card>,
     /// Checks that do not apply.
     not_applicable: usize,
+    /// No check is unknown: the causes are gaps every check did without.
+    nothing_undecided: bool,
     all_passed: bool,
     failures: Vec<Line>,
     warnings: Vec<Line>,
@@ -452,6 +454,7 @@ fn page(report: &Report) -> Page {
         failures: of(ReportOutcome::Fail).map(|c| line(report, c)).collect(),
         warnings: of(ReportOutcome::Warn).map(|c| line(report, c)).collect(),
         show_causes: !report.causes.is_empty() || !unknown.is_empty(),
+        nothing_undecided: unknown.is_empty(),
         undecided_by_cause: unknown.iter().filter(|c| !c.causes.is_empty()).count(),
         causes,
         other_unknowns: unknown

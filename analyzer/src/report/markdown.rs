@@ -42,6 +42,11 @@ pub fn escape_markdown_in(s: &str, table: bool) -> String {
             out.push_str(word);
             continue;
         }
+        // A list marker (`1.`) goes whole into the code span: its dot is the marker.
+        if i == 0 && word.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push_str(&code_span(word, table));
+            continue;
+        }
         // Sentence punctuation around a word stays outside its code span.
         let core = word
             .trim_start_matches(['(', '"', '\''])
@@ -69,7 +74,8 @@ fn is_bidi(c: char) -> bool {
 
 /// A word Markdown renders as itself: letters, digits and punctuation that starts no
 /// markup, with `.`, `:` or `,` allowed only at its end (sentence punctuation; a dot
-/// inside a word could be a domain). A first word must not look like a list marker.
+/// inside a word could be a domain). A first word must not look like a list marker
+/// (`-`, `+`, `3.`, `3)`).
 fn is_plain_word(word: &str, first: bool) -> bool {
     let body = word.trim_end_matches(['.', ':', ',']);
     if body.is_empty() {
@@ -100,7 +106,12 @@ fn is_plain_word(word: &str, first: bool) -> bool {
     }
     if first {
         let c = body.chars().next().unwrap_or('-');
-        if matches!(c, '-' | '+' | '=') || c.is_ascii_digit() {
+        if matches!(c, '-' | '+' | '=') {
+            return false;
+        }
+        // `3.` or `3)` starts an ordered list; `3` before a word does not.
+        let after_digits = word.trim_start_matches(|c: char| c.is_ascii_digit());
+        if c.is_ascii_digit() && after_digits.starts_with(['.', ')']) {
             return false;
         }
     }
@@ -289,11 +300,16 @@ pub fn render_markdown(report: &Report) -> String {
     let unknown = of(ReportOutcome::Unknown);
     if !report.causes.is_empty() || !unknown.is_empty() {
         let by_cause = unknown.iter().filter(|c| !c.causes.is_empty()).count();
-        let _ = writeln!(out, "\n### What to collect next\n");
-        let _ = writeln!(
-            out,
-            "{by_cause} check(s) could not be decided for lack of data.\n"
-        );
+        if unknown.is_empty() {
+            let _ = writeln!(out, "\n### Gaps in the bundles\n");
+            let _ = writeln!(out, "Every check decided without them.\n");
+        } else {
+            let _ = writeln!(out, "\n### What to collect next\n");
+            let _ = writeln!(
+                out,
+                "{by_cause} check(s) could not be decided for lack of data.\n"
+            );
+        }
         for (i, c) in report.causes.iter().enumerate() {
             let nodes: Vec<&str> = c.bundles.iter().map(|b| b.bundle.as_str()).collect();
             let _ = write!(
@@ -438,6 +454,9 @@ mod tests {
         );
         assert_eq!(escape_markdown_in("a`b ``c", false), "``a`b`` ``` ``c ```");
         assert_eq!(escape_markdown_in("- item", false), "`-` item");
+        assert_eq!(escape_markdown_in("1. item", false), "`1.` item");
+        assert_eq!(escape_markdown_in("2) item", false), "`2)` item");
+        assert_eq!(escape_markdown_in("3 containers", false), "3 containers");
         assert_eq!(
             escape_markdown_in("(supported: 4.4, 6.0) (6.3", false),
             "(supported: `4.4`, `6.0`) (`6.3`"

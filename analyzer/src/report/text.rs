@@ -279,14 +279,14 @@ fn render_summary(out: &mut String, report: &Report, style: TextStyle, verbose: 
     let undecided: Vec<&CheckEntry> = of(ReportOutcome::Unknown).collect();
     if !undecided.is_empty() || !report.causes.is_empty() {
         let by_cause = undecided.iter().filter(|c| !c.causes.is_empty()).count();
-        let _ = writeln!(
-            out,
-            "\n{}",
-            style.bold(&format!(
-                "to collect next: {by_cause} check(s) could not be decided for lack of data:"
-            ))
-        );
-        let mut said_minor = false;
+        let heading = if undecided.is_empty() {
+            "gaps in the bundles (every check decided without them):".to_string()
+        } else {
+            format!("to collect next: {by_cause} check(s) could not be decided for lack of data:")
+        };
+        let _ = writeln!(out, "\n{}", style.bold(&heading));
+        // With nothing undecided, the heading says it already.
+        let mut said_minor = undecided.is_empty();
         for (i, c) in report.causes.iter().enumerate() {
             let nodes: Vec<&str> = c.bundles.iter().map(|b| b.bundle.as_str()).collect();
             if c.checks.is_empty() && !said_minor {
