@@ -403,7 +403,7 @@ pub(crate) fn missing_refs(pieces: &[Piece], cited: &[usize]) -> Vec<usize> {
     cited
         .iter()
         .copied()
-        .filter(|i| !pieces.iter().any(|p| *p == Piece::Cause(*i)))
+        .filter(|i| !pieces.contains(&Piece::Cause(*i)))
         .collect()
 }
 
