@@ -119,7 +119,14 @@ fn merge(words: &[Vec<&str>], members: &[usize], k: usize) -> String {
         .checked_sub(1)
         .and_then(|p| NOUNS.iter().find(|(s, _)| *s == first[p]).map(|x| (p, x.1)));
     let verb = (k + 1..first.len()).find(|&v| VERBS.iter().any(|(s, _)| *s == first[v]));
+    // "container c of pod a sets" -> "container c of each of 3 pods (a, b, c) sets":
+    // the subject (the container) stays one, so the verb does too.
+    let of_noun = noun.filter(|&(p, _)| p > 0 && first[p - 1] == "of");
     match (noun, verb) {
+        (Some((p, plural)), _) if of_noun.is_some() => {
+            w[k] = format!("({listed}){tail}");
+            w[p] = format!("each of {n} {plural}");
+        }
         // "container a on x runs" -> "3 containers (a, b, c) on x run".
         (Some((p, plural)), Some(v)) => {
             w[v] = VERBS
@@ -196,6 +203,14 @@ mod tests {
         assert_eq!(
             group_messages(&m),
             ["2 Kubernetes nodes (w-1, w-2) (x) have 8 vCPU (needs 3)"]
+        );
+        let m = [
+            "container rc of pod ns/a-1 sets X=1",
+            "container rc of pod ns/a-2 sets X=1",
+        ];
+        assert_eq!(
+            group_messages(&m),
+            ["container rc of each of 2 pods (ns/a-1, ns/a-2) sets X=1"]
         );
         let m = ["pod web-1: restarts", "pod web-2: restarts"];
         assert_eq!(group_messages(&m), ["2 pods (web-1, web-2): restart"]);

@@ -109,6 +109,7 @@ h1{font-size:26px;margin:0 0 4px;display:flex;align-items:center;gap:12px;flex-w
 h2{font-size:19px;margin:32px 0 10px;padding-bottom:6px;border-bottom:1px solid var(--line)}
 h3{font-size:16px;margin:24px 0 8px;text-transform:uppercase;letter-spacing:.04em;color:var(--mute)}
 .meta{color:var(--mute);margin:0 0 16px;overflow-wrap:anywhere}
+[role=alert]{overflow-wrap:anywhere}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:13px}
 .badge{display:inline-block;min-width:72px;text-align:center;padding:1px 8px;border-radius:12px;font-size:12px;font-weight:700;letter-spacing:.05em;color:#fff;vertical-align:middle}
 .badge.pass{background:var(--pass)}.badge.warn{background:var(--warn)}.badge.fail{background:var(--fail)}.badge.unknown{background:var(--unknown)}.badge.not_applicable{background:var(--na)}
