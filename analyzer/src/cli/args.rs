@@ -28,7 +28,7 @@ Examples:
 Exit status: 0 ok, 1 a bundle could not be read or verified, 2 usage error,
 3 check found a failure, 4 check found a warning or an unknown, 5 check found no
 failure but a bundle's signer is not verified (no --trust), 6 check found no failure
-but more than half of the checks could not be decided (INCOMPLETE)
+but more than half of the checks that apply could not be decided (INCOMPLETE)
 (grep: 0 match, 1 none, 2 error).
 Identities: -i FILE (repeatable) or RCDIAG_IDENTITY=FILE[:FILE...]. Colour: NO_COLOR disables it.";
 
@@ -97,8 +97,8 @@ reasons per check and a `causes` list. Passing checks show one evidence item unl
 Exit status: 0 every check passed and every signer is pinned by --trust, 3 at least
 one failed, 4 a warning or an unknown (and no failure), 5 no failure, but a bundle's
 signer is not verified (run without --trust: anyone can sign a bundle), 6 no failure,
-but more than half of the checks are unknown (verdict INCOMPLETE: collect what the
-causes name), 1 a bundle could not be read or verified (with --keep-going: only when
+but more than half of the checks that apply are unknown (verdict INCOMPLETE: collect
+what the causes name; checks shown N/A do not apply and count neither way), 1 a bundle could not be read or verified (with --keep-going: only when
 none could; a skipped bundle makes the status at least 4), 2 usage error. 3 wins over
 5, 5 over 6, 6 over 4.
 Without --trust, the report says so in its first line and its summary.")]
