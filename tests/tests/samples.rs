@@ -904,3 +904,40 @@ fn host_only_sample_is_incomplete_and_says_each_skip_reason_once() {
     assert!(text.contains("image.official  Official Rocket.Chat image\n        no Rocket.Chat container found: docker collector skipped [cause 1]"), "{text}");
     assert!(text.contains("verdict: INCOMPLETE"), "{text}");
 }
+
+/// The `kubernetes.*` checks do not apply to a Docker install: each report format
+/// shows them as N/A with their own count, and they count neither way in the verdict.
+#[test]
+fn docker_samples_show_the_kubernetes_checks_as_not_applicable() {
+    let r = REPORTS
+        .iter()
+        .find(|r| r.dir == "compose-2node")
+        .expect("compose-2node");
+    let (_, rep) = check_json(r);
+    let na: Vec<String> = checks_by_id(&rep)
+        .into_iter()
+        .filter(|(_, o, _)| o == "not_applicable")
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(na.len(), 5, "{na:?}");
+    assert!(na.iter().all(|id| id.starts_with("kubernetes.")), "{na:?}");
+    assert_eq!(rep["summary"]["not_applicable"], 5);
+    assert_eq!(rep["summary"]["verdict"], "warn", "{}", rep["summary"]);
+    let (_, text) = check(r, "text");
+    assert!(
+        text.contains("\nN/A     kubernetes.resources  ")
+            && text.contains("0 unknown, 5 N/A -> WARN"),
+        "{text}"
+    );
+    let (_, md) = check(r, "markdown");
+    assert!(
+        md.contains("| ➖ N/A (does not apply) | 5 |") && md.contains("- ➖ N/A `kubernetes.pdb`"),
+        "{md}"
+    );
+    let (_, html) = check(r, "html");
+    assert!(
+        html.contains(r#"<span class="badge not_applicable">N/A</span>"#)
+            && html.contains(r#"<span class="n">5</span><span class="l">n/a</span>"#),
+        "N/A badge and card"
+    );
+}
