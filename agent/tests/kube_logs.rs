@@ -322,26 +322,19 @@ async fn a_log_line_over_64_kib_is_cut_with_a_marker_and_the_next_line_is_whole(
     // The same log as the real kubectl reads it, with the kubelet's timestamps: the agent
     // cuts the line as received (timestamp included) at 64 KiB.
     let pod = e["pod"].as_str().unwrap();
-    let out = std::process::Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            &kc,
+    let served = common::kube::kubectl(
+        &kc,
+        &[
             "logs",
             "-n",
             "rocketchat-edge",
             pod,
             "-c",
             "rocketchat",
-        ])
-        .arg("--timestamps")
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "--timestamps",
+        ],
     );
-    let served = String::from_utf8(out.stdout).unwrap();
+    let served = String::from_utf8(served).unwrap();
     let long = served.lines().map(|l| l.len()).max().unwrap();
     assert!(long > 100_000, "{long}");
     let text = run.text(e["file"].as_str().unwrap());
