@@ -1,4 +1,4 @@
-//! The Kubernetes client (`agent/src/clients/kube.rs`) against kube-replay, the replay
+//! The Kubernetes client (`agent/src/clients/kube/`) against kube-replay, the replay
 //! server of recorded real cluster replies (`scripts/kube-replay.py`, fixtures in
 //! `tests/fixtures/kubernetes/`), with `kubectl` as the oracle where a real client can
 //! say what the answer is: connection from a kubeconfig, discovery, pagination,
