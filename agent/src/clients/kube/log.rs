@@ -8,7 +8,7 @@ use super::KubeError;
 /// Longest log line kept; the rest of a longer line is left out with a marker.
 pub const LOG_LINE_MAX: usize = 64 << 10;
 
-/// The body of a pod log being read ([`Kube::open_log`]): at most one line
+/// The body of a pod log being read ([`super::Kube::open_log`]): at most one line
 /// ([`LOG_LINE_MAX`]) and one network frame are held at a time.
 pub struct LogBody {
     body: kube::client::Body,

@@ -8,7 +8,7 @@
 //! Objects are decoded into the `k8s-openapi` types where they exist
 //! ([`Kube::list`]), or kept as JSON for API groups that may be absent from a cluster
 //! (OpenShift routes, Prometheus Operator monitors: [`Kube::list_json`]).
-//! Errors are in [`error`], a pod log being read in [`log`].
+//! Errors are in `error.rs`, a pod log being read in `log.rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
