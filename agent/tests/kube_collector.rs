@@ -13,7 +13,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::kube::{kubectl_items, replay_kubeconfig};
+use common::kube::{kube_options, kubectl_items, packaging_yaml, replay_kubeconfig};
 use common::{Run, kubernetes_collector, run_collectors};
 use rcdiag_agent::collectors::Options;
 use rcdiag_bundle::CollectorStatus;
@@ -21,20 +21,9 @@ use serde_json::Value;
 
 const NAME: &str = "kubernetes";
 
-fn options(kc: &str) -> Options {
-    Options {
-        kubeconfig: Some(kc.into()),
-        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
-        timeout: Duration::from_secs(60),
-        // Every recorded Warning event, whatever its age (kubectl has no window).
-        since: Duration::from_secs(365 * 24 * 3600),
-        ..Options::default()
-    }
-}
-
 /// One collect; with `RCDIAG_KEEP_BUNDLE=DIR` the bundle is copied there (to read it).
 async fn collect(kc: &str) -> Run {
-    let run = run_collectors(options(kc), &[(NAME, kubernetes_collector)]).await;
+    let run = run_collectors(kube_options(kc), &[(NAME, kubernetes_collector)]).await;
     if let Some(dir) = std::env::var_os("RCDIAG_KEEP_BUNDLE") {
         let name = std::path::Path::new(kc).file_stem().unwrap().to_owned();
         let to = std::path::Path::new(&dir)
@@ -78,22 +67,7 @@ fn find<'a>(list: &'a [Value], name: &str) -> &'a Value {
 
 /// The rules of `packaging/kubernetes/clusterrole.yaml` (read with python3-yaml).
 fn cluster_role_rules() -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../packaging/kubernetes/clusterrole.yaml");
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let docs = packaging_yaml("clusterrole.yaml");
     let role = docs
         .iter()
         .find(|d| d["kind"] == "ClusterRole")
@@ -696,7 +670,7 @@ async fn given_namespaces_are_read_alone() {
     };
     let opts = Options {
         kube_namespaces: vec!["monitoring".into()],
-        ..options(&kc)
+        ..kube_options(&kc)
     };
     let mut run = run_collectors(opts, &[(NAME, kubernetes_collector)]).await;
     run.assert_status(NAME, CollectorStatus::Ok);
@@ -735,7 +709,7 @@ async fn a_silent_api_server_fails_within_the_time_limit() {
     let run = run_collectors(
         Options {
             timeout: limit,
-            ..options(kc.to_str().unwrap())
+            ..kube_options(kc.to_str().unwrap())
         },
         &[(NAME, kubernetes_collector)],
     )

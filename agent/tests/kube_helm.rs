@@ -12,10 +12,9 @@ mod common;
 
 use std::io::Read;
 use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine as _;
-use common::kube::{kubectl_get, replay_kubeconfig};
+use common::kube::{kube_options, kubectl_get, packaging_yaml, replay_kubeconfig};
 use common::{Run, kubernetes_collector, run_collectors};
 use rcdiag_agent::collectors::Options;
 use rcdiag_bundle::CollectorStatus;
@@ -25,12 +24,8 @@ const NAME: &str = "kubernetes";
 
 async fn collect(kc: &str, releases: &[&str]) -> Run {
     let o = Options {
-        kubeconfig: Some(kc.into()),
-        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
-        timeout: Duration::from_secs(60),
-        since: Duration::from_secs(365 * 24 * 3600),
         kube_helm_releases: releases.iter().map(|s| s.to_string()).collect(),
-        ..Options::default()
+        ..kube_options(kc)
     };
     run_collectors(o, &[(NAME, kubernetes_collector)]).await
 }
@@ -293,22 +288,7 @@ async fn without_the_option_no_secret_is_read_and_no_helm_file_written() {
 /// namespace, to the CronJob's service account.
 #[test]
 fn the_helm_role_grants_list_on_secrets_in_one_namespace_only() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../packaging/kubernetes/helm-release-role.yaml");
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let docs = packaging_yaml("helm-release-role.yaml");
     assert_eq!(docs.len(), 2);
     let role = docs.iter().find(|d| d["kind"] == "Role").expect("a Role");
     assert_eq!(role["apiVersion"], "rbac.authorization.k8s.io/v1");

@@ -69,3 +69,37 @@ pub fn kubectl_names(kc: &str, args: &[&str]) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Collector options for a kube-replay cluster at `kc`: no Docker Engine, a 60 s
+/// budget, and every recorded Warning event whatever its age (kubectl has no window).
+pub fn kube_options(kc: &str) -> rcdiag_agent::collectors::Options {
+    rcdiag_agent::collectors::Options {
+        kubeconfig: Some(kc.into()),
+        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
+        timeout: std::time::Duration::from_secs(60),
+        since: std::time::Duration::from_secs(365 * 24 * 3600),
+        ..Default::default()
+    }
+}
+
+/// The documents of `packaging/kubernetes/NAME` (YAML, read with python3-yaml).
+pub fn packaging_yaml(name: &str) -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../packaging/kubernetes")
+        .join(name);
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(&path)
+        .output()
+        .expect("python3 (with python3-yaml)");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("python3 printed JSON")
+}
