@@ -1,5 +1,11 @@
 //! `bundle.complete` and `bundle.signer-trusted`: the bundles themselves — did every
 //! collector run, and is every signer a pinned node key.
+//!
+//! A cluster bundle (one with a Kubernetes cluster view) is collected with the other
+//! collectors deselected on purpose (`--only kubernetes,...`: the DaemonSet's node
+//! bundles hold the host facts): there a collector the operator deselected is noted in
+//! the evidence, not counted as a gap. Everywhere else, and for a collector skipped for
+//! any other reason (a peer missing), it is a gap.
 
 use rcdiag_bundle::{CollectorStatus, TrustStatus};
 
@@ -82,12 +88,28 @@ pub const COLLECTOR_CHECKS: &[(&str, &[CheckId])] = &[
     ),
 ];
 
+/// The error the agent records for a collector left out by `--only`/`--skip`
+/// (`agent/src/run.rs`); `snapshots list` reads it the same way.
+const DESELECTED: &str = "deselected";
+
+/// Whether the operator deselected collector `c` (`--only`/`--skip`), as opposed to
+/// a skip for a missing peer or permission.
+fn deselected(c: &rcdiag_bundle::CollectorRecord) -> bool {
+    c.status == CollectorStatus::Skipped
+        && c.error
+            .as_deref()
+            .is_some_and(|e| e.trim_start().starts_with(DESELECTED))
+}
+
 /// Runs `bundle.complete`.
 pub(crate) fn complete(input: &CheckInput) -> CheckResult {
     const ID: CheckId = CheckId::BundleComplete;
     let mut findings = Vec::new();
     for node in input.nodes {
         let mut ok = true;
+        let cluster = node.kube.present();
+        // Deselected on purpose on a cluster bundle: (name, manifest index).
+        let mut on_purpose: Vec<(&str, usize)> = Vec::new();
         for (name, checks) in COLLECTOR_CHECKS {
             let weakened = checks
                 .iter()
@@ -111,13 +133,17 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
                     ));
                 }
                 Some(c) if c.status != CollectorStatus::Ok => {
-                    ok = false;
                     let idx = node
                         .manifest
                         .collectors
                         .iter()
                         .position(|x| x.name == *name)
                         .unwrap_or(0);
+                    if cluster && deselected(c) {
+                        on_purpose.push((name, idx));
+                        continue;
+                    }
+                    ok = false;
                     let reason = c
                         .error
                         .as_deref()
@@ -147,7 +173,7 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
                 vec![Evidence::file(node, path).val(problem)],
             ));
         }
-        if ok {
+        if ok && on_purpose.is_empty() {
             findings.push(Finding::new(
                 Outcome::Pass,
                 "every collector ran to completion".to_string(),
@@ -156,6 +182,31 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
                         .at("/collectors")
                         .val(format!("{} collectors ok", node.manifest.collectors.len())),
                 ],
+            ));
+        }
+        if !on_purpose.is_empty() {
+            // Noted in the evidence even when another collector of it is a gap.
+            let names: Vec<&str> = on_purpose.iter().map(|(n, _)| *n).collect();
+            findings.push(Finding::new(
+                Outcome::Pass,
+                format!(
+                    "{}: {}a cluster bundle, so {} deselected on purpose (--only/--skip) is not a gap (host facts come from the node bundles; the checks these collectors feed say what they miss)",
+                    node.label,
+                    if ok {
+                        "every selected collector ran to completion; "
+                    } else {
+                        ""
+                    },
+                    names.join(", ")
+                ),
+                on_purpose
+                    .iter()
+                    .map(|(name, idx)| {
+                        Evidence::file(node, "manifest.json")
+                            .at(format!("/collectors/{idx}/error"))
+                            .val(format!("{name}: deselected on a cluster bundle, not a gap"))
+                    })
+                    .collect(),
             ));
         }
     }
