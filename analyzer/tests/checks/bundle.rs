@@ -80,14 +80,22 @@ fn bundle_complete_on_a_cluster_bundle_a_deselected_collector_is_not_a_gap() {
 
     // Skipped for a missing peer on the same cluster bundle: still a gap.
     let mut n2 = n.clone();
-    skip_collector(&mut n2, "mongodb", "no MongoDB to reach: pass --mongodb-uri");
+    skip_collector(
+        &mut n2,
+        "mongodb",
+        "no MongoDB to reach: pass --mongodb-uri",
+    );
     let r = expect(
         &[n2],
         "bundle.complete",
         Outcome::Warn,
         "the mongodb collector skipped: no MongoDB to reach",
     );
-    assert!(!r.message.contains("deselected on purpose"), "{}", r.message);
+    assert!(
+        !r.message.contains("deselected on purpose"),
+        "{}",
+        r.message
+    );
     // The others are still noted as deselected, in the evidence.
     assert_eq!(
         r.evidence
