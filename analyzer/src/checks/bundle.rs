@@ -190,14 +190,15 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
             findings.push(Finding::new(
                 Outcome::Pass,
                 format!(
-                    "{}: {}a cluster bundle, so {} deselected on purpose (--only/--skip) is not a gap (host facts come from the node bundles; the checks these collectors feed say what they miss)",
+                    "{}: {}a cluster bundle, so {} deselected on purpose (--only/--skip) {} not a gap (host facts come from the node bundles; the checks these collectors feed say what they miss)",
                     node.label,
                     if ok {
                         "every selected collector ran to completion; "
                     } else {
                         ""
                     },
-                    names.join(", ")
+                    names.join(", "),
+                    if names.len() == 1 { "is" } else { "are" }
                 ),
                 on_purpose
                     .iter()

@@ -51,7 +51,7 @@ fn bundle_complete_on_a_cluster_bundle_a_deselected_collector_is_not_a_gap() {
         std::slice::from_ref(&n),
         "bundle.complete",
         Outcome::Pass,
-        "a cluster bundle, so host, docker, logs, mongodb, rocketchat deselected on purpose (--only/--skip) is not a gap",
+        "a cluster bundle, so host, docker, logs, mongodb, rocketchat deselected on purpose (--only/--skip) are not a gap",
     );
     // Said in the evidence: one pointer per deselected collector, at its error.
     let noted: Vec<_> = r
