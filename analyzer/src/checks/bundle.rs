@@ -19,7 +19,7 @@ pub(super) const CHECKS: &[Check] = &[
         id: CheckId::BundleComplete,
         title: "Bundle complete",
         area: "bundle",
-        description: "Every collector ran to completion; otherwise the checks it weakens are named.",
+        description: "Every collector ran to completion (on a cluster bundle, every one not deselected on purpose); otherwise the checks it weakens are named.",
         run: complete,
     },
     Check {
