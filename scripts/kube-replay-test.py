@@ -37,7 +37,7 @@ SERVER = os.path.join(HERE, "kube-replay.py")
 REQUIRE = os.environ.get("RCDIAG_REQUIRE_PEERS") == "1"
 LOG_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
 
-PROFILES = ["helm-compliant", "openshift", "rancher-rke2", "noncompliant", "k3s", "kind", "kind-1.27"]
+PROFILES = ["helm-compliant", "openshift", "rancher-rke2", "noncompliant", "edge-cases", "k3s", "kind", "kind-1.27"]
 EXTRA = ["rbac=helm-compliant,forbid=secrets,forbid=pods@monitoring,forbid=pods/log@rocketchat",
          "expired=helm-compliant,expire-continue", "scale=helm-compliant,scale-pods=2000",
          "control=helm-compliant"]
@@ -262,7 +262,7 @@ class ReplayTest(unittest.TestCase):
         self.assertGreaterEqual(n, 20)
 
     def test_pods_of_each_set(self):
-        want = {"helm-compliant": 18, "openshift": 18, "rancher-rke2": 20, "noncompliant": 3, "k3s": 8, "kind": 9, "kind-1.27": 8}
+        want = {"helm-compliant": 18, "openshift": 18, "rancher-rke2": 20, "noncompliant": 3, "edge-cases": 2, "k3s": 8, "kind": 9, "kind-1.27": 8}
         for name, count in want.items():
             doc = self.c(name).json("/api/v1/pods", kind="PodList")
             self.assertEqual(len(doc["items"]), count, name)
@@ -415,6 +415,30 @@ class ReplayTest(unittest.TestCase):
         self.assertEqual((rel["name"], rel["version"], rel["info"]["status"]), ("rocketchat", 3, "deployed"))
         self.assertEqual(rel["chart"]["metadata"]["version"], "7.0.2")
         self.assertIn("manifest", rel)
+
+    def test_edge_cases(self):
+        c = self.c("edge-cases")
+        pods = {p["metadata"]["name"]: p for p in c.json("/api/v1/namespaces/rocketchat-edge/pods", kind="PodList")["items"]}
+        long_pod = next(n for n in pods if n.endswith("-l0ng1"))
+        gone_pod = next(n for n in pods if n.endswith("-g0ne2"))
+        text = c.text("/api/v1/namespaces/rocketchat-edge/pods/%s/log?container=rocketchat" % long_pod)
+        longest = max(len(ln.encode()) for ln in text.splitlines())
+        self.assertGreater(longest, 100000)
+        self.assertIn("rcdiag-edge: the line after the long one", text)
+        # Restarted, but the previous container cannot be located: the kubelet's 400.
+        st = pods[gone_pod]["status"]["containerStatuses"][0]
+        self.assertEqual(st["restartCount"], 1)
+        self.assertEqual(st["lastState"]["terminated"]["reason"], "ContainerStatusUnknown")
+        self.assertNotIn("containerID", st["lastState"]["terminated"])
+        body = c.json("/api/v1/namespaces/rocketchat-edge/pods/%s/log?container=rocketchat&previous=true" % gone_pod,
+                      want=400, kind="Status")
+        self.assertEqual(body["message"], 'previous terminated container "rocketchat" in pod "%s" not found' % gone_pod)
+        self.assertTrue(c.text("/api/v1/namespaces/rocketchat-edge/pods/%s/log?container=rocketchat" % gone_pod))
+        # The gzip bomb: small on the wire, 64 MiB once decoded.
+        s = c.json("/api/v1/namespaces/rocketchat-edge/secrets/sh.helm.release.v1.bomb.v1", kind="Secret")
+        helm_bytes = base64.b64decode(s["data"]["release"])
+        self.assertLess(len(helm_bytes), 200 << 10)
+        self.assertGreater(len(gzip.decompress(base64.b64decode(helm_bytes))), 64 << 20)
 
     # ---------------------------------------------------------- pagination
     def page_all(self, client, path, limit):

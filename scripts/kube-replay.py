@@ -869,7 +869,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         lines = cs.logs.get((ns, name, c, previous))
         if previous and lines is None:
             st = next((s for s in pod.get("status", {}).get("containerStatuses", []) if s["name"] == c), {})
-            if not st.get("lastState", {}).get("terminated"):
+            # The kubelet's rule (validateContainerLogStatus): no terminated last state, or one
+            # without a containerID (ContainerStatusUnknown: the container cannot be located).
+            if not (st.get("lastState", {}).get("terminated") or {}).get("containerID"):
                 raise HttpError(400, status_body(400, "BadRequest",
                                                  'previous terminated container "%s" in pod "%s" not found' % (c, name)))
         lines = lines or []

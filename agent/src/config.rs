@@ -46,6 +46,11 @@ pub struct FileConfig {
     /// Namespaces the `kubernetes` collector reads.
     #[serde(default)]
     pub namespaces: Vec<String>,
+    /// Helm releases whose release Secret the `kubernetes` collector decodes.
+    #[serde(default)]
+    pub kube_helm_releases: Vec<String>,
+    /// CRI socket (`unix:///PATH`) of the `cri` collector.
+    pub cri_endpoint: Option<String>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).
@@ -237,14 +242,16 @@ fn short_duration(d: Duration) -> String {
 /// Longest duration the parser accepts at all (ranges are checked after).
 const MAX_PARSED_SECONDS: f64 = 100.0 * 366.0 * 86400.0;
 
-/// Parses `90s`, `30m`, `24h`, `7d`, `1h30m`, or plain seconds.
+/// Parses `90s`, `30m`, `24h`, `7d`, `1h30m`, `1.5h`, or plain seconds.
 ///
-/// Kept rather than `humantime` or jiff's friendly span parser (issue 10 item 5):
-/// `humantime` takes no plain seconds and no fractions (`1.5h`); jiff's parser also
-/// takes negative spans (`1h ago`) and refuses a value past its span limits
-/// (`300000000000000d`) as malformed instead of "too long", the range error of issue 17
-/// item 6. Sizes (`parse_size`) stay too: `bytesize` reads `5M` as 5,000,000 bytes,
-/// here it is 5 MiB.
+/// Kept rather than `humantime` or jiff's friendly span parser (issue 10 item 5),
+/// measured against humantime 2.4.0, jiff 0.2.46 and bytesize 2.7.0: `humantime` takes
+/// no plain seconds (`60`), and reads `M` as months and `y` as years, so a `5M` meant
+/// as minutes is 5 months and passes the 366-day range of `--every`; jiff's parser takes
+/// negative spans (`1h ago`, `-5m`), refuses `1.5d`, and calls a value past its span
+/// limits (`300000000000000d`) malformed instead of "too long", the range error of
+/// issue 17 item 6. Sizes (`parse_size`) stay too: `bytesize` reads `5M` as 5,000,000
+/// bytes (here 5 MiB) and turns `99999999999999999999G` into 16 EiB instead of an error.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {

@@ -60,6 +60,9 @@ struct Request {
     #[serde(default)]
     docker_reply_max: Option<u64>,
     redact_patterns: Vec<String>,
+    /// Where `mongodb_uri` came from, when the parent found it (`None`: given).
+    #[serde(default)]
+    mongodb_uri_source: Option<String>,
 }
 
 /// What the child answers (its stdout).
@@ -92,6 +95,11 @@ pub async fn collect(
     out: &CollectorSink,
     children: &Children,
 ) -> Outcome {
+    // The isolated collectors need the MongoDB URI: it is searched here, once per run
+    // (Docker, CRI and Kubernetes views), and handed to the child with where it came from.
+    let Some((mongodb_uri, uri_source, _)) = ctx.mongodb_uri().await else {
+        return Outcome::skipped(ctx.no_mongodb_uri_reason().await);
+    };
     let key = rcdiag_bundle::generate_support_key();
     let bundle = children.out_dir.join(format!(
         "{}{name}-{}{}",
@@ -114,7 +122,8 @@ pub async fn collect(
         out: bundle.clone(),
         recipient: key.recipient.clone(),
         docker_host: ctx.options.docker_host.clone(),
-        mongodb_uri: ctx.options.mongodb_uri.clone(),
+        mongodb_uri: Some(mongodb_uri),
+        mongodb_uri_source: Some(uri_source),
         since_ms: ctx.options.since.as_millis() as u64,
         log_lines: ctx.options.log_lines,
         log_bytes: ctx.options.log_bytes,
@@ -379,6 +388,7 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
     let options = Options {
         docker_host: req.docker_host.clone(),
         mongodb_uri: req.mongodb_uri.clone(),
+        mongodb_uri_source: req.mongodb_uri_source.clone(),
         since: Duration::from_millis(req.since_ms),
         log_lines: req.log_lines,
         log_bytes: req.log_bytes,

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcdiag_bundle::{
@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::collectors::{self, CollectorSink, Context, Options, Outcome, Sink};
 use crate::redact::Redactor;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,12 +163,78 @@ pub fn scrub_argv(argv: &[String], redactor: &Redactor) -> Vec<String> {
     out
 }
 
-/// Each collector's name and, once done, its status and duration.
-type LiveState = Vec<(String, Option<(CollectorStatus, Duration)>)>;
-
+/// The live lines on a terminal (`Progress::Live`): an `indicatif` spinner per
+/// collector, `  ⠋ docker      running     1.2s`, finished as
+/// `  ✔ docker      ok          1.2s`. Not drawn when stderr is not a terminal
+/// (indicatif's stderr target checks), where `Progress::Plain` lines are written.
 struct Live {
-    state: Mutex<LiveState>,
-    started: Instant,
+    _multi: MultiProgress,
+    bars: Vec<(&'static str, ProgressBar)>,
+}
+
+impl Live {
+    fn new(names: &[&'static str]) -> Self {
+        // Drawn from the ticker below (every 120 ms), no thread of indicatif's own.
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
+        let style = ProgressStyle::with_template("  {spinner} {prefix:<11} running  {secs}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .tick_strings(&["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", " "])
+            .with_key("secs", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:>6.1}s", s.elapsed().as_secs_f64());
+            });
+        let bars = names
+            .iter()
+            .map(|n| {
+                let bar = ProgressBar::new_spinner()
+                    .with_style(style.clone())
+                    .with_prefix(*n);
+                (*n, multi.add(bar))
+            })
+            .collect();
+        Self {
+            _multi: multi,
+            bars,
+        }
+    }
+
+    /// Advances the spinners of the collectors still running.
+    fn tick(&self) {
+        for (_, b) in &self.bars {
+            if !b.is_finished() {
+                b.tick();
+            }
+        }
+    }
+
+    /// Shows `name` as done.
+    fn done(&self, name: &str, status: CollectorStatus, elapsed: Duration) {
+        let Some((_, bar)) = self.bars.iter().find(|(n, _)| *n == name) else {
+            return;
+        };
+        let mark = match status {
+            CollectorStatus::Ok => "✔",
+            CollectorStatus::Skipped => "–",
+            _ => "✘",
+        };
+        bar.set_style(
+            ProgressStyle::with_template("  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.finish_with_message(format!(
+            "{mark} {name:<11} {:<8} {:>6.1}s",
+            status.as_str(),
+            elapsed.as_secs_f64()
+        ));
+    }
+
+    /// Leaves the lines as they are (a run cut short).
+    fn abandon(&self) {
+        for (_, b) in &self.bars {
+            if !b.is_finished() {
+                b.abandon();
+            }
+        }
+    }
 }
 
 /// Runs a collection. `cancel` resolving (e.g. on SIGTERM) aborts it and removes the temp file.
@@ -251,10 +318,7 @@ pub async fn run(
         .into_iter()
         .filter(|n| cfg.collectors.iter().any(|c| c == n))
         .collect();
-    let live = Arc::new(Live {
-        state: Mutex::new(selected.iter().map(|n| (n.to_string(), None)).collect()),
-        started: Instant::now(),
-    });
+    let live = (cfg.progress == Progress::Live).then(|| Arc::new(Live::new(&selected)));
 
     let children = Arc::new(crate::isolate::Children {
         redact_patterns: cfg.redact_patterns.clone(),
@@ -281,13 +345,10 @@ pub async fn run(
         tasks.push((name, out, handle));
     }
 
-    let ticker = (cfg.progress == Progress::Live).then(|| {
-        let live = live.clone();
+    let ticker = live.clone().map(|live| {
         tokio::spawn(async move {
-            let mut first = true;
             loop {
-                draw(&live, first);
-                first = false;
+                live.tick();
                 tokio::time::sleep(Duration::from_millis(120)).await;
             }
         })
@@ -311,6 +372,7 @@ pub async fn run(
         r = &mut all => r,
         sig = cancel => {
             if let Some(t) = ticker { t.abort(); }
+            if let Some(l) = &live { l.abandon(); }
             // Abort every collector; once the last one lets go of the sink, the writer
             // is dropped and its temp file removed. Wait for that before returning.
             aborts.iter().for_each(|a| a.abort());
@@ -326,7 +388,6 @@ pub async fn run(
     };
     if let Some(t) = ticker {
         t.abort();
-        draw(&live, false);
     }
 
     // Every collector is done, so every secret of the run is known: the held JSON
@@ -444,7 +505,7 @@ async fn run_one(
     ctx: Arc<Context>,
     out: CollectorSink,
     limit: Duration,
-    live: Arc<Live>,
+    live: Option<Arc<Live>>,
     progress: Progress,
     children: Arc<crate::isolate::Children>,
 ) -> (CollectorRecord, u64) {
@@ -473,10 +534,8 @@ async fn run_one(
     let message = outcome.message.map(|m| out.redactor().redact_line(&m));
     let files = out.files();
     let bytes = out.bytes();
-    if let Ok(mut s) = live.state.lock()
-        && let Some(e) = s.iter_mut().find(|(n, _)| n == name)
-    {
-        e.1 = Some((outcome.status, elapsed));
+    if let Some(live) = &live {
+        live.done(name, outcome.status, elapsed);
     }
     if progress == Progress::Plain {
         eprintln!(
@@ -501,40 +560,6 @@ async fn run_one(
         },
         bytes,
     )
-}
-
-const SPINNER: &[char] = &['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
-
-fn draw(live: &Live, first: bool) {
-    let Ok(state) = live.state.lock() else { return };
-    let mut err = std::io::stderr().lock();
-    if !first {
-        let _ = write!(err, "\x1b[{}A", state.len());
-    }
-    let tick = (live.started.elapsed().as_millis() / 120) as usize;
-    for (name, done) in state.iter() {
-        let line = match done {
-            None => format!(
-                "  {} {name:<11} running  {:>6.1}s",
-                SPINNER[tick % SPINNER.len()],
-                live.started.elapsed().as_secs_f64()
-            ),
-            Some((status, d)) => {
-                let mark = match status {
-                    CollectorStatus::Ok => "✔",
-                    CollectorStatus::Skipped => "–",
-                    _ => "✘",
-                };
-                format!(
-                    "  {mark} {name:<11} {:<8} {:>6.1}s",
-                    status.as_str(),
-                    d.as_secs_f64()
-                )
-            }
-        };
-        let _ = writeln!(err, "\x1b[2K{line}");
-    }
-    let _ = err.flush();
 }
 
 /// `60s`, `2m30s`.

@@ -961,18 +961,7 @@ fn an_empty_stats_reply_is_asked_again_once_then_recorded() {
 
 /// A unix socket that accepts every connection and never answers: a hung Docker Engine.
 fn hung_socket(dir: &Path) -> String {
-    let path = dir.join("hung.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming() {
-            match s {
-                Ok(s) => held.push(s),
-                Err(_) => break,
-            }
-        }
-    });
-    format!("unix://{}", path.display())
+    rcdiag_testkit::HungSocket::in_dir(dir).uri()
 }
 
 #[test]

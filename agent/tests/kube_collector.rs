@@ -152,18 +152,20 @@ fn assert_granted_by_the_cluster_role(calls: &[Value]) {
                 continue;
             }
         };
-        let resource = match rest {
-            ["namespaces", _ns, res] => *res,
-            [res] => *res,
+        // A pod's log is `get` on `pods/log`; anything else a list.
+        let (resource, verb) = match rest {
+            ["namespaces", _ns, "pods", _pod, "log"] => ("pods/log", "get"),
+            ["namespaces", _ns, res] => (*res, "list"),
+            [res] => (*res, "list"),
             other => panic!("{path}: {other:?}"),
         };
         assert!(
             rules.iter().any(|r| {
                 let has =
                     |k: &str, v: &str| r[k].as_array().is_some_and(|a| a.iter().any(|x| x == v));
-                has("apiGroups", group) && has("resources", resource) && has("verbs", "list")
+                has("apiGroups", group) && has("resources", resource) && has("verbs", verb)
             }),
-            "list {resource}.{group} ({path}) is not granted by packaging/kubernetes/clusterrole.yaml"
+            "{verb} {resource}.{group} ({path}) is not granted by packaging/kubernetes/clusterrole.yaml"
         );
     }
 }
@@ -371,8 +373,14 @@ async fn helm_compliant_install_is_summarised() {
         assert!(c["duration_ms"].is_u64());
     }
     assert_granted_by_the_cluster_role(calls);
+    // The pod log calls (kube_logs.rs checks them): three Rocket.Chat and three MongoDB
+    // containers, and the previous log of the one that restarted.
+    let (logs, lists): (Vec<&Value>, Vec<&Value>) = calls
+        .iter()
+        .partition(|c| c["path"].as_str().unwrap().ends_with("/log"));
+    assert_eq!(logs.len(), 7, "{logs:?}");
     // One call per kind: cluster-wide lists filtered to the chosen namespaces.
-    let mut paths: Vec<&str> = calls.iter().map(|c| c["path"].as_str().unwrap()).collect();
+    let mut paths: Vec<&str> = lists.iter().map(|c| c["path"].as_str().unwrap()).collect();
     paths.sort();
     let n = paths.len();
     paths.dedup();

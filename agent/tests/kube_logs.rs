@@ -241,3 +241,171 @@ async fn pod_logs_keep_to_the_line_and_byte_caps() {
     let text = run.text(e["file"].as_str().unwrap());
     assert!(text.len() as u64 <= 1024 && text.ends_with('\n'), "{text}");
 }
+
+/// The log calls of a run, from `kubernetes/calls.json`.
+fn log_calls(run: &mut common::Run) -> Vec<Value> {
+    run.json("kubernetes/calls.json")["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["path"].as_str().unwrap().ends_with("/log"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn every_pod_log_call_is_recorded_with_its_outcome() {
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT") else {
+        return;
+    };
+    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    run.assert_status(NAME, CollectorStatus::Ok);
+    let list = entries(&run.json("logs/index.json"));
+    let calls = log_calls(&mut run);
+    assert_eq!(calls.len(), list.len(), "one call per log: {calls:?}");
+    for e in &list {
+        let path = format!(
+            "/api/v1/namespaces/{}/pods/{}/log",
+            e["namespace"].as_str().unwrap(),
+            e["pod"].as_str().unwrap()
+        );
+        let previous = e["previous"] == true;
+        let c = calls
+            .iter()
+            .find(|c| {
+                c["path"] == path.as_str()
+                    && c["query"]
+                        .as_str()
+                        .unwrap()
+                        .contains(&format!("container={}&", e["container"].as_str().unwrap()))
+                    && c["query"].as_str().unwrap().contains("previous=true") == previous
+            })
+            .unwrap_or_else(|| panic!("no call for {e} in {calls:?}"));
+        assert_eq!(c["outcome"], "ok", "{c}");
+        assert_eq!(c["pages"], 1, "{c}");
+        // What was received: every line (no cap binds here), and its bytes.
+        assert_eq!(c["items"], e["lines"], "{c} {e}");
+        assert!(
+            c["bytes"].as_u64().unwrap() >= e["bytes"].as_u64().unwrap() / 2,
+            "{c} {e}"
+        );
+        assert!(
+            c["query"].as_str().unwrap().contains("timestamps=true"),
+            "{c}"
+        );
+    }
+    assert!(
+        calls
+            .iter()
+            .any(|c| c["query"].as_str().unwrap().ends_with("&previous=true")),
+        "the previous log of the restarted pod: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_log_line_over_64_kib_is_cut_with_a_marker_and_the_next_line_is_whole() {
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_EDGE_CASES") else {
+        return;
+    };
+    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let list = entries(&run.json("logs/index.json"));
+    let e = entry(&list, "edge-rocketchat-", "rocketchat", false);
+    let e = if e["pod"].as_str().unwrap().ends_with("-l0ng1") {
+        e.clone()
+    } else {
+        list.iter()
+            .find(|x| x["pod"].as_str().unwrap().ends_with("-l0ng1") && x["previous"] == false)
+            .unwrap()
+            .clone()
+    };
+    assert!(e["error"].is_null(), "{e}");
+    // The same log as the real kubectl reads it, with the kubelet's timestamps: the agent
+    // cuts the line as received (timestamp included) at 64 KiB.
+    let pod = e["pod"].as_str().unwrap();
+    let out = std::process::Command::new("kubectl")
+        .args([
+            "--kubeconfig",
+            &kc,
+            "logs",
+            "-n",
+            "rocketchat-edge",
+            pod,
+            "-c",
+            "rocketchat",
+        ])
+        .arg("--timestamps")
+        .output()
+        .expect("kubectl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let served = String::from_utf8(out.stdout).unwrap();
+    let long = served.lines().map(|l| l.len()).max().unwrap();
+    assert!(long > 100_000, "{long}");
+    let text = run.text(e["file"].as_str().unwrap());
+    let marker = format!(
+        " [rcdiag: line cut at 64 KiB, {} more bytes left out]",
+        long - 64 * 1024
+    );
+    let cut: Vec<&str> = text.lines().filter(|l| l.contains("line cut at")).collect();
+    assert_eq!(cut.len(), 1, "one cut line");
+    assert!(
+        cut[0].ends_with(&marker),
+        "{}",
+        &cut[0][cut[0].len() - 80..]
+    );
+    assert!(cut[0].len() < 64 * 1024 + 200, "{}", cut[0].len());
+    assert!(
+        text.lines().any(
+            |l| l.ends_with(r#"{"level":30,"msg":"rcdiag-edge: the line after the long one"}"#)
+        ),
+        "the next line is whole"
+    );
+    assert_eq!(
+        text.lines().count(),
+        served.lines().count(),
+        "no line lost or split"
+    );
+}
+
+#[tokio::test]
+async fn a_previous_log_that_is_gone_is_recorded_as_absent_not_as_a_failure() {
+    let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_EDGE_CASES") else {
+        return;
+    };
+    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let msg = run.assert_status(NAME, CollectorStatus::Ok);
+    assert!(!msg.contains("log of"), "{msg}");
+    let list = entries(&run.json("logs/index.json"));
+    let gone = list
+        .iter()
+        .find(|x| x["pod"].as_str().unwrap().ends_with("-g0ne2") && x["previous"] == true)
+        .unwrap_or_else(|| panic!("the restarted container's previous log is asked for: {list:?}"));
+    let pod = gone["pod"].as_str().unwrap();
+    assert!(gone["file"].is_null(), "{gone}");
+    let want = format!("previous terminated container \"rocketchat\" in pod \"{pod}\" not found");
+    assert!(gone["error"].as_str().unwrap().contains(&want), "{gone}");
+    // Its current log is there.
+    let current = list
+        .iter()
+        .find(|x| x["pod"] == pod && x["previous"] == false)
+        .unwrap();
+    assert!(current["lines"].as_u64().unwrap() > 10, "{current}");
+    let calls = log_calls(&mut run);
+    let c = calls
+        .iter()
+        .find(|c| {
+            c["path"].as_str().unwrap().contains(pod)
+                && c["query"].as_str().unwrap().contains("previous=true")
+        })
+        .unwrap();
+    assert_eq!(c["outcome"], "absent", "{c}");
+    assert!(c["message"].as_str().unwrap().contains(&want), "{c}");
+    assert!(
+        c["message"].as_str().unwrap().contains("(400)")
+            || c["message"].as_str().unwrap().contains("400"),
+        "{c}"
+    );
+}

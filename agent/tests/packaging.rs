@@ -772,35 +772,11 @@ impl Drop for EngineCleanup {
 }
 
 fn analyzer() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf();
-    let path = dir.join("rcdiag-analyzer");
-    if !path.exists() {
-        let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(root())
-            .args(["build", "-q", "-p", "rcdiag-analyzer"])
-            .status()
-            .expect("cargo build");
-        assert!(st.success(), "cargo build -p rcdiag-analyzer failed");
-    }
-    path
+    common::bin("rcdiag-analyzer")
 }
 
 fn clean_host() -> String {
-    rcdiag_bundle::hostname()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    common::bundle_host()
 }
 
 #[test]

@@ -648,8 +648,10 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
             ("logs", "ok"),
             ("mongodb", "ok"),
             ("rocketchat", "ok"),
-            // Deselected by --only (and there is no cluster here): recorded as skipped.
-            ("kubernetes", "skipped")
+            // Deselected by --only (and there is no cluster nor CRI runtime here):
+            // recorded as skipped.
+            ("kubernetes", "skipped"),
+            ("cri", "skipped"),
         ])
     );
     assert_eq!(status["last_success"]["bundle"], paths[3].as_str());
@@ -731,7 +733,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
         b.verify_contents().unwrap_or_else(|e| panic!("{n}: {e}"));
         assert!(
             b.manifest().collectors.iter().all(|c| c.status.as_str()
-                == if c.name == "kubernetes" {
+                == if c.name == "kubernetes" || c.name == "cri" {
                     "skipped"
                 } else {
                     "ok"
@@ -780,7 +782,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
         rows.iter()
             .filter(|r| r["managed"] == true)
             .all(|r| r["outcome"] == "ok"
-                && r["collectors"].as_array().is_some_and(|c| c.len() == 6))
+                && r["collectors"].as_array().is_some_and(|c| c.len() == 7))
     );
 }
 

@@ -50,7 +50,7 @@ pub use reader::{
 pub use seal::{SEALED_STANZA_TAG, Sealed, is_sealed, seal};
 pub use writer::{
     BundleWriter, Encryption, FinishedBundle, HINT_STANZA_TAG, WriterOptions, bundle_file_name,
-    merge_counts,
+    clean_name_part, merge_counts,
 };
 
 /// Name of the manifest entry.

@@ -5,6 +5,15 @@
 //! an unpredictable `O_EXCL` temp file in the target folder and is renamed into place;
 //! reads of files named by the user are capped. Temp files carry the writer's pid (and
 //! pid namespace) so a later run can remove those of a process that died.
+//!
+//! The atomic write itself is `tempfile`'s (issue 10 item 5): [`temp_file_in`] is a
+//! `tempfile::Builder` temp file (`O_EXCL`, random name, mode 0600) and
+//! [`write_atomic`] ends in `NamedTempFile::persist` (a rename). What stays here is
+//! what `tempfile` does not do: the StrictModes checks of the folder before it is
+//! written to, the mode set on the open file before the rename, an fsync of the file
+//! before and of the folder after it (`persist` does neither, so a crash could leave
+//! an empty file under the final name), and the pid in the temp name that lets
+//! [`remove_stale_temp_files`] tell a dead writer's leftovers from a live one's.
 
 use std::ffi::OsStr;
 use std::fs::{self, File};

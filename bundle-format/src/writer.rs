@@ -54,6 +54,20 @@ pub struct WriterOptions {
     pub compression_level: Option<i64>,
 }
 
+/// A host or case name as it stands in a bundle file name: every character but ASCII
+/// letters, digits, `.`, `_` and `-` becomes `_`.
+pub fn clean_name_part(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The standard bundle file name: `rcdiag-<host>-<yyyymmddThhmmssZ>[-<case>].rcdiag[.zip]`.
 pub fn bundle_file_name(
     host: &str,
@@ -61,17 +75,7 @@ pub fn bundle_file_name(
     case: Option<&str>,
     encrypted: bool,
 ) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
+    let clean = clean_name_part;
     let mut name = format!(
         "rcdiag-{}-{}",
         clean(host),

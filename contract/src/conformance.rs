@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::{
-    BundleFile, ContractError, agent, docker, host, kubernetes, logs, mongodb, rocketchat,
+    BundleFile, ContractError, agent, cri, docker, host, kubernetes, logs, mongodb, rocketchat,
 };
 
 /// Reads a file into its contract type and writes it back.
@@ -42,6 +42,12 @@ fn contract_of(path: &str) -> Option<Roundtrip> {
         "kubernetes/events.json" => via::<kubernetes::EventsFile>,
         "kubernetes/monitoring.json" => via::<kubernetes::MonitoringFile>,
         "kubernetes/calls.json" => via::<kubernetes::CallsFile>,
+        "kubernetes/helm.json" => via::<kubernetes::HelmFile>,
+        "cri/runtime.json" => via::<cri::RuntimeFile>,
+        "cri/pods.json" => via::<cri::PodsFile>,
+        "cri/containers.json" => via::<cri::ContainersFile>,
+        "cri/images.json" => via::<cri::ImagesFile>,
+        "cri/stats.json" => via::<cri::StatsFile>,
         p if p.starts_with("mongodb/") && p.ends_with(".json") => via::<mongodb::CommandFile>,
         _ => return None,
     })

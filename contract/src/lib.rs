@@ -33,6 +33,12 @@
 //! | `kubernetes/events.json` | [`kubernetes::EventsFile`] |
 //! | `kubernetes/monitoring.json` | [`kubernetes::MonitoringFile`] |
 //! | `kubernetes/calls.json` | [`kubernetes::CallsFile`] |
+//! | `kubernetes/helm.json` | [`kubernetes::HelmFile`] |
+//! | `cri/runtime.json` | [`cri::RuntimeFile`] |
+//! | `cri/pods.json` | [`cri::PodsFile`] |
+//! | `cri/containers.json` | [`cri::ContainersFile`] |
+//! | `cri/images.json` | [`cri::ImagesFile`] |
+//! | `cri/stats.json` | [`cri::StatsFile`] |
 //!
 //! The schemas are in `contract/schema/` (regenerate with
 //! `RCDIAG_UPDATE_SCHEMA=1 cargo test -p rcdiag-contract --test schema`); what each field
@@ -40,6 +46,7 @@
 
 pub mod agent;
 pub mod conformance;
+pub mod cri;
 pub mod docker;
 pub mod host;
 pub mod kubernetes;
@@ -175,5 +182,11 @@ pub fn schemas() -> Vec<(&'static str, &'static str, String)> {
         one::<kubernetes::EventsFile>(),
         one::<kubernetes::MonitoringFile>(),
         one::<kubernetes::CallsFile>(),
+        one::<kubernetes::HelmFile>(),
+        one::<cri::RuntimeFile>(),
+        one::<cri::PodsFile>(),
+        one::<cri::ContainersFile>(),
+        one::<cri::ImagesFile>(),
+        one::<cri::StatsFile>(),
     ]
 }

@@ -171,6 +171,26 @@ pub struct CommandFile<R = Value> {
     pub extra: Extra,
 }
 
+impl<R> CommandFile<R> {
+    /// A command that answered: `{"ok": true, "reply": ...}`.
+    pub fn replied(reply: R) -> Self {
+        CommandFile {
+            ok: Some(true),
+            reply: Some(reply),
+            ..Default::default()
+        }
+    }
+
+    /// A command that failed: `{"ok": false, "error": ...}`.
+    pub fn failed(error: CommandError) -> Self {
+        CommandFile {
+            ok: Some(false),
+            error: Some(error),
+            ..Default::default()
+        }
+    }
+}
+
 impl<R> Default for CommandFile<R> {
     fn default() -> Self {
         CommandFile {

@@ -232,4 +232,34 @@ fn kubernetes_collections_keep_the_contract() {
             assert!(typed.contains(&must), "{var}: no {must}: {typed:?}");
         }
     }
+    // `--kube-helm-release`: the decoded release, and one refused (a gzip bomb).
+    for (var, release) in [
+        ("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT", "rocketchat"),
+        (
+            "RCDIAG_TEST_KUBECONFIG_REPLAY_EDGE_CASES",
+            "rocketchat-edge/bomb",
+        ),
+    ] {
+        let Some(kubeconfig) = require_peer(var) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (problems, typed) = collect_and_check(
+            dir.path(),
+            &[
+                "--only",
+                "kubernetes",
+                "--kubeconfig",
+                &kubeconfig,
+                "--kube-helm-release",
+                release,
+            ],
+            if release.ends_with("bomb") { 3 } else { 0 },
+        );
+        assert!(problems.is_empty(), "{var}: {}", problems.join("\n"));
+        assert!(
+            typed.contains(&"kubernetes/helm.json".to_string()),
+            "{var}: {typed:?}"
+        );
+    }
 }

@@ -55,6 +55,16 @@ const REPORTS: &[Report] = &[
         name: "expected-report",
         bundles: &["cluster.rcdiag"],
     },
+    Report {
+        dir: "kubernetes-helm",
+        name: "expected-report-nodes",
+        bundles: &[
+            "cluster.rcdiag",
+            "worker-1.rcdiag",
+            "worker-2.rcdiag",
+            "worker-3.rcdiag",
+        ],
+    },
 ];
 
 /// Every bundle of the samples, with the node name it was made as.
@@ -66,6 +76,9 @@ const BUNDLES: &[(&str, &str)] = &[
     ("snapshots/chat-01-new.rcdiag", "chat-01"),
     ("kubernetes-helm/cluster.rcdiag", "k8s-helm"),
     ("kubernetes-noncompliant/cluster.rcdiag", "k8s-legacy"),
+    ("kubernetes-helm/worker-1.rcdiag", "worker-1"),
+    ("kubernetes-helm/worker-2.rcdiag", "worker-2"),
+    ("kubernetes-helm/worker-3.rcdiag", "worker-3"),
 ];
 
 /// The DEMO secrets scripts/make-samples gives the containers and the seeds hold
@@ -310,6 +323,12 @@ fn every_sample_bundle_verifies_with_the_demo_key_and_a_pinned_node_key() {
             "{bundle}: made as node {node}"
         );
         for c in v["collectors"].as_array().expect("collectors") {
+            // The node bundles of the cluster are `--only host`.
+            if bundle.contains("/worker-") {
+                let want = if c["name"] == "host" { "ok" } else { "skipped" };
+                assert_eq!(c["status"], want, "{bundle}: {c}");
+                continue;
+            }
             // The cluster bundles are `--only kubernetes`: the others are deselected.
             if bundle.starts_with("kubernetes-") && c["name"] != "kubernetes" {
                 assert_eq!(c["status"], "skipped", "{bundle}: {c}");
@@ -710,4 +729,95 @@ fn kubernetes_samples_say_what_makes_them_compliant_or_not() {
         .map(|(_, _, m)| m.clone())
         .unwrap_or_default();
     assert!(m.contains("Deployment chat/mongo"), "{m}");
+}
+
+#[test]
+fn kubernetes_samples_are_judged_on_their_pods_too() {
+    let rep = report("kubernetes-helm", "expected-report");
+    let all = summary(&rep);
+    for id in [
+        "image.official",
+        "scale.orchestrated",
+        "monitoring.prometheus",
+        "monitoring.grafana",
+        "version.supported",
+        "version.consistent",
+        "mongodb.replica-set",
+        "logs.known-errors",
+    ] {
+        assert_eq!(outcome(&rep, id), "pass", "{id}: {all}");
+    }
+    // The recording's server pod was OOM-killed once.
+    assert_eq!(outcome(&rep, "containers.restarting"), "fail", "{all}");
+    let msg = |rep: &Value, id: &str| {
+        checks_by_id(rep)
+            .into_iter()
+            .find(|(i, _, _)| i == id)
+            .map(|(_, _, m)| m)
+            .unwrap_or_default()
+    };
+    assert!(msg(&rep, "scale.orchestrated").contains("Kubernetes with Helm"));
+    // Pod logs read through the API are scanned.
+    assert!(msg(&rep, "logs.known-errors").contains("log file(s)"));
+    let unknown = |rep: &Value| {
+        checks_by_id(rep)
+            .iter()
+            .filter(|(_, o, _)| o == "unknown")
+            .count()
+    };
+    // Was 18 before the checks read the cluster view.
+    let alone = unknown(&rep);
+    assert!(alone <= 6, "{alone} unknown: {all}");
+
+    let rep = report("kubernetes-noncompliant", "expected-report");
+    let all = summary(&rep);
+    for id in [
+        "image.official",
+        "version.supported",
+        "version.consistent",
+        "containers.restarting",
+    ] {
+        assert_eq!(outcome(&rep, id), "fail", "{id}: {all}");
+    }
+    for id in [
+        "monitoring.prometheus",
+        "monitoring.grafana",
+        "mongodb.replica-set",
+    ] {
+        assert_eq!(outcome(&rep, id), "warn", "{id}: {all}");
+    }
+    assert!(msg(&rep, "image.official").contains("myregistry.local/rc-custom"));
+
+    // The cluster bundle with the node bundles of its three nodes: one cluster, the
+    // nodes' host facts attached to the Kubernetes nodes of the same name.
+    let rep = report("kubernetes-helm", "expected-report-nodes");
+    let all = summary(&rep);
+    assert!(unknown(&rep) < alone, "{all}");
+    let cpu = rep["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "hardware.cpu")
+        .unwrap()
+        .clone();
+    for w in ["worker-1", "worker-2", "worker-3"] {
+        assert!(
+            cpu["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["bundle"] == format!("{w}.rcdiag") && e["file"] == "host/host.json"),
+            "{w}: {cpu}"
+        );
+    }
+    // No Kubernetes node is judged on its capacity when its own bundle is given.
+    assert!(!cpu.to_string().contains("/capacity/cpu"), "{cpu}");
+    for id in ["host.disk-free", "image.official", "version.supported"] {
+        assert_ne!(outcome(&rep, id), "unknown", "{id}: {all}");
+    }
+    assert!(
+        rep["notes"].as_array().is_none_or(|n| n.is_empty()),
+        "{}",
+        rep["notes"]
+    );
 }

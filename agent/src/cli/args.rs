@@ -278,7 +278,7 @@ pub struct CollectOpts {
     /// ASCII-armored output (for pasting into a ticket).
     #[arg(long)]
     pub armor: bool,
-    /// Run only these collectors (comma-separated: host,docker,logs,mongodb,rocketchat,kubernetes).
+    /// Run only these collectors (comma-separated: host,docker,logs,mongodb,rocketchat,kubernetes,cri).
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub only: Option<Vec<String>>,
     /// Leave these collectors out (comma-separated).
@@ -325,6 +325,17 @@ pub struct CollectOpts {
     /// namespaces holding Rocket.Chat, MongoDB, Prometheus and Grafana pods].
     #[arg(long = "namespace", value_name = "NS")]
     pub namespaces: Vec<String>,
+    /// Also decode this Helm release's latest release Secret (`NAME` or `NAMESPACE/NAME`;
+    /// repeatable; opt-in): chart, revision, status and values, redacted, never the
+    /// rendered manifest. Needs `list` on secrets in its namespace
+    /// (packaging/kubernetes/helm-release-role.yaml).
+    #[arg(long = "kube-helm-release", value_name = "NAME")]
+    pub kube_helm_releases: Vec<String>,
+    /// CRI socket of the node's container runtime, `unix:///PATH`, read by the `cri`
+    /// collector [default: $CONTAINER_RUNTIME_ENDPOINT, else the first that exists of
+    /// /run/containerd/containerd.sock, /run/crio/crio.sock, /run/k3s/containerd/containerd.sock].
+    #[arg(long, value_name = "URI")]
+    pub cri_endpoint: Option<String>,
     /// Time limit of each collector, 1s to 7d [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,

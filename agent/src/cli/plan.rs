@@ -107,10 +107,18 @@ pub fn plan(
         } else {
             args.namespaces.clone()
         },
-        // The cri collector's socket: crictl's variable (a --cri-endpoint flag is to come).
-        cri_endpoint: std::env::var("CONTAINER_RUNTIME_ENDPOINT")
-            .ok()
-            .filter(|s| !s.is_empty()),
+        kube_helm_releases: if args.kube_helm_releases.is_empty() {
+            file.kube_helm_releases.clone()
+        } else {
+            args.kube_helm_releases.clone()
+        },
+        // The cri collector's socket: the flag, the config, else crictl's variable.
+        cri_endpoint: args
+            .cri_endpoint
+            .clone()
+            .or(file.cri_endpoint.clone())
+            .or_else(|| std::env::var("CONTAINER_RUNTIME_ENDPOINT").ok())
+            .filter(|s| !s.trim().is_empty()),
         ..Options::default()
     };
     if let Some(s) = args.since.as_ref().or(file.since.as_ref()) {

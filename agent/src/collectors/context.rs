@@ -1,14 +1,16 @@
-//! What the collectors of one run share: the run's options, the Docker discovery
-//! (listed once, whoever asks first), the run's Docker reply budget, and where the
-//! MongoDB URI comes from.
+//! What the collectors of one run share: the run's options, the Docker discovery and
+//! the CRI runtime's view (each read once, whoever asks first), the run's Docker reply
+//! budget, and where the MongoDB URI comes from ([`super::mongo_uri`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
 use super::CollectorSink;
+use super::cri::discover as cri;
+use super::mongo_uri::{self, Found, FromKube};
 use crate::clients::budget::ReplyBudget;
 use crate::clients::docker::{self, DiscoveredContainer, Discovery};
 use crate::clients::mongodb as mongodb_client;
@@ -42,9 +44,15 @@ pub struct Options {
     /// Namespaces the kubernetes collector reads (`--namespace`); empty = those holding
     /// Rocket.Chat, MongoDB or monitoring pods.
     pub kube_namespaces: Vec<String>,
+    /// Helm releases whose release Secret the kubernetes collector decodes
+    /// (`--kube-helm-release`, `NAME` or `NAMESPACE/NAME`); empty = none (no Secret is read).
+    pub kube_helm_releases: Vec<String>,
     /// CRI runtime socket (`unix:///PATH`) the `cri` collector reads; `None` = the first of
     /// containerd's, CRI-O's and k3s's default sockets that exists.
     pub cri_endpoint: Option<String>,
+    /// Where `mongodb_uri` came from when the run found it (a collector's child process
+    /// is handed the URI its parent found); `None` = given (`option`).
+    pub mongodb_uri_source: Option<String>,
 }
 
 /// Where the logs collector reads `json-file` logs from.
@@ -73,7 +81,9 @@ impl Default for Options {
             kubeconfig: None,
             kube_context: None,
             kube_namespaces: Vec::new(),
+            kube_helm_releases: Vec::new(),
             cri_endpoint: None,
+            mongodb_uri_source: None,
         }
     }
 }
@@ -85,6 +95,8 @@ pub struct Context {
     /// The run's redactor.
     pub redactor: Arc<Redactor>,
     discovery: OnceCell<Discovery>,
+    cri: OnceCell<cri::Discovery>,
+    uri: OnceCell<(Option<Found>, Option<String>)>,
     docker_budget: Arc<ReplyBudget>,
 }
 
@@ -96,6 +108,8 @@ impl Context {
             options,
             redactor,
             discovery: OnceCell::new(),
+            cri: OnceCell::new(),
+            uri: OnceCell::new(),
         }
     }
 
@@ -106,6 +120,8 @@ impl Context {
             options,
             redactor,
             discovery: OnceCell::from(discovery),
+            cri: OnceCell::new(),
+            uri: OnceCell::new(),
         }
     }
 
@@ -153,8 +169,32 @@ impl Context {
         .await
     }
 
-    /// The MongoDB URI to use and where it came from: `--mongodb-uri`, else the first
-    /// (running) Rocket.Chat container's `MONGO_URL`.
+    /// The node's CRI runtime as read once per run (see [`cri::discover`]): every
+    /// container's env values and command-line options are registered as secrets.
+    pub async fn cri(&self) -> &cri::Discovery {
+        self.cri
+            .get_or_init(|| async {
+                let found = cri::discover(
+                    self.options.cri_endpoint.as_deref(),
+                    Path::new("/"),
+                    self.options.timeout,
+                )
+                .await;
+                if let Ok(snap) = &found {
+                    for c in &snap.containers {
+                        self.redactor.register_env_secrets(&c.env);
+                        self.redactor.register_argv_secrets(&c.args);
+                    }
+                }
+                found
+            })
+            .await
+    }
+
+    /// The MongoDB URI to use and where it came from: `--mongodb-uri` (or the one the
+    /// parent process found), else the first (running) Rocket.Chat container's
+    /// `MONGO_URL` in Docker, else in the CRI runtime, else inline in a Rocket.Chat pod's
+    /// spec ([`super::mongo_uri`]). Searched once per run.
     pub async fn mongodb_uri(&self) -> Option<(String, String, Option<DiscoveredContainer>)> {
         if let Some(uri) = self
             .options
@@ -163,24 +203,57 @@ impl Context {
             .map(str::trim)
             .filter(|u| !u.is_empty())
         {
-            return Some((uri.to_string(), "option".to_string(), None));
+            let source = self
+                .options
+                .mongodb_uri_source
+                .clone()
+                .unwrap_or_else(|| "option".to_string());
+            return Some((uri.to_string(), source, None));
         }
-        let containers = self.discovery().await.as_ref().ok()?;
-        let mut rc: Vec<&DiscoveredContainer> =
-            containers.iter().filter(|c| c.is_rocketchat()).collect();
-        rc.sort_by_key(|c| !c.running);
-        rc.into_iter().find_map(|c| {
-            c.env_value("MONGO_URL")
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-                .map(|u| {
-                    (
-                        u.to_string(),
-                        format!("container:{}", c.name),
-                        Some(c.clone()),
-                    )
-                })
-        })
+        let (found, _) = self.search_uri().await;
+        found.clone().map(|f| (f.uri, f.source, f.container))
+    }
+
+    /// Why there is no MongoDB URI, for the skip reason of the collectors that need one
+    /// (names the Secret the pods take it from, when the cluster says so).
+    pub async fn no_mongodb_uri_reason(&self) -> String {
+        match &self.search_uri().await.1 {
+            Some(why) => format!("{}: {why}", mongodb_client::NO_URI),
+            None => mongodb_client::NO_URI.to_string(),
+        }
+    }
+
+    async fn search_uri(&self) -> &(Option<Found>, Option<String>) {
+        self.uri
+            .get_or_init(|| async {
+                if let Ok(containers) = self.discovery().await
+                    && let Some(f) =
+                        mongo_uri::from_containers(containers, |c| format!("container:{}", c.name))
+                {
+                    return (Some(f), None);
+                }
+                if let Ok(snap) = self.cri().await
+                    && let Some(f) = mongo_uri::from_cri(&snap.containers)
+                {
+                    return (Some(f), None);
+                }
+                let o = &self.options;
+                let limit = (o.timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(15));
+                match mongo_uri::from_kube(
+                    o.kubeconfig.as_deref(),
+                    o.kube_context.as_deref(),
+                    &o.kube_namespaces,
+                    limit,
+                    &self.redactor,
+                )
+                .await
+                {
+                    FromKube::Inline(f) => (Some(*f), None),
+                    FromKube::Referenced(why) => (None, Some(why)),
+                    FromKube::Nothing => (None, None),
+                }
+            })
+            .await
     }
 
     /// Finds the URI, registers its secrets (with the run's and `out`'s redactor, before

@@ -374,6 +374,10 @@ pub const STRUCTURAL: &[(&str, &str)] = &[
         "in MongoDB's `getCmdLineOpts` reply, every `setParameter` value and the value of every option that names a password, secret, token, key file or credential, in `argv` and `parsed`",
     ),
     (
+        "values-secret",
+        "in a Helm release's user-supplied values (`--kube-helm-release`), every string and number under a key that names a password, secret, token, key, license, credential, auth or certificate (the `env-secret` and `label-secret` key rules), at any depth",
+    ),
+    (
         "exact-secret",
         "the exact-value pass: every secret value the agent saw in a structural place, found again anywhere in any file",
     ),

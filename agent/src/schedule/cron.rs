@@ -3,13 +3,23 @@
 //! `@daily`-style macros, Vixie cron's day-of-month OR day-of-week rule), evaluated in
 //! the local time zone or the one named by a `CRON_TZ=Zone ` prefix.
 //!
-//! Kept rather than `croner` (issue 10 item 5) for now: `croner` 4 would still need the
-//! `CRON_TZ=` prefix parsed here (it has no such syntax), it accepts more than the
-//! classic 5 fields (seconds, years, `L`, `W`, `#`), which a crontab written for this
-//! agent should not silently depend on, and its error texts do not say which field is
-//! wrong and how to fix it as these do (`cron_errors_say_what_is_wrong`). The DST rule
-//! here (a skipped time fires just after the change, a repeated one once) is tested in
-//! `cron_dst_gap_and_fold`; a switch must pass that test and the messages unchanged.
+//! Kept rather than `croner` (issue 10 item 5). Measured against croner 4.0.3 (its
+//! `jiff` backend, seconds disallowed) on the cases of the tests below, croner differs
+//! in three answers and would still need most of this file:
+//! - a fixed time skipped by a DST change: croner fires at the end of the gap (02:30 on
+//!   2026-03-08 in New York fires 03:00 EDT), this parser at the same offset after it
+//!   (03:30 EDT), which `cron_dst_gap_and_fold` asserts;
+//! - Vixie's rule that a day field starting with `*` (as `*/2`) makes day-of-month AND
+//!   day-of-week: croner ORs them (`0 0 */2 * fri` fires on 2026-03-03, a Tuesday);
+//! - croner refuses `?` and `5/15` (accepted here) and accepts `L`, `W`, `#`, which a
+//!   crontab written for this agent should not silently depend on.
+//!
+//! It also has no `CRON_TZ=` syntax and its errors name no field ("Number out of
+//! bounds"), so the prefix and the field checks (`cron_errors_say_what_is_wrong`) stay
+//! here either way; only `next_after` (about 60 lines) would go, for a dependency that
+//! brings `derive_builder` and `strum` (proc macros). One point where croner is better:
+//! in a repeated hour (fall back) it fires wildcard times in both passes; this parser
+//! fires them in the first pass only (see the issue 10 note).
 
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
@@ -324,6 +334,39 @@ mod tests {
         let c = Cron::parse_in("30 1 * * *", tz, "EST5EDT").expect("parse");
         assert_eq!(next(&c, "2026-11-01T04:00:00Z"), "2026-11-01T05:30:00Z");
         assert_eq!(next(&c, "2026-11-01T05:30:00Z"), "2026-11-02T06:30:00Z");
+    }
+
+    #[test]
+    fn cron_dst_in_named_zones() {
+        // Named zones from the system's tzdb, through the CRON_TZ prefix.
+        let c = Cron::parse("CRON_TZ=America/New_York 30 2 * * *")
+            .expect("America/New_York (is tzdata installed?)");
+        assert_eq!(c.tz_name(), "America/New_York");
+        // Spring forward, 2026-03-08 02:00 EST -> 03:00 EDT: 02:30 fires at 03:30 EDT,
+        // the next day at 02:30 EDT again.
+        assert_eq!(next(&c, "2026-03-08T05:00:00Z"), "2026-03-08T07:30:00Z");
+        assert_eq!(next(&c, "2026-03-08T07:30:00Z"), "2026-03-09T06:30:00Z");
+        // Hourly: 02:15 does not exist and fires once, at 03:15 EDT; then 04:15 EDT.
+        let c = Cron::parse("CRON_TZ=America/New_York 15 * * * *").expect("parse");
+        assert_eq!(next(&c, "2026-03-08T06:15:00Z"), "2026-03-08T07:15:00Z");
+        assert_eq!(next(&c, "2026-03-08T07:15:00Z"), "2026-03-08T08:15:00Z");
+        // Fall back, 2026-10-25 03:00 CEST -> 02:00 CET in Berlin: 02:30 happens twice
+        // and fires once, at the first (00:30Z); the next day at 02:30 CET (01:30Z).
+        let c = Cron::parse("CRON_TZ=Europe/Berlin 30 2 * * *")
+            .expect("Europe/Berlin (is tzdata installed?)");
+        assert_eq!(next(&c, "2026-10-24T23:00:00Z"), "2026-10-25T00:30:00Z");
+        assert_eq!(next(&c, "2026-10-25T00:30:00Z"), "2026-10-26T01:30:00Z");
+        // A time after the change is read in the new offset (CET, +01:00).
+        let c = Cron::parse("CRON_TZ=Europe/Berlin 0 4 * * *").expect("parse");
+        assert_eq!(next(&c, "2026-10-25T00:30:00Z"), "2026-10-25T03:00:00Z");
+    }
+
+    #[test]
+    fn cron_a_day_field_starting_with_a_star_is_a_star() {
+        // Vixie: `*/2` counts as `*`, so day-of-month AND day-of-week: odd days that
+        // are Fridays (2026-03-13), not odd days OR Fridays (2026-03-03).
+        let c = utc("0 0 */2 * fri");
+        assert_eq!(next(&c, "2026-03-01T12:00:00Z"), "2026-03-13T00:00:00Z");
     }
 
     #[test]

@@ -369,10 +369,10 @@ mod tests {
         let s = to_stats(&before, &now);
         // 200 ms of CPU over 1 s of host CPU time on 2 CPUs: 40 % (docker's formula).
         let rec = crate::collectors::docker::stats_record("id", "n", &s);
-        assert_eq!(rec["cpu_percent"], json!(40.0));
-        assert_eq!(rec["memory_usage_bytes"], json!(800));
-        assert_eq!(rec["memory_limit_bytes"], json!(4000));
-        assert_eq!(rec["pids"], json!(3));
+        assert_eq!(rec.cpu_percent, Some(40.0));
+        assert_eq!(rec.memory_usage_bytes, Some(800));
+        assert_eq!(rec.memory_limit_bytes, Some(4000));
+        assert_eq!(rec.pids, Some(3));
     }
 
     #[test]

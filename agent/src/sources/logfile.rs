@@ -8,75 +8,21 @@
 //! and its uncompressed rotations (`<file>.1`, `<file>.2`, ...) itself and produces the
 //! exact lines the Engine API would (`<RFC 3339 nano timestamp> <stream> <text>`).
 //!
-//! Two passes, both bounded in memory whatever the file size: a backward pass from the
-//! end parses only the lines of the window (the newest `--log-lines`, newer than
-//! `--since`, fitting `--log-bytes`) to find where the window starts; a forward pass
-//! then yields those lines in order. The files are opened once and read up to the
-//! length they had when opened, so a rotation or a line being appended meanwhile
-//! changes nothing. Anything unexpected (a compressed rotation inside the window, a
-//! line that is not json-file JSON, a file replaced while opening) returns
-//! [`Unusable`], and the collector reads that log through the Engine API instead.
+//! The window (the newest `--log-lines`, newer than `--since`, fitting `--log-bytes`) is
+//! found and read by [`super::logwindow`], bounded in memory whatever the file size.
+//! Anything unexpected (a compressed rotation inside the window, a line that is not
+//! json-file JSON, a file replaced while opening) returns [`Unusable`], and the
+//! collector reads that log through the Engine API instead.
 
-use std::fs::File;
-use std::io::{self, Read};
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// Bytes read per step, backward and forward.
-const BLOCK: usize = 256 * 1024;
-
-/// Longest json-file line accepted (the driver splits log messages at 16 KiB, so a
-/// real line, escaped, stays far below this).
-pub const MAX_LINE: usize = 1 << 20;
+use super::logwindow::{Format, Log, Parsed, Part, rotated_meanwhile};
+pub use super::logwindow::{Line, MAX_LINE, Unusable, Window};
 
 /// Most rotated files looked at.
 const MAX_PARTS: usize = 1000;
-
-/// Why a log cannot be read from its file (the Engine API is used instead).
-#[derive(Debug, thiserror::Error)]
-pub enum Unusable {
-    /// The file cannot be opened (not on this host, or no permission).
-    #[error("cannot open {path}: {source}")]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
-    },
-    /// Reading failed.
-    #[error("reading {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// What the OS said.
-        source: io::Error,
-    },
-    /// The path does not name the json-file log of this container.
-    #[error("{0} is not the json-file log of this container")]
-    NotThisContainer(PathBuf),
-    /// The window reaches into a gzip-compressed rotation.
-    #[error("the log window reaches into the compressed rotation {0}")]
-    Compressed(PathBuf),
-    /// The files were rotated while being opened.
-    #[error("the log files were rotated while being opened")]
-    Rotating,
-    /// A line is not a json-file record.
-    #[error("{path} at byte {offset}: not a json-file log record")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// Where the line starts.
-        offset: u64,
-    },
-    /// A line is longer than [`MAX_LINE`].
-    #[error("{path} holds a line longer than {MAX_LINE} bytes")]
-    LineTooLong {
-        /// The file.
-        path: PathBuf,
-    },
-}
 
 /// One record of a json-file log.
 #[derive(Deserialize)]
@@ -89,69 +35,25 @@ struct Record<'a> {
     time: std::borrow::Cow<'a, str>,
 }
 
-/// One output line: what the Engine API sends for a record, split the same way.
-pub struct Line<'a> {
-    /// RFC 3339 timestamp with nine fractional digits, UTC.
-    pub timestamp: &'a str,
-    /// `stdout` or `stderr`.
-    pub stream: &'static str,
-    /// The text, without line terminator.
-    pub text: &'a str,
-}
+/// Docker's `json-file` format: one JSON record a line.
+pub struct JsonFile;
 
-impl Line<'_> {
-    /// Length of the written line (before redaction) plus the newline.
-    pub fn rendered_len(&self) -> u64 {
-        (self.timestamp.len() + self.stream.len() + self.text.len() + 3) as u64
+impl Format for JsonFile {
+    const NAME: &'static str = "json-file";
+
+    fn parse(raw: &[u8]) -> Option<Parsed<'_>> {
+        let r: Record<'_> = serde_json::from_slice(raw).ok()?;
+        let stream = match r.stream.as_ref() {
+            "stderr" => "stderr",
+            _ => "stdout",
+        };
+        Some(Parsed {
+            timestamp: fixed_timestamp(&r.time)?,
+            stream,
+            log: r.log,
+            partial: false,
+        })
     }
-}
-
-/// A parsed record: normalized timestamp, stream and the raw log text.
-struct Parsed<'a> {
-    timestamp: String,
-    stream: &'static str,
-    log: std::borrow::Cow<'a, str>,
-}
-
-impl Parsed<'_> {
-    /// The output lines of this record (a TTY record may hold several).
-    fn lines(&self, f: &mut impl FnMut(Line<'_>) -> bool) -> bool {
-        let text = self.log.strip_suffix('\n').unwrap_or(&self.log);
-        for piece in text.split('\n') {
-            let piece = piece.strip_suffix('\r').unwrap_or(piece);
-            if !f(Line {
-                timestamp: &self.timestamp,
-                stream: self.stream,
-                text: piece,
-            }) {
-                return false;
-            }
-        }
-        true
-    }
-
-    fn rendered_len(&self) -> u64 {
-        let mut n = 0;
-        self.lines(&mut |l| {
-            n += l.rendered_len();
-            true
-        });
-        n
-    }
-}
-
-/// Parses one json-file line; `None` when it is not a record.
-fn parse(raw: &[u8]) -> Option<Parsed<'_>> {
-    let r: Record<'_> = serde_json::from_slice(raw).ok()?;
-    let stream = match r.stream.as_ref() {
-        "stderr" => "stderr",
-        _ => "stdout",
-    };
-    Some(Parsed {
-        timestamp: fixed_timestamp(&r.time)?,
-        stream,
-        log: r.log,
-    })
 }
 
 /// The Engine's `RFC3339NanoFixed` form (`2026-11-26T05:00:00.120000000Z`) of a
@@ -182,34 +84,8 @@ pub fn fixed_timestamp(t: &str) -> Option<String> {
     ))
 }
 
-/// One file of the log: the current one or a rotation.
-struct Part {
-    path: PathBuf,
-    file: File,
-    /// Length when opened; nothing after it is read.
-    len: u64,
-}
-
-/// Where the window starts, and why it starts there.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// Index into the parts (0 = current file, higher = older).
-    part: usize,
-    /// Byte offset of the first line in that part.
-    offset: u64,
-    /// Records in the window.
-    pub records: u64,
-    /// `Some("lines")` or `Some("bytes")` when older lines were left out for a cap.
-    pub truncated_by: Option<&'static str>,
-}
-
 /// An opened json-file log (the current file and its uncompressed rotations).
-pub struct JsonLog {
-    /// Newest first.
-    parts: Vec<Part>,
-    /// The next older rotation exists only compressed.
-    older_compressed: Option<PathBuf>,
-}
+pub type JsonLog = Log<JsonFile>;
 
 impl JsonLog {
     /// Opens the log of container `id` at `log_path` and its rotations.
@@ -231,21 +107,7 @@ impl JsonLog {
 
     /// One attempt; `None` when a rotation happened meanwhile.
     fn open_once(log_path: &Path) -> Result<Option<JsonLog>, Unusable> {
-        let open = |path: &Path| -> Result<Part, Unusable> {
-            let file = File::open(path).map_err(|source| Unusable::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let meta = file.metadata().map_err(|source| Unusable::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            Ok(Part {
-                path: path.to_path_buf(),
-                file,
-                len: meta.len(),
-            })
-        };
+        let open = |path: &Path| Part::open(path, false);
         let mut parts = vec![open(log_path)?];
         let mut older_compressed = None;
         for n in 1..=MAX_PARTS {
@@ -260,282 +122,16 @@ impl JsonLog {
             }
             break;
         }
-        // A rotation between the opens would show one file twice, or a new current file.
-        let ids: Vec<(u64, u64)> = parts
-            .iter()
-            .filter_map(|p| p.file.metadata().ok().map(|m| (m.dev(), m.ino())))
-            .collect();
-        let mut unique = ids.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        let current_now = std::fs::metadata(log_path).ok().map(|m| (m.dev(), m.ino()));
-        if unique.len() != parts.len() || current_now != ids.first().copied() {
+        if rotated_meanwhile(&parts, log_path) {
             return Ok(None);
         }
-        Ok(Some(JsonLog {
-            parts,
-            older_compressed,
-        }))
-    }
-
-    /// Total bytes of the opened files.
-    pub fn size(&self) -> u64 {
-        self.parts.iter().map(|p| p.len).sum()
-    }
-
-    /// Finds the start of the window: the newest `max_records` records, none older
-    /// than `since` (a fixed timestamp), whose output fits `max_bytes`.
-    pub fn window(
-        &self,
-        max_records: u64,
-        max_bytes: u64,
-        since: Option<&str>,
-    ) -> Result<Window, Unusable> {
-        let mut records = 0u64;
-        let mut bytes = 0u64;
-        let mut line = Vec::new();
-        let mut start = Window {
-            part: 0,
-            offset: self.parts.first().map_or(0, |p| p.len),
-            records: 0,
-            truncated_by: None,
-        };
-        for (i, part) in self.parts.iter().enumerate() {
-            // Only the current file can end in a line still being written.
-            let mut rev = RevLines::new(part, i == 0);
-            while let Some(offset) = rev.prev(&mut line)? {
-                if records >= max_records {
-                    start.truncated_by = Some("lines");
-                    return Ok(start);
-                }
-                let rec = parse(&line).ok_or_else(|| Unusable::Corrupt {
-                    path: part.path.clone(),
-                    offset,
-                })?;
-                if since.is_some_and(|s| rec.timestamp.as_str() < s) {
-                    return Ok(start);
-                }
-                let n = rec.rendered_len();
-                if bytes + n > max_bytes {
-                    start.truncated_by = Some("bytes");
-                    return Ok(start);
-                }
-                bytes += n;
-                records += 1;
-                start = Window {
-                    part: i,
-                    offset,
-                    records,
-                    truncated_by: None,
-                };
-            }
-        }
-        match &self.older_compressed {
-            // The window is full: the compressed rotation is older than it.
-            Some(_) if records >= max_records => {
-                start.truncated_by = Some("lines");
-                Ok(start)
-            }
-            Some(gz) => Err(Unusable::Compressed(gz.clone())),
-            None => Ok(start),
-        }
-    }
-
-    /// Yields the lines of the window in order until `f` returns false.
-    pub fn read(&self, from: Window, mut f: impl FnMut(Line<'_>) -> bool) -> Result<(), Unusable> {
-        let mut buf = Vec::new();
-        for i in (0..=from.part).rev() {
-            let Some(part) = self.parts.get(i) else {
-                continue;
-            };
-            let offset = if i == from.part { from.offset } else { 0 };
-            let mut r = io::BufReader::with_capacity(
-                BLOCK,
-                At {
-                    file: &part.file,
-                    pos: offset,
-                    end: part.len,
-                },
-            );
-            loop {
-                let got = read_line_capped(&mut r, &mut buf, MAX_LINE).map_err(|source| {
-                    Unusable::Read {
-                        path: part.path.clone(),
-                        source,
-                    }
-                })?;
-                match got {
-                    // The end, or a last line still being written: not in the snapshot.
-                    Got::End | Got::Unterminated => break,
-                    Got::TooLong => continue,
-                    Got::Line => {}
-                }
-                let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                // A line that changed since the backward pass is left out.
-                if let Some(rec) = parse(raw)
-                    && !rec.lines(&mut f)
-                {
-                    return Ok(());
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A positional reader over `file[pos..end]`.
-struct At<'a> {
-    file: &'a File,
-    pos: u64,
-    end: u64,
-}
-
-impl Read for At<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.end.saturating_sub(self.pos);
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-/// What [`read_line_capped`] found.
-enum Got {
-    /// A whole line, with its `\n`.
-    Line,
-    /// A line longer than the cap (only its start is in the buffer).
-    TooLong,
-    /// Bytes without a final `\n` before the end.
-    Unterminated,
-    /// Nothing more.
-    End,
-}
-
-/// Reads one line into `buf`, keeping at most `max` bytes of it.
-fn read_line_capped(r: &mut impl io::BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Got> {
-    buf.clear();
-    let mut whole = true;
-    let mut any = false;
-    loop {
-        let chunk = r.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(if any { Got::Unterminated } else { Got::End });
-        }
-        any = true;
-        let (used, done) = match memchr::memchr(b'\n', chunk) {
-            Some(i) => (i + 1, true),
-            None => (chunk.len(), false),
-        };
-        let room = max.saturating_sub(buf.len());
-        if used > room {
-            whole = false;
-        }
-        buf.extend_from_slice(&chunk[..used.min(room)]);
-        r.consume(used);
-        if done {
-            return Ok(if whole { Got::Line } else { Got::TooLong });
-        }
-    }
-}
-
-/// Lines of one part, from the end backward.
-struct RevLines<'a> {
-    part: &'a Part,
-    /// File offset of `buf[0]`.
-    lo: u64,
-    /// Unconsumed bytes `part[lo..lo + buf.len()]`, ending with a line's `\n`.
-    buf: Vec<u8>,
-    /// The end is not yet trimmed to a complete line.
-    untrimmed: bool,
-}
-
-impl<'a> RevLines<'a> {
-    fn new(part: &'a Part, may_end_mid_line: bool) -> Self {
-        RevLines {
-            part,
-            lo: part.len,
-            buf: Vec::new(),
-            untrimmed: may_end_mid_line,
-        }
-    }
-
-    /// Reads the block before `lo` in front of `buf`.
-    fn read_before(&mut self) -> Result<(), Unusable> {
-        let n = usize::try_from(self.lo).unwrap_or(usize::MAX).min(BLOCK);
-        let at = self.lo - n as u64;
-        let mut block = vec![0u8; n];
-        self.part
-            .file
-            .read_exact_at(&mut block, at)
-            .map_err(|source| Unusable::Read {
-                path: self.part.path.clone(),
-                source,
-            })?;
-        block.extend_from_slice(&self.buf);
-        self.buf = block;
-        self.lo = at;
-        if self.buf.len() > MAX_LINE + BLOCK {
-            return Err(Unusable::LineTooLong {
-                path: self.part.path.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The previous line (without `\n`) into `out`, and its offset; `None` at the start.
-    fn prev(&mut self, out: &mut Vec<u8>) -> Result<Option<u64>, Unusable> {
-        if self.buf.is_empty() && self.lo == self.part.len {
-            self.read_before()?;
-            if !self.untrimmed && self.buf.last().is_some_and(|b| *b != b'\n') {
-                // A rotated file always ends with a complete line; be lenient anyway.
-                self.buf.push(b'\n');
-            }
-        }
-        while self.untrimmed {
-            match memchr::memrchr(b'\n', &self.buf) {
-                Some(i) => {
-                    self.buf.truncate(i + 1);
-                    self.untrimmed = false;
-                }
-                None if self.lo == 0 => {
-                    self.buf.clear();
-                    self.untrimmed = false;
-                }
-                None => self.read_before()?,
-            }
-        }
-        loop {
-            if self.buf.is_empty() {
-                if self.lo == 0 {
-                    return Ok(None);
-                }
-                self.read_before()?;
-                continue;
-            }
-            let body_end = self.buf.len() - 1;
-            if let Some(i) = memchr::memrchr(b'\n', &self.buf[..body_end]) {
-                out.clear();
-                out.extend_from_slice(&self.buf[i + 1..body_end]);
-                self.buf.truncate(i + 1);
-                return Ok(Some(self.lo + i as u64 + 1));
-            }
-            if self.lo == 0 {
-                out.clear();
-                out.extend_from_slice(&self.buf[..body_end]);
-                self.buf.clear();
-                return Ok(Some(0));
-            }
-            self.read_before()?;
-        }
+        Ok(Some(JsonLog::new(parts, older_compressed)))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::logwindow::BLOCK;
     use super::*;
     use std::io::Write;
 

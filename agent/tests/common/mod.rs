@@ -1,5 +1,5 @@
 //! Helpers shared by the collector tests (host, docker, logs, mongodb, rocketchat, kubernetes):
-//! the peer requirement (`require_peer`), the shared fixtures, and running collectors
+//! the peer requirement and the other workspace-wide helpers (from `rcdiag-testkit`), the shared fixtures, and running collectors
 //! as the orchestrator does, into a real signed bundle (`Encryption::None`) that is then
 //! opened again with `rcdiag_bundle::Bundle` so assertions read what a support engineer
 //! would. The wire peers' URIs come from `scripts/test-env start` (`/tmp/rcdp/env`).
@@ -19,29 +19,10 @@ use rcdiag_bundle::{
 /// The most a test reads of one bundle entry.
 const MAX_ENTRY_BYTES: u64 = 256 << 20;
 
-/// How to get the peers, for messages.
-pub const HOW_TO_START_PEERS: &str = "start them with `scripts/test-env start` then `source /tmp/rcdp/env` \
-     (or run the tests under `scripts/test-env run -- cargo test ...`)";
-
-/// The value of `var` (a peer's address, e.g. `RCDIAG_TEST_DOCKER_HOST`). When it is
-/// unset: with `RCDIAG_REQUIRE_PEERS=1` the test fails, naming the variable and how to
-/// set it; otherwise it prints a loud `SKIPPED` line and returns `None`.
-pub fn require_peer(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            if std::env::var("RCDIAG_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!(
-                    "{var} is not set but RCDIAG_REQUIRE_PEERS=1 requires the test peers: {HOW_TO_START_PEERS}"
-                );
-            }
-            eprintln!(
-                "\n*** SKIPPED: {var} is not set, this test needs a real peer: {HOW_TO_START_PEERS} ***\n"
-            );
-            None
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use rcdiag_testkit::{
+    HOW_TO_START_PEERS, HungSocket, bin, bundle_host, require_peer, sha256_hex,
+};
 
 /// The shared fixtures (`RCDIAG_FIXTURES`, else `<repo>/../shared/fixtures/mongodb`).
 pub fn mongodb_fixtures() -> PathBuf {
@@ -344,6 +325,7 @@ collect_fns! {
     mongodb_collector => mongodb,
     rocketchat_collector => rocketchat,
     kubernetes_collector => kubernetes,
+    cri_collector => cri,
 }
 
 /// Writes a kubeconfig for an API server at `https://127.0.0.1:PORT` that is not
@@ -375,10 +357,4 @@ pub fn age_file(dir: &Path, name: &str, n: usize) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, &data).expect("write the file");
     p
-}
-
-/// The SHA-256 of `b`, in lower-case hex.
-pub fn sha256_hex(b: &[u8]) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(b))
 }

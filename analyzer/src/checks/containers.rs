@@ -1,14 +1,19 @@
 //! `containers.restarting`: no container in a restart loop or killed for lack of
-//! memory (thresholds are rcdiag's own, policy `[thresholds]`).
+//! memory (thresholds are rcdiag's own, policy `[thresholds]`): the Docker containers
+//! of each node, and the containers of the pods of each cluster view (restart count,
+//! a `CrashLoopBackOff` wait, a previous run that ended `OOMKilled`, not ready).
 
-use super::{Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude};
+use super::{
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
+};
+use crate::model::{NodeData, PodCtr, cluster_bundles};
 
 /// The checks of this area, in report order.
 pub(super) const CHECKS: &[Check] = &[Check {
     id: CheckId::ContainersRestarting,
     title: "No restart loops or OOM kills",
     area: "containers",
-    description: "No container is restarting, was OOM-killed, or has restarted more often than the policy allows.",
+    description: "No container (Docker, or of a pod in the cluster view) is restarting, was OOM-killed, or has restarted more often than the policy allows.",
     run: restarting,
 }];
 
@@ -17,8 +22,17 @@ pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
     let t = &input.policy.thresholds;
     let mut findings = Vec::new();
     let mut seen = 0usize;
+    for node in cluster_bundles(input.nodes) {
+        for c in node.kube.all_containers() {
+            seen += 1;
+            pod_container(node, &c, t, &mut findings);
+        }
+    }
     for node in input.nodes {
         let Some(cs) = node.containers(input.policy) else {
+            if in_cluster(input, node) {
+                continue;
+            }
             findings.push(Finding::new(
                 Outcome::Unknown,
                 format!(
@@ -101,7 +115,7 @@ pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
             input,
             CheckId::ContainersRestarting,
             Vec::new(),
-            "no container found in the bundles (docker/containers.json is empty)",
+            "no container found in the bundles (docker/containers.json and kubernetes/pods.json are empty)",
         );
     }
     let mut r = conclude(
@@ -114,4 +128,78 @@ pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
         r.message = format!("none of {seen} containers is restarting, OOM-killed or unhealthy");
     }
     r
+}
+
+/// The findings on one container of a pod.
+fn pod_container(
+    node: &NodeData,
+    c: &PodCtr<'_>,
+    t: &crate::policy::Thresholds,
+    findings: &mut Vec<Finding>,
+) {
+    const PODS: &str = "kubernetes/pods.json";
+    let ev = |field: &str, v: String| Evidence::file(node, PODS).at(c.pointer(field)).val(v);
+    let who = c.who();
+    let mut bad = false;
+    let reason = c.c.state_reason.as_deref().unwrap_or("");
+    if reason == "CrashLoopBackOff" {
+        bad = true;
+        findings.push(Finding::new(
+            Outcome::Fail,
+            format!("{who} is in a restart loop (CrashLoopBackOff)"),
+            vec![ev("state_reason", reason.into())],
+        ));
+    }
+    if let Some(last) = &c.c.last_terminated
+        && last.reason.as_deref() == Some("OOMKilled")
+    {
+        bad = true;
+        let when = last
+            .finished_at
+            .as_deref()
+            .map(|w| format!(" at {w}"))
+            .unwrap_or_default();
+        findings.push(Finding::new(
+            Outcome::Fail,
+            format!(
+                "{who} was killed for lack of memory (OOMKilled{when}): raise its memory limit"
+            ),
+            vec![ev("last_terminated/reason", "OOMKilled".into())],
+        ));
+    }
+    if let Some(n) = c.c.restart_count.and_then(|n| u64::try_from(n).ok()) {
+        if n >= t.restart_fail {
+            bad = true;
+            findings.push(Finding::new(
+                Outcome::Fail,
+                format!("{who} restarted {n} times (limit {})", t.restart_fail),
+                vec![ev("restart_count", n.to_string())],
+            ));
+        } else if n >= t.restart_warn {
+            bad = true;
+            findings.push(Finding::new(
+                Outcome::Warn,
+                format!("{who} restarted {n} times (warn at {})", t.restart_warn),
+                vec![ev("restart_count", n.to_string())],
+            ));
+        }
+    }
+    if c.pod_running() && c.c.ready == Some(false) && !bad {
+        bad = true;
+        findings.push(Finding::new(
+            Outcome::Warn,
+            format!("{who} runs but is not ready"),
+            vec![ev("ready", "false".into())],
+        ));
+    }
+    if !bad {
+        findings.push(Finding::new(
+            Outcome::Pass,
+            "no container is restarting, OOM-killed or unhealthy".to_string(),
+            vec![ev(
+                "restart_count",
+                c.c.restart_count.unwrap_or(0).to_string(),
+            )],
+        ));
+    }
 }

@@ -1,10 +1,11 @@
 //! Helpers the check modules share: the as-of date, a node's Rocket.Chat containers,
-//! processes and version, the users that size an installation, and small text helpers.
+//! pods, processes and version, the users that size an installation, and small text
+//! helpers.
 
 use serde_json::Value;
 
 use super::{CheckInput, Evidence};
-use crate::model::{Container, ContainerKind, NodeData};
+use crate::model::{Container, ContainerKind, NodeData, PodCtr};
 use crate::policy::{Policy, Version};
 use rcdiag_contract::host::Process;
 
@@ -23,6 +24,26 @@ pub(crate) fn rc_containers<'a>(node: &'a NodeData, policy: &Policy) -> Option<V
             .filter(|c| c.kind == ContainerKind::RocketChat)
             .collect()
     })
+}
+
+/// The Rocket.Chat server containers of the pods of every cluster (one cluster bundle
+/// each), with the bundle they are in.
+pub(crate) fn rc_pod_servers<'a>(input: &CheckInput<'a>) -> Vec<(&'a NodeData, PodCtr<'a>)> {
+    crate::model::cluster_bundles(input.nodes)
+        .into_iter()
+        .flat_map(|n| {
+            n.kube
+                .rc_servers(input.policy)
+                .into_iter()
+                .map(move |c| (n, c))
+        })
+        .collect()
+}
+
+/// Whether `node`'s Rocket.Chat is seen through a cluster view given too (see
+/// [`crate::model::in_cluster`]): its missing Docker data is then no gap.
+pub(crate) fn in_cluster(input: &CheckInput, node: &NodeData) -> bool {
+    crate::model::in_cluster(input.nodes, node)
 }
 
 /// Host processes of kind `kind` (`rocketchat`, `mongod`) with their index.
@@ -85,6 +106,19 @@ pub(crate) fn node_rc_version(node: &NodeData, policy: &Policy) -> Option<(Versi
                         .val(&c.image),
                 ));
             }
+        }
+    }
+    for c in node.kube.rc_servers(policy) {
+        if let Some(tag) = &c.image_ref.tag
+            && let Some(v) = Version::parse(tag)
+            && tag.matches('.').count() == 2
+        {
+            return Some((
+                v,
+                Evidence::file(node, "kubernetes/pods.json")
+                    .at(c.pointer("image"))
+                    .val(c.image()),
+            ));
         }
     }
     if let Some((file, s)) = node.startup_versions.last()

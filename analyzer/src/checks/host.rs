@@ -134,6 +134,9 @@ pub(crate) fn disk_free(input: &CheckInput) -> CheckResult {
     let t = &input.policy.thresholds;
     let mut findings = Vec::new();
     for node in input.nodes {
+        if cluster_only(input, node) {
+            continue;
+        }
         let mounts = match data_mounts(node, input.policy) {
             Some(m) if !m.is_empty() => m,
             _ => {
@@ -268,6 +271,9 @@ pub(crate) fn clock_skew(input: &CheckInput) -> CheckResult {
     let mut offsets: Vec<(f64, &NodeData)> = Vec::new();
     let mut refs: Vec<(MongoRef, &NodeData)> = Vec::new();
     for node in input.nodes {
+        if cluster_only(input, node) {
+            continue;
+        }
         let clock = node.host.as_ref().and_then(|h| h.clock.as_ref());
         let mref = mongo_reference(node, t.clock_max_window_seconds);
         let Some(clock) = clock else {
@@ -451,4 +457,14 @@ pub(crate) fn runs_rocketchat(node: &NodeData, policy: &Policy) -> Option<bool> 
         None if procs => Some(true),
         None => None,
     }
+}
+
+/// Whether `node` is a cluster bundle without host facts while node bundles of its
+/// cluster are given too: the host facts are theirs, so its own absence is no gap.
+fn cluster_only(input: &CheckInput, node: &NodeData) -> bool {
+    node.kube.present()
+        && node.host.is_none()
+        && input.nodes.iter().any(|n| {
+            crate::model::cluster_of(input.nodes, n).is_some_and(|(c, _, _)| std::ptr::eq(c, node))
+        })
 }

@@ -1,11 +1,13 @@
 //! `image.official`: Rocket.Chat runs from an official image, not a custom build or a
-//! manual install on the host (facts §1, §2).
+//! manual install on the host (facts §1, §2). Docker containers are judged by their
+//! image name, labels and repository digests; the containers of Rocket.Chat pods in a
+//! cluster view by their image name and the digest the runtime pulled (`imageID`).
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, process_pointer,
-    processes_of, rc_containers,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
+    process_pointer, processes_of, rc_containers, rc_pod_servers,
 };
-use crate::model::{Container, ImageRef, NodeData};
+use crate::model::{Container, ImageRef, NodeData, PodCtr};
 use crate::policy::Policy;
 
 /// The checks of this area, in report order.
@@ -13,7 +15,7 @@ pub(super) const CHECKS: &[Check] = &[Check {
     id: CheckId::ImageOfficial,
     title: "Official Rocket.Chat image",
     area: "image",
-    description: "Every Rocket.Chat container runs an official image (policy repositories, with the maintainer or OCI source label where the image carries one, DEPLOY_METHOD not tar) that was pulled from an official repository (a repo digest of one); no Rocket.Chat process runs on the host outside a container.",
+    description: "Every Rocket.Chat container (Docker, or of a Rocket.Chat pod) runs an official image (policy repositories, with the maintainer or OCI source label where Docker shows one, DEPLOY_METHOD not tar) that was pulled from an official repository (a repo digest of one, or the pod's imageID); no Rocket.Chat process runs on the host outside a container.",
     run: official,
 }];
 
@@ -44,6 +46,9 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
             }
         }
         let Some(containers) = rc_containers(node, policy) else {
+            if in_cluster(input, node) {
+                continue;
+            }
             gaps.push(format!(
                 "{}; rerun rcdiag-agent collect with access to the Docker socket",
                 node.why_missing(CONTAINERS, "docker")
@@ -140,6 +145,10 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
             }
         }
     }
+    for (node, c) in rc_pod_servers(input) {
+        rc_seen += 1;
+        findings.push(pod_image(node, &c, policy));
+    }
     if rc_seen == 0 {
         let msg = if gaps.is_empty() {
             "no Rocket.Chat container or process found on any node; collect a bundle on the node(s) running Rocket.Chat".to_string()
@@ -152,6 +161,97 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
         findings.push(Finding::new(Outcome::Unknown, g, Vec::new()));
     }
     conclude(input, ID, findings, "")
+}
+
+/// The verdict on a Rocket.Chat container of a pod: an official repository, not
+/// `DEPLOY_METHOD=tar`, and pulled from an official repository (the `imageID` the
+/// runtime recorded is `repo@sha256:...`). The API shows no image labels: the pulled
+/// digest of an official repository stands for them (a re-tagged local build has none).
+fn pod_image(node: &NodeData, c: &PodCtr<'_>, policy: &Policy) -> Finding {
+    const PODS: &str = "kubernetes/pods.json";
+    let who = c.who();
+    let image = c.image();
+    let ev = || Evidence::file(node, PODS).at(c.pointer("image")).val(image);
+    if c.image_ref.repository.is_empty() {
+        return Finding::new(
+            Outcome::Unknown,
+            format!("{who}: its image was not recorded"),
+            vec![ev()],
+        );
+    }
+    if !policy
+        .images
+        .official
+        .iter()
+        .any(|o| o.repository == c.image_ref.repository)
+    {
+        return Finding::new(
+            Outcome::Fail,
+            format!(
+                "{who} runs {image} ({}), not an official Rocket.Chat image: a custom build",
+                c.image_ref.repository
+            ),
+            vec![ev()],
+        );
+    }
+    if let Some(m) = c.env_value("DEPLOY_METHOD")
+        && policy
+            .deploy
+            .failing_methods
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(m.trim()))
+    {
+        return Finding::new(
+            Outcome::Fail,
+            format!("{who} sets DEPLOY_METHOD={m}: a manual (tar) build, not the official image"),
+            vec![
+                Evidence::file(node, PODS)
+                    .at(c.pointer("env"))
+                    .val(format!("DEPLOY_METHOD={m}")),
+            ],
+        );
+    }
+    let id_ev = |v: &str| Evidence::file(node, PODS).at(c.pointer("image_id")).val(v);
+    match c.pulled() {
+        Some(r)
+            if policy
+                .images
+                .official
+                .iter()
+                .any(|o| o.repository == r.repository) =>
+        {
+            Finding::new(
+                Outcome::Pass,
+                format!(
+                    "Rocket.Chat runs the official image {} (pulled from {})",
+                    c.image_ref.repository, r.repository
+                ),
+                vec![ev(), id_ev(c.c.image_id.as_deref().unwrap_or(""))],
+            )
+        }
+        Some(r) => Finding::new(
+            Outcome::Warn,
+            format!(
+                "{who} runs {image} under an official name, but the runtime pulled it from {} (imageID), not an official repository: a mirror or a re-tag; pull it from an official repository",
+                r.repository
+            ),
+            vec![ev(), id_ev(c.c.image_id.as_deref().unwrap_or(""))],
+        ),
+        None if c.c.image_id.as_deref().is_some_and(|s| !s.is_empty()) => Finding::new(
+            Outcome::Warn,
+            format!(
+                "{who} runs {image} under an official name, but its imageID names no repository (a local image): cannot confirm it was pulled from an official registry"
+            ),
+            vec![ev(), id_ev(c.c.image_id.as_deref().unwrap_or(""))],
+        ),
+        None => Finding::new(
+            Outcome::Unknown,
+            format!(
+                "{who} runs {image}: the runtime has not recorded the image it pulled (imageID; the container has not started), so its origin is unknown"
+            ),
+            vec![ev()],
+        ),
+    }
 }
 
 /// The verdict on a container whose image has an official name (and its label where

@@ -5,9 +5,10 @@
 //! (policy `[kubernetes]`, with sources); evidence names the objects (`namespace/name`).
 //!
 //! A bundle set without any cluster view is judged by what it shows instead: Rocket.Chat
-//! in Docker containers passes ("not a Kubernetes installation"), nothing at all is
-//! `unknown`. Several bundles of one cluster (the same API server and nodes) are read
-//! once, from the first of them.
+//! in Docker containers (or on the host) means the checks do not apply (a result
+//! marked not applicable, see `CheckResult::not_applicable`), nothing at all is `unknown`.
+//! Several bundles of one cluster (the same API server and nodes) are read once, from
+//! the first of them.
 
 use rcdiag_contract::kubernetes as k;
 
@@ -56,49 +57,39 @@ pub(super) const CHECKS: &[Check] = &[
 const PODS: &str = "kubernetes/pods.json";
 const WORKLOADS: &str = "kubernetes/workloads.json";
 
-/// The bundles holding a cluster view, one per cluster (same API server and node
-/// names): the first bundle of a cluster stands for it.
+/// The bundles holding a cluster view, one per cluster.
 fn clusters<'a>(input: &'a CheckInput) -> Vec<&'a NodeData> {
-    let mut seen = std::collections::BTreeSet::new();
-    input
-        .nodes
-        .iter()
-        .filter(|n| n.kube.present())
-        .filter(|n| {
-            let server = n.kube.cluster.as_ref().and_then(|c| c.server.clone());
-            let names: Vec<String> = n
-                .kube
-                .nodes
-                .iter()
-                .flat_map(|f| f.nodes.iter().filter_map(|x| x.name.clone()))
-                .collect();
-            seen.insert((server, names))
-        })
-        .collect()
+    crate::model::cluster_bundles(input.nodes)
 }
 
 /// The result when no bundle has a cluster view: Rocket.Chat in Docker containers
-/// is not a Kubernetes installation (pass); nothing at all is unknown.
+/// (or on the host) is not a Kubernetes installation, so the check does not apply
+/// (marked so, see [`CheckResult::not_applicable`]); nothing at all is unknown.
 fn no_cluster(input: &CheckInput, id: CheckId) -> CheckResult {
-    let mut docker = Vec::new();
+    let mut seen = Vec::new();
     for node in input.nodes {
         if let Some(cs) = super::rc_containers(node, input.policy)
             && let Some(c) = cs.first()
         {
-            docker.push(
+            seen.push(
                 Evidence::file(node, "docker/containers.json")
                     .at(c.pointer("name"))
                     .val(&c.name),
             );
+        } else if let Some((i, _)) = super::processes_of(node, "rocketchat").first() {
+            seen.push(
+                Evidence::file(node, "host/host.json")
+                    .at(super::process_pointer(*i, ""))
+                    .val("Rocket.Chat process on the host"),
+            );
         }
     }
-    if !docker.is_empty() {
-        return super::result(
+    if !seen.is_empty() {
+        return super::not_applicable(
             input,
             id,
-            Outcome::Pass,
-            "not a Kubernetes installation: Rocket.Chat runs in Docker containers and no bundle has a cluster view".into(),
-            docker,
+            "does not apply: not a Kubernetes installation (Rocket.Chat runs in Docker containers or on the host, and no bundle has a cluster view)".into(),
+            seen,
         );
     }
     let why = input

@@ -1,10 +1,12 @@
 //! `logs.known-errors`: known error signatures of the policy (facts §9) in the
-//! container logs, each with its lines as evidence (capped).
+//! container logs and the pod logs (`logs/k8s_<ns>_<pod>_<container>.log`, read by the
+//! `kubernetes` collector through the API), each with its lines as evidence (capped).
 
 use std::collections::BTreeMap;
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
+    result,
 };
 use crate::policy::Severity;
 
@@ -13,7 +15,7 @@ pub(super) const CHECKS: &[Check] = &[Check {
     id: CheckId::LogsKnownErrors,
     title: "Known error signatures in logs",
     area: "logs",
-    description: "No log line matches a known error signature of the policy.",
+    description: "No line of the container or pod logs matches a known error signature of the policy.",
     run: known_errors,
 }];
 
@@ -28,7 +30,12 @@ pub(crate) fn known_errors(input: &CheckInput) -> CheckResult {
         let ok = node
             .collector("logs")
             .is_some_and(|c| c.status == rcdiag_bundle::CollectorStatus::Ok);
-        if node.log_files.is_empty() && !ok {
+        if node.log_files.is_empty() && node.kube.pods.is_some() {
+            gaps.push(format!(
+                "{} holds no pod log: the kubernetes collector reads the logs of the Rocket.Chat and MongoDB pods (see logs/index.json there); rerun rcdiag-agent collect --kubeconfig FILE with get on pods/log",
+                node.label
+            ));
+        } else if node.log_files.is_empty() && !ok && !in_cluster(input, node) {
             gaps.push(format!(
                 "{}; rerun rcdiag-agent collect with access to the Docker socket",
                 node.why_missing("logs/index.json", "logs")

@@ -34,10 +34,10 @@ pub use notes::cluster_notes;
 pub use verdict::{CheckInput, CheckResult, Evidence, Outcome};
 
 pub(crate) use helpers::{
-    as_of, cluster_users, list, node_key, node_rc_version, process_pointer, processes_of,
-    rc_containers, truthy,
+    as_of, cluster_users, in_cluster, list, node_key, node_rc_version, process_pointer,
+    processes_of, rc_containers, rc_pod_servers, truthy,
 };
-pub(crate) use verdict::{Finding, conclude, result};
+pub(crate) use verdict::{Finding, conclude, not_applicable, result};
 
 /// A check: its id, title, area, what it checks and the function that runs it.
 #[derive(Debug, Clone, Copy)]

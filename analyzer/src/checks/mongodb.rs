@@ -1,11 +1,15 @@
 //! MongoDB checks (facts §5): version compatible with the Rocket.Chat version,
 //! a healthy replica set, the WiredTiger engine, and no validation bypass switches.
+//! Where MongoDB itself was not read, a cluster view still tells the replica set's
+//! StatefulSet and readiness; the bypass switches are read from the env of the
+//! Rocket.Chat pods too.
 
 use serde_json::Value;
 
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, cluster_users, conclude,
-    node_rc_version, process_pointer, processes_of, rc_containers, result,
+    in_cluster, node_rc_version, process_pointer, processes_of, rc_containers, rc_pod_servers,
+    result,
 };
 use crate::model::{NodeData, as_f64};
 use crate::policy::{MongoCompat, Version, parse_major_minor};
@@ -384,12 +388,122 @@ pub(crate) fn replica_set(input: &CheckInput) -> CheckResult {
             });
         }
     }
+    if findings.is_empty() {
+        let min = need_replicas
+            .as_ref()
+            .map(|(n, t)| (i64::from(*n), format!("the {t} tier recommends")))
+            .unwrap_or((
+                policy.kubernetes.mongodb_min_members,
+                "a replica set needs".into(),
+            ));
+        for node in crate::model::cluster_bundles(input.nodes) {
+            kube_replica_set(node, policy, &min, &mut findings);
+        }
+    }
     conclude(
         input,
         ID,
         findings,
         &format!("the replica set state is unknown: {}", missing_mongo(input)),
     )
+}
+
+/// `mongodb.replica-set` from a cluster view when MongoDB itself was not read: the
+/// StatefulSet of the MongoDB pods, its replica count and ready replicas, and the
+/// replica set name their env gives (policy `kubernetes.mongodb_replica_set_env`).
+fn kube_replica_set(
+    node: &NodeData,
+    policy: &crate::policy::Policy,
+    (min, why): &(i64, String),
+    findings: &mut Vec<Finding>,
+) {
+    const W: &str = "kubernetes/workloads.json";
+    let pods = node.kube.pods_of(&["mongodb"]);
+    if pods.is_empty() {
+        return;
+    }
+    let hint =
+        "member states were not read: collect MongoDB too (rcdiag-agent collect --mongodb-uri)";
+    for (i, s) in node.kube.workloads_of("statefulsets", &pods) {
+        let who = crate::model::ns_name(&s.namespace, &s.name);
+        let n = s.replicas.unwrap_or(1);
+        let ready = s.ready_replicas.unwrap_or(0);
+        let ev = vec![
+            Evidence::file(node, W)
+                .at(format!("/statefulsets/{i}/replicas"))
+                .val(n),
+            Evidence::file(node, W)
+                .at(format!("/statefulsets/{i}/ready_replicas"))
+                .val(ready),
+        ];
+        let set = node
+            .kube
+            .containers_of(&["mongodb"])
+            .into_iter()
+            .filter(|c| {
+                c.pod.namespace == s.namespace && crate::model::selects(s.selector.as_ref(), c.pod)
+            })
+            .find_map(|c| {
+                policy
+                    .kubernetes
+                    .mongodb_replica_set_env
+                    .iter()
+                    .find_map(|e| {
+                        c.env_value(e)
+                            .map(|v| (e.clone(), v.to_string(), c.pointer("env")))
+                    })
+            });
+        if n < *min {
+            findings.push(Finding::new(
+                Outcome::Warn,
+                format!("StatefulSet {who} runs {n} MongoDB member(s); {why} {min} for high availability ({hint})"),
+                ev,
+            ));
+            continue;
+        }
+        let Some((env, name, pointer)) = set else {
+            findings.push(Finding::new(
+                Outcome::Unknown,
+                format!("StatefulSet {who} runs {n} MongoDB pods, but nothing in the cluster view says they form a replica set ({hint})"),
+                ev,
+            ));
+            continue;
+        };
+        let mut ev = ev;
+        ev.push(
+            Evidence::file(node, "kubernetes/pods.json")
+                .at(pointer)
+                .val(format!("{env}={name}")),
+        );
+        if ready < n {
+            findings.push(Finding::new(
+                Outcome::Fail,
+                format!(
+                    "replica set {name} (StatefulSet {who}): only {ready} of {n} members ready"
+                ),
+                ev,
+            ));
+        } else {
+            findings.push(Finding::new(
+                Outcome::Pass,
+                format!("replica set {name} runs as StatefulSet {who} with {n} members, all ready ({hint})"),
+                ev,
+            ));
+        }
+    }
+    for (i, d) in node.kube.workloads_of("deployments", &pods) {
+        let n = d.replicas.unwrap_or(1);
+        if n < *min {
+            findings.push(Finding::new(
+                Outcome::Warn,
+                format!(
+                    "MongoDB runs in Deployment {} with {n} replica: not a {min}-member replica set ({why} {min}; {hint})",
+                    crate::model::ns_name(&d.namespace, &d.name)
+                ),
+                vec![Evidence::file(node, W).at(format!("/deployments/{i}/replicas")).val(n)],
+            ));
+        }
+    }
 }
 
 /// Runs `mongodb.storage-engine`.
@@ -519,6 +633,7 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
                     }
                 }
             }
+            None if in_cluster(input, node) => {}
             None => docker_gap = Some(node.why_missing("docker/containers.json", "docker")),
         }
         let before = looked;
@@ -546,6 +661,34 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
         }
         if let Some(g) = docker_gap {
             host_env_instead(node, g, looked > before, &mut gaps, &mut from_host);
+        }
+    }
+    let mut pod_evs = Vec::new();
+    for (node, c) in rc_pod_servers(input) {
+        looked += 1;
+        pod_evs.push(
+            Evidence::file(node, "kubernetes/pods.json")
+                .at(c.pointer("env"))
+                .val(format!("{}: {} variables", c.who(), c.c.env.len())),
+        );
+        for e in &c.c.env {
+            let Some(k) = e.name.as_deref() else { continue };
+            // Rocket.Chat tests these for truthiness: an empty value is unset.
+            let set = e.value_from.is_some() || e.value.as_deref().is_some_and(|v| !v.is_empty());
+            if names.iter().any(|n| n == k) && set {
+                findings.push(Finding::new(
+                    Outcome::Fail,
+                    format!(
+                        "{} sets {k}: it hides an unsupported setup from Rocket.Chat's checks",
+                        c.who()
+                    ),
+                    vec![
+                        Evidence::file(node, "kubernetes/pods.json")
+                            .at(c.pointer("env"))
+                            .val(k),
+                    ],
+                ));
+            }
         }
     }
     if looked == 0 {
@@ -579,7 +722,7 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
                     )
                 }
             ),
-            Vec::new(),
+            pod_evs,
         ));
     }
     for g in gaps {

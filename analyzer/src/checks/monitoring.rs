@@ -1,14 +1,17 @@
 //! `monitoring.prometheus` and `monitoring.grafana`: production deployments should
 //! collect metrics with Prometheus and show them in Grafana (facts §1, §6). These are
-//! recommendations: a gap warns, it never fails.
+//! recommendations: a gap warns, it never fails. On Kubernetes the cluster view counts
+//! too: `OVERWRITE_SETTING_Prometheus_Enabled` in a Rocket.Chat pod's env, Prometheus
+//! and Grafana pods (by image), a PodMonitor or ServiceMonitor selecting the
+//! Rocket.Chat pods' labels, and `prometheus.io/scrape` annotations on those pods.
 
 use serde_json::Value;
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers,
-    result, truthy,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
+    rc_containers, rc_pod_servers, result, truthy,
 };
-use crate::model::NodeData;
+use crate::model::{NodeData, cluster_bundles, ns_name};
 use crate::policy::Policy;
 
 /// The checks of this area, in report order.
@@ -17,14 +20,14 @@ pub(super) const CHECKS: &[Check] = &[
         id: CheckId::MonitoringPrometheus,
         title: "Prometheus metrics collected",
         area: "monitoring",
-        description: "Rocket.Chat's Prometheus exporter is enabled and something scrapes it (a Prometheus-like container or prometheus.io/scrape labels).",
+        description: "Rocket.Chat's Prometheus exporter is enabled and something scrapes it (a Prometheus-like container or pod, a PodMonitor or ServiceMonitor selecting Rocket.Chat, or prometheus.io/scrape labels or annotations).",
         run: prometheus,
     },
     Check {
         id: CheckId::MonitoringGrafana,
         title: "Grafana dashboards",
         area: "monitoring",
-        description: "A Grafana container runs to show the metrics.",
+        description: "A Grafana container or pod runs to show the metrics.",
         run: grafana,
     },
 ];
@@ -38,9 +41,27 @@ fn find_images(input: &CheckInput, patterns: &[String]) -> (Vec<Evidence>, Vec<S
         .collect();
     let mut hits = Vec::new();
     let mut gaps = Vec::new();
+    for node in cluster_bundles(input.nodes) {
+        for c in node.kube.all_containers() {
+            if res.iter().any(|r| r.is_match(&c.image_ref.repository)) {
+                let phase = c.pod.phase.as_deref().unwrap_or("phase unknown");
+                hits.push(
+                    Evidence::file(node, "kubernetes/pods.json")
+                        .at(c.pointer("image"))
+                        .val(format!(
+                            "{} (pod {}, {phase})",
+                            c.image(),
+                            ns_name(&c.pod.namespace, &c.pod.name)
+                        )),
+                );
+            }
+        }
+    }
     for node in input.nodes {
         let Some(cs) = node.containers(input.policy) else {
-            gaps.push(node.why_missing("docker/containers.json", "docker"));
+            if !in_cluster(input, node) {
+                gaps.push(node.why_missing("docker/containers.json", "docker"));
+            }
             continue;
         };
         for c in cs {
@@ -61,6 +82,18 @@ fn find_images(input: &CheckInput, patterns: &[String]) -> (Vec<Evidence>, Vec<S
 /// summary, else a working metrics endpoint.
 fn exporter_enabled(node: &NodeData, policy: &Policy) -> Option<(bool, Evidence)> {
     let m = &policy.monitoring;
+    for c in node.kube.rc_servers(policy) {
+        if let Some(v) = c.env_value(&m.env)
+            && let Some(b) = truthy(&Value::String(v.to_string()))
+        {
+            return Some((
+                b,
+                Evidence::file(node, "kubernetes/pods.json")
+                    .at(c.pointer("env"))
+                    .val(format!("{}={v}", m.env)),
+            ));
+        }
+    }
     if let Some(cs) = rc_containers(node, policy) {
         for c in cs {
             if let Some(v) = c.env_value(&m.env)
@@ -139,7 +172,32 @@ pub(crate) fn prometheus(input: &CheckInput) -> CheckResult {
             }
         }
     }
+    scrapers.extend(kube_scrapers(input));
+    let cluster = !cluster_bundles(input.nodes).is_empty();
     match enabled {
+        None if cluster && scrapers.is_empty() && gaps.is_empty() => result(
+            input,
+            ID,
+            Outcome::Warn,
+            "nothing scrapes Rocket.Chat: no Prometheus-like pod or container, no PodMonitor or ServiceMonitor selecting its pods, no prometheus.io/scrape annotation (whether its exporter is on is unknown: the Rocket.Chat settings were not collected); fine if Prometheus runs outside the namespaces read".into(),
+            cluster_bundles(input.nodes)
+                .into_iter()
+                .flat_map(|n| {
+                    let m = n.kube.monitoring.as_ref();
+                    [
+                        Evidence::file(n, "kubernetes/monitoring.json")
+                            .at("/podmonitors")
+                            .val(m.map_or(0, |m| m.podmonitors.len())),
+                        Evidence::file(n, "kubernetes/monitoring.json")
+                            .at("/servicemonitors")
+                            .val(m.map_or(0, |m| m.servicemonitors.len())),
+                        Evidence::file(n, "kubernetes/pods.json")
+                            .at("/pods")
+                            .val(format!("{} pods read", n.kube.pods().count())),
+                    ]
+                })
+                .collect(),
+        ),
         Some((false, ev)) => result(
             input,
             ID,
@@ -200,6 +258,67 @@ pub(crate) fn prometheus(input: &CheckInput) -> CheckResult {
     }
 }
 
+/// What scrapes the Rocket.Chat pods of the cluster views: a PodMonitor or
+/// ServiceMonitor in their namespace (or naming it) whose selector's labels are all on
+/// a Rocket.Chat pod (the chart labels its Services and pods alike), and
+/// `prometheus.io/scrape` annotations on those pods.
+fn kube_scrapers(input: &CheckInput) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    let servers = rc_pod_servers(input);
+    for node in cluster_bundles(input.nodes) {
+        let pods: Vec<&rcdiag_contract::kubernetes::Pod> = servers
+            .iter()
+            .filter(|(n, _)| std::ptr::eq(*n, node))
+            .map(|(_, c)| c.pod)
+            .collect();
+        if let Some(m) = &node.kube.monitoring {
+            for (list, monitors) in [
+                ("podmonitors", &m.podmonitors),
+                ("servicemonitors", &m.servicemonitors),
+            ] {
+                for (i, mon) in monitors.iter().enumerate() {
+                    let hit = pods.iter().any(|p| {
+                        let ns_ok = mon.namespace == p.namespace
+                            || p.namespace
+                                .as_ref()
+                                .is_some_and(|ns| mon.namespaces.contains(ns));
+                        ns_ok && crate::model::selects(mon.selector.as_ref(), p)
+                    });
+                    if hit {
+                        out.push(
+                            Evidence::file(node, "kubernetes/monitoring.json")
+                                .at(format!("/{list}/{i}/selector"))
+                                .val(format!(
+                                    "{} {} selects the Rocket.Chat pods",
+                                    &list[..list.len() - 1],
+                                    ns_name(&mon.namespace, &mon.name)
+                                )),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for (node, c) in &servers {
+        let ann = c.pod.annotations.clone().unwrap_or_default();
+        for kv in &input.policy.monitoring.scrape_labels {
+            if let Some((k, v)) = kv.split_once('=')
+                && ann.get(k).is_some_and(|have| have.eq_ignore_ascii_case(v))
+            {
+                out.push(
+                    Evidence::file(node, "kubernetes/pods.json")
+                        .at(c.pod_pointer("annotations"))
+                        .val(format!(
+                            "pod {}: {kv}",
+                            ns_name(&c.pod.namespace, &c.pod.name)
+                        )),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Runs `monitoring.grafana`.
 pub(crate) fn grafana(input: &CheckInput) -> CheckResult {
     const ID: CheckId = CheckId::MonitoringGrafana;
@@ -209,7 +328,14 @@ pub(crate) fn grafana(input: &CheckInput) -> CheckResult {
             input,
             ID,
             Outcome::Pass,
-            "a Grafana container was found".into(),
+            if hits
+                .iter()
+                .all(|e| e.file.as_deref() == Some("kubernetes/pods.json"))
+            {
+                "a Grafana pod was found".into()
+            } else {
+                "a Grafana container was found".into()
+            },
             hits,
         );
     }
@@ -238,7 +364,23 @@ pub(crate) fn grafana(input: &CheckInput) -> CheckResult {
         input,
         ID,
         Outcome::Warn,
-        "no Grafana container on these nodes: metrics are not visualized (fine if Grafana runs elsewhere)".into(),
-        input.nodes.iter().map(|n| Evidence::file(n, "docker/containers.json")).collect(),
+        if cluster_bundles(input.nodes).is_empty() {
+            "no Grafana container on these nodes: metrics are not visualized (fine if Grafana runs elsewhere)".into()
+        } else {
+            "no Grafana container or pod on these nodes or in the cluster's namespaces read: metrics are not visualized (fine if Grafana runs elsewhere)".into()
+        },
+        input
+            .nodes
+            .iter()
+            .map(|n| {
+                if n.kube.pods.is_some() {
+                    Evidence::file(n, "kubernetes/pods.json")
+                        .at("/pods")
+                        .val(format!("{} pods read", n.kube.pods().count()))
+                } else {
+                    Evidence::file(n, "docker/containers.json")
+                }
+            })
+            .collect(),
     )
 }

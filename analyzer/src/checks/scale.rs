@@ -1,16 +1,19 @@
 //! `scale.orchestrated`: a scaled installation (more than one instance or more than
 //! 2000 users) must run under Rancher, OpenShift, Kubernetes with Helm or
-//! docker-compose (facts §1, §8).
+//! docker-compose (facts §1, §8). Docker containers show their orchestrator by labels,
+//! env and names; Rocket.Chat pods of a cluster view by the labels of the Deployment
+//! owning them (Helm puts its labels there, not on the pods), their own labels and
+//! annotations, `DEPLOY_PLATFORM`, and the distribution the collector recognised.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, node_key,
-    processes_of, rc_containers, result,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
+    node_key, processes_of, rc_containers, rc_pod_servers, result,
 };
-use crate::model::{Container, NodeData};
+use crate::model::{Container, NodeData, PodCtr, ns_name};
 use crate::policy::{Orchestrator, OrchestratorStatus, Policy};
 
 /// The checks of this area, in report order.
@@ -18,7 +21,7 @@ pub(super) const CHECKS: &[Check] = &[Check {
     id: CheckId::ScaleOrchestrated,
     title: "Scaled installation is orchestrated",
     area: "scale",
-    description: "An installation with more than one live instance or more than 2000 active users runs under Rancher, OpenShift, Kubernetes with Helm or docker-compose.",
+    description: "An installation with more than one live instance (containers, or running Rocket.Chat pods) or more than 2000 active users runs under Rancher, OpenShift, Kubernetes with Helm or docker-compose.",
     run: orchestrated,
 }];
 
@@ -48,6 +51,104 @@ pub(crate) fn orchestrator_of<'p>(
                 .iter()
                 .filter_map(|p| crate::policy::cached_regex(p))
                 .any(|re| re.is_match(&c.name))
+    })
+}
+
+/// The first orchestrator (policy order) a Rocket.Chat pod's container shows, with
+/// the sign and its evidence: a label of the Deployment owning the pod (Helm labels
+/// are there), a label or annotation of the pod, its environment, or the cluster's
+/// distribution (`kubernetes` for any cluster view).
+pub(crate) fn orchestrator_of_pod<'p>(
+    node: &NodeData,
+    c: &PodCtr<'_>,
+    policy: &'p Policy,
+) -> Option<(&'p Orchestrator, String, Evidence)> {
+    const PODS: &str = "kubernetes/pods.json";
+    let mut labels: Vec<(String, String, Evidence)> = Vec::new();
+    for list in ["deployments", "statefulsets"] {
+        for (i, d) in node.kube.workloads_of(list, &[(c.pod_index, c.pod)]) {
+            for (k, v) in d.labels.iter().flatten() {
+                labels.push((
+                    k.clone(),
+                    v.clone(),
+                    Evidence::file(node, "kubernetes/workloads.json")
+                        .at(format!("/{list}/{i}/labels"))
+                        .val(format!("{}: {k}={v}", ns_name(&d.namespace, &d.name))),
+                ));
+            }
+        }
+    }
+    for (field, map) in [
+        ("labels", &c.pod.labels),
+        ("annotations", &c.pod.annotations),
+    ] {
+        for (k, v) in map.iter().flatten() {
+            labels.push((
+                k.clone(),
+                v.clone(),
+                Evidence::file(node, PODS)
+                    .at(c.pod_pointer(field))
+                    .val(format!("{k}={v}")),
+            ));
+        }
+    }
+    let env: Vec<(&str, &str)> =
+        c.c.env
+            .iter()
+            .filter_map(|e| Some((e.name.as_deref()?, e.value.as_deref()?)))
+            .collect();
+    let mut dists: Vec<(String, Evidence)> = node
+        .kube
+        .cluster
+        .iter()
+        .flat_map(|cl| cl.distribution.iter().enumerate())
+        .filter_map(|(i, d)| {
+            let name = d.name.clone()?;
+            let signs = d.evidence.join(", ");
+            Some((
+                name.clone(),
+                Evidence::file(node, "kubernetes/cluster.json")
+                    .at(format!("/distribution/{i}"))
+                    .val(format!("{name}: {signs}")),
+            ))
+        })
+        .collect();
+    dists.push((
+        "kubernetes".into(),
+        Evidence::file(node, "kubernetes/cluster.json")
+            .at("/server")
+            .val("a cluster view of the Kubernetes API"),
+    ));
+    policy.orchestrators.iter().find_map(|o| {
+        if let Some((d, ev)) = dists.iter().find(|(d, _)| o.distributions.contains(d)) {
+            return Some((o, format!("distribution {d}"), ev.clone()));
+        }
+        let by_key = o
+            .label_key_patterns
+            .iter()
+            .filter_map(|p| crate::policy::cached_regex(p))
+            .find_map(|re| labels.iter().find(|(k, _, _)| re.is_match(k)));
+        let by_label = || {
+            o.labels.iter().find_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                labels.iter().find(|(lk, lv, _)| lk == k && lv == v)
+            })
+        };
+        if let Some((k, v, ev)) = by_key.or_else(by_label) {
+            return Some((o, format!("label {k}={v}"), ev.clone()));
+        }
+        o.env.iter().find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            env.iter().any(|(ek, ev)| *ek == k && *ev == v).then(|| {
+                (
+                    o,
+                    format!("env {k}={v}"),
+                    Evidence::file(node, PODS)
+                        .at(c.pointer("env"))
+                        .val(format!("{k}={v}")),
+                )
+            })
+        })
     })
 }
 
@@ -135,16 +236,34 @@ fn instances(input: &CheckInput) -> Option<(u64, String, Vec<Evidence>)> {
             *e = (count, evs);
         }
     }
+    let mut pods = 0u64;
+    let mut pod_evs = Vec::new();
+    for (n, c) in rc_pod_servers(input) {
+        any = true;
+        if c.pod_running() {
+            pods += 1;
+            pod_evs.push(
+                Evidence::file(n, "kubernetes/pods.json")
+                    .at(c.pod_pointer("phase"))
+                    .val(format!(
+                        "{}: Running",
+                        ns_name(&c.pod.namespace, &c.pod.name)
+                    )),
+            );
+        }
+    }
     if !any {
         return None;
     }
-    let total = per_node.values().map(|(c, _)| c).sum();
-    let evs = per_node.into_values().flat_map(|(_, e)| e).collect();
-    Some((
-        total,
-        "running Rocket.Chat containers across the bundles".into(),
-        evs,
-    ))
+    let containers: u64 = per_node.values().map(|(c, _)| c).sum();
+    let mut evs: Vec<Evidence> = per_node.into_values().flat_map(|(_, e)| e).collect();
+    evs.extend(pod_evs);
+    let basis = match (containers, pods) {
+        (_, 0) => "running Rocket.Chat containers across the bundles",
+        (0, _) => "running Rocket.Chat pods in the cluster view",
+        _ => "running Rocket.Chat containers and pods across the bundles",
+    };
+    Some((containers + pods, basis.into(), evs))
 }
 
 /// Active users for the 2000 threshold.
@@ -210,9 +329,35 @@ pub(crate) fn orchestrated(input: &CheckInput) -> CheckResult {
     // Orchestration of every Rocket.Chat container.
     let mut managed: Vec<Finding> = Vec::new();
     let mut docker_missing = Vec::new();
+    let mut pod_seen = std::collections::BTreeSet::new();
+    for (n, c) in rc_pod_servers(input) {
+        let owner = n
+            .kube
+            .workloads_of("deployments", &[(c.pod_index, c.pod)])
+            .first()
+            .map(|(_, d)| format!("Deployment {}", ns_name(&d.namespace, &d.name)))
+            .unwrap_or_else(|| format!("pod {}", ns_name(&c.pod.namespace, &c.pod.name)));
+        if !pod_seen.insert((n.label.clone(), owner.clone())) {
+            continue;
+        }
+        managed.push(match orchestrator_of_pod(n, &c, policy) {
+            Some((o, sign, ev)) => Finding::new(
+                status_outcome(o.status),
+                format!("{owner} is managed by {} ({sign})", o.name),
+                vec![ev],
+            ),
+            None => Finding::new(
+                Outcome::Fail,
+                format!("{owner} shows no supported orchestrator"),
+                vec![Evidence::file(n, "kubernetes/pods.json").at(c.pointer(""))],
+            ),
+        });
+    }
     for n in input.nodes {
         let Some(cs) = rc_containers(n, policy) else {
-            docker_missing.push(n.why_missing("docker/containers.json", "docker"));
+            if !in_cluster(input, n) {
+                docker_missing.push(n.why_missing("docker/containers.json", "docker"));
+            }
             continue;
         };
         for c in cs {

@@ -128,6 +128,12 @@ pub struct CheckResult {
     pub evidence: Vec<Evidence>,
     /// Link to the documentation to fix it.
     pub remediation: String,
+    /// `false` when the check does not apply to these bundles (a Kubernetes rule on
+    /// a Docker installation): its outcome is then `pass` and its message starts with
+    /// "does not apply", so a renderer that does not know this field still says so;
+    /// one that does shows it as not applicable, apart from the passes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
 }
 
 /// What the checks run on.
@@ -198,7 +204,21 @@ pub(crate) fn result(
         message,
         evidence,
         remediation: input.policy.remediation(id.as_str()),
+        not_applicable: false,
     }
+}
+
+/// A result saying the check does not apply to these bundles (see
+/// [`CheckResult::not_applicable`]); `message` says why and starts with "does not apply".
+pub(crate) fn not_applicable(
+    input: &CheckInput,
+    id: CheckId,
+    message: String,
+    evidence: Vec<Evidence>,
+) -> CheckResult {
+    let mut r = result(input, id, Outcome::Pass, message, evidence);
+    r.not_applicable = true;
+    r
 }
 
 /// Combines findings: the outcome is the most severe one (fail > warn > unknown >

@@ -1,10 +1,11 @@
 //! `version.supported` and `version.consistent`: the Rocket.Chat release is within
 //! its support window at the as-of date (facts §4), and every instance runs the same
-//! version.
+//! version (Docker containers, host processes and the Rocket.Chat pods of a cluster
+//! view alike).
 
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, as_of, conclude,
-    node_rc_version, rc_containers, result,
+    in_cluster, node_rc_version, rc_containers, rc_pod_servers, result,
 };
 use crate::policy::{SupportStatus, Version};
 
@@ -21,7 +22,7 @@ pub(super) const CHECKS: &[Check] = &[
         id: CheckId::VersionConsistent,
         title: "All instances run the same version",
         area: "version",
-        description: "Image tags, statistics, /api/info and startup boxes across all bundles report one Rocket.Chat version.",
+        description: "Image tags (of containers and of Rocket.Chat pods), statistics, /api/info and startup boxes across all bundles report one Rocket.Chat version.",
         run: consistent,
     },
 ];
@@ -34,7 +35,10 @@ pub(crate) fn supported(input: &CheckInput) -> CheckResult {
     let mut gaps = Vec::new();
     for node in input.nodes {
         let Some((v, ev)) = node_rc_version(node, policy) else {
-            gaps.push(node.why_missing("rocketchat/summary.json", "rocketchat"));
+            // A per-node bundle of a cluster given too: its pods are judged there.
+            if !in_cluster(input, node) || node.kube.present() {
+                gaps.push(node.why_missing("rocketchat/summary.json", "rocketchat"));
+            }
             continue;
         };
         let Some(on) = as_of(input, node) else {
@@ -257,6 +261,21 @@ pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
                 v,
                 format!("{h} startup box in {file}"),
                 Evidence::file(node, file).val(format!("Rocket.Chat Version: {v}")),
+            );
+        }
+    }
+    for (node, c) in rc_pod_servers(input) {
+        if let Some(tag) = &c.image_ref.tag {
+            push(
+                tag,
+                format!(
+                    "{} image of pod {}",
+                    node.hostname(),
+                    crate::model::ns_name(&c.pod.namespace, &c.pod.name)
+                ),
+                Evidence::file(node, "kubernetes/pods.json")
+                    .at(c.pointer("image"))
+                    .val(c.image()),
             );
         }
     }

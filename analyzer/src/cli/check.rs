@@ -233,7 +233,9 @@ pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
 mod tests {
     use std::path::PathBuf;
 
-    use super::bundle_labels;
+    use super::{MAX_LOAD_THREADS, bundle_labels, load_bundles};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     #[test]
     fn bundle_labels_use_file_names_unless_ambiguous() {
@@ -243,5 +245,31 @@ mod tests {
             PathBuf::from("c/y.rcdiag"),
         ]);
         assert_eq!(l, ["a/x.rcdiag", "b/x.rcdiag", "y.rcdiag"]);
+    }
+
+    #[test]
+    fn bundles_load_at_most_four_at_once_and_none_start_after_a_stop() {
+        let (running, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let load = |i: usize| {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(15));
+            running.fetch_sub(1, Ordering::SeqCst);
+            (i * 10, i == 7)
+        };
+        let r = load_bundles(40, load);
+        assert!(peak.load(Ordering::SeqCst) <= MAX_LOAD_THREADS, "{peak:?}");
+        // Up to the stopping bundle: what loading one by one gives, in order.
+        let head: Vec<Option<usize>> = (0..=7).map(|i| Some(i * 10)).collect();
+        assert_eq!(r[..=7], head[..]);
+        // After it only the ones already taken by other threads (at most one each).
+        let after = r[8..].iter().filter(|x| x.is_some()).count();
+        assert!(
+            after < MAX_LOAD_THREADS,
+            "{after} loaded after the stop: {r:?}"
+        );
+        // Without a stop, every one, in order.
+        let r = load_bundles(9, |i| (i, false));
+        assert_eq!(r, (0..9).map(Some).collect::<Vec<_>>());
     }
 }

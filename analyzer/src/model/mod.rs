@@ -38,7 +38,10 @@ mod kube;
 mod read;
 
 pub use container::{Container, ContainerKind};
-pub use kube::{KUBE_FILES, Kube, RC_ROLES, cpu_cores, ns_name, quantity_bytes, selects};
+pub use kube::{
+    KUBE_FILES, Kube, PodCtr, RC_ROLES, cluster_bundles, cluster_of, cpu_cores, in_cluster,
+    node_bundle, ns_name, quantity_bytes, selects,
+};
 pub use read::{
     MAX_FILE_VALUE_BYTES, MAX_JSON_BYTES, MAX_NODE_VALUE_BYTES, MONGODB_COMMANDS_READ,
     parse_bounded,

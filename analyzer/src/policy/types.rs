@@ -57,6 +57,11 @@ pub struct KubePolicy {
     pub pdb_from_replicas: i64,
     /// Fewest MongoDB replica set members (StatefulSet replicas) that pass.
     pub mongodb_min_members: i64,
+    /// Environment variables of MongoDB pods that name the replica set they form
+    /// (`MONGODB_REPLICA_SET_NAME` of the Bitnami chart the Rocket.Chat chart uses);
+    /// `mongodb.replica-set` reads them when MongoDB itself was not collected.
+    #[serde(default)]
+    pub mongodb_replica_set_env: Vec<String>,
     /// Warning event reasons listed as findings, with their outcome.
     pub warning_events: Vec<KubeEventRule>,
     /// Source key in `[sources]`.
@@ -179,6 +184,11 @@ pub struct Orchestrator {
     /// Values of statistics `deploy.platform`.
     #[serde(default)]
     pub platforms: Vec<String>,
+    /// Distributions of a cluster view (`kubernetes/cluster.json` `distribution[].name`:
+    /// `openshift`, `rancher`, `rke2`, `k3s`; `kubernetes` stands for every cluster
+    /// view).
+    #[serde(default)]
+    pub distributions: Vec<String>,
     /// Key of `[sources]`.
     pub source: String,
 }

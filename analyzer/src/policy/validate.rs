@@ -148,6 +148,7 @@ impl Policy {
                 && o.env.is_empty()
                 && o.name_patterns.is_empty()
                 && o.platforms.is_empty()
+                && o.distributions.is_empty()
             {
                 p.push(format!("{what}: has no fingerprint at all"));
             }

@@ -5,7 +5,7 @@
 use super::*;
 
 /// A bundle of only the `kubernetes` collector, holding the view of `profile`.
-fn kube(profile: &str) -> NodeData {
+pub(super) fn kube(profile: &str) -> NodeData {
     let mut m = manifest("cluster");
     for c in &mut m.collectors {
         c.status = CollectorStatus::Skipped;
@@ -33,7 +33,13 @@ fn kube(profile: &str) -> NodeData {
 }
 
 /// Edits the object of `list` in `file` named `name`.
-fn edit_named(n: &mut NodeData, file: &str, list: &str, name: &str, edit: impl FnOnce(&mut Value)) {
+pub(super) fn edit_named(
+    n: &mut NodeData,
+    file: &str,
+    list: &str,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) {
     n.edit_json(file, |v| {
         let item = v[list]
             .as_array_mut()

@@ -21,6 +21,7 @@ mod framework;
 mod hardware;
 mod host;
 mod image;
+mod kube_evidence;
 mod kubernetes;
 mod logs;
 mod mongodb;

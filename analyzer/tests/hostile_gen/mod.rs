@@ -7,7 +7,6 @@
 #![allow(dead_code)]
 
 use rcdiag_bundle::{AgentInfo, FileRecord, Manifest, NodeInfo, NodeKey, Signer};
-use sha2::{Digest, Sha256};
 
 /// CRC-32 (IEEE), bit by bit: test data is small.
 pub fn crc32(data: &[u8]) -> u32 {
@@ -25,9 +24,7 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
+pub use rcdiag_testkit::sha256_hex;
 
 /// Flag bit 11: the name is UTF-8.
 pub const UTF8_FLAG: u16 = 0x0800;

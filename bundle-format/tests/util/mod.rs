@@ -9,7 +9,6 @@ use rcdiag_bundle::{
     AgentInfo, BundleWriter, Encryption, FileRecord, Identity, Manifest, NodeInfo, NodeKey,
     Recipient, Signer, WriterOptions,
 };
-use sha2::{Digest, Sha256};
 
 pub struct SupportKey {
     pub identities: Vec<Identity>,
@@ -94,9 +93,7 @@ pub fn log_text(lines: usize) -> Vec<u8> {
     out
 }
 
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
+pub use rcdiag_testkit::sha256_hex;
 
 /// A manifest for `files`, signed by `key`: returns (manifest bytes, signature bytes).
 pub fn signed_manifest(

@@ -92,14 +92,25 @@ pub async fn discover(endpoint: Option<&str>, root: &Path, timeout: Duration) ->
     let path = cri::find_endpoint(endpoint, root).map_err(CriErrorKind::Unreachable)?;
     let rt = cri::connect(&path, call_timeout(timeout), cri::DEFAULT_MESSAGE_MAX).await?;
     let mut runtime = rt.runtime.clone();
-    let version = rt
+    let version = match rt
         .call(
             "Version",
             runtime.version(api::VersionRequest {
                 version: "v1".into(),
             }),
         )
-        .await?;
+        .await
+    {
+        Ok(v) => v,
+        // A containerd without its CRI plugin (Docker's own, on a Docker host).
+        Err(CriError::Call { message, .. }) if message.starts_with("Unimplemented") => {
+            return Err(CriErrorKind::Unreachable(format!(
+                "{} answers but does not serve the CRI API ({message}): a containerd with its CRI plugin disabled, as Docker's is; pass --cri-endpoint for the node's runtime",
+                rt.endpoint
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut snap = Snapshot {
         endpoint: rt.endpoint.clone(),
         version,

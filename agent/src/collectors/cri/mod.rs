@@ -4,13 +4,12 @@
 //! and reason, resources, the env of the runtime spec redacted like Docker env), images and
 //! one stats sample per container. It writes `cri/runtime.json`, `cri/pods.json`,
 //! `cri/containers.json`, `cri/images.json` and `cri/stats.json`
-//! (`docs/collector-outputs.md`). The read is [`discover`]'s; the client is
-//! [`crate::clients::cri`]. No socket: skipped with the reason; a runtime that does not
-//! answer: a recorded timeout.
+//! (`docs/collector-outputs.md`), and the containers' log files on the node
+//! (`logs/cri_*.log` and their `logs/index.json` entries: [`crate::collectors::logs::node`]).
+//! The read is [`discover`]'s; the client is [`crate::clients::cri`]. No socket: skipped
+//! with the reason; a runtime that does not answer: a recorded timeout.
 
 pub mod discover;
-
-use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -20,40 +19,30 @@ use crate::clients::cri::api;
 
 descriptor! {
     name: "cri",
-    reads: "CRI gRPC API of the node's container runtime (containerd, CRI-O, k3s): version, pod sandboxes, containers (verbose status), images, one stats sample",
-    permissions: "read/write access to the CRI socket (root); only read calls are made",
-    files: "cri/runtime.json, cri/pods.json, cri/containers.json, cri/images.json, cri/stats.json",
+    reads: "CRI gRPC API of the node's container runtime (containerd, CRI-O, k3s; --cri-endpoint): version, pod sandboxes, containers (verbose status), images, one stats sample; the containers' log files under /var/log/pods (rotations and gzip rotations too), capped by --since, --log-lines and --log-bytes",
+    permissions: "read/write access to the CRI socket (root); only read calls are made; read access to /var/log/pods",
+    files: "cri/runtime.json, cri/pods.json, cri/containers.json, cri/images.json, cri/stats.json; logs/cri_<ns>_<pod>_<container>.log and their logs/index.json entries",
     isolated: false,
 }
 
-/// Reads the runtime of `ctx` once (the same read as the MongoDB URI search).
-pub async fn read(ctx: &Context) -> discover::Discovery {
-    discover::discover(
-        ctx.options.cri_endpoint.as_deref(),
-        Path::new("/"),
-        ctx.options.timeout,
-    )
-    .await
-}
-
-/// Collects the CRI runtime's view into the bundle.
+/// Collects the CRI runtime's view into the bundle (the run reads it once: the MongoDB
+/// URI search reads the same).
 pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
-    let snap = match read(ctx).await {
+    let started = tokio::time::Instant::now();
+    let snap = match ctx.cri().await {
         Ok(s) => s,
-        Err(CriErrorKind::Unreachable(m)) => return Outcome::skipped(m),
-        Err(CriErrorKind::TimedOut(m)) => return Outcome::timed_out(m),
-        Err(CriErrorKind::Failed(m)) => return Outcome::failed(m),
+        Err(CriErrorKind::Unreachable(m)) => return Outcome::skipped(m.clone()),
+        Err(CriErrorKind::TimedOut(m)) => return Outcome::timed_out(m.clone()),
+        Err(CriErrorKind::Failed(m)) => return Outcome::failed(m.clone()),
     };
     let red = out.redactor();
     for c in &snap.containers {
-        ctx.redactor.register_env_secrets(&c.env);
-        ctx.redactor.register_argv_secrets(&c.args);
         red.register_env_secrets(&c.env);
         red.register_argv_secrets(&c.args);
     }
     let mut errors = snap.errors.clone();
     let files: [(&str, Value); 5] = [
-        ("cri/runtime.json", runtime_record(&snap)),
+        ("cri/runtime.json", runtime_record(snap)),
         (
             "cri/pods.json",
             json!({ "pods": snap.pods.iter().map(|p| pod_record(out, p)).collect::<Vec<_>>() }),
@@ -74,6 +63,22 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     for (path, value) in files {
         if let Err(e) = out.put_json(path, &value).await {
             errors.push(format!("writing {path}: {e}"));
+        }
+    }
+    // The containers' log files on this node, into logs/index.json beside the others.
+    if !snap.containers.is_empty() {
+        let deadline = started + ctx.options.timeout.mul_f64(0.85);
+        let (index, failures) = crate::collectors::logs::node::collect_node_logs(
+            ctx,
+            &snap.containers,
+            std::path::Path::new("/"),
+            deadline,
+            out,
+        )
+        .await;
+        errors.extend(failures);
+        if let Err(e) = out.put_json("logs/index.json", &index).await {
+            errors.push(format!("writing logs/index.json: {e}"));
         }
     }
     if snap.timed_out {

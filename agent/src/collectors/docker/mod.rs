@@ -24,6 +24,7 @@ use std::time::Duration;
 use bollard::models::{ContainerInspectResponse, ImageInspect};
 use bollard::query_parameters::ListImagesOptionsBuilder;
 use futures_util::StreamExt;
+use rcdiag_contract::docker::{Container, Image, Stats};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -157,7 +158,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             // Remember every container's secrets before any record is scrubbed: a secret of one
             // container may show in another's command line.
             let redactor = out.redactor();
-            let mut records: Vec<(String, Value)> = Vec::new();
+            let mut records: Vec<(String, Container)> = Vec::new();
             let mut pending: Vec<(String, ContainerInspectResponse, Vec<String>)> = Vec::new();
             for (id, res) in inspected {
                 match res {
@@ -178,7 +179,13 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
                             .unwrap_or_else(|| short_id(&id).to_string());
                         records.push((
                             name.clone(),
-                            json!({"id": id, "name": name, "image": summary.and_then(|c| c.image.clone()), "error": msg}),
+                            Container {
+                                id: Some(id),
+                                name: Some(name),
+                                image: summary.and_then(|c| c.image.clone()),
+                                error: Some(msg.clone()),
+                                ..Default::default()
+                            },
                         ));
                         errors.push(msg);
                     }
@@ -188,11 +195,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
                 let image = c.image.as_ref().and_then(|i| images.get(i));
                 let mut record = container_record(&c, env, image);
                 redact_record(redactor, &mut record);
-                let name = record
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+                let name = record.name.clone().unwrap_or_default();
                 if c.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
                     let pid = c.state.as_ref().and_then(|s| s.pid).filter(|p| *p > 0);
                     running.push((id, name.clone(), pid));
@@ -200,7 +203,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
                 records.push((name, record));
             }
             records.sort_by(|a, b| a.0.cmp(&b.0));
-            let records: Vec<Value> = records.into_iter().map(|(_, v)| v).collect();
+            let records: Vec<Container> = records.into_iter().map(|(_, v)| v).collect();
             put(
                 out,
                 "docker/containers.json",
@@ -219,21 +222,24 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         .await
     {
         Ok(list) => {
-            let mut images: Vec<Value> = list
+            let mut images: Vec<Image> = list
                 .iter()
-                .map(|i| {
-                    json!({
-                        "id": i.id,
-                        "repo_tags": i.repo_tags,
-                        "repo_digests": i.repo_digests,
-                        "created": unix_to_rfc3339(i.created),
-                        "size_bytes": i.size,
-                        "labels": out.redactor().redact_labels(i.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-                        "containers": i.containers,
-                    })
+                .map(|i| Image {
+                    id: Some(i.id.clone()),
+                    repo_tags: i.repo_tags.clone(),
+                    repo_digests: i.repo_digests.clone(),
+                    created: unix_to_rfc3339(i.created),
+                    size_bytes: Some(i.size),
+                    labels: Some(
+                        out.redactor()
+                            .redact_labels(i.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+                    ),
+                    containers: Some(i.containers),
+                    ..Default::default()
                 })
                 .collect();
-            images.sort_by(|a, b| a["repo_tags"].to_string().cmp(&b["repo_tags"].to_string()));
+            // By the JSON text of the tags, the order of earlier agents.
+            images.sort_by_cached_key(|i| to_json(&i.repo_tags).to_string());
             put(
                 out,
                 "docker/images.json",
@@ -267,19 +273,21 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             Ok(None) => {}
             Ok(Some(s)) => {
                 let mut record = stats_record(&id, &name, &s);
-                record["source"] = json!(source);
+                record.source = Some(source.to_string());
                 stats.push(record);
             }
             Err(msg) => {
                 errors.push(format!("stats of {name}: {msg}"));
-                stats.push(
-                    json!({"id": id, "name": name, "cpu_percent": null, "memory_usage_bytes": null,
-                                  "memory_limit_bytes": null, "error": msg}),
-                );
+                stats.push(Stats {
+                    id: Some(id),
+                    name: Some(name),
+                    error: Some(msg),
+                    ..Default::default()
+                });
             }
         }
     }
-    stats.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    stats.sort_by(|a, b| a.name.cmp(&b.name));
     put(out, "docker/stats.json", &stats, &mut written, &mut errors).await;
 
     if errors.is_empty() {

@@ -8,9 +8,9 @@ use bollard::Docker;
 use bollard::models::ContainerStatsResponse;
 use bollard::query_parameters::StatsOptionsBuilder;
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use rcdiag_contract::docker::Stats;
 
-use super::records::to_json;
+use super::records::as_string;
 use crate::clients::docker::{call_error, http_status};
 use crate::sources::cgroup;
 
@@ -98,7 +98,7 @@ pub(super) fn sample_cgroups(running: Vec<Running>) -> (Vec<Sample>, Vec<Running
 }
 
 /// One `stats.json` record, with the CPU percentage computed as `docker stats` does.
-pub fn stats_record(id: &str, name: &str, s: &ContainerStatsResponse) -> Value {
+pub fn stats_record(id: &str, name: &str, s: &ContainerStatsResponse) -> Stats {
     let cpu = s.cpu_stats.as_ref();
     let pre = s.precpu_stats.as_ref();
     let total = cpu
@@ -146,24 +146,28 @@ pub fn stats_record(id: &str, name: &str, s: &ContainerStatsResponse) -> Value {
         }
         _ => None,
     };
-    json!({
-        "id": id,
-        "name": name,
-        "read": s.read.as_ref().map(to_json),
-        "cpu_percent": cpu_percent,
-        "online_cpus": online,
-        "memory_usage_bytes": used,
-        "memory_raw_usage_bytes": usage,
-        "memory_limit_bytes": limit,
-        "memory_percent": mem_percent,
-        "pids": s.pids_stats.as_ref().and_then(|p| p.current),
-        "note": if cpu_percent.is_none() { Some("no previous CPU sample: cpu_percent unknown") } else { None },
-    })
+    Stats {
+        id: Some(id.to_string()),
+        name: Some(name.to_string()),
+        read: s.read.as_ref().and_then(as_string),
+        cpu_percent,
+        online_cpus: online,
+        memory_usage_bytes: used,
+        memory_raw_usage_bytes: usage,
+        memory_limit_bytes: limit,
+        memory_percent: mem_percent,
+        pids: s.pids_stats.as_ref().and_then(|p| p.current),
+        note: cpu_percent
+            .is_none()
+            .then(|| "no previous CPU sample: cpu_percent unknown".to_string()),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn cpu_percent_uses_the_previous_sample() {
@@ -174,9 +178,9 @@ mod tests {
         }))
         .expect("valid stats");
         let r = stats_record("id", "n", &s);
-        assert_eq!(r["cpu_percent"], json!(20.0));
-        assert_eq!(r["memory_usage_bytes"], json!(800));
-        assert_eq!(r["memory_percent"], json!(20.0));
+        assert_eq!(r.cpu_percent, Some(20.0));
+        assert_eq!(r.memory_usage_bytes, Some(800));
+        assert_eq!(r.memory_percent, Some(20.0));
     }
 
     #[test]
@@ -186,6 +190,6 @@ mod tests {
             "precpu_stats": {"cpu_usage": {"total_usage": 0u64}}
         }))
         .expect("valid stats");
-        assert!(stats_record("id", "n", &s)["cpu_percent"].is_null());
+        assert_eq!(stats_record("id", "n", &s).cpu_percent, None);
     }
 }

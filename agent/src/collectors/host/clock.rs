@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use super::report::ClockInfo;
+use super::Clock as ClockInfo;
 
 /// Time limit of each clock tool.
 const CLOCK_TOOL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -13,17 +13,19 @@ const CLOCK_TOOL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Clock synchronisation from chrony, else timedatectl, else unknown.
 pub(super) async fn clock() -> ClockInfo {
     let mut info = ClockInfo {
-        wall_clock: jiff::Timestamp::now()
-            .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
-        source: "none",
+        wall_clock: Some(
+            jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+        ),
+        source: Some("none".into()),
         ..Default::default()
     };
     let mut errors = Vec::new();
     match run_tool("chronyc", &["-c", "tracking"]).await {
         Ok(out) => {
             if parse_chrony_tracking(&out, &mut info) {
-                info.source = "chrony";
+                info.source = Some("chrony".into());
                 return info;
             }
             errors.push(format!(
@@ -36,7 +38,7 @@ pub(super) async fn clock() -> ClockInfo {
     match run_tool("timedatectl", &["show"]).await {
         Ok(out) => {
             if parse_timedatectl(&out, &mut info) {
-                info.source = "timedatectl";
+                info.source = Some("timedatectl".into());
                 return info;
             }
             errors.push("timedatectl show: no NTPSynchronized line".into());

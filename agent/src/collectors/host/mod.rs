@@ -17,13 +17,12 @@
 //! The blocking reads run on a blocking thread so a hung network mount cannot stall the
 //! runtime, only this collector (which the orchestrator then times out).
 //!
-//! `report` holds the types of `host.json`, `system` the container and cgroup
-//! detection and the OS and disk details, `processes` the process table, `clock` the
-//! clock synchronisation.
+//! The file's type is the contract's [`HostFile`] (`contract/src/host.rs`), the one the
+//! analyzer reads. `system` holds the container and cgroup detection and the OS and disk
+//! details, `processes` the process table, `clock` the clock synchronisation.
 
 mod clock;
 mod processes;
-pub mod report;
 mod system;
 
 use std::collections::BTreeSet;
@@ -36,7 +35,7 @@ use sysinfo::{
 };
 
 pub use self::processes::harvest_argv_secrets;
-pub use self::report::*;
+pub use rcdiag_contract::host::{Clock, Cpu, Disk, HostFile, Memory, NetInterface, Os, Process};
 
 use self::clock::clock;
 use self::processes::scan_processes;
@@ -98,24 +97,28 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         .map(PathBuf::from)
         .filter(|p| !p.as_os_str().is_empty());
     // /proc reads can hang on a process stuck in the kernel: not in the blocking pool.
-    let mut report = match crate::threads::on_own_thread("host", move || gather(host_proc)).await {
-        Ok(r) => r,
-        Err(e) => return Outcome::failed(format!("the host collector stopped unexpectedly: {e}")),
-    };
-    report.clock = clock().await;
-    if let Some(e) = &report.clock.error {
+    let (mut report, argv) =
+        match crate::threads::on_own_thread("host", move || gather(host_proc)).await {
+            Ok(r) => r,
+            Err(e) => {
+                return Outcome::failed(format!("the host collector stopped unexpectedly: {e}"));
+            }
+        };
+    let clock = clock().await;
+    if let Some(e) = &clock.error {
         report
             .warnings
             .push(format!("clock synchronisation unknown: {e}"));
     }
-    for p in &mut report.processes {
-        p.cmdline = ctx
-            .redactor
-            .redact_argv(&std::mem::take(&mut p.args))
-            .join(" ");
+    report.clock = Some(clock);
+    // The raw arguments never reach the file: only their redacted form.
+    for (p, args) in report.processes.iter_mut().zip(argv) {
+        p.cmdline = Some(ctx.redactor.redact_argv(&args).join(" "));
     }
-    let missing_core =
-        report.memory.total_bytes == 0 || report.cpu.logical_cores == 0 || report.disks.is_empty();
+    let known = |n: Option<u64>| n.is_some_and(|n| n > 0);
+    let missing_core = !known(report.memory.as_ref().and_then(|m| m.total_bytes))
+        || !known(report.cpu.as_ref().and_then(|c| c.logical_cores))
+        || report.disks.is_empty();
     match out.put_json("host/host.json", &report).await {
         Err(e) => Outcome::failed(format!("writing host/host.json: {e}")),
         Ok(_) if missing_core => Outcome::partial(format!(
@@ -130,20 +133,23 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     }
 }
 
-/// Everything but the clock (blocking reads).
-fn gather(host_proc: Option<PathBuf>) -> HostReport {
-    let mut r = HostReport {
-        collected_at: jiff::Timestamp::now().to_string(),
+/// Everything but the clock (blocking reads), and the raw arguments of each process
+/// found (in the order of `processes`), to be redacted into its `cmdline`.
+fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
+    let mut r = HostFile {
+        collected_at: Some(jiff::Timestamp::now().to_string()),
         ..Default::default()
     };
 
     // Where we run, and which /proc shows the host.
     let signs = container_signs();
-    r.in_container = !signs.is_empty();
+    let in_container = !signs.is_empty();
+    r.in_container = Some(in_container);
     r.container_signs = signs;
+    let host_proc_visible;
     let proc_root = match &host_proc {
         Some(p) if p.join("1").join("cmdline").exists() => {
-            r.host_proc_visible = true;
+            host_proc_visible = true;
             p.clone()
         }
         Some(p) => {
@@ -153,12 +159,12 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
                 p.display(),
                 p.display()
             ));
-            r.host_proc_visible = !r.in_container;
+            host_proc_visible = !in_container;
             PathBuf::from("/proc")
         }
         None => {
-            r.host_proc_visible = !r.in_container || pid1_is_host_init(Path::new("/proc"));
-            if !r.host_proc_visible {
+            host_proc_visible = !in_container || pid1_is_host_init(Path::new("/proc"));
+            if !host_proc_visible {
                 r.warnings.push(format!(
                     "the agent runs in a container and the host's processes are not visible: mount the host's /proc \
                      (-v /proc:/host/proc:ro) and set {HOST_PROC_ENV}=/host/proc, or run the container with --pid=host; \
@@ -168,17 +174,21 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
             PathBuf::from("/proc")
         }
     };
-    r.proc_root = proc_root.display().to_string();
+    r.host_proc_visible = Some(host_proc_visible);
+    r.proc_root = Some(proc_root.display().to_string());
 
     // OS.
-    r.os.arch = System::cpu_arch();
-    r.os.kernel = System::kernel_version().ok();
+    let mut os = Os {
+        arch: Some(System::cpu_arch()),
+        kernel: System::kernel_version().ok(),
+        ..Default::default()
+    };
     let os_release_paths = [
         proc_root.join("1/root/etc/os-release"),
         PathBuf::from("/etc/os-release"),
         PathBuf::from("/usr/lib/os-release"),
     ];
-    let candidates: &[PathBuf] = if host_proc.is_some() && r.host_proc_visible {
+    let candidates: &[PathBuf] = if host_proc.is_some() && host_proc_visible {
         &os_release_paths
     } else {
         &os_release_paths[1..]
@@ -186,23 +196,24 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
     for path in candidates {
         if let Ok(text) = fs::read_to_string(path) {
             let (name, version, id, pretty) = parse_os_release(&text);
-            r.os = OsInfo {
+            os = Os {
                 name,
                 version,
                 id,
                 pretty_name: pretty,
                 source: Some(path.display().to_string()),
-                ..r.os
+                ..os
             };
             break;
         }
     }
-    if r.os.name.is_none() {
-        r.os.name = System::name().ok();
-        r.os.version = System::os_version().ok();
+    if os.name.is_none() {
+        os.name = System::name().ok();
+        os.version = System::os_version().ok();
         r.warnings
             .push("no /etc/os-release: the OS name comes from uname".into());
     }
+    r.os = Some(os);
     r.hostname = System::host_name().ok();
     r.uptime_seconds = System::uptime().ok();
     r.boot_time = System::boot_time()
@@ -212,47 +223,53 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
         .map(|t| t.to_string());
     r.load_average = System::load_average()
         .ok()
-        .map(|l| [l.one, l.five, l.fifteen]);
+        .map(|l| vec![l.one, l.five, l.fifteen]);
 
     // CPU and memory.
     let refresh = RefreshKind::nothing()
         .with_cpu(CpuRefreshKind::nothing().with_frequency())
         .with_memory(MemoryRefreshKind::everything());
+    let mut cpu = Cpu::default();
     match System::new_with_specifics(refresh) {
         Ok(sys) => {
             let cpus = sys.cpus();
-            r.cpu.logical_cores = cpus.len();
-            r.cpu.model = cpus
+            cpu.logical_cores = Some(cpus.len() as u64).filter(|n| *n > 0);
+            cpu.model = cpus
                 .first()
                 .map(|c| c.brand().trim().to_string())
                 .filter(|s| !s.is_empty());
-            r.cpu.vendor = cpus
+            cpu.vendor = cpus
                 .first()
                 .map(|c| c.vendor_id().trim().to_string())
                 .filter(|s| !s.is_empty());
-            r.cpu.frequency_mhz = cpus.first().map(|c| c.frequency()).filter(|f| *f > 0);
-            r.memory = MemoryInfo {
-                total_bytes: sys.total_memory(),
-                available_bytes: sys.available_memory(),
-                free_bytes: sys.free_memory(),
-                swap_total_bytes: sys.total_swap(),
-                swap_free_bytes: sys.free_swap(),
+            cpu.frequency_mhz = cpus.first().map(|c| c.frequency()).filter(|f| *f > 0);
+            r.memory = Some(Memory {
+                total_bytes: Some(sys.total_memory()),
+                available_bytes: Some(sys.available_memory()),
+                free_bytes: Some(sys.free_memory()),
+                swap_total_bytes: Some(sys.total_swap()),
+                swap_free_bytes: Some(sys.free_swap()),
                 cgroup_limit_bytes: sys
                     .cgroup_limits()
                     .map(|l| l.total_memory)
                     .filter(|t| *t > 0 && *t < sys.total_memory()),
-            };
+                ..Default::default()
+            });
         }
         Err(e) => r
             .warnings
             .push(format!("CPU and memory could not be read: {e}")),
     }
-    if r.cpu.logical_cores == 0 {
-        r.cpu.logical_cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0);
+    if cpu.logical_cores.is_none() {
+        cpu.logical_cores = std::thread::available_parallelism()
+            .ok()
+            .map(|n| n.get() as u64);
     }
-    r.cpu.physical_cores = System::physical_core_count().ok().filter(|n| *n > 0);
+    cpu.physical_cores = System::physical_core_count()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(|n| n as u64);
+    r.cpu = Some(cpu);
 
     // Disks.
     match Disks::new_with_refreshed_list_specifics(
@@ -279,16 +296,17 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
                     DiskKind::Unknown(_) if !network => rotational(&device).unwrap_or("unknown"),
                     DiskKind::Unknown(_) => "unknown",
                 };
-                r.disks.push(DiskInfo {
-                    mount_point,
-                    device,
-                    fs_type,
-                    total_bytes: d.total_space(),
-                    available_bytes: d.available_space(),
-                    kind,
-                    network,
-                    removable: d.is_removable(),
-                    read_only: d.is_read_only(),
+                r.disks.push(Disk {
+                    mount_point: Some(mount_point),
+                    device: Some(device),
+                    fs_type: Some(fs_type),
+                    total_bytes: Some(d.total_space()),
+                    available_bytes: Some(d.available_space()),
+                    kind: Some(kind.to_string()),
+                    network: Some(network),
+                    removable: Some(d.is_removable()),
+                    read_only: Some(d.is_read_only()),
+                    ..Default::default()
                 });
             }
         }
@@ -312,12 +330,13 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
                 if name.starts_with("veth") && addresses.is_empty() {
                     continue;
                 }
-                r.network.push(NetInfo {
-                    name,
-                    mac: data.mac_address().to_string(),
+                r.network.push(NetInterface {
+                    name: Some(name),
+                    mac: Some(data.mac_address().to_string()),
                     addresses,
-                    mtu: data.mtu(),
-                    state: format!("{:?}", data.operational_state()).to_lowercase(),
+                    mtu: Some(data.mtu()),
+                    state: Some(format!("{:?}", data.operational_state()).to_lowercase()),
+                    ..Default::default()
                 });
             }
         }
@@ -333,10 +352,11 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
         &fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
     );
     r.cgroup_version = version;
-    r.cgroup_mode = mode;
+    r.cgroup_mode = mode.map(str::to_string);
 
     // Processes.
     let (processes, unreadable_env) = scan_processes(&proc_root);
+    let (processes, argv) = processes.into_iter().unzip();
     r.processes = processes;
     if unreadable_env > 0 {
         r.warnings.push(format!(
@@ -344,5 +364,5 @@ fn gather(host_proc: Option<PathBuf>) -> HostReport {
              as root to list their environment variable names"
         ));
     }
-    r
+    (r, argv)
 }

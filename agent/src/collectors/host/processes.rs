@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::HOST_PROC_ENV;
-use super::report::ProcessInfo;
+use super::Process;
 use super::system::{container_id_in_cgroup, container_runtime_in_cgroup};
 
 /// The proc file system to read: `RCDIAG_HOST_PROC` when set, else `/proc`.
@@ -87,8 +87,10 @@ pub(super) fn read_cmdline(dir: &Path) -> Option<Vec<String>> {
     (!args.is_empty()).then_some(args)
 }
 
-/// Rocket.Chat and mongod processes, and how many candidates' environments were unreadable.
-pub(super) fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
+/// Rocket.Chat and mongod processes, each with its raw arguments (to be redacted into
+/// its `cmdline`: never written as they are), and how many candidates' environments
+/// were unreadable.
+pub(super) fn scan_processes(proc_root: &Path) -> (Vec<(Process, Vec<String>)>, usize) {
     let mut found = Vec::new();
     let mut unreadable = 0;
     for (pid, dir) in other_processes(proc_root) {
@@ -153,18 +155,19 @@ pub(super) fn scan_processes(proc_root: &Path) -> (Vec<ProcessInfo>, usize) {
             unreadable += 1;
         }
         let cgroup = read_proc_text(&dir.join("cgroup"), 64 << 10);
-        found.push(ProcessInfo {
-            pid,
-            kind,
-            name: if comm.is_empty() { argv0 } else { comm },
-            cmdline,
-            args,
+        let process = Process {
+            pid: Some(pid),
+            kind: Some(kind.to_string()),
+            name: Some(if comm.is_empty() { argv0 } else { comm }),
+            cmdline: None,
             env_names: env,
-            in_container: container_runtime_in_cgroup(&cgroup).is_some(),
+            in_container: Some(container_runtime_in_cgroup(&cgroup).is_some()),
             container_id: container_id_in_cgroup(&cgroup),
-            matched_by,
-        });
+            matched_by: Some(matched_by.to_string()),
+            ..Default::default()
+        };
+        found.push((process, args));
     }
-    found.sort_by_key(|p| p.pid);
+    found.sort_by_key(|(p, _)| p.pid);
     (found, unreadable)
 }

@@ -4,7 +4,8 @@
 //! a refusal (recorded with the client's message naming what to grant; the collector is
 //! `partial`), anything else is an error (also `partial`, unless nothing could be read).
 //! Before each call the collector's own time limit is checked: past it, calls are not
-//! made and are recorded as skipped.
+//! made and are recorded as skipped. Pod log calls are recorded by
+//! [`crate::collectors::logs::kube`] with the same fields (lines as `items`, and `bytes`).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -22,7 +23,8 @@ pub struct Call {
     /// Query beyond paging (`fieldSelector=...`), if any.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub query: String,
-    /// `ok`, `absent` (404), `forbidden` (403), `error`, or `skipped` (time limit).
+    /// `ok`, `absent` (404, or a previous container log the server says is not found),
+    /// `forbidden` (403), `error`, or `skipped` (time limit, or past the pod log cap).
     pub outcome: &'static str,
     /// The client's message on anything but `ok`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -41,8 +43,30 @@ pub struct Call {
     /// refusal that lost nothing by itself).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fell_back: bool,
+    /// Bytes read from the server (pod logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
     /// Milliseconds.
     pub duration_ms: u64,
+}
+
+impl Call {
+    /// A call to `path` with `query`, not made yet (outcome `ok`, nothing read).
+    pub fn new(path: String, query: &str) -> Self {
+        Call {
+            path,
+            query: query.to_string(),
+            outcome: "ok",
+            message: None,
+            items: 0,
+            pages: 0,
+            restarted: false,
+            truncated: None,
+            fell_back: false,
+            bytes: None,
+            duration_ms: 0,
+        }
+    }
 }
 
 /// The calls of one collection, and what went wrong.
@@ -92,18 +116,7 @@ impl Calls {
     where
         F: Future<Output = Result<Listed<T>, KubeError>>,
     {
-        let mut call = Call {
-            path,
-            query: query.to_string(),
-            outcome: "ok",
-            message: None,
-            items: 0,
-            pages: 0,
-            restarted: false,
-            truncated: None,
-            fell_back: false,
-            duration_ms: 0,
-        };
+        let mut call = Call::new(path, query);
         if self.out_of_time() {
             call.outcome = "skipped";
             let msg = format!("{}: not read, the collector's time limit passed", call.path);

@@ -10,7 +10,8 @@
 //! HPAs, PDBs, Services, Ingresses, PVCs and Warning events, plus OpenShift Routes and
 //! ClusterVersion and Prometheus Operator monitors where those API groups exist, and the
 //! logs of the Rocket.Chat and MongoDB containers ([`crate::collectors::logs::kube`]).
-//! It never reads Secrets or ConfigMaps.
+//! It never reads ConfigMaps, nor Secrets unless `--kube-helm-release` asks for a Helm
+//! release ([`helm`]: only that release's Secrets, by Helm's labels).
 //!
 //! Every call is recorded in `kubernetes/calls.json` ([`calls`]); a 404 is an absent
 //! resource, a 403 makes the collector `partial` with the client's message (which names
@@ -21,6 +22,7 @@
 pub mod calls;
 pub mod cluster;
 pub mod events;
+pub mod helm;
 pub mod monitoring;
 pub mod network;
 pub mod nodes;
@@ -51,9 +53,9 @@ pub const NO_CLUSTER: &str = "no Kubernetes cluster: no kubeconfig given, no KUB
 /// This collector, for [`super::ALL`].
 pub const DESCRIPTOR: super::Collector = super::Collector {
     name: "kubernetes",
-    reads: "the Kubernetes API: /version, API groups, nodes, namespaces; in the Rocket.Chat, MongoDB and monitoring namespaces pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, HPAs, PDBs, Services, Ingresses, PVCs, Warning events; OpenShift Routes and ClusterVersion, Prometheus Operator ServiceMonitors/PodMonitors where served; the logs of the Rocket.Chat and MongoDB containers (and of the previous container after a restart), capped by --since, --log-lines and --log-bytes (never Secrets or ConfigMaps)",
-    permissions: "get/list on those resources and get on pods/log (the read-only ClusterRole in packaging/kubernetes/), through a kubeconfig or the pod's service account",
-    files: "kubernetes/cluster.json, nodes.json, workloads.json, pods.json, network.json, storage.json, events.json, monitoring.json, calls.json; logs/k8s_<ns>_<pod>_<container>[.previous].log and their logs/index.json entries",
+    reads: "the Kubernetes API: /version, API groups, nodes, namespaces; in the Rocket.Chat, MongoDB and monitoring namespaces pods, Deployments, StatefulSets, DaemonSets, ReplicaSets, HPAs, PDBs, Services, Ingresses, PVCs, Warning events; OpenShift Routes and ClusterVersion, Prometheus Operator ServiceMonitors/PodMonitors where served; the logs of the Rocket.Chat and MongoDB containers (and of the previous container after a restart), capped by --since, --log-lines and --log-bytes; with --kube-helm-release, that release's Helm Secrets (never other Secrets, never ConfigMaps)",
+    permissions: "get/list on those resources and get on pods/log (the read-only ClusterRole in packaging/kubernetes/), through a kubeconfig or the pod's service account; with --kube-helm-release, list on secrets in the release's namespace (packaging/kubernetes/helm-release-role.yaml)",
+    files: "kubernetes/cluster.json, nodes.json, workloads.json, pods.json, network.json, storage.json, events.json, monitoring.json, calls.json, helm.json (with --kube-helm-release); logs/k8s_<ns>_<pod>_<container>[.previous].log and their logs/index.json entries",
     collect: collect_boxed,
     isolated: false,
 };
@@ -366,6 +368,21 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             .collect(),
         mongodb_hint,
     };
+    // Helm releases asked for (opt-in: the only Secrets read), before the logs so that
+    // the secrets of their values are searched for in the logs too.
+    let mut helm_problems = Vec::new();
+    if !o.kube_helm_releases.is_empty() {
+        let metas: Vec<_> = deployments
+            .iter()
+            .map(|d| &d.metadata)
+            .chain(statefulsets.iter().map(|s| &s.metadata))
+            .chain(daemonsets.iter().map(|d| &d.metadata))
+            .collect();
+        let (file, problems) =
+            helm::read_releases(&mut calls, &o.kube_helm_releases, &metas, &chosen, red).await;
+        helm_problems = problems;
+        put(out, "helm", file, &mut write_errors).await;
+    }
     // Logs of the Rocket.Chat and MongoDB containers (and of their previous container
     // after a restart), into logs/index.json beside the Docker logs.
     let pod_logs = pod_logs_to_read(&pod_summaries);
@@ -377,10 +394,11 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             since: o.since,
             deadline: started + o.timeout.mul_f32(0.85),
         };
-        let (index, failures) =
+        let read =
             crate::collectors::logs::kube::collect_pod_logs(&kube, &pod_logs, &limits, out).await;
-        log_failures = failures;
-        if let Err(e) = out.put_json("logs/index.json", &index).await {
+        log_failures = read.failures;
+        calls.calls.extend(read.calls);
+        if let Err(e) = out.put_json("logs/index.json", &read.index).await {
             write_errors.push(format!("logs/index.json: {e}"));
         }
     }
@@ -444,6 +462,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     problems.extend(calls.errors.iter().cloned());
     problems.extend(write_errors);
     problems.extend(log_failures);
+    problems.extend(helm_problems);
     if problems.is_empty() {
         Outcome::ok()
     } else {

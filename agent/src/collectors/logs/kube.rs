@@ -12,6 +12,12 @@
 //! line by line ([`crate::clients::kube::LogBody`]): memory holds one line (at most
 //! 64 KiB) and one batch, however long the log. The API merges stdout and stderr, so the
 //! stream field of each written line is `-`.
+//!
+//! Every log call is also returned as a [`Call`] for `kubernetes/calls.json` (lines
+//! received as `items`, bytes received as `bytes`): `ok`, `absent` (404, or the 400
+//! "previous terminated container ... not found" of a previous log that is gone),
+//! `forbidden` (403, naming `get pods/log`), `error`, or `skipped` (not asked: the time
+//! limit, or more than [`MAX_POD_LOGS`]).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -20,8 +26,9 @@ use tokio::time::Instant;
 
 use super::emit::Emitter;
 use super::{IndexEntry, Limits, Msg, sanitize};
-use crate::clients::kube::{Kube, KubeError};
+use crate::clients::kube::{Kube, KubeError, resource_path};
 use crate::collectors::CollectorSink;
+use crate::collectors::kubernetes::calls::Call;
 
 /// Most pod logs read in one run (current and previous each count); the others are
 /// listed in the index with an error saying how to narrow the run.
@@ -82,18 +89,39 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// What [`collect_pod_logs`] read.
+#[derive(Debug, Default)]
+pub struct PodLogsRead {
+    /// The `logs/index.json` entries, one per log asked for.
+    pub index: Vec<IndexEntry>,
+    /// The failures that make the collector partial (a missing previous log is not one).
+    pub failures: Vec<String>,
+    /// One record per log, for `kubernetes/calls.json`.
+    pub calls: Vec<Call>,
+}
+
+/// The API path of a pod's log (without the query).
+pub fn log_path(log: &PodLog) -> String {
+    format!(
+        "{}/{}/log",
+        resource_path("", "v1", "pods", Some(&log.namespace)),
+        encode(&log.pod)
+    )
+}
+
 /// Reads `logs` (at most [`MAX_POD_LOGS`]) one after the other into the bundle and
-/// returns their index entries and the failures that make the collector partial (a
-/// missing previous log is not one).
+/// returns their index entries, the failures that make the collector partial (a
+/// missing previous log is not one) and the record of each call.
 pub async fn collect_pod_logs(
     kube: &Kube,
     logs: &[PodLog],
     limits: &PodLogLimits,
     out: &CollectorSink,
-) -> (Vec<IndexEntry>, Vec<String>) {
+) -> PodLogsRead {
     let mut used = HashSet::new();
     let mut index = Vec::with_capacity(logs.len());
     let mut failures = Vec::new();
+    let mut calls = Vec::with_capacity(logs.len());
     let since = (!limits.since.is_zero())
         .then(|| jiff::SignedDuration::try_from(limits.since).ok())
         .flatten()
@@ -116,22 +144,33 @@ pub async fn collect_pod_logs(
             namespace: Some(log.namespace.clone()),
             previous: Some(log.previous),
         };
+        let mut call = Call::new(log_path(log), &query(log, limits));
         if i >= MAX_POD_LOGS {
-            entry.error = Some(format!(
+            let msg = format!(
                 "not read: more than {MAX_POD_LOGS} pod logs in this run; pass --namespace to read fewer pods"
-            ));
+            );
+            call.outcome = "skipped";
+            call.message = Some(msg.clone());
+            entry.error = Some(msg);
             index.push(entry);
+            calls.push(call);
             continue;
         }
         if Instant::now() >= limits.deadline {
+            let msg = "not read: the collector's time limit was reached".to_string();
+            call.outcome = "skipped";
+            call.message = Some(msg.clone());
             entry.truncated = true;
             entry.truncated_by = Some("timeout");
-            entry.error = Some("not read: the collector's time limit was reached".into());
+            entry.error = Some(msg);
             index.push(entry);
+            calls.push(call);
             continue;
         }
         let path = unique_path(log, &mut used);
-        read_one(kube, log, limits, out, &path, &mut entry).await;
+        let t0 = std::time::Instant::now();
+        read_one(kube, log, limits, out, &path, &mut entry, &mut call).await;
+        call.duration_ms = t0.elapsed().as_millis() as u64;
         if let Some(e) = &entry.error
             && !(log.previous && entry.file.is_none() && is_no_previous(e))
             && entry.truncated_by != Some("timeout")
@@ -142,8 +181,13 @@ pub async fn collect_pod_logs(
             ));
         }
         index.push(entry);
+        calls.push(call);
     }
-    (index, failures)
+    PodLogsRead {
+        index,
+        failures,
+        calls,
+    }
 }
 
 /// Whether an error says the previous container has no log (400 `previous terminated
@@ -169,7 +213,7 @@ fn unique_path(log: &PodLog, used: &mut HashSet<String>) -> String {
     format!("logs/{name}.log")
 }
 
-/// Reads one log into `path`, filling `entry`.
+/// Reads one log into `path`, filling `entry` and `call`.
 async fn read_one(
     kube: &Kube,
     log: &PodLog,
@@ -177,6 +221,7 @@ async fn read_one(
     out: &CollectorSink,
     path: &str,
     entry: &mut IndexEntry,
+    call: &mut Call,
 ) {
     let q = query(log, limits);
     let open = tokio::time::timeout_at(
@@ -186,17 +231,31 @@ async fn read_one(
     .await;
     let mut body = match open {
         Err(_) => {
+            let msg = "the API server did not start sending the log in time".to_string();
+            call.outcome = "error";
+            call.message = Some(msg.clone());
             entry.truncated = true;
             entry.truncated_by = Some("timeout");
-            entry.error = Some("the API server did not start sending the log in time".into());
+            entry.error = Some(msg);
             return;
         }
         Ok(Err(e)) => {
-            entry.error = Some(describe(&e));
+            let msg = describe(&e);
+            call.outcome = match &e {
+                KubeError::NotFound { .. } => "absent",
+                KubeError::Forbidden { .. } => "forbidden",
+                KubeError::Status { code: 400, .. } if log.previous && is_no_previous(&msg) => {
+                    "absent"
+                }
+                _ => "error",
+            };
+            call.message = Some(msg.clone());
+            entry.error = Some(msg);
             return;
         }
         Ok(Ok(b)) => b,
     };
+    call.pages = 1;
     let em_limits = Limits {
         lines: limits.lines,
         bytes: limits.bytes,
@@ -264,6 +323,14 @@ async fn read_one(
         } else if lines_read >= limits.lines {
             ending.truncated_by = Some("lines");
         }
+    }
+    call.items = usize::try_from(lines_read).unwrap_or(usize::MAX);
+    call.bytes = Some(body.read);
+    if let Some(e) = &error {
+        call.outcome = "error";
+        call.message = Some(e.clone());
+    } else if let Some(t) = ending.truncated_by {
+        call.truncated = Some(t.to_string());
     }
     entry.truncated_by = ending.truncated_by;
     entry.error = error.or(ending.error);

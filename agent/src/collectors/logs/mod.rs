@@ -27,6 +27,7 @@
 mod emit;
 mod engine;
 pub mod kube;
+pub mod node;
 mod produce;
 
 use std::collections::HashSet;
@@ -259,6 +260,22 @@ struct Limits {
     drain_deadline: Instant,
     /// Whether json-file logs may be read from their files.
     files: bool,
+}
+
+impl Limits {
+    /// The ending of a log read under a zero `--log-lines` or `--log-bytes`: nothing is
+    /// read, and the entry says which limit left it empty. `None` when there is room.
+    fn nothing_to_read(&self) -> Option<Ending> {
+        let by = match (self.lines, self.bytes) {
+            (0, _) => "lines",
+            (_, 0) => "bytes",
+            _ => return None,
+        };
+        Some(Ending {
+            truncated_by: Some(by),
+            ..Ending::default()
+        })
+    }
 }
 
 /// Start of the log window: `now - since`, `None` for a zero window (the whole log).

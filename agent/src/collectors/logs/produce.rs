@@ -12,6 +12,7 @@ use super::{BYTES_MARGIN, DiscoveredContainer, Ending, Limits, Msg};
 use crate::clients::docker::Engine;
 use crate::redact::Redactor;
 use crate::sources::logfile::{self, JsonLog, Unusable};
+use crate::sources::logwindow::{Format, Log};
 
 /// Reads one container's log for the writer: from its json-file when allowed and
 /// possible, else through the Engine API.
@@ -22,14 +23,8 @@ pub(super) async fn produce(
     redactor: Arc<Redactor>,
     tx: Sender<Msg>,
 ) {
-    if limits.lines == 0 || limits.bytes == 0 {
-        let by = if limits.lines == 0 { "lines" } else { "bytes" };
-        let _ = tx
-            .send(Msg::Done(Ending {
-                truncated_by: Some(by),
-                ..Ending::default()
-            }))
-            .await;
+    if let Some(ending) = limits.nothing_to_read() {
+        let _ = tx.send(Msg::Done(ending)).await;
         return;
     }
     if limits.files
@@ -40,7 +35,7 @@ pub(super) async fn produce(
             (c.id.clone(), limits.clone(), redactor.clone(), tx.clone());
         let from_file = tokio::task::spawn_blocking(move || {
             let log = JsonLog::open(std::path::Path::new(&log_path), &id)?;
-            produce_from_file(&log, &limits2, &redactor2, &tx2)
+            produce_from_file(&log, "file", &limits2, &redactor2, &tx2)
         })
         .await;
         match from_file {
@@ -63,10 +58,11 @@ pub(super) async fn produce(
     produce_from_engine(&engine, &c, &limits, &redactor, &tx).await;
 }
 
-/// Reads a json-file log from its files (blocking). `Err` before anything was sent:
-/// the caller falls back to the engine.
-pub(super) fn produce_from_file(
-    log: &JsonLog,
+/// Reads a log from its files (blocking), recorded with `source`. `Err` before anything
+/// was sent: the caller falls back to the engine, or records why.
+pub(super) fn produce_from_file<F: Format>(
+    log: &Log<F>,
+    source: &'static str,
     limits: &Limits,
     redactor: &Redactor,
     tx: &Sender<Msg>,
@@ -102,7 +98,7 @@ pub(super) fn produce_from_file(
     if gone {
         return Ok(());
     }
-    let mut ending = em.ending(Some("file"));
+    let mut ending = em.ending(Some(source));
     ending.exists = true;
     if ending.truncated_by.is_none() && ending.error.is_none() {
         ending.truncated_by = window.truncated_by;

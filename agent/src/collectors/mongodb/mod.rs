@@ -27,7 +27,9 @@ pub mod stats;
 use std::collections::BTreeMap;
 
 use mongodb::bson::{Bson, doc};
-use serde_json::{Value, json};
+use rcdiag_contract::mongodb::{CommandError, CommandFile, SummaryFile, TooOld as TooOldFile};
+use serde::Serialize;
+use serde_json::Value;
 
 pub use self::cmdline::redact_cmdline;
 pub use self::oplog::oplog_reply;
@@ -56,7 +58,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    async fn write(&mut self, file: &str, value: &Value) {
+    async fn write(&mut self, file: &str, value: &impl Serialize) {
         if let Err(e) = self
             .out
             .put_json(&format!("mongodb/{file}.json"), value)
@@ -70,11 +72,12 @@ impl Run<'_> {
     async fn record(&mut self, name: &str, result: Result<Value, CmdError>, finding: bool) {
         match result {
             Ok(reply) => {
-                self.write(name, &json!({"ok": true, "reply": reply})).await;
+                self.write(name, &CommandFile::replied(reply)).await;
                 self.commands.insert(name.to_string(), "ok".into());
             }
             Err(e) => {
-                self.write(name, &json!({"ok": false, "error": e})).await;
+                self.write(name, &CommandFile::<Value>::failed(command_error(&e)))
+                    .await;
                 let line = e.status_line();
                 if !finding {
                     self.failed
@@ -100,7 +103,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let red = out.redactor();
     let conn = match ctx.connect_mongodb(out, &budget).await {
         Ok(c) => c,
-        Err(ConnectError::NoUri) => return Outcome::skipped(NO_URI),
+        Err(ConnectError::NoUri) => return Outcome::skipped(ctx.no_mongodb_uri_reason().await),
         Err(e) => return connection_failed(ctx, out, e).await,
     };
     let mut run = Run {
@@ -165,7 +168,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let (replica_set, rs_result, rs_finding) =
         replica_set::read(&admin, &conn.hello, &budget, red).await;
     run.record("replSetGetStatus", rs_result, rs_finding).await;
-    let standalone = replica_set.state == "standalone";
+    let standalone = replica_set.state.as_deref() == Some("standalone");
 
     // oplog window
     let oplog = oplog_window(&conn.client, &budget, red).await;
@@ -214,14 +217,13 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         Ok(stats) => {
             let n_err = coll_errors.len();
             let total = stats.len() + n_err;
-            let mut v = json!({"ok": true, "reply": stats});
+            let mut v = CommandFile::replied(stats);
             if n_err > 0 {
-                v["errors"] = Value::Object(
-                    coll_errors
-                        .iter()
-                        .map(|(k, e)| (k.clone(), json!(e)))
-                        .collect(),
-                );
+                let errors = coll_errors
+                    .iter()
+                    .map(|(k, e)| (k.clone(), json_of(&command_error(e))))
+                    .collect();
+                v.extra.insert("errors".into(), Value::Object(errors));
             }
             run.write("collStats", &v).await;
             if n_err == 0 {
@@ -241,22 +243,23 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     }
 
     // summary
-    let summary = json!({
-        "uri_source": conn.uri_source,
-        "uri": conn.redacted_uri,
-        "uri_rewrite": conn.rewrite,
-        "server": conn.server,
-        "version": version,
-        "storage_engine": storage_engine,
-        "wire_version": num(conn.hello.get("maxWireVersion")).map(|w| w as i64),
-        "replica_set": replica_set,
-        "too_old": Value::Null,
-        "commands": run.commands,
-        "database": conn.database,
-        "database_found": database_found,
-        "collected_in_seconds": (budget.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-        "error": Value::Null,
-    });
+    let summary = SummaryFile {
+        uri_source: Some(conn.uri_source.clone()),
+        uri: Some(conn.redacted_uri.clone()),
+        uri_rewrite: conn.rewrite.clone(),
+        server: Some(conn.server.clone()),
+        version,
+        storage_engine,
+        wire_version: num(conn.hello.get("maxWireVersion")).map(|w| w as i64),
+        replica_set: Some(replica_set),
+        too_old: None,
+        commands: Some(run.commands.clone()),
+        database: Some(conn.database.clone()),
+        database_found,
+        collected_in_seconds: Some((budget.elapsed().as_secs_f64() * 1000.0).round() / 1000.0),
+        error: None,
+        ..Default::default()
+    };
     run.write("summary", &summary).await;
 
     if run.failed.is_empty() && run.write_errors.is_empty() {
@@ -278,6 +281,22 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         message.push_str(&format!("could not write {}", run.write_errors.join(", ")));
     }
     Outcome::partial(message)
+}
+
+/// A failed command as its file records it.
+pub(crate) fn command_error(e: &CmdError) -> CommandError {
+    CommandError {
+        code: e.code.map(i64::from),
+        code_name: e.code_name.clone(),
+        message: Some(e.message.clone()),
+        hint: e.hint.clone(),
+        ..Default::default()
+    }
+}
+
+/// Any serializable value as JSON (`null` on the impossible failure).
+pub(super) fn json_of(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// `a, b: error 13 Unauthorized (grant ...); c: ...`: commands that failed alike share one line.
@@ -309,22 +328,30 @@ async fn connection_failed(ctx: &Context, out: &CollectorSink, e: ConnectError) 
         None => (None, None),
     };
     let too_old = match &e {
-        ConnectError::TooOld(t) => serde_json::to_value(t).unwrap_or(Value::Null),
-        _ => Value::Null,
+        ConnectError::TooOld(t) => Some(TooOldFile {
+            message: Some(t.message.clone()),
+            version: t.version.clone(),
+            wire_version: t.wire_version.map(i64::from),
+            driver_error: Some(t.driver_error.clone()),
+            ..Default::default()
+        }),
+        _ => None,
     };
     let message = e.to_string();
-    let summary = json!({
-        "uri_source": uri_source,
-        "uri": uri,
-        "server": Value::Null,
-        "version": match &e { ConnectError::TooOld(t) => json!(t.version), _ => Value::Null },
-        "storage_engine": Value::Null,
-        "replica_set": {"state": "unknown", "set_name": null, "primary": null, "members": [], "error": "not connected"},
-        "too_old": too_old,
-        "commands": {},
-        "database": Value::Null,
-        "error": message,
-    });
+    let summary = SummaryFile {
+        uri_source,
+        uri,
+        version: too_old.as_ref().and_then(|t| t.version.clone()),
+        replica_set: Some(ReplicaSet {
+            state: Some("unknown".into()),
+            error: Some("not connected".into()),
+            ..Default::default()
+        }),
+        too_old,
+        commands: Some(Default::default()),
+        error: Some(message.clone()),
+        ..Default::default()
+    };
     let mut message = message;
     if let Err(w) = out.put_json("mongodb/summary.json", &summary).await {
         message.push_str(&format!(

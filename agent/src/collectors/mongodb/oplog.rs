@@ -3,8 +3,10 @@
 
 use mongodb::Client;
 use mongodb::bson::{Document, doc};
-use serde_json::{Map, Value, json};
+use rcdiag_contract::mongodb::OplogReply;
+use serde_json::{Map, Value};
 
+use super::json_of;
 use crate::clients::mongodb::{Access, Budget, CmdError, hint_for, millis, storage_stats, to_json};
 use crate::redact::Redactor;
 
@@ -83,20 +85,23 @@ pub(super) async fn oplog_window(
     );
     let mut partial = Map::new();
     if let Err(e) = &first {
-        partial.insert("entries".into(), json!(e));
+        partial.insert("entries".into(), json_of(e));
     }
     if let Err(e) = &last {
-        partial.insert("last".into(), json!(e));
+        partial.insert("last".into(), json_of(e));
     }
     if let Err(e) = &stats {
-        partial.insert("size".into(), json!(e));
+        partial.insert("size".into(), json_of(e));
     } else if storage.is_none() {
-        partial.insert("size".into(), json!("$collStats returned no storageStats"));
+        partial.insert(
+            "size".into(),
+            Value::from("$collStats returned no storageStats"),
+        );
     }
     if !partial.is_empty() {
-        reply["errors"] = Value::Object(partial);
+        reply.errors = Some(Value::Object(partial));
     }
-    Ok(reply)
+    Ok(json_of(&reply))
 }
 
 /// The `oplog.json` reply from the first and last entries (`ts`, else `wall`) and the
@@ -105,7 +110,7 @@ pub fn oplog_reply(
     first: Option<&Document>,
     last: Option<&Document>,
     storage: Option<&Document>,
-) -> Value {
+) -> OplogReply {
     let ts = |d: Option<&Document>| {
         d.and_then(|d| millis(d.get("ts")).or_else(|| millis(d.get("wall"))))
     };
@@ -118,16 +123,20 @@ pub fn oplog_reply(
         (Some(a), Some(b)) => Some((((b - a) as f64) / 3_600_000.0 * 1000.0).round() / 1000.0),
         _ => None,
     };
-    let stat = |k: &str| storage.and_then(|s| s.get(k)).map(to_json);
-    json!({
-        "first": as_time(first_ms),
-        "last": as_time(last_ms),
-        "window_hours": window,
-        "size_bytes": stat("size"),
-        "max_size_bytes": stat("maxSize"),
-        "count": stat("count"),
-        "storage_size_bytes": stat("storageSize"),
-    })
+    let stat = |k: &str| match storage.and_then(|s| s.get(k)).map(to_json) {
+        Some(Value::Number(n)) => Some(n),
+        _ => None,
+    };
+    OplogReply {
+        first: as_time(first_ms),
+        last: as_time(last_ms),
+        window_hours: window,
+        size_bytes: stat("size"),
+        max_size_bytes: stat("maxSize"),
+        count: stat("count"),
+        storage_size_bytes: stat("storageSize"),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]
@@ -144,11 +153,11 @@ mod tests {
             Some(&ts(1_700_000_000 + 5400)),
             Some(&storage),
         );
-        assert_eq!(v["window_hours"], json!(1.5));
-        assert_eq!(v["first"], json!("2023-11-14T22:13:20Z"));
-        assert_eq!(v["size_bytes"], json!(1024));
-        assert_eq!(v["max_size_bytes"], json!(990_000_000));
+        assert_eq!(v.window_hours, Some(1.5));
+        assert_eq!(v.first.as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(v.size_bytes, Some(1024.into()));
+        assert_eq!(v.max_size_bytes, Some(990_000_000.into()));
         let none = oplog_reply(None, None, None);
-        assert_eq!(none["window_hours"], Value::Null);
+        assert_eq!(none.window_hours, None);
     }
 }

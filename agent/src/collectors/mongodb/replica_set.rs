@@ -3,7 +3,6 @@
 
 use mongodb::Database;
 use mongodb::bson::{Bson, Document, doc};
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::clients::mongodb::{
@@ -11,48 +10,9 @@ use crate::clients::mongodb::{
 };
 use crate::redact::Redactor;
 
-/// The replica set as `summary.json` records it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ReplicaSet {
-    /// `replica-set`, `standalone` or `unknown`.
-    pub state: String,
-    /// Set name.
-    pub set_name: Option<String>,
-    /// The member that is PRIMARY, per this member's view.
-    pub primary: Option<String>,
-    /// The members.
-    pub members: Vec<Member>,
-    /// This member's state (`PRIMARY`, `SECONDARY`, ...).
-    pub my_state: Option<String>,
-    /// Where the state comes from: `replSetGetStatus` or `hello`.
-    pub source: Option<String>,
-    /// Why the view is incomplete, if it is.
-    pub error: Option<String>,
-}
-
-/// One replica set member.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Member {
-    /// `host:port`.
-    pub name: String,
-    /// `PRIMARY`, `SECONDARY`, `ARBITER`, `(not reachable/healthy)`, ...
-    pub state: String,
-    /// 1 = up, 0 = down.
-    pub health: Option<f64>,
-    /// How far its optime is behind the primary's (seconds); null for the unhealthy or without a primary.
-    pub lag_seconds: Option<f64>,
-    /// Whether this is the member the agent talks to.
-    #[serde(rename = "self")]
-    pub is_self: bool,
-    /// Last optime (RFC 3339).
-    pub optime: Option<String>,
-    /// Seconds up.
-    pub uptime: Option<f64>,
-    /// Last heartbeat message (why a member is unreachable).
-    pub last_heartbeat_message: Option<String>,
-    /// Where it replicates from.
-    pub sync_source: Option<String>,
-}
+/// The replica set as `summary.json` records it: the contract's types
+/// (`contract/src/mongodb.rs`), the ones the analyzer reads.
+pub use rcdiag_contract::mongodb::{Member, ReplicaSet};
 
 /// The replica set from a `replSetGetStatus` reply.
 pub fn replica_set_from_status(reply: &Document) -> Result<ReplicaSet, CmdError> {
@@ -90,11 +50,11 @@ pub fn replica_set_from_status(reply: &Document) -> Result<ReplicaSet, CmdError>
                 _ => None,
             };
             Member {
-                name: m.get_str("name").unwrap_or_default().to_string(),
-                state,
+                name: Some(m.get_str("name").unwrap_or_default().to_string()),
+                state: Some(state),
                 health,
                 lag_seconds: lag,
-                is_self: m.get_bool("self").unwrap_or(false),
+                is_self: Some(m.get_bool("self").unwrap_or(false)),
                 optime: optime
                     .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
                     .map(|t| t.to_string()),
@@ -110,6 +70,7 @@ pub fn replica_set_from_status(reply: &Document) -> Result<ReplicaSet, CmdError>
                     .ok()
                     .filter(|s| !s.is_empty())
                     .map(str::to_string),
+                ..Default::default()
             }
         })
         .collect();
@@ -118,7 +79,7 @@ pub fn replica_set_from_status(reply: &Document) -> Result<ReplicaSet, CmdError>
         .find(|m| m.get_bool("self").unwrap_or(false))
         .map(|m| state_of(m));
     Ok(ReplicaSet {
-        state: "replica-set".into(),
+        state: Some("replica-set".into()),
         set_name: reply.get_str("set").ok().map(str::to_string),
         primary: primary
             .and_then(|p| p.get_str("name").ok())
@@ -131,6 +92,7 @@ pub fn replica_set_from_status(reply: &Document) -> Result<ReplicaSet, CmdError>
         } else {
             None
         },
+        ..Default::default()
     })
 }
 
@@ -159,13 +121,14 @@ fn replica_set_from_hello(hello: &Document, error: String) -> ReplicaSet {
         None
     };
     ReplicaSet {
-        state: state.into(),
+        state: Some(state.into()),
         set_name,
         primary: hello.get_str("primary").ok().map(str::to_string),
         members: Vec::new(),
         my_state,
         source: Some("hello".into()),
         error: Some(error),
+        ..Default::default()
     }
 }
 
@@ -191,13 +154,10 @@ pub(super) async fn read(
         },
         Err(e) if e.code == Some(76) => {
             let rs = ReplicaSet {
-                state: "standalone".into(),
-                set_name: None,
-                primary: None,
-                members: Vec::new(),
-                my_state: None,
+                state: Some("standalone".into()),
                 source: Some("replSetGetStatus".into()),
                 error: Some(format!("not a replica set ({})", e.status_line())),
+                ..Default::default()
             };
             (rs, Err(e), true)
         }

@@ -27,12 +27,16 @@ use std::time::Duration;
 
 use mongodb::Client;
 use mongodb::bson::{Bson, Document};
+use rcdiag_contract::rocketchat::{
+    Deploy, Instances, Prometheus, RcContainer, SummaryFile, Users, Version,
+};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use self::database::{instances, newest_statistics, port_of, settings, truthy, user_counts};
 use self::probes::probe_containers;
 use super::{CollectorSink, Context, DiscoveredContainer, Outcome};
-use crate::clients::mongodb::{Budget, CmdError, ConnectError, NO_URI, to_json};
+use crate::clients::mongodb::{Budget, CmdError, ConnectError, to_json};
 use crate::redact::Redactor;
 
 /// An instance whose `_updatedAt` is at most this old is live (Rocket.Chat beats every
@@ -188,6 +192,12 @@ pub fn allow_statistics(d: &Document) -> Map<String, Value> {
     out
 }
 
+/// A part the database or a probe gave as JSON, read into its contract type (a field of
+/// the wrong type reads as absent, as the analyzer would read it).
+fn lenient<T: DeserializeOwned + Default>(v: Value) -> T {
+    serde_json::from_value(v).unwrap_or_default()
+}
+
 /// The tag of an image reference (`rocketchat/rocket.chat:8.5.0` → `8.5.0`); none when
 /// the reference has no tag.
 pub fn image_tag(image: &str) -> Option<String> {
@@ -262,7 +272,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let red = out.redactor();
     let (conn, db_error) = match ctx.connect_mongodb(out, &budget).await {
         Ok(c) => (Some(c), None),
-        Err(ConnectError::NoUri) => return Outcome::skipped(NO_URI),
+        Err(ConnectError::NoUri) => return Outcome::skipped(ctx.no_mongodb_uri_reason().await),
         Err(e) => (None, Some(e.to_string())),
     };
     let facts = match &conn {
@@ -295,7 +305,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let env_enabled = containers
         .iter()
         .find_map(|c| c.env_value("OVERWRITE_SETTING_Prometheus_Enabled"))
-        .and_then(|v| truthy(Some(&json!(v))));
+        .and_then(|v| truthy(Some(&Value::from(v))));
     let (prom_enabled, enabled_source) = match (
         env_enabled,
         truthy(facts.settings.get("Prometheus_Enabled")),
@@ -332,38 +342,40 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let stats_deploy = stats
         .and_then(|s| s.get("deploy"))
         .and_then(Value::as_object);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let deploy = match stats_deploy {
-        Some(d) => {
-            json!({"method": d.get("method"), "platform": d.get("platform"), "source": "statistics"})
-        }
+        Some(d) => Deploy {
+            method: text(d.get("method")),
+            platform: text(d.get("platform")),
+            source: Some("statistics".into()),
+            ..Default::default()
+        },
         None => match first_rc {
             Some(c)
                 if c.env_value("DEPLOY_METHOD").is_some()
                     || c.env_value("DEPLOY_PLATFORM").is_some() =>
             {
-                json!({
-                    "method": c.env_value("DEPLOY_METHOD"),
-                    "platform": c.env_value("DEPLOY_PLATFORM"),
-                    "source": format!("container:{}", c.name),
-                })
+                Deploy {
+                    method: c.env_value("DEPLOY_METHOD").map(str::to_string),
+                    platform: c.env_value("DEPLOY_PLATFORM").map(str::to_string),
+                    source: Some(format!("container:{}", c.name)),
+                    ..Default::default()
+                }
             }
-            _ => json!({"method": null, "platform": null, "source": null}),
+            _ => Deploy::default(),
         },
     };
 
-    // Users.
-    let mut users = facts.users.clone();
+    // Users: the database's counts, typed (a count that is not a number reads as absent).
+    let mut users: Users = lenient(Value::Object(facts.users.clone()));
     let stats_connected = stats
         .and_then(|s| s.get("totalConnectedUsers"))
-        .filter(|v| v.is_number())
-        .cloned();
-    let (concurrent, concurrent_source) = match (stats_connected, users.get("online").cloned()) {
-        (Some(n), _) => (n, Some("statistics.totalConnectedUsers")),
-        (None, Some(n)) => (n, Some("users.statusConnection")),
-        (None, None) => (Value::Null, None),
+        .and_then(Value::as_u64);
+    (users.concurrent, users.concurrent_source) = match (stats_connected, users.online) {
+        (Some(n), _) => (Some(n), Some("statistics.totalConnectedUsers".into())),
+        (None, Some(n)) => (Some(n), Some("users.statusConnection".into())),
+        (None, None) => (None, None),
     };
-    users.insert("concurrent".into(), concurrent);
-    users.insert("concurrent_source".into(), json!(concurrent_source));
 
     let mut notes = Vec::new();
     if conn.is_some() && facts.statistics.is_none() && !facts.errors.contains_key("statistics") {
@@ -373,27 +385,67 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         notes.push(c);
     }
 
-    let summary = json!({
-        "version": {
-            "value": value,
-            "sources": {"statistics": stats_version, "image_tag": tag, "startup_log": null, "api_info": api_version},
-        },
-        "unique_id": stat_str("uniqueId"),
-        "site_url": facts.settings.get("Site_Url"),
-        "users": users,
-        "instances": facts.instances.clone().unwrap_or_else(|| json!({"live": null, "total": null, "window_seconds": LIVE_WINDOW_SECONDS, "list": []})),
-        "deploy": deploy,
-        "prometheus": {"enabled": prom_enabled, "enabled_source": enabled_source, "port": prom_port, "port_source": port_source},
-        "endpoints": endpoints,
-        "statistics_created_at": stats.and_then(|s| s.get("createdAt")),
-        "database": conn.as_ref().map(|c| c.database.clone()),
-        "uri_source": conn.as_ref().map(|c| c.uri_source.clone()),
-        "containers": containers.iter().map(|c| json!({"name": c.name, "image": c.image, "image_tag": image_tag(&c.image), "running": c.running})).collect::<Vec<_>>(),
-        "containers_error": containers_error,
-        "database_error": db_error,
-        "errors": facts.errors,
-        "notes": notes,
-    });
+    let sources = [
+        ("statistics", stats_version),
+        ("image_tag", tag),
+        ("startup_log", None),
+        ("api_info", api_version),
+    ];
+    let summary = SummaryFile {
+        version: Some(Version {
+            value,
+            sources: Some(
+                sources
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            ..Default::default()
+        }),
+        unique_id: stat_str("uniqueId"),
+        site_url: text(facts.settings.get("Site_Url")),
+        users: Some(users),
+        instances: Some(match &facts.instances {
+            Some(v) => lenient(v.clone()),
+            None => Instances {
+                window_seconds: Some(LIVE_WINDOW_SECONDS.unsigned_abs()),
+                ..Default::default()
+            },
+        }),
+        deploy: Some(deploy),
+        prometheus: Some(Prometheus {
+            enabled: prom_enabled,
+            enabled_source: enabled_source.map(str::to_string),
+            port: Some(u64::from(prom_port)),
+            port_source: Some(port_source.to_string()),
+            ..Default::default()
+        }),
+        endpoints: endpoints.into_iter().map(lenient).collect(),
+        statistics_created_at: text(stats.and_then(|s| s.get("createdAt"))),
+        database: conn.as_ref().map(|c| c.database.clone()),
+        uri_source: conn.as_ref().map(|c| c.uri_source.clone()),
+        containers: containers
+            .iter()
+            .map(|c| RcContainer {
+                name: Some(c.name.clone()),
+                image: Some(c.image.clone()),
+                image_tag: image_tag(&c.image),
+                running: Some(c.running),
+                ..Default::default()
+            })
+            .collect(),
+        containers_error,
+        database_error: db_error.clone(),
+        errors: Some(
+            facts
+                .errors
+                .iter()
+                .map(|(k, e)| (k.clone(), crate::collectors::mongodb::command_error(e)))
+                .collect(),
+        ),
+        notes,
+        ..Default::default()
+    };
 
     let mut write_errors = Vec::new();
     let put = |path: &'static str, value: Value| {
@@ -405,6 +457,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
                 .map(|e| format!("{path}: {e}"))
         }
     };
+    let summary = serde_json::to_value(&summary).unwrap_or(Value::Null);
     if let Some(e) = put("rocketchat/summary.json", summary).await {
         write_errors.push(e);
     }
