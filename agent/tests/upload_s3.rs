@@ -7,54 +7,12 @@
 //! missing profile refused with what to do.
 
 mod common;
+mod s3peer;
 
 use std::process::{Command, Output};
 
-use common::{age_file, require_peer, sha256_hex};
-
-struct S3 {
-    endpoint: String,
-    ca: String,
-    bucket: String,
-    key_id: String,
-    secret: String,
-    helper: Vec<String>,
-}
-
-fn peer() -> Option<S3> {
-    Some(S3 {
-        endpoint: require_peer("RCDIAG_TEST_S3_ENDPOINT")?,
-        ca: require_peer("RCDIAG_TEST_S3_CA")?,
-        bucket: require_peer("RCDIAG_TEST_S3_BUCKET")?,
-        key_id: require_peer("RCDIAG_TEST_S3_ACCESS_KEY_ID")?,
-        secret: require_peer("RCDIAG_TEST_S3_SECRET_ACCESS_KEY")?,
-        helper: require_peer("RCDIAG_TEST_S3_HELPER")?
-            .split_whitespace()
-            .map(str::to_string)
-            .collect(),
-    })
-}
-
-impl S3 {
-    /// Runs `scripts/s3-peer.py CMD --key KEY EXTRA...` and returns its stdout.
-    fn helper(&self, cmd: &str, key: &str, extra: &[&str]) -> String {
-        let out = Command::new(&self.helper[0])
-            .args(&self.helper[1..])
-            .args([cmd, "--endpoint", &self.endpoint, "--ca", &self.ca])
-            .args(["--bucket", &self.bucket, "--key", key])
-            .args(extra)
-            .env("AWS_ACCESS_KEY_ID", &self.key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
-            .output()
-            .expect("run scripts/s3-peer.py");
-        assert!(
-            out.status.success(),
-            "s3-peer.py {cmd}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-}
+use common::{age_file, sha256_hex};
+use s3peer::{S3, peer};
 
 fn agent(args: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"));
@@ -156,21 +114,8 @@ fn presigned_put_for_a_missing_bucket_is_refused_and_keeps_the_file() {
 /// `creds` sets AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 fn agent_s3(s3: &S3, args: &[&str], creds: bool, extra_env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"));
-    c.args(args).env("RCDIAG_UPLOAD_BACKOFF", "10ms");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.to_ascii_lowercase().ends_with("_proxy") {
-            c.env_remove(k);
-        }
-    }
-    c.env("AWS_ENDPOINT_URL", &s3.endpoint)
-        .env("AWS_REGION", "us-east-1")
-        // No instance metadata service here: never wait for one.
-        .env("AWS_METADATA_ENDPOINT", "https://127.0.0.1:9")
-        .env("HOME", "/nonexistent-rcdiag-home");
-    if creds {
-        c.env("AWS_ACCESS_KEY_ID", &s3.key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &s3.secret);
-    }
+    c.args(args);
+    s3.env(&mut c, creds);
     for (k, v) in extra_env {
         c.env(k, v);
     }
