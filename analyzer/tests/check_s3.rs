@@ -260,3 +260,28 @@ fn a_missing_bucket_no_credentials_and_an_untrusted_endpoint_say_what_to_do() {
     assert_eq!(out.status.code(), Some(2), "{e}");
     assert!(e.contains("not a valid bucket name"), "{e}");
 }
+
+#[test]
+fn a_key_with_control_characters_is_refused_escaped_with_what_to_do() {
+    let Some(s3) = s3peer::peer() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let files = standard_copies(tmp.path());
+    let prefix = fresh_prefix("hostile");
+    agent_upload(&s3, &files[..1], &prefix);
+    s3.put(
+        &format!("{prefix}evil\u{1b}[2J/rcdiag-node9-20261126T100000Z.rcdiag"),
+        &files[1],
+    );
+    let loc = format!("s3://{}/{prefix}", s3.bucket);
+    let out = check(&s3, &[&loc, "--ca-file", &s3.ca], true, tmp.path());
+    let e = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("has a key that is not a usable path") && e.contains("remove or rename"),
+        "{e}"
+    );
+    assert!(
+        !e.contains('\u{1b}'),
+        "a raw escape reached the terminal: {e:?}"
+    );
+}

@@ -268,7 +268,15 @@ fn describe(e: &object_store::Error, loc: &Location) -> String {
         src = s.source();
     }
     let text: String = text.chars().take(600).collect();
-    if text.contains("NoSuchBucket") {
+    if matches!(e, object_store::Error::InvalidPath { .. }) || text.contains("invalid path") {
+        // object_store refuses a listing page holding a key with control characters
+        // (or another character it cannot take as a path): the whole page is lost.
+        format!(
+            "{}: an object under this prefix has a key that is not a usable path ({text}): \
+             remove or rename that object, or give a narrower prefix that leaves it out",
+            loc.shown()
+        )
+    } else if text.contains("NoSuchBucket") {
         format!(
             "the bucket {} does not exist (NoSuchBucket): check the name, and AWS_ENDPOINT_URL / AWS_REGION",
             loc.bucket
