@@ -91,7 +91,7 @@ fn bundle_complete_on_a_cluster_bundle_a_deselected_collector_is_not_a_gap() {
         &[n2],
         "bundle.complete",
         Outcome::Warn,
-        "the mongodb collector skipped: no MongoDB to reach",
+        "the mongodb collector was skipped: no MongoDB to reach",
     );
     assert!(
         !r.message.contains("deselected on purpose"),
@@ -116,7 +116,7 @@ fn bundle_complete_on_a_cluster_bundle_a_deselected_collector_is_not_a_gap() {
         &[d],
         "bundle.complete",
         Outcome::Warn,
-        "the docker collector skipped: deselected (--only/--skip)",
+        "the docker collector was skipped: deselected (--only/--skip)",
     );
 }
 
