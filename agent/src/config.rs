@@ -51,6 +51,8 @@ pub struct FileConfig {
     pub kube_helm_releases: Vec<String>,
     /// CRI socket (`unix:///PATH`) of the `cri` collector.
     pub cri_endpoint: Option<String>,
+    /// Where the node's root is mounted (`--host-root`).
+    pub host_root: Option<PathBuf>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).

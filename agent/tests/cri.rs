@@ -649,3 +649,64 @@ fn the_isolated_collector_gets_the_uri_found_by_the_run() {
     );
     assert!(!summary.to_string().contains("rcdiag-test-secret-inline"));
 }
+
+/// `--host-root`: the node's root mounted elsewhere (here a built one: the default
+/// socket path linked to the real containerd's socket, and a copy of the log file
+/// containerd wrote at its node path, with one more line). The agent reads the socket
+/// and the log under it, and the bundle names the node's paths.
+#[tokio::test]
+async fn the_socket_and_the_log_files_are_read_under_host_root() {
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let _one = ONE_POD_TEST.lock().await;
+    let pod = Pod::start(&endpoint, "h", "echo on the node; sleep 600").await;
+    pod.wait_for("on the node");
+    let root = tempfile::tempdir().unwrap();
+    let sock = root.path().join("run/containerd/containerd.sock");
+    std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(endpoint.trim_start_matches("unix://"), &sock).unwrap();
+    let node_log = pod.log_file();
+    let copy = root.path().join(node_log.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let mut text = std::fs::read_to_string(&node_log).unwrap();
+    text.push_str("2026-01-01T00:00:00.000000000Z stdout F read under the host root\n");
+    std::fs::write(&copy, text).unwrap();
+
+    let opts = Options {
+        cri_endpoint: None,
+        host_root: root.path().to_path_buf(),
+        ..pod.options()
+    };
+    let mut run = run_collectors(opts, &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let rt = run.json("cri/runtime.json");
+    assert_eq!(rt["endpoint"], "unix:///run/containerd/containerd.sock");
+    let cs = run.json("cri/containers.json");
+    let ours = cs["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == pod.container.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(ours["log_path"], node_log.display().to_string());
+    let index = run.json("logs/index.json");
+    let e = entry_of(&index, &pod).clone();
+    let log = run.text(e["file"].as_str().unwrap());
+    assert!(log.contains(" stdout on the node"), "{log}");
+    assert!(log.contains(" stdout read under the host root"), "{log}");
+
+    // An option naming the socket is a node path too: read under the root.
+    let opts = Options {
+        cri_endpoint: Some("unix:///run/containerd/containerd.sock".into()),
+        host_root: root.path().to_path_buf(),
+        ..pod.options()
+    };
+    let mut run = run_collectors(opts, &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    assert_eq!(
+        run.json("cri/runtime.json")["endpoint"],
+        "unix:///run/containerd/containerd.sock"
+    );
+}

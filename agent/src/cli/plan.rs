@@ -146,6 +146,10 @@ pub fn plan(
         .map_err(anyhow::Error::msg)?;
         options.docker_reply_max = Some(n);
     }
+    if let Some(root) = args.host_root.as_ref().or(file.host_root.as_ref()) {
+        options.host_root =
+            rcdiag_agent::collectors::host::check_host_root(root).map_err(anyhow::Error::msg)?;
+    }
     if let Some(src) = args.log_source.or(file.log_source) {
         options.log_source = src;
     }
