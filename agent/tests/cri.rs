@@ -37,14 +37,13 @@ struct Pod {
     container: String,
     name: String,
     log_dir: tempfile::TempDir,
+    pod_config: api::PodSandboxConfig,
 }
 
 impl Pod {
     /// A pod `rcdiag/rocketchat-<pid>-<tag>` with one container `rocketchat` running
     /// `script` in the Rocket.Chat stand-in image, with the env the Helm chart gives.
     async fn start(endpoint: &str, tag: &str, script: &str) -> Pod {
-        let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
-            .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
         let path = cri::find_endpoint(Some(endpoint), Path::new("/")).unwrap();
         let rt = cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
             .await
@@ -90,60 +89,7 @@ impl Pod {
             .await
             .unwrap()
             .pod_sandbox_id;
-        // The labels and annotations the kubelet sets (kuberuntime/labels.go).
-        let labels = HashMap::from([
-            ("io.kubernetes.pod.name".to_string(), name.clone()),
-            ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
-            ("io.kubernetes.pod.uid".into(), uid.clone()),
-            ("io.kubernetes.container.name".into(), "rocketchat".into()),
-        ]);
-        let env = |k: &str, v: &str| api::KeyValue {
-            key: k.into(),
-            value: v.into(),
-        };
-        let container = rt
-            .call(
-                "CreateContainer",
-                r.create_container(api::CreateContainerRequest {
-                    pod_sandbox_id: sandbox.clone(),
-                    config: Some(api::ContainerConfig {
-                        metadata: Some(api::ContainerMetadata {
-                            name: "rocketchat".into(),
-                            attempt: 0,
-                        }),
-                        image: Some(api::ImageSpec {
-                            image,
-                            ..Default::default()
-                        }),
-                        command: vec!["/bin/sh".into(), "-c".into()],
-                        args: vec![script.into()],
-                        envs: vec![
-                            env("MONGO_URL", MONGO_URL),
-                            env("ROOT_URL", "https://chat.example.test"),
-                            env("DEPLOY_PLATFORM", "helm-chart"),
-                        ],
-                        labels,
-                        annotations: HashMap::from([(
-                            "io.kubernetes.container.restartCount".into(),
-                            "0".into(),
-                        )]),
-                        log_path: "rocketchat/0.log".into(),
-                        ..Default::default()
-                    }),
-                    sandbox_config: Some(pod_config),
-                }),
-            )
-            .await
-            .unwrap()
-            .container_id;
-        rt.call(
-            "StartContainer",
-            r.start_container(api::StartContainerRequest {
-                container_id: container.clone(),
-            }),
-        )
-        .await
-        .unwrap();
+        let container = start_container(&rt, &sandbox, &pod_config, 0, script).await;
         Pod {
             endpoint: endpoint.to_string(),
             rt,
@@ -151,6 +97,7 @@ impl Pod {
             container,
             name,
             log_dir,
+            pod_config,
         }
     }
 
@@ -165,9 +112,14 @@ impl Pod {
 
     /// Waits until the current log file holds `text`.
     fn wait_for(&self, text: &str) {
+        self.wait_for_in(&self.log_file(), text)
+    }
+
+    /// Waits until `file` holds `text`.
+    fn wait_for_in(&self, file: &Path, text: &str) {
         let t0 = Instant::now();
         loop {
-            let s = std::fs::read_to_string(self.log_file()).unwrap_or_default();
+            let s = std::fs::read_to_string(file).unwrap_or_default();
             if s.contains(text) {
                 return;
             }
@@ -177,6 +129,27 @@ impl Pod {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The restart `attempt` of the container, started as the kubelet starts it after the
+    /// previous one ended: same name, `<attempt>.log` beside the others.
+    async fn restart(&self, attempt: u32, script: &str) -> (String, PathBuf) {
+        let id = start_container(&self.rt, &self.sandbox, &self.pod_config, attempt, script).await;
+        (id, self.log_file().with_file_name(format!("{attempt}.log")))
+    }
+
+    /// Removes a container through CRI (as the kubelet's garbage collection does).
+    async fn remove(&self, id: &str) {
+        let mut r = self.rt.runtime.clone();
+        self.rt
+            .call(
+                "RemoveContainer",
+                r.remove_container(api::RemoveContainerRequest {
+                    container_id: id.to_string(),
+                }),
+            )
+            .await
+            .unwrap();
     }
 
     /// Rotates as the kubelet does: rename `0.log` to `0.log.<time>`, then ask the
@@ -248,6 +221,76 @@ impl Drop for Pod {
         })
         .join();
     }
+}
+
+/// Creates and starts container `rocketchat` (restart `attempt`, log `rocketchat/<attempt>.log`)
+/// in `sandbox`, running `script`, with the labels and env the kubelet and the Helm chart give.
+async fn start_container(
+    rt: &Runtime,
+    sandbox: &str,
+    pod_config: &api::PodSandboxConfig,
+    attempt: u32,
+    script: &str,
+) -> String {
+    let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
+        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
+    let md = pod_config.metadata.clone().unwrap();
+    let mut r = rt.runtime.clone();
+    // The labels and annotations the kubelet sets (kuberuntime/labels.go).
+    let labels = HashMap::from([
+        ("io.kubernetes.pod.name".to_string(), md.name.clone()),
+        ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
+        ("io.kubernetes.pod.uid".into(), md.uid.clone()),
+        ("io.kubernetes.container.name".into(), "rocketchat".into()),
+    ]);
+    let env = |k: &str, v: &str| api::KeyValue {
+        key: k.into(),
+        value: v.into(),
+    };
+    let container = rt
+        .call(
+            "CreateContainer",
+            r.create_container(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox.to_string(),
+                config: Some(api::ContainerConfig {
+                    metadata: Some(api::ContainerMetadata {
+                        name: "rocketchat".into(),
+                        attempt,
+                    }),
+                    image: Some(api::ImageSpec {
+                        image,
+                        ..Default::default()
+                    }),
+                    command: vec!["/bin/sh".into(), "-c".into()],
+                    args: vec![script.into()],
+                    envs: vec![
+                        env("MONGO_URL", MONGO_URL),
+                        env("ROOT_URL", "https://chat.example.test"),
+                        env("DEPLOY_PLATFORM", "helm-chart"),
+                    ],
+                    labels,
+                    annotations: HashMap::from([(
+                        "io.kubernetes.container.restartCount".into(),
+                        attempt.to_string(),
+                    )]),
+                    log_path: format!("rocketchat/{attempt}.log"),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(pod_config.clone()),
+            }),
+        )
+        .await
+        .unwrap()
+        .container_id;
+    rt.call(
+        "StartContainer",
+        r.start_container(api::StartContainerRequest {
+            container_id: container.clone(),
+        }),
+    )
+    .await
+    .unwrap();
+    container
 }
 
 fn entry_of<'a>(index: &'a Value, pod: &Pod) -> &'a Value {
@@ -708,5 +751,105 @@ async fn the_socket_and_the_log_files_are_read_under_host_root() {
     assert_eq!(
         run.json("cri/runtime.json")["endpoint"],
         "unix:///run/containerd/containerd.sock"
+    );
+}
+
+/// A restarted container: the previous one's log (`0.log`, the container exited) is read
+/// beside the current one's (`1.log`), under the same caps, marked `previous` with the
+/// restart it belongs to; still when the runtime no longer lists the previous container
+/// (its file is there). `--cri-logs-max` caps the number of logs read and says so.
+#[tokio::test]
+async fn the_previous_containers_log_is_read_after_a_restart() {
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let _one = ONE_POD_TEST.lock().await;
+    let pod = Pod::start(&endpoint, "r", "echo first life; echo crashing; exit 3").await;
+    pod.wait_for("crashing");
+    let (second, second_log) = pod.restart(1, "echo second life; sleep 600").await;
+    pod.wait_for_in(&second_log, "second life");
+    let ours = |index: &Value| -> Vec<Value> {
+        index
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["pod"] == pod.name.as_str())
+            .cloned()
+            .collect()
+    };
+    let opts = || Options {
+        log_lines: 1,
+        ..pod.options()
+    };
+
+    // Both containers listed by the runtime: one entry each.
+    let mut run = run_collectors(opts(), &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let entries = ours(&run.json("logs/index.json"));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let cur = entries.iter().find(|e| e["attempt"] == 1).unwrap();
+    let prev = entries.iter().find(|e| e["attempt"] == 0).unwrap();
+    assert_eq!(cur["previous"], false);
+    assert_eq!(cur["id"], second.as_str());
+    assert_eq!(prev["previous"], true);
+    assert_eq!(prev["id"], pod.container.as_str());
+    assert!(
+        prev["file"].as_str().unwrap().contains(".attempt0"),
+        "{prev}"
+    );
+    // The same caps: --log-lines 1 keeps the newest line of each.
+    assert_eq!(prev["lines"], 1);
+    assert_eq!(prev["truncated_by"], "lines");
+    let text = run.text(prev["file"].as_str().unwrap());
+    assert!(text.ends_with(" stdout crashing\n"), "{text}");
+    assert!(
+        run.text(cur["file"].as_str().unwrap())
+            .contains("second life")
+    );
+
+    // The runtime removes the exited container (its file stays, as the kubelet keeps it
+    // until the pod goes): the file beside 1.log is still read, as the previous log.
+    pod.remove(&pod.container).await;
+    let prev_file = pod.log_file();
+    assert!(
+        prev_file.is_file(),
+        "containerd removed {}",
+        prev_file.display()
+    );
+    let mut run = run_collectors(opts(), &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let entries = ours(&run.json("logs/index.json"));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let prev = entries.iter().find(|e| e["attempt"] == 0).unwrap();
+    assert_eq!(prev["previous"], true);
+    assert_eq!(prev["source"], "cri-file");
+    let text = run.text(prev["file"].as_str().unwrap());
+    assert!(text.ends_with(" stdout crashing\n"), "{text}");
+
+    // At most one log: the current one is read, the previous one listed as not read.
+    let mut run = run_collectors(
+        Options {
+            cri_logs_max: 1,
+            ..opts()
+        },
+        &[("cri", cri_collector)],
+    )
+    .await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let index = run.json("logs/index.json");
+    let read = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"].is_string())
+        .count();
+    assert_eq!(read, 1, "{index}");
+    let entries = ours(&index);
+    let prev = entries.iter().find(|e| e["attempt"] == 0).unwrap();
+    assert!(prev["file"].is_null(), "{prev}");
+    assert_eq!(prev["truncated_by"], "count");
+    assert!(
+        prev["error"].as_str().unwrap().contains("--cri-logs-max"),
+        "{prev}"
     );
 }

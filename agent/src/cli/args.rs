@@ -320,6 +320,11 @@ pub struct CollectOpts {
     /// log files are read under it [default: /].
     #[arg(long, value_name = "DIR")]
     pub host_root: Option<PathBuf>,
+    /// Most container logs the `cri` collector reads from the node's files, 1 to 10,000
+    /// (Rocket.Chat's and MongoDB's first; the others are listed in logs/index.json as not
+    /// read) [default: 256].
+    #[arg(long, value_name = "N")]
+    pub cri_logs_max: Option<u64>,
     /// Time limit of each collector, 1s to 7d [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,

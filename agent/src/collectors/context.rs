@@ -55,6 +55,9 @@ pub struct Options {
     /// host facts, the CRI socket and the pod log files are read under it; the paths
     /// written to the bundle are the node's (without this prefix).
     pub host_root: PathBuf,
+    /// Most container logs the `cri` collector reads from the node's files
+    /// (`--cri-logs-max`; [`crate::collectors::logs::node::MAX_NODE_LOGS`]).
+    pub cri_logs_max: usize,
     /// Where `mongodb_uri` came from when the run found it (a collector's child process
     /// is handed the URI its parent found); `None` = given (`option`).
     pub mongodb_uri_source: Option<String>,
@@ -89,6 +92,7 @@ impl Default for Options {
             kube_helm_releases: Vec::new(),
             cri_endpoint: None,
             host_root: PathBuf::from("/"),
+            cri_logs_max: crate::collectors::logs::node::MAX_NODE_LOGS,
             mongodb_uri_source: None,
         }
     }

@@ -156,7 +156,7 @@ pub fn disks_under(root: &Path, mountinfo: &str) -> Vec<Disk> {
             continue;
         }
         let network = NETWORK_FS.contains(&fs_type.as_str());
-        let stat = rustix::fs::statvfs(&root.join(mount_point.trim_start_matches('/'))).ok();
+        let stat = rustix::fs::statvfs(root.join(mount_point.trim_start_matches('/'))).ok();
         let kind = if network {
             "unknown"
         } else {
