@@ -18,6 +18,9 @@ use sha2::{Digest, Sha256};
 use crate::collectors::{self, CollectorSink, Context, Options, Outcome, Sink};
 use crate::redact::Redactor;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use rcdiag_contract::agent::{
+    AgentId, CollectorRun, NodeKey as RunNodeKey, Options as RunOptions, RunFile,
+};
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -448,26 +451,54 @@ pub async fn run(
         }
     }
 
-    let run_info = serde_json::json!({
-        "agent": {"name": "rcdiag-agent", "version": env!("CARGO_PKG_VERSION")},
-        "argv": scrub_argv(&cfg.argv, &redactor),
-        "options": {
-            "docker_host": cfg.options.docker_host.as_deref().map(|u| redactor.redact_uri(u)),
-            "mongodb_uri": cfg.options.mongodb_uri.as_deref().map(|u| redactor.redact_uri(u)),
-            "since_seconds": cfg.options.since.as_secs(),
-            "log_lines": cfg.options.log_lines,
-            "log_bytes": cfg.options.log_bytes,
-            "timeout_seconds": cfg.options.timeout.as_secs_f64(),
-            "collectors": selected,
-        },
-        "node_key": {
-            "fingerprint": cfg.signer.fingerprint(),
-            "changed": cfg.key_change.is_some(),
-            "previous_fingerprint": cfg.key_change.as_ref().and_then(|k| k.previous_fingerprint.clone()),
-            "reason": cfg.key_change.as_ref().map(|k| k.reason.clone()),
-        },
-        "collectors": records.iter().map(|(r, b)| serde_json::json!({"name": r.name, "status": r.status, "duration_ms": r.duration_ms, "bytes": b, "error": r.error})).collect::<Vec<_>>(),
-    });
+    let run_info = RunFile {
+        agent: Some(AgentId {
+            name: Some("rcdiag-agent".into()),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+            ..Default::default()
+        }),
+        argv: scrub_argv(&cfg.argv, &redactor),
+        options: Some(RunOptions {
+            docker_host: cfg
+                .options
+                .docker_host
+                .as_deref()
+                .map(|u| redactor.redact_uri(u)),
+            mongodb_uri: cfg
+                .options
+                .mongodb_uri
+                .as_deref()
+                .map(|u| redactor.redact_uri(u)),
+            since_seconds: Some(cfg.options.since.as_secs()),
+            log_lines: Some(cfg.options.log_lines),
+            log_bytes: Some(cfg.options.log_bytes),
+            timeout_seconds: Some(cfg.options.timeout.as_secs_f64()),
+            collectors: selected.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }),
+        node_key: Some(RunNodeKey {
+            fingerprint: Some(cfg.signer.fingerprint()),
+            changed: Some(cfg.key_change.is_some()),
+            previous_fingerprint: cfg
+                .key_change
+                .as_ref()
+                .and_then(|k| k.previous_fingerprint.clone()),
+            reason: cfg.key_change.as_ref().map(|k| k.reason.clone()),
+            ..Default::default()
+        }),
+        collectors: records
+            .iter()
+            .map(|(r, b)| CollectorRun {
+                name: Some(r.name.clone()),
+                status: Some(r.status.as_str().into()),
+                duration_ms: Some(r.duration_ms),
+                bytes: Some(*b),
+                error: r.error.clone(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
     let agent_sink = sink.for_collector("agent");
     agent_sink.put_json("agent/run.json", &run_info).await?;
     drop(agent_sink);

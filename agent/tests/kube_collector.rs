@@ -13,31 +13,17 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Run, kubernetes_collector, require_peer, run_collectors};
+use common::kube::{kube_options, kubectl_items, packaging_yaml, replay_kubeconfig};
+use common::{Run, kubernetes_collector, run_collectors};
 use rcdiag_agent::collectors::Options;
 use rcdiag_bundle::CollectorStatus;
 use serde_json::Value;
 
 const NAME: &str = "kubernetes";
 
-fn kubeconfig(profile: &str) -> Option<String> {
-    require_peer(&format!("RCDIAG_TEST_KUBECONFIG_REPLAY_{profile}"))
-}
-
-fn options(kc: &str) -> Options {
-    Options {
-        kubeconfig: Some(kc.into()),
-        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
-        timeout: Duration::from_secs(60),
-        // Every recorded Warning event, whatever its age (kubectl has no window).
-        since: Duration::from_secs(365 * 24 * 3600),
-        ..Options::default()
-    }
-}
-
 /// One collect; with `RCDIAG_KEEP_BUNDLE=DIR` the bundle is copied there (to read it).
 async fn collect(kc: &str) -> Run {
-    let run = run_collectors(options(kc), &[(NAME, kubernetes_collector)]).await;
+    let run = run_collectors(kube_options(kc), &[(NAME, kubernetes_collector)]).await;
     if let Some(dir) = std::env::var_os("RCDIAG_KEEP_BUNDLE") {
         let name = std::path::Path::new(kc).file_stem().unwrap().to_owned();
         let to = std::path::Path::new(&dir)
@@ -46,27 +32,6 @@ async fn collect(kc: &str) -> Run {
         std::fs::copy(&run.path, &to).unwrap();
     }
     run
-}
-
-/// `kubectl get ARGS -o json` items.
-fn kubectl(kc: &str, args: &[&str]) -> Vec<Value> {
-    // kubectl caches discovery per server URL; every profile shares one port.
-    let cache = std::env::temp_dir().join(format!("rcdiag-kubectl-cache-{}", kc.replace('/', "_")));
-    let out = Command::new("kubectl")
-        .args(["--kubeconfig", kc, "--cache-dir"])
-        .arg(&cache)
-        .arg("get")
-        .args(args)
-        .args(["-o", "json"])
-        .output()
-        .expect("kubectl (installed by scripts/test-env install)");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["items"].as_array().unwrap().clone()
 }
 
 fn names(items: &[Value], key: &str) -> Vec<String> {
@@ -102,22 +67,7 @@ fn find<'a>(list: &'a [Value], name: &str) -> &'a Value {
 
 /// The rules of `packaging/kubernetes/clusterrole.yaml` (read with python3-yaml).
 fn cluster_role_rules() -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../packaging/kubernetes/clusterrole.yaml");
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let docs = packaging_yaml("clusterrole.yaml");
     let role = docs
         .iter()
         .find(|d| d["kind"] == "ClusterRole")
@@ -178,7 +128,7 @@ fn sign<'a>(cluster: &'a Value, name: &str) -> Option<&'a Value> {
 
 #[tokio::test]
 async fn helm_compliant_install_is_summarised() {
-    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("HELM_COMPLIANT") else {
         return;
     };
     let mut run = collect(&kc).await;
@@ -188,7 +138,7 @@ async fn helm_compliant_install_is_summarised() {
     assert_eq!(cluster["version"]["git_version"], "v1.33.5");
     assert_eq!(
         cluster["node_count"].as_u64().unwrap() as usize,
-        kubectl(&kc, &["nodes"]).len()
+        kubectl_items(&kc, &["nodes"]).len()
     );
     let chosen: Vec<&str> = arr(&cluster, "namespaces")
         .iter()
@@ -216,8 +166,8 @@ async fn helm_compliant_install_is_summarised() {
     // Pods: the same as kubectl's in the chosen namespaces.
     let pods = run.json("kubernetes/pods.json");
     let pods = arr(&pods, "pods");
-    let mut expected = kubectl(&kc, &["pods", "-n", "rocketchat"]);
-    expected.extend(kubectl(&kc, &["pods", "-n", "monitoring"]));
+    let mut expected = kubectl_items(&kc, &["pods", "-n", "rocketchat"]);
+    expected.extend(kubectl_items(&kc, &["pods", "-n", "monitoring"]));
     assert_eq!(names(pods, "name"), names(&expected, "name"));
     let rc: Vec<&Value> = pods.iter().filter(|p| p["role"] == "rocketchat").collect();
     assert_eq!(rc.len(), 3);
@@ -255,8 +205,8 @@ async fn helm_compliant_install_is_summarised() {
     assert_eq!(d["helm"]["release"], "rocketchat");
     assert_eq!(d["replicas"], 3);
     assert_eq!(d["ready_replicas"], 3);
-    let mut expected = kubectl(&kc, &["deployments", "-n", "rocketchat"]);
-    expected.extend(kubectl(&kc, &["deployments", "-n", "monitoring"]));
+    let mut expected = kubectl_items(&kc, &["deployments", "-n", "rocketchat"]);
+    expected.extend(kubectl_items(&kc, &["deployments", "-n", "monitoring"]));
     assert_eq!(
         names(arr(&w, "deployments"), "name"),
         names(&expected, "name")
@@ -295,7 +245,7 @@ async fn helm_compliant_install_is_summarised() {
     let pvcs = arr(&s, "pvcs");
     assert_eq!(
         names(pvcs, "name"),
-        names(&kubectl(&kc, &["pvc", "-n", "rocketchat"]), "name")
+        names(&kubectl_items(&kc, &["pvc", "-n", "rocketchat"]), "name")
     );
     for i in 0..3 {
         let p = find(pvcs, &format!("datadir-rocketchat-mongodb-{i}"));
@@ -305,7 +255,7 @@ async fn helm_compliant_install_is_summarised() {
     // Warning events: as kubectl lists them.
     let e = run.json("kubernetes/events.json");
     let events = arr(&e, "events");
-    let mut expected = kubectl(
+    let mut expected = kubectl_items(
         &kc,
         &[
             "events",
@@ -315,7 +265,7 @@ async fn helm_compliant_install_is_summarised() {
             "type=Warning",
         ],
     );
-    expected.extend(kubectl(
+    expected.extend(kubectl_items(
         &kc,
         &[
             "events",
@@ -339,7 +289,7 @@ async fn helm_compliant_install_is_summarised() {
     assert_eq!(
         names(arr(&m, "servicemonitors"), "name"),
         names(
-            &kubectl(&kc, &["servicemonitors.monitoring.coreos.com", "-A"]),
+            &kubectl_items(&kc, &["servicemonitors.monitoring.coreos.com", "-A"]),
             "name"
         )
     );
@@ -396,7 +346,7 @@ async fn helm_compliant_install_is_summarised() {
         .expect("one cluster-wide pod list");
     assert_eq!(
         pods_call["items"].as_u64().unwrap() as usize,
-        kubectl(&kc, &["pods", "-A"]).len()
+        kubectl_items(&kc, &["pods", "-A"]).len()
     );
     // Nothing of the fixture Secrets anywhere (Helm release values, chart Secret).
     run.assert_no_secret(&["rcdiag-test-secret", "managedFields"]);
@@ -404,7 +354,7 @@ async fn helm_compliant_install_is_summarised() {
 
 #[tokio::test]
 async fn openshift_is_recognised_with_its_version_and_routes() {
-    let Some(kc) = kubeconfig("OPENSHIFT") else {
+    let Some(kc) = replay_kubeconfig("OPENSHIFT") else {
         return;
     };
     let mut run = collect(&kc).await;
@@ -424,13 +374,16 @@ async fn openshift_is_recognised_with_its_version_and_routes() {
     assert!(sign(&cluster, "rancher").is_none());
     assert_eq!(
         cluster["node_count"].as_u64().unwrap() as usize,
-        kubectl(&kc, &["nodes"]).len()
+        kubectl_items(&kc, &["nodes"]).len()
     );
     let n = run.json("kubernetes/network.json");
     let routes = arr(&n, "routes");
     assert_eq!(
         names(routes, "name"),
-        names(&kubectl(&kc, &["routes.route.openshift.io", "-A"]), "name")
+        names(
+            &kubectl_items(&kc, &["routes.route.openshift.io", "-A"]),
+            "name"
+        )
     );
     let r = find(routes, "rocketchat-rocketchat");
     let calls = run.json("kubernetes/calls.json");
@@ -455,7 +408,7 @@ async fn openshift_is_recognised_with_its_version_and_routes() {
 
 #[tokio::test]
 async fn rancher_and_rke2_are_recognised() {
-    let Some(kc) = kubeconfig("RANCHER_RKE2") else {
+    let Some(kc) = replay_kubeconfig("RANCHER_RKE2") else {
         return;
     };
     let mut run = collect(&kc).await;
@@ -485,7 +438,7 @@ async fn rancher_and_rke2_are_recognised() {
 
 #[tokio::test]
 async fn noncompliant_install_keeps_its_findings_and_no_password() {
-    let Some(kc) = kubeconfig("NONCOMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("NONCOMPLIANT") else {
         return;
     };
     let mut run = collect(&kc).await;
@@ -510,7 +463,10 @@ async fn noncompliant_install_keeps_its_findings_and_no_password() {
     assert!(arr(&w, "pdbs").is_empty() && arr(&w, "hpas").is_empty());
     let pods = run.json("kubernetes/pods.json");
     let pods = arr(&pods, "pods");
-    assert_eq!(pods.len(), kubectl(&kc, &["pods", "-n", "chat"]).len());
+    assert_eq!(
+        pods.len(),
+        kubectl_items(&kc, &["pods", "-n", "chat"]).len()
+    );
     let rc: Vec<&Value> = pods.iter().filter(|p| p["role"] == "rocketchat").collect();
     assert_eq!(rc.len(), 2, "the running pod and the one stuck pulling");
     for p in &rc {
@@ -560,7 +516,7 @@ async fn noncompliant_install_keeps_its_findings_and_no_password() {
 
 #[tokio::test]
 async fn a_refusal_makes_it_partial_and_the_rest_is_collected() {
-    let Some(kc) = kubeconfig("RBAC") else {
+    let Some(kc) = replay_kubeconfig("RBAC") else {
         return;
     };
     let mut run = collect(&kc).await;
@@ -593,7 +549,7 @@ async fn a_refusal_makes_it_partial_and_the_rest_is_collected() {
     let pods = run.json("kubernetes/pods.json");
     assert_eq!(
         arr(&pods, "pods").len(),
-        kubectl(&kc, &["pods", "-n", "rocketchat"]).len()
+        kubectl_items(&kc, &["pods", "-n", "rocketchat"]).len()
     );
     let w = run.json("kubernetes/workloads.json");
     assert!(find(arr(&w, "deployments"), "rocketchat-rocketchat")["helm"].is_object());
@@ -608,7 +564,7 @@ fn vm_hwm_kib() -> Option<u64> {
 
 #[tokio::test]
 async fn two_thousand_pods_are_collected() {
-    let Some(kc) = kubeconfig("SCALE") else {
+    let Some(kc) = replay_kubeconfig("SCALE") else {
         return;
     };
     let before = vm_hwm_kib();
@@ -620,8 +576,8 @@ async fn two_thousand_pods_are_collected() {
     let pods = run.json("kubernetes/pods.json");
     let n = arr(&pods, "pods").len();
     assert!(n >= 2000, "{n}");
-    let mut expected = kubectl(&kc, &["pods", "-n", "rocketchat"]);
-    expected.extend(kubectl(&kc, &["pods", "-n", "monitoring"]));
+    let mut expected = kubectl_items(&kc, &["pods", "-n", "rocketchat"]);
+    expected.extend(kubectl_items(&kc, &["pods", "-n", "monitoring"]));
     assert_eq!(n, expected.len());
     let calls = run.json("kubernetes/calls.json");
     let pod_call = arr(&calls, "calls")
@@ -682,7 +638,7 @@ fn no_cluster_is_skipped_quickly() {
 
 #[tokio::test]
 async fn refused_credentials_fail_with_the_reason_and_the_calls() {
-    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("HELM_COMPLIANT") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -709,12 +665,12 @@ async fn refused_credentials_fail_with_the_reason_and_the_calls() {
 
 #[tokio::test]
 async fn given_namespaces_are_read_alone() {
-    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("HELM_COMPLIANT") else {
         return;
     };
     let opts = Options {
         kube_namespaces: vec!["monitoring".into()],
-        ..options(&kc)
+        ..kube_options(&kc)
     };
     let mut run = run_collectors(opts, &[(NAME, kubernetes_collector)]).await;
     run.assert_status(NAME, CollectorStatus::Ok);
@@ -724,7 +680,7 @@ async fn given_namespaces_are_read_alone() {
     let pods = run.json("kubernetes/pods.json");
     assert_eq!(
         names(arr(&pods, "pods"), "name"),
-        names(&kubectl(&kc, &["pods", "-n", "monitoring"]), "name")
+        names(&kubectl_items(&kc, &["pods", "-n", "monitoring"]), "name")
     );
     let calls = run.json("kubernetes/calls.json");
     for c in arr(&calls, "calls") {
@@ -753,7 +709,7 @@ async fn a_silent_api_server_fails_within_the_time_limit() {
     let run = run_collectors(
         Options {
             timeout: limit,
-            ..options(kc.to_str().unwrap())
+            ..kube_options(kc.to_str().unwrap())
         },
         &[(NAME, kubernetes_collector)],
     )
@@ -777,7 +733,7 @@ async fn an_expired_continue_token_is_read_again_whole_without_duplicates() {
     use k8s_openapi::api::core::v1::Pod;
     use rcdiag_agent::clients::kube::{Kube, KubeOptions};
     use rcdiag_agent::collectors::kubernetes::calls::Calls;
-    let Some(kc) = kubeconfig("EXPIRED") else {
+    let Some(kc) = replay_kubeconfig("EXPIRED") else {
         return;
     };
     let kube = Kube::connect(KubeOptions {
@@ -800,7 +756,7 @@ async fn an_expired_continue_token_is_read_again_whole_without_duplicates() {
         .await;
     assert!(ok);
     acc.sort();
-    assert_eq!(acc, names(&kubectl(&kc, &["pods", "-A"]), "name"));
+    assert_eq!(acc, names(&kubectl_items(&kc, &["pods", "-A"]), "name"));
     let call = &calls.calls[0];
     assert!(call.restarted, "{call:?}");
     assert_eq!(call.items, acc.len());
@@ -809,7 +765,7 @@ async fn an_expired_continue_token_is_read_again_whole_without_duplicates() {
 
 #[tokio::test]
 async fn k3s_is_recognised_and_kind_has_no_sign() {
-    let (Some(k3s), Some(kind)) = (kubeconfig("K3S"), kubeconfig("KIND")) else {
+    let (Some(k3s), Some(kind)) = (replay_kubeconfig("K3S"), replay_kubeconfig("KIND")) else {
         return;
     };
     let mut run = collect(&k3s).await;
@@ -830,7 +786,7 @@ async fn k3s_is_recognised_and_kind_has_no_sign() {
     assert_eq!(cluster["rocketchat_pods"], 0);
     assert_eq!(
         cluster["node_count"].as_u64().unwrap() as usize,
-        kubectl(&k3s, &["nodes"]).len()
+        kubectl_items(&k3s, &["nodes"]).len()
     );
 
     let mut run = collect(&kind).await;
@@ -843,7 +799,7 @@ async fn k3s_is_recognised_and_kind_has_no_sign() {
         .clone();
     assert_eq!(
         pods_call["items"].as_u64().unwrap() as usize,
-        kubectl(&kind, &["pods", "-A"]).len()
+        kubectl_items(&kind, &["pods", "-A"]).len()
     );
     let cluster = run.json("kubernetes/cluster.json");
     assert_eq!(cluster["distribution"], serde_json::json!([]), "{cluster}");

@@ -12,55 +12,24 @@ mod common;
 
 use std::io::Read;
 use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine as _;
-use common::{Run, kubernetes_collector, require_peer, run_collectors};
+use common::kube::{kube_options, kubectl_get, packaging_yaml, replay_kubeconfig};
+use common::{Run, kubernetes_collector, run_collectors};
 use rcdiag_agent::collectors::Options;
 use rcdiag_bundle::CollectorStatus;
 use serde_json::Value;
 
 const NAME: &str = "kubernetes";
 
-fn kubeconfig(profile: &str) -> Option<String> {
-    require_peer(&format!("RCDIAG_TEST_KUBECONFIG_REPLAY_{profile}"))
-}
-
 async fn collect(kc: &str, releases: &[&str]) -> Run {
     let o = Options {
-        kubeconfig: Some(kc.into()),
-        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
-        timeout: Duration::from_secs(60),
-        since: Duration::from_secs(365 * 24 * 3600),
         kube_helm_releases: releases.iter().map(|s| s.to_string()).collect(),
-        ..Options::default()
+        ..kube_options(kc)
     };
     run_collectors(o, &[(NAME, kubernetes_collector)]).await
 }
 
-/// `kubectl get ARGS -o json`.
-fn kubectl(kc: &str, args: &[&str]) -> Value {
-    let cache = std::env::temp_dir().join(format!(
-        "rcdiag-kubectl-cache-helm-{}",
-        kc.replace('/', "_")
-    ));
-    let out = Command::new("kubectl")
-        .args(["--kubeconfig", kc, "--cache-dir"])
-        .arg(&cache)
-        .arg("get")
-        .args(args)
-        .args(["-o", "json"])
-        .output()
-        .expect("kubectl (installed by scripts/test-env install)");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// A Secret's `data.release` decoded as Helm does, independently of the agent.
 fn helm_decode(secret: &Value) -> Value {
     let b64 = base64::engine::general_purpose::STANDARD;
     let helm = b64
@@ -85,7 +54,7 @@ fn calls_to<'a>(calls: &'a Value, path: &str) -> Vec<&'a Value> {
 
 #[tokio::test]
 async fn the_latest_release_is_decoded_its_values_redacted_never_its_manifest() {
-    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("HELM_COMPLIANT") else {
         return;
     };
     let mut run = collect(&kc, &["rocketchat"]).await;
@@ -97,7 +66,7 @@ async fn the_latest_release_is_decoded_its_values_redacted_never_its_manifest() 
     assert!(r["error"].is_null(), "{r}");
 
     // What kubectl reads, decoded here.
-    let want = helm_decode(&kubectl(
+    let want = helm_decode(&kubectl_get(
         &kc,
         &[
             "secret",
@@ -127,7 +96,7 @@ async fn the_latest_release_is_decoded_its_values_redacted_never_its_manifest() 
         meta["dependencies"].as_array().unwrap().len()
     );
     // Every revision, by its labels: kubectl's view of the same Secrets.
-    let list = kubectl(
+    let list = kubectl_get(
         &kc,
         &[
             "secrets",
@@ -214,7 +183,7 @@ async fn the_latest_release_is_decoded_its_values_redacted_never_its_manifest() 
 
 #[tokio::test]
 async fn a_release_that_is_not_there_is_an_error_that_says_where_it_looked() {
-    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("HELM_COMPLIANT") else {
         return;
     };
     let mut run = collect(&kc, &["rocketchat/no-such-release"]).await;
@@ -241,11 +210,11 @@ async fn a_release_that_is_not_there_is_an_error_that_says_where_it_looked() {
 
 #[tokio::test]
 async fn a_gzip_bomb_is_refused_and_the_rest_is_collected() {
-    let Some(kc) = kubeconfig("EDGE_CASES") else {
+    let Some(kc) = replay_kubeconfig("EDGE_CASES") else {
         return;
     };
     // The fixture is a bomb: small on the wire, 64 MiB decoded.
-    let secret = kubectl(
+    let secret = kubectl_get(
         &kc,
         &[
             "secret",
@@ -271,7 +240,7 @@ async fn a_gzip_bomb_is_refused_and_the_rest_is_collected() {
 
 #[tokio::test]
 async fn a_refused_secret_list_is_recorded_naming_the_verb_and_resource() {
-    let Some(kc) = kubeconfig("RBAC") else {
+    let Some(kc) = replay_kubeconfig("RBAC") else {
         return;
     };
     let mut run = collect(&kc, &["rocketchat"]).await;
@@ -298,7 +267,7 @@ async fn a_refused_secret_list_is_recorded_naming_the_verb_and_resource() {
 
 #[tokio::test]
 async fn without_the_option_no_secret_is_read_and_no_helm_file_written() {
-    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("HELM_COMPLIANT") else {
         return;
     };
     let mut run = collect(&kc, &[]).await;
@@ -319,22 +288,7 @@ async fn without_the_option_no_secret_is_read_and_no_helm_file_written() {
 /// namespace, to the CronJob's service account.
 #[test]
 fn the_helm_role_grants_list_on_secrets_in_one_namespace_only() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../packaging/kubernetes/helm-release-role.yaml");
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
-        ])
-        .arg(&path)
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let docs = packaging_yaml("helm-release-role.yaml");
     assert_eq!(docs.len(), 2);
     let role = docs.iter().find(|d| d["kind"] == "Role").expect("a Role");
     assert_eq!(role["apiVersion"], "rbac.authorization.k8s.io/v1");
@@ -364,7 +318,7 @@ fn the_helm_role_grants_list_on_secrets_in_one_namespace_only() {
 /// `--kube-helm-release` overrides it.
 #[test]
 fn the_config_key_and_the_flag_reach_the_collector() {
-    let Some(kc) = kubeconfig("HELM_COMPLIANT") else {
+    let Some(kc) = replay_kubeconfig("HELM_COMPLIANT") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -13,22 +13,13 @@ use std::time::Duration;
 
 use common::{kubernetes_collector, require_peer, run_collectors};
 use rcdiag_agent::clients::kube::{Kube, KubeError, KubeOptions};
-use rcdiag_agent::collectors::Options;
 use rcdiag_agent::collectors::logs::kube::{PodLog, PodLogLimits, is_no_previous, query};
 use rcdiag_bundle::CollectorStatus;
 use serde_json::Value;
 
-const NAME: &str = "kubernetes";
+use common::kube::kube_options;
 
-fn options(kc: &str) -> Options {
-    Options {
-        kubeconfig: Some(kc.into()),
-        docker_host: Some("unix:///nonexistent/rcdiag-test-no-docker.sock".into()),
-        timeout: Duration::from_secs(60),
-        since: Duration::from_secs(365 * 24 * 3600),
-        ..Options::default()
-    }
-}
+const NAME: &str = "kubernetes";
 
 fn entries(index: &Value) -> Vec<Value> {
     index
@@ -57,7 +48,7 @@ async fn rocketchat_and_mongodb_pod_logs_are_read_with_the_previous_one() {
     let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT") else {
         return;
     };
-    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let mut run = run_collectors(kube_options(&kc), &[(NAME, kubernetes_collector)]).await;
     run.assert_status(NAME, CollectorStatus::Ok);
     let index = run.json("logs/index.json");
     let list = entries(&index);
@@ -178,7 +169,7 @@ async fn a_restarted_containers_previous_log_is_read() {
     let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_NONCOMPLIANT") else {
         return;
     };
-    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let mut run = run_collectors(kube_options(&kc), &[(NAME, kubernetes_collector)]).await;
     let index = run.json("logs/index.json");
     let list = entries(&index);
     assert!(!list.is_empty(), "{index}");
@@ -209,7 +200,7 @@ async fn pod_logs_keep_to_the_line_and_byte_caps() {
     let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT") else {
         return;
     };
-    let mut o = options(&kc);
+    let mut o = kube_options(&kc);
     o.log_lines = 5;
     let mut run = run_collectors(o, &[(NAME, kubernetes_collector)]).await;
     let list = entries(&run.json("logs/index.json"));
@@ -225,7 +216,7 @@ async fn pod_logs_keep_to_the_line_and_byte_caps() {
     let text = run.text(e["file"].as_str().unwrap());
     assert_eq!(text.lines().count(), 5, "{text}");
 
-    let mut o = options(&kc);
+    let mut o = kube_options(&kc);
     o.log_bytes = 1024;
     let mut run = run_collectors(o, &[(NAME, kubernetes_collector)]).await;
     let list = entries(&run.json("logs/index.json"));
@@ -258,7 +249,7 @@ async fn every_pod_log_call_is_recorded_with_its_outcome() {
     let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_HELM_COMPLIANT") else {
         return;
     };
-    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let mut run = run_collectors(kube_options(&kc), &[(NAME, kubernetes_collector)]).await;
     run.assert_status(NAME, CollectorStatus::Ok);
     let list = entries(&run.json("logs/index.json"));
     let calls = log_calls(&mut run);
@@ -307,7 +298,7 @@ async fn a_log_line_over_64_kib_is_cut_with_a_marker_and_the_next_line_is_whole(
     let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_EDGE_CASES") else {
         return;
     };
-    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let mut run = run_collectors(kube_options(&kc), &[(NAME, kubernetes_collector)]).await;
     let list = entries(&run.json("logs/index.json"));
     let e = entry(&list, "edge-rocketchat-", "rocketchat", false);
     let e = if e["pod"].as_str().unwrap().ends_with("-l0ng1") {
@@ -322,26 +313,19 @@ async fn a_log_line_over_64_kib_is_cut_with_a_marker_and_the_next_line_is_whole(
     // The same log as the real kubectl reads it, with the kubelet's timestamps: the agent
     // cuts the line as received (timestamp included) at 64 KiB.
     let pod = e["pod"].as_str().unwrap();
-    let out = std::process::Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            &kc,
+    let served = common::kube::kubectl(
+        &kc,
+        &[
             "logs",
             "-n",
             "rocketchat-edge",
             pod,
             "-c",
             "rocketchat",
-        ])
-        .arg("--timestamps")
-        .output()
-        .expect("kubectl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "--timestamps",
+        ],
     );
-    let served = String::from_utf8(out.stdout).unwrap();
+    let served = String::from_utf8(served).unwrap();
     let long = served.lines().map(|l| l.len()).max().unwrap();
     assert!(long > 100_000, "{long}");
     let text = run.text(e["file"].as_str().unwrap());
@@ -375,7 +359,7 @@ async fn a_previous_log_that_is_gone_is_recorded_as_absent_not_as_a_failure() {
     let Some(kc) = require_peer("RCDIAG_TEST_KUBECONFIG_REPLAY_EDGE_CASES") else {
         return;
     };
-    let mut run = run_collectors(options(&kc), &[(NAME, kubernetes_collector)]).await;
+    let mut run = run_collectors(kube_options(&kc), &[(NAME, kubernetes_collector)]).await;
     let msg = run.assert_status(NAME, CollectorStatus::Ok);
     assert!(!msg.contains("log of"), "{msg}");
     let list = entries(&run.json("logs/index.json"));

@@ -1,11 +1,10 @@
-//! The Kubernetes client (`agent/src/clients/kube.rs`) against kube-replay, the replay
+//! The Kubernetes client (`agent/src/clients/kube/`) against kube-replay, the replay
 //! server of recorded real cluster replies (`scripts/kube-replay.py`, fixtures in
 //! `tests/fixtures/kubernetes/`), with `kubectl` as the oracle where a real client can
 //! say what the answer is: connection from a kubeconfig, discovery, pagination,
 //! selectors, an expired continue token, RBAC refusals, bad credentials, a hung
 //! server, and the byte and object caps.
 
-use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -14,14 +13,7 @@ use rcdiag_agent::clients::kube::{Kube, KubeError, KubeOptions, resource_path};
 
 mod common;
 
-fn kubeconfig(profile: &str) -> Option<String> {
-    let var = if profile.is_empty() {
-        "RCDIAG_TEST_KUBECONFIG_REPLAY".to_string()
-    } else {
-        format!("RCDIAG_TEST_KUBECONFIG_REPLAY_{profile}")
-    };
-    common::require_peer(&var)
-}
+use common::kube::{kubectl_names, replay_kubeconfig};
 
 fn opts(path: &str) -> KubeOptions {
     KubeOptions {
@@ -29,36 +21,6 @@ fn opts(path: &str) -> KubeOptions {
         timeout: Duration::from_secs(10),
         ..Default::default()
     }
-}
-
-/// What `kubectl get ARGS -o json` says: the names of the objects.
-fn kubectl_names(kubeconfig: &str, args: &[&str]) -> Vec<String> {
-    let out = Command::new("kubectl")
-        .args(["--kubeconfig", kubeconfig, "get"])
-        .args(args)
-        .args(["-o", "json"])
-        .output()
-        .expect("kubectl (installed by scripts/test-env install)");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut names: Vec<String> = v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            format!(
-                "{}/{}",
-                i["metadata"]["namespace"].as_str().unwrap_or(""),
-                i["metadata"]["name"].as_str().unwrap()
-            )
-        })
-        .collect();
-    names.sort();
-    names
 }
 
 fn names_of(pods: &[Pod]) -> Vec<String> {
@@ -78,7 +40,9 @@ fn names_of(pods: &[Pod]) -> Vec<String> {
 
 #[tokio::test]
 async fn reads_discovery_and_pages_through_every_pod_like_kubectl() {
-    let Some(kc) = kubeconfig("") else { return };
+    let Some(kc) = replay_kubeconfig("") else {
+        return;
+    };
     let kube = Kube::connect(KubeOptions {
         page_limit: 2,
         ..opts(&kc)
@@ -177,7 +141,7 @@ async fn reads_discovery_and_pages_through_every_pod_like_kubectl() {
 
 #[tokio::test]
 async fn an_expired_continue_token_reads_the_list_again_whole() {
-    let Some(kc) = kubeconfig("EXPIRED") else {
+    let Some(kc) = replay_kubeconfig("EXPIRED") else {
         return;
     };
     let kube = Kube::connect(KubeOptions {
@@ -199,7 +163,9 @@ async fn an_expired_continue_token_reads_the_list_again_whole() {
 
 #[tokio::test]
 async fn rbac_refusals_name_what_to_grant() {
-    let Some(kc) = kubeconfig("RBAC") else { return };
+    let Some(kc) = replay_kubeconfig("RBAC") else {
+        return;
+    };
     let kube = Kube::connect(opts(&kc)).await.unwrap();
     let e = kube.list::<Pod>(None, "").await.unwrap_err();
     assert!(matches!(e, KubeError::Forbidden { .. }), "{e:?}");
@@ -224,7 +190,9 @@ async fn rbac_refusals_name_what_to_grant() {
 
 #[tokio::test]
 async fn bad_credentials_and_missing_groups_are_told_apart() {
-    let Some(kc) = kubeconfig("") else { return };
+    let Some(kc) = replay_kubeconfig("") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(&kc).unwrap();
     let token = text
@@ -260,7 +228,7 @@ async fn bad_credentials_and_missing_groups_are_told_apart() {
 
 #[tokio::test]
 async fn caps_on_bytes_and_objects_hold_on_a_large_cluster() {
-    let Some(kc) = kubeconfig("SCALE") else {
+    let Some(kc) = replay_kubeconfig("SCALE") else {
         return;
     };
     let kube = Kube::connect(KubeOptions {

@@ -11,8 +11,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +19,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use rcdiag_bundle::{Bundle, Identity, NodeKey, OpenOptions, TrustStatus, TrustedSigners};
 use serde_json::Value;
+
+use common::{HungSocket, bundle_host};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_rcdiag-agent");
 
@@ -155,37 +156,6 @@ impl Drop for Sched {
     }
 }
 
-/// A unix socket that accepts every connection and never answers: a hung Docker Engine.
-struct HungSocket {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl HungSocket {
-    fn new() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("rcs")
-            .tempdir_in("/tmp")
-            .expect("tempdir");
-        let path = dir.path().join("hung.sock");
-        let listener = UnixListener::bind(&path).expect("bind");
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for s in listener.incoming() {
-                match s {
-                    Ok(s) => held.push(s),
-                    Err(_) => break,
-                }
-            }
-        });
-        Self { path, _dir: dir }
-    }
-
-    fn uri(&self) -> String {
-        format!("unix://{}", self.path.display())
-    }
-}
-
 /// `--dir DIR --state-dir STATE --config /dev/null --no-encrypt`: a plain scheduler
 /// of its own folders.
 fn plain<'a>(dir: &'a Path, state: &'a Path) -> [&'a str; 7] {
@@ -219,20 +189,6 @@ fn name_of(path: &str) -> String {
         .expect("file name")
         .to_string_lossy()
         .into_owned()
-}
-
-/// The host part of bundle names, as the writer cleans it.
-fn clean_host() -> String {
-    rcdiag_bundle::hostname()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn ts(v: &Value) -> Timestamp {
@@ -514,7 +470,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
             "another node's bundle",
         ),
         (
-            format!("rcdiag-{}-20200101T000000Z.rcdiag.zip", clean_host()),
+            format!("rcdiag-{}-20200101T000000Z.rcdiag.zip", bundle_host()),
             "a bundle from `collect -o DIR`",
         ),
         ("notes.txt".to_string(), "notes"),
@@ -571,7 +527,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
     for n in &names {
         let parsed = rcdiag_agent::snapshots::parse_bundle_name(n)
             .unwrap_or_else(|| panic!("standard name: {n}"));
-        assert!(parsed.encrypted && parsed.host == clean_host(), "{n}");
+        assert!(parsed.encrypted && parsed.host == bundle_host(), "{n}");
     }
     // Ticks 2 s apart: the snapshots started about 2 s apart.
     let starts: Vec<Timestamp> = written.iter().map(|w| ts(&w["started_at"])).collect();
@@ -711,7 +667,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
     // The bundles open with the support key, and are signed by this node's key.
     let node = NodeKey::load(&state.join(rcdiag_bundle::NODE_KEY_FILE)).expect("node key");
     let trusted = TrustedSigners::parse(
-        &format!("{} {}\n", clean_host(), node.public_key_openssh()),
+        &format!("{} {}\n", bundle_host(), node.public_key_openssh()),
         "test",
     )
     .expect("allowed signers");
@@ -1178,9 +1134,10 @@ fn ticks_never_overlap_and_skipped_ticks_are_logged() {
         .expect("open");
         created.push(b.manifest().created_at.parse().expect("created_at"));
     }
+    // created_at has whole seconds, finished_at milliseconds: compare whole seconds.
     for (i, c) in created.iter().enumerate().skip(1) {
         assert!(
-            *c >= spans[i - 1].1,
+            c.as_second() >= spans[i - 1].1.as_second(),
             "bundle {i} created before the previous snapshot finished"
         );
     }

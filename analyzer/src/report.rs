@@ -7,6 +7,7 @@
 //! control characters (no terminal escape injection), the Markdown renderer escapes
 //! Markdown and HTML syntax, and the HTML renderer escapes everything it prints.
 
+mod causes;
 mod html;
 mod long_values;
 mod markdown;
@@ -18,11 +19,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::{CheckResult, Evidence, Outcome};
 
+pub use causes::{CauseBundle, Piece, ReportCause, error_kind, summarize_error};
 pub use html::{escape_html, render_html};
 use long_values::LongValues;
 pub use long_values::{LongValue, MAX_LONG_VALUE, MAX_LONG_VALUES};
 pub use markdown::{escape_markdown, escape_markdown_in, render_markdown};
-pub use text::{TextStyle, render_text};
+pub use text::{TextStyle, render_text, render_text_verbose};
 pub use verify::{VerifyDetails, VerifySummary};
 
 /// Longest bundle-derived field of an evidence item (node, file, pointer, line,
@@ -95,6 +97,9 @@ pub struct Report {
     pub signer_notice: Option<String>,
     /// Remarks about the set of bundles (several nodes, one cluster, gaps).
     pub notes: Vec<String>,
+    /// Root causes of missing data (a collector skipped or failed, a file unusable),
+    /// each said once; checks refer to them by id in their `causes`.
+    pub causes: Vec<ReportCause>,
     /// One entry per check, in the order the checks ran.
     pub checks: Vec<CheckEntry>,
     /// Count of checks by outcome.
@@ -235,6 +240,14 @@ pub struct CheckEntry {
     pub evidence: Vec<ReportEvidence>,
     /// What to do about it: a documentation link or a short instruction.
     pub remediation: String,
+    /// Ids of the root causes (in the report's `causes`) the check cited for the data
+    /// it lacked; the message keeps the full reasons.
+    pub causes: Vec<String>,
+    /// The message as renderers show it, each cited cause's reason replaced by a
+    /// reference to it (not serialized; empty when the check cited no cause).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub pieces: Vec<Piece>,
 }
 
 /// Outcome of a check.
@@ -251,6 +264,10 @@ pub enum ReportOutcome {
     Fail,
     /// The bundles do not hold the data to decide (a collector failed or was skipped).
     Unknown,
+    /// The check does not apply to these bundles (a Kubernetes rule on a Docker
+    /// install): shown as `N/A`, counted apart, never as unknown.
+    #[serde(rename = "not_applicable")]
+    NotApplicable,
 }
 
 impl ReportOutcome {
@@ -261,6 +278,7 @@ impl ReportOutcome {
             Self::Warn => "warn",
             Self::Fail => "fail",
             Self::Unknown => "unknown",
+            Self::NotApplicable => "not_applicable",
         }
     }
 
@@ -271,6 +289,7 @@ impl ReportOutcome {
             Self::Warn => "WARN",
             Self::Fail => "FAIL",
             Self::Unknown => "UNKNOWN",
+            Self::NotApplicable => "N/A",
         }
     }
 }
@@ -349,18 +368,39 @@ impl ReportEvidence {
 
 impl From<&CheckResult> for CheckEntry {
     fn from(r: &CheckResult) -> Self {
-        Self::with(r, &LongValues::default())
+        Self::with(
+            r,
+            &LongValues::default(),
+            &mut causes::CauseTable::default(),
+        )
     }
 }
 
 impl CheckEntry {
-    /// The entry of `r`, long values cut with their ids.
-    fn with(r: &CheckResult, longs: &LongValues) -> Self {
+    /// The entry of `r`, long values cut with their ids, its causes added to `table`.
+    fn with(r: &CheckResult, longs: &LongValues, table: &mut causes::CauseTable) -> Self {
+        let undecided = r.outcome == Outcome::Unknown;
+        let cited = table.cite(&r.id, undecided, &r.causes);
+        let pieces = if cited.is_empty() {
+            Vec::new()
+        } else {
+            causes::pieces(&r.message, &cited, &table.causes)
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Text(t) => Piece::Text(longs.text(&t, MAX_EVIDENCE_FIELD, MAX_MESSAGE)),
+                    p => p,
+                })
+                .collect()
+        };
         Self {
             id: r.id.clone(),
             title: r.title.clone(),
             area: r.area.clone(),
-            outcome: ReportOutcome::from(&r.outcome),
+            outcome: if r.not_applicable {
+                ReportOutcome::NotApplicable
+            } else {
+                ReportOutcome::from(&r.outcome)
+            },
             message: longs.text(&r.message, MAX_EVIDENCE_FIELD, MAX_MESSAGE),
             evidence: {
                 let mut ev: Vec<ReportEvidence> = r
@@ -387,6 +427,93 @@ impl CheckEntry {
                 ev
             },
             remediation: r.remediation.clone(),
+            causes: cited
+                .iter()
+                .filter_map(|&i| table.causes.get(i).map(|c| c.id.clone()))
+                .collect(),
+            pieces,
+        }
+    }
+
+    /// The message as renderers show it (see [`CheckEntry::pieces`]), with a
+    /// reference at the end to each cited cause the text did not name (not for a
+    /// check that passed or does not apply).
+    pub fn shown(&self, report: &Report) -> Vec<Piece> {
+        let cited: Vec<usize> = self
+            .causes
+            .iter()
+            .filter_map(|id| report.causes.iter().position(|c| &c.id == id))
+            .collect();
+        let mut p = if self.pieces.is_empty() {
+            vec![Piece::Text(self.message.clone())]
+        } else {
+            self.pieces.clone()
+        };
+        // A check that decided says what it lacked only where its text names it.
+        let decided = matches!(
+            self.outcome,
+            ReportOutcome::Pass | ReportOutcome::NotApplicable
+        );
+        for i in causes::missing_refs(&p, &cited)
+            .into_iter()
+            .filter(|_| !decided)
+        {
+            p.push(Piece::Text(" (see ".into()));
+            p.push(Piece::Cause(i));
+            p.push(Piece::Text(")".into()));
+        }
+        p
+    }
+}
+
+/// The overall verdict of a report.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every check passed.
+    #[default]
+    Pass,
+    /// No failure; a warning (or a few unknowns).
+    Warn,
+    /// No failure and no warning, but some checks could not decide.
+    Unknown,
+    /// No failure, and more than half of the checks could not decide: the bundles do
+    /// not hold enough to judge the deployment; collect what the causes name.
+    Incomplete,
+    /// At least one check failed.
+    Fail,
+}
+
+impl Verdict {
+    /// Uppercase label: `PASS`, `WARN`, `UNKNOWN`, `INCOMPLETE`, `FAIL`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pass => "PASS",
+            Self::Warn => "WARN",
+            Self::Unknown => "UNKNOWN",
+            Self::Incomplete => "INCOMPLETE",
+            Self::Fail => "FAIL",
+        }
+    }
+
+    /// Lowercase name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Warn => "warn",
+            Self::Unknown => "unknown",
+            Self::Incomplete => "incomplete",
+            Self::Fail => "fail",
+        }
+    }
+
+    /// The check outcome whose colour and class the verdict takes.
+    pub fn outcome(self) -> ReportOutcome {
+        match self {
+            Self::Pass => ReportOutcome::Pass,
+            Self::Warn => ReportOutcome::Warn,
+            Self::Unknown | Self::Incomplete => ReportOutcome::Unknown,
+            Self::Fail => ReportOutcome::Fail,
         }
     }
 }
@@ -403,8 +530,15 @@ pub struct Summary {
     pub fail: usize,
     /// Checks that could not decide.
     pub unknown: usize,
+    /// Checks that do not apply to these bundles (not counted in the verdict).
+    #[serde(default)]
+    pub not_applicable: usize,
     /// Bundles read whose signer is not pinned (no `--trust`, or not in it).
     pub unverified_signers: usize,
+    /// The overall verdict (see [`Summary::verdict`]): `fail` when a check failed,
+    /// else `incomplete` when more than half of the applicable checks are unknown, else `warn`,
+    /// `unknown` or `pass`.
+    pub verdict: Verdict,
 }
 
 impl Summary {
@@ -417,36 +551,48 @@ impl Summary {
                 ReportOutcome::Warn => s.warn += 1,
                 ReportOutcome::Fail => s.fail += 1,
                 ReportOutcome::Unknown => s.unknown += 1,
+                ReportOutcome::NotApplicable => s.not_applicable += 1,
             }
         }
+        s.verdict = s.verdict();
         s
     }
 
-    /// The overall verdict: fail beats warn/unknown, which beat pass.
-    pub fn verdict(&self) -> ReportOutcome {
+    /// The overall verdict: a failure beats everything; then, when more than half of
+    /// the applicable checks are unknown, `INCOMPLETE` (checks that do not apply
+    /// count neither way); then a warning, then an unknown, then pass.
+    pub fn verdict(&self) -> Verdict {
+        let total = self.pass + self.warn + self.fail + self.unknown;
         if self.fail > 0 {
-            ReportOutcome::Fail
+            Verdict::Fail
+        } else if self.unknown * 2 > total {
+            Verdict::Incomplete
         } else if self.warn > 0 {
-            ReportOutcome::Warn
+            Verdict::Warn
         } else if self.unknown > 0 {
-            ReportOutcome::Unknown
+            Verdict::Unknown
         } else {
-            ReportOutcome::Pass
+            Verdict::Pass
         }
     }
 
-    /// `12 pass, 2 warn, 1 fail, 0 unknown`, then `; signer not verified: pass --trust`
-    /// when a bundle's signer is not pinned.
+    /// `12 pass, 2 warn, 1 fail, 0 unknown, 3 N/A`, then `; signer not verified: pass
+    /// --trust` when a bundle's signer is not pinned.
     pub fn line(&self) -> String {
         format!("{}{}", self.counts(), self.trust_suffix())
     }
 
-    /// `12 pass, 2 warn, 1 fail, 0 unknown`.
+    /// `12 pass, 2 warn, 1 fail, 0 unknown, 3 N/A` (the N/A count only when some
+    /// check does not apply).
     pub fn counts(&self) -> String {
-        format!(
+        let mut s = format!(
             "{} pass, {} warn, {} fail, {} unknown",
             self.pass, self.warn, self.fail, self.unknown
-        )
+        );
+        if self.not_applicable > 0 {
+            s.push_str(&format!(", {} N/A", self.not_applicable));
+        }
+        s
     }
 
     /// `; signer not verified: pass --trust` when a signer is not pinned, else empty.
@@ -490,9 +636,42 @@ impl Report {
                 .as_deref()
                 .map(|n| longs.field(n, MAX_EVIDENCE_FIELD));
         }
-        let checks: Vec<CheckEntry> = results
+        let mut table = causes::CauseTable::default();
+        let mut checks: Vec<CheckEntry> = results
             .iter()
-            .map(|r| CheckEntry::with(r, &longs))
+            .map(|r| CheckEntry::with(r, &longs, &mut table))
+            .collect();
+        // Causes that leave checks undecided first (the next steps that matter), in
+        // the order first cited; the references follow the new numbers.
+        let mut order: Vec<usize> = (0..table.causes.len()).collect();
+        order.sort_by_key(|&i| table.causes[i].checks.is_empty());
+        let mut new_index = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_index[old] = new;
+        }
+        for c in &mut checks {
+            for p in &mut c.pieces {
+                if let Piece::Cause(i) = p {
+                    *i = new_index[*i];
+                }
+            }
+        }
+        let mut slots: Vec<Option<causes::ReportCause>> =
+            table.causes.into_iter().map(Some).collect();
+        table.causes = order.iter().filter_map(|&i| slots[i].take()).collect();
+        let causes = table
+            .causes
+            .into_iter()
+            .map(|mut c| {
+                c.summary = longs.text(&c.summary, MAX_EVIDENCE_FIELD, MAX_MESSAGE);
+                for b in &mut c.bundles {
+                    b.reason = b
+                        .reason
+                        .as_deref()
+                        .map(|r| longs.text(r, MAX_EVIDENCE_FIELD, MAX_MESSAGE));
+                }
+                c
+            })
             .collect();
         let mut summary = Summary::of(&checks);
         let signer_notice = signer_notice(&bundles);
@@ -511,6 +690,7 @@ impl Report {
                 .iter()
                 .map(|n| longs.text(n, MAX_EVIDENCE_FIELD, MAX_MESSAGE))
                 .collect(),
+            causes,
             checks,
             summary,
             long_values: longs.into_list(),
@@ -657,7 +837,7 @@ mod tests {
     }
 
     #[test]
-    fn verdict_orders_fail_warn_unknown_pass() {
+    fn verdict_orders_fail_incomplete_warn_unknown_pass() {
         let s = Summary {
             pass: 3,
             warn: 1,
@@ -665,7 +845,7 @@ mod tests {
             unknown: 1,
             ..Default::default()
         };
-        assert_eq!(s.verdict(), ReportOutcome::Warn);
+        assert_eq!(s.verdict(), Verdict::Warn);
         let s = Summary {
             pass: 3,
             warn: 0,
@@ -673,7 +853,7 @@ mod tests {
             unknown: 1,
             ..Default::default()
         };
-        assert_eq!(s.verdict(), ReportOutcome::Unknown);
+        assert_eq!(s.verdict(), Verdict::Unknown);
         let s = Summary {
             pass: 0,
             warn: 2,
@@ -681,7 +861,45 @@ mod tests {
             unknown: 0,
             ..Default::default()
         };
-        assert_eq!(s.verdict(), ReportOutcome::Fail);
-        assert_eq!(Summary::default().verdict(), ReportOutcome::Pass);
+        assert_eq!(s.verdict(), Verdict::Fail);
+        assert_eq!(Summary::default().verdict(), Verdict::Pass);
+        // More than half unknown and no failure: incomplete, even with a warning.
+        let s = Summary {
+            pass: 3,
+            warn: 1,
+            unknown: 5,
+            ..Default::default()
+        };
+        assert_eq!(s.verdict(), Verdict::Incomplete);
+        // Exactly half is not more than half.
+        let s = Summary {
+            pass: 4,
+            unknown: 4,
+            ..Default::default()
+        };
+        assert_eq!(s.verdict(), Verdict::Unknown);
+        // A failure still says FAIL.
+        let s = Summary {
+            fail: 1,
+            unknown: 9,
+            ..Default::default()
+        };
+        assert_eq!(s.verdict(), Verdict::Fail);
+        // Checks that do not apply count neither way: 4 unknown of 7 applicable is
+        // more than half, though 4 of 17 checks in all is not.
+        let s = Summary {
+            pass: 3,
+            unknown: 4,
+            not_applicable: 10,
+            ..Default::default()
+        };
+        assert_eq!(s.verdict(), Verdict::Incomplete);
+        assert_eq!(s.counts(), "3 pass, 0 warn, 0 fail, 4 unknown, 10 N/A");
+        // Only checks that do not apply: nothing to judge, nothing unknown.
+        let s = Summary {
+            not_applicable: 10,
+            ..Default::default()
+        };
+        assert_eq!(s.verdict(), Verdict::Pass);
     }
 }

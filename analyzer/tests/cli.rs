@@ -718,11 +718,30 @@ fn check_json_has_the_report_shape() {
         }
     }
     let sum = &v["summary"];
-    let total: u64 = ["pass", "warn", "fail", "unknown"]
+    let total: u64 = ["pass", "warn", "fail", "unknown", "not_applicable"]
         .iter()
         .filter_map(|k| sum[k].as_u64())
         .sum();
     assert_eq!(total as usize, checks.len());
+    // A Docker install: the kubernetes.* checks do not apply, shown apart.
+    let na = checks
+        .iter()
+        .filter(|c| c["outcome"] == "not_applicable")
+        .count();
+    assert_eq!(sum["not_applicable"].as_u64(), Some(na as u64), "{sum}");
+    assert!(
+        checks
+            .iter()
+            .filter(|c| c["outcome"] == "not_applicable")
+            .all(|c| c["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("kubernetes."))),
+        "only kubernetes.* checks are N/A here"
+    );
+    assert!(
+        na > 0,
+        "the kubernetes.* checks do not apply to a Docker node"
+    );
 }
 
 #[test]

@@ -3,7 +3,15 @@
 //! is not blank, and a hostile value from a bundle (`<script>alert(1)</script>` as a
 //! host name and a container name) shows as text, never as markup.
 //!
-//! Without chromium the browser test is skipped with a loud message, or fails when
+//! The layout at 1280 px (a laptop) and 390 px (a phone) wide, for the hostile report
+//! and the committed samples' reports (`samples/*/expected-report.html`): no text
+//! overflows its box or the page (outside the tables' own scroll boxes), no table
+//! header wraps (the header once broke "protectio/n"), and a report with causes has
+//! its causes section, each cause with its anchor. The layout is measured by a
+//! script added to a copy of the page (the report itself runs none: its CSP forbids
+//! scripts), which writes what it found into the DOM that `--dump-dom` prints.
+//!
+//! Without chromium the browser tests are skipped with a loud message, or fail when
 //! `RCDIAG_REQUIRE_PEERS=1`. `CHROMIUM=/path` picks another binary;
 //! `RCDIAG_KEEP_SCREENSHOT=/path/shot.png` keeps the screenshot to look at.
 
@@ -81,8 +89,8 @@ fn html_report_escapes_hostile_bundle_values() {
         "a <script> tag reached the report"
     );
     assert!(
-        text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-        "the hostile host name is shown, escaped"
+        text.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "the hostile host name is shown, escaped (askama's entities)"
     );
     assert!(
         text.contains("Content-Security-Policy"),
@@ -112,6 +120,17 @@ fn chromium() -> Option<PathBuf> {
 
 /// Runs headless chromium on `page` with `extra` arguments; kills it after 120 s.
 fn run_chromium(bin: &Path, profile: &Path, extra: &[&str], page: &Path) -> Output {
+    run_chromium_sized(bin, profile, extra, page, (1200, 1600))
+}
+
+/// [`run_chromium`] with a window of `size` (width, height) CSS pixels.
+fn run_chromium_sized(
+    bin: &Path,
+    profile: &Path,
+    extra: &[&str],
+    page: &Path,
+    size: (u32, u32),
+) -> Output {
     let mut child = StdCommand::new(bin)
         .args([
             "--headless",
@@ -125,8 +144,8 @@ fn run_chromium(bin: &Path, profile: &Path, extra: &[&str], page: &Path) -> Outp
             "--hide-scrollbars",
             "--enable-logging=stderr",
             "--v=0",
-            "--window-size=1200,1600",
         ])
+        .arg(format!("--window-size={},{}", size.0, size.1))
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
@@ -159,17 +178,23 @@ fn png_size(png: &[u8]) -> Option<(u32, u32)> {
     Some((w, h))
 }
 
-#[test]
-fn html_report_renders_in_headless_chromium() {
-    let Some(browser) = chromium() else {
+/// The browser, or `None` after a loud message (a panic under RCDIAG_REQUIRE_PEERS=1).
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    let found = chromium();
+    if found.is_none() {
         if std::env::var_os("RCDIAG_REQUIRE_PEERS").is_some_and(|v| v == "1") {
             panic!(
                 "chromium is required (RCDIAG_REQUIRE_PEERS=1) but not found: apt-get install -y chromium"
             );
         }
-        eprintln!(
-            "\n!!! SKIPPED html_report_renders_in_headless_chromium: chromium not found (apt-get install -y chromium) !!!\n"
-        );
+        eprintln!("\n!!! SKIPPED {test}: chromium not found (apt-get install -y chromium) !!!\n");
+    }
+    found
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium() {
+    let Some(browser) = chromium_or_skip("html_report_renders_in_headless_chromium") else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -240,4 +265,194 @@ fn html_report_renders_in_headless_chromium() {
     if let Some(keep) = std::env::var_os("RCDIAG_KEEP_SCREENSHOT") {
         std::fs::copy(&shot, keep).expect("keep screenshot");
     }
+}
+
+/// Measures the layout once the page has loaded and posts the findings as JSON to the
+/// page framing it ([`frame_page`]): boxes whose content is wider than they are (outside
+/// the `.scroll` wrappers, which scroll on purpose), boxes reaching past the window,
+/// a page wider than the window, table headers on more than one line, and the
+/// causes section's anchors.
+const LAYOUT_PROBE: &str = r#"<script>
+addEventListener('load', () => {
+  const W = document.documentElement.clientWidth;
+  const bad = [];
+  const say = (e, what) => bad.push(what + ': <' + e.tagName.toLowerCase() + ' class="' + e.className + '"> ' + (e.textContent || '').trim().slice(0, 80));
+  if (document.documentElement.scrollWidth > W + 1) bad.push('page is ' + document.documentElement.scrollWidth + ' px wide in a ' + W + ' px window');
+  for (const e of document.body.querySelectorAll('*')) {
+    if (e.closest('.scroll')) continue;
+    const cs = getComputedStyle(e);
+    if (cs.display === 'none' || cs.display === 'inline') continue;
+    if (cs.overflowX === 'visible' && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1) say(e, 'content ' + e.scrollWidth + ' px in a ' + e.clientWidth + ' px box');
+    const r = e.getBoundingClientRect();
+    if (r.width > 0 && r.right > W + 1) say(e, 'box ends at ' + Math.round(r.right) + ' px');
+  }
+  for (const th of document.querySelectorAll('th')) {
+    const rg = document.createRange();
+    rg.selectNodeContents(th);
+    const tops = new Set([...rg.getClientRects()].map(r => Math.round(r.top)));
+    if (tops.size > 1) say(th, 'header on ' + tops.size + ' lines');
+  }
+  const causes = document.getElementById('causes');
+  parent.postMessage(JSON.stringify({
+    width: W,
+    bad: bad,
+    causes: causes ? [...causes.querySelectorAll('li[id^="cause-"]')].map(li => li.id) : null,
+  }), '*');
+});
+</script>"#;
+
+/// The page that holds the report in a frame of the width measured (headless
+/// chromium's window is at least 500 px wide; a frame can be a phone's 390) and
+/// writes what the probe posts into `<pre id="rcdiag-layout">`.
+fn frame_page(report: &str, width: u32) -> String {
+    format!(
+        r#"<!DOCTYPE html><html><body style="margin:0">
+<iframe src="{report}" style="width:{width}px;height:900px;border:0"></iframe>
+<script>
+addEventListener('message', e => {{
+  const p = document.createElement('pre');
+  p.id = 'rcdiag-layout';
+  p.textContent = e.data;
+  document.body.appendChild(p);
+}});
+</script></body></html>"#
+    )
+}
+
+/// What [`LAYOUT_PROBE`] found in `page` (a report) at `width` px.
+fn layout(browser: &Path, dir: &Path, page: &Path, width: u32) -> Value {
+    let html = std::fs::read_to_string(page).expect("read report");
+    let csp = "<meta http-equiv=\"Content-Security-Policy\"";
+    assert!(html.contains(csp), "{}: no CSP", page.display());
+    // The copy allows the probe (and only inline script) instead of no script.
+    let probed = html
+        .replacen(
+            "default-src 'none';",
+            "default-src 'none'; script-src 'unsafe-inline';",
+            1,
+        )
+        .replacen("</body>", &format!("{LAYOUT_PROBE}</body>"), 1);
+    let name = page
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("page")
+        .to_string();
+    let copy = format!("{name}-{width}.html");
+    std::fs::write(dir.join(&copy), probed).expect("write probed copy");
+    let frame = dir.join(format!("frame-{name}-{width}.html"));
+    std::fs::write(&frame, frame_page(&copy, width)).expect("write frame page");
+    let out = run_chromium_sized(
+        browser,
+        &dir.join(format!("profile-{name}-{width}")),
+        &["--dump-dom", "--virtual-time-budget=5000"],
+        &frame,
+        (width.max(500) + 40, 1000),
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "chromium --dump-dom failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = dom
+        .find("<pre id=\"rcdiag-layout\">")
+        .unwrap_or_else(|| panic!("{}: the layout probe did not run:\n{dom}", page.display()));
+    let rest = &dom[start + "<pre id=\"rcdiag-layout\">".len()..];
+    let end = rest.find("</pre>").expect("end of the probe's output");
+    let json = rest[..end]
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("probe output {json}: {e}"))
+}
+
+/// The committed samples' HTML reports (`samples/<dir>/expected-report*.html`).
+fn sample_reports() -> Vec<PathBuf> {
+    let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&samples)
+        .expect("samples/")
+        .filter_map(Result::ok)
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten())
+        .filter_map(Result::ok)
+        .map(|f| f.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("expected-report") && n.ends_with(".html"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn html_report_fits_a_laptop_and_a_phone_and_shows_its_causes() {
+    let Some(browser) =
+        chromium_or_skip("html_report_fits_a_laptop_and_a_phone_and_shows_its_causes")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (hostile, _) = hostile_report(dir.path());
+    let mut pages = sample_reports();
+    assert!(
+        pages
+            .iter()
+            .any(|p| p.ends_with("host-only/expected-report.html")),
+        "the host-only sample's HTML report is committed: {pages:?}"
+    );
+    pages.push(hostile);
+    let mut problems = Vec::new();
+    for page in &pages {
+        let html = std::fs::read_to_string(page).expect("read");
+        // Each cause of the report, by its anchor, as the report was written.
+        let anchors: Vec<String> = html
+            .match_indices("<li id=\"cause-")
+            .map(|(i, _)| {
+                let rest = &html[i + "<li id=\"".len()..];
+                rest[..rest.find('"').unwrap_or(0)].to_string()
+            })
+            .collect();
+        for width in [1280, 390] {
+            let found = layout(&browser, dir.path(), page, width);
+            let shown = page.display();
+            assert_eq!(found["width"], width, "{shown}: the window is {width} px");
+            if let Some(bad) = found["bad"].as_array()
+                && !bad.is_empty()
+            {
+                problems.push(format!(
+                    "{shown} at {width} px:\n  {}",
+                    bad.iter()
+                        .map(|b| b.as_str().unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("\n  ")
+                ));
+            }
+            if !anchors.is_empty() {
+                let rendered: Vec<String> = found["causes"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|c| c.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if rendered != anchors {
+                    problems.push(format!(
+                        "{shown} at {width} px: the causes section shows {rendered:?}, the report has {anchors:?}"
+                    ));
+                }
+            }
+        }
+        // A report with undecided checks for lack of data must have the section.
+        if page.ends_with("host-only/expected-report.html") {
+            assert!(
+                anchors.len() >= 3,
+                "{}: the host-only report names its causes: {anchors:?}",
+                page.display()
+            );
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }

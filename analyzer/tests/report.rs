@@ -230,6 +230,8 @@ fn hostile_report() -> Report {
                 value: Some(format!("\"{evil}\"")),
             }],
             remediation: "javascript:alert(1)".into(),
+            causes: vec![],
+            pieces: vec![],
         },
         CheckEntry {
             id: "image.official".into(),
@@ -239,6 +241,8 @@ fn hostile_report() -> Report {
             message: "ok".into(),
             evidence: vec![],
             remediation: "https://docs.rocket.chat/docs/deploy-with-docker-docker-compose".into(),
+            causes: vec![],
+            pieces: vec![],
         },
     ];
     Report {
@@ -264,6 +268,7 @@ fn hostile_report() -> Report {
         }],
         signer_notice: Some("signed by SHA256:x, not verified: pass --trust".into()),
         notes: vec![format!("note {evil}")],
+        causes: vec![],
         summary: Summary::of(&checks),
         checks,
         long_values: vec![],
@@ -275,7 +280,7 @@ fn renderers_escape_hostile_bundle_values() {
     let r = hostile_report();
     let html = report::render_html(&r);
     assert!(!html.contains("<script>"), "raw script in HTML");
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
     assert!(!html.contains("href=\"javascript:"), "only https links");
     let md = report::render_markdown(&r);
     // Inside code spans only (rendered as text; see the cmark-gfm test).
@@ -416,7 +421,7 @@ fn markdown_rendered_by_gfm_links_nothing_from_the_bundle() {
         !links.is_empty(),
         "the policy's remediation links are there"
     );
-    for href in &links {
+    for href in links.iter().filter(|h| !h.starts_with("#cause-")) {
         assert!(
             remediations.iter().any(|r| r == href),
             "a link whose target came from the bundle: {href}\n{html}"

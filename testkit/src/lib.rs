@@ -172,3 +172,57 @@ pub fn bin(name: &str) -> PathBuf {
     );
     path
 }
+
+/// A manifest listing `files` (their sizes and SHA-256 as a writer would record them),
+/// changed by `tweak`, then signed by `key` the way a bundle is: returns (manifest
+/// bytes, signature bytes). For crafting bundles no writer would make.
+pub fn signed_manifest(
+    key: &rcdiag_bundle::NodeKey,
+    files: &[(&str, &[u8])],
+    tweak: impl FnOnce(&mut rcdiag_bundle::Manifest),
+) -> (Vec<u8>, Vec<u8>) {
+    use rcdiag_bundle::{AgentInfo, FileRecord, Manifest, NodeInfo, Signer};
+    let mut m = Manifest {
+        format: "rcdiag-bundle".into(),
+        format_version: 1,
+        bundle_id: "0192f3a0-0000-7000-8000-000000000000".into(),
+        created_at: "2026-11-26T05:00:00Z".into(),
+        agent: AgentInfo {
+            name: "crafted".into(),
+            version: "0".into(),
+        },
+        node: NodeInfo {
+            hostname: "node1".into(),
+            ..Default::default()
+        },
+        collectors: vec![],
+        files: files
+            .iter()
+            .map(|(p, d)| FileRecord {
+                path: p.to_string(),
+                size: d.len() as u64,
+                sha256: sha256_hex(d),
+                truncated: false,
+            })
+            .collect(),
+        redaction: Default::default(),
+        signer: Signer {
+            algorithm: "sshsig-ed25519".into(),
+            public_key: key.public_key_openssh(),
+            fingerprint: key.fingerprint(),
+        },
+    };
+    tweak(&mut m);
+    let mut bytes = serde_json::to_vec_pretty(&m).expect("manifest json");
+    bytes.push(b'\n');
+    sign_manifest(key, bytes)
+}
+
+/// Signs manifest `bytes` with `key` as a bundle writer does: (bytes, signature).
+pub fn sign_manifest(key: &rcdiag_bundle::NodeKey, bytes: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
+    let sig = key
+        .sign("rcdiag-bundle", &bytes)
+        .expect("sign the manifest")
+        .into_bytes();
+    (bytes, sig)
+}

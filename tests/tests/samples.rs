@@ -65,6 +65,11 @@ const REPORTS: &[Report] = &[
             "worker-3.rcdiag",
         ],
     },
+    Report {
+        dir: "host-only",
+        name: "expected-report",
+        bundles: &["bare-host.rcdiag"],
+    },
 ];
 
 /// Every bundle of the samples, with the node name it was made as.
@@ -79,6 +84,7 @@ const BUNDLES: &[(&str, &str)] = &[
     ("kubernetes-helm/worker-1.rcdiag", "worker-1"),
     ("kubernetes-helm/worker-2.rcdiag", "worker-2"),
     ("kubernetes-helm/worker-3.rcdiag", "worker-3"),
+    ("host-only/bare-host.rcdiag", "bare-host"),
 ];
 
 /// The DEMO secrets scripts/make-samples gives the containers and the seeds hold
@@ -126,7 +132,7 @@ fn check(r: &Report, format: &str) -> (i32, String) {
     let out = analyzer(r.dir, &args);
     let code = out.status.code().unwrap_or(-1);
     assert!(
-        matches!(code, 0 | 3 | 4),
+        matches!(code, 0 | 3 | 4 | 6),
         "check of {}/{:?} ended with {code}:\n{}",
         r.dir,
         r.bundles,
@@ -329,6 +335,17 @@ fn every_sample_bundle_verifies_with_the_demo_key_and_a_pinned_node_key() {
                 assert_eq!(c["status"], want, "{bundle}: {c}");
                 continue;
             }
+            // The host-only bundle was made with no peer: only the host collector
+            // has something to read; every other one is skipped with its reason.
+            if bundle.starts_with("host-only/") {
+                let want = if c["name"] == "host" { "ok" } else { "skipped" };
+                assert_eq!(c["status"], want, "{bundle}: {c}");
+                assert!(
+                    want == "ok" || c["error"].as_str().is_some_and(|e| !e.is_empty()),
+                    "{bundle}: a skip says why: {c}"
+                );
+                continue;
+            }
             // The cluster bundles are `--only kubernetes`: the others are deselected.
             if bundle.starts_with("kubernetes-") && c["name"] != "kubernetes" {
                 assert_eq!(c["status"], "skipped", "{bundle}: {c}");
@@ -452,9 +469,11 @@ fn sample_reports_equal_the_committed_expected_reports() {
         if let Err(m) = golden_json(&dir.join(format!("{}.json", r.name)), &json) {
             problems.push(m);
         }
-        let (_, md) = check(r, "markdown");
-        if let Err(m) = golden_text(&dir.join(format!("{}.md", r.name)), &md) {
-            problems.push(m);
+        for (format, ext) in [("markdown", "md"), ("text", "txt"), ("html", "html")] {
+            let (_, out) = check(r, format);
+            if let Err(m) = golden_text(&dir.join(format!("{}.{ext}", r.name)), &out) {
+                problems.push(m);
+            }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
@@ -819,5 +838,106 @@ fn kubernetes_samples_are_judged_on_their_pods_too() {
         rep["notes"].as_array().is_none_or(|n| n.is_empty()),
         "{}",
         rep["notes"]
+    );
+}
+
+/// The host-only sample (no Docker Engine, no MongoDB, no cluster): INCOMPLETE, and
+/// each skip reason is said once at the top, not once per check.
+#[test]
+fn host_only_sample_is_incomplete_and_says_each_skip_reason_once() {
+    let r = REPORTS
+        .iter()
+        .find(|r| r.dir == "host-only")
+        .expect("host-only");
+    let (code, rep) = check_json(r);
+    let all = summary(&rep);
+    assert_eq!(code, 6, "INCOMPLETE exits 6: {all}");
+    assert_eq!(rep["summary"]["verdict"], "incomplete", "{all}");
+    let unknown = rep["summary"]["unknown"].as_u64().unwrap_or_default();
+    let applicable = ["pass", "warn", "fail", "unknown"]
+        .iter()
+        .map(|k| rep["summary"][k].as_u64().unwrap_or_default())
+        .sum::<u64>();
+    assert!(unknown * 2 > applicable, "{unknown} of {applicable}: {all}");
+    // JSON keeps the full reason on every check that cites it, and the causes list
+    // names each once.
+    let causes = rep["causes"].as_array().expect("causes");
+    let docker = causes
+        .iter()
+        .find(|c| c["id"] == "collector-skipped:docker")
+        .expect("the docker cause");
+    assert!(
+        docker["checks"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|id| id == "image.official")),
+        "{docker}"
+    );
+    let reason = "no Docker Engine at unix:///nonexistent/docker.sock";
+    let with_reason = rep["checks"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c["message"].as_str().is_some_and(|m| m.contains(reason)))
+                .count()
+        })
+        .unwrap_or_default();
+    assert!(
+        with_reason >= 5,
+        "JSON keeps the reason per check: {with_reason}"
+    );
+
+    // The text report: the docker skip reason at most twice (the docker cause and
+    // the logs cause, which shares it); the MongoDB one too (mongodb, rocketchat).
+    let (_, text) = check(r, "text");
+    for needle in [
+        reason,
+        "no MongoDB URI: pass --mongodb-uri",
+        "no Kubernetes cluster: no kubeconfig given",
+    ] {
+        let n = text.matches(needle).count();
+        assert!(
+            (1..=2).contains(&n),
+            "{needle:?} appears {n} times in the text report:\n{text}"
+        );
+    }
+    // Every undecided check refers to its cause instead.
+    assert!(text.contains("image.official  Official Rocket.Chat image\n        no Rocket.Chat container found: docker collector skipped [cause 1]"), "{text}");
+    assert!(text.contains("verdict: INCOMPLETE"), "{text}");
+}
+
+/// The `kubernetes.*` checks do not apply to a Docker install: each report format
+/// shows them as N/A with their own count, and they count neither way in the verdict.
+#[test]
+fn docker_samples_show_the_kubernetes_checks_as_not_applicable() {
+    let r = REPORTS
+        .iter()
+        .find(|r| r.dir == "compose-2node")
+        .expect("compose-2node");
+    let (_, rep) = check_json(r);
+    let na: Vec<String> = checks_by_id(&rep)
+        .into_iter()
+        .filter(|(_, o, _)| o == "not_applicable")
+        .map(|(id, _, _)| id)
+        .collect();
+    assert_eq!(na.len(), 5, "{na:?}");
+    assert!(na.iter().all(|id| id.starts_with("kubernetes.")), "{na:?}");
+    assert_eq!(rep["summary"]["not_applicable"], 5);
+    assert_eq!(rep["summary"]["verdict"], "warn", "{}", rep["summary"]);
+    let (_, text) = check(r, "text");
+    assert!(
+        text.contains("\nN/A     kubernetes.resources  ")
+            && text.contains("0 unknown, 5 N/A -> WARN"),
+        "{text}"
+    );
+    let (_, md) = check(r, "markdown");
+    assert!(
+        md.contains("| ➖ N/A (does not apply) | 5 |") && md.contains("- ➖ N/A `kubernetes.pdb`"),
+        "{md}"
+    );
+    let (_, html) = check(r, "html");
+    assert!(
+        html.contains(r#"<span class="badge not_applicable">N/A</span>"#)
+            && html.contains(r#"<span class="n">5</span><span class="l">n/a</span>"#),
+        "N/A badge and card"
     );
 }

@@ -46,7 +46,7 @@ pub struct ReplyBudget {
 
 impl ReplyBudget {
     /// A budget of `cap` bytes (clamped to [`REPLY_MAX_RANGE`]); `None`: the process
-    /// default ([`reply_max`]).
+    /// default (`reply_max`).
     pub fn new(cap: Option<u64>) -> Arc<Self> {
         Arc::new(Self {
             cap: cap.map(clamp).unwrap_or(DEFAULT_REPLY_MAX),

@@ -16,6 +16,8 @@ use rcdiag_bundle::{
     NodeKey, OpenOptions, WriterOptions,
 };
 
+pub mod kube;
+
 /// The most a test reads of one bundle entry.
 const MAX_ENTRY_BYTES: u64 = 256 << 20;
 

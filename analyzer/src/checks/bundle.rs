@@ -1,7 +1,7 @@
 //! `bundle.complete` and `bundle.signer-trusted`: the bundles themselves — did every
 //! collector run, and is every signer a pinned node key.
 
-use rcdiag_bundle::{CollectorStatus, TrustStatus};
+use rcdiag_bundle::TrustStatus;
 
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result,
@@ -88,62 +88,40 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
     let mut findings = Vec::new();
     for node in input.nodes {
         let mut ok = true;
-        for (name, checks) in COLLECTOR_CHECKS {
-            let weakened = checks
+        // Each gap is recorded as a root cause (`NodeData::collector_gap`): the report
+        // says it once, with the checks it leaves undecided.
+        for (name, _) in COLLECTOR_CHECKS {
+            let Some(gap) = node.collector_gap(name) else {
+                continue;
+            };
+            ok = false;
+            let pointer = match node
+                .manifest
+                .collectors
                 .iter()
-                .map(|c| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            match node.collector(name) {
-                None => {
-                    ok = false;
-                    findings.push(Finding::new(
-                        Outcome::Warn,
-                        format!(
-                            "{}: the {name} collector did not run (weakens {weakened})",
-                            node.label
-                        ),
-                        vec![
-                            Evidence::file(node, "manifest.json")
-                                .at("/collectors")
-                                .val(format!("{name}: absent")),
-                        ],
-                    ));
-                }
-                Some(c) if c.status != CollectorStatus::Ok => {
-                    ok = false;
-                    let idx = node
-                        .manifest
-                        .collectors
-                        .iter()
-                        .position(|x| x.name == *name)
-                        .unwrap_or(0);
-                    let reason = c
-                        .error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default();
-                    findings.push(Finding::new(
-                        Outcome::Warn,
-                        format!(
-                            "{}: the {name} collector {}{reason} (weakens {weakened})",
-                            node.label, c.status
-                        ),
-                        vec![
-                            Evidence::file(node, "manifest.json")
-                                .at(format!("/collectors/{idx}/status"))
-                                .val(c.status),
-                        ],
-                    ));
-                }
-                Some(_) => {}
-            }
+                .position(|x| x.name == *name)
+            {
+                Some(idx) => format!("/collectors/{idx}/status"),
+                None => "/collectors".to_string(),
+            };
+            let value = node
+                .collector(name)
+                .map_or_else(|| format!("{name}: absent"), |c| c.status.to_string());
+            findings.push(Finding::new(
+                Outcome::Warn,
+                format!("{}: {gap}", node.label),
+                vec![Evidence::file(node, "manifest.json").at(pointer).val(value)],
+            ));
         }
         for (path, problem) in &node.load_problems {
             ok = false;
+            let collector = path.split('/').next().unwrap_or_default();
+            let text = node
+                .unusable_file(path, collector)
+                .unwrap_or_else(|| format!("{path} is unusable: {problem}"));
             findings.push(Finding::new(
                 Outcome::Warn,
-                format!("{}: {path} is unusable: {problem}", node.label),
+                format!("{}: {text}", node.label),
                 vec![Evidence::file(node, path).val(problem)],
             ));
         }

@@ -24,6 +24,7 @@ mod scale;
 mod version;
 
 // What the areas share.
+mod group;
 mod helpers;
 mod notes;
 mod verdict;
@@ -100,7 +101,7 @@ pub const CHECKS: &[Check] = &flatten();
 
 /// Runs every check in [`CHECKS`] order.
 pub fn run_all(input: &CheckInput) -> Vec<CheckResult> {
-    CHECKS.iter().map(|c| (c.run)(input)).collect()
+    CHECKS.iter().map(|c| run_check(input, c)).collect()
 }
 
 /// Runs the one check `id`; `None` for an unknown id.
@@ -108,7 +109,29 @@ pub fn run_one(input: &CheckInput, id: &str) -> Option<CheckResult> {
     CHECKS
         .iter()
         .find(|c| c.id.as_str() == id)
-        .map(|c| (c.run)(input))
+        .map(|c| run_check(input, c))
+}
+
+/// Runs `check` and attaches the root causes it cited (see `model::CauseRef`): those
+/// whose words its message holds (a check may ask why a file is missing and then
+/// not say it, when another source decided).
+fn run_check(input: &CheckInput, check: &Check) -> CheckResult {
+    for n in input.nodes {
+        n.take_cited();
+    }
+    let mut r = (check.run)(input);
+    for n in input.nodes {
+        for c in n.take_cited() {
+            let said = c
+                .phrases
+                .iter()
+                .any(|p| !p.is_empty() && r.message.contains(p.as_str()));
+            if said && !r.causes.contains(&c) {
+                r.causes.push(c);
+            }
+        }
+    }
+    r
 }
 
 #[cfg(test)]

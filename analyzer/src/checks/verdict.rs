@@ -128,6 +128,10 @@ pub struct CheckResult {
     pub evidence: Vec<Evidence>,
     /// Link to the documentation to fix it.
     pub remediation: String,
+    /// The root causes the check cited for missing data (a collector skipped or
+    /// failed, a file unusable), filled in by the check runner; the report says each
+    /// once and the check refers to it by id.
+    pub causes: Vec<crate::model::CauseRef>,
     /// `false` when the check does not apply to these bundles (a Kubernetes rule on
     /// a Docker installation): its outcome is then `pass` and its message starts with
     /// "does not apply", so a renderer that does not know this field still says so;
@@ -204,6 +208,7 @@ pub(crate) fn result(
         message,
         evidence,
         remediation: input.policy.remediation(id.as_str()),
+        causes: Vec::new(),
         not_applicable: false,
     }
 }
@@ -242,6 +247,7 @@ pub(crate) fn conclude(
     findings.sort_by_key(|f| std::cmp::Reverse(f.outcome.severity()));
     let outcome = findings[0].outcome;
     let mut msgs: Vec<&str> = Vec::new();
+    let mut gaps: Vec<&str> = Vec::new();
     // A set beside the list: one finding per container must not cost a scan each.
     let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for f in &findings {
@@ -250,14 +256,23 @@ pub(crate) fn conclude(
             continue;
         }
         if seen.insert(f.message.as_str()) {
-            msgs.push(&f.message);
+            // Unknowns come after the findings, grouped among themselves: a group
+            // differs in a name only, so the cause's reason stays word for word.
+            if f.outcome == Outcome::Unknown {
+                gaps.push(&f.message);
+            } else {
+                msgs.push(&f.message);
+            }
         }
     }
+    // Findings about several containers, pods or nodes are said once.
+    let mut msgs = super::group::group_messages(&msgs);
+    msgs.extend(super::group::group_messages(&gaps));
     let extra = msgs.len().saturating_sub(MAX_MESSAGES);
     let mut message = msgs
         .iter()
         .take(MAX_MESSAGES)
-        .copied()
+        .cloned()
         .collect::<Vec<_>>()
         .join("; ");
     if extra > 0 {

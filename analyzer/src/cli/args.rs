@@ -27,7 +27,9 @@ Examples:
 
 Exit status: 0 ok, 1 a bundle could not be read or verified, 2 usage error,
 3 check found a failure, 4 check found a warning or an unknown, 5 check found no
-failure but a bundle's signer is not verified (no --trust) (grep: 0 match, 1 none, 2 error).
+failure but a bundle's signer is not verified (no --trust), 6 check found no failure
+but more than half of the checks that apply could not be decided (INCOMPLETE)
+(grep: 0 match, 1 none, 2 error).
 Identities: -i FILE (repeatable) or RCDIAG_IDENTITY=FILE[:FILE...]. Colour: NO_COLOR disables it.";
 
 /// Verify, check and explore rcdiag diagnostics bundles of Rocket.Chat nodes, offline.
@@ -85,11 +87,20 @@ Examples:
 Give every node of one installation at once: checks such as the replica set or the
 scale of the installation look across nodes.
 
+The report starts with the verdict, then the failures, then what to collect next
+(each root cause once: a collector skipped or failed, a file unusable, with what to
+ask the customer for and the checks it leaves undecided), then the warnings. Checks
+refer to their cause by number (text) or link (Markdown, HTML); JSON has the full
+reasons per check and a `causes` list. Passing checks show one evidence item unless
+--verbose.
+
 Exit status: 0 every check passed and every signer is pinned by --trust, 3 at least
 one failed, 4 a warning or an unknown (and no failure), 5 no failure, but a bundle's
-signer is not verified (run without --trust: anyone can sign a bundle), 1 a bundle
-could not be read or verified (with --keep-going: only when none could; a skipped
-bundle makes the status at least 4), 2 usage error.
+signer is not verified (run without --trust: anyone can sign a bundle), 6 no failure,
+but more than half of the checks that apply are unknown (verdict INCOMPLETE: collect
+what the causes name; checks shown N/A do not apply and count neither way), 1 a bundle could not be read or verified (with --keep-going: only when
+none could; a skipped bundle makes the status at least 4), 2 usage error. 3 wins over
+5, 5 over 6, 6 over 4.
 Without --trust, the report says so in its first line and its summary.")]
     Check(CheckArgs),
 
@@ -278,6 +289,10 @@ pub(crate) struct CheckArgs {
     /// Colour the text report
     #[arg(long, value_enum, default_value_t, value_name = "WHEN")]
     pub(crate) color: ColorWhen,
+    /// Text report: every evidence item of passing checks, full messages and every
+    /// cause's full reason (by default passing checks show one evidence item)
+    #[arg(short, long)]
+    pub(crate) verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use rcdiag_analyzer::checks::{self, CheckInput};
 use rcdiag_analyzer::model::NodeData;
-use rcdiag_analyzer::report::{self, BundleInfo, PolicyRef, Report, ReportOutcome, TextStyle};
+use rcdiag_analyzer::report::{self, BundleInfo, PolicyRef, Report, TextStyle, Verdict};
 
 use super::args::{CheckArgs, ColorWhen, ReportFormat};
 use super::keys::{Keys, report_bundle_error};
@@ -190,14 +190,16 @@ pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
                         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
                 }
             };
-            report::render_text(
-                &report,
-                if color {
-                    TextStyle::Color
-                } else {
-                    TextStyle::Plain
-                },
-            )
+            let style = if color {
+                TextStyle::Color
+            } else {
+                TextStyle::Plain
+            };
+            if a.verbose {
+                report::render_text_verbose(&report, style)
+            } else {
+                report::render_text(&report, style)
+            }
         }
         ReportFormat::Json => report.to_json(),
         ReportFormat::Markdown => report::render_markdown(&report),
@@ -215,17 +217,19 @@ pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
             );
         }
     }
-    let mut verdict = report.summary.verdict();
-    if !skipped.is_empty() && verdict == ReportOutcome::Pass {
-        verdict = ReportOutcome::Unknown;
+    let mut verdict = report.summary.verdict;
+    if !skipped.is_empty() && verdict == Verdict::Pass {
+        verdict = Verdict::Unknown;
     }
     // A pass (or warning) of bundles whose signers nobody pinned is not the same
-    // result as one of trusted bundles: anyone can sign a bundle.
+    // result as one of trusted bundles: anyone can sign a bundle. That also comes
+    // before INCOMPLETE: nothing in an unverified bundle can be relied on.
     Ok(match verdict {
-        ReportOutcome::Fail => Status::Fail,
+        Verdict::Fail => Status::Fail,
         _ if report.summary.unverified_signers > 0 => Status::Unverified,
-        ReportOutcome::Pass => Status::Ok,
-        ReportOutcome::Warn | ReportOutcome::Unknown => Status::Warn,
+        Verdict::Incomplete => Status::Incomplete,
+        Verdict::Pass => Status::Ok,
+        Verdict::Warn | Verdict::Unknown => Status::Warn,
     })
 }
 

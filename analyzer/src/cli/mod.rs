@@ -30,6 +30,9 @@ pub(crate) enum Status {
     Warn = 4,
     /// `check`: no check failed, but a bundle's signer is not pinned (no `--trust`).
     Unverified = 5,
+    /// `check`: no check failed, but more than half of the checks that apply are unknown
+    /// (verdict `INCOMPLETE`): collect what the report's causes name.
+    Incomplete = 6,
 }
 
 impl From<Status> for ExitCode {

@@ -33,11 +33,13 @@ use crate::logscan::{LogFindings, LogScanner};
 use crate::policy::Policy;
 pub use crate::text::cut;
 
+mod cause;
 mod container;
 pub mod cri;
 mod kube;
 mod read;
 
+pub use cause::{CauseKind, CauseRef};
 pub use container::{Container, ContainerKind};
 pub use kube::{
     KUBE_FILES, Kube, PodCtr, RC_ROLES, cluster_bundles, cluster_of, cpu_cores, in_cluster,
@@ -111,6 +113,9 @@ pub struct NodeData {
     /// Index of `docker/images.json` by image id, built on first use (a lookup per
     /// container must not scan every image).
     image_index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+    /// Root causes [`NodeData::why_missing`] cited since the last
+    /// [`NodeData::take_cited`] (the check runner takes them after each check).
+    cited: cause::CauseLog,
 }
 
 impl NodeData {
@@ -146,6 +151,7 @@ impl NodeData {
             startup_oplog: Vec::new(),
             load_problems: BTreeMap::new(),
             image_index: std::sync::OnceLock::new(),
+            cited: cause::CauseLog::default(),
         }
     }
 
@@ -394,29 +400,121 @@ impl NodeData {
     }
 
     /// Why `file` (written by `collector`) is missing, for an `unknown` message:
-    /// `"no docker/containers.json in B: the docker collector was skipped (reason)"`.
+    /// `"no usable docker/containers.json in B: the docker collector was skipped: reason"`.
+    /// The root cause is recorded too (see [`NodeData::take_cited`]), so a report can
+    /// say it once and the check refer to it.
     pub fn why_missing(&self, file: &str, collector: &str) -> String {
-        let cause = if let Some(p) = self.load_problems.get(file) {
-            format!("it is present but unusable ({p})")
+        let (kind, cause, reason) = if let Some(p) = self.load_problems.get(file) {
+            (
+                CauseKind::FileUnusable,
+                format!("it is present but unusable ({p})"),
+                Some(p.clone()),
+            )
         } else {
             match self.collector(collector) {
-                None => format!("the {collector} collector did not run"),
-                Some(c) => {
-                    let reason = c
-                        .error
-                        .as_deref()
-                        .map(|e| format!(": {e}"))
-                        .unwrap_or_default();
-                    match c.status {
-                        rcdiag_bundle::CollectorStatus::Ok => {
-                            format!("the {collector} collector ran but did not write it")
-                        }
-                        st => format!("the {collector} collector {}{reason}", status_phrase(st)),
+                None => (
+                    CauseKind::CollectorAbsent,
+                    format!("the {collector} collector did not run"),
+                    None,
+                ),
+                Some(c) => match CauseKind::of_status(c.status) {
+                    None => (
+                        CauseKind::FileMissing,
+                        format!("the {collector} collector ran but did not write it"),
+                        None,
+                    ),
+                    Some(kind) => {
+                        let reason = c
+                            .error
+                            .as_deref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default();
+                        (
+                            kind,
+                            format!(
+                                "the {collector} collector {}{reason}",
+                                status_phrase(c.status)
+                            ),
+                            c.error.clone(),
+                        )
                     }
-                }
+                },
             }
         };
-        format!("no usable {file} in {}: {cause}", self.label)
+        let whole = format!("no usable {file} in {}: {cause}", self.label);
+        let file_cause = matches!(kind, CauseKind::FileUnusable | CauseKind::FileMissing);
+        self.cited.push(CauseRef {
+            id: format!(
+                "{}:{}",
+                kind.as_str(),
+                if file_cause { file } else { collector }
+            ),
+            kind,
+            collector: collector.to_string(),
+            file: file_cause.then(|| file.to_string()),
+            bundle: self.label.clone(),
+            reason,
+            phrases: vec![whole.clone(), cause],
+        });
+        whole
+    }
+
+    /// Why the collector `name` did not complete (`the docker collector was skipped:
+    /// reason`), recorded as a cause like [`NodeData::why_missing`] does; `None` when
+    /// it ran to completion.
+    pub fn collector_gap(&self, name: &str) -> Option<String> {
+        let (kind, text, reason) = match self.collector(name) {
+            None => (
+                CauseKind::CollectorAbsent,
+                format!("the {name} collector did not run"),
+                None,
+            ),
+            Some(c) => {
+                let kind = CauseKind::of_status(c.status)?;
+                let reason = c
+                    .error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                (
+                    kind,
+                    format!("the {name} collector {}{reason}", status_phrase(c.status)),
+                    c.error.clone(),
+                )
+            }
+        };
+        self.cited.push(CauseRef {
+            id: format!("{}:{name}", kind.as_str()),
+            kind,
+            collector: name.to_string(),
+            file: None,
+            bundle: self.label.clone(),
+            reason,
+            phrases: vec![text.clone()],
+        });
+        Some(text)
+    }
+
+    /// A file present but unusable, recorded as a cause: `path is unusable: problem`.
+    pub fn unusable_file(&self, path: &str, collector: &str) -> Option<String> {
+        let problem = self.load_problems.get(path)?;
+        let text = format!("{path} is unusable: {problem}");
+        self.cited.push(CauseRef {
+            id: format!("{}:{path}", CauseKind::FileUnusable.as_str()),
+            kind: CauseKind::FileUnusable,
+            collector: collector.to_string(),
+            file: Some(path.to_string()),
+            bundle: self.label.clone(),
+            reason: Some(problem.clone()),
+            phrases: vec![text.clone()],
+        });
+        Some(text)
+    }
+
+    /// The root causes cited since the last call (by [`NodeData::why_missing`] and
+    /// its kin), and forgets them: the check runner calls it after each check.
+    pub fn take_cited(&self) -> Vec<CauseRef> {
+        self.cited.take()
     }
 
     /// The containers of `docker/containers.json`, then those of `cri/containers.json`

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::text::evidence_line;
-use super::{Report, ReportOutcome};
+use super::{CheckEntry, Piece, Report, ReportOutcome, Verdict};
 
 /// Bundle-derived text for a Markdown table cell: see [`escape_markdown_in`].
 pub fn escape_markdown(s: &str) -> String {
@@ -42,6 +42,11 @@ pub fn escape_markdown_in(s: &str, table: bool) -> String {
             out.push_str(word);
             continue;
         }
+        // A list marker (`1.`) goes whole into the code span: its dot is the marker.
+        if i == 0 && word.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push_str(&code_span(word, table));
+            continue;
+        }
         // Sentence punctuation around a word stays outside its code span.
         let core = word
             .trim_start_matches(['(', '"', '\''])
@@ -69,7 +74,8 @@ fn is_bidi(c: char) -> bool {
 
 /// A word Markdown renders as itself: letters, digits and punctuation that starts no
 /// markup, with `.`, `:` or `,` allowed only at its end (sentence punctuation; a dot
-/// inside a word could be a domain). A first word must not look like a list marker.
+/// inside a word could be a domain). A first word must not look like a list marker
+/// (`-`, `+`, `3.`, `3)`).
 fn is_plain_word(word: &str, first: bool) -> bool {
     let body = word.trim_end_matches(['.', ':', ',']);
     if body.is_empty() {
@@ -100,7 +106,12 @@ fn is_plain_word(word: &str, first: bool) -> bool {
     }
     if first {
         let c = body.chars().next().unwrap_or('-');
-        if matches!(c, '-' | '+' | '=') || c.is_ascii_digit() {
+        if matches!(c, '-' | '+' | '=') {
+            return false;
+        }
+        // `3.` or `3)` starts an ordered list; `3` before a word does not.
+        let after_digits = word.trim_start_matches(|c: char| c.is_ascii_digit());
+        if c.is_ascii_digit() && after_digits.starts_with(['.', ')']) {
             return false;
         }
     }
@@ -139,7 +150,45 @@ fn emoji(o: ReportOutcome) -> &'static str {
         ReportOutcome::Warn => "⚠️ warn",
         ReportOutcome::Fail => "❌ fail",
         ReportOutcome::Unknown => "❔ unknown",
+        ReportOutcome::NotApplicable => "➖ N/A",
     }
+}
+
+fn verdict_label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅ pass",
+        Verdict::Warn => "⚠️ warn",
+        Verdict::Fail => "❌ fail",
+        Verdict::Unknown => "❔ unknown",
+        Verdict::Incomplete => "❔ INCOMPLETE",
+    }
+}
+
+/// The anchor of cause `i` (0-based): `cause-1`, `cause-2`, ...
+pub(crate) fn cause_anchor(i: usize) -> String {
+    format!("cause-{}", i + 1)
+}
+
+/// The message of `c` for Markdown: escaped text, each cited cause a link to it.
+fn message_md(report: &Report, c: &CheckEntry, table: bool) -> String {
+    c.shown(report)
+        .iter()
+        .map(|p| match p {
+            Piece::Text(t) => escape_markdown_in(t, table),
+            Piece::Cause(i) => report
+                .causes
+                .get(*i)
+                .map(|k| {
+                    format!(
+                        "[{} (cause {})](#{})",
+                        escape_markdown_in(&k.title, table),
+                        i + 1,
+                        cause_anchor(*i)
+                    )
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Renders `report` as Markdown.
@@ -152,19 +201,22 @@ pub fn render_markdown(report: &Report) -> String {
             let _ = writeln!(
                 out,
                 "## rcdiag check: {} — {}\n",
-                emoji(s.verdict()),
+                verdict_label(s.verdict),
                 escape_markdown_in(notice, false)
             );
         }
         None => {
-            let _ = writeln!(out, "## rcdiag check: {}\n", emoji(s.verdict()));
+            let _ = writeln!(out, "## rcdiag check: {}\n", verdict_label(s.verdict));
         }
     }
     let _ = writeln!(out, "| outcome | checks |\n|---|---:|");
     let _ = writeln!(out, "| ❌ fail | {} |", s.fail);
-    let _ = writeln!(out, "| ⚠️ warn | {} |", s.warn);
     let _ = writeln!(out, "| ❔ unknown | {} |", s.unknown);
+    let _ = writeln!(out, "| ⚠️ warn | {} |", s.warn);
     let _ = writeln!(out, "| ✅ pass | {} |", s.pass);
+    if s.not_applicable > 0 {
+        let _ = writeln!(out, "| ➖ N/A (does not apply) | {} |", s.not_applicable);
+    }
     if s.unverified_signers > 0 {
         let _ = writeln!(
             out,
@@ -224,30 +276,100 @@ pub fn render_markdown(report: &Report) -> String {
         }
     }
 
-    let attention: Vec<_> = report
-        .checks
-        .iter()
-        .filter(|c| c.outcome != ReportOutcome::Pass)
-        .collect();
-    if !attention.is_empty() {
-        let _ = writeln!(out, "\n### Needs attention\n");
+    // Failures, then what to collect next, then warnings.
+    let of = |o: ReportOutcome| -> Vec<&CheckEntry> {
+        report.checks.iter().filter(|c| c.outcome == o).collect()
+    };
+    let table = |out: &mut String, title: &str, checks: &[&CheckEntry]| {
+        if checks.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "\n### {title} ({})\n", checks.len());
         let _ = writeln!(out, "| outcome | check | reason |\n|---|---|---|");
-        for c in attention {
+        for c in checks {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} |",
                 emoji(c.outcome),
                 e(&c.id),
-                e(&c.message)
+                message_md(report, c, true)
             );
         }
+    };
+    table(&mut out, "Failures", &of(ReportOutcome::Fail));
+    let unknown = of(ReportOutcome::Unknown);
+    if !report.causes.is_empty() || !unknown.is_empty() {
+        let by_cause = unknown.iter().filter(|c| !c.causes.is_empty()).count();
+        if unknown.is_empty() {
+            let _ = writeln!(out, "\n### Gaps in the bundles\n");
+            let _ = writeln!(out, "Every check decided without them.\n");
+        } else {
+            let _ = writeln!(out, "\n### What to collect next\n");
+            let _ = writeln!(
+                out,
+                "{by_cause} check(s) could not be decided for lack of data.\n"
+            );
+        }
+        for (i, c) in report.causes.iter().enumerate() {
+            let nodes: Vec<&str> = c.bundles.iter().map(|b| b.bundle.as_str()).collect();
+            let _ = write!(
+                out,
+                "{}. <a id=\"{}\"></a>**{}** ({}, {}): {}.",
+                i + 1,
+                cause_anchor(i),
+                escape_markdown_in(&c.title, false),
+                escape_markdown_in(&nodes.join(", "), false),
+                e(&c.id),
+                escape_markdown_in(&c.summary, false),
+            );
+            if c.checks.is_empty() {
+                let _ = write!(out, " The checks that noted it decided without it.");
+            } else {
+                let _ = write!(
+                    out,
+                    " Ask the customer to {}.",
+                    escape_markdown_in(&c.next_step, false)
+                );
+            }
+            if !c.checks.is_empty() {
+                let ids: Vec<String> = c.checks.iter().map(|id| e(id)).collect();
+                let _ = write!(
+                    out,
+                    " Leaves {} check(s) undecided: {}.",
+                    c.checks.len(),
+                    ids.join(", ")
+                );
+            }
+            let _ = writeln!(out);
+        }
+        let other: Vec<&CheckEntry> = unknown
+            .iter()
+            .copied()
+            .filter(|c| c.causes.is_empty())
+            .collect();
+        if !other.is_empty() {
+            let _ = writeln!(out);
+            for c in other {
+                let _ = writeln!(
+                    out,
+                    "- ❔ {}: {}",
+                    e(&c.id),
+                    escape_markdown_in(&c.message, false)
+                );
+            }
+        }
     }
+    table(&mut out, "Warnings", &of(ReportOutcome::Warn));
 
     for (area, checks) in report.by_area() {
         let _ = writeln!(out, "\n### {}\n", e(area));
         for c in checks {
-            if c.outcome == ReportOutcome::Pass {
-                // Passing checks in one line each: the ticket stays short.
+            if matches!(
+                c.outcome,
+                ReportOutcome::Pass | ReportOutcome::NotApplicable
+            ) {
+                // Passing (and not applicable) checks in one line each: the ticket
+                // stays short.
                 let _ = writeln!(
                     out,
                     "- {} {} — {}: {}",
@@ -266,7 +388,7 @@ pub fn render_markdown(report: &Report) -> String {
                 e(&c.title)
             );
             if !c.message.is_empty() {
-                let _ = writeln!(out, "  - {}", escape_markdown_in(&c.message, false));
+                let _ = writeln!(out, "  - {}", message_md(report, c, false));
             }
             for ev in &c.evidence {
                 let _ = writeln!(
@@ -275,7 +397,8 @@ pub fn render_markdown(report: &Report) -> String {
                     escape_markdown_in(&evidence_line(ev), false)
                 );
             }
-            if c.outcome != ReportOutcome::Pass && !c.remediation.is_empty() {
+            let decided_by_cause = c.outcome == ReportOutcome::Unknown && !c.causes.is_empty();
+            if !c.remediation.is_empty() && !decided_by_cause {
                 let _ = writeln!(out, "  - fix: {}", link_or_text(&c.remediation));
             }
         }
@@ -331,6 +454,9 @@ mod tests {
         );
         assert_eq!(escape_markdown_in("a`b ``c", false), "``a`b`` ``` ``c ```");
         assert_eq!(escape_markdown_in("- item", false), "`-` item");
+        assert_eq!(escape_markdown_in("1. item", false), "`1.` item");
+        assert_eq!(escape_markdown_in("2) item", false), "`2)` item");
+        assert_eq!(escape_markdown_in("3 containers", false), "3 containers");
         assert_eq!(
             escape_markdown_in("(supported: 4.4, 6.0) (6.3", false),
             "(supported: `4.4`, `6.0`) (`6.3`"

@@ -6,7 +6,7 @@
 //! signed: only the property under test is wrong.
 #![allow(dead_code)]
 
-use rcdiag_bundle::{AgentInfo, FileRecord, Manifest, NodeInfo, NodeKey, Signer};
+use rcdiag_bundle::NodeKey;
 
 /// CRC-32 (IEEE), bit by bit: test data is small.
 pub fn crc32(data: &[u8]) -> u32 {
@@ -24,7 +24,8 @@ pub fn crc32(data: &[u8]) -> u32 {
     !crc
 }
 
-pub use rcdiag_testkit::sha256_hex;
+#[allow(unused_imports)]
+pub use rcdiag_testkit::{sha256_hex, sign_manifest as sign, signed_manifest};
 
 /// Flag bit 11: the name is UTF-8.
 pub const UTF8_FLAG: u16 = 0x0800;
@@ -193,58 +194,6 @@ pub fn zip(entries: &[Raw]) -> Vec<u8> {
     body.extend(cd);
     body.extend(end_record(entries.len(), cd_size, cd_offset));
     body
-}
-
-/// A manifest listing `files` (path, content), signed by `key`; `tweak` edits it
-/// before signing. Returns the manifest bytes and the signature.
-pub fn signed_manifest(
-    key: &NodeKey,
-    files: &[(&str, &[u8])],
-    tweak: impl FnOnce(&mut Manifest),
-) -> (Vec<u8>, Vec<u8>) {
-    let mut m = Manifest {
-        format: "rcdiag-bundle".into(),
-        format_version: 1,
-        bundle_id: "0192f3a0-0000-7000-8000-000000000000".into(),
-        created_at: "2026-11-26T05:00:00Z".into(),
-        agent: AgentInfo {
-            name: "hostile".into(),
-            version: "0".into(),
-        },
-        node: NodeInfo {
-            hostname: "node1".into(),
-            ..Default::default()
-        },
-        collectors: vec![],
-        files: files
-            .iter()
-            .map(|(p, d)| FileRecord {
-                path: p.to_string(),
-                size: d.len() as u64,
-                sha256: sha256_hex(d),
-                truncated: false,
-            })
-            .collect(),
-        redaction: Default::default(),
-        signer: Signer {
-            algorithm: "sshsig-ed25519".into(),
-            public_key: key.public_key_openssh(),
-            fingerprint: key.fingerprint(),
-        },
-    };
-    tweak(&mut m);
-    let mut bytes = serde_json::to_vec_pretty(&m).expect("manifest json");
-    bytes.push(b'\n');
-    sign(key, bytes)
-}
-
-/// `bytes` and their signature by `key`.
-pub fn sign(key: &NodeKey, bytes: Vec<u8>) -> (Vec<u8>, Vec<u8>) {
-    let sig = key
-        .sign("rcdiag-bundle", &bytes)
-        .expect("sign")
-        .into_bytes();
-    (bytes, sig)
 }
 
 /// A manifest (from [`signed_manifest`]'s fields) grown to exactly `size` bytes with an

@@ -6,8 +6,7 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 
 use rcdiag_bundle::{
-    AgentInfo, BundleWriter, Encryption, FileRecord, Identity, Manifest, NodeInfo, NodeKey,
-    Recipient, Signer, WriterOptions,
+    AgentInfo, BundleWriter, Encryption, Identity, NodeInfo, NodeKey, Recipient, WriterOptions,
 };
 
 pub struct SupportKey {
@@ -93,50 +92,8 @@ pub fn log_text(lines: usize) -> Vec<u8> {
     out
 }
 
-pub use rcdiag_testkit::sha256_hex;
-
-/// A manifest for `files`, signed by `key`: returns (manifest bytes, signature bytes).
-pub fn signed_manifest(
-    key: &NodeKey,
-    files: &[(&str, &[u8])],
-    tweak: impl FnOnce(&mut Manifest),
-) -> (Vec<u8>, Vec<u8>) {
-    let mut m = Manifest {
-        format: "rcdiag-bundle".into(),
-        format_version: 1,
-        bundle_id: "0192f3a0-0000-7000-8000-000000000000".into(),
-        created_at: "2026-11-26T05:00:00Z".into(),
-        agent: AgentInfo {
-            name: "crafted".into(),
-            version: "0".into(),
-        },
-        node: NodeInfo {
-            hostname: "node1".into(),
-            ..Default::default()
-        },
-        collectors: vec![],
-        files: files
-            .iter()
-            .map(|(p, d)| FileRecord {
-                path: p.to_string(),
-                size: d.len() as u64,
-                sha256: sha256_hex(d),
-                truncated: false,
-            })
-            .collect(),
-        redaction: Default::default(),
-        signer: Signer {
-            algorithm: "sshsig-ed25519".into(),
-            public_key: key.public_key_openssh(),
-            fingerprint: key.fingerprint(),
-        },
-    };
-    tweak(&mut m);
-    let mut bytes = serde_json::to_vec_pretty(&m).unwrap();
-    bytes.push(b'\n');
-    let sig = key.sign("rcdiag-bundle", &bytes).unwrap().into_bytes();
-    (bytes, sig)
-}
+#[allow(unused_imports)]
+pub use rcdiag_testkit::{sha256_hex, signed_manifest};
 
 /// A plain zip with exactly these entries, in order (names are not checked).
 pub fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {

@@ -8,15 +8,23 @@
 //! Objects are decoded into the `k8s-openapi` types where they exist
 //! ([`Kube::list`]), or kept as JSON for API groups that may be absent from a cluster
 //! (OpenShift routes, Prometheus Operator monitors: [`Kube::list_json`]).
+//! Errors are in `error.rs`, a pod log being read in `log.rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, ListMeta, Status};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroupList, ListMeta};
 use k8s_openapi::apimachinery::pkg::version::Info;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+
+mod error;
+mod log;
+
+pub use error::KubeError;
+use error::classify;
+pub use log::{LOG_LINE_MAX, LogBody};
 
 /// Default cap on one reply (one page of a list, one object, one log).
 pub const DEFAULT_REPLY_MAX: u64 = 64 << 20;
@@ -54,115 +62,6 @@ impl Default for KubeOptions {
             max_items: DEFAULT_MAX_ITEMS,
         }
     }
-}
-
-/// What went wrong talking to the API server.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum KubeError {
-    /// No kubeconfig and not in a pod: nothing to collect.
-    #[error(
-        "no Kubernetes cluster to reach: {0} (pass --kubeconfig FILE, set KUBECONFIG, or run the agent in a pod with a service account)"
-    )]
-    NoCluster(String),
-    /// A kubeconfig that cannot be used.
-    #[error("the kubeconfig cannot be used: {0}")]
-    Config(String),
-    /// 401: the credentials were refused.
-    #[error(
-        "the API server refused the credentials (401) on {path}: {message} (renew the token or the kubeconfig's user)"
-    )]
-    Unauthorized {
-        /// Request path.
-        path: String,
-        /// The server's message.
-        message: String,
-    },
-    /// 403: RBAC does not allow the call.
-    #[error(
-        "forbidden (403): {subject} cannot {verb} {resource} {scope}: grant it with the read-only ClusterRole in packaging/kubernetes/ (check with `kubectl auth can-i {verb} {resource}{can_i_scope}`)"
-    )]
-    Forbidden {
-        /// Who asked, per the server (`system:serviceaccount:ns:name`), or "the agent".
-        subject: String,
-        /// `list`, `get`, ...
-        verb: String,
-        /// `pods`, `deployments.apps`, ...
-        resource: String,
-        /// `in namespace X` or `cluster-wide`.
-        scope: String,
-        /// ` -n X` or ` -A`, for the `kubectl auth can-i` hint.
-        can_i_scope: String,
-    },
-    /// 404: the resource or API group does not exist on this cluster.
-    #[error("not found (404) on {path}: {message}")]
-    NotFound {
-        /// Request path.
-        path: String,
-        /// The server's message.
-        message: String,
-    },
-    /// 410 again after the list was restarted unpaged.
-    #[error(
-        "the list of {path} expired while being read, and again when read whole (410 Gone): retry the collect"
-    )]
-    Gone {
-        /// Request path.
-        path: String,
-    },
-    /// Any other status.
-    #[error("the API server answered {code} on {path}: {message}")]
-    Status {
-        /// HTTP status.
-        code: u16,
-        /// Request path.
-        path: String,
-        /// The server's message.
-        message: String,
-    },
-    /// A reply over the byte cap.
-    #[error(
-        "the reply to {path} is larger than {max} bytes: not read further (lower the page size with --kube-page-limit, or raise --kube-reply-max)"
-    )]
-    TooLarge {
-        /// Request path.
-        path: String,
-        /// The cap.
-        max: u64,
-    },
-    /// More objects than the list cap.
-    #[error("{path} holds more than {max} objects: the first {max} were kept")]
-    TooMany {
-        /// Request path.
-        path: String,
-        /// The cap.
-        max: usize,
-    },
-    /// No reply within the deadline.
-    #[error(
-        "the API server did not answer {path} within {secs} s (is it reachable from this node? raise --timeout if it is slow)"
-    )]
-    Timeout {
-        /// Request path.
-        path: String,
-        /// The deadline.
-        secs: u64,
-    },
-    /// Connection, TLS or protocol failure.
-    #[error("cannot reach the API server for {path}: {message}")]
-    Transport {
-        /// Request path.
-        path: String,
-        /// What failed.
-        message: String,
-    },
-    /// A reply that is not what the API sends.
-    #[error("the reply to {path} is not a Kubernetes object of the expected kind: {message}")]
-    Decode {
-        /// Request path.
-        path: String,
-        /// The parser's message.
-        message: String,
-    },
 }
 
 /// A connected client.
@@ -356,14 +255,7 @@ impl Kube {
             }
             return Err(classify(status.as_u16(), &shown, &out));
         }
-        Ok(LogBody {
-            body,
-            path: shown,
-            buf: Vec::new(),
-            skip: 0,
-            done: false,
-            read: 0,
-        })
+        Ok(LogBody::new(body, shown))
     }
 
     /// GET `path` decoded as `T`.
@@ -536,92 +428,6 @@ impl Kube {
     }
 }
 
-/// Longest log line kept; the rest of a longer line is left out with a marker.
-pub const LOG_LINE_MAX: usize = 64 << 10;
-
-/// The body of a pod log being read ([`Kube::open_log`]): at most one line
-/// ([`LOG_LINE_MAX`]) and one network frame are held at a time.
-pub struct LogBody {
-    body: kube::client::Body,
-    path: String,
-    buf: Vec<u8>,
-    /// Bytes of the current line left out past [`LOG_LINE_MAX`].
-    skip: u64,
-    done: bool,
-    /// Bytes read from the server so far.
-    pub read: u64,
-}
-
-impl LogBody {
-    /// The next line, without its `\n` (a line longer than [`LOG_LINE_MAX`] is cut and
-    /// ends with `[rcdiag: line cut at 64 KiB, N more bytes left out]`); `None` at the end.
-    pub async fn next_line(&mut self) -> Result<Option<String>, KubeError> {
-        loop {
-            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
-                let rest = self.buf.split_off(i + 1);
-                let mut line = std::mem::replace(&mut self.buf, rest);
-                line.pop();
-                return Ok(Some(self.finish_line(line)));
-            }
-            if self.buf.len() > LOG_LINE_MAX {
-                self.skip += (self.buf.len() - LOG_LINE_MAX) as u64;
-                self.buf.truncate(LOG_LINE_MAX);
-            }
-            if self.done {
-                if self.buf.is_empty() && self.skip == 0 {
-                    return Ok(None);
-                }
-                let line = std::mem::take(&mut self.buf);
-                return Ok(Some(self.finish_line(line)));
-            }
-            match self.body.frame().await {
-                None => self.done = true,
-                Some(Err(e)) => {
-                    return Err(KubeError::Transport {
-                        path: self.path.clone(),
-                        message: e.to_string(),
-                    });
-                }
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.read += data.len() as u64;
-                        if self.skip > 0 && self.buf.len() >= LOG_LINE_MAX {
-                            // Still inside a cut line: keep only what follows its end.
-                            match data.iter().position(|b| *b == b'\n') {
-                                Some(i) => {
-                                    self.skip += i as u64;
-                                    self.buf.extend_from_slice(&data[i..]);
-                                }
-                                None => self.skip += data.len() as u64,
-                            }
-                        } else {
-                            self.buf.extend_from_slice(&data);
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn finish_line(&mut self, mut line: Vec<u8>) -> String {
-        if line.len() > LOG_LINE_MAX {
-            self.skip += (line.len() - LOG_LINE_MAX) as u64;
-            line.truncate(LOG_LINE_MAX);
-        }
-        let mut s = String::from_utf8_lossy(&line).into_owned();
-        if s.ends_with('\r') {
-            s.pop();
-        }
-        let skipped = std::mem::take(&mut self.skip);
-        if skipped > 0 {
-            s.push_str(&format!(
-                " [rcdiag: line cut at 64 KiB, {skipped} more bytes left out]"
-            ));
-        }
-        s
-    }
-}
-
 /// The list path of a resource: `/api/v1[/namespaces/NS]/pods` for the core group,
 /// `/apis/GROUP/VERSION[/namespaces/NS]/PLURAL` for the others.
 pub fn resource_path(group: &str, version: &str, plural: &str, namespace: Option<&str>) -> String {
@@ -652,81 +458,6 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-/// Turns an error status and its `Status` body into a [`KubeError`].
-fn classify(code: u16, path: &str, body: &[u8]) -> KubeError {
-    let status: Option<Status> = serde_json::from_slice(body).ok();
-    let message = status
-        .as_ref()
-        .and_then(|s| s.message.clone())
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned());
-    // Cut like every string the agent writes (4 KiB, with a marker).
-    let message = crate::bound::bound_str(&message).unwrap_or(message);
-    match code {
-        401 => KubeError::Unauthorized {
-            path: path.to_string(),
-            message,
-        },
-        403 => forbidden(path, &message),
-        404 => KubeError::NotFound {
-            path: path.to_string(),
-            message,
-        },
-        _ => KubeError::Status {
-            code,
-            path: path.to_string(),
-            message,
-        },
-    }
-}
-
-/// A 403: the verb and resource come from the path (a GET of a list is `list`), the
-/// subject from the server's message (`User "system:serviceaccount:ns:sa" cannot ...`).
-fn forbidden(path: &str, message: &str) -> KubeError {
-    let subject = message
-        .split("User \"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .map(|s| format!("user {s}"))
-        .unwrap_or_else(|| "the agent's credentials".to_string());
-    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    // api/v1/... or apis/GROUP/VERSION/...
-    let (group, rest) = match parts.first() {
-        Some(&"api") => ("", parts.get(2..).unwrap_or(&[])),
-        Some(&"apis") => (
-            parts.get(1).copied().unwrap_or(""),
-            parts.get(3..).unwrap_or(&[]),
-        ),
-        _ => ("", &[][..]),
-    };
-    let (namespace, rest) = match rest {
-        ["namespaces", ns, tail @ ..] if !tail.is_empty() => (Some(*ns), tail),
-        _ => (None, rest),
-    };
-    let (verb, resource) = match rest {
-        [plural] => ("list", plural.to_string()),
-        [plural, _name] => ("get", plural.to_string()),
-        [plural, _name, sub] => ("get", format!("{plural}/{sub}")),
-        _ => ("get", path.to_string()),
-    };
-    let resource = if group.is_empty() {
-        resource
-    } else {
-        format!("{resource}.{group}")
-    };
-    let (scope, can_i_scope) = match namespace {
-        Some(ns) => (format!("in namespace {ns}"), format!(" -n {ns}")),
-        None if verb == "list" => ("cluster-wide".to_string(), " -A".to_string()),
-        None => ("cluster-wide".to_string(), String::new()),
-    };
-    KubeError::Forbidden {
-        subject,
-        verb: verb.to_string(),
-        resource,
-        scope,
-        can_i_scope,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -737,53 +468,6 @@ mod tests {
         assert_eq!(
             resource_path("apps", "v1", "deployments", Some("rocket chat")),
             "/apis/apps/v1/namespaces/rocket%20chat/deployments"
-        );
-    }
-
-    #[test]
-    fn a_403_names_the_verb_resource_and_scope() {
-        let body = br#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"deployments.apps is forbidden: User \"system:serviceaccount:rc:rcdiag\" cannot list resource \"deployments\" in API group \"apps\" in the namespace \"rc\"","reason":"Forbidden","code":403}"#;
-        let e = classify(403, "/apis/apps/v1/namespaces/rc/deployments", body);
-        let text = e.to_string();
-        assert!(
-            text.contains(
-                "user system:serviceaccount:rc:rcdiag cannot list deployments.apps in namespace rc"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("kubectl auth can-i list deployments.apps -n rc"),
-            "{text}"
-        );
-        let e = classify(403, "/api/v1/nodes", b"not json");
-        assert!(
-            e.to_string()
-                .contains("the agent's credentials cannot list nodes cluster-wide"),
-            "{e}"
-        );
-        assert!(e.to_string().contains("can-i list nodes -A"), "{e}");
-        let e = classify(403, "/api/v1/namespaces/rc/pods/rc-0/log", b"{}");
-        assert!(
-            e.to_string()
-                .contains("cannot get pods/log in namespace rc"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn other_statuses_keep_the_server_message() {
-        let body = br#"{"kind":"Status","message":"the server could not find the requested resource","reason":"NotFound","code":404}"#;
-        let e = classify(404, "/apis/route.openshift.io/v1/routes", body);
-        assert!(matches!(e, KubeError::NotFound { .. }), "{e:?}");
-        assert!(
-            e.to_string()
-                .contains("could not find the requested resource")
-        );
-        let e = classify(500, "/api/v1/pods", &vec![b'x'; 10_000]);
-        assert!(
-            e.to_string().len() < 1400,
-            "a long body is cut: {}",
-            e.to_string().len()
         );
     }
 }
