@@ -853,3 +853,83 @@ async fn the_previous_containers_log_is_read_after_a_restart() {
         "{prev}"
     );
 }
+
+/// Benchmark (run by `scripts/bench-collect`, not by `cargo test`): the node log files
+/// of BENCH_CRI_CONTAINERS (200) containers made through CRI on the real containerd
+/// (10 pods, restarts 0..N/10 of one container each, all listed), BENCH_CRI_LINES (2000)
+/// lines each, read by the cri collector vs `cat` of the same files, in the same run.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench-collect runs it"]
+async fn bench_node_logs_against_cat() {
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let _one = ONE_POD_TEST.lock().await;
+    let env = |k: &str, d: u32| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (n, lines) = (
+        env("BENCH_CRI_CONTAINERS", 200),
+        env("BENCH_CRI_LINES", 2000),
+    );
+    let per_pod = n.div_ceil(10);
+    let script = format!(
+        "i=0; while [ $i -lt {lines} ]; do echo \"method call sendMessage user $i in room GENERAL took 12ms\"; i=$((i+1)); done; echo DONE; sleep 600"
+    );
+    let t0 = Instant::now();
+    let mut pods = Vec::new();
+    let mut files = Vec::new();
+    for p in 0..10 {
+        let pod = Pod::start(&endpoint, &format!("b{p}"), &script).await;
+        files.push(pod.log_file());
+        for a in 1..per_pod {
+            let (_, f) = pod.restart(a, &script).await;
+            files.push(f);
+        }
+        pods.push(pod);
+    }
+    for f in &files {
+        pods[0].wait_for_in(f, "DONE");
+    }
+    eprintln!(
+        "bench: {} containers x {lines} lines made in {:.1} s",
+        files.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let cat = std::process::Command::new("cat")
+        .args(&files)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let cat_s = t.elapsed().as_secs_f64();
+    assert!(cat.success());
+    let t = Instant::now();
+    let mut run = run_collectors(pods[0].options(), &[("cri", cri_collector)]).await;
+    let agent_s = t.elapsed().as_secs_f64();
+    run.assert_status("cri", CollectorStatus::Ok);
+    let index = run.json("logs/index.json");
+    let read = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"].is_string() && e["lines"] == u64::from(lines + 1))
+        .count();
+    assert!(
+        read >= files.len(),
+        "{read} of {} logs read whole",
+        files.len()
+    );
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    eprintln!(
+        "bench: {} logs, {:.1} MiB: cri collector {agent_s:.2} s (CRI calls, logs, bundle), cat {cat_s:.3} s",
+        files.len(),
+        bytes as f64 / (1 << 20) as f64
+    );
+}
