@@ -37,7 +37,7 @@ SERVER = os.path.join(HERE, "kube-replay.py")
 REQUIRE = os.environ.get("RCDIAG_REQUIRE_PEERS") == "1"
 LOG_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z ")
 
-PROFILES = ["helm-compliant", "openshift", "rancher-rke2", "noncompliant", "edge-cases", "k3s", "kind", "kind-1.27"]
+PROFILES = ["helm-compliant", "helm-healthy", "openshift", "rancher-rke2", "noncompliant", "edge-cases", "k3s", "kind", "kind-1.27"]
 EXTRA = ["rbac=helm-compliant,forbid=secrets,forbid=pods@monitoring,forbid=pods/log@rocketchat",
          "expired=helm-compliant,expire-continue", "scale=helm-compliant,scale-pods=2000",
          "control=helm-compliant"]
@@ -262,7 +262,7 @@ class ReplayTest(unittest.TestCase):
         self.assertGreaterEqual(n, 20)
 
     def test_pods_of_each_set(self):
-        want = {"helm-compliant": 18, "openshift": 18, "rancher-rke2": 20, "noncompliant": 3, "edge-cases": 2, "k3s": 8, "kind": 9, "kind-1.27": 8}
+        want = {"helm-compliant": 18, "helm-healthy": 18, "openshift": 18, "rancher-rke2": 20, "noncompliant": 3, "edge-cases": 2, "k3s": 8, "kind": 9, "kind-1.27": 8}
         for name, count in want.items():
             doc = self.c(name).json("/api/v1/pods", kind="PodList")
             self.assertEqual(len(doc["items"]), count, name)
@@ -351,7 +351,7 @@ class ReplayTest(unittest.TestCase):
             return objs
 
         n = 0
-        for name in ("helm-compliant", "openshift", "rancher-rke2", "noncompliant"):
+        for name in ("helm-compliant", "helm-healthy", "openshift", "rancher-rke2", "noncompliant"):
             for f in self.sets[name]["objects"]:
                 if not f.startswith("built/"):
                     continue

@@ -187,6 +187,11 @@ SCENARIOS.update({
         about="v8_0_replset + seed rc_compliant: Rocket.Chat 8.5.0 "
               "(compose), 2 live instances, ~150 active users, Prometheus on",
         seed="rc_compliant.json", live_clock=True),
+    "rc_helm": _derive(
+        "v8_0_replset",
+        about="v8_0_replset + seed rc_helm: Rocket.Chat 8.6.1 "
+              "(Helm chart, the kube-replay helm sets), 3 live instances, ~150 active users, Prometheus on",
+        seed="rc_helm.json", live_clock=True),
     "rc_noncompliant": _derive(
         "v7_0_standalone",
         about="v7_0_standalone + seed rc_noncompliant: Rocket.Chat 6.9.0, "

@@ -6,6 +6,8 @@
   s3-peer.py presign-get --endpoint URL --ca CA --bucket B --key K [--expires S]
   s3-peer.py get    --endpoint URL --ca CA --bucket B --key K --out FILE
   s3-peer.py head   --endpoint URL --ca CA --bucket B --key K   prints the object's JSON
+  s3-peer.py put    --endpoint URL --ca CA --bucket B --key K --file FILE
+  s3-peer.py list   --endpoint URL --ca CA --bucket B --key PREFIX   one "KEY SIZE" a line
 
 Credentials from the standard AWS environment (AWS_ACCESS_KEY_ID, ...), as the
 agent reads them. Runs in the test-env venv (boto3 comes with moto[server]).
@@ -33,7 +35,7 @@ def client(a):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["wait", "presign-put", "presign-get", "get", "head"])
+    p.add_argument("cmd", choices=["wait", "presign-put", "presign-get", "get", "head", "put", "list"])
     p.add_argument("--endpoint", required=True)
     p.add_argument("--ca", required=True)
     p.add_argument("--bucket", required=True)
@@ -41,6 +43,7 @@ def main():
     p.add_argument("--sha256-hex")
     p.add_argument("--expires", type=int, default=900)
     p.add_argument("--out")
+    p.add_argument("--file")
     a = p.parse_args()
     s3 = client(a)
     if a.cmd == "wait":
@@ -55,6 +58,12 @@ def main():
                 time.sleep(0.1)
         print(f"s3 peer did not answer: {last}", file=sys.stderr)
         return 1
+    if a.cmd == "list":
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=a.bucket, Prefix=a.key or "")
+        for page in pages:
+            for o in page.get("Contents", []):
+                print(o["Key"], o["Size"])
+        return 0
     if not a.key:
         p.error("--key is needed")
     if a.cmd == "presign-put":
@@ -70,6 +79,8 @@ def main():
         )
     elif a.cmd == "get":
         s3.download_file(a.bucket, a.key, a.out)
+    elif a.cmd == "put":
+        s3.upload_file(a.file, a.bucket, a.key)
     elif a.cmd == "head":
         h = s3.head_object(Bucket=a.bucket, Key=a.key, ChecksumMode="ENABLED")
         print(

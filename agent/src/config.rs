@@ -70,6 +70,10 @@ pub struct FileConfig {
     pub pseudonymize: Option<String>,
     /// ASCII-armored output.
     pub armor: Option<bool>,
+    /// `schedule`: upload each snapshot to this target (`s3://bucket/prefix/` or an HTTPS
+    /// folder link); `--upload` overrides it. A config holding a link with a query
+    /// string (a signature) must not be readable by others, like a MongoDB password.
+    pub upload: Option<String>,
 }
 
 /// The most bytes read from a config, recipients or URI file.
@@ -119,7 +123,10 @@ impl FileConfig {
         let c: Self =
             toml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))?;
         if c.mongodb_uri.as_deref().is_some_and(uri_has_password) {
-            check_secret_holder(&path, &meta)?;
+            check_secret_holder(&path, &meta, "the MongoDB password")?;
+        }
+        if c.upload.as_deref().is_some_and(|u| u.contains('?')) {
+            check_secret_holder(&path, &meta, "an upload link's signature")?;
         }
         Ok(c)
     }
@@ -136,20 +143,20 @@ pub fn uri_has_password(uri: &str) -> bool {
 
 /// A file holding a secret must be owned by root or this user, not writable by its
 /// group and not readable or writable by others.
-fn check_secret_holder(path: &Path, m: &std::fs::Metadata) -> Result<(), String> {
+fn check_secret_holder(path: &Path, m: &std::fs::Metadata, what: &str) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let me = rcdiag_bundle::safefs::euid();
     let quoted = rcdiag_bundle::safefs::shell_quote(path);
     if m.uid() != 0 && m.uid() != me {
         return Err(format!(
-            "refusing {}: it holds the MongoDB password but is owned by uid {}, not by root or this user; fix: chown {me} {quoted}",
+            "refusing {}: it holds {what} but is owned by uid {}, not by root or this user; fix: chown {me} {quoted}",
             path.display(),
             m.uid()
         ));
     }
     if m.mode() & 0o027 != 0 {
         return Err(format!(
-            "refusing {}: it holds the MongoDB password but its mode {:04o} lets other users read or change it; fix: chmod {:o} {quoted}",
+            "refusing {}: it holds {what} but its mode {:04o} lets other users read or change it; fix: chmod {:o} {quoted}",
             path.display(),
             m.mode() & 0o7777,
             m.mode() & 0o750 & !0o110

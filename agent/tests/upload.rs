@@ -436,8 +436,8 @@ fn bad_links_and_files_are_refused_before_sending() {
             "must be https://",
         ),
         (
-            vec!["upload", fs, "--to", "s3://bucket/key"],
-            "not supported yet",
+            vec!["upload", fs, "--to", "s3://Bad_Bucket/key"],
+            "not a valid bucket name",
         ),
         (
             vec![

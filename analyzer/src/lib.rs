@@ -5,6 +5,7 @@ pub mod checks;
 pub mod diff;
 pub mod explore;
 pub mod image_ref;
+pub mod load;
 mod logscan;
 pub mod model;
 pub mod policy;

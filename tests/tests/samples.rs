@@ -346,9 +346,21 @@ fn every_sample_bundle_verifies_with_the_demo_key_and_a_pinned_node_key() {
                 );
                 continue;
             }
-            // The cluster bundles are `--only kubernetes`: the others are deselected.
-            if bundle.starts_with("kubernetes-") && c["name"] != "kubernetes" {
-                assert_eq!(c["status"], "skipped", "{bundle}: {c}");
+            // The cluster bundles: the compliant one as the CronJob collects
+            // (`--only kubernetes,mongodb,rocketchat`), the other `--only kubernetes`;
+            // the others are deselected.
+            if bundle.starts_with("kubernetes-") {
+                let selected: &[&str] = if bundle.starts_with("kubernetes-helm/") {
+                    &["kubernetes", "mongodb", "rocketchat"]
+                } else {
+                    &["kubernetes"]
+                };
+                let want = if selected.iter().any(|s| c["name"] == *s) {
+                    "ok"
+                } else {
+                    "skipped"
+                };
+                assert_eq!(c["status"], want, "{bundle}: {c}");
                 continue;
             }
             // Docker nodes, not in a cluster: the kubernetes collector skips with its reason.
@@ -719,7 +731,18 @@ fn kubernetes_samples_say_what_makes_them_compliant_or_not() {
     ] {
         assert_eq!(outcome(&rep, id), "pass", "{id}: {all}");
     }
-    // The recording holds a back-off, a FailedScheduling and an eviction.
+    // A compliant install: nothing fails; the only warning is the recent Warning
+    // events (a FailedScheduling and an image pull error), listed as findings.
+    assert_eq!(rep["summary"]["fail"], 0, "{all}");
+    for id in [
+        "mongodb.version",
+        "containers.restarting",
+        "bundle.complete",
+        "deploy.method",
+        "host.clock-skew",
+    ] {
+        assert_eq!(outcome(&rep, id), "pass", "{id}: {all}");
+    }
     assert_eq!(outcome(&rep, "kubernetes.warning-events"), "warn", "{all}");
     let msgs = checks_by_id(&rep);
     let msg = |id: &str| {
@@ -734,6 +757,20 @@ fn kubernetes_samples_say_what_makes_them_compliant_or_not() {
         msg("kubernetes.pdb")
     );
     assert!(msg("kubernetes.warning-events").contains("FailedScheduling"));
+    // MongoDB 8.0.1 in the pods' image, the logs' startup box and the server read.
+    assert!(
+        msg("mongodb.version").contains("MongoDB 8.0.1 is supported by Rocket.Chat 8.6.1"),
+        "{}",
+        msg("mongodb.version")
+    );
+    // The host, docker and logs collectors were deselected on the cluster bundle on
+    // purpose: noted, not a gap.
+    assert!(
+        msg("bundle.complete")
+            .contains("a cluster bundle, so host, docker, logs deselected on purpose"),
+        "{}",
+        msg("bundle.complete")
+    );
 
     let rep = report("kubernetes-noncompliant", "expected-report");
     let all = summary(&rep);
@@ -741,6 +778,8 @@ fn kubernetes_samples_say_what_makes_them_compliant_or_not() {
         assert_eq!(outcome(&rep, id), "fail", "{id}: {all}");
     }
     assert_eq!(outcome(&rep, "kubernetes.warning-events"), "warn", "{all}");
+    // `--only kubernetes`: deselected on a cluster bundle is not a gap there either.
+    assert_eq!(outcome(&rep, "bundle.complete"), "pass", "{all}");
     let msgs = checks_by_id(&rep);
     let m = msgs
         .iter()
@@ -763,11 +802,13 @@ fn kubernetes_samples_are_judged_on_their_pods_too() {
         "version.consistent",
         "mongodb.replica-set",
         "logs.known-errors",
+        "containers.restarting",
+        "hardware.cpu",
+        "hardware.memory",
+        "hardware.disk",
     ] {
         assert_eq!(outcome(&rep, id), "pass", "{id}: {all}");
     }
-    // The recording's server pod was OOM-killed once.
-    assert_eq!(outcome(&rep, "containers.restarting"), "fail", "{all}");
     let msg = |rep: &Value, id: &str| {
         checks_by_id(rep)
             .into_iter()
@@ -778,15 +819,23 @@ fn kubernetes_samples_are_judged_on_their_pods_too() {
     assert!(msg(&rep, "scale.orchestrated").contains("Kubernetes with Helm"));
     // Pod logs read through the API are scanned.
     assert!(msg(&rep, "logs.known-errors").contains("log file(s)"));
+    // The user count comes from the database the cluster bundle read (the CronJob's
+    // mongodb and rocketchat collectors): the hardware tier is known.
+    assert!(
+        msg(&rep, "hardware.cpu").contains("tier Pro for 42 concurrent users"),
+        "{}",
+        msg(&rep, "hardware.cpu")
+    );
     let unknown = |rep: &Value| {
         checks_by_id(rep)
             .iter()
             .filter(|(_, o, _)| o == "unknown")
             .count()
     };
-    // Was 18 before the checks read the cluster view.
+    // Was 18 before the checks read the cluster view, 6 before the cluster bundle read
+    // the database; host.disk-free needs the node bundles.
     let alone = unknown(&rep);
-    assert!(alone <= 6, "{alone} unknown: {all}");
+    assert!(alone <= 1, "{alone} unknown: {all}");
 
     let rep = report("kubernetes-noncompliant", "expected-report");
     let all = summary(&rep);
@@ -806,12 +855,21 @@ fn kubernetes_samples_are_judged_on_their_pods_too() {
         assert_eq!(outcome(&rep, id), "warn", "{id}: {all}");
     }
     assert!(msg(&rep, "image.official").contains("myregistry.local/rc-custom"));
+    // Without the database, the hardware checks say exactly what to add.
+    assert_eq!(outcome(&rep, "hardware.memory"), "unknown", "{all}");
+    assert!(
+        msg(&rep, "hardware.memory").contains(
+            "add the mongodb and rocketchat collectors to the cluster bundle: rcdiag-agent collect --only kubernetes,mongodb,rocketchat"
+        ),
+        "{}",
+        msg(&rep, "hardware.memory")
+    );
 
     // The cluster bundle with the node bundles of its three nodes: one cluster, the
     // nodes' host facts attached to the Kubernetes nodes of the same name.
     let rep = report("kubernetes-helm", "expected-report-nodes");
     let all = summary(&rep);
-    assert!(unknown(&rep) < alone, "{all}");
+    assert!(unknown(&rep) <= alone, "{all}");
     let cpu = rep["checks"]
         .as_array()
         .unwrap()

@@ -24,6 +24,8 @@ Examples:
   rcdiag-agent snapshots list /var/lib/rcdiag/snapshots
   # collect and send it to the upload link support gave you (single quotes!):
   sudo rcdiag-agent collect -r age1... --upload 'https://...'
+  # or into your own S3 bucket (credentials from AWS_* / AWS_PROFILE / the instance role):
+  sudo rcdiag-agent collect -r age1... --upload s3://my-bucket/rcdiag/
 
 Exit status of collect: 0 bundle written and every collector ok or skipped;
 3 bundle written but a collector failed, timed out or was partial; 1 no bundle written;
@@ -40,10 +42,20 @@ it is never printed. Every user of the machine can read a command line while it 
 HTTPS_PROXY / NO_PROXY are followed; redirects are not. Files are never changed or
 deleted.
 
+An s3://BUCKET/PREFIX/ target puts each file at PREFIX + its file name. Credentials:
+AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), else the profile
+AWS_PROFILE (default: default) of ~/.aws/credentials and ~/.aws/config, else web
+identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), the container's or the
+instance's role. Region: AWS_REGION, AWS_DEFAULT_REGION, the profile, else us-east-1;
+another S3 service: AWS_ENDPOINT_URL (https only). Files up to 8 MiB go in one PUT,
+larger ones as a multipart upload; each request carries x-amz-checksum-sha256, and the
+object's size is read back.
+
 Examples:
   rcdiag-agent upload rcdiag-node1-20261203T080000Z.rcdiag --to 'https://...'
   rcdiag-agent upload *.rcdiag --to 'https://.../case-123/'     # a folder link: names appended
   rcdiag-agent upload b.rcdiag --to 'https://...' --ca-file /etc/ssl/proxy-ca.pem
+  AWS_PROFILE=support rcdiag-agent upload *.rcdiag --to s3://acme-rcdiag/case-123/
 
 Exit status: 0 every file sent; 1 an upload failed (the files are kept); 2 invalid
 options, link or file (nothing sent).";
@@ -60,6 +72,16 @@ Examples:
   rcdiag-agent schedule --every 6h --jitter 10m --dir /var/lib/rcdiag/snapshots --keep 28 -r age1...
   rcdiag-agent schedule --cron 'CRON_TZ=UTC 0 3 * * *' --dir /srv/rcdiag --max-total 2G
   rcdiag-agent schedule --once --dir /var/lib/rcdiag/snapshots --keep 28    # systemd timer, CronJob
+  rcdiag-agent schedule --every 6h --dir /srv/rcdiag --upload s3://acme-rcdiag/fleet/ -r age1...
+
+With --upload TARGET each snapshot is uploaded right after it is written (to an
+s3://BUCKET/PREFIX/ target under PREFIX/<node>/, one prefix per node; to a folder link
+ending in /, under its file name), then up to 5 snapshots of earlier ticks whose upload
+failed. The outcome is in the log, the ledger, status.json (\"upload\") and rcdiag.prom
+(rcdiag_last_upload_success_timestamp_seconds, rcdiag_upload_failures,
+rcdiag_uploads_pending). A failed upload never deletes a snapshot, and retention keeps
+snapshots not uploaded yet past --keep and --max-age; only --max-total deletes them
+(logged as snapshot_deleted_not_uploaded).
 
 Exit status: 0 stopped by SIGTERM/SIGINT, or every snapshot (--count/--once) written with
 every collector ok or skipped; 3 written but a collector failed, timed out or was partial;
@@ -109,7 +131,7 @@ pub enum Command {
     /// Redact a signed plain bundle again with more rules, and re-sign it.
     #[command(after_help = REDACT_HELP)]
     Redact(RedactArgs),
-    /// Upload bundles to an HTTPS upload link from support (a presigned PUT URL).
+    /// Upload bundles to an HTTPS upload link from support (a presigned PUT URL) or an s3:// bucket.
     #[command(after_help = UPLOAD_HELP)]
     Upload(Box<UploadArgs>),
     /// The pseudonyms of `collect --pseudonymize`, kept on this node.
@@ -371,8 +393,8 @@ pub struct CollectArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// Then upload the bundle to this HTTPS upload link from support (a presigned PUT
-    /// URL, in single quotes); see `rcdiag-agent upload --help`. A failed upload keeps
-    /// the bundle and makes the exit status 4.
+    /// URL, in single quotes) or to s3://BUCKET/PREFIX/; see `rcdiag-agent upload
+    /// --help`. A failed upload keeps the bundle and makes the exit status 4.
     #[arg(long, value_name = "URL")]
     pub upload: Option<String>,
     #[command(flatten)]
@@ -438,4 +460,11 @@ pub struct ScheduleArgs {
     /// Log warnings and errors only.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Upload each snapshot after it is written: to s3://BUCKET/PREFIX/ (under
+    /// PREFIX/<node>/) or to an HTTPS folder link ending in / [default: `upload` of the
+    /// config]. A failed upload keeps the snapshot; the next ticks try again.
+    #[arg(long, value_name = "TARGET")]
+    pub upload: Option<String>,
+    #[command(flatten)]
+    pub upload_opts: upload::UploadOpts,
 }

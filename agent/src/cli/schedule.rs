@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use rcdiag_agent::run::{self, Progress};
 use rcdiag_agent::schedule::{self, Cron, LogFormat, Logger, ScheduleConfig, Trigger};
 use rcdiag_agent::snapshots::{self, Retention};
+use rcdiag_agent::upload::{self, Target};
 use rcdiag_agent::{config, key_change};
 use rcdiag_bundle::NodeKey;
 
@@ -26,6 +27,56 @@ pub struct SchedulePlan {
     pub default_retention: bool,
     pub jitter: Duration,
     pub count: Option<u64>,
+    /// `--upload` (or the config's `upload`), checked; an `s3://` target with the node's
+    /// own prefix.
+    pub upload: Option<schedule::ScheduleUpload>,
+}
+
+/// `--upload TARGET` (else the config's `upload`), checked before anything runs.
+fn schedule_upload(args: &ScheduleArgs) -> Result<Option<schedule::ScheduleUpload>> {
+    let from_config = match &args.upload {
+        Some(_) => None,
+        None => config::FileConfig::load(args.opts.config.as_deref())
+            .map_err(anyhow::Error::msg)?
+            .upload
+            .filter(|u| !u.trim().is_empty()),
+    };
+    let Some(url) = args.upload.clone().or(from_config) else {
+        if args.upload_opts.ca_file.is_some() || args.upload_opts.allow_plain {
+            bail!("--ca-file and --allow-plain only apply with --upload TARGET");
+        }
+        return Ok(None);
+    };
+    let target = Target::parse(&url)?;
+    if !target.is_folder() {
+        bail!(
+            "{}: a schedule uploads one snapshot per tick, and a presigned link names one object: \
+             give s3://BUCKET/PREFIX/ or a folder link ending in /",
+            target.shown()
+        );
+    }
+    if args.opts.no_encrypt && !args.upload_opts.allow_plain {
+        bail!(
+            "--upload with --no-encrypt would send plain bundles: only encrypted bundles are uploaded. \
+             Drop --no-encrypt (and give support's key with -r), or add --allow-plain if anyone who can \
+             read the storage behind the target may read the bundles"
+        );
+    }
+    let settings = upload::Settings::new(&args.upload_opts)?;
+    // One prefix per node: the host part of this node's bundle names.
+    let name = rcdiag_bundle::bundle_file_name(
+        &rcdiag_bundle::hostname(),
+        jiff::Timestamp::now(),
+        None,
+        true,
+    );
+    let node = snapshots::parse_bundle_name(&name)
+        .map(|n| n.host)
+        .unwrap_or_else(|| "node".into());
+    Ok(Some(schedule::ScheduleUpload {
+        target: target.for_node(&node),
+        settings,
+    }))
 }
 
 pub fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
@@ -73,6 +124,7 @@ pub fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
                     .map_err(anyhow::Error::msg)
             })
             .transpose()?,
+        hold_unuploaded: false,
     };
     if retention.keep == Some(0) {
         bail!(
@@ -92,12 +144,15 @@ pub fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
         );
     }
     let count = if args.once { Some(1) } else { args.count };
+    let upload = schedule_upload(args)?;
+    retention.hold_unuploaded = upload.is_some();
     Ok(SchedulePlan {
         trigger,
         retention,
         default_retention,
         jitter,
         count,
+        upload,
     })
 }
 
@@ -143,9 +198,11 @@ pub fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
         count: sp.count,
         textfile_dir: args.textfile_dir.clone(),
         run: run_config(&p, &signer, Progress::Quiet),
+        upload: sp.upload,
         log,
     };
     cfg.run.key_change = key_change;
+    cfg.run.argv = upload::scrub_argv(cfg.run.argv);
     let rt = runtime()?;
     let result = rt.block_on(schedule::schedule(cfg, shutdown_signal()));
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -217,4 +274,11 @@ pub fn schedule_dry_run(p: &Plan, sp: &SchedulePlan, args: &ScheduleArgs) {
         print!(" and {}", t.join(snapshots::METRICS_FILE).display());
     }
     println!();
+    if let Some(u) = &sp.upload {
+        println!(
+            "upload: each snapshot to {}, then up to {} earlier ones not uploaded yet; snapshots not uploaded are kept until --max-total",
+            u.target.shown(),
+            schedule::MAX_RETRIES_PER_TICK
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rcdiag_agent::config;
 use rcdiag_agent::upload::{
-    DEFAULT_TRIES, Link, Output, Settings, UploadError, UploadOpts, upload_files,
+    DEFAULT_TRIES, Output, Settings, Target, UploadError, UploadOpts, upload_files,
 };
 
 /// `rcdiag-agent upload`.
@@ -48,7 +48,7 @@ pub fn upload_cmd(a: &UploadArgs) -> ExitCode {
 }
 
 fn upload_cmd_inner(a: &UploadArgs) -> Result<(), UploadError> {
-    let link = Link::parse(&a.to)?;
+    let target = Target::parse(&a.to)?;
     let mut s = Settings::new(&a.opts)?;
     s.tries = a.tries;
     s.stall = config::duration_in(
@@ -63,5 +63,5 @@ fn upload_cmd_inner(a: &UploadArgs) -> Result<(), UploadError> {
         config::TIMEOUT_RANGE,
     )
     .map_err(UploadError::Usage)?;
-    upload_files(&a.files, &link, &s, Output::auto(true, false)).map(|_| ())
+    upload_files(&a.files, &target, &s, Output::auto(true, false)).map(|_| ())
 }

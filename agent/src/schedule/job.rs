@@ -5,20 +5,84 @@ use jiff::Timestamp;
 use serde_json::json;
 use tokio::sync::watch;
 
+use std::path::PathBuf;
+
 use super::metrics::{render_metrics, unix_seconds};
-use super::status::{BundleStatus, LastRun, LastSuccess, RetentionStatus, Status};
-use super::{ScheduleConfig, ScheduleError};
+use super::status::{
+    BundleStatus, LastRun, LastSuccess, RetentionStatus, Status, UploadRecord, UploadStatus,
+};
+use super::{MAX_RETRIES_PER_TICK, ScheduleConfig, ScheduleError, ScheduleUpload};
 use crate::run::{self, RunConfig, RunError, RunReport};
 use crate::snapshots::{
     self, CollectorOutcome, Ledger, METRICS_FILE, RetentionResult, STATUS_FILE, SnapshotEntry,
-    rfc3339,
+    UploadState, rfc3339,
 };
+use crate::upload::{Output, Sender, Sent};
 
 pub(super) struct JobResult {
     pub(super) tick: Timestamp,
     pub(super) started: Timestamp,
     pub(super) finished: Timestamp,
     pub(super) result: Result<RunReport, RunError>,
+    /// The uploads made after the snapshot (`--upload`), in order.
+    pub(super) uploads: Vec<UploadOutcome>,
+}
+
+/// One upload tried by a job.
+pub(super) struct UploadOutcome {
+    pub(super) file: String,
+    pub(super) at: Timestamp,
+    pub(super) result: Result<Sent, String>,
+}
+
+/// What a job uploads: its own snapshot, then these of earlier ticks (newest first).
+pub(super) struct UploadJob {
+    pub(super) up: ScheduleUpload,
+    pub(super) retry: Vec<String>,
+}
+
+/// Uploads `files` in order, until the scheduler is stopped (the upload under way is
+/// dropped then; its snapshot stays pending).
+async fn upload_all(
+    up: &ScheduleUpload,
+    files: Vec<PathBuf>,
+    stop: watch::Receiver<Option<&'static str>>,
+) -> Vec<UploadOutcome> {
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    let sender = match Sender::new(&up.target, &up.settings) {
+        Ok(s) => s,
+        Err(e) => {
+            let at = Timestamp::now();
+            for f in &files {
+                out.push(UploadOutcome {
+                    file: name(f),
+                    at,
+                    result: Err(e.to_string()),
+                });
+            }
+            return out;
+        }
+    };
+    let cancel = stopped(stop);
+    tokio::pin!(cancel);
+    for f in files {
+        let r = tokio::select! {
+            biased;
+            _ = &mut cancel => break,
+            r = sender.send_file(&f, &up.settings, Output::silent()) => r.map_err(|e| e.to_string()),
+        };
+        out.push(UploadOutcome {
+            file: name(&f),
+            at: Timestamp::now(),
+            result: r,
+        });
+    }
+    out
 }
 
 /// A running snapshot: its own task, so it starts at the tick even while the loop is
@@ -50,6 +114,7 @@ pub(super) fn joined(
             result: Err(RunError::Internal(format!(
                 "the snapshot task crashed: {e}; please report this"
             ))),
+            uploads: Vec::new(),
         }
     })
 }
@@ -58,8 +123,10 @@ pub(super) fn snapshot_job(
     cfg: RunConfig,
     tick: Timestamp,
     stop: watch::Receiver<Option<&'static str>>,
+    uploads: Option<UploadJob>,
 ) -> Job {
     tokio::spawn(async move {
+        let stop_uploads = stop.clone();
         let cancel = stopped(stop);
         tokio::pin!(cancel);
         // Bundle names have a one-second resolution and the writer never overwrites: never
@@ -81,17 +148,31 @@ pub(super) fn snapshot_job(
                 _ = tokio::time::sleep(now.duration_until(next_second).unsigned_abs()) => {}
                 sig = &mut cancel => {
                     let t = Timestamp::now();
-                    return JobResult { tick, started: t, finished: t, result: Err(RunError::Interrupted(sig)) };
+                    return JobResult { tick, started: t, finished: t, result: Err(RunError::Interrupted(sig)), uploads: Vec::new() };
                 }
             }
         }
         let started = Timestamp::now();
+        let dir = cfg.out.clone();
         let result = run::run(cfg, cancel).await;
+        let finished = Timestamp::now();
+        let mut outcomes = Vec::new();
+        if let Some(u) = uploads
+            && !matches!(result, Err(RunError::Interrupted(_)))
+        {
+            let mut files = Vec::new();
+            if let Ok(r) = &result {
+                files.push(r.bundle.path.clone());
+            }
+            files.extend(u.retry.iter().map(|f| dir.join(f)));
+            outcomes = upload_all(&u.up, files, stop_uploads).await;
+        }
         JobResult {
             tick,
             started,
-            finished: Timestamp::now(),
+            finished,
             result,
+            uploads: outcomes,
         }
     })
 }
@@ -240,6 +321,10 @@ impl Scheduler {
                     degraded,
                     duration_ms: duration.as_millis() as u64,
                     collectors: collectors.clone(),
+                    upload: self.cfg.upload.as_ref().map(|_| UploadState {
+                        pending: true,
+                        ..UploadState::default()
+                    }),
                 });
                 if let Err(e) = self.ledger.save(&self.cfg.dir) {
                     log.error(
@@ -330,9 +415,142 @@ impl Scheduler {
         }
         let interrupted = last.outcome == "interrupted";
         self.status.last_run = Some(last);
+        self.apply_uploads(job.uploads);
         if !interrupted {
             self.retention();
         }
+    }
+
+    /// The job for this tick's uploads: `None` without `--upload`.
+    pub(super) fn upload_job(&self) -> Option<UploadJob> {
+        let up = self.cfg.upload.clone()?;
+        let mut pending: Vec<&SnapshotEntry> = self
+            .ledger
+            .snapshots
+            .iter()
+            .filter(|e| e.upload_pending())
+            .collect();
+        pending.sort_by(|a, b| {
+            b.created()
+                .cmp(&a.created())
+                .then_with(|| b.file.cmp(&a.file))
+        });
+        Some(UploadJob {
+            up,
+            retry: pending
+                .iter()
+                .take(MAX_RETRIES_PER_TICK)
+                .map(|e| e.file.clone())
+                .collect(),
+        })
+    }
+
+    /// Snapshots not uploaded yet, into the status.
+    pub(super) fn count_pending(&mut self) {
+        let n = self
+            .ledger
+            .snapshots
+            .iter()
+            .filter(|e| e.upload_pending())
+            .count();
+        if let Some(u) = self.status.upload.as_mut() {
+            u.pending = n;
+        }
+    }
+
+    /// Records the uploads of a job in the ledger, the status and the log.
+    fn apply_uploads(&mut self, outcomes: Vec<UploadOutcome>) {
+        if outcomes.is_empty() {
+            return;
+        }
+        let log = self.cfg.log;
+        let target = self
+            .cfg
+            .upload
+            .as_ref()
+            .map(|u| u.target.shown())
+            .unwrap_or_default();
+        for o in outcomes {
+            let st = self.status.upload.get_or_insert_with(UploadStatus::default);
+            let entry = self.ledger.snapshots.iter_mut().find(|e| e.file == o.file);
+            let at = rfc3339_ms(o.at);
+            match o.result {
+                Ok(sent) => {
+                    if let Some(e) = entry {
+                        let u = e.upload.get_or_insert_with(UploadState::default);
+                        u.pending = false;
+                        u.to = Some(sent.to.clone());
+                        u.uploaded_at = Some(at.clone());
+                        u.sha256 = Some(sent.sha256.clone());
+                        u.last_error = None;
+                    }
+                    log.info(
+                        "upload_done",
+                        &format!("uploaded {} to {}", o.file, sent.to),
+                        &[
+                            ("file", json!(o.file)),
+                            ("to", json!(sent.to)),
+                            ("bytes", json!(sent.size)),
+                            ("sha256", json!(sent.sha256)),
+                        ],
+                    );
+                    let rec = UploadRecord {
+                        file: o.file,
+                        to: sent.to,
+                        at,
+                        timestamp_seconds: unix_seconds(o.at),
+                        bytes: sent.size,
+                        sha256: sent.sha256,
+                        ok: true,
+                        error: None,
+                    };
+                    st.last = Some(rec.clone());
+                    st.last_success = Some(rec);
+                    st.consecutive_failures = 0;
+                    st.uploaded += 1;
+                }
+                Err(msg) => {
+                    let failures = entry.map(|e| {
+                        let u = e.upload.get_or_insert_with(UploadState::default);
+                        u.failures += 1;
+                        u.last_error = Some(msg.clone());
+                        u.failures
+                    });
+                    log.error(
+                        "upload_failed",
+                        &format!(
+                            "upload of {} failed: {msg}; the snapshot is kept and the next tick tries again",
+                            o.file
+                        ),
+                        &[
+                            ("file", json!(o.file)),
+                            ("to", json!(target)),
+                            ("error", json!(msg)),
+                            ("failures", json!(failures)),
+                        ],
+                    );
+                    st.last = Some(UploadRecord {
+                        file: o.file,
+                        to: target.clone(),
+                        at,
+                        timestamp_seconds: unix_seconds(o.at),
+                        ok: false,
+                        error: Some(msg),
+                        ..UploadRecord::default()
+                    });
+                    st.consecutive_failures += 1;
+                    st.failures += 1;
+                }
+            }
+        }
+        if let Err(e) = self.ledger.save(&self.cfg.dir) {
+            log.error(
+                "ledger_write_failed",
+                &format!("{e}; the upload state of the snapshots is not saved"),
+                &[],
+            );
+        }
+        self.count_pending();
     }
 
     pub(super) fn retention(&mut self) {
@@ -353,11 +571,19 @@ impl Scheduler {
                 kept_bytes,
             }) => {
                 for (file, reason) in &deleted {
-                    log.info(
-                        "snapshot_deleted",
-                        &format!("deleted {file}: {reason}"),
-                        &[("file", json!(file)), ("reason", json!(reason))],
-                    );
+                    if reason.contains("never uploaded") {
+                        log.warn(
+                            "snapshot_deleted_not_uploaded",
+                            &format!("deleted {file} before it was uploaded: {reason}"),
+                            &[("file", json!(file)), ("reason", json!(reason))],
+                        );
+                    } else {
+                        log.info(
+                            "snapshot_deleted",
+                            &format!("deleted {file}: {reason}"),
+                            &[("file", json!(file)), ("reason", json!(reason))],
+                        );
+                    }
                 }
                 for (file, e) in &failed {
                     log.warn(
@@ -406,6 +632,7 @@ impl Scheduler {
             Err(e) => log.error("retention_failed", &format!("retention failed: {e}"), &[]),
         }
         self.status.retention = rs;
+        self.count_pending();
     }
 }
 

@@ -1,10 +1,15 @@
 //! `DIR/rcdiag.prom`: the Prometheus text exposition format (version 0.0.4) of the
 //! status, for node_exporter's textfile collector.
 //!
-//! Written by hand rather than with `prometheus-client` (issue 10 item 5): that crate
-//! encodes OpenMetrics text (a `# EOF` trailer, counters renamed with `_total`, `# UNIT`
-//! lines), so the metric names scraped today would change under dashboards and alerts
-//! built on them; ten gauge families do not need a registry.
+//! Written by hand rather than with `prometheus-client` (issue 10 item 5; asked again
+//! by issue 14): that crate encodes OpenMetrics text only (a `# EOF` trailer, counters
+//! exposed as `NAME_total` under `# TYPE NAME counter`, `# UNIT` lines, `info` types).
+//! node_exporter's textfile collector parses the Prometheus 0.0.4 text format, where a
+//! sample must carry its family's name: the counter's samples would lose their type, and
+//! an `info` family is an unknown type that fails the whole file. Ten to thirteen gauge
+//! families do not need a registry, and the names scraped today stay as they are. When
+//! `--upload` is set, three more: `rcdiag_last_upload_success_timestamp_seconds`,
+//! `rcdiag_upload_failures`, `rcdiag_uploads_pending`.
 
 use jiff::Timestamp;
 
@@ -127,6 +132,35 @@ pub fn render_metrics(status: &Status, next_run: Option<Timestamp>) -> String {
         "Ticks skipped since the scheduler started because a snapshot was still running.",
         &[(vec![], status.counters.ticks_skipped as f64)],
     );
+    if let Some(u) = &status.upload {
+        family(
+            &mut out,
+            "rcdiag_last_upload_success_timestamp_seconds",
+            "gauge",
+            "Unix time at which the last snapshot upload (--upload) was confirmed (0: none yet).",
+            &[(
+                vec![],
+                u.last_success
+                    .as_ref()
+                    .map(|r| r.timestamp_seconds)
+                    .unwrap_or(0.0),
+            )],
+        );
+        family(
+            &mut out,
+            "rcdiag_upload_failures",
+            "gauge",
+            "Snapshot uploads that failed in a row (0: the last one was confirmed).",
+            &[(vec![], u.consecutive_failures as f64)],
+        );
+        family(
+            &mut out,
+            "rcdiag_uploads_pending",
+            "gauge",
+            "Snapshots kept in the folder that are not uploaded yet.",
+            &[(vec![], u.pending as f64)],
+        );
+    }
     family(
         &mut out,
         "rcdiag_agent_info",
@@ -193,6 +227,24 @@ mod tests {
         assert!(text.contains("rcdiag_bundle_bytes 12345\n"));
         assert!(text.contains("rcdiag_last_success_timestamp_seconds 1767225600.25\n"));
         assert_eq!(text.matches("# TYPE ").count(), 10);
+        assert!(
+            !text.contains("upload"),
+            "no upload families without --upload"
+        );
         assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        s.upload = Some(crate::schedule::UploadStatus {
+            consecutive_failures: 2,
+            pending: 3,
+            last_success: Some(crate::schedule::UploadRecord {
+                timestamp_seconds: 1767225700.5,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let text = render_metrics(&s, None);
+        assert_eq!(text.matches("# TYPE ").count(), 13);
+        assert!(text.contains("rcdiag_last_upload_success_timestamp_seconds 1767225700.5\n"));
+        assert!(text.contains("rcdiag_upload_failures 2\n"));
+        assert!(text.contains("rcdiag_uploads_pending 3\n"));
     }
 }

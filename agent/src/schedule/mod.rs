@@ -4,7 +4,11 @@
 //! while a snapshot runs is skipped and logged. After each snapshot: retention over the
 //! snapshots this scheduler wrote ([`crate::snapshots`]), then `DIR/status.json` and
 //! `DIR/rcdiag.prom` (Prometheus text format for node_exporter's textfile collector),
-//! both written atomically. SIGTERM/SIGINT stop it; a snapshot cut short leaves no file
+//! both written atomically. With `--upload TARGET` each snapshot is uploaded right
+//! after it is written, in the same job (so never two at once), then the snapshots of
+//! earlier ticks whose upload failed; the outcome goes into the ledger, `status.json`
+//! and `rcdiag.prom`, and retention keeps snapshots not uploaded yet (until
+//! `--max-total` forces them out). SIGTERM/SIGINT stop it; a snapshot cut short leaves no file
 //! and no temp file. Log lines are structured: one JSON object a line when stderr is not
 //! a terminal, `time LEVEL message key=value` on a terminal.
 //!
@@ -64,9 +68,24 @@ pub struct ScheduleConfig {
     pub textfile_dir: Option<PathBuf>,
     /// The collection run; its `out` is replaced by `dir` and its progress is quiet.
     pub run: RunConfig,
+    /// Upload each snapshot (`--upload`).
+    pub upload: Option<ScheduleUpload>,
     /// Log lines.
     pub log: Logger,
 }
+
+/// `schedule --upload`: where snapshots go and how.
+#[derive(Debug, Clone)]
+pub struct ScheduleUpload {
+    /// The target; an `s3://` one already with the node's own prefix
+    /// ([`crate::upload::Target::for_node`]).
+    pub target: crate::upload::Target,
+    /// Tries, timeouts, CA, plain bundles.
+    pub settings: crate::upload::Settings,
+}
+
+/// Most snapshots of earlier ticks retried after a tick's own upload.
+pub const MAX_RETRIES_PER_TICK: usize = 5;
 
 /// What a scheduler did before it stopped.
 #[derive(Debug, Clone, Default)]
@@ -203,6 +222,10 @@ pub async fn schedule(
         schedule: cfg.trigger.describe(),
         collectors: cfg.run.collectors.clone(),
         state: "waiting".into(),
+        upload: cfg.upload.as_ref().map(|u| UploadStatus {
+            target: u.target.shown(),
+            ..UploadStatus::default()
+        }),
         counters: Counters {
             since: started_at,
             ..Counters::default()
@@ -216,6 +239,11 @@ pub async fn schedule(
         status.last_run = p.last_run;
         status.last_success = p.last_success;
         status.consecutive_failures = p.consecutive_failures;
+        if let (Some(u), Some(prev)) = (status.upload.as_mut(), p.upload) {
+            u.last = prev.last;
+            u.last_success = prev.last_success;
+            u.consecutive_failures = prev.consecutive_failures;
+        }
         if died {
             let during = p.state == "running";
             let message = format!(
@@ -251,6 +279,7 @@ pub async fn schedule(
         status,
     };
     s.status.retention = s.fields_retention();
+    s.count_pending();
     let ticker = Ticker::new(s.cfg.trigger.clone(), s.cfg.jitter);
     let mut next = ticker.first();
     s.write_status(next.map(|t| t.scheduled), true)?;
@@ -275,6 +304,10 @@ pub async fn schedule(
                 )),
             ),
             ("count", json!(s.cfg.count)),
+            (
+                "upload",
+                json!(s.cfg.upload.as_ref().map(|u| u.target.shown())),
+            ),
             ("managed_snapshots", json!(s.ledger.snapshots.len())),
             ("next_run", json!(next.map(|t| rfc3339(t.scheduled)))),
         ],
@@ -356,7 +389,8 @@ pub async fn schedule(
                         ("collectors", json!(s.cfg.run.collectors)),
                     ],
                 );
-                running = Some((snapshot_job(s.cfg.run.clone(), tick.scheduled, stop_rx.clone()), now));
+                let uploads = s.upload_job();
+                running = Some((snapshot_job(s.cfg.run.clone(), tick.scheduled, stop_rx.clone(), uploads), now));
                 s.status.state = "running".into();
                 let nr = if limit.is_none_or(|n| started < n) { next.map(|t| t.scheduled) } else { None };
                 s.write_status_logged(nr, false);

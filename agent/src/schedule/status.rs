@@ -85,6 +85,50 @@ pub struct RetentionStatus {
     pub protected: Option<String>,
 }
 
+/// One upload of a snapshot (`schedule --upload`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct UploadRecord {
+    /// The snapshot's file name.
+    pub file: String,
+    /// Where it went (no query string); on failure, the target.
+    pub to: String,
+    /// When the upload ended (RFC 3339).
+    pub at: String,
+    /// The same, as Unix seconds.
+    pub timestamp_seconds: f64,
+    /// Bytes sent (0 on failure).
+    pub bytes: u64,
+    /// SHA-256 of the file sent, hex (empty on failure).
+    pub sha256: String,
+    /// The upload was confirmed.
+    pub ok: bool,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Uploads of snapshots, when `--upload` is set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct UploadStatus {
+    /// The target (no query string; an `s3://` target with the node's own prefix).
+    pub target: String,
+    /// The last upload tried.
+    pub last: Option<UploadRecord>,
+    /// The last upload confirmed (carried over restarts): what
+    /// `rcdiag_last_upload_success_timestamp_seconds` shows.
+    pub last_success: Option<UploadRecord>,
+    /// Failed uploads in a row (0 after a success): `rcdiag_upload_failures`.
+    pub consecutive_failures: u64,
+    /// Failed uploads since the scheduler started.
+    pub failures: u64,
+    /// Uploads confirmed since the scheduler started.
+    pub uploaded: u64,
+    /// Snapshots kept in the folder and not uploaded yet.
+    pub pending: usize,
+}
+
 /// Counters since the scheduler started.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -146,6 +190,9 @@ pub struct Status {
     /// Per collector: consecutive snapshots (latest backwards) in which it failed, timed
     /// out or was partial (0 once it is ok or skipped again).
     pub consecutive_failures: BTreeMap<String, u64>,
+    /// Uploads (`--upload`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadStatus>,
 }
 
 impl Status {

@@ -66,9 +66,40 @@ pub struct SnapshotEntry {
     /// What each collector did.
     #[serde(default)]
     pub collectors: Vec<CollectorOutcome>,
+    /// Its upload, when the scheduler that wrote it had `--upload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadState>,
+}
+
+/// The upload of one snapshot (`schedule --upload`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UploadState {
+    /// Not uploaded yet: retention keeps it (until `--max-total` forces it out) and the
+    /// next ticks try again.
+    pub pending: bool,
+    /// Where it was sent (no query string), once sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// When the upload was confirmed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploaded_at: Option<String>,
+    /// SHA-256 of what was sent, hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Failed attempts so far (each with its own retries).
+    pub failures: u32,
+    /// The last failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 impl SnapshotEntry {
+    /// Written with `--upload` and not uploaded yet.
+    pub fn upload_pending(&self) -> bool {
+        self.upload.as_ref().is_some_and(|u| u.pending)
+    }
+
     /// The snapshot's time: when it started, else the manifest's `created_at`, else the
     /// time in the file name.
     pub fn created(&self) -> Option<Timestamp> {

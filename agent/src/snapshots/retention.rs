@@ -22,6 +22,9 @@ pub struct Retention {
     pub max_age: Option<Duration>,
     /// Keep the newest snapshots whose sizes add up to at most this many bytes.
     pub max_total: Option<u64>,
+    /// `schedule --upload`: a snapshot not uploaded yet is kept beyond `keep` and
+    /// `max_age`; only `max_total` deletes it (and says so).
+    pub hold_unuploaded: bool,
 }
 
 impl Retention {
@@ -36,6 +39,9 @@ impl Retention {
         }
         if let Some(t) = self.max_total {
             parts.push(format!("max-total {}", human_bytes(t)));
+        }
+        if self.hold_unuploaded && !parts.is_empty() {
+            parts.push("snapshots not uploaded yet kept until --max-total".into());
         }
         if parts.is_empty() {
             "none (every snapshot is kept)".into()
@@ -60,7 +66,10 @@ pub struct Decision {
 /// when it is within `keep` (by rank), within `max_age` (from [`SnapshotEntry::created`]), and the sizes of the snapshots
 /// kept so far plus its own stay within `max_total` (once one does not fit, every older
 /// one goes too, so the set kept is always the newest ones). The newest good snapshot
-/// (else the newest) is always kept. Returns decisions newest first.
+/// (else the newest) is always kept. With `hold_unuploaded`, a snapshot whose upload is
+/// pending is kept past `keep` and `max_age` (its size still counts), and deleted only
+/// by `max_total`, with a reason that says it was never uploaded. Returns decisions
+/// newest first.
 pub fn plan_retention(entries: &[SnapshotEntry], r: &Retention, now: Timestamp) -> Vec<Decision> {
     let mut order: Vec<&SnapshotEntry> = entries.iter().collect();
     // Newest first; entries without a time sort as oldest; ties by name, newest name first.
@@ -79,10 +88,12 @@ pub fn plan_retention(entries: &[SnapshotEntry], r: &Retention, now: Timestamp) 
     let mut out = Vec::with_capacity(order.len());
     for (rank, e) in order.iter().enumerate() {
         let mut reason = None;
-        if let Some(k) = r.keep.filter(|k| rank >= *k) {
+        let held = r.hold_unuploaded && e.upload_pending();
+        if let Some(k) = r.keep.filter(|k| rank >= *k && !held) {
             reason = Some(format!("more than --keep {k}"));
         }
         if reason.is_none()
+            && !held
             && let Some(max) = r.max_age
         {
             // A snapshot from the future (clock stepped back) has age 0.
@@ -109,7 +120,14 @@ pub fn plan_retention(entries: &[SnapshotEntry], r: &Retention, now: Timestamp) 
             && (over_total || total.saturating_add(e.bytes) > max)
         {
             over_total = true;
-            reason = Some(format!("over --max-total {}", human_bytes(max)));
+            reason = Some(if held {
+                format!(
+                    "over --max-total {}, although it was never uploaded",
+                    human_bytes(max)
+                )
+            } else {
+                format!("over --max-total {}", human_bytes(max))
+            });
         }
         let is_protected = protected.as_deref() == Some(e.file.as_str());
         let keep = reason.is_none() || is_protected;

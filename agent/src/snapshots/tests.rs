@@ -19,6 +19,7 @@ fn entry(file_time: &str, bytes: u64, degraded: bool) -> SnapshotEntry {
         degraded,
         duration_ms: 0,
         collectors: Vec::new(),
+        upload: None,
     }
 }
 
@@ -141,6 +142,7 @@ fn the_newest_good_snapshot_is_never_deleted() {
         max_age: Some(Duration::from_secs(1)),
         max_total: Some(1),
         keep: Some(0),
+        hold_unuploaded: false,
     };
     assert_eq!(kept(&plan_retention(&e, &r, now)), ["20260101T000000Z"]);
     // No good one at all: the newest is kept.
@@ -149,6 +151,53 @@ fn the_newest_good_snapshot_is_never_deleted() {
         entry("20260102T000000Z", 100, true),
     ];
     assert_eq!(kept(&plan_retention(&bad, &r, now)), ["20260102T000000Z"]);
+}
+
+#[test]
+fn snapshots_not_uploaded_are_held_until_max_total() {
+    let pending = |t: &str| {
+        let mut e = entry(t, 100, false);
+        e.upload = Some(UploadState {
+            pending: true,
+            ..UploadState::default()
+        });
+        e
+    };
+    let mut done = entry("20260104T000000Z", 100, false);
+    done.upload = Some(UploadState::default());
+    let e = vec![
+        pending("20260101T000000Z"),
+        entry("20260102T000000Z", 100, false),
+        pending("20260103T000000Z"),
+        done,
+    ];
+    let now = ts("2026-01-04T12:00:00Z");
+    let mut r = Retention {
+        keep: Some(1),
+        max_age: Some(Duration::from_secs(3600)),
+        hold_unuploaded: true,
+        ..Retention::default()
+    };
+    // --keep and --max-age would keep only the newest: the two pending ones stay too.
+    assert_eq!(
+        kept(&plan_retention(&e, &r, now)),
+        ["20260104T000000Z", "20260103T000000Z", "20260101T000000Z"]
+    );
+    // Without --upload they go.
+    r.hold_unuploaded = false;
+    assert_eq!(kept(&plan_retention(&e, &r, now)), ["20260104T000000Z"]);
+    // --max-total still forces them out, and says they were never uploaded.
+    r.hold_unuploaded = true;
+    r.max_total = Some(250);
+    let d = plan_retention(&e, &r, now);
+    assert_eq!(kept(&d), ["20260104T000000Z", "20260103T000000Z"]);
+    let gone = d.iter().find(|d| d.file.contains("20260101")).unwrap();
+    assert!(
+        gone.delete
+            .as_deref()
+            .is_some_and(|r| r.contains("never uploaded")),
+        "{gone:?}"
+    );
 }
 
 #[test]

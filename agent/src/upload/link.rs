@@ -25,12 +25,6 @@ impl Link {
     /// Parses and checks an upload link.
     pub fn parse(s: &str) -> Result<Self, UploadError> {
         let s = s.trim();
-        if let Some(rest) = s.strip_prefix("s3://") {
-            let bucket = rest.split('/').next().unwrap_or("");
-            return Err(usage(format!(
-                "s3:// links (bucket {bucket}) are not supported yet: ask support for a presigned https:// upload link"
-            )));
-        }
         let url = Url::parse(s).map_err(|e| {
             usage(format!(
                 "the upload link is not a URL ({e}): copy the whole link support sent, in single quotes: --to 'https://...'"

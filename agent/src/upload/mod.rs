@@ -1,5 +1,6 @@
-//! Upload of finished bundles to an HTTPS upload link from support (issue #14):
-//! `rcdiag-agent upload FILE... --to URL` and `collect --upload URL`. One HTTP PUT per
+//! Upload of finished bundles (issue #14): `rcdiag-agent upload FILE... --to TARGET`,
+//! `collect --upload TARGET` and `schedule --upload TARGET`. A target is an HTTPS upload
+//! link from support or an `s3://bucket/prefix/` ([`s3`]). To a link: one HTTP PUT per
 //! file to a presigned URL (what S3, GCS, Azure SAS links and support portals accept),
 //! streamed from disk with `Content-Length` and `Content-MD5` (and
 //! `x-amz-checksum-sha256` when the link signs it), retried with backoff on 5xx and
@@ -7,15 +8,64 @@
 //! a link is its signature, a credential: it is never printed nor put in an error.
 //!
 //! [`link`] checks a link and hides its query string, [`prepare`] checks and hashes a
-//! file, [`send`] makes the PUTs with their retries; this module runs them in order.
+//! file, [`send`] makes the PUTs with their retries, [`s3`] sends to a bucket (with
+//! [`aws_profile`] for the shared profile files); this module runs them in order.
 
+mod aws_profile;
 mod link;
 mod prepare;
+pub mod s3;
 mod send;
 #[cfg(test)]
 mod tests;
 
 pub use link::Link;
+pub use s3::S3Target;
+
+/// Where bundles go: an HTTPS upload link or an S3 bucket and prefix.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A presigned (or portal) HTTPS PUT link.
+    Https(Link),
+    /// `s3://bucket/prefix/`.
+    S3(S3Target),
+}
+
+impl Target {
+    /// Parses `https://...` or `s3://bucket/prefix/`.
+    pub fn parse(s: &str) -> Result<Self, UploadError> {
+        if s.trim_start().starts_with("s3://") {
+            S3Target::parse(s).map(Self::S3)
+        } else {
+            Link::parse(s).map(Self::Https)
+        }
+    }
+
+    /// Safe to print and record: no query string.
+    pub fn shown(&self) -> String {
+        match self {
+            Self::Https(l) => l.shown.clone(),
+            Self::S3(t) => t.shown(),
+        }
+    }
+
+    /// Takes several files, each under its own name (a folder link, or a bucket prefix).
+    pub fn is_folder(&self) -> bool {
+        match self {
+            Self::Https(l) => l.is_folder(),
+            Self::S3(_) => true,
+        }
+    }
+
+    /// The target for one node of a fleet: `s3://bucket/prefix/NODE/`. A link is kept as
+    /// it is (the link names its own place).
+    pub fn for_node(&self, node: &str) -> Self {
+        match self {
+            Self::Https(l) => Self::Https(l.clone()),
+            Self::S3(t) => Self::S3(t.with_sub_prefix(node)),
+        }
+    }
+}
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -156,6 +206,8 @@ pub struct Output {
     pub live: bool,
     /// No progress: neither the live line nor the "sent" summary (`collect -q`).
     pub quiet: bool,
+    /// Not even the result line (the scheduler logs its own).
+    pub silent: bool,
 }
 
 impl Output {
@@ -165,6 +217,17 @@ impl Output {
             result_on_stdout,
             live: !quiet && std::io::stderr().is_terminal(),
             quiet,
+            silent: false,
+        }
+    }
+
+    /// Nothing printed: the scheduler logs the outcome itself.
+    pub fn silent() -> Self {
+        Self {
+            result_on_stdout: false,
+            live: false,
+            quiet: true,
+            silent: true,
         }
     }
 }
@@ -181,46 +244,56 @@ pub struct Sent {
 }
 
 /// Checks every file first (nothing is sent if one is refused), then sends them in order.
-/// Returns what was sent; the first failure stops the run.
+/// Returns what was sent; the first failure stops the run. Makes its own runtime: call
+/// it outside one (see [`upload_files_async`]).
 pub fn upload_files(
     files: &[PathBuf],
-    link: &Link,
+    target: &Target,
     s: &Settings,
     out: Output,
 ) -> Result<Vec<Sent>, UploadError> {
-    if files.len() > 1 && !link.is_folder() {
-        return Err(usage(format!(
-            "{}: a presigned link names one object: give one FILE per link (or a folder link ending in /)",
-            link.shown
-        )));
-    }
-    let prepared = files
-        .iter()
-        .map(|f| prepare(f, s.allow_plain))
-        .collect::<Result<Vec<_>, _>>()?;
-    let client = client(s)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| UploadError::Failed(format!("cannot start the upload: {e}")))?;
+    rt.block_on(async {
+        tokio::select! {
+            r = upload_files_async(files, target, s, out) => r,
+            sig = interrupted() => {
+                if out.live {
+                    eprint!("\r\x1b[2K");
+                }
+                Err(UploadError::Failed(format!(
+                    "interrupted by {sig} before the upload to {} was confirmed: {}",
+                    target.shown(),
+                    if files.len() == 1 { "the file is kept; upload it again" } else { "the files are kept; upload them again" }
+                )))
+            }
+        }
+    })
+}
+
+/// [`upload_files`] inside a runtime, without listening to signals (the caller does).
+pub async fn upload_files_async(
+    files: &[PathBuf],
+    target: &Target,
+    s: &Settings,
+    out: Output,
+) -> Result<Vec<Sent>, UploadError> {
+    if files.len() > 1 && !target.is_folder() {
+        return Err(usage(format!(
+            "{}: a presigned link names one object: give one FILE per link (or a folder link ending in /)",
+            target.shown()
+        )));
+    }
+    let prepared = files
+        .iter()
+        .map(|f| prepare(f, s.allow_plain, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sender = Sender::new(target, s)?;
     let mut sent = Vec::new();
     for p in &prepared {
-        let target = link.for_file(&p.name);
-        let r = rt.block_on(async {
-            tokio::select! {
-                r = send_one(&client, p, &target, s, out) => r,
-                sig = interrupted() => {
-                    if out.live {
-                        eprint!("\r\x1b[2K");
-                    }
-                    Err(UploadError::Failed(format!(
-                        "interrupted by {sig} before the server confirmed the upload of {} to {}: the file is kept; upload it again",
-                        p.path.display(),
-                        target.shown
-                    )))
-                }
-            }
-        })?;
+        let r = sender.send(p, s, out).await?;
         let line = format!(
             "uploaded {} to {} ({} bytes, sha256 {})",
             p.path.display(),
@@ -230,12 +303,51 @@ pub fn upload_files(
         );
         if out.result_on_stdout {
             println!("{line}");
-        } else {
+        } else if !out.silent {
             eprintln!("{line}");
         }
         sent.push(r);
     }
     Ok(sent)
+}
+
+/// The client of one target, made once for several files.
+pub(crate) enum Sender {
+    Https(reqwest::Client, Link),
+    S3(s3::Store),
+}
+
+impl Sender {
+    /// Sets up the client (usage errors only).
+    pub(crate) fn new(target: &Target, s: &Settings) -> Result<Self, UploadError> {
+        Ok(match target {
+            Target::Https(l) => Self::Https(client(s)?, l.clone()),
+            Target::S3(t) => Self::S3(s3::Store::new(t, s)?),
+        })
+    }
+
+    async fn send(
+        &self,
+        p: &prepare::Prepared,
+        s: &Settings,
+        out: Output,
+    ) -> Result<Sent, UploadError> {
+        match self {
+            Self::Https(c, l) => send_one(c, p, &l.for_file(&p.name), s, out).await,
+            Self::S3(st) => st.send(p, out).await,
+        }
+    }
+
+    /// Checks and sends one file (for the scheduler, which holds one `Sender`).
+    pub(crate) async fn send_file(
+        &self,
+        path: &Path,
+        s: &Settings,
+        out: Output,
+    ) -> Result<Sent, UploadError> {
+        let p = prepare(path, s.allow_plain, !out.silent)?;
+        self.send(&p, s, out).await
+    }
 }
 
 /// `argv` with the query string of `--upload URL` (or `--upload=URL`) replaced, for the
@@ -265,7 +377,7 @@ pub fn scrub_argv(argv: Vec<String>) -> Vec<String> {
 /// The upload of `collect --upload`, checked before collecting.
 #[derive(Debug)]
 pub struct AfterCollect {
-    link: Link,
+    target: Target,
     settings: Settings,
 }
 
@@ -288,7 +400,7 @@ impl AfterCollect {
             }
             return Ok(None);
         };
-        let link = Link::parse(url)?;
+        let target = Target::parse(url)?;
         if no_encrypt && !opts.allow_plain {
             return Err(usage(
                 "--upload with --no-encrypt would send a plain bundle: only encrypted bundles are uploaded. \
@@ -297,12 +409,18 @@ impl AfterCollect {
             ));
         }
         let settings = Settings::new(opts)?;
-        Ok(Some(Self { link, settings }))
+        Ok(Some(Self { target, settings }))
     }
 
     /// Where it goes (no query string), for `--dry-run`.
     pub fn describe(&self) -> String {
-        format!("upload: PUT to {}", self.link.shown)
+        match &self.target {
+            Target::Https(l) => format!("upload: PUT to {}", l.shown),
+            Target::S3(t) => format!(
+                "upload: to {} (object key: the bundle's file name)",
+                t.shown()
+            ),
+        }
     }
 
     /// Uploads the bundle just written; `code` is collect's exit status otherwise. A
@@ -311,7 +429,7 @@ impl AfterCollect {
     pub fn run(&self, bundle: &Path, code: ExitCode, quiet: bool) -> ExitCode {
         let files = [bundle.to_path_buf()];
         let out = Output::auto(false, quiet);
-        match upload_files(&files, &self.link, &self.settings, out) {
+        match upload_files(&files, &self.target, &self.settings, out) {
             Ok(_) => code,
             Err(e) => {
                 eprintln!(

@@ -26,7 +26,8 @@ pub(super) struct Prepared {
 }
 
 /// Opens `path`, checks it is a bundle that may be sent, and hashes it.
-pub(super) fn prepare(path: &Path, allow_plain: bool) -> Result<Prepared, UploadError> {
+/// With `warn`, a plain bundle allowed by `allow_plain` is warned about on stderr.
+pub(super) fn prepare(path: &Path, allow_plain: bool, warn: bool) -> Result<Prepared, UploadError> {
     let shown = path.display();
     let name = path
         .file_name()
@@ -87,9 +88,11 @@ pub(super) fn prepare(path: &Path, allow_plain: bool) -> Result<Prepared, Upload
                  if anyone who can read the storage behind the link may read the bundle"
             )));
         }
-        eprintln!(
-            "rcdiag-agent: warning: {shown} is not encrypted (--allow-plain): anyone who can read the storage behind the upload link can read the bundle"
-        );
+        if warn {
+            eprintln!(
+                "rcdiag-agent: warning: {shown} is not encrypted (--allow-plain): anyone who can read the storage behind the upload link can read the bundle"
+            );
+        }
     }
     file.seek(SeekFrom::Start(0))
         .map_err(|e| usage(format!("{shown}: {e}")))?;

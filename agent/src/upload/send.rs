@@ -334,13 +334,15 @@ pub(super) async fn send_one(
                 ))));
             }
             Err(Failure::Transient(m)) if n < s.tries => {
-                eprintln!(
-                    "upload: {}: try {n} of {} failed: {}; retrying in {}",
-                    p.name,
-                    s.tries,
-                    link.scrub(&m),
-                    crate::run::humantime(delay)
-                );
+                if !out.silent {
+                    eprintln!(
+                        "upload: {}: try {n} of {} failed: {}; retrying in {}",
+                        p.name,
+                        s.tries,
+                        link.scrub(&m),
+                        crate::run::humantime(delay)
+                    );
+                }
                 tokio::time::sleep(delay).await;
                 delay = delay.saturating_mul(2);
             }

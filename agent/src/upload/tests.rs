@@ -20,7 +20,6 @@ fn link_hides_query_and_user() {
 fn link_refusals() {
     for (u, want) in [
         ("http://h/x", "must be https://"),
-        ("s3://bucket/key", "not supported yet"),
         ("ftp://h/x", "not supported"),
         ("not a url", "not a URL"),
         ("https://h/x?X-Amz-Algorithm=AWS4-HMAC-SHA256", "cut short"),
@@ -95,4 +94,35 @@ fn s3_error_codes() {
     );
     assert!(refusal(StatusCode::FORBIDDEN, Some("AccessDenied"), 1).contains("new upload link"));
     assert!(refusal(StatusCode::PAYLOAD_TOO_LARGE, None, 1).contains("too large"));
+}
+
+#[test]
+fn s3_targets() {
+    let t = Target::parse("s3://my-bucket/fleet/prod").unwrap();
+    let Target::S3(s3) = &t else { panic!("{t:?}") };
+    assert_eq!(s3.prefix, "fleet/prod/");
+    assert_eq!(s3.key_for("a.rcdiag"), "fleet/prod/a.rcdiag");
+    assert_eq!(
+        s3.with_sub_prefix("node1").shown(),
+        "s3://my-bucket/fleet/prod/node1/"
+    );
+    assert!(t.is_folder());
+    assert_eq!(t.shown(), "s3://my-bucket/fleet/prod/");
+    let Target::S3(s3) = Target::parse("s3://b12").unwrap() else {
+        panic!()
+    };
+    assert_eq!(s3.key_for("x"), "x");
+    for (u, want) in [
+        ("s3://B/x", "not a valid bucket name"),
+        ("s3://ab/x", "not a valid bucket name"),
+        ("s3://bucket/x?y=1", "no query string"),
+        ("s3://bucket/../x", "not allowed"),
+    ] {
+        let e = Target::parse(u).unwrap_err();
+        assert!(e.is_usage() && e.to_string().contains(want), "{u}: {e}");
+    }
+    assert!(matches!(
+        Target::parse("https://h/up/").unwrap(),
+        Target::Https(_)
+    ));
 }

@@ -1,7 +1,13 @@
 //! `bundle.complete` and `bundle.signer-trusted`: the bundles themselves — did every
 //! collector run, and is every signer a pinned node key.
+//!
+//! A cluster bundle (one with a Kubernetes cluster view) is collected with the other
+//! collectors deselected on purpose (`--only kubernetes,...`: the DaemonSet's node
+//! bundles hold the host facts): there a collector the operator deselected is noted in
+//! the evidence, not counted as a gap. Everywhere else, and for a collector skipped for
+//! any other reason (a peer missing), it is a gap.
 
-use rcdiag_bundle::TrustStatus;
+use rcdiag_bundle::{CollectorStatus, TrustStatus};
 
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result,
@@ -13,7 +19,7 @@ pub(super) const CHECKS: &[Check] = &[
         id: CheckId::BundleComplete,
         title: "Bundle complete",
         area: "bundle",
-        description: "Every collector ran to completion; otherwise the checks it weakens are named.",
+        description: "Every collector ran to completion (on a cluster bundle, every one not deselected on purpose); otherwise the checks it weakens are named.",
         run: complete,
     },
     Check {
@@ -82,25 +88,47 @@ pub const COLLECTOR_CHECKS: &[(&str, &[CheckId])] = &[
     ),
 ];
 
+/// The error the agent records for a collector left out by `--only`/`--skip`
+/// (`agent/src/run.rs`); `snapshots list` reads it the same way.
+const DESELECTED: &str = "deselected";
+
+/// Whether the operator deselected collector `c` (`--only`/`--skip`), as opposed to
+/// a skip for a missing peer or permission.
+fn deselected(c: &rcdiag_bundle::CollectorRecord) -> bool {
+    c.status == CollectorStatus::Skipped
+        && c.error
+            .as_deref()
+            .is_some_and(|e| e.trim_start().starts_with(DESELECTED))
+}
+
 /// Runs `bundle.complete`.
 pub(crate) fn complete(input: &CheckInput) -> CheckResult {
     const ID: CheckId = CheckId::BundleComplete;
     let mut findings = Vec::new();
     for node in input.nodes {
         let mut ok = true;
+        let cluster = node.kube.present();
+        // Deselected on purpose on a cluster bundle: (name, manifest index).
+        let mut on_purpose: Vec<(&str, usize)> = Vec::new();
         // Each gap is recorded as a root cause (`NodeData::collector_gap`): the report
         // says it once, with the checks it leaves undecided.
         for (name, _) in COLLECTOR_CHECKS {
+            let idx = node
+                .manifest
+                .collectors
+                .iter()
+                .position(|x| x.name == *name);
+            if let (true, Some(c), Some(idx)) = (cluster, node.collector(name), idx)
+                && deselected(c)
+            {
+                on_purpose.push((name, idx));
+                continue;
+            }
             let Some(gap) = node.collector_gap(name) else {
                 continue;
             };
             ok = false;
-            let pointer = match node
-                .manifest
-                .collectors
-                .iter()
-                .position(|x| x.name == *name)
-            {
+            let pointer = match idx {
                 Some(idx) => format!("/collectors/{idx}/status"),
                 None => "/collectors".to_string(),
             };
@@ -125,7 +153,7 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
                 vec![Evidence::file(node, path).val(problem)],
             ));
         }
-        if ok {
+        if ok && on_purpose.is_empty() {
             findings.push(Finding::new(
                 Outcome::Pass,
                 "every collector ran to completion".to_string(),
@@ -134,6 +162,32 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
                         .at("/collectors")
                         .val(format!("{} collectors ok", node.manifest.collectors.len())),
                 ],
+            ));
+        }
+        if !on_purpose.is_empty() {
+            // Noted in the evidence even when another collector of it is a gap.
+            let names: Vec<&str> = on_purpose.iter().map(|(n, _)| *n).collect();
+            findings.push(Finding::new(
+                Outcome::Pass,
+                format!(
+                    "{}: {}a cluster bundle, so {} deselected on purpose (--only/--skip) {} not a gap (host facts come from the node bundles; the checks these collectors feed say what they miss)",
+                    node.label,
+                    if ok {
+                        "every selected collector ran to completion; "
+                    } else {
+                        ""
+                    },
+                    names.join(", "),
+                    if names.len() == 1 { "is" } else { "are" }
+                ),
+                on_purpose
+                    .iter()
+                    .map(|(name, idx)| {
+                        Evidence::file(node, "manifest.json")
+                            .at(format!("/collectors/{idx}/error"))
+                            .val(format!("{name}: deselected on a cluster bundle, not a gap"))
+                    })
+                    .collect(),
             ));
         }
     }

@@ -108,19 +108,25 @@ fn one(input: &CheckInput, part: Part) -> CheckResult {
                 .filter(|n| !n.kube.present())
                 .map(|n| n.why_missing("rocketchat/summary.json", "rocketchat"))
                 .collect();
-            let msg = format!(
-                "the user count that selects the hardware tier is unknown: {}; rerun rcdiag-agent collect with read access to the Rocket.Chat database",
-                if why.is_empty() {
-                    if clusters.is_empty() {
+            let msg = if why.is_empty() && !clusters.is_empty() {
+                format!(
+                    "the user count that selects the hardware tier is unknown: {}",
+                    clusters
+                        .iter()
+                        .map(|c| users_fix(c, input.policy))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            } else {
+                format!(
+                    "the user count that selects the hardware tier is unknown: {}; rerun rcdiag-agent collect with read access to the Rocket.Chat database",
+                    if why.is_empty() {
                         "no bundle".to_string()
                     } else {
-                        "the cluster bundle holds no Rocket.Chat statistics (pass --mongodb-uri)"
-                            .to_string()
+                        why.join("; ")
                     }
-                } else {
-                    why.join("; ")
-                }
-            );
+                )
+            };
             let smallest = input.policy.hardware.tiers.first();
             match smallest {
                 Some(t) if !clusters.is_empty() => (
@@ -188,6 +194,46 @@ fn one(input: &CheckInput, part: Part) -> CheckResult {
         findings,
         "no node runs Rocket.Chat or MongoDB in these bundles",
     )
+}
+
+/// What a cluster bundle without a user count lacks, and exactly what to add: the
+/// mongodb and rocketchat collectors, as the CronJob of `packaging/kubernetes` runs
+/// them, with the MongoDB URI the Rocket.Chat pods use (named by its Secret and key
+/// when `MONGO_URL` comes from one: the agent never reads Secrets).
+fn users_fix(cluster: &NodeData, policy: &Policy) -> String {
+    let why = cluster.why_missing("rocketchat/summary.json", "rocketchat");
+    let run = "add the mongodb and rocketchat collectors to the cluster bundle: rcdiag-agent collect --only kubernetes,mongodb,rocketchat";
+    let cronjob = "the CronJob of packaging/kubernetes runs them, mongodb_uri in its agent.toml";
+    let servers = cluster.kube.rc_servers(policy);
+    let mongo_url = servers.iter().find_map(|c| {
+        let e =
+            c.c.env
+                .iter()
+                .find(|e| e.name.as_deref() == Some("MONGO_URL"))?;
+        Some((c, e))
+    });
+    match mongo_url {
+        Some((c, e)) if e.value.as_deref().is_some_and(|v| !v.is_empty()) => format!(
+            "{why}; {run} ({cronjob}; without --mongodb-uri the agent takes the MONGO_URL inline in the spec of pod {}), with read access to the Rocket.Chat database",
+            crate::model::ns_name(&c.pod.namespace, &c.pod.name)
+        ),
+        Some((c, e))
+            if e.value_from
+                .as_ref()
+                .is_some_and(|v| v.kind.as_deref() == Some("secretKeyRef")) =>
+        {
+            let v = e.value_from.as_ref().expect("checked above");
+            format!(
+                "{why}; {run} --mongodb-uri URI ({cronjob}), URI being the value of key {} of Secret {}/{}, which MONGO_URL of the Rocket.Chat pods comes from (the agent never reads Secrets), for a user that can read the Rocket.Chat database",
+                v.key.as_deref().unwrap_or("?"),
+                c.pod.namespace.as_deref().unwrap_or("default"),
+                v.name.as_deref().unwrap_or("?")
+            )
+        }
+        _ => format!(
+            "{why}; {run} --mongodb-uri URI ({cronjob}), URI being the MongoDB URI of Rocket.Chat, for a user that can read the Rocket.Chat database"
+        ),
+    }
 }
 
 /// The Rocket.Chat and MongoDB containers of the pods on one Kubernetes node.

@@ -266,11 +266,16 @@ pub(crate) struct ExtractArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// Bundles to check: every node of one installation
+    /// Bundles to check: every node of one installation. `s3://BUCKET/PREFIX/` reads the
+    /// bundles under it (standard names only, at most 10,000 objects listed; credentials
+    /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or a role, AWS_REGION,
+    /// AWS_ENDPOINT_URL for another S3 service)
     #[arg(value_name = "BUNDLE", required = true)]
     pub(crate) bundles: Vec<PathBuf>,
     #[command(flatten)]
     pub(crate) open: OpenArgs,
+    #[command(flatten)]
+    pub(crate) s3: S3Args,
     /// Go on when a bundle cannot be read, checking the others
     #[arg(long)]
     pub(crate) keep_going: bool,
@@ -293,6 +298,38 @@ pub(crate) struct CheckArgs {
     /// cause's full reason (by default passing checks show one evidence item)
     #[arg(short, long)]
     pub(crate) verbose: bool,
+}
+
+/// How `check s3://...` reads a bucket.
+#[derive(Debug, Args)]
+pub(crate) struct S3Args {
+    /// With s3:// bundles: trust the S3 endpoint's certificate when signed by this CA (PEM)
+    #[arg(long, value_name = "PEM")]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// With s3:// bundles: skip objects larger than this (e.g. 500M, 2G) [default: 8G, the
+    /// largest bundle the reader opens]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) max_object_size: Option<u64>,
+}
+
+/// `SIZE`: bytes, or with a k, M or G suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: expected e.g. 500M or 2G"))?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        u => return Err(format!("invalid size unit {u:?} in {s:?}: use k, M or G")),
+    };
+    n.checked_mul(mult)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("size {s:?} must be more than 0 and fit in 64 bits"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,9 @@ use rcdiag_analyzer::checks::{self, CheckInput};
 use rcdiag_analyzer::model::NodeData;
 use rcdiag_analyzer::report::{self, BundleInfo, PolicyRef, Report, TextStyle, Verdict};
 
+use rcdiag_analyzer::load::s3;
+
+use super::UsageError;
 use super::args::{CheckArgs, ColorWhen, ReportFormat};
 use super::keys::{Keys, report_bundle_error};
 use super::{Status, display, load_policy, print_stdout};
@@ -115,13 +118,42 @@ pub(crate) fn load_bundles<T: Send>(
 pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
     let policy = load_policy(a.policy.as_deref())?;
     let keys = Keys::load(&a.open.identity, a.open.trust.as_deref())?;
-    let labels = bundle_labels(&a.bundles);
+    // s3://bucket/prefix/ arguments: the bundles under them, fetched into a private
+    // temporary folder (removed when `fetched` is dropped).
+    let ca_pem = match &a.s3.ca_file {
+        Some(f) => Some(std::fs::read(f).map_err(|e| {
+            UsageError(format!(
+                "--ca-file {}: {e}: give a PEM file holding the S3 endpoint's CA",
+                f.display()
+            ))
+        })?),
+        None => None,
+    };
+    let opts = s3::Options {
+        ca_pem,
+        max_object: a.s3.max_object_size.unwrap_or(s3::MAX_OBJECT),
+    };
+    let fetched = s3::expand(&a.bundles, &opts).map_err(|e| match e {
+        s3::S3Error::Usage(m) => anyhow::Error::from(UsageError(m)),
+        s3::S3Error::Fetch(m) => anyhow::anyhow!(m),
+    })?;
+    for n in fetched.notes.iter().chain(&fetched.skipped) {
+        eprintln!("note: {}", report::sanitize_line(n));
+    }
+    let bundles = &fetched.paths;
+    // Where a bundle came from, as reports and errors show it.
+    let shown = |i: usize| -> String {
+        fetched.origins[i]
+            .clone()
+            .unwrap_or_else(|| display(&bundles[i]))
+    };
+    let labels = bundle_labels(bundles);
     let mut infos = Vec::new();
     let mut nodes = Vec::new();
-    let mut skipped = Vec::new();
-    let loaded = load_bundles(a.bundles.len(), |i| {
-        let (path, label) = (&a.bundles[i], &labels[i]);
-        let file = display(path);
+    let mut skipped = fetched.skipped.clone();
+    let loaded = load_bundles(bundles.len(), |i| {
+        let (path, label) = (&bundles[i], &labels[i]);
+        let file = shown(i);
         let loaded = keys.open_for_model(path).and_then(|mut b| {
             let node = NodeData::load(&mut b, label, &policy)?;
             b.verify_contents()?;
@@ -134,8 +166,9 @@ pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
         let stop = loaded.is_err() && !a.keep_going;
         (loaded, stop)
     });
-    for (path, loaded) in a.bundles.iter().zip(loaded) {
-        let file = display(path);
+    for (i, loaded) in loaded.into_iter().enumerate() {
+        let file = shown(i);
+        let path = std::path::PathBuf::from(&file);
         // Only bundles after one that stopped the run are left unloaded.
         let Some(loaded) = loaded else { break };
         match loaded {
@@ -144,9 +177,9 @@ pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
                 nodes.push(node);
             }
             Err(e) => {
-                report_bundle_error(path, &e);
+                report_bundle_error(&path, &e);
                 if !a.keep_going {
-                    if a.bundles.len() > 1 {
+                    if bundles.len() > 1 {
                         eprintln!("hint: pass --keep-going to check the other bundles anyway");
                     }
                     return Ok(Status::Error);
@@ -166,7 +199,8 @@ pub(crate) fn check(a: &CheckArgs) -> anyhow::Result<Status> {
         as_of: a.as_of,
         trust_given: keys.trusted.is_some(),
     });
-    let mut notes = skipped.clone();
+    let mut notes = fetched.notes.clone();
+    notes.extend(skipped.iter().cloned());
     notes.extend(checks::cluster_notes(&nodes));
     let report = Report::new(
         PolicyRef {

@@ -272,6 +272,41 @@ const CASES: &[Case] = &[
         outcome: Outcome::Unknown,
         needle: "Kubernetes node chat-node-1 (Rocket.Chat and MongoDB pods; smallest tier Starter, the user count being unknown) has 4 vCPU (needs 3) (meets the smallest tier;",
     },
+    // Without a user count, the unknown says exactly what to add to the cluster bundle:
+    // the MongoDB URI named by the Secret MONGO_URL comes from...
+    Case {
+        id: "hardware.cpu",
+        profile: "helm-compliant",
+        edit: none,
+        outcome: Outcome::Unknown,
+        needle: "no usable rocketchat/summary.json in cluster.rcdiag: the rocketchat collector was skipped: deselected (--only/--skip); add the mongodb and rocketchat collectors to the cluster bundle: rcdiag-agent collect --only kubernetes,mongodb,rocketchat --mongodb-uri URI (the CronJob of packaging/kubernetes runs them, mongodb_uri in its agent.toml), URI being the value of key mongo-uri of Secret rocketchat/rocketchat-rocketchat, which MONGO_URL of the Rocket.Chat pods comes from",
+    },
+    // ... or the pod whose inline MONGO_URL the agent takes by itself.
+    Case {
+        id: "hardware.memory",
+        profile: "noncompliant",
+        edit: none,
+        outcome: Outcome::Unknown,
+        needle: "rcdiag-agent collect --only kubernetes,mongodb,rocketchat (the CronJob of packaging/kubernetes runs them, mongodb_uri in its agent.toml; without --mongodb-uri the agent takes the MONGO_URL inline in the spec of pod chat/rocketchat-",
+    },
+    // The rocketchat collector ran but could not read the database: its reason is said.
+    Case {
+        id: "hardware.disk",
+        profile: "helm-compliant",
+        edit: |n| {
+            for c in &mut n.manifest.collectors {
+                if c.name == "rocketchat" {
+                    c.status = CollectorStatus::Failed;
+                    c.error = Some(
+                        "not authorized on rocketchat to execute command { find: \"users\" }"
+                            .into(),
+                    );
+                }
+            }
+        },
+        outcome: Outcome::Unknown,
+        needle: "the rocketchat collector failed: not authorized on rocketchat",
+    },
     Case {
         id: "hardware.cpu",
         profile: "noncompliant",
