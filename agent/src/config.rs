@@ -51,6 +51,10 @@ pub struct FileConfig {
     pub kube_helm_releases: Vec<String>,
     /// CRI socket (`unix:///PATH`) of the `cri` collector.
     pub cri_endpoint: Option<String>,
+    /// Where the node's root is mounted (`--host-root`).
+    pub host_root: Option<PathBuf>,
+    /// Most container logs read from the node's files (`--cri-logs-max`).
+    pub cri_logs_max: Option<u64>,
     /// Per-collector time limit, e.g. `60s`.
     pub timeout: Option<String>,
     /// State dir (node key).
@@ -89,6 +93,8 @@ pub const JITTER_RANGE: (Duration, Duration) = (Duration::ZERO, Duration::from_s
 pub const LOG_BYTES_RANGE: (u64, u64) = (1 << 10, 64 << 30);
 /// `--log-lines`.
 pub const LOG_LINES_RANGE: (u64, u64) = (1, 100_000_000);
+/// Range of `--cri-logs-max`.
+pub const CRI_LOGS_MAX_RANGE: (u64, u64) = (1, 10_000);
 /// `--max-total`.
 pub const MAX_TOTAL_RANGE: (u64, u64) = (1, 1 << 50);
 

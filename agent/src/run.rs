@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -118,19 +118,22 @@ fn rfc3339(t: jiff::Timestamp) -> String {
 }
 
 /// The node's name: `RCDIAG_NODE_NAME` when set (a Kubernetes DaemonSet passes
-/// `spec.nodeName`; a container's own hostname is meaningless), else the host name.
-pub fn node_name() -> String {
+/// `spec.nodeName`; a container's own hostname is meaningless), else the host name
+/// (the node's `/etc/hostname` under `host_root` when that is not `/`).
+pub fn node_name(host_root: &Path) -> String {
     std::env::var("RCDIAG_NODE_NAME")
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+        .or_else(|| crate::collectors::host::hostname_under(host_root))
         .unwrap_or_else(rcdiag_bundle::hostname)
 }
 
-/// The `sha256:` of `/etc/machine-id` (or the D-Bus one), never the id itself.
-pub fn machine_id_hash() -> Option<String> {
-    for p in ["/etc/machine-id", "/var/lib/dbus/machine-id"] {
-        if let Ok(id) = std::fs::read_to_string(p) {
+/// The `sha256:` of the node's `/etc/machine-id` (or the D-Bus one) under `host_root`,
+/// never the id itself.
+pub fn machine_id_hash(host_root: &Path) -> Option<String> {
+    for p in ["etc/machine-id", "var/lib/dbus/machine-id"] {
+        if let Ok(id) = std::fs::read_to_string(host_root.join(p)) {
             let id = id.trim();
             if !id.is_empty() {
                 return Some(format!(
@@ -246,7 +249,7 @@ pub async fn run(
     cancel: impl Future<Output = &'static str>,
 ) -> Result<RunReport, RunError> {
     let redactor = Arc::new(Redactor::new(&cfg.redact_patterns)?);
-    let mut hostname = node_name();
+    let mut hostname = node_name(&cfg.options.host_root);
     if let Some((kinds, state_dir)) = cfg.pseudonymize.as_ref().filter(|(k, _)| !k.is_empty()) {
         use crate::redact::pseudonym::{Kind, Pseudonymizer};
         let p = Pseudonymizer::new(kinds.clone(), state_dir)?;
@@ -301,7 +304,7 @@ pub async fn run(
         },
         node: NodeInfo {
             hostname,
-            machine_id_hash: machine_id_hash(),
+            machine_id_hash: machine_id_hash(&cfg.options.host_root),
             labels,
         },
         compression_level: None,

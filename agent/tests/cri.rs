@@ -37,14 +37,13 @@ struct Pod {
     container: String,
     name: String,
     log_dir: tempfile::TempDir,
+    pod_config: api::PodSandboxConfig,
 }
 
 impl Pod {
     /// A pod `rcdiag/rocketchat-<pid>-<tag>` with one container `rocketchat` running
     /// `script` in the Rocket.Chat stand-in image, with the env the Helm chart gives.
     async fn start(endpoint: &str, tag: &str, script: &str) -> Pod {
-        let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
-            .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
         let path = cri::find_endpoint(Some(endpoint), Path::new("/")).unwrap();
         let rt = cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
             .await
@@ -90,60 +89,7 @@ impl Pod {
             .await
             .unwrap()
             .pod_sandbox_id;
-        // The labels and annotations the kubelet sets (kuberuntime/labels.go).
-        let labels = HashMap::from([
-            ("io.kubernetes.pod.name".to_string(), name.clone()),
-            ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
-            ("io.kubernetes.pod.uid".into(), uid.clone()),
-            ("io.kubernetes.container.name".into(), "rocketchat".into()),
-        ]);
-        let env = |k: &str, v: &str| api::KeyValue {
-            key: k.into(),
-            value: v.into(),
-        };
-        let container = rt
-            .call(
-                "CreateContainer",
-                r.create_container(api::CreateContainerRequest {
-                    pod_sandbox_id: sandbox.clone(),
-                    config: Some(api::ContainerConfig {
-                        metadata: Some(api::ContainerMetadata {
-                            name: "rocketchat".into(),
-                            attempt: 0,
-                        }),
-                        image: Some(api::ImageSpec {
-                            image,
-                            ..Default::default()
-                        }),
-                        command: vec!["/bin/sh".into(), "-c".into()],
-                        args: vec![script.into()],
-                        envs: vec![
-                            env("MONGO_URL", MONGO_URL),
-                            env("ROOT_URL", "https://chat.example.test"),
-                            env("DEPLOY_PLATFORM", "helm-chart"),
-                        ],
-                        labels,
-                        annotations: HashMap::from([(
-                            "io.kubernetes.container.restartCount".into(),
-                            "0".into(),
-                        )]),
-                        log_path: "rocketchat/0.log".into(),
-                        ..Default::default()
-                    }),
-                    sandbox_config: Some(pod_config),
-                }),
-            )
-            .await
-            .unwrap()
-            .container_id;
-        rt.call(
-            "StartContainer",
-            r.start_container(api::StartContainerRequest {
-                container_id: container.clone(),
-            }),
-        )
-        .await
-        .unwrap();
+        let container = start_container(&rt, &sandbox, &pod_config, 0, script).await;
         Pod {
             endpoint: endpoint.to_string(),
             rt,
@@ -151,6 +97,7 @@ impl Pod {
             container,
             name,
             log_dir,
+            pod_config,
         }
     }
 
@@ -165,9 +112,14 @@ impl Pod {
 
     /// Waits until the current log file holds `text`.
     fn wait_for(&self, text: &str) {
+        self.wait_for_in(&self.log_file(), text)
+    }
+
+    /// Waits until `file` holds `text`.
+    fn wait_for_in(&self, file: &Path, text: &str) {
         let t0 = Instant::now();
         loop {
-            let s = std::fs::read_to_string(self.log_file()).unwrap_or_default();
+            let s = std::fs::read_to_string(file).unwrap_or_default();
             if s.contains(text) {
                 return;
             }
@@ -177,6 +129,27 @@ impl Pod {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The restart `attempt` of the container, started as the kubelet starts it after the
+    /// previous one ended: same name, `<attempt>.log` beside the others.
+    async fn restart(&self, attempt: u32, script: &str) -> (String, PathBuf) {
+        let id = start_container(&self.rt, &self.sandbox, &self.pod_config, attempt, script).await;
+        (id, self.log_file().with_file_name(format!("{attempt}.log")))
+    }
+
+    /// Removes a container through CRI (as the kubelet's garbage collection does).
+    async fn remove(&self, id: &str) {
+        let mut r = self.rt.runtime.clone();
+        self.rt
+            .call(
+                "RemoveContainer",
+                r.remove_container(api::RemoveContainerRequest {
+                    container_id: id.to_string(),
+                }),
+            )
+            .await
+            .unwrap();
     }
 
     /// Rotates as the kubelet does: rename `0.log` to `0.log.<time>`, then ask the
@@ -248,6 +221,76 @@ impl Drop for Pod {
         })
         .join();
     }
+}
+
+/// Creates and starts container `rocketchat` (restart `attempt`, log `rocketchat/<attempt>.log`)
+/// in `sandbox`, running `script`, with the labels and env the kubelet and the Helm chart give.
+async fn start_container(
+    rt: &Runtime,
+    sandbox: &str,
+    pod_config: &api::PodSandboxConfig,
+    attempt: u32,
+    script: &str,
+) -> String {
+    let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
+        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
+    let md = pod_config.metadata.clone().unwrap();
+    let mut r = rt.runtime.clone();
+    // The labels and annotations the kubelet sets (kuberuntime/labels.go).
+    let labels = HashMap::from([
+        ("io.kubernetes.pod.name".to_string(), md.name.clone()),
+        ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
+        ("io.kubernetes.pod.uid".into(), md.uid.clone()),
+        ("io.kubernetes.container.name".into(), "rocketchat".into()),
+    ]);
+    let env = |k: &str, v: &str| api::KeyValue {
+        key: k.into(),
+        value: v.into(),
+    };
+    let container = rt
+        .call(
+            "CreateContainer",
+            r.create_container(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox.to_string(),
+                config: Some(api::ContainerConfig {
+                    metadata: Some(api::ContainerMetadata {
+                        name: "rocketchat".into(),
+                        attempt,
+                    }),
+                    image: Some(api::ImageSpec {
+                        image,
+                        ..Default::default()
+                    }),
+                    command: vec!["/bin/sh".into(), "-c".into()],
+                    args: vec![script.into()],
+                    envs: vec![
+                        env("MONGO_URL", MONGO_URL),
+                        env("ROOT_URL", "https://chat.example.test"),
+                        env("DEPLOY_PLATFORM", "helm-chart"),
+                    ],
+                    labels,
+                    annotations: HashMap::from([(
+                        "io.kubernetes.container.restartCount".into(),
+                        attempt.to_string(),
+                    )]),
+                    log_path: format!("rocketchat/{attempt}.log"),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(pod_config.clone()),
+            }),
+        )
+        .await
+        .unwrap()
+        .container_id;
+    rt.call(
+        "StartContainer",
+        r.start_container(api::StartContainerRequest {
+            container_id: container.clone(),
+        }),
+    )
+    .await
+    .unwrap();
+    container
 }
 
 fn entry_of<'a>(index: &'a Value, pod: &Pod) -> &'a Value {
@@ -648,4 +691,245 @@ fn the_isolated_collector_gets_the_uri_found_by_the_run() {
         "{summary}"
     );
     assert!(!summary.to_string().contains("rcdiag-test-secret-inline"));
+}
+
+/// `--host-root`: the node's root mounted elsewhere (here a built one: the default
+/// socket path linked to the real containerd's socket, and a copy of the log file
+/// containerd wrote at its node path, with one more line). The agent reads the socket
+/// and the log under it, and the bundle names the node's paths.
+#[tokio::test]
+async fn the_socket_and_the_log_files_are_read_under_host_root() {
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let _one = ONE_POD_TEST.lock().await;
+    let pod = Pod::start(&endpoint, "h", "echo on the node; sleep 600").await;
+    pod.wait_for("on the node");
+    let root = tempfile::tempdir().unwrap();
+    let sock = root.path().join("run/containerd/containerd.sock");
+    std::fs::create_dir_all(sock.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(endpoint.trim_start_matches("unix://"), &sock).unwrap();
+    let node_log = pod.log_file();
+    let copy = root.path().join(node_log.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let mut text = std::fs::read_to_string(&node_log).unwrap();
+    text.push_str("2026-01-01T00:00:00.000000000Z stdout F read under the host root\n");
+    std::fs::write(&copy, text).unwrap();
+
+    let opts = Options {
+        cri_endpoint: None,
+        host_root: root.path().to_path_buf(),
+        ..pod.options()
+    };
+    let mut run = run_collectors(opts, &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let rt = run.json("cri/runtime.json");
+    assert_eq!(rt["endpoint"], "unix:///run/containerd/containerd.sock");
+    let cs = run.json("cri/containers.json");
+    let ours = cs["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == pod.container.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(ours["log_path"], node_log.display().to_string());
+    let index = run.json("logs/index.json");
+    let e = entry_of(&index, &pod).clone();
+    let log = run.text(e["file"].as_str().unwrap());
+    assert!(log.contains(" stdout on the node"), "{log}");
+    assert!(log.contains(" stdout read under the host root"), "{log}");
+
+    // An option naming the socket is a node path too: read under the root.
+    let opts = Options {
+        cri_endpoint: Some("unix:///run/containerd/containerd.sock".into()),
+        host_root: root.path().to_path_buf(),
+        ..pod.options()
+    };
+    let mut run = run_collectors(opts, &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    assert_eq!(
+        run.json("cri/runtime.json")["endpoint"],
+        "unix:///run/containerd/containerd.sock"
+    );
+}
+
+/// A restarted container: the previous one's log (`0.log`, the container exited) is read
+/// beside the current one's (`1.log`), under the same caps, marked `previous` with the
+/// restart it belongs to; still when the runtime no longer lists the previous container
+/// (its file is there). `--cri-logs-max` caps the number of logs read and says so.
+#[tokio::test]
+async fn the_previous_containers_log_is_read_after_a_restart() {
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let _one = ONE_POD_TEST.lock().await;
+    let pod = Pod::start(&endpoint, "r", "echo first life; echo crashing; exit 3").await;
+    pod.wait_for("crashing");
+    let (second, second_log) = pod.restart(1, "echo second life; sleep 600").await;
+    pod.wait_for_in(&second_log, "second life");
+    let ours = |index: &Value| -> Vec<Value> {
+        index
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["pod"] == pod.name.as_str())
+            .cloned()
+            .collect()
+    };
+    let opts = || Options {
+        log_lines: 1,
+        ..pod.options()
+    };
+
+    // Both containers listed by the runtime: one entry each.
+    let mut run = run_collectors(opts(), &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let entries = ours(&run.json("logs/index.json"));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let cur = entries.iter().find(|e| e["attempt"] == 1).unwrap();
+    let prev = entries.iter().find(|e| e["attempt"] == 0).unwrap();
+    assert_eq!(cur["previous"], false);
+    assert_eq!(cur["id"], second.as_str());
+    assert_eq!(prev["previous"], true);
+    assert_eq!(prev["id"], pod.container.as_str());
+    assert!(
+        prev["file"].as_str().unwrap().contains(".attempt0"),
+        "{prev}"
+    );
+    // The same caps: --log-lines 1 keeps the newest line of each.
+    assert_eq!(prev["lines"], 1);
+    assert_eq!(prev["truncated_by"], "lines");
+    let text = run.text(prev["file"].as_str().unwrap());
+    assert!(text.ends_with(" stdout crashing\n"), "{text}");
+    assert!(
+        run.text(cur["file"].as_str().unwrap())
+            .contains("second life")
+    );
+
+    // The runtime removes the exited container (its file stays, as the kubelet keeps it
+    // until the pod goes): the file beside 1.log is still read, as the previous log.
+    pod.remove(&pod.container).await;
+    let prev_file = pod.log_file();
+    assert!(
+        prev_file.is_file(),
+        "containerd removed {}",
+        prev_file.display()
+    );
+    let mut run = run_collectors(opts(), &[("cri", cri_collector)]).await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let entries = ours(&run.json("logs/index.json"));
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let prev = entries.iter().find(|e| e["attempt"] == 0).unwrap();
+    assert_eq!(prev["previous"], true);
+    assert_eq!(prev["source"], "cri-file");
+    let text = run.text(prev["file"].as_str().unwrap());
+    assert!(text.ends_with(" stdout crashing\n"), "{text}");
+
+    // At most one log: the current one is read, the previous one listed as not read.
+    let mut run = run_collectors(
+        Options {
+            cri_logs_max: 1,
+            ..opts()
+        },
+        &[("cri", cri_collector)],
+    )
+    .await;
+    run.assert_status("cri", CollectorStatus::Ok);
+    let index = run.json("logs/index.json");
+    let read = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"].is_string())
+        .count();
+    assert_eq!(read, 1, "{index}");
+    let entries = ours(&index);
+    let prev = entries.iter().find(|e| e["attempt"] == 0).unwrap();
+    assert!(prev["file"].is_null(), "{prev}");
+    assert_eq!(prev["truncated_by"], "count");
+    assert!(
+        prev["error"].as_str().unwrap().contains("--cri-logs-max"),
+        "{prev}"
+    );
+}
+
+/// Benchmark (run by `scripts/bench-collect`, not by `cargo test`): the node log files
+/// of BENCH_CRI_CONTAINERS (200) containers made through CRI on the real containerd
+/// (10 pods, restarts 0..N/10 of one container each, all listed), BENCH_CRI_LINES (2000)
+/// lines each, read by the cri collector vs `cat` of the same files, in the same run.
+#[tokio::test]
+#[ignore = "a benchmark: scripts/bench-collect runs it"]
+async fn bench_node_logs_against_cat() {
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let _one = ONE_POD_TEST.lock().await;
+    let env = |k: &str, d: u32| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (n, lines) = (
+        env("BENCH_CRI_CONTAINERS", 200),
+        env("BENCH_CRI_LINES", 2000),
+    );
+    let per_pod = n.div_ceil(10);
+    let script = format!(
+        "i=0; while [ $i -lt {lines} ]; do echo \"method call sendMessage user $i in room GENERAL took 12ms\"; i=$((i+1)); done; echo DONE; sleep 600"
+    );
+    let t0 = Instant::now();
+    let mut pods = Vec::new();
+    let mut files = Vec::new();
+    for p in 0..10 {
+        let pod = Pod::start(&endpoint, &format!("b{p}"), &script).await;
+        files.push(pod.log_file());
+        for a in 1..per_pod {
+            let (_, f) = pod.restart(a, &script).await;
+            files.push(f);
+        }
+        pods.push(pod);
+    }
+    for f in &files {
+        pods[0].wait_for_in(f, "DONE");
+    }
+    eprintln!(
+        "bench: {} containers x {lines} lines made in {:.1} s",
+        files.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let cat = std::process::Command::new("cat")
+        .args(&files)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let cat_s = t.elapsed().as_secs_f64();
+    assert!(cat.success());
+    let t = Instant::now();
+    let mut run = run_collectors(pods[0].options(), &[("cri", cri_collector)]).await;
+    let agent_s = t.elapsed().as_secs_f64();
+    run.assert_status("cri", CollectorStatus::Ok);
+    let index = run.json("logs/index.json");
+    let read = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["file"].is_string() && e["lines"] == u64::from(lines + 1))
+        .count();
+    assert!(
+        read >= files.len(),
+        "{read} of {} logs read whole",
+        files.len()
+    );
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    eprintln!(
+        "bench: {} logs, {:.1} MiB: cri collector {agent_s:.2} s (CRI calls, logs, bundle), cat {cat_s:.3} s",
+        files.len(),
+        bytes as f64 / (1 << 20) as f64
+    );
 }

@@ -319,9 +319,9 @@ fn check_pod(
         used.insert(name);
         if let Some(hp) = vol["hostPath"]["path"].as_str() {
             match hp {
-                "/proc" => assert_eq!(
+                "/proc" | "/" => assert_eq!(
                     m["readOnly"], true,
-                    "{what}: the host's /proc must be read-only"
+                    "{what}: the host's {hp} must be read-only"
                 ),
                 "/var/lib/rcdiag" => assert_eq!(str_at(m, &["mountPath"]), "/var/lib/rcdiag"),
                 other => panic!("{what}: unexpected hostPath {other}"),
@@ -357,6 +357,10 @@ fn check_pod(
         let name = str_at(e, &["name"]).to_string();
         let value = match e["value"].as_str() {
             Some(v) => v.to_string(),
+            // The downward API (the node name): known only on the node.
+            None if e["valueFrom"]["fieldRef"]["fieldPath"].is_string() => {
+                format!("<{}>", str_at(e, &["valueFrom", "fieldRef", "fieldPath"]))
+            }
             None => {
                 let r = &e["valueFrom"]["secretKeyRef"];
                 assert_eq!(
@@ -494,12 +498,30 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
     );
     let args = check_pod("DaemonSet", pod, &values, "rcdiag-agent", &claims);
     assert_eq!(&args[..3], ["schedule", "--skip", "kubernetes"]);
-    let env_proc = pod["containers"][0]["env"]
+    // The node's root on /host (read-only, checked above), and the agent told so.
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--host-root" && w[1] == "/host"),
+        "the agent must be told where the node's root is: {args:?}"
+    );
+    let mounts = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .expect("mounts");
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m["mountPath"] == "/host" && m["readOnly"] == true),
+        "{mounts:?}"
+    );
+    let node_name = pod["containers"][0]["env"]
         .as_array()
         .expect("env")
         .iter()
-        .any(|e| e["name"] == "RCDIAG_HOST_PROC" && e["value"] == "/host/proc");
-    assert!(env_proc, "the agent must be told where the host's /proc is");
+        .any(|e| {
+            e["name"] == "RCDIAG_NODE_NAME"
+                && e["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+        });
+    assert!(node_name, "the node name from the downward API");
 
     let cj = by_kind["CronJob"][0];
     let schedule = str_at(cj, &["spec", "schedule"]);
@@ -552,13 +574,17 @@ fn kubernetes_values_and_args_are_accepted_by_the_agent() {
     let config = tmp.path().join("agent.toml");
     // As shipped, the placeholder is refused with a usage error that says what to do.
     std::fs::write(&config, &values["agent.toml"]).expect("write");
-    let ds_args = check_pod(
+    let mut ds_args = check_pod(
         "DaemonSet",
         &find("DaemonSet")["spec"]["template"]["spec"],
         &values,
         "rcdiag-agent",
         &claims,
     );
+    // /host is the node's root mounted in the pod: here, an existing directory stands in.
+    if let Some(i) = ds_args.iter().position(|a| a == "--host-root") {
+        ds_args[i + 1] = tmp.path().display().to_string();
+    }
     let out = run(Command::new(AGENT)
         .args(&ds_args)
         .args(["--dry-run", "--config"])

@@ -60,6 +60,15 @@ pub struct HostFile {
     /// The `/proc` that was read for processes.
     #[serde(default, deserialize_with = "opt")]
     pub proc_root: Option<String>,
+    /// Where the node's root file system was read (`--host-root`, the agent in a
+    /// container); `None`: the agent's own `/`.
+    #[serde(default, deserialize_with = "opt")]
+    pub host_root: Option<String>,
+    /// Whose mounted file systems `disks` lists: `host` (the node's, from its mount table
+    /// under `host_root`, or the agent runs on the host) or `container` (the agent's own
+    /// mount namespace in a container: the node's data disks may be missing).
+    #[serde(default, deserialize_with = "opt")]
+    pub disks_view: Option<String>,
     /// Rocket.Chat and mongod processes.
     #[serde(default, deserialize_with = "vec")]
     pub processes: Vec<Process>,

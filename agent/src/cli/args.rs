@@ -336,6 +336,17 @@ pub struct CollectOpts {
     /// /run/containerd/containerd.sock, /run/crio/crio.sock, /run/k3s/containerd/containerd.sock].
     #[arg(long, value_name = "URI")]
     pub cri_endpoint: Option<String>,
+    /// Where the node's root file system is mounted when the agent runs in a container
+    /// (e.g. `-v /:/host:ro` and `--host-root /host`): host facts (/proc, /sys,
+    /// os-release, machine id, disks), the CRI socket (--cri-endpoint too) and the pod
+    /// log files are read under it [default: /].
+    #[arg(long, value_name = "DIR")]
+    pub host_root: Option<PathBuf>,
+    /// Most container logs the `cri` collector reads from the node's files, 1 to 10,000
+    /// (Rocket.Chat's and MongoDB's first; the others are listed in logs/index.json as not
+    /// read) [default: 256].
+    #[arg(long, value_name = "N")]
+    pub cri_logs_max: Option<u64>,
     /// Time limit of each collector, 1s to 7d [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,

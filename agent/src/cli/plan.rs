@@ -146,6 +146,14 @@ pub fn plan(
         .map_err(anyhow::Error::msg)?;
         options.docker_reply_max = Some(n);
     }
+    if let Some(root) = args.host_root.as_ref().or(file.host_root.as_ref()) {
+        options.host_root =
+            rcdiag_agent::collectors::host::check_host_root(root).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(n) = args.cri_logs_max.or(file.cri_logs_max) {
+        options.cri_logs_max = config::count_in("--cri-logs-max", n, config::CRI_LOGS_MAX_RANGE)
+            .map_err(anyhow::Error::msg)? as usize;
+    }
     if let Some(src) = args.log_source.or(file.log_source) {
         options.log_source = src;
     }

@@ -59,8 +59,8 @@ pub enum CriError {
 }
 
 /// The endpoint to use: `option` (`unix:///path` or a path), else the first of
-/// [`DEFAULT_SOCKETS`] that exists under `root` (`/` on the node, the host root in a
-/// container). `Err` says why there is none, for the skip reason.
+/// [`DEFAULT_SOCKETS`] that exists; either is a node path, read under `root` (`/` on the
+/// node, the host root in a container). `Err` says why there is none, for the skip reason.
 pub fn find_endpoint(option: Option<&str>, root: &Path) -> Result<PathBuf, String> {
     if let Some(o) = option.map(str::trim).filter(|o| !o.is_empty()) {
         let path = o.strip_prefix("unix://").unwrap_or(o);
@@ -69,7 +69,7 @@ pub fn find_endpoint(option: Option<&str>, root: &Path) -> Result<PathBuf, Strin
                 "--cri-endpoint {o}: only unix sockets are supported (unix:///run/containerd/containerd.sock)"
             ));
         }
-        return Ok(PathBuf::from(path));
+        return Ok(root.join(path.trim_start_matches('/')));
     }
     for s in DEFAULT_SOCKETS {
         let p = root.join(s.trim_start_matches('/'));
@@ -77,8 +77,13 @@ pub fn find_endpoint(option: Option<&str>, root: &Path) -> Result<PathBuf, Strin
             return Ok(p);
         }
     }
+    let under = if root == Path::new("/") {
+        String::new()
+    } else {
+        format!(" under --host-root {}", root.display())
+    };
     Err(format!(
-        "no CRI socket at {} (pass --cri-endpoint unix:///PATH for another runtime)",
+        "no CRI socket at {}{under} (pass --cri-endpoint unix:///PATH for another runtime)",
         DEFAULT_SOCKETS.join(", ")
     ))
 }
@@ -208,8 +213,13 @@ mod tests {
     fn endpoint_option_and_defaults() {
         let root = tempfile::tempdir().unwrap();
         assert_eq!(
-            find_endpoint(Some("unix:///x/y.sock"), root.path()).unwrap(),
+            find_endpoint(Some("unix:///x/y.sock"), Path::new("/")).unwrap(),
             PathBuf::from("/x/y.sock")
+        );
+        // A node path: under the host root.
+        assert_eq!(
+            find_endpoint(Some("unix:///x/y.sock"), root.path()).unwrap(),
+            root.path().join("x/y.sock")
         );
         assert!(
             find_endpoint(Some("tcp://1.2.3.4:1"), root.path())
@@ -218,6 +228,7 @@ mod tests {
         );
         let e = find_endpoint(None, root.path()).unwrap_err();
         assert!(e.contains("/run/crio/crio.sock"), "{e}");
+        assert!(e.contains("under --host-root"), "{e}");
         std::fs::create_dir_all(root.path().join("run/k3s/containerd")).unwrap();
         std::fs::write(root.path().join("run/k3s/containerd/containerd.sock"), "").unwrap();
         assert_eq!(

@@ -2,7 +2,7 @@
 //! the CRI runtime's view (each read once, whoever asks first), the run's Docker reply
 //! budget, and where the MongoDB URI comes from ([`super::mongo_uri`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +50,14 @@ pub struct Options {
     /// CRI runtime socket (`unix:///PATH`) the `cri` collector reads; `None` = the first of
     /// containerd's, CRI-O's and k3s's default sockets that exists.
     pub cri_endpoint: Option<String>,
+    /// The node's root file system as the agent sees it (`--host-root`): `/`, or where
+    /// the node's `/` is mounted when the agent runs in a container (e.g. `/host`). The
+    /// host facts, the CRI socket and the pod log files are read under it; the paths
+    /// written to the bundle are the node's (without this prefix).
+    pub host_root: PathBuf,
+    /// Most container logs the `cri` collector reads from the node's files
+    /// (`--cri-logs-max`; [`crate::collectors::logs::node::MAX_NODE_LOGS`]).
+    pub cri_logs_max: usize,
     /// Where `mongodb_uri` came from when the run found it (a collector's child process
     /// is handed the URI its parent found); `None` = given (`option`).
     pub mongodb_uri_source: Option<String>,
@@ -83,6 +91,8 @@ impl Default for Options {
             kube_namespaces: Vec::new(),
             kube_helm_releases: Vec::new(),
             cri_endpoint: None,
+            host_root: PathBuf::from("/"),
+            cri_logs_max: crate::collectors::logs::node::MAX_NODE_LOGS,
             mongodb_uri_source: None,
         }
     }
@@ -176,7 +186,7 @@ impl Context {
             .get_or_init(|| async {
                 let found = cri::discover(
                     self.options.cri_endpoint.as_deref(),
-                    Path::new("/"),
+                    &self.options.host_root,
                     self.options.timeout,
                 )
                 .await;

@@ -45,11 +45,8 @@ pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
         };
         for c in cs {
             seen += 1;
-            let ev = |field: &str, v: String| {
-                Evidence::file(node, "docker/containers.json")
-                    .at(c.pointer(field))
-                    .val(v)
-            };
+            let ev =
+                |field: &str, v: String| Evidence::file(node, c.file).at(c.pointer(field)).val(v);
             let who = format!("{} on {}", c.name, node.hostname());
             let state = c.state();
             let restarting = state.and_then(|s| s.restarting) == Some(true)

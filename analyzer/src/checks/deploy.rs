@@ -55,7 +55,7 @@ pub(crate) fn method(input: &CheckInput) -> CheckResult {
                 if let Some(m) = c.env_value("DEPLOY_METHOD") {
                     observed.push((
                         m.clone(),
-                        Evidence::file(node, "docker/containers.json")
+                        Evidence::file(node, c.file)
                             .at(c.pointer("env"))
                             .val(format!("DEPLOY_METHOD={m}")),
                     ));
@@ -63,7 +63,7 @@ pub(crate) fn method(input: &CheckInput) -> CheckResult {
                     // Unset in the container: Rocket.Chat reports `tar`.
                     observed.push((
                         "tar".into(),
-                        Evidence::file(node, "docker/containers.json")
+                        Evidence::file(node, c.file)
                             .at(c.pointer("env"))
                             .val("DEPLOY_METHOD not set"),
                     ));

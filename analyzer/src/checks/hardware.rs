@@ -658,7 +658,7 @@ fn check_cpu(
                         ),
                         vec![
                             ev,
-                            Evidence::file(node, "docker/containers.json")
+                            Evidence::file(node, c.file)
                                 .at(c.pointer("nano_cpus"))
                                 .val(n),
                         ],
@@ -741,7 +741,7 @@ fn check_memory(
                         ),
                         vec![
                             ev,
-                            Evidence::file(node, "docker/containers.json")
+                            Evidence::file(node, c.file)
                                 .at(c.pointer("memory_limit_bytes"))
                                 .val(limit),
                         ],

@@ -101,7 +101,7 @@ pub(crate) fn node_rc_version(node: &NodeData, policy: &Policy) -> Option<(Versi
             {
                 return Some((
                     v,
-                    Evidence::file(node, "docker/containers.json")
+                    Evidence::file(node, c.file)
                         .at(c.pointer("image"))
                         .val(&c.image),
                 ));

@@ -58,7 +58,7 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
         for c in containers {
             rc_seen += 1;
             let ev = || {
-                Evidence::file(node, CONTAINERS)
+                Evidence::file(node, c.file)
                     .at(c.pointer("image"))
                     .val(&c.image)
             };
@@ -99,7 +99,7 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                 findings.push(Finding::new(
                     Outcome::Fail,
                     format!("container {} on {} sets DEPLOY_METHOD={m}: a manual (tar) build, not the official image", c.name, node.hostname()),
-                    vec![Evidence::file(node, CONTAINERS).at(c.pointer("env")).val(format!("DEPLOY_METHOD={m}"))],
+                    vec![Evidence::file(node, c.file).at(c.pointer("env")).val(format!("DEPLOY_METHOD={m}"))],
                 ));
                 continue;
             }
@@ -128,7 +128,7 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                             node,
                             &c,
                             policy,
-                            vec![ev(), Evidence::file(node, CONTAINERS).at(c.pointer("image_labels")).val(label)],
+                            vec![ev(), Evidence::file(node, c.file).at(c.pointer("image_labels")).val(label)],
                         )),
                         None => findings.push(Finding::new(
                             Outcome::Fail,
@@ -138,7 +138,7 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                                 node.hostname(),
                                 c.image
                             ),
-                            vec![ev(), Evidence::file(node, CONTAINERS).at(c.pointer("image_labels")).val(format!("{labels:?}"))],
+                            vec![ev(), Evidence::file(node, c.file).at(c.pointer("image_labels")).val(format!("{labels:?}"))],
                         )),
                     }
                 }
@@ -274,14 +274,14 @@ fn pulled_from_official(
             ),
             None => (
                 c.raw.repo_digests.as_slice(),
-                CONTAINERS,
+                c.file,
                 c.pointer("repo_digests"),
             ),
         }
     } else {
         (
             c.raw.repo_digests.as_slice(),
-            CONTAINERS,
+            c.file,
             c.pointer("repo_digests"),
         )
     };

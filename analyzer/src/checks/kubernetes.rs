@@ -72,7 +72,7 @@ fn no_cluster(input: &CheckInput, id: CheckId) -> CheckResult {
             && let Some(c) = cs.first()
         {
             seen.push(
-                Evidence::file(node, "docker/containers.json")
+                Evidence::file(node, c.file)
                     .at(c.pointer("name"))
                     .val(&c.name),
             );

@@ -627,7 +627,7 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
                             findings.push(Finding::new(
                                 Outcome::Fail,
                                 format!("{} on {} sets {k}: it hides an unsupported setup from Rocket.Chat's checks", c.name, node.hostname()),
-                                vec![Evidence::file(node, "docker/containers.json").at(c.pointer("env")).val(&k)],
+                                vec![Evidence::file(node, c.file).at(c.pointer("env")).val(&k)],
                             ));
                         }
                     }

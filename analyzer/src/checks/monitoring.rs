@@ -68,7 +68,7 @@ fn find_images(input: &CheckInput, patterns: &[String]) -> (Vec<Evidence>, Vec<S
             if res.iter().any(|r| r.is_match(&c.image_ref.repository)) {
                 let state = c.status().unwrap_or_else(|| "state unknown".into());
                 hits.push(
-                    Evidence::file(node, "docker/containers.json")
+                    Evidence::file(node, c.file)
                         .at(c.pointer("image"))
                         .val(format!("{} ({}, {state})", c.image, c.name)),
                 );
@@ -101,7 +101,7 @@ fn exporter_enabled(node: &NodeData, policy: &Policy) -> Option<(bool, Evidence)
             {
                 return Some((
                     b,
-                    Evidence::file(node, "docker/containers.json")
+                    Evidence::file(node, c.file)
                         .at(c.pointer("env"))
                         .val(format!("{}={v}", m.env)),
                 ));
@@ -164,7 +164,7 @@ pub(crate) fn prometheus(input: &CheckInput) -> CheckResult {
                         .is_some_and(|have| have.eq_ignore_ascii_case(v))
                 {
                     scrapers.push(
-                        Evidence::file(node, "docker/containers.json")
+                        Evidence::file(node, c.file)
                             .at(c.pointer("labels"))
                             .val(format!("{}: {kv}", c.name)),
                     );

@@ -242,7 +242,7 @@ pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
                 push(
                     tag,
                     format!("{h} image of {}", c.name),
-                    Evidence::file(node, "docker/containers.json")
+                    Evidence::file(node, c.file)
                         .at(c.pointer("image"))
                         .val(&c.image),
                 );

@@ -22,8 +22,12 @@ pub enum ContainerKind {
 /// fields and wrong types.
 #[derive(Debug, Clone)]
 pub struct Container<'a> {
-    /// Index in `docker/containers.json` (for JSON pointers).
+    /// Index in [`Container::file`] (for JSON pointers).
     pub index: usize,
+    /// The bundle file it is in: `docker/containers.json`, or `cri/containers.json`
+    /// for a CRI container of a Kubernetes node (read as a Docker one,
+    /// [`super::cri::as_docker`]).
+    pub file: &'static str,
     /// The entry, as the contract reads it.
     pub raw: &'a docker::Container,
     /// Name (without a leading `/`), or the id when there is no name.
@@ -60,6 +64,7 @@ impl<'a> Container<'a> {
         }
         let mut c = Container {
             index,
+            file: "docker/containers.json",
             raw,
             name,
             image,
@@ -163,8 +168,17 @@ impl<'a> Container<'a> {
         self.raw.state.as_ref()
     }
 
-    /// JSON pointer of this entry in `docker/containers.json`.
+    /// JSON pointer of this entry's `field` in [`Container::file`] (named as in
+    /// `docker/containers.json`; in `cri/containers.json` the field that holds it).
     pub fn pointer(&self, field: &str) -> String {
+        if self.file == super::cri::CRI_CONTAINERS {
+            let field = super::cri::cri_pointer(field);
+            return if field.is_empty() {
+                format!("/containers/{}", self.index)
+            } else {
+                format!("/containers/{}/{field}", self.index)
+            };
+        }
         if field.is_empty() {
             format!("/{}", self.index)
         } else {

@@ -35,6 +35,7 @@ pub use crate::text::cut;
 
 mod cause;
 mod container;
+pub mod cri;
 mod kube;
 mod read;
 
@@ -80,6 +81,17 @@ pub struct NodeData {
     pub rc_statistics: Option<contract::rocketchat::StatisticsFile>,
     /// `kubernetes/*.json`: the cluster view, when the bundle has one.
     pub kube: Kube,
+    /// `cri/runtime.json`: the node's CRI runtime (a Kubernetes node).
+    pub cri_runtime: Option<contract::cri::RuntimeFile>,
+    /// `cri/pods.json`.
+    pub cri_pods: Option<contract::cri::PodsFile>,
+    /// `cri/containers.json`.
+    pub cri_containers: Option<contract::cri::ContainersFile>,
+    /// `cri/images.json`.
+    pub cri_images: Option<contract::cri::ImagesFile>,
+    /// `cri_containers` as Docker containers ([`cri::as_docker`]), for
+    /// [`NodeData::containers`].
+    cri_as_docker: Vec<contract::docker::Container>,
     /// Signature hits found while loading (capped per signature).
     pub log_matches: Vec<LogMatch>,
     /// Log files scanned (bundle paths).
@@ -124,6 +136,11 @@ impl NodeData {
             rc_settings: None,
             rc_statistics: None,
             kube: Kube::default(),
+            cri_runtime: None,
+            cri_pods: None,
+            cri_containers: None,
+            cri_images: None,
+            cri_as_docker: Vec::new(),
             log_matches: Vec::new(),
             log_files: Vec::new(),
             startup_versions: Vec::new(),
@@ -172,6 +189,11 @@ impl NodeData {
         node.kube.events = read_typed(bundle, &mut node, "kubernetes/events.json", b)?;
         node.kube.monitoring = read_typed(bundle, &mut node, "kubernetes/monitoring.json", b)?;
         node.kube.calls = read_typed(bundle, &mut node, "kubernetes/calls.json", b)?;
+        node.cri_runtime = read_typed(bundle, &mut node, "cri/runtime.json", b)?;
+        node.cri_pods = read_typed(bundle, &mut node, "cri/pods.json", b)?;
+        node.cri_containers = read_typed(bundle, &mut node, "cri/containers.json", b)?;
+        node.cri_images = read_typed(bundle, &mut node, "cri/images.json", b)?;
+        node.refresh_cri_view();
         for path in &paths {
             if let Some(name) = path
                 .strip_prefix("mongodb/")
@@ -253,6 +275,16 @@ impl NodeData {
                 set!(docker_images);
                 self.image_index = std::sync::OnceLock::new();
             }
+            "cri/runtime.json" => set!(cri_runtime),
+            "cri/pods.json" => set!(cri_pods),
+            "cri/containers.json" => {
+                set!(cri_containers);
+                self.refresh_cri_view();
+            }
+            "cri/images.json" => {
+                set!(cri_images);
+                self.refresh_cri_view();
+            }
             _ => {
                 if let Some(name) = path
                     .strip_prefix("mongodb/")
@@ -295,6 +327,10 @@ impl NodeData {
             "kubernetes/events.json" => j(&self.kube.events),
             "kubernetes/monitoring.json" => j(&self.kube.monitoring),
             "kubernetes/calls.json" => j(&self.kube.calls),
+            "cri/runtime.json" => j(&self.cri_runtime),
+            "cri/pods.json" => j(&self.cri_pods),
+            "cri/containers.json" => j(&self.cri_containers),
+            "cri/images.json" => j(&self.cri_images),
             _ => path
                 .strip_prefix("mongodb/")
                 .and_then(|n| n.strip_suffix(".json"))
@@ -481,16 +517,39 @@ impl NodeData {
         self.cited.take()
     }
 
-    /// The containers of `docker/containers.json`; `None` when the file is missing or
-    /// not a list (entries that are not objects are left out by the contract).
+    /// The containers of `docker/containers.json`, then those of `cri/containers.json`
+    /// (a Kubernetes node, [`cri::as_docker`]; each [`Container::file`] says which);
+    /// `None` when neither file is there (or usable: entries that are not objects are
+    /// left out by the contract).
     pub fn containers(&self, policy: &Policy) -> Option<Vec<Container<'_>>> {
-        let arr = &self.docker_containers.as_ref()?.0;
+        if self.docker_containers.is_none() && self.cri_containers.is_none() {
+            return None;
+        }
+        let docker = self
+            .docker_containers
+            .as_ref()
+            .map_or(&[][..], |d| &d.0[..]);
         Some(
-            arr.iter()
+            docker
+                .iter()
                 .enumerate()
                 .map(|(i, v)| Container::new(i, v, self, policy))
+                .chain(self.cri_as_docker.iter().enumerate().map(|(i, v)| {
+                    let mut c = Container::new(i, v, self, policy);
+                    c.file = cri::CRI_CONTAINERS;
+                    c
+                }))
                 .collect(),
         )
+    }
+
+    /// Rebuilds the Docker view of the CRI containers.
+    fn refresh_cri_view(&mut self) {
+        self.cri_as_docker = self
+            .cri_containers
+            .as_ref()
+            .map(|c| cri::as_docker(c, self.cri_images.as_ref()))
+            .unwrap_or_default();
     }
 
     /// Host processes of `host/host.json` (`processes`), if any.

@@ -112,7 +112,11 @@ pub async fn discover(endpoint: Option<&str>, root: &Path, timeout: Duration) ->
         Err(e) => return Err(e.into()),
     };
     let mut snap = Snapshot {
-        endpoint: rt.endpoint.clone(),
+        // The node's path, without --host-root.
+        endpoint: match path.strip_prefix(root) {
+            Ok(rel) if root != Path::new("/") => format!("unix:///{}", rel.display()),
+            _ => rt.endpoint.clone(),
+        },
         version,
         conditions: Vec::new(),
         pods: Vec::new(),

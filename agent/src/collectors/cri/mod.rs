@@ -71,7 +71,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         let (index, failures) = crate::collectors::logs::node::collect_node_logs(
             ctx,
             &snap.containers,
-            std::path::Path::new("/"),
+            &ctx.options.host_root,
             deadline,
             out,
         )

@@ -11,7 +11,11 @@
 //!
 //! Inside a container the agent sees the container's `/proc` unless the host's is
 //! mounted and named by `RCDIAG_HOST_PROC` (e.g. `-v /proc:/host/proc:ro -e
-//! RCDIAG_HOST_PROC=/host/proc`, or run with `--pid=host`); `warnings` says so.
+//! RCDIAG_HOST_PROC=/host/proc`, or run with `--pid=host`); `warnings` says so. With
+//! `--host-root DIR` (the node's `/` mounted at DIR) the node's own facts are read under
+//! DIR ([`root`]): `/proc` (unless `RCDIAG_HOST_PROC` names another), os-release, host
+//! name, the mounted file systems from the node's mount table, `/sys`; `host_root` and
+//! `disks_view` say which view was used.
 //!
 //! Nothing here sleeps (no CPU usage sampling): the collector takes well under a second.
 //! The blocking reads run on a blocking thread so a hung network mount cannot stall the
@@ -23,6 +27,7 @@
 
 mod clock;
 mod processes;
+mod root;
 mod system;
 
 use std::collections::BTreeSet;
@@ -35,6 +40,7 @@ use sysinfo::{
 };
 
 pub use self::processes::harvest_argv_secrets;
+pub use self::root::{check_host_root, hostname_under, is_rooted, resolve_under};
 pub use rcdiag_contract::host::{Clock, Cpu, Disk, HostFile, Memory, NetInterface, Os, Process};
 
 use self::clock::clock;
@@ -96,9 +102,10 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let host_proc = std::env::var_os(HOST_PROC_ENV)
         .map(PathBuf::from)
         .filter(|p| !p.as_os_str().is_empty());
+    let root = ctx.options.host_root.clone();
     // /proc reads can hang on a process stuck in the kernel: not in the blocking pool.
     let (mut report, argv) =
-        match crate::threads::on_own_thread("host", move || gather(host_proc)).await {
+        match crate::threads::on_own_thread("host", move || gather(host_proc, root)).await {
             Ok(r) => r,
             Err(e) => {
                 return Outcome::failed(format!("the host collector stopped unexpectedly: {e}"));
@@ -135,11 +142,22 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
 
 /// Everything but the clock (blocking reads), and the raw arguments of each process
 /// found (in the order of `processes`), to be redacted into its `cmdline`.
-fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
+fn gather(host_proc: Option<PathBuf>, root: PathBuf) -> (HostFile, Vec<Vec<String>>) {
     let mut r = HostFile {
         collected_at: Some(jiff::Timestamp::now().to_string()),
         ..Default::default()
     };
+    let rooted = is_rooted(&root);
+    if rooted {
+        r.host_root = Some(root.display().to_string());
+    }
+    // Under --host-root, the node's /proc is DIR/proc unless RCDIAG_HOST_PROC names one.
+    let proc_named = if host_proc.is_some() {
+        HOST_PROC_ENV.to_string()
+    } else {
+        "--host-root's proc".to_string()
+    };
+    let host_proc = host_proc.or_else(|| rooted.then(|| root.join("proc")));
 
     // Where we run, and which /proc shows the host.
     let signs = container_signs();
@@ -154,7 +172,7 @@ fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
         }
         Some(p) => {
             r.warnings.push(format!(
-                "{HOST_PROC_ENV}={} is not a readable proc file system (no 1/cmdline): mount the host's /proc there \
+                "{proc_named} {} is not a readable proc file system (no 1/cmdline): mount the host's /proc there \
                  (-v /proc:{}:ro); the agent's own /proc was read instead",
                 p.display(),
                 p.display()
@@ -183,17 +201,24 @@ fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
         kernel: System::kernel_version().ok(),
         ..Default::default()
     };
-    let os_release_paths = [
-        proc_root.join("1/root/etc/os-release"),
-        PathBuf::from("/etc/os-release"),
-        PathBuf::from("/usr/lib/os-release"),
-    ];
-    let candidates: &[PathBuf] = if host_proc.is_some() && host_proc_visible {
-        &os_release_paths
+    // (path read, path recorded): under --host-root the node's files, named as the node names them.
+    let os_release_paths: Vec<(PathBuf, String)> = if rooted {
+        ["/etc/os-release", "/usr/lib/os-release"]
+            .iter()
+            .map(|p| (resolve_under(&root, p), p.to_string()))
+            .collect()
     } else {
-        &os_release_paths[1..]
+        let mut v = Vec::new();
+        if host_proc.is_some() && host_proc_visible {
+            let p = proc_root.join("1/root/etc/os-release");
+            v.push((p.clone(), p.display().to_string()));
+        }
+        for p in ["/etc/os-release", "/usr/lib/os-release"] {
+            v.push((PathBuf::from(p), p.to_string()));
+        }
+        v
     };
-    for path in candidates {
+    for (path, shown) in &os_release_paths {
         if let Ok(text) = fs::read_to_string(path) {
             let (name, version, id, pretty) = parse_os_release(&text);
             os = Os {
@@ -201,7 +226,7 @@ fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
                 version,
                 id,
                 pretty_name: pretty,
-                source: Some(path.display().to_string()),
+                source: Some(shown.clone()),
                 ..os
             };
             break;
@@ -214,7 +239,18 @@ fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
             .push("no /etc/os-release: the OS name comes from uname".into());
     }
     r.os = Some(os);
-    r.hostname = System::host_name().ok();
+    r.hostname = if rooted {
+        let h = hostname_under(&root);
+        if h.is_none() {
+            r.warnings.push(
+                "the node's /etc/hostname under --host-root could not be read: the host name is the container's"
+                    .into(),
+            );
+        }
+        h.or_else(|| System::host_name().ok())
+    } else {
+        System::host_name().ok()
+    };
     r.uptime_seconds = System::uptime().ok();
     r.boot_time = System::boot_time()
         .ok()
@@ -271,7 +307,96 @@ fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
         .map(|n| n as u64);
     r.cpu = Some(cpu);
 
-    // Disks.
+    // Disks: under --host-root from the node's mount table, else (or when that is not
+    // readable) the agent's own mount namespace.
+    let node_mounts = if rooted && proc_root == Path::new("/proc") {
+        r.warnings.push(
+            "the node's /proc is not readable under --host-root, so neither is its mount table: the disks below are the container's"
+                .into(),
+        );
+        None
+    } else if rooted {
+        match root::read_mountinfo(&proc_root) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                r.warnings.push(format!(
+                    "the node's mount table could not be read ({e}): the disks below are the container's"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let host_disks = node_mounts.is_some() || !in_container;
+    r.disks_view = Some(if host_disks { "host" } else { "container" }.to_string());
+    if let Some(text) = &node_mounts {
+        r.disks = root::disks_under(&root, text);
+    } else {
+        gather_disks(&mut r);
+    }
+    r.disks.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
+
+    // Network interfaces (container-side veth ends without an address are noise).
+    match Networks::new_with_refreshed_list() {
+        Ok(nets) => {
+            for (name, data) in nets.iter() {
+                let name = name.to_string_lossy().into_owned();
+                let mut addresses: Vec<String> = data
+                    .ip_networks()
+                    .iter()
+                    .map(|n| format!("{}/{}", n.addr, n.prefix))
+                    .collect();
+                addresses.sort();
+                if name.starts_with("veth") && addresses.is_empty() {
+                    continue;
+                }
+                r.network.push(NetInterface {
+                    name: Some(name),
+                    mac: Some(data.mac_address().to_string()),
+                    addresses,
+                    mtu: Some(data.mtu()),
+                    state: Some(format!("{:?}", data.operational_state()).to_lowercase()),
+                    ..Default::default()
+                });
+            }
+        }
+        Err(e) => r
+            .warnings
+            .push(format!("network interfaces could not be read: {e}")),
+    }
+    r.network.sort_by(|a, b| a.name.cmp(&b.name));
+
+    // cgroups.
+    let (version, mode) = if rooted {
+        cgroup_version(
+            &root.join("sys/fs/cgroup"),
+            &fs::read_to_string(proc_root.join("1/mounts")).unwrap_or_default(),
+        )
+    } else {
+        cgroup_version(
+            Path::new("/sys/fs/cgroup"),
+            &fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
+        )
+    };
+    r.cgroup_version = version;
+    r.cgroup_mode = mode.map(str::to_string);
+
+    // Processes.
+    let (processes, unreadable_env) = scan_processes(&proc_root);
+    let (processes, argv) = processes.into_iter().unzip();
+    r.processes = processes;
+    if unreadable_env > 0 {
+        r.warnings.push(format!(
+            "the environment of {unreadable_env} Rocket.Chat/mongod candidate process(es) could not be read: run the agent \
+             as root to list their environment variable names"
+        ));
+    }
+    (r, argv)
+}
+
+/// The mounted file systems of the agent's own mount namespace (`sysinfo`).
+fn gather_disks(r: &mut HostFile) {
     match Disks::new_with_refreshed_list_specifics(
         DiskRefreshKind::nothing().with_kind().with_storage(),
     ) {
@@ -314,55 +439,4 @@ fn gather(host_proc: Option<PathBuf>) -> (HostFile, Vec<Vec<String>>) {
             .warnings
             .push(format!("mounted file systems could not be read: {e}")),
     }
-    r.disks.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
-
-    // Network interfaces (container-side veth ends without an address are noise).
-    match Networks::new_with_refreshed_list() {
-        Ok(nets) => {
-            for (name, data) in nets.iter() {
-                let name = name.to_string_lossy().into_owned();
-                let mut addresses: Vec<String> = data
-                    .ip_networks()
-                    .iter()
-                    .map(|n| format!("{}/{}", n.addr, n.prefix))
-                    .collect();
-                addresses.sort();
-                if name.starts_with("veth") && addresses.is_empty() {
-                    continue;
-                }
-                r.network.push(NetInterface {
-                    name: Some(name),
-                    mac: Some(data.mac_address().to_string()),
-                    addresses,
-                    mtu: Some(data.mtu()),
-                    state: Some(format!("{:?}", data.operational_state()).to_lowercase()),
-                    ..Default::default()
-                });
-            }
-        }
-        Err(e) => r
-            .warnings
-            .push(format!("network interfaces could not be read: {e}")),
-    }
-    r.network.sort_by(|a, b| a.name.cmp(&b.name));
-
-    // cgroups.
-    let (version, mode) = cgroup_version(
-        Path::new("/sys/fs/cgroup"),
-        &fs::read_to_string("/proc/self/mounts").unwrap_or_default(),
-    );
-    r.cgroup_version = version;
-    r.cgroup_mode = mode.map(str::to_string);
-
-    // Processes.
-    let (processes, unreadable_env) = scan_processes(&proc_root);
-    let (processes, argv) = processes.into_iter().unzip();
-    r.processes = processes;
-    if unreadable_env > 0 {
-        r.warnings.push(format!(
-            "the environment of {unreadable_env} Rocket.Chat/mongod candidate process(es) could not be read: run the agent \
-             as root to list their environment variable names"
-        ));
-    }
-    (r, argv)
 }

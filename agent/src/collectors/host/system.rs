@@ -110,17 +110,27 @@ pub(super) fn is_container_layer(fs_type: &str, mount_point: &str) -> bool {
 /// `ssd` or `hdd` from `/sys/class/block/<dev>/queue/rotational` (a partition uses its
 /// parent disk; a device-mapper volume its first underlying device).
 pub(super) fn rotational(device: &str) -> Option<&'static str> {
-    let dev = Path::new(device);
-    let resolved = fs::canonicalize(dev).unwrap_or_else(|_| dev.to_path_buf());
-    let name = resolved.file_name()?.to_string_lossy().into_owned();
-    rotational_of(&name, 0)
+    rotational_under(Path::new("/"), device)
 }
 
-pub(super) fn rotational_of(name: &str, depth: u8) -> Option<&'static str> {
+/// [`rotational`] of the node whose root is `root` (its `/dev` and `/sys` under it).
+pub(super) fn rotational_under(root: &Path, device: &str) -> Option<&'static str> {
+    let dev = super::root::resolve_under(root, device);
+    let name = match fs::canonicalize(&dev) {
+        Ok(real) => real.file_name()?.to_string_lossy().into_owned(),
+        Err(_) => Path::new(device)
+            .file_name()?
+            .to_string_lossy()
+            .into_owned(),
+    };
+    rotational_of(&root.join("sys/class/block"), &name, 0)
+}
+
+pub(super) fn rotational_of(block: &Path, name: &str, depth: u8) -> Option<&'static str> {
     if depth > 4 {
         return None;
     }
-    let class = Path::new("/sys/class/block").join(name);
+    let class = block.join(name);
     let read = |p: PathBuf| fs::read_to_string(p).ok().map(|s| s.trim().to_string());
     let value = read(class.join("queue/rotational")).or_else(|| {
         // A partition: its sysfs directory sits inside the parent disk's.
@@ -135,7 +145,7 @@ pub(super) fn rotational_of(name: &str, depth: u8) -> Option<&'static str> {
                 .ok()?
                 .filter_map(Result::ok)
                 .next()?;
-            rotational_of(&slave.file_name().to_string_lossy(), depth + 1)
+            rotational_of(block, &slave.file_name().to_string_lossy(), depth + 1)
         }
     }
 }

@@ -143,6 +143,7 @@ pub async fn collect_pod_logs(
             pod: Some(log.pod.clone()),
             namespace: Some(log.namespace.clone()),
             previous: Some(log.previous),
+            attempt: None,
         };
         let mut call = Call::new(log_path(log), &query(log, limits));
         if i >= MAX_POD_LOGS {

@@ -96,9 +96,14 @@ pub struct IndexEntry {
     /// The pod's namespace (Kubernetes logs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// Whether this is the log of the previous (restarted) container (Kubernetes logs only).
+    /// Whether this is the log of the previous (restarted) container (Kubernetes logs and
+    /// node pod log files).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<bool>,
+    /// The restart (CRI `metadata.attempt`, the kubelet's `<N>.log`) the log belongs to
+    /// (node pod log files only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// Collects logs data into the bundle.
@@ -349,6 +354,7 @@ async fn write_log(
         pod: None,
         namespace: None,
         previous: None,
+        attempt: None,
     };
     if Instant::now() >= limits.deadline {
         entry.truncated = true;

@@ -1,0 +1,207 @@
+//! A node bundle from a Kubernetes node without Docker: the agent's `cri` collector
+//! against the real containerd peer (`scripts/test-env start-cri`), then the analyzer.
+//! The test makes a pod through the CRI API as the kubelet does (the Rocket.Chat
+//! stand-in image, the kubelet's labels, a restart count annotation past the policy's
+//! threshold, host network), so containerd itself writes what the agent reads; the
+//! checks that read a node's containers see the CRI one, with evidence in
+//! `cri/containers.json`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use rcdiag_agent::clients::cri::{self, api};
+use rcdiag_e2e::{bin, require_peer};
+use serde_json::Value;
+
+const NO_DOCKER: &str = "unix:///nonexistent/rcdiag-test-no-docker.sock";
+
+/// Makes pod `rcdiag/<name>` with one container `rocketchat` that restarted `restarts`
+/// times; returns the sandbox id.
+async fn make_pod(rt: &cri::Runtime, name: &str, log_dir: &Path, restarts: u32) -> String {
+    let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
+        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
+    let mut r = rt.runtime.clone();
+    let uid = format!("uid-{name}");
+    let pod_dir = log_dir.join(format!("rcdiag_{name}_{uid}"));
+    std::fs::create_dir_all(&pod_dir).unwrap();
+    let pod_config = api::PodSandboxConfig {
+        metadata: Some(api::PodSandboxMetadata {
+            name: name.into(),
+            uid: uid.clone(),
+            namespace: "rcdiag".into(),
+            attempt: 0,
+        }),
+        log_directory: pod_dir.display().to_string(),
+        linux: Some(api::LinuxPodSandboxConfig {
+            security_context: Some(api::LinuxSandboxSecurityContext {
+                namespace_options: Some(api::NamespaceOption {
+                    network: api::NamespaceMode::Node as i32,
+                    pid: api::NamespaceMode::Node as i32,
+                    ipc: api::NamespaceMode::Node as i32,
+                    ..Default::default()
+                }),
+                privileged: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let sandbox = rt
+        .call(
+            "RunPodSandbox",
+            r.run_pod_sandbox(api::RunPodSandboxRequest {
+                config: Some(pod_config.clone()),
+                runtime_handler: String::new(),
+            }),
+        )
+        .await
+        .unwrap()
+        .pod_sandbox_id;
+    let labels = HashMap::from([
+        ("io.kubernetes.pod.name".to_string(), name.to_string()),
+        ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
+        ("io.kubernetes.pod.uid".into(), uid),
+        ("io.kubernetes.container.name".into(), "rocketchat".into()),
+    ]);
+    let id = rt
+        .call(
+            "CreateContainer",
+            r.create_container(api::CreateContainerRequest {
+                pod_sandbox_id: sandbox.clone(),
+                config: Some(api::ContainerConfig {
+                    metadata: Some(api::ContainerMetadata {
+                        name: "rocketchat".into(),
+                        attempt: restarts,
+                    }),
+                    image: Some(api::ImageSpec {
+                        image,
+                        ..Default::default()
+                    }),
+                    command: vec!["/bin/sh".into(), "-c".into()],
+                    args: vec!["echo started; sleep 600".into()],
+                    envs: vec![api::KeyValue {
+                        key: "ROOT_URL".into(),
+                        value: "https://chat.example.test".into(),
+                    }],
+                    labels,
+                    annotations: HashMap::from([(
+                        "io.kubernetes.container.restartCount".into(),
+                        restarts.to_string(),
+                    )]),
+                    log_path: format!("rocketchat/{restarts}.log"),
+                    ..Default::default()
+                }),
+                sandbox_config: Some(pod_config),
+            }),
+        )
+        .await
+        .unwrap()
+        .container_id;
+    rt.call(
+        "StartContainer",
+        r.start_container(api::StartContainerRequest { container_id: id }),
+    )
+    .await
+    .unwrap();
+    sandbox
+}
+
+async fn remove_pod(rt: &cri::Runtime, sandbox: String) {
+    let mut r = rt.runtime.clone();
+    let _ = rt
+        .call(
+            "StopPodSandbox",
+            r.stop_pod_sandbox(api::StopPodSandboxRequest {
+                pod_sandbox_id: sandbox.clone(),
+            }),
+        )
+        .await;
+    let _ = rt
+        .call(
+            "RemovePodSandbox",
+            r.remove_pod_sandbox(api::RemovePodSandboxRequest {
+                pod_sandbox_id: sandbox,
+            }),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn a_node_bundle_from_cri_feeds_the_container_checks() {
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let path = cri::find_endpoint(Some(&endpoint), Path::new("/")).unwrap();
+    let rt = cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("rocketchat-e2e-{}", std::process::id());
+    let sandbox = make_pod(&rt, &name, dir.path(), 60).await;
+
+    let collect = Command::new(bin("rcdiag-agent"))
+        .args(["collect", "--no-encrypt", "-q", "--config", "/dev/null"])
+        .args([
+            "--only",
+            "cri",
+            "--timeout",
+            "30s",
+            "--docker-host",
+            NO_DOCKER,
+        ])
+        .args(["--cri-endpoint", &endpoint])
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("-o")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    remove_pod(&rt, sandbox).await;
+    let bundle = String::from_utf8_lossy(&collect.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    assert!(
+        bundle.ends_with(".rcdiag.zip"),
+        "{bundle}: {}",
+        String::from_utf8_lossy(&collect.stderr)
+    );
+    let check = Command::new(bin("rcdiag-analyzer"))
+        .args(["check", &bundle, "--format", "json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}): {}",
+            String::from_utf8_lossy(&check.stderr)
+        )
+    });
+    let check_of = |id: &str| -> Value {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {report}"))
+    };
+    let who = format!("rcdiag/{name}/rocketchat");
+    // 60 restarts: past the policy's threshold, with the evidence in cri/containers.json.
+    let restarting = check_of("containers.restarting");
+    assert_eq!(restarting["outcome"], "fail", "{restarting:#}");
+    let text = restarting.to_string();
+    assert!(text.contains(&who), "{restarting:#}");
+    assert!(text.contains("cri/containers.json"), "{restarting:#}");
+    assert!(text.contains("/restart_count"), "{restarting:#}");
+    // The image check sees the CRI container too. CRI gives no image labels, so it
+    // cannot rule out a re-tagged build: unknown, naming the container, evidence in cri/.
+    let official = check_of("image.official");
+    let text = official.to_string();
+    assert!(text.contains(&who), "{official:#}");
+    assert!(text.contains("cri/containers.json"), "{official:#}");
+}
