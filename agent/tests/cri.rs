@@ -27,6 +27,8 @@ const NO_DOCKER: &str = "unix:///nonexistent/rcdiag-test-no-docker.sock";
 
 /// The collector reads every pod of the runtime: the tests that make pods run one at a
 /// time, so that one test's pod (an unreadable log) does not change another's outcome.
+/// This lock does it under `cargo test` (one process); under nextest (a process per
+/// test) the `cri-pods` test group of `.config/nextest.toml` does.
 static ONE_POD_TEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A pod made through CRI, stopped and removed when dropped (passed or not).
