@@ -16,7 +16,7 @@ use object_store::{
 };
 
 use super::prepare::Prepared;
-use super::send::s3_code;
+use super::send::{chain, s3_code};
 use super::{Output, Sent, Settings, UploadError, aws_profile, usage};
 use crate::config::human_bytes;
 
@@ -350,21 +350,6 @@ fn build(
                 t.shown()
             ))
         })
-}
-
-/// An error and its sources, joined.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !out.contains(&t) {
-            out.push_str(": ");
-            out.push_str(&t);
-        }
-        src = s.source();
-    }
-    out
 }
 
 /// What an S3 failure means, and what to do.

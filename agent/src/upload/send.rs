@@ -76,8 +76,9 @@ pub(super) fn client(s: &Settings) -> Result<reqwest::Client, UploadError> {
     })
 }
 
-/// An error and its sources, joined (no URL: callers pass `without_url()` errors).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error and its sources, joined, each source once (reqwest callers pass
+/// `without_url()` errors, so no signed link is shown; the S3 target uses it too).
+pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut src = e.source();
     while let Some(s) = src {

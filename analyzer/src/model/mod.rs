@@ -411,35 +411,13 @@ impl NodeData {
                 Some(p.clone()),
             )
         } else {
-            match self.collector(collector) {
-                None => (
-                    CauseKind::CollectorAbsent,
-                    format!("the {collector} collector did not run"),
+            self.gap_of(collector).unwrap_or_else(|| {
+                (
+                    CauseKind::FileMissing,
+                    format!("the {collector} collector ran but did not write it"),
                     None,
-                ),
-                Some(c) => match CauseKind::of_status(c.status) {
-                    None => (
-                        CauseKind::FileMissing,
-                        format!("the {collector} collector ran but did not write it"),
-                        None,
-                    ),
-                    Some(kind) => {
-                        let reason = c
-                            .error
-                            .as_deref()
-                            .map(|e| format!(": {e}"))
-                            .unwrap_or_default();
-                        (
-                            kind,
-                            format!(
-                                "the {collector} collector {}{reason}",
-                                status_phrase(c.status)
-                            ),
-                            c.error.clone(),
-                        )
-                    }
-                },
-            }
+                )
+            })
         };
         let whole = format!("no usable {file} in {}: {cause}", self.label);
         let file_cause = matches!(kind, CauseKind::FileUnusable | CauseKind::FileMissing);
@@ -463,26 +441,7 @@ impl NodeData {
     /// reason`), recorded as a cause like [`NodeData::why_missing`] does; `None` when
     /// it ran to completion.
     pub fn collector_gap(&self, name: &str) -> Option<String> {
-        let (kind, text, reason) = match self.collector(name) {
-            None => (
-                CauseKind::CollectorAbsent,
-                format!("the {name} collector did not run"),
-                None,
-            ),
-            Some(c) => {
-                let kind = CauseKind::of_status(c.status)?;
-                let reason = c
-                    .error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                (
-                    kind,
-                    format!("the {name} collector {}{reason}", status_phrase(c.status)),
-                    c.error.clone(),
-                )
-            }
-        };
+        let (kind, text, reason) = self.gap_of(name)?;
         self.cited.push(CauseRef {
             id: format!("{}:{name}", kind.as_str()),
             kind,
@@ -493,6 +452,29 @@ impl NodeData {
             phrases: vec![text.clone()],
         });
         Some(text)
+    }
+
+    /// How collector `name` fell short, `None` when it ran to completion: the kind of
+    /// cause, its phrase (`the docker collector was skipped: reason`) and the reason.
+    fn gap_of(&self, name: &str) -> Option<(CauseKind, String, Option<String>)> {
+        let Some(c) = self.collector(name) else {
+            return Some((
+                CauseKind::CollectorAbsent,
+                format!("the {name} collector did not run"),
+                None,
+            ));
+        };
+        let kind = CauseKind::of_status(c.status)?;
+        let reason = c
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        Some((
+            kind,
+            format!("the {name} collector {}{reason}", status_phrase(c.status)),
+            c.error.clone(),
+        ))
     }
 
     /// A file present but unusable, recorded as a cause: `path is unusable: problem`.
