@@ -100,6 +100,38 @@ fn the_node_is_read_under_host_root() {
         }),
         "{disks:?}"
     );
+    // The interfaces are the node's: those its init's /proc/1/net/dev lists.
+    assert_eq!(host["network_view"], "host", "{}", host["warnings"]);
+    let mut want: Vec<String> = std::fs::read_to_string("/proc/1/net/dev")
+        .unwrap()
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .filter(|n| !n.starts_with("veth"))
+        .collect();
+    want.sort();
+    let got: Vec<String> = host["network"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .filter(|n| !n.starts_with("veth"))
+        .collect();
+    assert_eq!(got, want, "{}", host["warnings"]);
+    let lo = host["network"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "lo")
+        .expect("lo");
+    assert!(
+        lo["addresses"].to_string().contains("127.0.0.1/8"),
+        "the node's IPv4 address from fib_trie: {lo}"
+    );
+    assert!(
+        lo["mtu"].as_u64().is_some(),
+        "sysfs lists the same interfaces: {lo}"
+    );
 }
 
 #[test]
@@ -125,6 +157,11 @@ fn a_root_without_the_nodes_files_says_so() {
     );
     assert!(warnings.contains("/etc/hostname"), "{warnings}");
     assert_eq!(host["disks_view"], "container");
+    assert!(
+        warnings.contains("the network interfaces below are the container's"),
+        "{warnings}"
+    );
+    assert_eq!(host["network_view"], "container");
 }
 
 #[test]

@@ -69,6 +69,15 @@ pub struct HostFile {
     /// mount namespace in a container: the node's data disks may be missing).
     #[serde(default, deserialize_with = "opt")]
     pub disks_view: Option<String>,
+    /// Whose interfaces `network` lists: `host` (the node's: read from its init's network
+    /// files under `host_root`, or the agent runs on the host) or `container` (the agent's
+    /// own network namespace in a container); absent in bundles of older agents.
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub network_view: Option<String>,
     /// Rocket.Chat and mongod processes.
     #[serde(default, deserialize_with = "vec")]
     pub processes: Vec<Process>,

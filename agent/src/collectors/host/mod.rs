@@ -2,7 +2,7 @@
 //! `host/host.json` (see `docs/collector-outputs.md`).
 //!
 //! Sources: `sysinfo` (CPU, memory, disks with NFS/CIFS mounts through the
-//! `linux-netdevs` feature, network interfaces), `/etc/os-release`, `/proc/mounts`
+//! `linux-netdevs` feature, the agent's network interfaces), `/etc/os-release`, `/proc/mounts`
 //! and `/sys/fs/cgroup` (cgroup version), `/sys/block/<dev>/queue/rotational` (SSD vs
 //! HDD when `sysinfo` cannot tell), `chronyc -c tracking` or `timedatectl show` (clock
 //! synchronisation, each with a short time limit; absent tools give source `none`), and
@@ -14,8 +14,10 @@
 //! RCDIAG_HOST_PROC=/host/proc`, or run with `--pid=host`); `warnings` says so. With
 //! `--host-root DIR` (the node's `/` mounted at DIR) the node's own facts are read under
 //! DIR ([`root`]): `/proc` (unless `RCDIAG_HOST_PROC` names another), os-release, host
-//! name, the mounted file systems from the node's mount table, `/sys`; `host_root` and
-//! `disks_view` say which view was used.
+//! name, the mounted file systems from the node's mount table, `/sys`, and the node's
+//! network interfaces ([`network`], from its init's network files, so a container without
+//! the host network sees them); `host_root`, `disks_view` and `network_view` say which
+//! view was used.
 //!
 //! Nothing here sleeps (no CPU usage sampling): the collector takes well under a second.
 //! The blocking reads run on a blocking thread so a hung network mount cannot stall the
@@ -26,6 +28,7 @@
 //! details, `processes` the process table, `clock` the clock synchronisation.
 
 mod clock;
+mod network;
 mod processes;
 mod root;
 mod system;
@@ -35,8 +38,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use sysinfo::{
-    CpuRefreshKind, DiskKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, RefreshKind,
-    System,
+    CpuRefreshKind, DiskKind, DiskRefreshKind, Disks, MemoryRefreshKind, RefreshKind, System,
 };
 
 pub use self::processes::harvest_argv_secrets;
@@ -337,35 +339,39 @@ fn gather(host_proc: Option<PathBuf>, root: PathBuf) -> (HostFile, Vec<Vec<Strin
     }
     r.disks.sort_by(|a, b| a.mount_point.cmp(&b.mount_point));
 
-    // Network interfaces (container-side veth ends without an address are noise).
-    match Networks::new_with_refreshed_list() {
-        Ok(nets) => {
-            for (name, data) in nets.iter() {
-                let name = name.to_string_lossy().into_owned();
-                let mut addresses: Vec<String> = data
-                    .ip_networks()
-                    .iter()
-                    .map(|n| format!("{}/{}", n.addr, n.prefix))
-                    .collect();
-                addresses.sort();
-                if name.starts_with("veth") && addresses.is_empty() {
-                    continue;
-                }
-                r.network.push(NetInterface {
-                    name: Some(name),
-                    mac: Some(data.mac_address().to_string()),
-                    addresses,
-                    mtu: Some(data.mtu()),
-                    state: Some(format!("{:?}", data.operational_state()).to_lowercase()),
-                    ..Default::default()
-                });
+    // Network interfaces: under --host-root the node's (from its init's network files),
+    // else (or when those are not readable) the agent's own network namespace.
+    let node_net = if rooted && proc_root != Path::new("/proc") {
+        match network::node_interfaces(&proc_root, &root, &mut r.warnings) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                r.warnings.push(format!(
+                    "the node's network interfaces could not be read ({e}): the interfaces below are the container's"
+                ));
+                None
             }
         }
-        Err(e) => r
-            .warnings
-            .push(format!("network interfaces could not be read: {e}")),
-    }
-    r.network.sort_by(|a, b| a.name.cmp(&b.name));
+    } else {
+        if rooted {
+            r.warnings.push(
+                "the node's /proc is not readable under --host-root: the network interfaces below are the container's"
+                    .into(),
+            );
+        }
+        None
+    };
+    r.network_view = Some(
+        if node_net.is_some() || !in_container {
+            "host"
+        } else {
+            "container"
+        }
+        .to_string(),
+    );
+    r.network = match node_net {
+        Some(n) => n,
+        None => network::own_interfaces(&mut r.warnings),
+    };
 
     // cgroups.
     let (version, mode) = if rooted {
