@@ -14,52 +14,14 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const AGENT: &str = env!("CARGO_BIN_EXE_rcdiag-agent");
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn packaging() -> PathBuf {
-    root().join("packaging")
-}
-
-/// Whether `tool` is usable; when not: a panic under RCDIAG_REQUIRE_PEERS=1, else a
-/// loud SKIPPED line and `false`.
-fn require_tool(tool: &str, usable: bool, install: &str) -> bool {
-    if usable {
-        return true;
-    }
-    if std::env::var("RCDIAG_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("{tool} is missing but RCDIAG_REQUIRE_PEERS=1 requires it: {install}");
-    }
-    eprintln!("\n*** SKIPPED: {tool} is missing; {install} ***\n");
-    false
-}
-
-fn runs(cmd: &str, args: &[&str]) -> bool {
-    Command::new(cmd)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use common::image::{
+    AGENT, EngineCleanup, build_agent_image, packaging, require_engine_and_tools, require_tool,
+    run, runs, text,
+};
 
 /// A python3 that can `import yaml` (Debian's python3-yaml lives in /usr/bin/python3).
 fn python_yaml() -> Option<&'static str> {
@@ -766,37 +728,6 @@ fn the_packaging_readme_explains_every_mount_and_setting() {
 
 // ---------------------------------------------------------------------- Docker
 
-/// Removes what the Docker test made in the engine, whatever happens.
-struct EngineCleanup {
-    host: String,
-    containers: Vec<String>,
-    volumes: Vec<String>,
-    images: Vec<String>,
-}
-
-impl Drop for EngineCleanup {
-    fn drop(&mut self) {
-        let dk = |args: &[&str]| {
-            let _ = Command::new("docker")
-                .arg("-H")
-                .arg(&self.host)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        };
-        for c in &self.containers {
-            dk(&["rm", "-f", c]);
-        }
-        for v in &self.volumes {
-            dk(&["volume", "rm", "-f", v]);
-        }
-        for i in &self.images {
-            dk(&["rmi", "-f", i]);
-        }
-    }
-}
-
 fn analyzer() -> PathBuf {
     common::bin("rcdiag-analyzer")
 }
@@ -807,22 +738,9 @@ fn clean_host() -> String {
 
 #[test]
 fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
-    let Some(host) = common::require_peer("RCDIAG_TEST_DOCKER_HOST") else {
+    let Some(host) = require_engine_and_tools() else {
         return;
     };
-    if !require_tool(
-        "docker CLI",
-        runs("docker", &["--version"]),
-        "install docker.io (scripts/test-env install)",
-    ) || !require_tool("ldd", runs("ldd", &["--version"]), "install libc-bin")
-        || !require_tool(
-            "/bin/busybox",
-            Path::new("/bin/busybox").exists(),
-            "install busybox-static (scripts/test-env install)",
-        )
-    {
-        return;
-    }
     use std::os::unix::fs::MetadataExt;
     let sock = host
         .strip_prefix("unix://")
@@ -844,69 +762,9 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         |args: &[&str]| -> Output { run(Command::new("docker").arg("-H").arg(&host).args(args)) };
     let tmp = tempfile::tempdir().expect("tempdir");
 
-    // 1. A base image with exactly the glibc this binary needs (ldd), plus busybox.
-    let t0 = std::time::Instant::now();
-    let rootfs = tmp.path().join("rootfs");
-    for d in ["bin", "tmp"] {
-        std::fs::create_dir_all(rootfs.join(d)).expect("mkdir");
-    }
-    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox");
-    let ldd = run(Command::new("ldd").arg(AGENT));
-    assert!(ldd.status.success(), "ldd: {}", text(&ldd.stderr));
-    let mut libs = Vec::new();
-    for word in text(&ldd.stdout)
-        .split_whitespace()
-        .filter(|w| w.starts_with('/'))
-    {
-        let dest = rootfs.join(word.trim_start_matches('/'));
-        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(word, &dest).unwrap_or_else(|e| panic!("copy {word}: {e}"));
-        libs.push(word.to_string());
-    }
-    assert!(
-        libs.iter().any(|l| l.contains("libc.so")),
-        "ldd found no libc: {libs:?}"
-    );
-    let mut tar = Command::new("tar")
-        .args(["-C"])
-        .arg(&rootfs)
-        .args(["--owner=0", "--group=0", "--numeric-owner", "-c", "."])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tar");
-    let import = Command::new("docker")
-        .args(["-H", &host, "import", "-", &base])
-        .stdin(tar.stdout.take().expect("tar stdout"))
-        .output()
-        .expect("docker import");
-    assert!(
-        tar.wait().expect("tar").success(),
-        "tar of the base image's files failed"
-    );
-    assert!(
-        import.status.success(),
-        "docker import: {}",
-        text(&import.stderr)
-    );
-
-    // 2. The image, with the Dockerfile and script users run (stripped binary: smaller context).
-    let bin = tmp.path().join("rcdiag-agent");
-    if !runs("strip", &["-o", bin.to_str().expect("utf-8"), AGENT]) {
-        std::fs::copy(AGENT, &bin).expect("copy binary");
-    }
-    let build = run(Command::new(packaging().join("docker/build-image"))
-        .args(["--binary"])
-        .arg(&bin)
-        .args(["--base", &base, "-t", &image])
-        .env("DOCKER_HOST", &host)
-        .env("DOCKER_BUILDKIT", "0"));
-    assert!(
-        build.status.success(),
-        "build-image failed:\n{}\n{}",
-        text(&build.stdout),
-        text(&build.stderr)
-    );
-    eprintln!("base image + agent image built in {:?}", t0.elapsed());
+    // 1. A base image with exactly the glibc this binary needs (ldd), plus busybox;
+    // 2. the image, with the Dockerfile and script users run.
+    build_agent_image(&host, &base, &image, tmp.path());
     let inspect: Value = serde_json::from_slice(&docker(&["image", "inspect", &image]).stdout)
         .expect("inspect json");
     let cfg = &inspect[0]["Config"];

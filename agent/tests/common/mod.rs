@@ -16,6 +16,7 @@ use rcdiag_bundle::{
     NodeKey, OpenOptions, WriterOptions,
 };
 
+pub mod image;
 pub mod kube;
 
 /// The most a test reads of one bundle entry.
