@@ -631,7 +631,10 @@ fn compose_service_block_is_valid_and_its_command_parses() {
         vols.contains(&"/var/run/docker.sock:/var/run/docker.sock:ro"),
         "{vols:?}"
     );
-    assert!(vols.contains(&"/proc:/host/proc:ro"), "{vols:?}");
+    assert!(
+        vols.contains(&"/:/host:ro"),
+        "the host's root, read-only: {vols:?}"
+    );
     assert!(
         vols.iter()
             .any(|v| v.ends_with(":/etc/rcdiag/agent.toml:ro")),
@@ -662,6 +665,18 @@ fn compose_service_block_is_valid_and_its_command_parses() {
         })
         .collect();
     assert!(!args.iter().any(|a| a.contains('$')), "{args:?}");
+    assert!(
+        args.windows(2)
+            .any(|w| w[0] == "--host-root" && w[1] == "/host"),
+        "the agent must be told where the host's root is: {args:?}"
+    );
+    // /host is the host's root mounted in the container: here, an existing directory
+    // stands in.
+    let stand_in = tempfile::tempdir().expect("tempdir");
+    let mut args = args;
+    if let Some(i) = args.iter().position(|a| a == "--host-root") {
+        args[i + 1] = stand_in.path().display().to_string();
+    }
     let key = rcdiag_bundle::generate_support_key();
     let plan = agent_accepts(
         "compose",
@@ -713,6 +728,15 @@ fn the_packaging_readme_explains_every_mount_and_setting() {
         "readOnlyRootFilesystem",
         "RCDIAG_HOST_PROC",
         "XDG_STATE_HOME",
+        "-v /:/host:ro",
+        "--host-root /host",
+        "rslave",
+        "### The log files",
+        "DockerRootDir",
+        "/var/lib/docker/containers:/var/lib/docker/containers:ro",
+        "--user 0:0",
+        "18 µs",
+        "`source`: `file` or `engine`",
     ] {
         want.insert(m.to_string());
     }
@@ -727,6 +751,18 @@ fn the_packaging_readme_explains_every_mount_and_setting() {
 }
 
 // ---------------------------------------------------------------------- Docker
+
+/// `source` of the `logs/index.json` entry of container `name`.
+fn log_source(index: &Value, name: &str) -> String {
+    index
+        .as_array()
+        .expect("index array")
+        .iter()
+        .find(|e| e["container"].as_str().is_some_and(|c| c.contains(name)))
+        .and_then(|e| e["source"].as_str())
+        .unwrap_or("<none>")
+        .to_string()
+}
 
 fn analyzer() -> PathBuf {
     common::bin("rcdiag-analyzer")
@@ -774,6 +810,16 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         serde_json::json!(["/usr/local/bin/rcdiag-agent"])
     );
     assert_eq!(cfg["Cmd"][0], "schedule");
+    let cmd: Vec<&str> = cfg["Cmd"]
+        .as_array()
+        .expect("Cmd")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        cmd.windows(2).any(|w| w == ["--host-root", "/host"]),
+        "the default command reads the host under /host: {cmd:?}"
+    );
     assert!(cfg["Volumes"].get("/var/lib/rcdiag").is_some());
 
     // 3. A container to collect, then `collect` inside the agent image, non-root, with
@@ -826,7 +872,7 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         "-v",
         &sock_mount,
         "-v",
-        "/proc:/host/proc:ro",
+        "/:/host:ro",
         "-v",
         &state_mount,
         "-v",
@@ -843,6 +889,8 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         &key.recipient,
         "-o",
         "/out",
+        "--host-root",
+        "/host",
     ]);
     let out = docker(&args);
     assert_eq!(
@@ -918,6 +966,9 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         "the host's /proc is seen: {hostj:#}"
     );
     assert_eq!(hostj["proc_root"], "/host/proc");
+    assert_eq!(hostj["host_root"], "/host");
+    assert_eq!(hostj["disks_view"], "host", "{}", hostj["warnings"]);
+    assert_eq!(hostj["network_view"], "host", "{}", hostj["warnings"]);
     let containers = String::from_utf8(
         b.read_bytes("docker/containers.json", 64 << 20)
             .expect("containers"),
@@ -936,6 +987,83 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
     assert_eq!(logs.len(), 1, "{logs:?}");
     let log = String::from_utf8(b.read_bytes(&logs[0], 1 << 20).expect("log")).expect("utf-8");
     assert!(log.contains("rcdiag-packaging-test-line"), "{log}");
+    // As 65532 the json-file log under the engine's data root is not readable: the
+    // Engine API path, as the README says.
+    let index: Value = b.read_json("logs/index.json").expect("logs/index.json");
+    assert_eq!(
+        log_source(&index, &sleeper),
+        "engine",
+        "non-root reads the logs through the Engine API: {index:#}"
+    );
+
+    // 3b. The README's other choice: root (no capability, read-only) with the engine's
+    //     containers folder mounted at its own path: the log is read from its file.
+    let data_root = text(&docker(&["info", "--format", "{{.DockerRootDir}}"]).stdout)
+        .trim()
+        .to_string();
+    assert!(data_root.starts_with('/'), "DockerRootDir: {data_root}");
+    let logs_mount = format!("{data_root}/containers:{data_root}/containers:ro");
+    let root_state = tmp.path().join("root-state");
+    let root_out = tmp.path().join("root-out");
+    for d in [&root_state, &root_out] {
+        std::fs::create_dir(d).expect("mkdir");
+    }
+    let root_state_mount = format!("{}:/var/lib/rcdiag", root_state.display());
+    let root_out_mount = format!("{}:/out", root_out.display());
+    let mut args: Vec<&str> = vec!["run", "--rm"];
+    args.extend(
+        secure
+            .iter()
+            .map(|a| if *a == "65532:65532" { "0:0" } else { a }),
+    );
+    args.extend([
+        "-v",
+        &sock_mount,
+        "-v",
+        "/:/host:ro",
+        "-v",
+        &logs_mount,
+        "-v",
+        &root_state_mount,
+        "-v",
+        &root_out_mount,
+        &image,
+        "collect",
+        "--only",
+        "docker,logs",
+        "--config",
+        "/dev/null",
+        "--no-encrypt",
+        "-o",
+        "/out",
+        "--host-root",
+        "/host",
+    ]);
+    let out = docker(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "collect as root in the container:\n{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let last = text(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let root_bundle = root_out.join(
+        last.strip_prefix("/out/")
+            .unwrap_or_else(|| panic!("bundle path: {last}")),
+    );
+    let mut rb = rcdiag_bundle::Bundle::open(&root_bundle, &rcdiag_bundle::OpenOptions::default())
+        .expect("open the root run's bundle");
+    let index: Value = rb.read_json("logs/index.json").expect("logs/index.json");
+    assert_eq!(
+        log_source(&index, &sleeper),
+        "file",
+        "root with the containers folder mounted reads the json-file log: {index:#}"
+    );
 
     // 5. The image's own entry point in scheduled mode, into a fresh named volume (the
     //    image's ownership makes it writable for the non-root user).
@@ -948,7 +1076,7 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         "-v",
         &sock_mount,
         "-v",
-        "/proc:/host/proc:ro",
+        "/:/host:ro",
         "-v",
         &vol_mount,
         &image,
@@ -966,6 +1094,8 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         "/dev/null",
         "-r",
         &key.recipient,
+        "--host-root",
+        "/host",
     ]);
     let out = docker(&args);
     assert_eq!(

@@ -338,8 +338,8 @@ pub struct CollectOpts {
     pub cri_endpoint: Option<String>,
     /// Where the node's root file system is mounted when the agent runs in a container
     /// (e.g. `-v /:/host:ro` and `--host-root /host`): host facts (/proc, /sys,
-    /// os-release, machine id, disks), the CRI socket (--cri-endpoint too) and the pod
-    /// log files are read under it [default: /].
+    /// os-release, machine id, disks, network interfaces), the CRI socket
+    /// (--cri-endpoint too) and the pod log files are read under it [default: /].
     #[arg(long, value_name = "DIR")]
     pub host_root: Option<PathBuf>,
     /// Most container logs the `cri` collector reads from the node's files, 1 to 10,000
