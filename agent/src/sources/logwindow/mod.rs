@@ -605,3 +605,15 @@ impl Walk<'_> {
         Ok(cut_by_since)
     }
 }
+
+/// Every line of `log` in window `w`, as `timestamp stream text` (for the readers' tests).
+#[cfg(test)]
+pub(crate) fn lines_of<F: Format>(log: &Log<F>, w: Window) -> Vec<String> {
+    let mut got = Vec::new();
+    log.read(w, |l| {
+        got.push(format!("{} {} {}", l.timestamp, l.stream, l.text));
+        true
+    })
+    .expect("read");
+    got
+}
