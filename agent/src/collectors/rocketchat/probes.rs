@@ -94,23 +94,39 @@ pub(super) async fn probe_containers(
     prometheus_port: u16,
     limit: Duration,
 ) -> Vec<Endpoint> {
-    let probes = containers.iter().filter(|c| c.running).take(20).map(|c| async move {
-        let port = c.env_value("PORT").and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(DEFAULT_PORT);
-        let mport = c.env_value("PROMETHEUS_PORT").and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(prometheus_port);
-        let (host, note) = match c.ips.first() {
-            Some(ip) => (ip.clone(), None),
-            None => ("127.0.0.1".to_string(), Some("the container has no IP of its own (host network?): tried 127.0.0.1")),
-        };
-        let (api, metrics) = tokio::join!(probe_api_info(&host, port, limit), probe_metrics(&host, mport, limit));
-        Endpoint {
-            container: Some(c.name.clone()),
-            address: Some(host),
-            note: note.map(str::to_string),
-            api_info: Some(api),
-            metrics: Some(metrics),
-            ..Endpoint::default()
-        }
-    });
+    let probes = containers
+        .iter()
+        .filter(|c| c.running)
+        .take(20)
+        .map(|c| async move {
+            let port = c
+                .env_value("PORT")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+                .unwrap_or(DEFAULT_PORT);
+            let mport = c
+                .env_value("PROMETHEUS_PORT")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+                .unwrap_or(prometheus_port);
+            let (host, note) = match c.ips.first() {
+                Some(ip) => (ip.clone(), None),
+                None => (
+                    "127.0.0.1".to_string(),
+                    Some("the container has no IP of its own (host network?): tried 127.0.0.1"),
+                ),
+            };
+            let (api, metrics) = tokio::join!(
+                probe_api_info(&host, port, limit),
+                probe_metrics(&host, mport, limit)
+            );
+            Endpoint {
+                container: Some(c.name.clone()),
+                address: Some(host),
+                note: note.map(str::to_string),
+                api_info: Some(api),
+                metrics: Some(metrics),
+                ..Endpoint::default()
+            }
+        });
     futures_util::future::join_all(probes).await
 }
 
@@ -153,7 +169,10 @@ mod tests {
         assert_eq!(m.version.as_deref(), Some("8.5.0"));
         let t0 = std::time::Instant::now();
         let h = probe_api_info("127.0.0.1", port, Duration::from_millis(300)).await;
-        assert!(h.ok == Some(false) && t0.elapsed() < Duration::from_secs(2), "{h:?}");
+        assert!(
+            h.ok == Some(false) && t0.elapsed() < Duration::from_secs(2),
+            "{h:?}"
+        );
         assert!(
             h.error
                 .as_deref()
