@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{age_file, require_peer, sha256_hex};
+use common::{age_file, for_upload_peers, require_peer, sha256_hex};
 
 /// What the tests put in each link's query string: it must never be printed.
 const SECRET: &str = "X-Amz-Signature=f00dfeedSECRETc0ffee";
@@ -54,17 +54,7 @@ impl Peer {
 /// The agent, with short retry delays and no proxy from the caller's environment.
 fn agent_cmd(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"));
-    c.args(args).env("RCDIAG_UPLOAD_BACKOFF", "10ms");
-    for v in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(v);
-    }
+    for_upload_peers(c.args(args));
     c
 }
 
