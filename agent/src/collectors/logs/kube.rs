@@ -22,13 +22,14 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use rcdiag_contract::kubernetes::Call;
 use tokio::time::Instant;
 
 use super::emit::Emitter;
 use super::{IndexEntry, Limits, Msg, sanitize};
 use crate::clients::kube::{Kube, KubeError, resource_path};
 use crate::collectors::CollectorSink;
-use crate::collectors::kubernetes::calls::Call;
+use crate::collectors::kubernetes::calls::{new_call, took};
 
 /// Most pod logs read in one run (current and previous each count); the others are
 /// listed in the index with an error saying how to narrow the run.
@@ -145,12 +146,12 @@ pub async fn collect_pod_logs(
             previous: Some(log.previous),
             attempt: None,
         };
-        let mut call = Call::new(log_path(log), &query(log, limits));
+        let mut call = new_call(log_path(log), &query(log, limits));
         if i >= MAX_POD_LOGS {
             let msg = format!(
                 "not read: more than {MAX_POD_LOGS} pod logs in this run; pass --namespace to read fewer pods"
             );
-            call.outcome = "skipped";
+            call.outcome = Some("skipped".into());
             call.message = Some(msg.clone());
             entry.error = Some(msg);
             index.push(entry);
@@ -159,7 +160,7 @@ pub async fn collect_pod_logs(
         }
         if Instant::now() >= limits.deadline {
             let msg = "not read: the collector's time limit was reached".to_string();
-            call.outcome = "skipped";
+            call.outcome = Some("skipped".into());
             call.message = Some(msg.clone());
             entry.truncated = true;
             entry.truncated_by = Some("timeout");
@@ -171,7 +172,7 @@ pub async fn collect_pod_logs(
         let path = unique_path(log, &mut used);
         let t0 = std::time::Instant::now();
         read_one(kube, log, limits, out, &path, &mut entry, &mut call).await;
-        call.duration_ms = t0.elapsed().as_millis() as u64;
+        took(&mut call, t0);
         if let Some(e) = &entry.error
             && !(log.previous && entry.file.is_none() && is_no_previous(e))
             && entry.truncated_by != Some("timeout")
@@ -233,7 +234,7 @@ async fn read_one(
     let mut body = match open {
         Err(_) => {
             let msg = "the API server did not start sending the log in time".to_string();
-            call.outcome = "error";
+            call.outcome = Some("error".into());
             call.message = Some(msg.clone());
             entry.truncated = true;
             entry.truncated_by = Some("timeout");
@@ -242,7 +243,7 @@ async fn read_one(
         }
         Ok(Err(e)) => {
             let msg = describe(&e);
-            call.outcome = match &e {
+            let outcome = match &e {
                 KubeError::NotFound { .. } => "absent",
                 KubeError::Forbidden { .. } => "forbidden",
                 KubeError::Status { code: 400, .. } if log.previous && is_no_previous(&msg) => {
@@ -250,13 +251,14 @@ async fn read_one(
                 }
                 _ => "error",
             };
+            call.outcome = Some(outcome.into());
             call.message = Some(msg.clone());
             entry.error = Some(msg);
             return;
         }
         Ok(Ok(b)) => b,
     };
-    call.pages = 1;
+    call.pages = Some(1);
     let em_limits = Limits {
         lines: limits.lines,
         bytes: limits.bytes,
@@ -325,10 +327,10 @@ async fn read_one(
             ending.truncated_by = Some("lines");
         }
     }
-    call.items = usize::try_from(lines_read).unwrap_or(usize::MAX);
+    call.items = Some(lines_read);
     call.bytes = Some(body.read);
     if let Some(e) = &error {
-        call.outcome = "error";
+        call.outcome = Some("error".into());
         call.message = Some(e.clone());
     } else if let Some(t) = ending.truncated_by {
         call.truncated = Some(t.to_string());
