@@ -1,6 +1,6 @@
 //! Pod logs read through the Kubernetes API (`GET .../pods/POD/log`) for the
 //! `kubernetes` collector: the same caps, redaction and line format as the Docker logs
-//! (through the [`Emitter`](super::emit::Emitter)), written to
+//! (through the `Emitter`), written to
 //! `logs/k8s_<namespace>_<pod>_<container>[.previous].log` and described by
 //! [`LogEntry`] records with `source: "kubernetes"`, `namespace`, `pod` and `previous`
 //! (the `kubernetes` collector puts them in `logs/index.json`, merged with the Docker

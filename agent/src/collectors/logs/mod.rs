@@ -19,7 +19,7 @@
 //! The collector keeps an internal deadline (85 % of `--timeout`) so that the index is
 //! written even when a log is cut short (`truncated_by: "timeout"`). A log being read at
 //! the deadline is kept up to where it got: its reader stops at the deadline and hands
-//! over what it holds, and the writer waits a short grace ([`DRAIN_SHARE`]) for it.
+//! over what it holds, and the writer waits a short grace (`DRAIN_SHARE`) for it.
 //!
 //! `engine` reads a log through the Engine API, `produce` feeds the writer (from the
 //! file or the engine) through the `Emitter` that applies the caps.

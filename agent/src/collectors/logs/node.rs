@@ -2,7 +2,7 @@
 //! CRI container's status names (`/var/log/pods/<ns>_<pod>_<uid>/<container>/<N>.log`)
 //! and its rotations, gzip-compressed ones included ([`crate::sources::crilog`]), under
 //! the same caps, redaction, line format and truncation records as the Docker logs read
-//! from their json-file (the same window reader and [`produce_from_file`]). Written to
+//! from their json-file (the same window reader and `produce_from_file`). Written to
 //! `logs/cri_<namespace>_<pod>_<container>.log`, described by [`LogEntry`] records
 //! with `source: "cri-file"`, `namespace` and `pod` (merged into `logs/index.json` with
 //! the other collectors' entries). A file that cannot be read (no permission: the agent
@@ -55,7 +55,7 @@ struct Job<'a> {
 }
 
 /// Reads the log file of every container in `containers` that names one (and the
-/// previous container's, [`jobs`]), at most `--cri-logs-max` of them, a few ahead of the
+/// previous container's, `jobs`), at most `--cri-logs-max` of them, a few ahead of the
 /// one being written, until `deadline`; the files are read under `root`
 /// (`--host-root`). Returns the index entries and the failures that make the collector
 /// partial (an unreadable file is one; the logs left out by the cap are not).
