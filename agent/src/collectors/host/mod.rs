@@ -13,9 +13,9 @@
 //! mounted and named by `RCDIAG_HOST_PROC` (e.g. `-v /proc:/host/proc:ro -e
 //! RCDIAG_HOST_PROC=/host/proc`, or run with `--pid=host`); `warnings` says so. With
 //! `--host-root DIR` (the node's `/` mounted at DIR) the node's own facts are read under
-//! DIR ([`root`]): `/proc` (unless `RCDIAG_HOST_PROC` names another), os-release, host
+//! DIR (`root`): `/proc` (unless `RCDIAG_HOST_PROC` names another), os-release, host
 //! name, the mounted file systems from the node's mount table, `/sys`, and the node's
-//! network interfaces ([`network`], from its init's network files, so a container without
+//! network interfaces (`network`, from its init's network files, so a container without
 //! the host network sees them); `host_root`, `disks_view` and `network_view` say which
 //! view was used.
 //!

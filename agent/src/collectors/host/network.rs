@@ -23,7 +23,7 @@ const NET_FILE_MAX: u64 = 4 << 20;
 /// Interfaces at most listed from the node's files.
 const MAX_INTERFACES: usize = 4096;
 
-/// Reads `path`, at most [`NET_FILE_MAX`] bytes.
+/// Reads `path`, at most `NET_FILE_MAX` bytes.
 fn read_capped(path: &Path) -> std::io::Result<String> {
     let mut text = String::new();
     fs::File::open(path)?

@@ -178,7 +178,7 @@ pub fn disks_under(root: &Path, mountinfo: &str) -> Vec<Disk> {
     disks
 }
 
-/// The mount table of the node's init under `proc_root`, at most [`MOUNTINFO_MAX`] bytes.
+/// The mount table of the node's init under `proc_root`, at most `MOUNTINFO_MAX` bytes.
 pub fn read_mountinfo(proc_root: &Path) -> Result<String, String> {
     use std::io::Read;
     let path = proc_root.join("1/mountinfo");
