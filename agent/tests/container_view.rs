@@ -3,7 +3,8 @@
 //! with this machine's `/` mounted read-only at `/host` and `--host-root /host`, without
 //! the host network, the host UTS namespace or root. The bundle must name this machine's
 //! root file system, machine id, host name and network interfaces, and say `host` for
-//! both views. The same image run without the mount must give the container's own view
+//! both views; with the mount and no flag too (`/host` is the default when a root is
+//! mounted there). The same image run without the mount must give the container's own view
 //! (`container`, its own host name, only `lo`), so the test can fail.
 //!
 //! Needs the Docker peer (`scripts/test-env start`): it fails when the peer is missing
@@ -234,6 +235,20 @@ fn the_image_with_the_host_root_mounted_reports_the_hosts_disks_machine_id_hostn
     );
     assert_eq!(h["proc_root"], "/host/proc");
     assert_eq!(h["host_proc_visible"], true);
+
+    // 1b. The same mount without the flag: /host holds a root, so it is the default.
+    let seen = collect_in(&host, &image, &uts, &["/:/host:ro"], &[]);
+    let h = &seen.host;
+    assert_eq!(
+        h["host_root"], "/host",
+        "the default when / is mounted at /host"
+    );
+    assert_eq!(h["disks_view"], "host", "{}", h["warnings"]);
+    assert_eq!(h["hostname"], hostname.as_str());
+    assert_eq!(
+        disk_at(h, "/").map(|d| d["device"].clone()),
+        Some(Value::from(root_dev.as_str()))
+    );
 
     // 2. The same image without the mount: the container's view, said so.
     let seen = collect_in(&host, &image, &uts, &[], &[]);

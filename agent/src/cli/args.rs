@@ -339,7 +339,9 @@ pub struct CollectOpts {
     /// Where the node's root file system is mounted when the agent runs in a container
     /// (e.g. `-v /:/host:ro` and `--host-root /host`): host facts (/proc, /sys,
     /// os-release, machine id, disks, network interfaces), the CRI socket
-    /// (--cri-endpoint too) and the pod log files are read under it [default: /].
+    /// (--cri-endpoint too) and the pod log files are read under it [default: /host when a
+    /// root file system is mounted there (a mount point holding etc/), else /; `--host-root /`
+    /// reads this machine's own /].
     #[arg(long, value_name = "DIR")]
     pub host_root: Option<PathBuf>,
     /// Most container logs the `cri` collector reads from the node's files, 1 to 10,000

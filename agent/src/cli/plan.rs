@@ -149,6 +149,9 @@ pub fn plan(
     if let Some(root) = args.host_root.as_ref().or(file.host_root.as_ref()) {
         options.host_root =
             rcdiag_agent::collectors::host::check_host_root(root).map_err(anyhow::Error::msg)?;
+    } else if let Some(root) = rcdiag_agent::collectors::host::default_host_root() {
+        // A root mounted at /host (the image's and the DaemonSet's mount): the node's view.
+        options.host_root = root;
     }
     if let Some(n) = args.cri_logs_max.or(file.cri_logs_max) {
         options.cri_logs_max = config::count_in("--cri-logs-max", n, config::CRI_LOGS_MAX_RANGE)

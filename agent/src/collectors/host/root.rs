@@ -48,6 +48,34 @@ pub fn check_host_root(dir: &Path) -> Result<PathBuf, String> {
     std::path::absolute(dir).map_err(|e| format!("--host-root {shown}: {e}: {fix}"))
 }
 
+/// Where the node's root is looked for when `--host-root` is not given.
+pub const DEFAULT_HOST_ROOT: &str = "/host";
+
+/// The default of `--host-root`: [`DEFAULT_HOST_ROOT`] when a root file system is
+/// mounted there (a mount point of this mount namespace with an `etc` folder, as with
+/// `docker run -v /:/host:ro` or the DaemonSet's hostPath volume), else `None` (this
+/// machine's own `/`).
+pub fn default_host_root() -> Option<PathBuf> {
+    use std::io::Read;
+    let mut mountinfo = String::new();
+    fs::File::open("/proc/self/mountinfo")
+        .ok()?
+        .take(MOUNTINFO_MAX)
+        .read_to_string(&mut mountinfo)
+        .ok()?;
+    let dir = Path::new(DEFAULT_HOST_ROOT);
+    holds_a_root(dir, &mountinfo).then(|| dir.to_path_buf())
+}
+
+/// Whether `dir` is a mount point in `mountinfo` (its fifth field) with an `etc`
+/// folder under it.
+fn holds_a_root(dir: &Path, mountinfo: &str) -> bool {
+    let Some(want) = dir.to_str() else {
+        return false;
+    };
+    mountinfo.lines().any(|l| l.split(' ').nth(4) == Some(want)) && dir.join("etc").is_dir()
+}
+
 /// Whether `root` is another root than this machine's `/`.
 pub fn is_rooted(root: &Path) -> bool {
     root != Path::new("/")
@@ -229,6 +257,32 @@ bad line\n";
         let _ = resolve_under(r, "/etc/loop");
         // `..` never climbs above the root.
         assert!(resolve_under(r, "/../../etc").starts_with(r));
+    }
+
+    #[test]
+    fn a_root_mounted_at_the_default_place_is_found() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("host");
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        let d = dir.to_str().unwrap();
+        let mounted = format!(
+            "22 1 0:21 / / rw - overlay overlay rw\n3113 22 252:0 / {d} ro,relatime master:1 - ext4 /dev/vda1 ro\n"
+        );
+        assert!(holds_a_root(&dir, &mounted));
+        // Not a mount point (a folder of the image): this machine's own /.
+        assert!(!holds_a_root(
+            &dir,
+            "22 1 0:21 / / rw - overlay overlay rw\n"
+        ));
+        // A mount point without etc/ (a data volume at /host): not a root.
+        std::fs::remove_dir(dir.join("etc")).unwrap();
+        assert!(!holds_a_root(&dir, &mounted));
+        // A mount below it is not it.
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        assert!(!holds_a_root(
+            &dir,
+            &format!("3114 22 252:0 / {d}/proc ro - proc proc ro\n")
+        ));
     }
 
     #[test]
