@@ -1,12 +1,17 @@
 //! `image.official`: Rocket.Chat runs from an official image, not a custom build or a
 //! manual install on the host (facts §1, §2). Docker containers are judged by their
 //! image name, labels and repository digests; the containers of Rocket.Chat pods in a
-//! cluster view by their image name and the digest the runtime pulled (`imageID`).
+//! cluster view by their image name and the digest the runtime pulled (`imageID`); the
+//! CRI containers of a Kubernetes node's bundle the same way, by their image name and
+//! the repository digests of their image (`cri/images.json`, else `image_ref`), as CRI
+//! shows no image labels. A CRI container that is a pod's container of a cluster
+//! bundle given too is judged once, from the pod view.
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
-    process_pointer, processes_of, rc_containers, rc_pod_servers,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude,
+    cri_twin_evidence, in_cluster, process_pointer, processes_of, rc_containers, rc_pod_servers,
 };
+use crate::model::cri::CRI_CONTAINERS;
 use crate::model::{Container, ImageRef, NodeData, PodCtr};
 use crate::policy::Policy;
 
@@ -21,6 +26,7 @@ pub(super) const CHECKS: &[Check] = &[Check {
 
 const ID: CheckId = CheckId::ImageOfficial;
 const CONTAINERS: &str = "docker/containers.json";
+const CRI_IMAGES: &str = "cri/images.json";
 
 /// Runs `image.official`.
 pub(crate) fn official(input: &CheckInput) -> CheckResult {
@@ -45,14 +51,27 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                 None => gaps.push(format!("process {pid} on {} has no in_container flag", node.hostname())),
             }
         }
-        let Some(containers) = rc_containers(node, policy) else {
+        let Some(containers) = rc_containers(input, node) else {
             if in_cluster(input, node) {
                 continue;
             }
-            gaps.push(format!(
-                "{}; rerun rcdiag-agent collect with access to the Docker socket",
-                node.why_missing(CONTAINERS, "docker")
-            ));
+            let tried_cri = node.cri_runtime.is_some()
+                || node
+                    .collector("cri")
+                    .is_some_and(|c| c.status != rcdiag_bundle::CollectorStatus::Skipped);
+            gaps.push(if tried_cri {
+                // The CRI collector ran (not skipped for want of a socket): a Kubernetes node.
+                format!(
+                    "{}; {}; rerun rcdiag-agent collect with access to the runtime's CRI socket on a Kubernetes node (the DaemonSet of packaging/kubernetes, or --cri-endpoint), or to the Docker socket on a Docker host",
+                    node.why_missing(CRI_CONTAINERS, "cri"),
+                    node.why_missing(CONTAINERS, "docker")
+                )
+            } else {
+                format!(
+                    "{}; rerun rcdiag-agent collect with access to the Docker socket",
+                    node.why_missing(CONTAINERS, "docker")
+                )
+            });
             continue;
         };
         for c in containers {
@@ -65,7 +84,13 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
             if c.image_ref.repository.is_empty() {
                 findings.push(Finding::new(
                     Outcome::Unknown,
-                    format!("container {} on {}: its image is known only by id ({}); docker/images.json has no tag for it", c.name, node.hostname(), c.image),
+                    format!(
+                        "container {} on {}: its image is known only by id ({}); {} has no tag for it",
+                        c.name,
+                        node.hostname(),
+                        c.image,
+                        if c.file == CRI_CONTAINERS { CRI_IMAGES } else { "docker/images.json" }
+                    ),
                     vec![ev()],
                 ));
                 continue;
@@ -101,6 +126,11 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                     format!("container {} on {} sets DEPLOY_METHOD={m}: a manual (tar) build, not the official image", c.name, node.hostname()),
                     vec![Evidence::file(node, c.file).at(c.pointer("env")).val(format!("DEPLOY_METHOD={m}"))],
                 ));
+                continue;
+            }
+            if c.file == CRI_CONTAINERS {
+                // CRI shows no image labels: decided as a pod's container is.
+                findings.push(cri_image(node, &c, policy, ev()));
                 continue;
             }
             if official.required_labels_any.is_empty() {
@@ -147,7 +177,22 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
     }
     for (node, c) in rc_pod_servers(input) {
         rc_seen += 1;
-        findings.push(pod_image(node, &c, policy));
+        let mut f = pod_image(node, &c, policy);
+        // The same container in a node bundle (CRI, left out above): what it runs there.
+        if f.outcome != Outcome::Pass
+            && let Some(ev) = cri_twin_evidence(input, node, &c, "image_id", |raw| {
+                format!(
+                    "the same container: {}",
+                    raw.repo_digests
+                        .first()
+                        .or(raw.image_id.as_ref())
+                        .map_or("no image_ref", String::as_str)
+                )
+            })
+        {
+            f.evidence.push(ev);
+        }
+        findings.push(f);
     }
     if rc_seen == 0 {
         let msg = if gaps.is_empty() {
@@ -338,4 +383,100 @@ fn pulled_from_official(
             )
         }
     }
+}
+
+/// The verdict on a CRI container of a node bundle whose image has an official name,
+/// as [`pod_image`] decides a pod's container: CRI shows no image labels, so a
+/// repository digest of an official repository stands for them. The digests are the
+/// image's in `cri/images.json` (the runtime records one per repository it pulled the
+/// image from), else `image_ref` when the runtime gives a digest there.
+fn cri_image(node: &NodeData, c: &Container<'_>, policy: &Policy, ev: Evidence) -> Finding {
+    let who = format!("container {} on {}", c.name, node.hostname());
+    let image_ref = c
+        .raw
+        .image_id
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .unwrap_or("");
+    let listed = node.cri_images.as_ref().and_then(|imgs| {
+        imgs.images.iter().enumerate().find(|(_, i)| {
+            !image_ref.is_empty()
+                && (i.id.as_deref() == Some(image_ref)
+                    || i.repo_digests.iter().any(|d| d == image_ref))
+        })
+    });
+    let (digests, at) = match listed {
+        Some((i, img)) => (
+            img.repo_digests.as_slice(),
+            Evidence::file(node, CRI_IMAGES).at(format!("/images/{i}/repo_digests")),
+        ),
+        None => (
+            c.raw.repo_digests.as_slice(),
+            Evidence::file(node, c.file).at(c.pointer("image_id")),
+        ),
+    };
+    let is_official = |r: &ImageRef| {
+        policy
+            .images
+            .official
+            .iter()
+            .any(|o| o.repository == r.repository)
+    };
+    let parsed: Vec<ImageRef> = digests
+        .iter()
+        .map(|d| ImageRef::parse(d))
+        .filter(|r| r.digest.is_some() && !r.repository.is_empty())
+        .collect();
+    if let Some((d, r)) = digests
+        .iter()
+        .zip(digests.iter().map(|d| ImageRef::parse(d)))
+        .find(|(_, r)| r.digest.is_some() && is_official(r))
+    {
+        return Finding::new(
+            Outcome::Pass,
+            format!(
+                "Rocket.Chat runs the official image {} (pulled from {})",
+                c.image_ref.repository, r.repository
+            ),
+            vec![ev, at.val(d)],
+        );
+    }
+    if let Some(r) = parsed.first() {
+        return Finding::new(
+            Outcome::Warn,
+            format!(
+                "{who} runs {} under an official name, but the runtime pulled it from {} (its repository digests), not an official repository: a mirror or a re-tag; pull it from an official repository",
+                c.image, r.repository
+            ),
+            vec![ev, at.val(digests.first().map_or("", String::as_str))],
+        );
+    }
+    if listed.is_some() {
+        return Finding::new(
+            Outcome::Warn,
+            format!(
+                "{who} runs {} under an official name, but its image has no repository digest in {CRI_IMAGES} (a local image, built or imported on the node): cannot confirm it was pulled from an official registry; let the kubelet pull it from an official repository",
+                c.image
+            ),
+            vec![ev, at.val("repo_digests: []")],
+        );
+    }
+    let why = if image_ref.is_empty() {
+        "the runtime has not recorded the image it runs (image_ref)".to_string()
+    } else if node.cri_images.is_none() {
+        format!(
+            "{}, so its repository digests are unknown",
+            node.why_missing(CRI_IMAGES, "cri")
+        )
+    } else {
+        format!("its image {image_ref} is not in {CRI_IMAGES}")
+    };
+    Finding::new(
+        Outcome::Unknown,
+        format!(
+            "{who} runs {}: {why}, so a re-tagged custom build cannot be ruled out; rerun rcdiag-agent collect on the node with the cri collector and the runtime's CRI socket mounted (the DaemonSet of packaging/kubernetes, or --cri-endpoint)",
+            c.image
+        ),
+        vec![ev],
+    )
 }

@@ -1,9 +1,10 @@
 //! The hardware checks on a node's own facts: vCPUs and memory from `host/host.json`
 //! (else `docker/info.json`), the CPU and memory limits of its Rocket.Chat containers,
-//! and the size of its data mount(s).
+//! and the size of its data mount(s) (not judged on the agent container's own mounts:
+//! "container view only").
 
 use super::GIB;
-use crate::checks::host::data_mounts;
+use crate::checks::host::{container_view_only, data_mounts};
 use crate::checks::{CheckInput, Evidence, Finding, Outcome, rc_containers};
 use crate::model::NodeData;
 use crate::policy::{Resources, Tier};
@@ -50,7 +51,7 @@ pub(super) fn check_cpu(
         );
     }
     // A CPU limit on a Rocket.Chat container caps what it may use.
-    if let Some(cs) = rc_containers(node, input.policy) {
+    if let Some(cs) = rc_containers(input, node) {
         for c in cs {
             if let Some(n) = c.raw.nano_cpus.map(|n| n as f64).filter(|n| *n > 0.0) {
                 let limit = n / 1e9;
@@ -133,7 +134,7 @@ pub(super) fn check_memory(
             vec![ev],
         );
     }
-    if let Some(cs) = rc_containers(node, input.policy) {
+    if let Some(cs) = rc_containers(input, node) {
         for c in cs {
             if let Some(limit) = c.raw.memory_limit_bytes.filter(|l| *l > 0) {
                 let l = limit as f64 / GIB;
@@ -171,6 +172,9 @@ pub(super) fn check_disk(
     need: &Resources,
     head: &str,
 ) -> Finding {
+    if let Some(f) = container_view_only(node, head) {
+        return f;
+    }
     let tol = 1.0 - input.policy.hardware.disk_tolerance_percent / 100.0;
     let mounts = match data_mounts(node, input.policy) {
         Some(m) if !m.is_empty() => m,

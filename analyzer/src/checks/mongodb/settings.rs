@@ -109,7 +109,7 @@ pub(crate) fn bypass_flags(input: &CheckInput) -> CheckResult {
     let mut from_host = Vec::new();
     for node in input.nodes {
         let mut docker_gap = None;
-        match rc_containers(node, input.policy) {
+        match rc_containers(input, node) {
             Some(cs) => {
                 for c in cs {
                     looked += 1;
