@@ -214,3 +214,63 @@ fn cri_containers_of_other_nodes_stay_their_own() {
         r.evidence
     );
 }
+
+/// A pod's log read through the API into the cluster bundle and from the node's files
+/// into worker-2's bundle: its error lines are counted once (the node's copy); the log
+/// of a pod on a node without a bundle still counts.
+#[test]
+fn a_pod_log_read_twice_is_counted_once() {
+    let policy = Policy::builtin();
+    let line = "2026-11-26T04:00:00.000Z stderr MongoServerSelectionError: Server selection timed out after 10000 ms\n";
+    let three = line.repeat(3);
+    let api = format!("logs/k8s_rocketchat_{RC_POD}_rocketchat.log");
+    let other = "logs/k8s_rocketchat_rocketchat-rocketchat-74095cb1d5-t3n8w_rocketchat.log";
+    let file = format!("logs/cri_rocketchat_{RC_POD}_rocketchat.log");
+    let mut c = cluster();
+    c.scan_log(&api, three.as_bytes(), &policy).unwrap();
+    c.scan_log(other, line.as_bytes(), &policy).unwrap();
+    c.set_json(
+        "logs/index.json",
+        json!([
+            {"container": "rocketchat", "id": format!("rocketchat/{RC_POD}/rocketchat"), "file": api,
+             "source": "kubernetes", "pod": RC_POD, "namespace": "rocketchat", "previous": false},
+            {"container": "rocketchat", "id": "rocketchat/rocketchat-rocketchat-74095cb1d5-t3n8w/rocketchat",
+             "file": other, "source": "kubernetes", "previous": false}
+        ]),
+    );
+    let mut n = worker_2();
+    n.scan_log(&file, three.as_bytes(), &policy).unwrap();
+    n.set_json(
+        "logs/index.json",
+        json!([{"container": format!("rocketchat/{RC_POD}/rocketchat"), "id": "c-rc", "file": file,
+                "source": "cri-file", "pod": RC_POD, "namespace": "rocketchat", "attempt": 0, "previous": false}]),
+    );
+    let r = expect(
+        &[c.clone(), n.clone()],
+        "logs.known-errors",
+        Outcome::Fail,
+        "4 line(s) in 2 file(s)",
+    );
+    assert!(
+        r.evidence
+            .iter()
+            .all(|e| e.file.as_deref() != Some(api.as_str())),
+        "the API copy is left out: {:?}",
+        r.evidence
+    );
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.file.as_deref() == Some(file.as_str())),
+        "{:?}",
+        r.evidence
+    );
+    // The node's copy of a previous run is another log: both count.
+    n.edit_json("logs/index.json", |v| v[0]["previous"] = json!(true));
+    expect(
+        &[c, n],
+        "logs.known-errors",
+        Outcome::Fail,
+        "7 line(s) in 3 file(s)",
+    );
+}
