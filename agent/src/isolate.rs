@@ -408,13 +408,7 @@ async fn run_child(req: &Request) -> Result<Reply, String> {
     let fut = (collector.collect)(&ctx, &out);
     let outcome = match tokio::time::timeout(limit, fut).await {
         Ok(o) => o,
-        Err(_) => Outcome {
-            status: CollectorStatus::Timeout,
-            message: Some(format!(
-                "did not finish within {}; files written until then are kept; raise --timeout if the node is slow",
-                crate::run::humantime(limit)
-            )),
-        },
+        Err(_) => Outcome::over_time_limit(limit),
     };
     drop(out);
     let writer = sink

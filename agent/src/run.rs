@@ -556,13 +556,7 @@ async fn run_one(
     };
     let outcome = match tokio::time::timeout(limit, fut).await {
         Ok(o) => o,
-        Err(_) => Outcome {
-            status: CollectorStatus::Timeout,
-            message: Some(format!(
-                "did not finish within {}; files written until then are kept; raise --timeout if the node is slow",
-                humantime(limit)
-            )),
-        },
+        Err(_) => Outcome::over_time_limit(limit),
     };
     let elapsed = t0.elapsed();
     let message = outcome.message.map(|m| out.redactor().redact_line(&m));

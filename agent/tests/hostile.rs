@@ -753,16 +753,24 @@ impl FakeEngine {
     }
 }
 
-/// Runs `collect --only docker,logs` against `engine` under `/usr/bin/time` (and
-/// `prlimit --as`, so a regression fails instead of swapping): exit code, the bundle
-/// (opened), and the peak RSS in KiB.
-fn collect_against(engine: &FakeEngine, as_limit: u64) -> (Option<i32>, Bundle, u64, String) {
+/// Runs `collect --only ONLY --timeout TIMEOUT --docker-host DOCKER_HOST` (with
+/// `RCDIAG_MONGODB_URI` set to `mongodb_uri`, or removed) under `/usr/bin/time` and
+/// `prlimit --as` (so a regression fails instead of swapping): exit code, the bundle
+/// (opened: exactly one, and nothing else left in the output folder), the peak RSS in
+/// KiB and stderr.
+fn collect_limited(
+    only: &str,
+    timeout: &str,
+    docker_host: &str,
+    mongodb_uri: Option<&str>,
+    as_limit: u64,
+) -> (Option<i32>, Bundle, u64, String) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let out_dir = tmp.path().join("out");
     std::fs::create_dir(&out_dir).expect("mkdir");
     let rss = tmp.path().join("rss");
-    let out = Command::new("prlimit")
-        .arg(format!("--as={as_limit}"))
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--as={as_limit}"))
         .args(["/usr/bin/time", "-f", "%M", "-o"])
         .arg(&rss)
         .arg(AGENT)
@@ -773,20 +781,22 @@ fn collect_against(engine: &FakeEngine, as_limit: u64) -> (Option<i32>, Bundle, 
             "--no-encrypt",
             "-q",
             "--only",
-            "docker,logs",
+            only,
             "--timeout",
-            "6s",
+            timeout,
             "--docker-host",
-            &engine.uri,
+            docker_host,
             "--state-dir",
         ])
         .arg(tmp.path().join("state"))
         .arg("-o")
         .arg(&out_dir)
-        .env_remove("RCDIAG_MONGODB_URI")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
+        .stdin(Stdio::null());
+    match mongodb_uri {
+        Some(uri) => cmd.env("RCDIAG_MONGODB_URI", uri),
+        None => cmd.env_remove("RCDIAG_MONGODB_URI"),
+    };
+    let out = cmd.output().expect("run");
     let err = text(&out.stderr);
     let peak: u64 = std::fs::read_to_string(&rss)
         .ok()
@@ -794,8 +804,21 @@ fn collect_against(engine: &FakeEngine, as_limit: u64) -> (Option<i32>, Bundle, 
         .unwrap_or_else(|| panic!("no RSS figure; stderr: {err}"));
     let b = bundles(&out_dir);
     assert_eq!(b.len(), 1, "exactly one bundle; stderr: {err}");
-    let bundle = open(&b[0]);
-    (out.status.code(), bundle, peak, err)
+    let left: Vec<_> = std::fs::read_dir(&out_dir)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "only the bundle is left (no child file): {left:?}"
+    );
+    (out.status.code(), open(&b[0]), peak, err)
+}
+
+/// `collect --only docker,logs` against `engine`, see [`collect_limited`].
+fn collect_against(engine: &FakeEngine, as_limit: u64) -> (Option<i32>, Bundle, u64, String) {
+    collect_limited("docker,logs", "6s", &engine.uri, None, as_limit)
 }
 
 fn have_time_and_prlimit() -> bool {
@@ -1151,55 +1174,15 @@ fn fake_mongodb(huge: bool) -> String {
     format!("mongodb://127.0.0.1:{port}/rocketchat?directConnection=true")
 }
 
-/// `collect --only mongodb` against `uri` under prlimit and GNU time.
+/// `collect --only mongodb` against `uri` (no Docker), see [`collect_limited`].
 fn collect_mongodb(uri: &str) -> (Option<i32>, Bundle, u64, String) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let out_dir = tmp.path().join("out");
-    std::fs::create_dir(&out_dir).expect("mkdir");
-    let rss = tmp.path().join("rss");
-    let out = Command::new("prlimit")
-        .arg(format!("--as={AS_LIMIT}"))
-        .args(["/usr/bin/time", "-f", "%M", "-o"])
-        .arg(&rss)
-        .arg(AGENT)
-        .args([
-            "collect",
-            "--config",
-            "/dev/null",
-            "--no-encrypt",
-            "-q",
-            "--only",
-            "mongodb",
-            "--timeout",
-            "10s",
-            "--docker-host",
-            "unix:///nonexistent/docker.sock",
-            "--state-dir",
-        ])
-        .arg(tmp.path().join("state"))
-        .arg("-o")
-        .arg(&out_dir)
-        .env("RCDIAG_MONGODB_URI", uri)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run");
-    let err = text(&out.stderr);
-    let peak: u64 = std::fs::read_to_string(&rss)
-        .ok()
-        .and_then(|s| s.lines().last().and_then(|l| l.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no RSS figure; stderr: {err}"));
-    let b = bundles(&out_dir);
-    assert_eq!(b.len(), 1, "exactly one bundle; stderr: {err}");
-    let left: Vec<_> = std::fs::read_dir(&out_dir)
-        .expect("ls")
-        .map(|e| e.expect("entry").file_name())
-        .collect();
-    assert_eq!(
-        left.len(),
-        1,
-        "only the bundle is left (no child file): {left:?}"
-    );
-    (out.status.code(), open(&b[0]), peak, err)
+    collect_limited(
+        "mongodb",
+        "10s",
+        "unix:///nonexistent/docker.sock",
+        Some(uri),
+        AS_LIMIT,
+    )
 }
 
 #[test]

@@ -95,6 +95,22 @@ const ALL_FILES: &[&str] = &[
     "mongodb/summary.json",
 ];
 
+/// The version a recorded `buildInfo` reply names.
+fn recorded_version(fixture: &str) -> Value {
+    json!(fixture_doc(fixture).get_str("version").expect("version"))
+}
+
+/// The storage engine a recorded `serverStatus` reply names.
+fn storage_engine(server_status: &Document) -> Value {
+    json!(
+        server_status
+            .get_document("storageEngine")
+            .expect("storageEngine")
+            .get_str("name")
+            .expect("name")
+    )
+}
+
 #[tokio::test]
 async fn v8_0_replica_set_matches_the_recording() {
     let Some(uri) = require_peer("RCDIAG_TEST_MOCKUPDB_URI_V8_0_REPLSET") else {
@@ -117,20 +133,8 @@ async fn v8_0_replica_set_matches_the_recording() {
     let host = fixture_doc("hostInfo.8.0.replset.json");
 
     let summary = run.json("mongodb/summary.json");
-    assert_eq!(
-        summary["version"],
-        json!(build.get_str("version").expect("version"))
-    );
-    assert_eq!(
-        summary["storage_engine"],
-        json!(
-            status
-                .get_document("storageEngine")
-                .expect("se")
-                .get_str("name")
-                .expect("name")
-        )
-    );
+    assert_eq!(summary["version"], recorded_version("buildInfo.8.0.json"));
+    assert_eq!(summary["storage_engine"], storage_engine(&status));
     assert_eq!(summary["uri_source"], json!("option"));
     assert_eq!(summary["database"], json!("rocketchat"));
     assert_eq!(summary["too_old"], Value::Null);
@@ -266,23 +270,10 @@ async fn v7_0_standalone_is_recorded_as_not_a_replica_set() {
     // Error 76 and the missing oplog are findings about the server, not failures to collect.
     run.assert_status(NAME, CollectorStatus::Ok);
     let summary = run.json("mongodb/summary.json");
-    assert_eq!(
-        summary["version"],
-        json!(
-            fixture_doc("buildInfo.7.0.json")
-                .get_str("version")
-                .expect("version")
-        )
-    );
-    let se = fixture_doc("serverStatus.7.0.standalone.json");
+    assert_eq!(summary["version"], recorded_version("buildInfo.7.0.json"));
     assert_eq!(
         summary["storage_engine"],
-        json!(
-            se.get_document("storageEngine")
-                .expect("se")
-                .get_str("name")
-                .expect("name")
-        )
+        storage_engine(&fixture_doc("serverStatus.7.0.standalone.json"))
     );
     assert_eq!(summary["replica_set"]["state"], json!("standalone"));
     assert!(
@@ -320,14 +311,7 @@ async fn v4_4_unreachable_member_is_reported_with_health_0_and_no_lag() {
     let mut run = collect(&uri, TIMEOUT).await;
     run.assert_status(NAME, CollectorStatus::Ok);
     let summary = run.json("mongodb/summary.json");
-    assert_eq!(
-        summary["version"],
-        json!(
-            fixture_doc("buildInfo.4.4.json")
-                .get_str("version")
-                .expect("version")
-        )
-    );
+    assert_eq!(summary["version"], recorded_version("buildInfo.4.4.json"));
     let rs = fixture_doc("replSetGetStatus.4.4.replset.secondary-member-unreachable.json");
     let recorded = recorded_members(&rs);
     assert_eq!(summary_members(&summary), recorded);
@@ -375,11 +359,7 @@ async fn unauthorized_names_the_missing_role_and_keeps_what_it_could_read() {
     let summary = run.json("mongodb/summary.json");
     assert_eq!(
         summary["version"],
-        json!(
-            fixture_doc("buildInfo.6.0.json")
-                .get_str("version")
-                .expect("version")
-        ),
+        recorded_version("buildInfo.6.0.json"),
         "buildInfo needs no rights"
     );
     assert_eq!(summary["commands"]["buildInfo"], json!("ok"));

@@ -7,6 +7,7 @@
 //! snapshots never uploaded, and says so. The folder, its ledger, `status.json` and
 //! `rcdiag.prom` are read afterwards.
 
+mod common;
 mod s3peer;
 
 use std::collections::BTreeMap;
@@ -361,10 +362,7 @@ fn an_https_folder_link_gets_each_snapshot_under_its_own_name() {
     // never logged or recorded.
     let link = format!("{url}/upload/{case}/?token=rcdiag-secret-token");
     let mut c = agent();
-    c.env("RCDIAG_UPLOAD_BACKOFF", "10ms");
-    for v in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
-        c.env_remove(v);
-    }
+    common::for_upload_peers(&mut c);
     let mut args = base(d, st, &key.recipient, "2");
     args.extend(["--keep", "1", "--upload", &link, "--ca-file", &ca]);
     let r = schedule(c, &args);

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{age_file, require_peer, sha256_hex};
+use common::{age_file, for_upload_peers, require_peer, sha256_hex};
 
 /// What the tests put in each link's query string: it must never be printed.
 const SECRET: &str = "X-Amz-Signature=f00dfeedSECRETc0ffee";
@@ -31,6 +31,20 @@ fn peer() -> Option<Peer> {
 }
 
 impl Peer {
+    /// `rcdiag-agent upload FILE --to TO --ca-file <the peer's CA> EXTRA...`.
+    fn upload(&self, file: &Path, to: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "upload",
+            file.to_str().unwrap(),
+            "--to",
+            to,
+            "--ca-file",
+            &self.ca,
+        ];
+        args.extend_from_slice(extra);
+        agent(&args)
+    }
+
     /// A link to `path` (under the peer), with the secret query string.
     fn link(&self, path: &str) -> String {
         format!("{}/{path}?{SECRET}", self.base)
@@ -40,17 +54,7 @@ impl Peer {
 /// The agent, with short retry delays and no proxy from the caller's environment.
 fn agent_cmd(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"));
-    c.args(args).env("RCDIAG_UPLOAD_BACKOFF", "10ms");
-    for v in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(v);
-    }
+    for_upload_peers(c.args(args));
     c
 }
 
@@ -84,14 +88,7 @@ fn upload_is_byte_identical_and_says_what_went_where() {
     let tmp = tempfile::tempdir().unwrap();
     let f = age_file(tmp.path(), "node1.rcdiag", 300 * 1024 + 17);
     let folder = unique("same");
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &p.link(&format!("upload/{folder}/")),
-        "--ca-file",
-        &p.ca,
-    ]);
+    let out = p.upload(&f, &p.link(&format!("upload/{folder}/")), &[]);
     let (o, e) = outputs(&out);
     assert!(out.status.success(), "{o}{e}");
     let local = std::fs::read(&f).unwrap();
@@ -137,14 +134,7 @@ fn server_errors_are_retried_and_checksums_sent() {
         "{}&X-Amz-SignedHeaders=host%3Bx-amz-checksum-sha256",
         p.link(&format!("flaky/{signed}"))
     );
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &link,
-        "--ca-file",
-        &p.ca,
-    ]);
+    let out = p.upload(&f, &link, &[]);
     let (o, e) = outputs(&out);
     assert!(out.status.success(), "{o}{e}");
     assert!(
@@ -166,14 +156,7 @@ fn server_errors_are_retried_and_checksums_sent() {
     // Without it in X-Amz-SignedHeaders the header is left out (S3 would refuse an
     // unsigned one only if signed; some servers refuse unknown ones).
     let plain_link = unique("unsigned");
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &p.link(&format!("flaky/{plain_link}")),
-        "--ca-file",
-        &p.ca,
-    ]);
+    let out = p.upload(&f, &p.link(&format!("flaky/{plain_link}")), &[]);
     let (o, e) = outputs(&out);
     assert!(out.status.success(), "{o}{e}");
     let h: serde_json::Value = serde_json::from_slice(
@@ -190,14 +173,7 @@ fn refused_link_keeps_the_file_and_asks_for_a_new_link() {
     let tmp = tempfile::tempdir().unwrap();
     let f = age_file(tmp.path(), "b.rcdiag", 5000);
     let before = std::fs::read(&f).unwrap();
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &p.link("denied/b.rcdiag"),
-        "--ca-file",
-        &p.ca,
-    ]);
+    let out = p.upload(&f, &p.link("denied/b.rcdiag"), &[]);
     let (o, e) = outputs(&out);
     assert_eq!(out.status.code(), Some(1), "{o}{e}");
     assert!(
@@ -227,14 +203,7 @@ fn refused_link_keeps_the_file_and_asks_for_a_new_link() {
             "redirects (HTTP 307), which rcdiag does not follow",
         ),
     ] {
-        let out = agent(&[
-            "upload",
-            f.to_str().unwrap(),
-            "--to",
-            &p.link(path),
-            "--ca-file",
-            &p.ca,
-        ]);
+        let out = p.upload(&f, &p.link(path), &[]);
         let (o, e) = outputs(&out);
         assert_eq!(out.status.code(), Some(1), "{path}: {o}{e}");
         assert!(e.contains(want), "{path}: {e}");
@@ -252,18 +221,11 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
     let tmp = tempfile::tempdir().unwrap();
     let f = age_file(tmp.path(), "b.rcdiag", 5000);
     let t = Instant::now();
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
+    let out = p.upload(
+        &f,
         &p.link("stall/b.rcdiag"),
-        "--ca-file",
-        &p.ca,
-        "--stall-timeout",
-        "1s",
-        "--tries",
-        "2",
-    ]);
+        &["--stall-timeout", "1s", "--tries", "2"],
+    );
     let took = t.elapsed();
     let (o, e) = outputs(&out);
     assert_eq!(out.status.code(), Some(1), "{o}{e}");
@@ -281,18 +243,11 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
     // unbuffered to a backend that reads nothing): cut too, partway.
     let big = age_file(tmp.path(), "big.rcdiag", 32 << 20);
     let t = Instant::now();
-    let out = agent(&[
-        "upload",
-        big.to_str().unwrap(),
-        "--to",
+    let out = p.upload(
+        &big,
         &p.link("stall-read/big.rcdiag"),
-        "--ca-file",
-        &p.ca,
-        "--stall-timeout",
-        "1s",
-        "--tries",
-        "1",
-    ]);
+        &["--stall-timeout", "1s", "--tries", "1"],
+    );
     let took = t.elapsed();
     let (o, e) = outputs(&out);
     assert_eq!(out.status.code(), Some(1), "{o}{e}");
@@ -307,18 +262,11 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
 
     // The time limit of an attempt holds even while the stall timeout would wait.
     let t = Instant::now();
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
+    let out = p.upload(
+        &f,
         &p.link("stall/b.rcdiag"),
-        "--ca-file",
-        &p.ca,
-        "--attempt-timeout",
-        "1s",
-        "--tries",
-        "1",
-    ]);
+        &["--attempt-timeout", "1s", "--tries", "1"],
+    );
     let took = t.elapsed();
     let (o, e) = outputs(&out);
     assert_eq!(out.status.code(), Some(1), "{o}{e}");
@@ -372,14 +320,7 @@ fn plain_bundle_needs_allow_plain() {
     std::fs::write(&f, b"PK\x03\x04 not really a zip but it starts like one").unwrap();
     let folder = unique("plain");
     let link = p.link(&format!("upload/{folder}/"));
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &link,
-        "--ca-file",
-        &p.ca,
-    ]);
+    let out = p.upload(&f, &link, &[]);
     let (o, e) = outputs(&out);
     assert_eq!(out.status.code(), Some(2), "{o}{e}");
     assert!(
@@ -389,15 +330,7 @@ fn plain_bundle_needs_allow_plain() {
     let remote = p.root.join("upload").join(&folder).join("b.rcdiag.zip");
     assert!(!remote.exists(), "nothing is sent");
 
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &link,
-        "--ca-file",
-        &p.ca,
-        "--allow-plain",
-    ]);
+    let out = p.upload(&f, &link, &["--allow-plain"]);
     let (o, e) = outputs(&out);
     assert!(out.status.success(), "{o}{e}");
     assert!(

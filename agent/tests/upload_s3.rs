@@ -11,23 +11,13 @@ mod s3peer;
 
 use std::process::{Command, Output};
 
-use common::{age_file, sha256_hex};
+use common::{age_file, for_upload_peers, sha256_hex};
 use s3peer::{S3, peer};
 
 fn agent(args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rcdiag-agent"));
-    c.args(args).env("RCDIAG_UPLOAD_BACKOFF", "10ms");
-    for v in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(v);
-    }
-    c.output().expect("run rcdiag-agent")
+    for_upload_peers(Command::new(env!("CARGO_BIN_EXE_rcdiag-agent")).args(args))
+        .output()
+        .expect("run rcdiag-agent")
 }
 
 #[test]

@@ -637,15 +637,11 @@ fn a_keep_going_batch_names_the_hostile_bundles_and_reports_every_other() {
     }
 }
 
-#[test]
-fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
-    // 20,000 entries (the entry limit) with 500-byte names, each listed in `files`
-    // and in one collector's `files`, in a manifest padded to its 32 MiB limit, with
-    // names and padding that cannot be compressed away (so the ratio limit holds).
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = NodeKey::generate();
-    let mut state = 0x1234_5678_9abc_def1u64;
-    let names: Vec<String> = (0..19_998)
+/// `n` entry names `logs/NNNNN-` padded to 500 bytes with letters from a xorshift
+/// generator seeded with `seed`, so that compression cannot shrink them away.
+fn random_log_names(n: usize, seed: u64) -> Vec<String> {
+    let mut state = seed;
+    (0..n)
         .map(|i| {
             let mut name = format!("logs/{i:05}-");
             while name.len() < 500 {
@@ -656,7 +652,17 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
             }
             name
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
+    // 20,000 entries (the entry limit) with 500-byte names, each listed in `files`
+    // and in one collector's `files`, in a manifest padded to its 32 MiB limit, with
+    // names and padding that cannot be compressed away (so the ratio limit holds).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = NodeKey::generate();
+    let names = random_log_names(19_998, 0x1234_5678_9abc_def1u64);
     let entries: Vec<Raw> = names.iter().map(|n| Raw::new(n, b"x")).collect();
     let listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
     let (m, _) = signed_manifest(&key, &listed, |m| {
@@ -861,19 +867,7 @@ fn the_worst_case_within_the_format_limits_stays_under_256_mib() {
         "mongodb/serverStatus.json",
         "rocketchat/summary.json",
     ];
-    let mut state = 0x5151_2323_7777_0001u64;
-    let names: Vec<String> = (0..19_990)
-        .map(|i| {
-            let mut name = format!("logs/{i:05}-");
-            while name.len() < 500 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                name.push(char::from(b'a' + (state % 26) as u8));
-            }
-            name
-        })
-        .collect();
+    let names = random_log_names(19_990, 0x5151_2323_7777_0001u64);
     let mut listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
     listed.extend(floods.iter().map(|f| (*f, &flood[..])));
     let (m, _) = signed_manifest(&key, &listed, |_| {});

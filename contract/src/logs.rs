@@ -1,5 +1,7 @@
-//! `logs/index.json`: one record per container log the `logs` collector wrote
-//! (docs/collector-outputs.md, "logs").
+//! `logs/index.json`: one record per container log written: the `logs` collector's
+//! (Docker), the `kubernetes` collector's (pod logs through the API, `source:
+//! "kubernetes"`) and the `cri` collector's (the node's pod log files, `source:
+//! "cri-file"`) (docs/collector-outputs.md, "logs").
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,7 +32,8 @@ pub struct LogEntry {
     /// Bundle path of the log (`logs/<container>.log`); absent on error.
     #[serde(default, deserialize_with = "opt")]
     pub file: Option<String>,
-    /// `file` (the json-file driver's own files) or `engine` (the Engine API).
+    /// `file` (the json-file driver's own files), `engine` (the Engine API),
+    /// `kubernetes` (the Kubernetes API) or `cri-file` (the node's pod log files).
     #[serde(default, deserialize_with = "opt")]
     pub source: Option<String>,
     /// Lines written.
@@ -42,7 +45,7 @@ pub struct LogEntry {
     /// Whether older lines were left out.
     #[serde(default, deserialize_with = "opt")]
     pub truncated: Option<bool>,
-    /// `lines`, `bytes`, `timeout`, or absent.
+    /// `lines`, `bytes`, `timeout`, `count` (past `--cri-logs-max`), or absent.
     #[serde(default, deserialize_with = "opt")]
     pub truncated_by: Option<String>,
     /// Start of the window (RFC 3339).
@@ -54,6 +57,35 @@ pub struct LogEntry {
     /// The container's logging driver.
     #[serde(default, deserialize_with = "opt")]
     pub log_driver: Option<String>,
+    /// The pod (Kubernetes and node pod logs only).
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pod: Option<String>,
+    /// The pod's namespace (Kubernetes and node pod logs only).
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub namespace: Option<String>,
+    /// The log of the previous (restarted) container (Kubernetes and node pod logs only).
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub previous: Option<bool>,
+    /// The restart it belongs to: CRI `metadata.attempt`, the kubelet's `<N>.log` (node pod
+    /// logs only).
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub attempt: Option<u64>,
     /// Fields this version does not name.
     #[serde(flatten)]
     pub extra: Extra,

@@ -111,6 +111,24 @@ fn analyzer(dir: &str, args: &[&str]) -> Output {
         .expect("run rcdiag-analyzer")
 }
 
+/// `rcdiag-analyzer diff` of the two snapshots of `samples/snapshots`, verified, in `format`.
+fn snapshot_diff(format: &str) -> Output {
+    analyzer(
+        "snapshots",
+        &[
+            "diff",
+            "chat-01-old.rcdiag",
+            "chat-01-new.rcdiag",
+            "-i",
+            "../demo-support.key",
+            "--trust",
+            "../allowed_signers",
+            "--format",
+            format,
+        ],
+    )
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -495,20 +513,7 @@ fn sample_reports_equal_the_committed_expected_reports() {
 fn snapshot_diff_equals_the_committed_expected_diff() {
     let mut problems = Vec::new();
     for (format, ext) in [("json", "json"), ("text", "txt")] {
-        let out = analyzer(
-            "snapshots",
-            &[
-                "diff",
-                "chat-01-old.rcdiag",
-                "chat-01-new.rcdiag",
-                "-i",
-                "../demo-support.key",
-                "--trust",
-                "../allowed_signers",
-                "--format",
-                format,
-            ],
-        );
+        let out = snapshot_diff(format);
         assert!(
             out.status.success(),
             "diff --format {format} failed:\n{}",
@@ -656,20 +661,7 @@ fn noncompliant_sample_fails_the_requirements_it_breaks() {
 
 #[test]
 fn snapshot_pair_diff_shows_the_upgrade() {
-    let out = analyzer(
-        "snapshots",
-        &[
-            "diff",
-            "chat-01-old.rcdiag",
-            "chat-01-new.rcdiag",
-            "-i",
-            "../demo-support.key",
-            "--trust",
-            "../allowed_signers",
-            "--format",
-            "json",
-        ],
-    );
+    let out = snapshot_diff("json");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let d: Value = serde_json::from_slice(&out.stdout).expect("diff json");
     assert!(

@@ -145,6 +145,14 @@ impl Outcome {
             message: Some(msg.into()),
         }
     }
+    /// Stopped by the orchestrator's time limit `limit` (`--timeout`): what the
+    /// collector wrote until then is kept.
+    pub fn over_time_limit(limit: std::time::Duration) -> Self {
+        Self::timed_out(format!(
+            "did not finish within {}; files written until then are kept; raise --timeout if the node is slow",
+            crate::run::humantime(limit)
+        ))
+    }
     /// Not applicable here.
     pub fn skipped(msg: impl Into<String>) -> Self {
         Self {

@@ -119,8 +119,8 @@ pub async fn from_kube(
     let Some(hint) = pods::mongodb_hint(std::slice::from_ref(&pod), red) else {
         return FromKube::Nothing;
     };
-    if hint.source != "inline" {
-        return FromKube::Referenced(hint.message);
+    if hint.source.as_deref() != Some("inline") {
+        return FromKube::Referenced(hint.message.unwrap_or_default());
     }
     let value = pod
         .spec
@@ -137,7 +137,7 @@ pub async fn from_kube(
             red.register_secret(v);
             FromKube::Inline(Box::new(Found {
                 uri: v.to_string(),
-                source: format!("kubernetes:{}", hint.pod),
+                source: format!("kubernetes:{}", hint.pod.unwrap_or_default()),
                 container: None,
             }))
         }

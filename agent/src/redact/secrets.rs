@@ -88,7 +88,7 @@ const COMMON_WORDS: &[&str] = &[
 ];
 
 /// True when `value` is distinctive enough to be searched for in all the text of a
-/// bundle: at least [`MIN_DISTINCTIVE_LEN`] characters, not a number, date or common
+/// bundle: at least `MIN_DISTINCTIVE_LEN` characters, not a number, date or common
 /// word, and either two character classes or 12 characters or more.
 pub fn is_distinctive(value: &str) -> bool {
     let v = value.trim();

@@ -17,11 +17,11 @@
 //! It also has no `CRON_TZ=` syntax and its errors name no field ("Number out of
 //! bounds"), so the prefix and the field checks (`cron_errors_say_what_is_wrong`) stay
 //! here either way; only `next_after` (about 60 lines) would go, for a dependency that
-//! brings `derive_builder` and `strum` (proc macros). One point where croner is better:
-//! in a repeated hour (fall back) it fires wildcard times in both passes; this parser
-//! fires them in the first pass only (see the issue 10 note).
+//! brings `derive_builder` and `strum` (proc macros). In a repeated hour (fall back)
+//! both fire an expression whose hour field is `*` in both passes (as Vixie cron runs
+//! its wildcard jobs by the clock), and one with fixed hours once, at the first.
 
-use jiff::tz::TimeZone;
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{Timestamp, ToSpan};
 
 /// A 5-field cron expression (see the module documentation).
@@ -146,8 +146,14 @@ impl Cron {
 
     /// The first time strictly after `t` that matches, or `None` if none within 9 years.
     /// A local time skipped by a DST change fires at the same offset after the change; a
-    /// local time that occurs twice fires once, at its first occurrence.
+    /// local time that occurs twice (fall back) fires at both occurrences when the hour
+    /// field is `*` (every hour: the repeated hour is an hour like any other), else once,
+    /// at the first.
     pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
+        let every_hour = self.hours == (1 << 24) - 1;
+        // Every hour: start three hours back in local time, so that the second pass of
+        // a repeated hour that `t` falls in is seen (times not after `t` are passed over).
+        let back = if every_hour { 3 } else { 0 };
         let start = t.to_zoned(self.tz.clone()).datetime();
         let mut dt = start
             .with()
@@ -155,12 +161,17 @@ impl Cron {
             .subsec_nanosecond(0)
             .build()
             .ok()?
+            .checked_sub(back.hours())
+            .ok()?
             .checked_add(1.minute())
             .ok()?;
         let last_year = dt.year().saturating_add(9);
+        // The earliest time after `t` among the matches of a repeated hour seen so far:
+        // in local order, the second pass of 02:00 comes before the first of 02:30.
+        let mut best: Option<Timestamp> = None;
         for _ in 0..200_000 {
             if dt.year() > last_year {
-                return None;
+                return best;
             }
             if self.months & (1 << dt.month()) == 0 {
                 dt = dt
@@ -189,14 +200,23 @@ impl Cron {
                 dt = dt.checked_add(1.minute()).ok()?;
                 continue;
             }
-            if let Ok(z) = self.tz.to_zoned(dt)
-                && z.timestamp() > t
-            {
-                return Some(z.timestamp());
+            let local = self.tz.to_ambiguous_timestamp(dt);
+            let both = every_hour && matches!(local.offset(), AmbiguousOffset::Fold { .. });
+            let times = if both {
+                [local.earlier().ok(), local.later().ok()]
+            } else {
+                [local.compatible().ok(), None]
+            };
+            if let Some(ts) = times.into_iter().flatten().filter(|ts| *ts > t).min() {
+                best = Some(best.map_or(ts, |b| b.min(ts)));
+            }
+            // A time outside a repeated hour comes after every earlier match.
+            if !both && best.is_some() {
+                return best;
             }
             dt = dt.checked_add(1.minute()).ok()?;
         }
-        None
+        best
     }
 }
 
@@ -356,6 +376,17 @@ mod tests {
             .expect("Europe/Berlin (is tzdata installed?)");
         assert_eq!(next(&c, "2026-10-24T23:00:00Z"), "2026-10-25T00:30:00Z");
         assert_eq!(next(&c, "2026-10-25T00:30:00Z"), "2026-10-26T01:30:00Z");
+        // Every hour at :15: the repeated 02:15 fires in both passes (00:15Z CEST,
+        // 01:15Z CET), then 03:15 CET; a fixed hour (`15 2`) fires only the first.
+        let c = Cron::parse("CRON_TZ=Europe/Berlin 15 * * * *").expect("parse");
+        assert_eq!(next(&c, "2026-10-24T23:30:00Z"), "2026-10-25T00:15:00Z");
+        assert_eq!(next(&c, "2026-10-25T00:15:00Z"), "2026-10-25T01:15:00Z");
+        assert_eq!(next(&c, "2026-10-25T01:15:00Z"), "2026-10-25T02:15:00Z");
+        let c = Cron::parse("CRON_TZ=Europe/Berlin */30 * * * *").expect("parse");
+        assert_eq!(next(&c, "2026-10-25T00:30:00Z"), "2026-10-25T01:00:00Z");
+        assert_eq!(next(&c, "2026-10-25T01:00:00Z"), "2026-10-25T01:30:00Z");
+        let c = Cron::parse("CRON_TZ=Europe/Berlin 15 2 * * *").expect("parse");
+        assert_eq!(next(&c, "2026-10-25T00:15:00Z"), "2026-10-26T01:15:00Z");
         // A time after the change is read in the new offset (CET, +01:00).
         let c = Cron::parse("CRON_TZ=Europe/Berlin 0 4 * * *").expect("parse");
         assert_eq!(next(&c, "2026-10-25T00:30:00Z"), "2026-10-25T03:00:00Z");

@@ -12,9 +12,9 @@
 //! and no temp file. Log lines are structured: one JSON object a line when stderr is not
 //! a terminal, `time LEVEL message key=value` on a terminal.
 //!
-//! [`cron`] parses cron expressions, [`trigger`] turns the schedule into ticks, [`job`]
-//! runs a snapshot and keeps the state, [`status`] and [`metrics`] are the files it
-//! writes, [`log`] its log lines.
+//! `cron` parses cron expressions, `trigger` turns the schedule into ticks, `job`
+//! runs a snapshot and keeps the state, `status` and `metrics` are the files it
+//! writes, `log` its log lines.
 
 mod cron;
 mod job;

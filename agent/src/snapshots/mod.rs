@@ -12,7 +12,7 @@
 //! - a ledger that cannot be parsed is moved aside (`.rcdiag-snapshots.json.corrupt-<time>`)
 //!   and a new one started: the files it listed are then left alone, never deleted.
 //!
-//! [`ledger`] is the ledger, [`retention`] decides and deletes, [`list`] is
+//! `ledger` is the ledger, `retention` decides and deletes, `list` is
 //! `snapshots list`.
 
 mod ledger;

@@ -136,6 +136,7 @@ fn open_once(log_path: &Path) -> Result<Option<CriLog>, Unusable> {
 mod tests {
     //! Files written by the tests in the CRI format (built, not recorded; containerd's own
     //! files are read in `agent/tests/cri.rs`).
+    use super::super::logwindow::lines_of;
     use super::*;
     use std::io::Write;
 
@@ -158,16 +159,6 @@ mod tests {
                 }
             })
             .collect()
-    }
-
-    fn read_all(log: &CriLog, w: Window) -> Vec<String> {
-        let mut got = Vec::new();
-        log.read(w, |l| {
-            got.push(format!("{} {} {}", l.timestamp, l.stream, l.text));
-            true
-        })
-        .expect("read");
-        got
     }
 
     fn gzip(path: &Path, text: &str) {
@@ -216,7 +207,7 @@ mod tests {
 
         let w = log.window(u64::MAX, u64::MAX, None).expect("window");
         assert_eq!((w.records, w.truncated_by), (90, None));
-        let all = read_all(&log, w);
+        let all = lines_of(&log, w);
         assert_eq!(all.len(), 90);
         for (i, l) in all.iter().enumerate() {
             let want = if i.is_multiple_of(3) {
@@ -230,27 +221,27 @@ mod tests {
         // The cap lands inside the gzip rotation: its newest 5 lines, then the rest.
         let w = log.window(65, u64::MAX, None).expect("window");
         assert_eq!((w.records, w.truncated_by), (65, Some("lines")));
-        let got = read_all(&log, w);
+        let got = lines_of(&log, w);
         assert_eq!(got.len(), 65);
         assert!(got[0].ends_with(" line 25"), "{}", got[0]);
 
         // A cap landing on a joined line keeps it whole or leaves it out whole.
         let w = log.window(2, u64::MAX, None).expect("window");
-        let got = read_all(&log, w);
+        let got = lines_of(&log, w);
         assert_eq!(got.len(), 2);
         assert!(
             got[0].ends_with(" line 88") && got[1].ends_with(" line 89"),
             "{got:?}"
         );
         let w = log.window(3, u64::MAX, None).expect("window");
-        assert!(read_all(&log, w)[0].ends_with(" line 87 end"));
+        assert!(lines_of(&log, w)[0].ends_with(" line 87 end"));
 
         // --since inside the gzip rotation: 10:00:20 keeps lines 20..
         let w = log
             .window(u64::MAX, u64::MAX, Some("2026-12-04T10:00:20.000000000Z"))
             .expect("window");
         assert_eq!((w.records, w.truncated_by), (70, None));
-        assert!(read_all(&log, w)[0].ends_with(" line 20"));
+        assert!(lines_of(&log, w)[0].ends_with(" line 20"));
 
         // Bytes: each line is 30 + 1 + 6 + 1 + text + 1.
         let n = |i: usize| {

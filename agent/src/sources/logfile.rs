@@ -131,7 +131,7 @@ impl JsonLog {
 
 #[cfg(test)]
 mod tests {
-    use super::super::logwindow::BLOCK;
+    use super::super::logwindow::{BLOCK, lines_of};
     use super::*;
     use std::io::Write;
 
@@ -156,16 +156,6 @@ mod tests {
             std::fs::write(&p, text).expect("write part");
         }
         path
-    }
-
-    fn all_lines(log: &JsonLog, w: Window) -> Vec<String> {
-        let mut got = Vec::new();
-        log.read(w, |l| {
-            got.push(format!("{} {} {}", l.timestamp, l.stream, l.text));
-            true
-        })
-        .expect("read");
-        got
     }
 
     fn numbered(n: usize, from: usize) -> String {
@@ -216,14 +206,14 @@ mod tests {
         let w = log.window(120, u64::MAX, None).expect("window");
         assert_eq!(w.records, 120);
         assert_eq!(w.truncated_by, Some("lines"));
-        let lines = all_lines(&log, w);
+        let lines = lines_of(&log, w);
         assert_eq!(lines.len(), 120);
         assert_eq!(lines[0], "2026-11-26T05:02:10.500000000Z stdout line 130");
         assert_eq!(lines[119], "2026-11-26T05:04:09.500000000Z stderr line 249");
 
         let w = log.window(1000, u64::MAX, None).expect("window");
         assert_eq!((w.records, w.truncated_by), (250, None));
-        let lines = all_lines(&log, w);
+        let lines = lines_of(&log, w);
         assert_eq!(lines.len(), 250);
         assert!(lines[0].ends_with("stderr line 0"), "{}", lines[0]);
 
@@ -236,7 +226,7 @@ mod tests {
         // Bytes: each line renders as 30 + 1 + 6 + 1 + len("line NNN") + 1.
         let w = log.window(1000, 10 * 47, None).expect("window");
         assert_eq!((w.records, w.truncated_by), (10, Some("bytes")));
-        assert_eq!(all_lines(&log, w).len(), 10);
+        assert_eq!(lines_of(&log, w).len(), 10);
     }
 
     #[test]
@@ -248,7 +238,7 @@ mod tests {
         let log = JsonLog::open(&path, ID).expect("open");
         let w = log.window(10, u64::MAX, None).expect("window");
         assert_eq!(
-            all_lines(&log, w),
+            lines_of(&log, w),
             [
                 "2026-11-26T05:00:00.100000000Z stdout a",
                 "2026-11-26T05:00:00.100000000Z stdout b",
@@ -316,7 +306,7 @@ mod tests {
         let log = JsonLog::open(&path, ID).expect("open");
         let w = log.window(u64::MAX, u64::MAX, None).expect("window");
         assert_eq!(w.records, 3000);
-        let lines = all_lines(&log, w);
+        let lines = lines_of(&log, w);
         for (i, l) in lines.iter().enumerate() {
             assert!(
                 l.ends_with(&format!(" {i} {}", "y".repeat(i % 700))),

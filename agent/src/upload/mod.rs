@@ -7,9 +7,9 @@
 //! network errors, cut by a per-attempt limit and a stall timeout. The query string of
 //! a link is its signature, a credential: it is never printed nor put in an error.
 //!
-//! [`link`] checks a link and hides its query string, [`prepare`] checks and hashes a
-//! file, [`send`] makes the PUTs with their retries, [`s3`] sends to a bucket (with
-//! [`aws_profile`] for the shared profile files); this module runs them in order.
+//! `link` checks a link and hides its query string, `prepare` checks and hashes a
+//! file, `send` makes the PUTs with their retries, `s3` sends to a bucket (with
+//! `aws_profile` for the shared profile files); this module runs them in order.
 
 mod aws_profile;
 mod link;

@@ -360,3 +360,20 @@ pub fn age_file(dir: &Path, name: &str, n: usize) -> PathBuf {
     std::fs::write(&p, &data).expect("write the file");
     p
 }
+
+/// Prepares `cmd` (an `rcdiag-agent` command) for the upload peers: short retry delays
+/// (`RCDIAG_UPLOAD_BACKOFF=10ms`) and no proxy from the caller's environment.
+pub fn for_upload_peers(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    cmd.env("RCDIAG_UPLOAD_BACKOFF", "10ms");
+    for v in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
+}

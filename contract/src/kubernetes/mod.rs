@@ -102,7 +102,11 @@ pub struct Distribution {
     #[serde(default, deserialize_with = "opt")]
     pub name: Option<String>,
     /// Its version when known.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Option<String>,
     /// What showed it (at most 8).
     #[serde(default, deserialize_with = "vec")]
@@ -136,10 +140,18 @@ pub struct MongoHint {
     #[serde(default, deserialize_with = "opt")]
     pub pod: Option<String>,
     /// The Secret or ConfigMap and key named.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reference: Option<String>,
     /// The inline URI without credentials.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub uri_redacted: Option<String>,
     /// What to do.
     #[serde(default, deserialize_with = "opt")]
@@ -228,10 +240,18 @@ pub struct Condition {
     #[serde(default, deserialize_with = "opt")]
     pub status: Option<String>,
     /// Reason.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reason: Option<String>,
     /// Message.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message: Option<String>,
     /// Fields this version does not name.
     #[serde(flatten)]
@@ -267,13 +287,21 @@ pub struct Call {
     #[serde(default, deserialize_with = "opt")]
     pub path: Option<String>,
     /// Query (`fieldSelector=...`).
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub query: Option<String>,
     /// `ok`, `absent`, `forbidden`, `error` or `skipped`.
     #[serde(default, deserialize_with = "opt")]
     pub outcome: Option<String>,
     /// What went wrong and what to grant.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message: Option<String>,
     /// Items read.
     #[serde(default, deserialize_with = "opt")]
@@ -282,16 +310,32 @@ pub struct Call {
     #[serde(default, deserialize_with = "opt")]
     pub pages: Option<u64>,
     /// An expired continue token made the list be read again.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub restarted: Option<bool>,
     /// The object cap cut it.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub truncated: Option<String>,
     /// A refused cluster-wide list was replaced by per-namespace lists.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fell_back: Option<bool>,
     /// Bytes read from the server (pod logs).
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bytes: Option<u64>,
     /// Duration.
     #[serde(default, deserialize_with = "opt")]

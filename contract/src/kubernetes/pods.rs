@@ -42,7 +42,11 @@ pub struct Pod {
     #[serde(default, deserialize_with = "opt")]
     pub phase: Option<String>,
     /// Why it is in that phase (`Evicted`).
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reason: Option<String>,
     /// The node it runs on.
     #[serde(default, deserialize_with = "opt")]
@@ -86,7 +90,11 @@ pub struct PodContainer {
     #[serde(default, deserialize_with = "opt")]
     pub name: Option<String>,
     /// An init container (only written when true).
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub init: Option<bool>,
     /// The image of the spec.
     #[serde(default, deserialize_with = "opt")]
@@ -113,10 +121,18 @@ pub struct PodContainer {
     #[serde(default, deserialize_with = "opt")]
     pub state: Option<String>,
     /// `ImagePullBackOff`, `CrashLoopBackOff`, ...
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub state_reason: Option<String>,
     /// How the previous run ended.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub last_terminated: Option<Terminated>,
     /// Environment of the spec, redacted.
     #[serde(default, deserialize_with = "vec")]
@@ -150,10 +166,18 @@ pub struct EnvVar {
     #[serde(default, deserialize_with = "opt")]
     pub name: Option<String>,
     /// Value, redacted as container env is.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub value: Option<String>,
     /// Where the value comes from.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub value_from: Option<ValueFrom>,
     /// Fields this version does not name.
     #[serde(flatten)]
@@ -170,7 +194,11 @@ pub struct ValueFrom {
     #[serde(default, deserialize_with = "opt")]
     pub name: Option<String>,
     /// The key.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key: Option<String>,
     /// Fields this version does not name.
     #[serde(flatten)]

@@ -62,10 +62,18 @@ pub struct Workload {
     #[serde(default, deserialize_with = "opt")]
     pub updated_replicas: Option<i64>,
     /// Update strategy.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub strategy: Option<String>,
     /// Owner (`Deployment/x` for a ReplicaSet).
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub owner: Option<String>,
     /// Its Helm chart, from its own labels.
     #[serde(default, deserialize_with = "opt")]
@@ -80,10 +88,18 @@ pub struct Workload {
     #[serde(default, deserialize_with = "vec")]
     pub containers: Vec<TemplateContainer>,
     /// StatefulSets: the governing Service.
-    #[serde(default, deserialize_with = "opt")]
+    #[serde(
+        default,
+        deserialize_with = "opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub service_name: Option<String>,
     /// StatefulSets: their volume claim templates.
-    #[serde(default, deserialize_with = "vec")]
+    #[serde(
+        default,
+        deserialize_with = "vec",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub volume_claim_templates: Vec<ClaimTemplate>,
     /// `Available=True (MinimumReplicasAvailable)`.
     #[serde(default, deserialize_with = "vec")]

@@ -6,12 +6,19 @@
 //! `cri/containers.json`, `cri/images.json` and `cri/stats.json`
 //! (`docs/collector-outputs.md`), and the containers' log files on the node
 //! (`logs/cri_*.log` and their `logs/index.json` entries: [`crate::collectors::logs::node`]).
-//! The read is [`discover`]'s; the client is [`crate::clients::cri`]. No socket: skipped
-//! with the reason; a runtime that does not answer: a recorded timeout.
+//! The read is [`discover`]'s (the API's objects, env not yet redacted); the files are the
+//! contract's types ([`rcdiag_contract::cri`]), made from it here; the client is
+//! [`crate::clients::cri`]. No socket: skipped with the reason; a runtime that does not
+//! answer: a recorded timeout.
 
 pub mod discover;
 
-use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+use rcdiag_contract::cri::{
+    Condition, Container as ContainerRecord, ContainersFile, Image, ImagesFile, PodSandbox,
+    PodsFile, Resources, RuntimeFile, Stats, StatsFile,
+};
 
 use self::discover::{Container, CriErrorKind, Snapshot};
 use super::{CollectorSink, Context, Outcome};
@@ -41,30 +48,31 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         red.register_argv_secrets(&c.args);
     }
     let mut errors = snap.errors.clone();
-    let files: [(&str, Value); 5] = [
-        ("cri/runtime.json", runtime_record(snap)),
-        (
-            "cri/pods.json",
-            json!({ "pods": snap.pods.iter().map(|p| pod_record(out, p)).collect::<Vec<_>>() }),
-        ),
-        (
-            "cri/containers.json",
-            json!({ "containers": snap.containers.iter().map(|c| container_record(out, c)).collect::<Vec<_>>() }),
-        ),
-        (
-            "cri/images.json",
-            json!({ "images": snap.images.iter().map(image_record).collect::<Vec<_>>() }),
-        ),
-        (
-            "cri/stats.json",
-            json!({ "stats": snap.stats.iter().map(stats_record).collect::<Vec<_>>() }),
-        ),
-    ];
-    for (path, value) in files {
-        if let Err(e) = out.put_json(path, &value).await {
-            errors.push(format!("writing {path}: {e}"));
-        }
-    }
+    write(out, "cri/runtime.json", &runtime_record(snap), &mut errors).await;
+    let pods = PodsFile {
+        pods: snap.pods.iter().map(|p| pod_record(out, p)).collect(),
+        extra: Default::default(),
+    };
+    write(out, "cri/pods.json", &pods, &mut errors).await;
+    let containers = ContainersFile {
+        containers: snap
+            .containers
+            .iter()
+            .map(|c| container_record(out, c))
+            .collect(),
+        extra: Default::default(),
+    };
+    write(out, "cri/containers.json", &containers, &mut errors).await;
+    let images = ImagesFile {
+        images: snap.images.iter().map(image_record).collect(),
+        extra: Default::default(),
+    };
+    write(out, "cri/images.json", &images, &mut errors).await;
+    let stats = StatsFile {
+        stats: snap.stats.iter().map(stats_record).collect(),
+        extra: Default::default(),
+    };
+    write(out, "cri/stats.json", &stats, &mut errors).await;
     // The containers' log files on this node, into logs/index.json beside the others.
     if !snap.containers.is_empty() {
         let deadline = started + ctx.options.timeout.mul_f64(0.85);
@@ -90,110 +98,177 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     }
 }
 
-fn runtime_record(s: &Snapshot) -> Value {
-    json!({
-        "endpoint": s.endpoint,
-        "runtime_name": s.version.runtime_name,
-        "runtime_version": s.version.runtime_version,
-        "runtime_api_version": s.version.runtime_api_version,
-        "conditions": s.conditions.iter().map(|c| json!({
-            "type": c.r#type, "status": c.status, "reason": c.reason, "message": c.message,
-        })).collect::<Vec<_>>(),
-    })
+/// Puts `value` at `path`, recording a failure in `errors`.
+async fn write(
+    out: &CollectorSink,
+    path: &str,
+    value: &impl serde::Serialize,
+    errors: &mut Vec<String>,
+) {
+    if let Err(e) = out.put_json(path, value).await {
+        errors.push(format!("writing {path}: {e}"));
+    }
 }
 
-fn time_ns(ns: i64) -> Value {
+/// `cri/runtime.json`.
+fn runtime_record(s: &Snapshot) -> RuntimeFile {
+    RuntimeFile {
+        endpoint: Some(s.endpoint.clone()),
+        runtime_name: Some(s.version.runtime_name.clone()),
+        runtime_version: Some(s.version.runtime_version.clone()),
+        runtime_api_version: Some(s.version.runtime_api_version.clone()),
+        conditions: s
+            .conditions
+            .iter()
+            .map(|c| Condition {
+                kind: Some(c.r#type.clone()),
+                status: Some(c.status),
+                reason: Some(c.reason.clone()),
+                message: Some(c.message.clone()),
+                extra: Default::default(),
+            })
+            .collect(),
+        extra: Default::default(),
+    }
+}
+
+/// The runtime's nanoseconds since the epoch as RFC 3339; `None` for 0 (not set).
+fn time_ns(ns: i64) -> Option<String> {
     if ns <= 0 {
-        return Value::Null;
+        return None;
     }
     jiff::Timestamp::from_nanosecond(i128::from(ns))
-        .map(|t| json!(t.to_string()))
-        .unwrap_or(Value::Null)
+        .ok()
+        .map(|t| t.to_string())
 }
 
-fn labels(out: &CollectorSink, m: &std::collections::HashMap<String, String>) -> Value {
-    json!(
+fn labels(out: &CollectorSink, m: &HashMap<String, String>) -> Option<BTreeMap<String, String>> {
+    Some(
         out.redactor()
-            .redact_labels(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .redact_labels(m.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
     )
 }
 
-fn pod_record(out: &CollectorSink, p: &api::PodSandbox) -> Value {
+fn pod_record(out: &CollectorSink, p: &api::PodSandbox) -> PodSandbox {
     let md = p.metadata.clone().unwrap_or_default();
-    json!({
-        "id": p.id,
-        "name": md.name,
-        "namespace": md.namespace,
-        "uid": md.uid,
-        "attempt": md.attempt,
-        "state": api::PodSandboxState::try_from(p.state).map(|s| s.as_str_name()).unwrap_or("unknown"),
-        "created_at": time_ns(p.created_at),
-        "runtime_handler": p.runtime_handler,
-        "labels": labels(out, &p.labels),
-        "annotations": labels(out, &p.annotations),
-    })
+    PodSandbox {
+        id: Some(p.id.clone()),
+        name: Some(md.name),
+        namespace: Some(md.namespace),
+        uid: Some(md.uid),
+        attempt: Some(md.attempt.into()),
+        state: Some(
+            api::PodSandboxState::try_from(p.state)
+                .map(|s| s.as_str_name())
+                .unwrap_or("unknown")
+                .to_string(),
+        ),
+        created_at: time_ns(p.created_at),
+        runtime_handler: Some(p.runtime_handler.clone()),
+        labels: labels(out, &p.labels),
+        annotations: labels(out, &p.annotations),
+        extra: Default::default(),
+    }
 }
 
-fn container_record(out: &CollectorSink, c: &Container) -> Value {
+fn container_record(out: &CollectorSink, c: &Container) -> ContainerRecord {
     let red = out.redactor();
     let md = c.entry.metadata.clone().unwrap_or_default();
     let st = c.status.as_ref();
     let res = st
         .and_then(|s| s.resources.as_ref())
         .and_then(|r| r.linux.as_ref());
-    json!({
-        "id": c.entry.id,
-        "name": md.name,
-        "attempt": md.attempt,
-        "pod_sandbox_id": c.entry.pod_sandbox_id,
-        "pod_name": c.k8s_label("pod.name"),
-        "pod_namespace": c.k8s_label("pod.namespace"),
-        "pod_uid": c.k8s_label("pod.uid"),
-        "image": c.image_name(),
-        "image_ref": st.map(|s| s.image_ref.clone()).unwrap_or_else(|| c.entry.image_ref.clone()),
-        "state": api::ContainerState::try_from(c.entry.state).map(|s| s.as_str_name()).unwrap_or("unknown"),
-        "restart_count": c.entry.annotations.get("io.kubernetes.container.restartCount")
+    let label = |k: &str| c.k8s_label(k).map(str::to_string);
+    ContainerRecord {
+        id: Some(c.entry.id.clone()),
+        name: Some(md.name),
+        attempt: Some(md.attempt.into()),
+        pod_sandbox_id: Some(c.entry.pod_sandbox_id.clone()),
+        pod_name: label("pod.name"),
+        pod_namespace: label("pod.namespace"),
+        pod_uid: label("pod.uid"),
+        image: Some(c.image_name()),
+        image_ref: Some(
+            st.map(|s| s.image_ref.clone())
+                .unwrap_or_else(|| c.entry.image_ref.clone()),
+        ),
+        state: Some(
+            api::ContainerState::try_from(c.entry.state)
+                .map(|s| s.as_str_name())
+                .unwrap_or("unknown")
+                .to_string(),
+        ),
+        restart_count: c
+            .entry
+            .annotations
+            .get("io.kubernetes.container.restartCount")
             .and_then(|v| v.parse::<u64>().ok()),
-        "created_at": time_ns(c.entry.created_at),
-        "started_at": st.map(|s| time_ns(s.started_at)),
-        "finished_at": st.map(|s| time_ns(s.finished_at)),
-        "exit_code": st.map(|s| s.exit_code),
-        "reason": st.map(|s| s.reason.clone()),
-        "message": st.map(|s| s.message.clone()),
-        "log_path": st.map(|s| s.log_path.clone()),
-        "pid": c.pid,
-        "resources": res.map(|r| json!({
-            "cpu_period": r.cpu_period, "cpu_quota": r.cpu_quota, "cpu_shares": r.cpu_shares,
-            "memory_limit_in_bytes": r.memory_limit_in_bytes, "oom_score_adj": r.oom_score_adj,
-            "cpuset_cpus": r.cpuset_cpus,
-        })),
-        "labels": labels(out, &c.entry.labels),
-        "annotations": labels(out, &c.entry.annotations),
+        created_at: time_ns(c.entry.created_at),
+        started_at: st.and_then(|s| time_ns(s.started_at)),
+        finished_at: st.and_then(|s| time_ns(s.finished_at)),
+        exit_code: st.map(|s| s.exit_code.into()),
+        reason: st.map(|s| s.reason.clone()),
+        message: st.map(|s| s.message.clone()),
+        log_path: st.map(|s| s.log_path.clone()),
+        pid: c.pid,
+        resources: res.map(|r| Resources {
+            cpu_period: Some(r.cpu_period),
+            cpu_quota: Some(r.cpu_quota),
+            cpu_shares: Some(r.cpu_shares),
+            memory_limit_in_bytes: Some(r.memory_limit_in_bytes),
+            oom_score_adj: Some(r.oom_score_adj),
+            cpuset_cpus: Some(r.cpuset_cpus.clone()),
+            extra: Default::default(),
+        }),
+        labels: labels(out, &c.entry.labels),
+        annotations: labels(out, &c.entry.annotations),
         // None: the runtime gave no verbose info (not collected), as for Docker.
-        "env": if c.status.is_some() { json!(c.env.iter().map(|e| red.redact_env_entry(e)).collect::<Vec<_>>()) } else { Value::Null },
-        "args": red.redact_argv(&c.args),
-    })
+        env: c
+            .status
+            .is_some()
+            .then(|| c.env.iter().map(|e| red.redact_env_entry(e)).collect()),
+        args: red.redact_argv(&c.args),
+        extra: Default::default(),
+    }
 }
 
-fn image_record(i: &api::Image) -> Value {
-    json!({
-        "id": i.id,
-        "repo_tags": i.repo_tags,
-        "repo_digests": i.repo_digests,
-        "size": i.size,
-        "pinned": i.pinned,
-    })
+fn image_record(i: &api::Image) -> Image {
+    Image {
+        id: Some(i.id.clone()),
+        repo_tags: i.repo_tags.clone(),
+        repo_digests: i.repo_digests.clone(),
+        size: Some(i.size),
+        pinned: Some(i.pinned),
+        extra: Default::default(),
+    }
 }
 
-fn stats_record(s: &api::ContainerStats) -> Value {
+fn stats_record(s: &api::ContainerStats) -> Stats {
     let attr = s.attributes.clone().unwrap_or_default();
-    json!({
-        "id": attr.id,
-        "name": attr.metadata.map(|m| m.name),
-        "timestamp": s.cpu.as_ref().map(|c| time_ns(c.timestamp)),
-        "cpu_usage_core_nanoseconds": s.cpu.as_ref().and_then(|c| c.usage_core_nano_seconds.as_ref()).map(|v| v.value),
-        "memory_working_set_bytes": s.memory.as_ref().and_then(|m| m.working_set_bytes.as_ref()).map(|v| v.value),
-        "memory_rss_bytes": s.memory.as_ref().and_then(|m| m.rss_bytes.as_ref()).map(|v| v.value),
-        "writable_layer_used_bytes": s.writable_layer.as_ref().and_then(|w| w.used_bytes.as_ref()).map(|v| v.value),
-    })
+    Stats {
+        id: Some(attr.id),
+        name: attr.metadata.map(|m| m.name),
+        timestamp: s.cpu.as_ref().and_then(|c| time_ns(c.timestamp)),
+        cpu_usage_core_nanoseconds: s
+            .cpu
+            .as_ref()
+            .and_then(|c| c.usage_core_nano_seconds.as_ref())
+            .map(|v| v.value),
+        memory_working_set_bytes: s
+            .memory
+            .as_ref()
+            .and_then(|m| m.working_set_bytes.as_ref())
+            .map(|v| v.value),
+        memory_rss_bytes: s
+            .memory
+            .as_ref()
+            .and_then(|m| m.rss_bytes.as_ref())
+            .map(|v| v.value),
+        writable_layer_used_bytes: s
+            .writable_layer
+            .as_ref()
+            .and_then(|w| w.used_bytes.as_ref())
+            .map(|v| v.value),
+        extra: Default::default(),
+    }
 }

@@ -10,63 +10,34 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use rcdiag_contract::kubernetes::Call;
 use serde::de::DeserializeOwned;
 
 use crate::clients::kube::{Kube, KubeError, Listed, resource_path};
 
-/// One API call, as recorded in `kubernetes/calls.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Call {
-    /// Request path, without the query.
-    pub path: String,
-    /// Query beyond paging (`fieldSelector=...`), if any.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub query: String,
-    /// `ok`, `absent` (404, or a previous container log the server says is not found),
-    /// `forbidden` (403), `error`, or `skipped` (time limit, or past the pod log cap).
-    pub outcome: &'static str,
-    /// The client's message on anything but `ok`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Objects read (all pages).
-    pub items: usize,
-    /// Pages read.
-    pub pages: u32,
-    /// Read again whole after an expired continue token.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub restarted: bool,
-    /// Set when the object cap cut the list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub truncated: Option<String>,
-    /// Whether a refused cluster-wide list was replaced by per-namespace lists (a
-    /// refusal that lost nothing by itself).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub fell_back: bool,
-    /// Bytes read from the server (pod logs).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes: Option<u64>,
-    /// Milliseconds.
-    pub duration_ms: u64,
+/// A call to `path` with `query`, not made yet: outcome `ok`, nothing read (the
+/// contract's [`Call`], with what the collector always writes: outcome, items, pages and
+/// duration; the query, message, truncation, restart, fall-back and bytes only when set).
+pub fn new_call(path: String, query: &str) -> Call {
+    Call {
+        path: Some(path),
+        query: (!query.is_empty()).then(|| query.to_string()),
+        outcome: Some("ok".into()),
+        items: Some(0),
+        pages: Some(0),
+        duration_ms: Some(0),
+        ..Call::default()
+    }
 }
 
-impl Call {
-    /// A call to `path` with `query`, not made yet (outcome `ok`, nothing read).
-    pub fn new(path: String, query: &str) -> Self {
-        Call {
-            path,
-            query: query.to_string(),
-            outcome: "ok",
-            message: None,
-            items: 0,
-            pages: 0,
-            restarted: false,
-            truncated: None,
-            fell_back: false,
-            bytes: None,
-            duration_ms: 0,
-        }
-    }
+/// Records how long `call` took.
+pub fn took(call: &mut Call, t0: Instant) {
+    call.duration_ms = Some(t0.elapsed().as_millis() as u64);
+}
+
+/// Whether `call` succeeded.
+pub fn is_ok(call: &Call) -> bool {
+    call.outcome.as_deref() == Some("ok")
 }
 
 /// The calls of one collection, and what went wrong.
@@ -116,10 +87,13 @@ impl Calls {
     where
         F: Future<Output = Result<Listed<T>, KubeError>>,
     {
-        let mut call = Call::new(path, query);
+        let mut call = new_call(path, query);
         if self.out_of_time() {
-            call.outcome = "skipped";
-            let msg = format!("{}: not read, the collector's time limit passed", call.path);
+            call.outcome = Some("skipped".into());
+            let msg = format!(
+                "{}: not read, the collector's time limit passed",
+                call.path.as_deref().unwrap_or("")
+            );
             call.message = Some(msg.clone());
             self.errors.push(msg);
             self.calls.push(call);
@@ -130,12 +104,13 @@ impl Calls {
         }
         let t0 = Instant::now();
         let result = fut.await;
-        call.duration_ms = t0.elapsed().as_millis() as u64;
+        took(&mut call, t0);
         let out = match result {
             Ok(listed) => {
-                call.items = listed.items.len();
-                call.pages = listed.pages;
-                call.restarted = listed.restarted;
+                call.items = Some(listed.items.len() as u64);
+                call.pages = Some(listed.pages.into());
+                // Written only when true.
+                call.restarted = listed.restarted.then_some(true);
                 if let Some(t) = &listed.truncated {
                     call.truncated = Some(t.to_string());
                     self.errors.push(t.to_string());
@@ -143,22 +118,22 @@ impl Calls {
                 Ok(Some(listed))
             }
             Err(KubeError::NotFound { message, .. }) => {
-                call.outcome = "absent";
+                call.outcome = Some("absent".into());
                 call.message = Some(message);
                 Ok(None)
             }
             Err(e @ KubeError::Forbidden { .. }) => {
-                call.outcome = "forbidden";
+                call.outcome = Some("forbidden".into());
                 call.message = Some(e.to_string());
                 if fallback {
-                    call.fell_back = true;
+                    call.fell_back = Some(true);
                 } else {
                     self.forbidden.push(e.to_string());
                 }
                 Err(e)
             }
             Err(e) => {
-                call.outcome = "error";
+                call.outcome = Some("error".into());
                 call.message = Some(e.to_string());
                 self.errors.push(e.to_string());
                 Err(e)
@@ -275,9 +250,9 @@ impl Calls {
         });
         let r = self.run(path, query, fallback, fut).await;
         if let Some(c) = self.calls.last_mut()
-            && c.outcome == "ok"
+            && is_ok(c)
         {
-            c.items = count;
+            c.items = Some(count as u64);
         }
         r.map(|_| ())
     }
@@ -400,9 +375,9 @@ impl Calls {
         };
         let r = self.run(path.to_string(), "", false, wrapped).await;
         if let Some(c) = self.calls.last_mut()
-            && c.outcome == "ok"
+            && is_ok(c)
         {
-            c.items = 1;
+            c.items = Some(1);
         }
         match r {
             Ok(Some(_)) => value.ok_or(KubeError::Decode {

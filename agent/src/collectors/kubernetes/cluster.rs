@@ -1,78 +1,10 @@
-//! The cluster summary (`kubernetes/cluster.json`): where the agent connected, the
-//! server version, the API groups, the distribution signs (OpenShift, Rancher, RKE2,
-//! k3s, each with the evidence that shows it), counts, the namespaces chosen and why,
-//! and where Rocket.Chat's `MONGO_URL` comes from.
+//! The distribution signs of `kubernetes/cluster.json` (OpenShift, Rancher, RKE2, k3s,
+//! each with the evidence that shows it). The file itself is the contract's
+//! [`rcdiag_contract::kubernetes::ClusterFile`], filled in by the collector.
 
 use k8s_openapi::api::core::v1::Node;
-use serde::Serialize;
+use rcdiag_contract::kubernetes::Distribution;
 use serde_json::Value;
-
-use super::pods::MongoHint;
-
-/// Everything of `cluster.json`.
-#[derive(Debug, Default, Serialize)]
-pub struct Cluster {
-    /// How the agent connected (`kubeconfig FILE (context C)`, `in-cluster service account`).
-    pub source: String,
-    /// The API server URL.
-    pub server: String,
-    /// `/version`.
-    pub version: Option<ServerVersion>,
-    /// API groups served, `group/preferredVersion`.
-    pub api_groups: Vec<String>,
-    /// Distribution signs.
-    pub distribution: Vec<Sign>,
-    /// Nodes.
-    pub node_count: usize,
-    /// Namespaces of the cluster (when they could be listed).
-    pub namespace_count: Option<usize>,
-    /// Namespaces read, and why each was chosen.
-    pub namespaces: Vec<ChosenNamespace>,
-    /// Pods read in those namespaces.
-    pub pod_count: usize,
-    /// Rocket.Chat server pods among them.
-    pub rocketchat_pods: usize,
-    /// `DEPLOY_PLATFORM` values of the Rocket.Chat pods (`helm-chart` for the chart).
-    pub deploy_platforms: Vec<String>,
-    /// Helm releases, from the workloads' labels (`namespace/release chart-version`).
-    pub helm_releases: Vec<String>,
-    /// Where Rocket.Chat's `MONGO_URL` comes from.
-    pub mongodb_hint: Option<MongoHint>,
-}
-
-/// `/version`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServerVersion {
-    /// `v1.33.5`, `v1.31.9+rke2r1`.
-    pub git_version: String,
-    /// Major.
-    pub major: String,
-    /// Minor.
-    pub minor: String,
-    /// Platform.
-    pub platform: String,
-}
-
-/// A distribution recognised, with its evidence.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Sign {
-    /// `openshift`, `rancher`, `rke2`, `k3s`.
-    pub name: &'static str,
-    /// The version when known (OpenShift's ClusterVersion).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    /// What shows it.
-    pub evidence: Vec<String>,
-}
-
-/// A namespace read.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChosenNamespace {
-    /// Name.
-    pub name: String,
-    /// `given`, or what was found there (`rocketchat`, `mongodb`, `prometheus`...).
-    pub reasons: Vec<String>,
-}
 
 /// What the collector saw that tells distributions apart.
 pub struct Evidence<'a> {
@@ -90,23 +22,24 @@ pub struct Evidence<'a> {
     pub cluster_version: Option<&'a Value>,
 }
 
-fn push(signs: &mut Vec<Sign>, name: &'static str, evidence: String) {
-    match signs.iter_mut().find(|s| s.name == name) {
+fn push(signs: &mut Vec<Distribution>, name: &'static str, evidence: String) {
+    match signs.iter_mut().find(|s| s.name.as_deref() == Some(name)) {
         Some(s) => {
             if !s.evidence.contains(&evidence) {
                 s.evidence.push(evidence)
             }
         }
-        None => signs.push(Sign {
-            name,
+        None => signs.push(Distribution {
+            name: Some(name.to_string()),
             version: None,
             evidence: vec![evidence],
+            extra: Default::default(),
         }),
     }
 }
 
 /// The distribution signs of the evidence.
-pub fn signs(ev: &Evidence) -> Vec<Sign> {
+pub fn signs(ev: &Evidence) -> Vec<Distribution> {
     let mut out = Vec::new();
     for g in ev.groups {
         if g.ends_with(".openshift.io")
@@ -135,7 +68,10 @@ pub fn signs(ev: &Evidence) -> Vec<Sign> {
                 v.as_deref().unwrap_or("?")
             ),
         );
-        if let Some(s) = out.iter_mut().find(|s| s.name == "openshift") {
+        if let Some(s) = out
+            .iter_mut()
+            .find(|s| s.name.as_deref() == Some("openshift"))
+        {
             s.version = v;
         }
     }

@@ -23,7 +23,8 @@ use std::io::Read;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Secret;
-use serde::{Deserialize, Serialize};
+use rcdiag_contract::kubernetes::{HelmChart, HelmDependency, HelmFile, HelmRelease, HelmRevision};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::redact::Redactor;
@@ -35,58 +36,10 @@ pub const DECODED_MAX: u64 = 32 << 20;
 /// The rule id of a redacted value.
 pub const RULE: &str = "values-secret";
 
-/// `kubernetes/helm.json`.
-#[derive(Debug, Default, Serialize)]
-pub struct HelmFile {
-    /// One entry per `--kube-helm-release`.
-    pub releases: Vec<Release>,
-}
-
-/// One release asked for.
-#[derive(Debug, Default, Serialize)]
-pub struct Release {
-    /// As given (`NAME` or `NAMESPACE/NAME`).
-    pub requested: String,
-    /// The release name.
-    pub name: String,
-    /// Where it was found (or looked for, when not found).
-    pub namespace: Option<String>,
-    /// The Secret decoded (`sh.helm.release.v1.NAME.vN`).
-    pub secret: Option<String>,
-    /// Its revision.
-    pub revision: Option<i64>,
-    /// Every revision seen, oldest first, with its status (from the Secrets' labels).
-    pub history: Vec<Revision>,
-    /// `deployed`, `superseded`, `failed`, `pending-upgrade`, ...
-    pub status: Option<String>,
-    /// First deploy (RFC 3339).
-    pub first_deployed: Option<String>,
-    /// Last deploy (RFC 3339).
-    pub last_deployed: Option<String>,
-    /// Helm's description of the last operation (`Upgrade complete`).
-    pub description: Option<String>,
-    /// The chart's metadata.
-    pub chart: Option<Chart>,
-    /// The user-supplied values, redacted.
-    pub values: Option<Value>,
-    /// Bytes of the decoded release JSON.
-    pub decoded_bytes: Option<u64>,
-    /// Why it could not be (fully) read.
-    pub error: Option<String>,
-}
-
-/// A revision seen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Revision {
-    /// `version` label.
-    pub revision: i64,
-    /// `status` label.
-    pub status: Option<String>,
-}
-
-/// A chart's metadata (`Chart.yaml`).
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Chart {
+/// A chart's metadata (`Chart.yaml`) as Helm's release JSON holds it (camelCase), read
+/// into the contract's [`HelmChart`]; its other fields are skipped.
+#[derive(Deserialize)]
+struct RawChartMeta {
     /// Chart name.
     #[serde(default)]
     pub name: Option<String>,
@@ -113,12 +66,40 @@ pub struct Chart {
     pub description: Option<String>,
     /// Subcharts.
     #[serde(default, deserialize_with = "null_vec")]
-    pub dependencies: Vec<Dependency>,
+    pub dependencies: Vec<RawDependency>,
 }
 
-/// A subchart of a chart.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Dependency {
+impl From<RawChartMeta> for HelmChart {
+    fn from(c: RawChartMeta) -> Self {
+        HelmChart {
+            name: c.name,
+            version: c.version,
+            app_version: c.app_version,
+            api_version: c.api_version,
+            kube_version: c.kube_version,
+            chart_type: c.chart_type,
+            deprecated: c.deprecated,
+            description: c.description,
+            dependencies: c
+                .dependencies
+                .into_iter()
+                .map(|d| HelmDependency {
+                    name: d.name,
+                    version: d.version,
+                    repository: d.repository,
+                    condition: d.condition,
+                    alias: d.alias,
+                    extra: Default::default(),
+                })
+                .collect(),
+            extra: Default::default(),
+        }
+    }
+}
+
+/// A subchart of a chart, as Helm's release JSON holds it.
+#[derive(Deserialize)]
+struct RawDependency {
     /// Name.
     #[serde(default)]
     pub name: Option<String>,
@@ -178,7 +159,7 @@ struct RawInfo {
 #[derive(Deserialize)]
 struct RawChart {
     #[serde(default)]
-    metadata: Option<Chart>,
+    metadata: Option<RawChartMeta>,
 }
 
 /// Why a release could not be decoded.
@@ -253,7 +234,7 @@ pub fn decode_into(
     data: &[u8],
     max: u64,
     red: &Redactor,
-    out: &mut Release,
+    out: &mut HelmRelease,
 ) -> Result<(), HelmError> {
     let text: Vec<u8> = data
         .iter()
@@ -294,7 +275,7 @@ pub fn decode_into(
     })?;
     out.decoded_bytes = Some(capped.read);
     if let Some(n) = rel.name {
-        out.name = n;
+        out.name = Some(n);
     }
     if rel.namespace.is_some() {
         out.namespace = rel.namespace;
@@ -306,7 +287,7 @@ pub fn decode_into(
         out.last_deployed = info.last_deployed;
         out.description = info.description;
     }
-    out.chart = rel.chart.and_then(|c| c.metadata);
+    out.chart = rel.chart.and_then(|c| c.metadata).map(HelmChart::from);
     out.values = rel.config.map(|mut v| {
         redact_values(&mut v, red);
         v
@@ -431,10 +412,10 @@ pub async fn read_releases(
     let mut problems = Vec::new();
     for req in requests {
         let (ns, name) = split_request(req);
-        let mut rel = Release {
-            requested: req.clone(),
-            name: name.to_string(),
-            ..Release::default()
+        let mut rel = HelmRelease {
+            requested: Some(req.clone()),
+            name: Some(name.to_string()),
+            ..HelmRelease::default()
         };
         if name.is_empty() {
             rel.error = Some("an empty release name: give NAME or NAMESPACE/NAME".into());
@@ -468,16 +449,17 @@ pub async fn read_releases(
             }
         };
         let mut best: Option<Seen> = None;
-        let mut history: Vec<Revision> = Vec::new();
+        let mut history: Vec<HelmRevision> = Vec::new();
         let mut refused = false;
         for n in &candidates {
             let query = selector(name);
             let mut none: Vec<()> = Vec::new();
             let mut keep = |s: Secret| {
                 let seen = seen(s, name)?;
-                history.push(Revision {
-                    revision: seen.revision,
+                history.push(HelmRevision {
+                    revision: Some(seen.revision),
                     status: seen.status.clone(),
+                    extra: Default::default(),
                 });
                 if best.as_ref().is_none_or(|b| seen.revision > b.revision) {
                     best = Some(seen);
@@ -583,9 +565,9 @@ mod tests {
     fn a_release_is_decoded_and_its_values_redacted() {
         let json = br#"{"name":"rc","namespace":"chat","version":4,"info":{"status":"deployed","description":"Upgrade complete","notes":"password is hunter2-notes"},"chart":{"metadata":{"name":"rocketchat","version":"7.0.2","appVersion":"8.6.1","apiVersion":"v2","dependencies":[{"name":"mongodb","version":"13.x.x","condition":"mongodb.enabled"}]},"templates":[{"name":"t","data":"eA=="}],"values":{"x":1}},"config":{"replicaCount":3,"smtp":{"host":"smtp.example.com","password":"Sm7p-Pa55-word-x1"},"mongodb":{"auth":{"enabled":true,"rootPassword":"R00t-pa55-w0rd-x2"}},"license":"L1cense-blob-x3"},"manifest":"kind: Secret\ndata:\n  mongo-uri: c2VjcmV0"}"#;
         let red = Redactor::new(&[]).unwrap();
-        let mut out = Release::default();
+        let mut out = HelmRelease::default();
         decode_into("s", &helm_encode(json), DECODED_MAX, &red, &mut out).unwrap();
-        assert_eq!(out.name, "rc");
+        assert_eq!(out.name.as_deref(), Some("rc"));
         assert_eq!(out.revision, Some(4));
         assert_eq!(out.status.as_deref(), Some("deployed"));
         let chart = out.chart.as_ref().unwrap();
@@ -600,6 +582,7 @@ mod tests {
         assert_eq!(red.counts()[RULE], 3);
         let all = serde_json::to_string(&HelmFile {
             releases: vec![out],
+            ..HelmFile::default()
         })
         .unwrap();
         assert!(
@@ -613,9 +596,9 @@ mod tests {
         let json = br#"{"name":"old","version":1,"config":{}}"#;
         let data = base64::engine::general_purpose::STANDARD.encode(json);
         let red = Redactor::new(&[]).unwrap();
-        let mut out = Release::default();
+        let mut out = HelmRelease::default();
         decode_into("s", data.as_bytes(), DECODED_MAX, &red, &mut out).unwrap();
-        assert_eq!((out.name.as_str(), out.revision), ("old", Some(1)));
+        assert_eq!((out.name.as_deref(), out.revision), (Some("old"), Some(1)));
     }
 
     #[test]
@@ -626,7 +609,7 @@ mod tests {
         let data = helm_encode(&json);
         assert!(data.len() < 64 << 10, "{}", data.len());
         let red = Redactor::new(&[]).unwrap();
-        let mut out = Release::default();
+        let mut out = HelmRelease::default();
         let e = decode_into("sh.helm.release.v1.b.v1", &data, 1 << 20, &red, &mut out).unwrap_err();
         assert!(matches!(e, HelmError::TooLarge { .. }), "{e:?}");
         assert!(e.to_string().contains("more than 1 MiB"), "{e}");
@@ -639,7 +622,7 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         let red = Redactor::new(&[]).unwrap();
-        let mut out = Release::default();
+        let mut out = HelmRelease::default();
         for data in [&b"%%%"[..], b"", b"H4sI", b"e30K"] {
             let _ = decode_into("s", data, DECODED_MAX, &red, &mut out);
         }

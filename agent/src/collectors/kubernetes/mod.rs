@@ -17,7 +17,8 @@
 //! resource, a 403 makes the collector `partial` with the client's message (which names
 //! what to grant), never `failed`. Summaries, not raw objects, are written: one file per
 //! concern (`cluster`, `nodes`, `workloads`, `pods`, `network`, `storage`, `events`,
-//! `monitoring`; fields in `docs/collector-outputs.md`).
+//! `monitoring`), each the contract's type ([`rcdiag_contract::kubernetes`]), built from
+//! the API's objects by the functions of this folder; fields in `docs/collector-outputs.md`.
 
 pub mod calls;
 pub mod cluster;
@@ -39,10 +40,14 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use rcdiag_contract::kubernetes::{
+    Call, CallsFile, ChosenNamespace, ClusterFile, MongoHint, MonitoringFile, NetworkFile,
+    NodesFile, Pod as PodSummary, PodsFile, ServerVersion, StorageFile, WorkloadsFile,
+};
 use serde::Serialize;
 
-use self::calls::{Call, Calls};
-use self::cluster::{ChosenNamespace, Cluster, Evidence, ServerVersion};
+use self::calls::Calls;
+use self::cluster::Evidence;
 use self::pods::Role;
 use super::{CollectorSink, Context, Outcome};
 use crate::clients::kube::{Kube, KubeError, KubeOptions};
@@ -89,26 +94,6 @@ pub fn cluster_hint(
     default
         .is_file()
         .then(|| format!("kubeconfig {}", default.display()))
-}
-
-/// `calls.json`.
-#[derive(Serialize)]
-struct CallsFile<'a> {
-    source: &'a str,
-    server: &'a str,
-    calls: &'a [Call],
-}
-
-/// `pods.json`.
-#[derive(Serialize)]
-struct PodsFile {
-    pods: Vec<pods::PodSummary>,
-}
-
-/// `nodes.json`.
-#[derive(Serialize)]
-struct NodesFile {
-    nodes: Vec<nodes::NodeSummary>,
 }
 
 /// Collects Kubernetes data into the bundle. See the module documentation.
@@ -186,7 +171,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     // The namespaces to read, and their pods: summarised page by page, so that only one
     // page of whole Pod objects is held (the summaries of every pod are written).
     let mut reasons: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut hint: Option<(bool, pods::MongoHint)> = None;
+    let mut hint: Option<(bool, MongoHint)> = None;
     let mut owners: BTreeSet<String> = BTreeSet::new();
     let mut summarise = |p: Pod| {
         pods::keep_better_hint(&mut hint, &p, red);
@@ -200,7 +185,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         );
         Some(pods::summarize(&p, red))
     };
-    let mut pod_summaries: Vec<pods::PodSummary> = Vec::new();
+    let mut pod_summaries: Vec<PodSummary> = Vec::new();
     if !o.kube_namespaces.is_empty() {
         for n in &o.kube_namespaces {
             reasons.entry(n.clone()).or_default().insert("given".into());
@@ -227,15 +212,14 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             }
         }
         for p in &pod_summaries {
-            if p.role.chooses_namespace() {
-                let why = serde_json::to_value(p.role)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default();
-                reasons.entry(p.namespace.clone()).or_default().insert(why);
+            if let Some(why) = p.role.as_deref().filter(|r| *r != Role::Other.name()) {
+                reasons
+                    .entry(p.namespace.clone().unwrap_or_default())
+                    .or_default()
+                    .insert(why.to_string());
             }
         }
-        pod_summaries.retain(|p| reasons.contains_key(&p.namespace));
+        pod_summaries.retain(|p| reasons.contains_key(p.namespace.as_deref().unwrap_or("")));
     }
     let chosen: Vec<String> = reasons.keys().cloned().collect();
 
@@ -315,36 +299,40 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         cattle_cluster_agent: cattle_agent,
         cluster_version: cluster_version.as_ref(),
     });
-    let summary = Cluster {
-        source: kube.source.clone(),
-        server: kube.server.clone(),
+    let summary = ClusterFile {
+        source: Some(kube.source.clone()),
+        server: Some(kube.server.clone()),
         version: version.as_ref().ok().map(|v| ServerVersion {
-            git_version: v.git_version.clone(),
-            major: v.major.clone(),
-            minor: v.minor.clone(),
-            platform: v.platform.clone(),
+            git_version: Some(v.git_version.clone()),
+            major: Some(v.major.clone()),
+            minor: Some(v.minor.clone()),
+            platform: Some(v.platform.clone()),
+            extra: Default::default(),
         }),
         api_groups: groups.iter().map(|g| format!("{}/{}", g.0, g.2)).collect(),
         distribution: signs,
-        node_count: node_objs.len(),
-        namespace_count: namespaces.as_ref().map(Vec::len),
+        node_count: Some(node_objs.len() as u64),
+        namespace_count: namespaces.as_ref().map(|n| n.len() as u64),
         namespaces: reasons
             .iter()
             .map(|(n, r)| ChosenNamespace {
-                name: n.clone(),
+                name: Some(n.clone()),
                 reasons: r.iter().cloned().collect(),
+                extra: Default::default(),
             })
             .collect(),
-        pod_count: pod_summaries.len(),
-        rocketchat_pods: pod_summaries
-            .iter()
-            .filter(|p| p.role == Role::Rocketchat)
-            .count(),
+        pod_count: Some(pod_summaries.len() as u64),
+        rocketchat_pods: Some(
+            pod_summaries
+                .iter()
+                .filter(|p| Role::Rocketchat.of(p))
+                .count() as u64,
+        ),
         deploy_platforms: pod_summaries
             .iter()
-            .filter(|p| p.role == Role::Rocketchat)
+            .filter(|p| Role::Rocketchat.of(p))
             .flat_map(|p| p.containers.iter().flat_map(|c| c.env.iter()))
-            .filter(|e| e.name == "DEPLOY_PLATFORM")
+            .filter(|e| e.name.as_deref() == Some("DEPLOY_PLATFORM"))
             .filter_map(|e| e.value.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -367,6 +355,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             .into_iter()
             .collect(),
         mongodb_hint,
+        extra: Default::default(),
     };
     // Helm releases asked for (opt-in: the only Secrets read), before the logs so that
     // the secrets of their values are searched for in the logs too.
@@ -409,6 +398,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         "pods",
         PodsFile {
             pods: pod_summaries,
+            extra: Default::default(),
         },
         &mut write_errors,
     )
@@ -416,15 +406,17 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     put(out, "cluster", summary, &mut write_errors).await;
     let node_file = NodesFile {
         nodes: node_objs.iter().map(|n| nodes::summarize(n, red)).collect(),
+        extra: Default::default(),
     };
     put(out, "nodes", node_file, &mut write_errors).await;
-    let mut workload_file = workloads::Workloads {
+    let mut workload_file = WorkloadsFile {
         deployments: deployments.iter().map(workloads::deployment).collect(),
         statefulsets: statefulsets.iter().map(workloads::statefulset).collect(),
         daemonsets: daemonsets.iter().map(workloads::daemonset).collect(),
         replicasets: replicasets.iter().map(workloads::replicaset).collect(),
         hpas: hpas.iter().map(workloads::hpa).collect(),
         pdbs: pdbs.iter().map(workloads::pdb).collect(),
+        extra: Default::default(),
     };
     // Label values under secret-looking keys, as for pods and containers.
     for w in workload_file
@@ -434,25 +426,31 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         .chain(workload_file.daemonsets.iter_mut())
         .chain(workload_file.replicasets.iter_mut())
     {
-        w.labels = red.redact_labels(w.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        w.labels = w
+            .labels
+            .as_ref()
+            .map(|l| red.redact_labels(l.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
     }
     put(out, "workloads", workload_file, &mut write_errors).await;
-    let network_file = network::Network {
+    let network_file = NetworkFile {
         services: services.iter().map(network::service).collect(),
         ingresses: ingresses.iter().map(network::ingress).collect(),
         routes: routes.map(|r| r.iter().map(network::route).collect()),
+        extra: Default::default(),
     };
     put(out, "network", network_file, &mut write_errors).await;
-    let storage_file = storage::Storage {
+    let storage_file = StorageFile {
         pvcs: pvcs.iter().map(storage::pvc).collect(),
+        extra: Default::default(),
     };
     put(out, "storage", storage_file, &mut write_errors).await;
     let events_file = events::summarize(&event_objs, o.since);
     put(out, "events", events_file, &mut write_errors).await;
-    let monitoring_file = monitoring::Monitoring {
-        prometheus_operator: operator,
+    let monitoring_file = MonitoringFile {
+        prometheus_operator: Some(operator),
         servicemonitors: servicemonitors.iter().map(monitoring::monitor).collect(),
         podmonitors: podmonitors.iter().map(monitoring::monitor).collect(),
+        extra: Default::default(),
     };
     put(out, "monitoring", monitoring_file, &mut write_errors).await;
     write_calls(out, &kube, &calls.calls, &mut write_errors).await;
@@ -477,21 +475,21 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
 
 /// The logs to read: every container (not init containers) of the Rocket.Chat and
 /// MongoDB pods, and the previous container's log of those that restarted.
-fn pod_logs_to_read(pods: &[pods::PodSummary]) -> Vec<crate::collectors::logs::kube::PodLog> {
+fn pod_logs_to_read(pods: &[PodSummary]) -> Vec<crate::collectors::logs::kube::PodLog> {
     let mut out = Vec::new();
     for p in pods
         .iter()
-        .filter(|p| matches!(p.role, Role::Rocketchat | Role::Mongodb))
+        .filter(|p| Role::Rocketchat.of(p) || Role::Mongodb.of(p))
     {
-        for c in p.containers.iter().filter(|c| !c.init) {
+        for c in p.containers.iter().filter(|c| c.init != Some(true)) {
             for previous in [false, true] {
-                if previous && c.restart_count == 0 {
+                if previous && c.restart_count.unwrap_or(0) == 0 {
                     continue;
                 }
                 out.push(crate::collectors::logs::kube::PodLog {
-                    namespace: p.namespace.clone(),
-                    pod: p.name.clone(),
-                    container: c.name.clone(),
+                    namespace: p.namespace.clone().unwrap_or_default(),
+                    pod: p.name.clone().unwrap_or_default(),
+                    container: c.name.clone().unwrap_or_default(),
                     previous,
                 });
             }
@@ -509,10 +507,13 @@ async fn put(out: &CollectorSink, name: &str, value: impl Serialize, errors: &mu
 }
 
 async fn write_calls(out: &CollectorSink, kube: &Kube, calls: &[Call], errors: &mut Vec<String>) {
+    // Built for the write only: the calls stay with the collector (a failure may write
+    // them again, with the calls made since).
     let file = CallsFile {
-        source: &kube.source,
-        server: &kube.server,
-        calls,
+        source: Some(kube.source.clone()),
+        server: Some(kube.server.clone()),
+        calls: calls.to_vec(),
+        extra: Default::default(),
     };
     if let Err(e) = out.put_json("kubernetes/calls.json", &file).await {
         errors.push(format!("kubernetes/calls.json: {e}"));

@@ -4,36 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use rcdiag_contract::kubernetes::Monitor;
 use serde_json::Value;
-
-/// Everything of `monitoring.json`.
-#[derive(Debug, Default, Serialize)]
-pub struct Monitoring {
-    /// Whether `monitoring.coreos.com` is served.
-    pub prometheus_operator: bool,
-    /// ServiceMonitors.
-    pub servicemonitors: Vec<MonitorSummary>,
-    /// PodMonitors.
-    pub podmonitors: Vec<MonitorSummary>,
-}
-
-/// A ServiceMonitor or PodMonitor.
-#[derive(Debug, Clone, Serialize)]
-pub struct MonitorSummary {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Labels (the `release` label is what a Prometheus selects on).
-    pub labels: BTreeMap<String, String>,
-    /// Selector `matchLabels`.
-    pub selector: BTreeMap<String, String>,
-    /// `namespaceSelector.matchNames`.
-    pub namespaces: Vec<String>,
-    /// Endpoints, `port path every interval`.
-    pub endpoints: Vec<String>,
-}
 
 fn string_map(v: &Value) -> BTreeMap<String, String> {
     v.as_object()
@@ -46,19 +18,21 @@ fn string_map(v: &Value) -> BTreeMap<String, String> {
 }
 
 /// A monitor's summary, from its JSON (`endpoints` or `podMetricsEndpoints`).
-pub fn monitor(m: &Value) -> MonitorSummary {
+pub fn monitor(m: &Value) -> Monitor {
     let spec = &m["spec"];
     let eps = spec["endpoints"]
         .as_array()
         .or(spec["podMetricsEndpoints"].as_array());
-    MonitorSummary {
-        namespace: m["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("")
-            .to_string(),
-        name: m["metadata"]["name"].as_str().unwrap_or("").to_string(),
-        labels: string_map(&m["metadata"]["labels"]),
-        selector: string_map(&spec["selector"]["matchLabels"]),
+    Monitor {
+        namespace: Some(
+            m["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        ),
+        name: Some(m["metadata"]["name"].as_str().unwrap_or("").to_string()),
+        labels: Some(string_map(&m["metadata"]["labels"])),
+        selector: Some(string_map(&spec["selector"]["matchLabels"])),
         namespaces: spec["namespaceSelector"]["matchNames"]
             .as_array()
             .map(|a| {
@@ -83,5 +57,6 @@ pub fn monitor(m: &Value) -> MonitorSummary {
                 )
             })
             .collect(),
+        extra: Default::default(),
     }
 }

@@ -2,42 +2,11 @@
 //! OpenShift, Routes (`route.openshift.io/v1`, read as JSON: there is no `k8s-openapi`
 //! type for them).
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::Service as K8sService;
+use k8s_openapi::api::networking::v1::Ingress as K8sIngress;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use serde::Serialize;
+use rcdiag_contract::kubernetes::{Ingress, Route, Service};
 use serde_json::Value;
-
-/// Everything of `network.json`.
-#[derive(Debug, Default, Serialize)]
-pub struct Network {
-    /// Services.
-    pub services: Vec<ServiceSummary>,
-    /// Ingresses.
-    pub ingresses: Vec<IngressSummary>,
-    /// OpenShift Routes (`None` when the API group is absent).
-    pub routes: Option<Vec<RouteSummary>>,
-}
-
-/// A Service.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServiceSummary {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// `ClusterIP`, `NodePort`, `LoadBalancer`, `ExternalName`.
-    #[serde(rename = "type")]
-    pub type_: Option<String>,
-    /// Whether it is headless (`clusterIP: None`).
-    pub headless: bool,
-    /// Ports, `name port→target/protocol [nodePort N]`.
-    pub ports: Vec<String>,
-    /// Selector.
-    pub selector: BTreeMap<String, String>,
-}
 
 fn ios(v: &IntOrString) -> String {
     match v {
@@ -47,13 +16,13 @@ fn ios(v: &IntOrString) -> String {
 }
 
 /// A Service's summary.
-pub fn service(s: &Service) -> ServiceSummary {
+pub fn service(s: &K8sService) -> Service {
     let spec = s.spec.as_ref();
-    ServiceSummary {
-        namespace: s.metadata.namespace.clone().unwrap_or_default(),
-        name: s.metadata.name.clone().unwrap_or_default(),
+    Service {
+        namespace: Some(s.metadata.namespace.clone().unwrap_or_default()),
+        name: Some(s.metadata.name.clone().unwrap_or_default()),
         type_: spec.and_then(|s| s.type_.clone()),
-        headless: spec.and_then(|s| s.cluster_ip.as_deref()) == Some("None"),
+        headless: Some(spec.and_then(|s| s.cluster_ip.as_deref()) == Some("None")),
         ports: spec
             .and_then(|s| s.ports.as_ref())
             .into_iter()
@@ -75,27 +44,13 @@ pub fn service(s: &Service) -> ServiceSummary {
                 t
             })
             .collect(),
-        selector: spec.and_then(|s| s.selector.clone()).unwrap_or_default(),
+        selector: Some(spec.and_then(|s| s.selector.clone()).unwrap_or_default()),
+        extra: Default::default(),
     }
 }
 
-/// An Ingress.
-#[derive(Debug, Clone, Serialize)]
-pub struct IngressSummary {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// `ingressClassName`.
-    pub class: Option<String>,
-    /// Rules, `host path → service:port`.
-    pub rules: Vec<String>,
-    /// TLS hosts (with the Secret's name only).
-    pub tls: Vec<String>,
-}
-
 /// An Ingress's summary.
-pub fn ingress(i: &Ingress) -> IngressSummary {
+pub fn ingress(i: &K8sIngress) -> Ingress {
     let spec = i.spec.as_ref();
     let mut rules = Vec::new();
     for r in spec.and_then(|s| s.rules.as_ref()).into_iter().flatten() {
@@ -125,9 +80,9 @@ pub fn ingress(i: &Ingress) -> IngressSummary {
             ));
         }
     }
-    IngressSummary {
-        namespace: i.metadata.namespace.clone().unwrap_or_default(),
-        name: i.metadata.name.clone().unwrap_or_default(),
+    Ingress {
+        namespace: Some(i.metadata.namespace.clone().unwrap_or_default()),
+        name: Some(i.metadata.name.clone().unwrap_or_default()),
         class: spec.and_then(|s| s.ingress_class_name.clone()),
         rules,
         tls: spec
@@ -142,28 +97,8 @@ pub fn ingress(i: &Ingress) -> IngressSummary {
                 )
             })
             .collect(),
+        extra: Default::default(),
     }
-}
-
-/// An OpenShift Route.
-#[derive(Debug, Clone, Serialize)]
-pub struct RouteSummary {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// Host.
-    pub host: Option<String>,
-    /// Path.
-    pub path: Option<String>,
-    /// `Kind/name` it routes to.
-    pub to: Option<String>,
-    /// Target port.
-    pub target_port: Option<String>,
-    /// TLS termination (`edge`, `passthrough`, `reencrypt`).
-    pub tls_termination: Option<String>,
-    /// Whether a router admitted it.
-    pub admitted: bool,
 }
 
 fn s(v: &Value) -> Option<String> {
@@ -175,11 +110,11 @@ fn s(v: &Value) -> Option<String> {
 }
 
 /// A Route's summary, from its JSON.
-pub fn route(r: &Value) -> RouteSummary {
+pub fn route(r: &Value) -> Route {
     let spec = &r["spec"];
-    RouteSummary {
-        namespace: s(&r["metadata"]["namespace"]).unwrap_or_default(),
-        name: s(&r["metadata"]["name"]).unwrap_or_default(),
+    Route {
+        namespace: Some(s(&r["metadata"]["namespace"]).unwrap_or_default()),
+        name: Some(s(&r["metadata"]["name"]).unwrap_or_default()),
         host: s(&spec["host"]),
         path: s(&spec["path"]),
         to: s(&spec["to"]["name"]).map(|n| {
@@ -190,13 +125,14 @@ pub fn route(r: &Value) -> RouteSummary {
         }),
         target_port: s(&spec["port"]["targetPort"]),
         tls_termination: s(&spec["tls"]["termination"]),
-        admitted: r["status"]["ingress"].as_array().is_some_and(|a| {
+        admitted: Some(r["status"]["ingress"].as_array().is_some_and(|a| {
             a.iter().any(|i| {
                 i["conditions"].as_array().is_some_and(|c| {
                     c.iter()
                         .any(|c| c["type"] == "Admitted" && c["status"] == "True")
                 })
             })
-        }),
+        })),
+        extra: Default::default(),
     }
 }

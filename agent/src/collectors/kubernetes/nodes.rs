@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Node;
-use serde::Serialize;
+use k8s_openapi::api::core::v1::Node as K8sNode;
+use rcdiag_contract::kubernetes::{Condition, Node};
 
 use crate::redact::Redactor;
 
@@ -23,57 +23,6 @@ pub const NODE_ANNOTATIONS: &[&str] = &[
     "cluster.x-k8s.io/cluster-name",
 ];
 
-/// One node.
-#[derive(Debug, Clone, Serialize)]
-pub struct NodeSummary {
-    /// Node name.
-    pub name: String,
-    /// Roles from `node-role.kubernetes.io/*` labels.
-    pub roles: Vec<String>,
-    /// Whether the Ready condition is True.
-    pub ready: bool,
-    /// `spec.unschedulable`.
-    pub unschedulable: bool,
-    /// Capacity (cpu, memory, pods, ephemeral-storage...).
-    pub capacity: BTreeMap<String, String>,
-    /// Allocatable.
-    pub allocatable: BTreeMap<String, String>,
-    /// Conditions.
-    pub conditions: Vec<Condition>,
-    /// `nodeInfo.kubeletVersion`.
-    pub kubelet_version: Option<String>,
-    /// `nodeInfo.containerRuntimeVersion` (`containerd://1.7.27`).
-    pub container_runtime: Option<String>,
-    /// `nodeInfo.osImage`.
-    pub os_image: Option<String>,
-    /// `nodeInfo.kernelVersion`.
-    pub kernel: Option<String>,
-    /// `nodeInfo.architecture`.
-    pub architecture: Option<String>,
-    /// Taints, as `key=value:effect`.
-    pub taints: Vec<String>,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// The annotations of [`NODE_ANNOTATIONS`].
-    pub annotations: BTreeMap<String, String>,
-}
-
-/// A condition of a node or pod.
-#[derive(Debug, Clone, Serialize)]
-pub struct Condition {
-    /// `Ready`, `MemoryPressure`...
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False`, `Unknown`.
-    pub status: String,
-    /// Reason, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Message, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
 /// Quantities as strings.
 pub fn quantities(
     map: Option<&BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>>,
@@ -83,7 +32,7 @@ pub fn quantities(
 }
 
 /// A node's summary.
-pub fn summarize(node: &Node, red: &Redactor) -> NodeSummary {
+pub fn summarize(node: &K8sNode, red: &Redactor) -> Node {
     let meta = &node.metadata;
     let labels = meta.labels.clone().unwrap_or_default();
     let roles = labels
@@ -115,23 +64,20 @@ pub fn summarize(node: &Node, red: &Redactor) -> NodeSummary {
         .and_then(|s| s.conditions.as_ref())
         .into_iter()
         .flatten()
-        .map(|c| Condition {
-            type_: c.type_.clone(),
-            status: c.status.clone(),
-            reason: c.reason.clone(),
-            message: c.message.clone(),
-        })
+        .map(condition)
         .collect();
     let spec = node.spec.as_ref();
-    NodeSummary {
-        name: meta.name.clone().unwrap_or_default(),
+    Node {
+        name: Some(meta.name.clone().unwrap_or_default()),
         roles,
-        ready: conditions
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True"),
-        unschedulable: spec.and_then(|s| s.unschedulable).unwrap_or(false),
-        capacity: quantities(status.and_then(|s| s.capacity.as_ref())),
-        allocatable: quantities(status.and_then(|s| s.allocatable.as_ref())),
+        ready: Some(
+            conditions.iter().any(|c| {
+                c.type_.as_deref() == Some("Ready") && c.status.as_deref() == Some("True")
+            }),
+        ),
+        unschedulable: Some(spec.and_then(|s| s.unschedulable).unwrap_or(false)),
+        capacity: Some(quantities(status.and_then(|s| s.capacity.as_ref()))),
+        allocatable: Some(quantities(status.and_then(|s| s.allocatable.as_ref()))),
         conditions,
         kubelet_version: info.map(|i| i.kubelet_version.clone()),
         container_runtime: info.map(|i| i.container_runtime_version.clone()),
@@ -147,7 +93,19 @@ pub fn summarize(node: &Node, red: &Redactor) -> NodeSummary {
                 None => format!("{}:{}", t.key, t.effect),
             })
             .collect(),
-        labels: red.redact_labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        annotations,
+        labels: Some(red.redact_labels(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+        annotations: Some(annotations),
+        extra: Default::default(),
+    }
+}
+
+/// A node or pod condition, as the contract writes it (type and status always there).
+pub fn condition(c: &k8s_openapi::api::core::v1::NodeCondition) -> Condition {
+    Condition {
+        type_: Some(c.type_.clone()),
+        status: Some(c.status.clone()),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+        extra: Default::default(),
     }
 }

@@ -7,12 +7,12 @@
 //! values remembered for the exact-value pass); a `valueFrom` keeps only the name and key
 //! of the Secret or ConfigMap it points at, never its data.
 
-use std::collections::BTreeMap;
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, EnvVar as K8sEnvVar, Pod as K8sPod};
+use rcdiag_contract::kubernetes::{
+    Condition, EnvVar, MongoHint, Pod, PodContainer, Terminated, ValueFrom,
+};
 
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, EnvVar, Pod};
-use serde::Serialize;
-
-use super::nodes::{Condition, quantities};
+use super::nodes::quantities;
 use crate::redact::Redactor;
 
 /// Pod annotations kept; the others are dropped.
@@ -25,9 +25,9 @@ pub const POD_ANNOTATIONS: &[&str] = &[
     "cluster-autoscaler.kubernetes.io/safe-to-evict",
 ];
 
-/// What a pod is, for choosing namespaces and for the analyzer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// What a pod is, for choosing namespaces and for the analyzer (written as
+/// [`Role::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// The Rocket.Chat server (monolith).
     Rocketchat,
@@ -48,6 +48,23 @@ impl Role {
     pub fn chooses_namespace(self) -> bool {
         self != Role::Other
     }
+
+    /// Its name in `pods.json` (`role`) and in `cluster.json` (`reasons`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Rocketchat => "rocketchat",
+            Role::RocketchatService => "rocketchat-service",
+            Role::Mongodb => "mongodb",
+            Role::Prometheus => "prometheus",
+            Role::Grafana => "grafana",
+            Role::Other => "other",
+        }
+    }
+
+    /// Whether a pod summary has this role.
+    pub fn of(self, pod: &Pod) -> bool {
+        pod.role.as_deref() == Some(self.name())
+    }
 }
 
 fn has_env(c: &Container, name: &str) -> bool {
@@ -55,7 +72,7 @@ fn has_env(c: &Container, name: &str) -> bool {
 }
 
 /// The role of a pod, from its images, labels and env names.
-pub fn role(pod: &Pod) -> Role {
+pub fn role(pod: &K8sPod) -> Role {
     let labels = pod.metadata.labels.as_ref();
     let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
     let containers = pod
@@ -95,150 +112,50 @@ pub fn role(pod: &Pod) -> Role {
     Role::Other
 }
 
-/// One pod.
-#[derive(Debug, Clone, Serialize)]
-pub struct PodSummary {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// See [`Role`].
-    pub role: Role,
-    /// `status.phase`.
-    pub phase: Option<String>,
-    /// `status.reason` (`Evicted`...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// `spec.nodeName`.
-    pub node: Option<String>,
-    /// `status.qosClass`.
-    pub qos_class: Option<String>,
-    /// `status.startTime`.
-    pub start_time: Option<String>,
-    /// The controlling owner, `Kind/name`.
-    pub owner: Option<String>,
-    /// Whether every container is ready.
-    pub ready: bool,
-    /// Sum of the containers' restart counts.
-    pub restarts: i32,
-    /// Conditions.
-    pub conditions: Vec<Condition>,
-    /// Labels (values redacted like container labels).
-    pub labels: BTreeMap<String, String>,
-    /// The annotations of [`POD_ANNOTATIONS`].
-    pub annotations: BTreeMap<String, String>,
-    /// Containers, init containers first.
-    pub containers: Vec<ContainerSummary>,
-}
-
-/// One container of a pod: its spec and its status.
-#[derive(Debug, Clone, Serialize)]
-pub struct ContainerSummary {
-    /// Name.
-    pub name: String,
-    /// Whether it is an init container.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub init: bool,
-    /// Image as specified.
-    pub image: Option<String>,
-    /// `imageID` as the runtime reports it (with the `sha256:` digest).
-    pub image_id: Option<String>,
-    /// The digest alone (`sha256:...`), when the image ID has one.
-    pub digest: Option<String>,
-    /// Resource requests.
-    pub requests: BTreeMap<String, String>,
-    /// Resource limits.
-    pub limits: BTreeMap<String, String>,
-    /// Ready.
-    pub ready: bool,
-    /// Restart count.
-    pub restart_count: i32,
-    /// `running`, `waiting` or `terminated`.
-    pub state: Option<String>,
-    /// Reason of the waiting or terminated state (`CrashLoopBackOff`, `ImagePullBackOff`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state_reason: Option<String>,
-    /// The last termination (`OOMKilled`, `Error`...), if it restarted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_terminated: Option<Terminated>,
-    /// Environment: names, redacted values, references.
-    pub env: Vec<EnvSummary>,
-}
-
-/// The last termination of a container.
-#[derive(Debug, Clone, Serialize)]
-pub struct Terminated {
-    /// `OOMKilled`, `Error`, `Completed`...
-    pub reason: Option<String>,
-    /// Exit code.
-    pub exit_code: i32,
-    /// When it finished.
-    pub finished_at: Option<String>,
-}
-
-/// One environment variable.
-#[derive(Debug, Clone, Serialize)]
-pub struct EnvSummary {
-    /// Name.
-    pub name: String,
-    /// The value, through the redactor (absent with `value_from`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    /// Where the value comes from instead.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value_from: Option<ValueFrom>,
-}
-
-/// A `valueFrom` reference: only names.
-#[derive(Debug, Clone, Serialize)]
-pub struct ValueFrom {
-    /// `secretKeyRef`, `configMapKeyRef`, `fieldRef`, `resourceFieldRef`.
-    pub kind: &'static str,
-    /// The Secret or ConfigMap name, or the field path / resource.
-    pub name: Option<String>,
-    /// The key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-}
-
-fn env_summary(e: &EnvVar, red: &Redactor) -> EnvSummary {
+fn env_summary(e: &K8sEnvVar, red: &Redactor) -> EnvVar {
     let value_from = e.value_from.as_ref().map(|f| {
         if let Some(s) = &f.secret_key_ref {
             ValueFrom {
-                kind: "secretKeyRef",
+                kind: Some("secretKeyRef".into()),
                 name: Some(s.name.clone()),
                 key: Some(s.key.clone()),
+                extra: Default::default(),
             }
         } else if let Some(c) = &f.config_map_key_ref {
             ValueFrom {
-                kind: "configMapKeyRef",
+                kind: Some("configMapKeyRef".into()),
                 name: Some(c.name.clone()),
                 key: Some(c.key.clone()),
+                extra: Default::default(),
             }
         } else if let Some(r) = &f.field_ref {
             ValueFrom {
-                kind: "fieldRef",
+                kind: Some("fieldRef".into()),
                 name: Some(r.field_path.clone()),
                 key: None,
+                extra: Default::default(),
             }
         } else if let Some(r) = &f.resource_field_ref {
             ValueFrom {
-                kind: "resourceFieldRef",
+                kind: Some("resourceFieldRef".into()),
                 name: Some(r.resource.clone()),
                 key: None,
+                extra: Default::default(),
             }
         } else {
             ValueFrom {
-                kind: "other",
+                kind: Some("other".into()),
                 name: None,
                 key: None,
+                extra: Default::default(),
             }
         }
     });
-    EnvSummary {
-        name: e.name.clone(),
+    EnvVar {
+        name: Some(e.name.clone()),
         value: e.value.as_deref().map(|v| red.redact_env_value(&e.name, v)),
         value_from,
+        extra: Default::default(),
     }
 }
 
@@ -247,7 +164,7 @@ fn container_summary(
     status: Option<&ContainerStatus>,
     init: bool,
     red: &Redactor,
-) -> ContainerSummary {
+) -> PodContainer {
     let res = c.resources.as_ref();
     let state = status.and_then(|s| s.state.as_ref());
     let (state_name, state_reason) = match state {
@@ -267,23 +184,25 @@ fn container_summary(
         .and_then(|l| l.terminated.as_ref())
         .map(|t| Terminated {
             reason: t.reason.clone(),
-            exit_code: t.exit_code,
+            exit_code: Some(t.exit_code.into()),
             finished_at: t.finished_at.as_ref().map(|f| f.0.to_string()),
+            extra: Default::default(),
         });
     let image_id = status.map(|s| s.image_id.clone()).filter(|s| !s.is_empty());
     let digest = image_id
         .as_deref()
         .and_then(|i| i.rfind("sha256:").map(|p| i[p..].to_string()));
-    ContainerSummary {
-        name: c.name.clone(),
-        init,
+    PodContainer {
+        name: Some(c.name.clone()),
+        // Written only when true.
+        init: init.then_some(true),
         image: c.image.clone(),
         image_id,
         digest,
-        requests: quantities(res.and_then(|r| r.requests.as_ref())),
-        limits: quantities(res.and_then(|r| r.limits.as_ref())),
-        ready: status.is_some_and(|s| s.ready),
-        restart_count: status.map(|s| s.restart_count).unwrap_or(0),
+        requests: Some(quantities(res.and_then(|r| r.requests.as_ref()))),
+        limits: Some(quantities(res.and_then(|r| r.limits.as_ref()))),
+        ready: Some(status.is_some_and(|s| s.ready)),
+        restart_count: Some(status.map(|s| s.restart_count).unwrap_or(0).into()),
         state: state_name.map(str::to_string),
         state_reason,
         last_terminated,
@@ -293,11 +212,12 @@ fn container_summary(
             .flatten()
             .map(|e| env_summary(e, red))
             .collect(),
+        extra: Default::default(),
     }
 }
 
 /// A pod's summary.
-pub fn summarize(pod: &Pod, red: &Redactor) -> PodSummary {
+pub fn summarize(pod: &K8sPod, red: &Redactor) -> Pod {
     let meta = &pod.metadata;
     let status = pod.status.as_ref();
     let find = |list: Option<&Vec<ContainerStatus>>, name: &str| -> Option<ContainerStatus> {
@@ -318,7 +238,7 @@ pub fn summarize(pod: &Pod, red: &Redactor) -> PodSummary {
             containers.push(container_summary(c, s.as_ref(), false, red));
         }
     }
-    let main: Vec<&ContainerSummary> = containers.iter().filter(|c| !c.init).collect();
+    let main: Vec<&PodContainer> = containers.iter().filter(|c| c.init != Some(true)).collect();
     let annotations = meta
         .annotations
         .iter()
@@ -326,10 +246,10 @@ pub fn summarize(pod: &Pod, red: &Redactor) -> PodSummary {
         .filter(|(k, _)| POD_ANNOTATIONS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    PodSummary {
-        namespace: meta.namespace.clone().unwrap_or_default(),
-        name: meta.name.clone().unwrap_or_default(),
-        role: role(pod),
+    Pod {
+        namespace: Some(meta.namespace.clone().unwrap_or_default()),
+        name: Some(meta.name.clone().unwrap_or_default()),
+        role: Some(role(pod).name().to_string()),
         phase: status.and_then(|s| s.phase.clone()),
         reason: status.and_then(|s| s.reason.clone()),
         node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
@@ -338,32 +258,36 @@ pub fn summarize(pod: &Pod, red: &Redactor) -> PodSummary {
             .and_then(|s| s.start_time.as_ref())
             .map(|t| t.0.to_string()),
         owner: owner(pod),
-        ready: !main.is_empty() && main.iter().all(|c| c.ready),
-        restarts: main.iter().map(|c| c.restart_count).sum(),
+        ready: Some(!main.is_empty() && main.iter().all(|c| c.ready == Some(true))),
+        restarts: Some(main.iter().filter_map(|c| c.restart_count).sum()),
         conditions: status
             .and_then(|s| s.conditions.as_ref())
             .into_iter()
             .flatten()
             .map(|c| Condition {
-                type_: c.type_.clone(),
-                status: c.status.clone(),
+                type_: Some(c.type_.clone()),
+                status: Some(c.status.clone()),
                 reason: c.reason.clone(),
                 message: c.message.clone(),
+                extra: Default::default(),
             })
             .collect(),
-        labels: red.redact_labels(
-            meta.labels
-                .iter()
-                .flatten()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
+        labels: Some(
+            red.redact_labels(
+                meta.labels
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
         ),
-        annotations,
+        annotations: Some(annotations),
         containers,
+        extra: Default::default(),
     }
 }
 
 /// The controlling owner of a pod, `Kind/name`.
-pub fn owner(pod: &Pod) -> Option<String> {
+pub fn owner(pod: &K8sPod) -> Option<String> {
     let refs = pod.metadata.owner_references.as_ref()?;
     let o = refs
         .iter()
@@ -372,26 +296,9 @@ pub fn owner(pod: &Pod) -> Option<String> {
     Some(format!("{}/{}", o.kind, o.name))
 }
 
-/// Where the `MONGO_URL` of a Rocket.Chat pod comes from, for `cluster.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct MongoHint {
-    /// `inline`, `secret`, `configmap`.
-    pub source: &'static str,
-    /// The pod, `namespace/name`.
-    pub pod: String,
-    /// The Secret or ConfigMap and key, when referenced.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    /// The URI with its credentials removed, when inline.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uri_redacted: Option<String>,
-    /// What to do.
-    pub message: String,
-}
-
 /// The [`MongoHint`] of the first running Rocket.Chat pod that sets `MONGO_URL` (else
 /// of the first one that is not running).
-pub fn mongodb_hint(pods: &[Pod], red: &Redactor) -> Option<MongoHint> {
+pub fn mongodb_hint(pods: &[K8sPod], red: &Redactor) -> Option<MongoHint> {
     let mut best: Option<(bool, MongoHint)> = None;
     for p in pods {
         keep_better_hint(&mut best, p, red);
@@ -401,7 +308,7 @@ pub fn mongodb_hint(pods: &[Pod], red: &Redactor) -> Option<MongoHint> {
 
 /// Replaces `best` (`(running, hint)`) by `pod`'s hint when there is none yet, or when
 /// `pod` runs and the pod of `best` does not.
-pub fn keep_better_hint(best: &mut Option<(bool, MongoHint)>, pod: &Pod, red: &Redactor) {
+pub fn keep_better_hint(best: &mut Option<(bool, MongoHint)>, pod: &K8sPod, red: &Redactor) {
     if best.as_ref().is_some_and(|(running, _)| *running) || role(pod) != Role::Rocketchat {
         return;
     }
@@ -415,7 +322,7 @@ pub fn keep_better_hint(best: &mut Option<(bool, MongoHint)>, pod: &Pod, red: &R
 }
 
 /// Where the `MONGO_URL` of `pod` comes from, if it sets one.
-fn hint_of(pod: &Pod, red: &Redactor) -> Option<MongoHint> {
+fn hint_of(pod: &K8sPod, red: &Redactor) -> Option<MongoHint> {
     let id = format!(
         "{}/{}",
         pod.metadata.namespace.as_deref().unwrap_or(""),
@@ -434,38 +341,41 @@ fn hint_of(pod: &Pod, red: &Redactor) -> Option<MongoHint> {
         red.register_uri_secrets(v);
         red.register_secret(v);
         return Some(MongoHint {
-            source: "inline",
-            pod: id.clone(),
+            source: Some("inline".into()),
+            pod: Some(id.clone()),
             reference: None,
             uri_redacted: Some(red.redact_uri(v)),
-            message: format!(
+            extra: Default::default(),
+            message: Some(format!(
                 "MONGO_URL is inline in the spec of pod {id}: the mongodb and rocketchat collectors can use it with --mongodb-uri (the value, with its password, is in the pod spec; it is not written here)"
-            ),
+            )),
         });
     }
     let from = env.value_from.as_ref();
     if let Some(s) = from.and_then(|f| f.secret_key_ref.as_ref()) {
         return Some(MongoHint {
-            source: "secret",
-            pod: id.clone(),
+            source: Some("secret".into()),
+            pod: Some(id.clone()),
             reference: Some(format!("secret {} key {}", s.name, s.key)),
             uri_redacted: None,
-            message: format!(
+            extra: Default::default(),
+            message: Some(format!(
                 "MONGO_URL of pod {id} comes from Secret {} (key {}), which the agent does not read: pass --mongodb-uri to collect MongoDB and Rocket.Chat data",
                 s.name, s.key
-            ),
+            )),
         });
     }
     if let Some(c) = from.and_then(|f| f.config_map_key_ref.as_ref()) {
         return Some(MongoHint {
-            source: "configmap",
-            pod: id.clone(),
+            source: Some("configmap".into()),
+            pod: Some(id.clone()),
             reference: Some(format!("configmap {} key {}", c.name, c.key)),
             uri_redacted: None,
-            message: format!(
+            extra: Default::default(),
+            message: Some(format!(
                 "MONGO_URL of pod {id} comes from ConfigMap {} (key {}), which the agent does not read: pass --mongodb-uri",
                 c.name, c.key
-            ),
+            )),
         });
     }
     None

@@ -2,43 +2,15 @@
 //! chosen namespaces with their storage class, size and phase.
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use serde::Serialize;
-
-/// Everything of `storage.json`.
-#[derive(Debug, Default, Serialize)]
-pub struct Storage {
-    /// PVCs.
-    pub pvcs: Vec<PvcSummary>,
-}
-
-/// A PVC.
-#[derive(Debug, Clone, Serialize)]
-pub struct PvcSummary {
-    /// Namespace.
-    pub namespace: String,
-    /// Name.
-    pub name: String,
-    /// `spec.storageClassName`.
-    pub storage_class: Option<String>,
-    /// `Bound`, `Pending`, `Lost`.
-    pub phase: Option<String>,
-    /// Requested storage.
-    pub requested: Option<String>,
-    /// Capacity once bound.
-    pub capacity: Option<String>,
-    /// Access modes.
-    pub access_modes: Vec<String>,
-    /// Bound PersistentVolume.
-    pub volume: Option<String>,
-}
+use rcdiag_contract::kubernetes::Pvc;
 
 /// A PVC's summary.
-pub fn pvc(p: &PersistentVolumeClaim) -> PvcSummary {
+pub fn pvc(p: &PersistentVolumeClaim) -> Pvc {
     let spec = p.spec.as_ref();
     let st = p.status.as_ref();
-    PvcSummary {
-        namespace: p.metadata.namespace.clone().unwrap_or_default(),
-        name: p.metadata.name.clone().unwrap_or_default(),
+    Pvc {
+        namespace: Some(p.metadata.namespace.clone().unwrap_or_default()),
+        name: Some(p.metadata.name.clone().unwrap_or_default()),
         storage_class: spec.and_then(|s| s.storage_class_name.clone()),
         phase: st.and_then(|s| s.phase.clone()),
         requested: spec
@@ -54,5 +26,6 @@ pub fn pvc(p: &PersistentVolumeClaim) -> PvcSummary {
             .and_then(|s| s.access_modes.clone())
             .unwrap_or_default(),
         volume: spec.and_then(|s| s.volume_name.clone()),
+        extra: Default::default(),
     }
 }

@@ -1,8 +1,8 @@
 //! Pod logs read through the Kubernetes API (`GET .../pods/POD/log`) for the
 //! `kubernetes` collector: the same caps, redaction and line format as the Docker logs
-//! (through the [`Emitter`](super::emit::Emitter)), written to
+//! (through the `Emitter`), written to
 //! `logs/k8s_<namespace>_<pod>_<container>[.previous].log` and described by
-//! [`IndexEntry`] records with `source: "kubernetes"`, `namespace`, `pod` and `previous`
+//! [`LogEntry`] records with `source: "kubernetes"`, `namespace`, `pod` and `previous`
 //! (the `kubernetes` collector puts them in `logs/index.json`, merged with the Docker
 //! entries when both collectors ran).
 //!
@@ -22,13 +22,15 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use rcdiag_contract::kubernetes::Call;
+use rcdiag_contract::logs::LogEntry;
 use tokio::time::Instant;
 
 use super::emit::Emitter;
-use super::{IndexEntry, Limits, Msg, sanitize};
+use super::{Limits, Msg, cut_by, new_entry, sanitize};
 use crate::clients::kube::{Kube, KubeError, resource_path};
 use crate::collectors::CollectorSink;
-use crate::collectors::kubernetes::calls::Call;
+use crate::collectors::kubernetes::calls::{new_call, took};
 
 /// Most pod logs read in one run (current and previous each count); the others are
 /// listed in the index with an error saying how to narrow the run.
@@ -93,7 +95,7 @@ fn encode(s: &str) -> String {
 #[derive(Debug, Default)]
 pub struct PodLogsRead {
     /// The `logs/index.json` entries, one per log asked for.
-    pub index: Vec<IndexEntry>,
+    pub index: Vec<LogEntry>,
     /// The failures that make the collector partial (a missing previous log is not one).
     pub failures: Vec<String>,
     /// One record per log, for `kubernetes/calls.json`.
@@ -128,29 +130,24 @@ pub async fn collect_pod_logs(
         .and_then(|d| jiff::Timestamp::now().checked_sub(d).ok())
         .map(|t| t.to_string());
     for (i, log) in logs.iter().enumerate() {
-        let mut entry = IndexEntry {
-            container: log.container.clone(),
-            id: format!("{}/{}/{}", log.namespace, log.pod, log.container),
-            file: None,
-            source: Some("kubernetes"),
-            lines: 0,
-            bytes: 0,
-            truncated: false,
-            truncated_by: None,
-            since: since.clone(),
-            error: None,
-            log_driver: None,
+        let mut entry = LogEntry {
+            source: Some("kubernetes".into()),
             pod: Some(log.pod.clone()),
             namespace: Some(log.namespace.clone()),
             previous: Some(log.previous),
-            attempt: None,
+            ..new_entry(
+                log.container.clone(),
+                format!("{}/{}/{}", log.namespace, log.pod, log.container),
+                since.clone(),
+                None,
+            )
         };
-        let mut call = Call::new(log_path(log), &query(log, limits));
+        let mut call = new_call(log_path(log), &query(log, limits));
         if i >= MAX_POD_LOGS {
             let msg = format!(
                 "not read: more than {MAX_POD_LOGS} pod logs in this run; pass --namespace to read fewer pods"
             );
-            call.outcome = "skipped";
+            call.outcome = Some("skipped".into());
             call.message = Some(msg.clone());
             entry.error = Some(msg);
             index.push(entry);
@@ -159,10 +156,10 @@ pub async fn collect_pod_logs(
         }
         if Instant::now() >= limits.deadline {
             let msg = "not read: the collector's time limit was reached".to_string();
-            call.outcome = "skipped";
+            call.outcome = Some("skipped".into());
             call.message = Some(msg.clone());
-            entry.truncated = true;
-            entry.truncated_by = Some("timeout");
+            entry.truncated = Some(true);
+            entry.truncated_by = Some("timeout".into());
             entry.error = Some(msg);
             index.push(entry);
             calls.push(call);
@@ -171,10 +168,10 @@ pub async fn collect_pod_logs(
         let path = unique_path(log, &mut used);
         let t0 = std::time::Instant::now();
         read_one(kube, log, limits, out, &path, &mut entry, &mut call).await;
-        call.duration_ms = t0.elapsed().as_millis() as u64;
+        took(&mut call, t0);
         if let Some(e) = &entry.error
             && !(log.previous && entry.file.is_none() && is_no_previous(e))
-            && entry.truncated_by != Some("timeout")
+            && !cut_by(&entry, "timeout")
         {
             failures.push(format!(
                 "log of {}/{} container {}: {e}",
@@ -221,7 +218,7 @@ async fn read_one(
     limits: &PodLogLimits,
     out: &CollectorSink,
     path: &str,
-    entry: &mut IndexEntry,
+    entry: &mut LogEntry,
     call: &mut Call,
 ) {
     let q = query(log, limits);
@@ -233,16 +230,16 @@ async fn read_one(
     let mut body = match open {
         Err(_) => {
             let msg = "the API server did not start sending the log in time".to_string();
-            call.outcome = "error";
+            call.outcome = Some("error".into());
             call.message = Some(msg.clone());
-            entry.truncated = true;
-            entry.truncated_by = Some("timeout");
+            entry.truncated = Some(true);
+            entry.truncated_by = Some("timeout".into());
             entry.error = Some(msg);
             return;
         }
         Ok(Err(e)) => {
             let msg = describe(&e);
-            call.outcome = match &e {
+            let outcome = match &e {
                 KubeError::NotFound { .. } => "absent",
                 KubeError::Forbidden { .. } => "forbidden",
                 KubeError::Status { code: 400, .. } if log.previous && is_no_previous(&msg) => {
@@ -250,13 +247,14 @@ async fn read_one(
                 }
                 _ => "error",
             };
+            call.outcome = Some(outcome.into());
             call.message = Some(msg.clone());
             entry.error = Some(msg);
             return;
         }
         Ok(Ok(b)) => b,
     };
-    call.pages = 1;
+    call.pages = Some(1);
     let em_limits = Limits {
         lines: limits.lines,
         bytes: limits.bytes,
@@ -325,21 +323,22 @@ async fn read_one(
             ending.truncated_by = Some("lines");
         }
     }
-    call.items = usize::try_from(lines_read).unwrap_or(usize::MAX);
+    call.items = Some(lines_read);
     call.bytes = Some(body.read);
     if let Some(e) = &error {
-        call.outcome = "error";
+        call.outcome = Some("error".into());
         call.message = Some(e.clone());
     } else if let Some(t) = ending.truncated_by {
         call.truncated = Some(t.to_string());
     }
-    entry.truncated_by = ending.truncated_by;
+    entry.truncated_by = ending.truncated_by.map(str::to_string);
     entry.error = error.or(ending.error);
-    entry.truncated = entry.truncated_by.is_some() || entry.error.is_some();
+    let truncated = entry.truncated_by.is_some() || entry.error.is_some();
+    entry.truncated = Some(truncated);
     entry.file = Some(path.to_string());
-    entry.lines = stream.lines;
-    entry.bytes = stream.bytes;
-    if let Err(e) = stream.finish(entry.truncated) {
+    entry.lines = Some(stream.lines);
+    entry.bytes = Some(stream.bytes);
+    if let Err(e) = stream.finish(truncated) {
         entry
             .error
             .get_or_insert_with(|| format!("closing {path}: {e}"));

@@ -19,7 +19,7 @@
 //! The collector keeps an internal deadline (85 % of `--timeout`) so that the index is
 //! written even when a log is cut short (`truncated_by: "timeout"`). A log being read at
 //! the deadline is kept up to where it got: its reader stops at the deadline and hands
-//! over what it holds, and the writer waits a short grace ([`DRAIN_SHARE`]) for it.
+//! over what it holds, and the writer waits a short grace (`DRAIN_SHARE`) for it.
 //!
 //! `engine` reads a log through the Engine API, `produce` feeds the writer (from the
 //! file or the engine) through the `Emitter` that applies the caps.
@@ -33,7 +33,7 @@ mod produce;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use serde::Serialize;
+use rcdiag_contract::logs::LogEntry;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::Instant;
 
@@ -64,46 +64,29 @@ const BATCH: usize = 256 * 1024;
 /// Logs read ahead of the one being written.
 const AHEAD: usize = 2;
 
-/// One `logs/index.json` entry.
-#[derive(Debug, Clone, Serialize)]
-pub struct IndexEntry {
-    /// Container name.
-    pub container: String,
-    /// Container id.
-    pub id: String,
-    /// Bundle path of the log, `None` when nothing could be read.
-    pub file: Option<String>,
-    /// Where it was read: `file` (the json-file log on this host) or `engine` (the
-    /// Engine API); `None` when it was not read.
-    pub source: Option<&'static str>,
-    /// Lines written.
-    pub lines: u64,
-    /// Bytes written (after redaction).
-    pub bytes: u64,
-    /// Whether older lines (or the rest) were left out.
-    pub truncated: bool,
-    /// `lines`, `bytes` or `timeout` when truncated.
-    pub truncated_by: Option<&'static str>,
-    /// Start of the log window (RFC 3339), `None` for the whole log.
-    pub since: Option<String>,
-    /// Why the log could not be (fully) read.
-    pub error: Option<String>,
-    /// The container's logging driver.
-    pub log_driver: Option<String>,
-    /// The pod, for a log read through the Kubernetes API (`source: "kubernetes"`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pod: Option<String>,
-    /// The pod's namespace (Kubernetes logs only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Whether this is the log of the previous (restarted) container (Kubernetes logs and
-    /// node pod log files).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous: Option<bool>,
-    /// The restart (CRI `metadata.attempt`, the kubelet's `<N>.log`) the log belongs to
-    /// (node pod log files only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt: Option<u32>,
+/// A `logs/index.json` entry (the contract's [`LogEntry`]) for a log not read yet:
+/// nothing written, not truncated.
+fn new_entry(
+    container: String,
+    id: String,
+    since: Option<String>,
+    log_driver: Option<String>,
+) -> LogEntry {
+    LogEntry {
+        container: Some(container),
+        id: Some(id),
+        lines: Some(0),
+        bytes: Some(0),
+        truncated: Some(false),
+        since,
+        log_driver,
+        ..LogEntry::default()
+    }
+}
+
+/// Whether `entry` was cut short for `why` (`timeout`, `lines`, ...).
+fn cut_by(entry: &LogEntry, why: &str) -> bool {
+    entry.truncated_by.as_deref() == Some(why)
 }
 
 /// Collects logs data into the bundle.
@@ -129,7 +112,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     };
     if containers.is_empty() {
         return match out
-            .put_json("logs/index.json", &Vec::<IndexEntry>::new())
+            .put_json("logs/index.json", &Vec::<LogEntry>::new())
             .await
         {
             Ok(_) => Outcome::ok(),
@@ -196,7 +179,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         start_next(&mut pending);
         let entry = write_log(c, &path, rx, &limits, out).await;
         drop(task);
-        if entry.truncated_by == Some("timeout") {
+        if cut_by(&entry, "timeout") {
             timed_out += 1;
         } else if let Some(err) = &entry.error
             && err != GONE
@@ -338,27 +321,16 @@ async fn write_log(
     mut rx: Receiver<Msg>,
     limits: &Limits,
     out: &CollectorSink,
-) -> IndexEntry {
-    let mut entry = IndexEntry {
-        container: c.name.clone(),
-        id: c.id.clone(),
-        file: None,
-        source: None,
-        lines: 0,
-        bytes: 0,
-        truncated: false,
-        truncated_by: None,
-        since: limits.since.map(|t| t.to_string()),
-        error: None,
-        log_driver: c.log_driver.clone(),
-        pod: None,
-        namespace: None,
-        previous: None,
-        attempt: None,
-    };
+) -> LogEntry {
+    let mut entry = new_entry(
+        c.name.clone(),
+        c.id.clone(),
+        limits.since.map(|t| t.to_string()),
+        c.log_driver.clone(),
+    );
     if Instant::now() >= limits.deadline {
-        entry.truncated = true;
-        entry.truncated_by = Some("timeout");
+        entry.truncated = Some(true);
+        entry.truncated_by = Some("timeout".into());
         entry.error = Some("not read: the collector's time limit was reached".into());
         return entry;
     }
@@ -404,7 +376,7 @@ async fn write_log(
         }
     };
     drop(rx);
-    entry.source = ending.source;
+    entry.source = ending.source.map(str::to_string);
     if ls.is_none() && ending.exists && write_error.is_none() {
         // An empty log: its (empty) file says so.
         match out.stream(path).await {
@@ -412,14 +384,15 @@ async fn write_log(
             Err(e) => write_error = Some(format!("cannot write {path}: {e}")),
         }
     }
-    entry.truncated_by = ending.truncated_by;
+    entry.truncated_by = ending.truncated_by.map(str::to_string);
     entry.error = write_error.or(ending.error);
-    entry.truncated = entry.truncated_by.is_some() || (entry.error.is_some() && ls.is_some());
+    let truncated = entry.truncated_by.is_some() || (entry.error.is_some() && ls.is_some());
+    entry.truncated = Some(truncated);
     if let Some(ls) = ls {
         entry.file = Some(path.to_string());
-        entry.lines = ls.lines;
-        entry.bytes = ls.bytes;
-        if let Err(e) = ls.finish(entry.truncated) {
+        entry.lines = Some(ls.lines);
+        entry.bytes = Some(ls.bytes);
+        if let Err(e) = ls.finish(truncated) {
             entry
                 .error
                 .get_or_insert_with(|| format!("closing {path}: {e}"));

@@ -2,8 +2,8 @@
 //! CRI container's status names (`/var/log/pods/<ns>_<pod>_<uid>/<container>/<N>.log`)
 //! and its rotations, gzip-compressed ones included ([`crate::sources::crilog`]), under
 //! the same caps, redaction, line format and truncation records as the Docker logs read
-//! from their json-file (the same window reader and [`produce_from_file`]). Written to
-//! `logs/cri_<namespace>_<pod>_<container>.log`, described by [`IndexEntry`] records
+//! from their json-file (the same window reader and `produce_from_file`). Written to
+//! `logs/cri_<namespace>_<pod>_<container>.log`, described by [`LogEntry`] records
 //! with `source: "cri-file"`, `namespace` and `pod` (merged into `logs/index.json` with
 //! the other collectors' entries). A file that cannot be read (no permission: the agent
 //! is not root, or `/var/log/pods` is not mounted into its container) is an entry with
@@ -22,10 +22,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rcdiag_contract::logs::LogEntry;
 use tokio::time::Instant;
 
 use super::produce::produce_from_file;
-use super::{AHEAD, AbortOnDrop, DRAIN_SHARE, Ending, IndexEntry, Limits, Msg, sanitize};
+use super::{AHEAD, AbortOnDrop, DRAIN_SHARE, Ending, Limits, Msg, cut_by, new_entry, sanitize};
 use super::{window_start, write_log};
 use crate::clients::cri::api;
 use crate::collectors::cri::discover::Container as CriContainer;
@@ -54,7 +55,7 @@ struct Job<'a> {
 }
 
 /// Reads the log file of every container in `containers` that names one (and the
-/// previous container's, [`jobs`]), at most `--cri-logs-max` of them, a few ahead of the
+/// previous container's, `jobs`), at most `--cri-logs-max` of them, a few ahead of the
 /// one being written, until `deadline`; the files are read under `root`
 /// (`--host-root`). Returns the index entries and the failures that make the collector
 /// partial (an unreadable file is one; the logs left out by the cap are not).
@@ -64,7 +65,7 @@ pub async fn collect_node_logs(
     root: &Path,
     deadline: Instant,
     out: &CollectorSink,
-) -> (Vec<IndexEntry>, Vec<String>) {
+) -> (Vec<LogEntry>, Vec<String>) {
     let max_logs = ctx.options.cri_logs_max.max(1);
     let o = &ctx.options;
     let limits = Limits {
@@ -110,7 +111,7 @@ pub async fn collect_node_logs(
         drop(task);
         describe(&mut entry, job);
         if let Some(e) = &entry.error
-            && entry.truncated_by != Some("timeout")
+            && !cut_by(&entry, "timeout")
         {
             failures.push(format!("log of {}: {e}", d.name));
         }
@@ -118,25 +119,19 @@ pub async fn collect_node_logs(
     }
     for job in &left {
         let d = job.c.as_discovered();
-        let mut entry = IndexEntry {
-            container: d.name.clone(),
-            id: d.id.clone(),
-            file: None,
-            source: None,
-            lines: 0,
-            bytes: 0,
-            truncated: true,
-            truncated_by: Some("count"),
-            since: limits.since.map(|t| t.to_string()),
+        let mut entry = LogEntry {
+            truncated: Some(true),
+            truncated_by: Some("count".into()),
             error: Some(format!(
                 "not read: more than {max_logs} container logs on this node ({over} left out; Rocket.Chat's, \
                  MongoDB's and running containers' are read first); raise --cri-logs-max to read more"
             )),
-            log_driver: d.log_driver.clone(),
-            pod: None,
-            namespace: None,
-            previous: None,
-            attempt: None,
+            ..new_entry(
+                d.name.clone(),
+                d.id.clone(),
+                limits.since.map(|t| t.to_string()),
+                d.log_driver.clone(),
+            )
         };
         describe(&mut entry, job);
         index.push(entry);
@@ -145,12 +140,12 @@ pub async fn collect_node_logs(
 }
 
 /// The fields every entry of a node log has.
-fn describe(entry: &mut IndexEntry, job: &Job) {
-    entry.source = Some(SOURCE);
+fn describe(entry: &mut LogEntry, job: &Job) {
+    entry.source = Some(SOURCE.into());
     entry.pod = job.c.k8s_label("pod.name").map(str::to_string);
     entry.namespace = job.c.k8s_label("pod.namespace").map(str::to_string);
     entry.previous = Some(job.previous);
-    entry.attempt = Some(job.attempt);
+    entry.attempt = Some(job.attempt.into());
 }
 
 /// The logs to read, in the order they are read: every listed container's file, and the

@@ -331,8 +331,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
     let tag = first_rc.and_then(|c| image_tag(&c.image));
     let api_version = endpoints
         .iter()
-        .find_map(|e| e.pointer("/api_info/version").and_then(Value::as_str))
-        .map(str::to_string);
+        .find_map(|e| e.api_info.as_ref().and_then(|a| a.version.clone()));
     let value = [&stats_version, &api_version, &tag]
         .into_iter()
         .flatten()
@@ -420,7 +419,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
             port_source: Some(port_source.to_string()),
             ..Default::default()
         }),
-        endpoints: endpoints.into_iter().map(lenient).collect(),
+        endpoints,
         statistics_created_at: text(stats.and_then(|s| s.get("createdAt"))),
         database: conn.as_ref().map(|c| c.database.clone()),
         uri_source: conn.as_ref().map(|c| c.uri_source.clone()),

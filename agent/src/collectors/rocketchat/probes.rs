@@ -3,29 +3,19 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use rcdiag_contract::rocketchat::{Endpoint, Probe};
+use serde_json::Value;
 
 use super::{DEFAULT_PORT, DiscoveredContainer};
 use crate::clients::http::http_get;
 
-/// What one container answered.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Probe {
-    url: String,
-    ok: bool,
-    status: Option<u16>,
-    version: Option<String>,
-    error: Option<String>,
-    rocketchat_metrics: Option<bool>,
-}
-
-impl Probe {
-    fn to_json(&self, metrics: bool) -> Value {
-        let mut v = json!({"url": self.url, "ok": self.ok, "status": self.status, "version": self.version, "error": self.error});
-        if metrics {
-            v["rocketchat_metrics"] = json!(self.rocketchat_metrics);
-        }
-        v
+/// A probe that got no complete answer: `error` says why.
+fn unanswered(url: String, error: String) -> Probe {
+    Probe {
+        url: Some(url),
+        ok: Some(false),
+        error: Some(error),
+        ..Probe::default()
     }
 }
 
@@ -49,22 +39,15 @@ pub(super) async fn probe_api_info(host: &str, port: u16, limit: Duration) -> Pr
                 None
             };
             Probe {
-                url,
-                ok,
-                status: Some(r.status),
+                url: Some(url),
+                ok: Some(ok),
+                status: Some(u64::from(r.status)),
                 version,
                 error,
-                rocketchat_metrics: None,
+                ..Probe::default()
             }
         }
-        Err(e) => Probe {
-            url,
-            ok: false,
-            status: None,
-            version: None,
-            error: Some(e),
-            rocketchat_metrics: None,
-        },
+        Err(e) => unanswered(url, e),
     }
 }
 
@@ -84,22 +67,16 @@ pub(super) async fn probe_metrics(host: &str, port: u16, limit: Duration) -> Pro
                     });
             let error = (r.status != 200).then(|| format!("HTTP {}", r.status));
             Probe {
-                url,
-                ok: r.status == 200,
-                status: Some(r.status),
+                url: Some(url),
+                ok: Some(r.status == 200),
+                status: Some(u64::from(r.status)),
                 version,
                 error,
                 rocketchat_metrics: Some(has_rc),
+                ..Probe::default()
             }
         }
-        Err(e) => Probe {
-            url,
-            ok: false,
-            status: None,
-            version: None,
-            error: Some(e),
-            rocketchat_metrics: None,
-        },
+        Err(e) => unanswered(url, e),
     }
 }
 
@@ -116,17 +93,40 @@ pub(super) async fn probe_containers(
     containers: &[DiscoveredContainer],
     prometheus_port: u16,
     limit: Duration,
-) -> Vec<Value> {
-    let probes = containers.iter().filter(|c| c.running).take(20).map(|c| async move {
-        let port = c.env_value("PORT").and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(DEFAULT_PORT);
-        let mport = c.env_value("PROMETHEUS_PORT").and_then(|p| p.trim().parse::<u16>().ok()).unwrap_or(prometheus_port);
-        let (host, note) = match c.ips.first() {
-            Some(ip) => (ip.clone(), None),
-            None => ("127.0.0.1".to_string(), Some("the container has no IP of its own (host network?): tried 127.0.0.1")),
-        };
-        let (api, metrics) = tokio::join!(probe_api_info(&host, port, limit), probe_metrics(&host, mport, limit));
-        json!({"container": c.name, "address": host, "note": note, "api_info": api.to_json(false), "metrics": metrics.to_json(true)})
-    });
+) -> Vec<Endpoint> {
+    let probes = containers
+        .iter()
+        .filter(|c| c.running)
+        .take(20)
+        .map(|c| async move {
+            let port = c
+                .env_value("PORT")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+                .unwrap_or(DEFAULT_PORT);
+            let mport = c
+                .env_value("PROMETHEUS_PORT")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+                .unwrap_or(prometheus_port);
+            let (host, note) = match c.ips.first() {
+                Some(ip) => (ip.clone(), None),
+                None => (
+                    "127.0.0.1".to_string(),
+                    Some("the container has no IP of its own (host network?): tried 127.0.0.1"),
+                ),
+            };
+            let (api, metrics) = tokio::join!(
+                probe_api_info(&host, port, limit),
+                probe_metrics(&host, mport, limit)
+            );
+            Endpoint {
+                container: Some(c.name.clone()),
+                address: Some(host),
+                note: note.map(str::to_string),
+                api_info: Some(api),
+                metrics: Some(metrics),
+                ..Endpoint::default()
+            }
+        });
     futures_util::future::join_all(probes).await
 }
 
@@ -161,15 +161,18 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
         });
         let p = probe_api_info("127.0.0.1", port, Duration::from_secs(2)).await;
-        assert!(p.ok, "{p:?}");
+        assert_eq!(p.ok, Some(true), "{p:?}");
         assert_eq!(p.version.as_deref(), Some("8.5.0"));
         let m = probe_metrics("127.0.0.1", port, Duration::from_secs(2)).await;
-        assert!(m.ok, "{m:?}");
+        assert_eq!(m.ok, Some(true), "{m:?}");
         assert_eq!(m.rocketchat_metrics, Some(true));
         assert_eq!(m.version.as_deref(), Some("8.5.0"));
         let t0 = std::time::Instant::now();
         let h = probe_api_info("127.0.0.1", port, Duration::from_millis(300)).await;
-        assert!(!h.ok && t0.elapsed() < Duration::from_secs(2), "{h:?}");
+        assert!(
+            h.ok == Some(false) && t0.elapsed() < Duration::from_secs(2),
+            "{h:?}"
+        );
         assert!(
             h.error
                 .as_deref()
