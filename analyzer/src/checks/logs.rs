@@ -140,12 +140,7 @@ pub(crate) fn known_errors(input: &CheckInput) -> CheckResult {
 /// with a file. The node's copy is kept (it follows rotations and the `--since`
 /// window); the API copy is left out. As `(address of the cluster bundle, file)`.
 fn twin_logs(input: &CheckInput) -> HashSet<(usize, String)> {
-    let previous = |e: &rcdiag_contract::logs::LogEntry| {
-        e.extra
-            .get("previous")
-            .and_then(serde_json::Value::as_bool)
-            .unwrap_or(false)
-    };
+    let previous = |e: &rcdiag_contract::logs::LogEntry| e.previous.unwrap_or(false);
     let mut out = HashSet::new();
     for node in input.nodes {
         let Some((cluster, _, _)) = cluster_of(input.nodes, node) else {
