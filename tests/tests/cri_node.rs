@@ -4,7 +4,7 @@
 //! stand-in image, the kubelet's labels, a restart count annotation past the policy's
 //! threshold, host network), so containerd itself writes what the agent reads; the
 //! checks that read a node's containers see the CRI one, with evidence in
-//! `cri/containers.json`.
+//! `cri/containers.json` (and `cri/images.json` for the image).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -198,10 +198,20 @@ async fn a_node_bundle_from_cri_feeds_the_container_checks() {
     assert!(text.contains(&who), "{restarting:#}");
     assert!(text.contains("cri/containers.json"), "{restarting:#}");
     assert!(text.contains("/restart_count"), "{restarting:#}");
-    // The image check sees the CRI container too. CRI gives no image labels, so it
-    // cannot rule out a re-tagged build: unknown, naming the container, evidence in cri/.
+    // The image check sees the CRI container too, and decides it as a pod's container:
+    // by its image's repository digests in cri/images.json. The image was imported into
+    // containerd (`ctr images import`), not pulled, so containerd records no repository
+    // digest: a local image under the official name warns, naming the container, with
+    // evidence in cri/.
     let official = check_of("image.official");
+    assert_eq!(official["outcome"], "warn", "{official:#}");
     let text = official.to_string();
     assert!(text.contains(&who), "{official:#}");
+    assert!(
+        text.contains("has no repository digest in cri/images.json"),
+        "{official:#}"
+    );
     assert!(text.contains("cri/containers.json"), "{official:#}");
+    assert!(text.contains("cri/images.json"), "{official:#}");
+    assert!(!text.contains("Docker socket"), "{official:#}");
 }

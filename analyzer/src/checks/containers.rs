@@ -1,10 +1,13 @@
 //! `containers.restarting`: no container in a restart loop or killed for lack of
 //! memory (thresholds are rcdiag's own, policy `[thresholds]`): the Docker containers
 //! of each node, and the containers of the pods of each cluster view (restart count,
-//! a `CrashLoopBackOff` wait, a previous run that ended `OOMKilled`, not ready).
+//! a `CrashLoopBackOff` wait, a previous run that ended `OOMKilled`, not ready). A
+//! node bundle's CRI container that is a pod's container of a cluster bundle given too
+//! is judged once, from the pod view, with its CRI entry cited beside.
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude,
+    cri_twin_evidence, in_cluster, node_containers,
 };
 use crate::model::{NodeData, PodCtr, cluster_bundles};
 
@@ -25,11 +28,28 @@ pub(crate) fn restarting(input: &CheckInput) -> CheckResult {
     for node in cluster_bundles(input.nodes) {
         for c in node.kube.all_containers() {
             seen += 1;
+            let from = findings.len();
             pod_container(node, &c, t, &mut findings);
+            // The same container in a node bundle (CRI): its entry beside the pod's,
+            // once, on its first problem.
+            if let Some(f) = findings[from..]
+                .iter_mut()
+                .find(|f| f.outcome != Outcome::Pass)
+                && let Some(ev) = cri_twin_evidence(input, node, &c, "restart_count", |raw| {
+                    format!(
+                        "the same container: restart_count {}",
+                        raw.restart_count.unwrap_or(0)
+                    )
+                })
+            {
+                f.evidence.push(ev);
+            }
         }
     }
     for node in input.nodes {
-        let Some(cs) = node.containers(input.policy) else {
+        // A CRI container that is a pod's container of a cluster bundle given too was
+        // judged above, from the pod view.
+        let Some(cs) = node_containers(input, node) else {
             if in_cluster(input, node) {
                 continue;
             }

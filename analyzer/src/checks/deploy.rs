@@ -49,7 +49,7 @@ pub(crate) fn method(input: &CheckInput) -> CheckResult {
             }
         }
         if observed.is_empty()
-            && let Some(cs) = rc_containers(node, policy)
+            && let Some(cs) = rc_containers(input, node)
         {
             for c in cs {
                 if let Some(m) = c.env_value("DEPLOY_METHOD") {

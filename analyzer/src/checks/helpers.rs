@@ -17,13 +17,64 @@ pub(crate) fn as_of(input: &CheckInput, node: &NodeData) -> Option<jiff::civil::
     })
 }
 
-/// Rocket.Chat containers of a node (`None` when docker data is missing).
-pub(crate) fn rc_containers<'a>(node: &'a NodeData, policy: &Policy) -> Option<Vec<Container<'a>>> {
+/// The containers of a node the checks judge as its own: its Docker containers and
+/// its CRI containers, less the CRI containers that are a pod's container in a cluster
+/// bundle given too ([`crate::model::pod_twin`]): the pod view reports those, once.
+/// `None` when neither Docker nor CRI containers were collected.
+pub(crate) fn node_containers<'a>(
+    input: &CheckInput<'a>,
+    node: &'a NodeData,
+) -> Option<Vec<Container<'a>>> {
+    node.containers(input.policy).map(|cs| {
+        cs.into_iter()
+            .filter(|c| crate::model::pod_twin(input.nodes, node, c).is_none())
+            .collect()
+    })
+}
+
+/// Rocket.Chat containers of a node, as [`node_containers`] gives them (`None` when
+/// neither Docker nor CRI containers were collected).
+pub(crate) fn rc_containers<'a>(
+    input: &CheckInput<'a>,
+    node: &'a NodeData,
+) -> Option<Vec<Container<'a>>> {
+    node_containers(input, node).map(|cs| {
+        cs.into_iter()
+            .filter(|c| c.kind == ContainerKind::RocketChat)
+            .collect()
+    })
+}
+
+/// Every Rocket.Chat container of a node, a pod's twin included: for what the node
+/// runs or sets, not for counting or judging containers (see [`rc_containers`]).
+pub(crate) fn rc_containers_on<'a>(
+    node: &'a NodeData,
+    policy: &Policy,
+) -> Option<Vec<Container<'a>>> {
     node.containers(policy).map(|cs| {
         cs.into_iter()
             .filter(|c| c.kind == ContainerKind::RocketChat)
             .collect()
     })
+}
+
+/// Evidence that pod container `p` of cluster bundle `cluster` is seen in a node
+/// bundle too: its entry in that bundle's `cri/containers.json` at `field` (named as
+/// in `docker/containers.json`), valued `v`. `None` without such a twin.
+pub(crate) fn cri_twin_evidence(
+    input: &CheckInput,
+    cluster: &NodeData,
+    p: &PodCtr<'_>,
+    field: &str,
+    v: impl FnOnce(&rcdiag_contract::docker::Container) -> String,
+) -> Option<Evidence> {
+    let (node, i, raw) = crate::model::cri_twin(input.nodes, cluster, p)?;
+    let field = crate::model::cri::cri_pointer(field);
+    Some(
+        Evidence::file(node, crate::model::cri::CRI_CONTAINERS)
+            .at(format!("/containers/{i}/{field}"))
+            .val(v(raw)),
+    )
 }
 
 /// The Rocket.Chat server containers of the pods of every cluster (one cluster bundle
@@ -93,8 +144,8 @@ pub(crate) fn node_rc_version(node: &NodeData, policy: &Policy) -> Option<(Versi
                 .val(s),
         ));
     }
-    if let Some(cs) = rc_containers(node, policy) {
-        for c in cs {
+    if let Some(cs) = node.containers(policy) {
+        for c in cs.iter().filter(|c| c.kind == ContainerKind::RocketChat) {
             if let Some(tag) = &c.image_ref.tag
                 && let Some(v) = Version::parse(tag)
                 && tag.matches('.').count() == 2

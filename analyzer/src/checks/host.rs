@@ -1,5 +1,8 @@
 //! `host.disk-free` and `host.clock-skew`: room on the data mounts, and node clocks
-//! that agree. Thresholds are rcdiag's own (policy `[thresholds]`).
+//! that agree. Thresholds are rcdiag's own (policy `[thresholds]`). The disks are
+//! judged only when they are the node's (`disks_view` = `host`, or not recorded by an
+//! older agent); an agent in a container without the node's root gives the
+//! container's own mounts, and the check says "container view only".
 //!
 //! Clock skew between nodes cannot be read from `host.clock.wall_clock` against the
 //! manifest's `created_at`: both come from the same node's clock, so their difference
@@ -12,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, rc_containers_on,
 };
 use crate::model::{ContainerKind, NodeData, parse_time};
 use crate::policy::Policy;
@@ -129,12 +132,37 @@ pub(crate) fn data_mounts(node: &NodeData, policy: &Policy) -> Option<Vec<DataMo
     Some(out)
 }
 
+/// A finding for a node whose `host/host.json` lists the agent container's own mounts
+/// (`disks_view` = `container`), not the node's: neither `host.disk-free` nor
+/// `hardware.disk` can pass or fail on those. `None` for the host's view, and for a
+/// bundle without `disks_view` (an older agent: judged as before).
+pub(crate) fn container_view_only(node: &NodeData, head: &str) -> Option<Finding> {
+    let view = node.host.as_ref()?.disks_view.as_deref()?;
+    (view == "container").then(|| {
+        Finding::new(
+            Outcome::Unknown,
+            format!(
+                "{head}: container view only: the disks in host/host.json are the agent container's, not the node's; mount the node's root read-only on /host and pass --host-root /host (docker run -v /:/host:ro ..., or the DaemonSet of packaging/kubernetes)"
+            ),
+            vec![
+                Evidence::file(node, "host/host.json")
+                    .at("/disks_view")
+                    .val(view),
+            ],
+        )
+    })
+}
+
 /// Runs `host.disk-free`.
 pub(crate) fn disk_free(input: &CheckInput) -> CheckResult {
     let t = &input.policy.thresholds;
     let mut findings = Vec::new();
     for node in input.nodes {
         if cluster_only(input, node) {
+            continue;
+        }
+        if let Some(f) = container_view_only(node, node.hostname()) {
+            findings.push(f);
             continue;
         }
         let mounts = match data_mounts(node, input.policy) {
@@ -452,7 +480,7 @@ fn shared_clock_findings(
 /// Running Rocket.Chat containers of a node (used by hardware).
 pub(crate) fn runs_rocketchat(node: &NodeData, policy: &Policy) -> Option<bool> {
     let procs = !super::processes_of(node, "rocketchat").is_empty();
-    match rc_containers(node, policy) {
+    match rc_containers_on(node, policy) {
         Some(cs) => Some(procs || !cs.is_empty()),
         None if procs => Some(true),
         None => None,

@@ -68,7 +68,7 @@ fn clusters<'a>(input: &'a CheckInput) -> Vec<&'a NodeData> {
 fn no_cluster(input: &CheckInput, id: CheckId) -> CheckResult {
     let mut seen = Vec::new();
     for node in input.nodes {
-        if let Some(cs) = super::rc_containers(node, input.policy)
+        if let Some(cs) = super::rc_containers(input, node)
             && let Some(c) = cs.first()
         {
             seen.push(

@@ -35,8 +35,9 @@ pub use notes::cluster_notes;
 pub use verdict::{CheckInput, CheckResult, Evidence, Outcome};
 
 pub(crate) use helpers::{
-    as_of, cluster_users, in_cluster, list, node_key, node_rc_version, process_pointer,
-    processes_of, rc_containers, rc_pod_servers, truthy,
+    as_of, cluster_users, cri_twin_evidence, in_cluster, list, node_containers, node_key,
+    node_rc_version, process_pointer, processes_of, rc_containers, rc_containers_on,
+    rc_pod_servers, truthy,
 };
 pub(crate) use verdict::{Finding, conclude, not_applicable, result};
 

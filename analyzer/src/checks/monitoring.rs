@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
-    rc_containers, rc_pod_servers, result, truthy,
+    node_containers, rc_containers, rc_containers_on, rc_pod_servers, result, truthy,
 };
 use crate::model::{NodeData, cluster_bundles, ns_name};
 use crate::policy::Policy;
@@ -58,7 +58,7 @@ fn find_images(input: &CheckInput, patterns: &[String]) -> (Vec<Evidence>, Vec<S
         }
     }
     for node in input.nodes {
-        let Some(cs) = node.containers(input.policy) else {
+        let Some(cs) = node_containers(input, node) else {
             if !in_cluster(input, node) {
                 gaps.push(node.why_missing("docker/containers.json", "docker"));
             }
@@ -94,7 +94,7 @@ fn exporter_enabled(node: &NodeData, policy: &Policy) -> Option<(bool, Evidence)
             ));
         }
     }
-    if let Some(cs) = rc_containers(node, policy) {
+    if let Some(cs) = rc_containers_on(node, policy) {
         for c in cs {
             if let Some(v) = c.env_value(&m.env)
                 && let Some(b) = truthy(&Value::String(v.clone()))
@@ -155,7 +155,7 @@ pub(crate) fn prometheus(input: &CheckInput) -> CheckResult {
     let (mut scrapers, gaps) = find_images(input, &policy.monitoring.prometheus_images);
     // Scrape labels on Rocket.Chat containers (rocketchat-compose adds them).
     for node in input.nodes {
-        for c in rc_containers(node, policy).unwrap_or_default() {
+        for c in rc_containers(input, node).unwrap_or_default() {
             let labels = c.labels();
             for kv in &policy.monitoring.scrape_labels {
                 if let Some((k, v)) = kv.split_once('=')

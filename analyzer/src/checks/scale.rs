@@ -209,12 +209,12 @@ fn instances(input: &CheckInput) -> Option<(u64, String, Vec<Evidence>)> {
     for n in input.nodes {
         let mut count = 0u64;
         let mut evs = Vec::new();
-        if let Some(cs) = rc_containers(n, input.policy) {
+        if let Some(cs) = rc_containers(input, n) {
             any = true;
             for c in cs.iter().filter(|c| c.running() == Some(true)) {
                 count += 1;
                 evs.push(
-                    Evidence::file(n, "docker/containers.json")
+                    Evidence::file(n, c.file)
                         .at(c.pointer("state/status"))
                         .val(&c.name),
                 );
@@ -354,14 +354,14 @@ pub(crate) fn orchestrated(input: &CheckInput) -> CheckResult {
         });
     }
     for n in input.nodes {
-        let Some(cs) = rc_containers(n, policy) else {
+        let Some(cs) = rc_containers(input, n) else {
             if !in_cluster(input, n) {
                 docker_missing.push(n.why_missing("docker/containers.json", "docker"));
             }
             continue;
         };
         for c in cs {
-            let ev = Evidence::file(n, "docker/containers.json")
+            let ev = Evidence::file(n, c.file)
                 .at(c.pointer("labels"))
                 .val(&c.name);
             managed.push(match orchestrator_of(&c, policy) {

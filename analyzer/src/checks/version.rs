@@ -169,7 +169,6 @@ fn precision(s: &str) -> usize {
 /// Runs `version.consistent`.
 pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
     const ID: CheckId = CheckId::VersionConsistent;
-    let policy = input.policy;
     let mut seen: Vec<Seen> = Vec::new();
     let mut push = |raw: &str, source: String, evidence: Evidence| {
         if let Some(version) = Version::parse(raw) {
@@ -237,7 +236,7 @@ pub(crate) fn consistent(input: &CheckInput) -> CheckResult {
                     .val(s),
             );
         }
-        for c in rc_containers(node, policy).unwrap_or_default() {
+        for c in rc_containers(input, node).unwrap_or_default() {
             if let Some(tag) = &c.image_ref.tag {
                 push(
                     tag,

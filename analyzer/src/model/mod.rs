@@ -38,6 +38,7 @@ mod container;
 pub mod cri;
 mod kube;
 mod read;
+mod twin;
 
 pub use cause::{CauseKind, CauseRef};
 pub use container::{Container, ContainerKind};
@@ -50,6 +51,7 @@ pub use read::{
     parse_bounded,
 };
 use read::{read_json, read_typed};
+pub use twin::{cri_key, cri_twin, pod_twin};
 
 /// Everything the checks need from one bundle (one node).
 #[derive(Debug, Clone)]

@@ -235,3 +235,64 @@ fn host_clock_millisecond_start_narrows_the_uncertainty() {
         "differ by at least 2.5 s",
     );
 }
+
+/// `disks_view` (whose disks `host/host.json` lists): the node's (`host`) are judged as
+/// before; the agent container's own (`container`) give "container view only", never a
+/// pass or a fail, for `host.disk-free` and `hardware.disk` alike; a bundle of an older
+/// agent without the field is judged as before.
+#[test]
+fn disk_checks_judge_only_the_nodes_own_disks() {
+    // A small, nearly full disk: fails both checks when judged.
+    let small = |view: Option<&str>| {
+        let mut n = healthy("a", "n1");
+        n.edit_json("host/host.json", |v| {
+            v["disks"][0]["total_bytes"] = json!(30_000_000_000u64);
+            v["disks"][0]["available_bytes"] = json!(1_000_000_000u64);
+            if let Some(view) = view {
+                v["disks_view"] = json!(view);
+            }
+        });
+        n
+    };
+    for view in [Some("host"), None] {
+        expect(&[small(view)], "host.disk-free", Outcome::Fail, "under 10%");
+        expect(
+            &[small(view)],
+            "hardware.disk",
+            Outcome::Fail,
+            "needs 50 GB",
+        );
+    }
+    for id in ["host.disk-free", "hardware.disk"] {
+        let r = expect(
+            &[small(Some("container"))],
+            id,
+            Outcome::Unknown,
+            "container view only: the disks in host/host.json are the agent container's, not the node's; mount the node's root read-only on /host and pass --host-root /host",
+        );
+        assert!(
+            r.evidence
+                .iter()
+                .any(|e| e.file.as_deref() == Some("host/host.json")
+                    && e.pointer.as_deref() == Some("/disks_view")
+                    && e.value.as_deref() == Some("container")),
+            "{id}: {:?}",
+            r.evidence
+        );
+        assert!(r.message.starts_with("n1"), "{id}: {}", r.message);
+    }
+    // One node's container view does not hide another node's verdict.
+    let r = expect(
+        &[small(Some("container")), {
+            let mut b = small(Some("host"));
+            b.label = "b".into();
+            b.manifest.node.hostname = "n2".into();
+            b.edit_json("host/host.json", |v| v["hostname"] = json!("n2"));
+            b
+        }],
+        "host.disk-free",
+        Outcome::Fail,
+        "/ on n2",
+    );
+    assert!(r.message.contains("container view only"), "{}", r.message);
+}

@@ -185,3 +185,137 @@ fn image_official_by_repo_digest() {
         "without the maintainer or OCI source label",
     );
 }
+
+/// `image.official` on a Kubernetes node's bundle (CRI containers, no Docker): decided
+/// as a pod's container is, by the image name and the repository digests of its image
+/// in `cri/images.json`; what is unknown names the CRI route, not the Docker socket.
+#[test]
+fn image_official_on_a_cri_node() {
+    const RC: &str = "docker.io/rocketchat/rocket.chat:8.5.0";
+    let rc = || cri_container("chat", "rc-0", "rocketchat", RC);
+    // Pulled from the official repository: its digest is in cri/images.json.
+    let n = cri_node(
+        "k1",
+        vec![rc()],
+        Some(vec![cri_image("rocketchat", RC, &[CRI_OFFICIAL_DIGEST])]),
+    );
+    let r = expect(
+        &[n],
+        "image.official",
+        Outcome::Pass,
+        "official image docker.io/rocketchat/rocket.chat (pulled from docker.io/rocketchat/rocket.chat)",
+    );
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.file.as_deref() == Some("cri/images.json")
+                && e.pointer.as_deref() == Some("/images/0/repo_digests")
+                && e.value.as_deref() == Some(CRI_OFFICIAL_DIGEST)),
+        "{:?}",
+        r.evidence
+    );
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.file.as_deref() == Some("cri/containers.json")
+                && e.pointer.as_deref() == Some("/containers/0/image")),
+        "{:?}",
+        r.evidence
+    );
+    // A custom build: not an official repository.
+    let custom = "myregistry.local/rc-custom:6.9.0";
+    let mut c = rc();
+    c.image = Some(custom.into());
+    c.env = Some(vec![
+        "DEPLOY_METHOD=docker".into(),
+        "ROOT_URL=x".into(),
+        "MONGO_URL=y".into(),
+    ]);
+    let n = cri_node(
+        "k1",
+        vec![c],
+        Some(vec![cri_image("rocketchat", custom, &[])]),
+    );
+    expect(
+        &[n],
+        "image.official",
+        Outcome::Fail,
+        "runs myregistry.local/rc-custom:6.9.0 (myregistry.local/rc-custom), not an official Rocket.Chat image",
+    );
+    // A re-tagged local build: the official name, but no repository digest at all (the
+    // image was built or imported on the node). Warns, as for a pod or a Docker image.
+    let n = cri_node(
+        "k1",
+        vec![rc()],
+        Some(vec![cri_image("rocketchat", RC, &[])]),
+    );
+    let r = expect(
+        &[n],
+        "image.official",
+        Outcome::Warn,
+        "has no repository digest in cri/images.json (a local image, built or imported on the node)",
+    );
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.pointer.as_deref() == Some("/images/0/repo_digests")),
+        "{:?}",
+        r.evidence
+    );
+    // Pulled through a mirror: a digest, of another repository.
+    let n = cri_node(
+        "k1",
+        vec![rc()],
+        Some(vec![cri_image(
+            "rocketchat",
+            RC,
+            &[
+                "mirror.example.com/rocketchat/rocket.chat@sha256:a357e5cdfde61791a79a3d97ad2d12c5bccfefe902ad2478f87ea4b4a2a58797",
+            ],
+        )]),
+    );
+    expect(
+        &[n],
+        "image.official",
+        Outcome::Warn,
+        "the runtime pulled it from mirror.example.com/rocketchat/rocket.chat",
+    );
+    // cri/images.json not collected and image_ref a bare id: unknown, saying what to do
+    // on a Kubernetes node.
+    let mut n = cri_node("k1", vec![rc()], None);
+    n.manifest.collectors.last_mut().unwrap().status = CollectorStatus::Partial;
+    n.manifest.collectors.last_mut().unwrap().error = Some("ListImages: deadline exceeded".into());
+    let r = expect(
+        &[n],
+        "image.official",
+        Outcome::Unknown,
+        "rerun rcdiag-agent collect on the node with the cri collector and the runtime's CRI socket mounted",
+    );
+    assert!(
+        r.message.contains("no usable cri/images.json in k1.rcdiag"),
+        "{}",
+        r.message
+    );
+    assert!(!r.message.contains("Docker socket"), "{}", r.message);
+    // A runtime that gives a digest as image_ref needs no image list.
+    let mut c = rc();
+    c.image_ref = Some(CRI_OFFICIAL_DIGEST.into());
+    let n = cri_node("k1", vec![c], None);
+    let r = expect(&[n], "image.official", Outcome::Pass, "official image");
+    assert!(
+        r.evidence
+            .iter()
+            .any(|e| e.pointer.as_deref() == Some("/containers/0/image_ref")),
+        "{:?}",
+        r.evidence
+    );
+    // No container listed: the gap names the CRI route too.
+    let mut n = cri_node("k1", vec![], None);
+    n.set_json("cri/containers.json", Value::Null);
+    n.manifest.collectors.last_mut().unwrap().status = CollectorStatus::Failed;
+    n.manifest.collectors.last_mut().unwrap().error = Some(
+        "cannot reach the CRI socket /run/containerd/containerd.sock: permission denied".into(),
+    );
+    let r = expect(&[n], "image.official", Outcome::Unknown, "CRI socket");
+    assert!(r.message.contains("--cri-endpoint"), "{}", r.message);
+}

@@ -29,6 +29,7 @@ mod monitoring;
 mod policy;
 mod real_bundle;
 mod scale;
+mod twins;
 mod version;
 
 // ---------------------------------------------------------------------------
@@ -245,5 +246,102 @@ fn with_version(mut n: NodeData, v: &str) -> NodeData {
         doc[0]["image"] = json!(format!("registry.rocket.chat/rocketchat/rocket.chat:{v}"));
     });
     n.startup_versions = vec![("logs/rocketchat-rocketchat-1.log".into(), v.into())];
+    n
+}
+
+/// The digest containerd records for the official image it pulled.
+const CRI_OFFICIAL_DIGEST: &str = "docker.io/rocketchat/rocket.chat@sha256:a357e5cdfde61791a79a3d97ad2d12c5bccfefe902ad2478f87ea4b4a2a58797";
+
+/// A CRI container of pod `ns/pod` named `name`, as the agent's `cri` collector writes
+/// it (the kubelet's labels, `image_ref` the image id), running image `image` (id
+/// `sha256:<name>`), its environment collected and empty.
+fn cri_container(ns: &str, pod: &str, name: &str, image: &str) -> rcdiag_contract::cri::Container {
+    let labels = [
+        ("io.kubernetes.pod.namespace", ns),
+        ("io.kubernetes.pod.name", pod),
+        ("io.kubernetes.container.name", name),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    rcdiag_contract::cri::Container {
+        id: Some(format!("{pod}-{name}")),
+        name: Some(name.into()),
+        pod_name: Some(pod.into()),
+        pod_namespace: Some(ns.into()),
+        image: Some(image.into()),
+        image_ref: Some(format!("sha256:{name}")),
+        state: Some("CONTAINER_RUNNING".into()),
+        restart_count: Some(0),
+        labels: Some(labels),
+        env: Some(Vec::new()),
+        ..Default::default()
+    }
+}
+
+/// The image of [`cri_container`] `name` in `cri/images.json`: tagged `image`, with
+/// repository digests `digests` (empty for an image built or imported on the node).
+fn cri_image(name: &str, image: &str, digests: &[&str]) -> rcdiag_contract::cri::Image {
+    rcdiag_contract::cri::Image {
+        id: Some(format!("sha256:{name}")),
+        repo_tags: vec![image.into()],
+        repo_digests: digests.iter().map(|d| d.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// A node bundle of Kubernetes node `host` written by the DaemonSet's agent: host
+/// facts (the healthy node's), no Docker Engine, the `cri` collector's files built from
+/// the contract types (`images` `None`: no `cri/images.json`), no database view.
+fn cri_node(
+    host: &str,
+    containers: Vec<rcdiag_contract::cri::Container>,
+    images: Option<Vec<rcdiag_contract::cri::Image>>,
+) -> NodeData {
+    use rcdiag_contract::cri;
+    let mut n = healthy(&format!("{host}.rcdiag"), host);
+    no_docker(&mut n);
+    for f in [
+        "mongodb/summary.json",
+        "rocketchat/summary.json",
+        "rocketchat/settings.json",
+        "rocketchat/statistics.json",
+    ] {
+        n.set_json(f, Value::Null);
+    }
+    n.log_files.clear();
+    n.startup_versions.clear();
+    n.manifest.collectors.push(CollectorRecord {
+        name: "cri".into(),
+        status: CollectorStatus::Ok,
+        started_at: "2026-11-26T05:00:00Z".into(),
+        duration_ms: 200,
+        error: None,
+        files: Vec::new(),
+    });
+    let runtime = cri::RuntimeFile {
+        endpoint: Some("unix:///run/containerd/containerd.sock".into()),
+        runtime_name: Some("containerd".into()),
+        runtime_version: Some("1.6.20".into()),
+        runtime_api_version: Some("v1".into()),
+        ..Default::default()
+    };
+    n.set_json("cri/runtime.json", serde_json::to_value(runtime).unwrap());
+    let containers = cri::ContainersFile {
+        containers,
+        ..Default::default()
+    };
+    n.set_json(
+        "cri/containers.json",
+        serde_json::to_value(containers).unwrap(),
+    );
+    if let Some(images) = images {
+        let images = cri::ImagesFile {
+            images,
+            ..Default::default()
+        };
+        n.set_json("cri/images.json", serde_json::to_value(images).unwrap());
+    }
+    assert!(n.load_problems.is_empty(), "{:?}", n.load_problems);
     n
 }

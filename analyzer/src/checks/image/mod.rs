@@ -1,14 +1,25 @@
 //! `image.official`: Rocket.Chat runs from an official image, not a custom build or a
 //! manual install on the host (facts §1, §2). Docker containers are judged by their
 //! image name, labels and repository digests; the containers of Rocket.Chat pods in a
-//! cluster view by their image name and the digest the runtime pulled (`imageID`).
+//! cluster view by their image name and the digest the runtime pulled (`imageID`); the
+//! CRI containers of a Kubernetes node's bundle the same way, by their image name and
+//! the repository digests of their image (`cri/images.json`, else `image_ref`), as CRI
+//! shows no image labels. A CRI container that is a pod's container of a cluster
+//! bundle given too is judged once, from the pod view.
+//!
+//! Files: this one walks the containers and pods and judges Docker containers;
+//! `kube` judges a pod's container and a Kubernetes node's CRI container.
+
+mod kube;
 
 use super::{
-    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, in_cluster,
-    process_pointer, processes_of, rc_containers, rc_pod_servers,
+    Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude,
+    cri_twin_evidence, in_cluster, process_pointer, processes_of, rc_containers, rc_pod_servers,
 };
-use crate::model::{Container, ImageRef, NodeData, PodCtr};
+use crate::model::cri::CRI_CONTAINERS;
+use crate::model::{Container, ImageRef, NodeData};
 use crate::policy::Policy;
+use kube::{cri_image, pod_image};
 
 /// The checks of this area, in report order.
 pub(super) const CHECKS: &[Check] = &[Check {
@@ -21,6 +32,7 @@ pub(super) const CHECKS: &[Check] = &[Check {
 
 const ID: CheckId = CheckId::ImageOfficial;
 const CONTAINERS: &str = "docker/containers.json";
+pub(super) const CRI_IMAGES: &str = "cri/images.json";
 
 /// Runs `image.official`.
 pub(crate) fn official(input: &CheckInput) -> CheckResult {
@@ -45,14 +57,27 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                 None => gaps.push(format!("process {pid} on {} has no in_container flag", node.hostname())),
             }
         }
-        let Some(containers) = rc_containers(node, policy) else {
+        let Some(containers) = rc_containers(input, node) else {
             if in_cluster(input, node) {
                 continue;
             }
-            gaps.push(format!(
-                "{}; rerun rcdiag-agent collect with access to the Docker socket",
-                node.why_missing(CONTAINERS, "docker")
-            ));
+            let tried_cri = node.cri_runtime.is_some()
+                || node
+                    .collector("cri")
+                    .is_some_and(|c| c.status != rcdiag_bundle::CollectorStatus::Skipped);
+            gaps.push(if tried_cri {
+                // The CRI collector ran (not skipped for want of a socket): a Kubernetes node.
+                format!(
+                    "{}; {}; rerun rcdiag-agent collect with access to the runtime's CRI socket on a Kubernetes node (the DaemonSet of packaging/kubernetes, or --cri-endpoint), or to the Docker socket on a Docker host",
+                    node.why_missing(CRI_CONTAINERS, "cri"),
+                    node.why_missing(CONTAINERS, "docker")
+                )
+            } else {
+                format!(
+                    "{}; rerun rcdiag-agent collect with access to the Docker socket",
+                    node.why_missing(CONTAINERS, "docker")
+                )
+            });
             continue;
         };
         for c in containers {
@@ -65,7 +90,13 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
             if c.image_ref.repository.is_empty() {
                 findings.push(Finding::new(
                     Outcome::Unknown,
-                    format!("container {} on {}: its image is known only by id ({}); docker/images.json has no tag for it", c.name, node.hostname(), c.image),
+                    format!(
+                        "container {} on {}: its image is known only by id ({}); {} has no tag for it",
+                        c.name,
+                        node.hostname(),
+                        c.image,
+                        if c.file == CRI_CONTAINERS { CRI_IMAGES } else { "docker/images.json" }
+                    ),
                     vec![ev()],
                 ));
                 continue;
@@ -101,6 +132,11 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
                     format!("container {} on {} sets DEPLOY_METHOD={m}: a manual (tar) build, not the official image", c.name, node.hostname()),
                     vec![Evidence::file(node, c.file).at(c.pointer("env")).val(format!("DEPLOY_METHOD={m}"))],
                 ));
+                continue;
+            }
+            if c.file == CRI_CONTAINERS {
+                // CRI shows no image labels: decided as a pod's container is.
+                findings.push(cri_image(node, &c, policy, ev()));
                 continue;
             }
             if official.required_labels_any.is_empty() {
@@ -147,7 +183,22 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
     }
     for (node, c) in rc_pod_servers(input) {
         rc_seen += 1;
-        findings.push(pod_image(node, &c, policy));
+        let mut f = pod_image(node, &c, policy);
+        // The same container in a node bundle (CRI, left out above): what it runs there.
+        if f.outcome != Outcome::Pass
+            && let Some(ev) = cri_twin_evidence(input, node, &c, "image_id", |raw| {
+                format!(
+                    "the same container: {}",
+                    raw.repo_digests
+                        .first()
+                        .or(raw.image_id.as_ref())
+                        .map_or("no image_ref", String::as_str)
+                )
+            })
+        {
+            f.evidence.push(ev);
+        }
+        findings.push(f);
     }
     if rc_seen == 0 {
         let msg = if gaps.is_empty() {
@@ -161,97 +212,6 @@ pub(crate) fn official(input: &CheckInput) -> CheckResult {
         findings.push(Finding::new(Outcome::Unknown, g, Vec::new()));
     }
     conclude(input, ID, findings, "")
-}
-
-/// The verdict on a Rocket.Chat container of a pod: an official repository, not
-/// `DEPLOY_METHOD=tar`, and pulled from an official repository (the `imageID` the
-/// runtime recorded is `repo@sha256:...`). The API shows no image labels: the pulled
-/// digest of an official repository stands for them (a re-tagged local build has none).
-fn pod_image(node: &NodeData, c: &PodCtr<'_>, policy: &Policy) -> Finding {
-    const PODS: &str = "kubernetes/pods.json";
-    let who = c.who();
-    let image = c.image();
-    let ev = || Evidence::file(node, PODS).at(c.pointer("image")).val(image);
-    if c.image_ref.repository.is_empty() {
-        return Finding::new(
-            Outcome::Unknown,
-            format!("{who}: its image was not recorded"),
-            vec![ev()],
-        );
-    }
-    if !policy
-        .images
-        .official
-        .iter()
-        .any(|o| o.repository == c.image_ref.repository)
-    {
-        return Finding::new(
-            Outcome::Fail,
-            format!(
-                "{who} runs {image} ({}), not an official Rocket.Chat image: a custom build",
-                c.image_ref.repository
-            ),
-            vec![ev()],
-        );
-    }
-    if let Some(m) = c.env_value("DEPLOY_METHOD")
-        && policy
-            .deploy
-            .failing_methods
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case(m.trim()))
-    {
-        return Finding::new(
-            Outcome::Fail,
-            format!("{who} sets DEPLOY_METHOD={m}: a manual (tar) build, not the official image"),
-            vec![
-                Evidence::file(node, PODS)
-                    .at(c.pointer("env"))
-                    .val(format!("DEPLOY_METHOD={m}")),
-            ],
-        );
-    }
-    let id_ev = |v: &str| Evidence::file(node, PODS).at(c.pointer("image_id")).val(v);
-    match c.pulled() {
-        Some(r)
-            if policy
-                .images
-                .official
-                .iter()
-                .any(|o| o.repository == r.repository) =>
-        {
-            Finding::new(
-                Outcome::Pass,
-                format!(
-                    "Rocket.Chat runs the official image {} (pulled from {})",
-                    c.image_ref.repository, r.repository
-                ),
-                vec![ev(), id_ev(c.c.image_id.as_deref().unwrap_or(""))],
-            )
-        }
-        Some(r) => Finding::new(
-            Outcome::Warn,
-            format!(
-                "{who} runs {image} under an official name, but the runtime pulled it from {} (imageID), not an official repository: a mirror or a re-tag; pull it from an official repository",
-                r.repository
-            ),
-            vec![ev(), id_ev(c.c.image_id.as_deref().unwrap_or(""))],
-        ),
-        None if c.c.image_id.as_deref().is_some_and(|s| !s.is_empty()) => Finding::new(
-            Outcome::Warn,
-            format!(
-                "{who} runs {image} under an official name, but its imageID names no repository (a local image): cannot confirm it was pulled from an official registry"
-            ),
-            vec![ev(), id_ev(c.c.image_id.as_deref().unwrap_or(""))],
-        ),
-        None => Finding::new(
-            Outcome::Unknown,
-            format!(
-                "{who} runs {image}: the runtime has not recorded the image it pulled (imageID; the container has not started), so its origin is unknown"
-            ),
-            vec![ev()],
-        ),
-    }
 }
 
 /// The verdict on a container whose image has an official name (and its label where
