@@ -400,10 +400,31 @@ async fn reads_a_pod_made_through_cri_on_real_containerd() {
     };
     let _one = ONE_POD_TEST.lock().await;
     // A line over containerd's 16 KiB (max_container_log_line_size): written as P pieces.
-    let script = "echo hello from cri; echo \"connecting to $MONGO_URL\"; echo to stderr >&2; \
-                  yes 0123456789 | head -n 4000 | tr -d '\\n'; echo; echo after the long line; sleep 600";
-    let pod = Pod::start(&endpoint, "a", script).await;
-    pod.wait_for("after the long line");
+    // containerd copies stdout and stderr to the file from two goroutines, so the stderr
+    // line could land between the long line's pieces (the log reader joins pieces of both
+    // streams into one line: 4 lines instead of 5). The container waits, before the long
+    // line, until the test has seen the stderr line in the file and opens `go`.
+    let go = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = go.local_addr().unwrap().port();
+    drop(go);
+    let script = format!(
+        "echo hello from cri; echo \"connecting to $MONGO_URL\"; echo to stderr >&2; \
+         until nc 127.0.0.1 {port} </dev/null >/dev/null 2>&1; do sleep 0.05; done; \
+         yes 0123456789 | head -n 4000 | tr -d '\\n'; echo; echo after the long line; sleep 600"
+    );
+    let pod = Pod::start(&endpoint, "a", &script).await;
+    pod.wait_for(" stderr F to stderr\n");
+    let go = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the go port, free again");
+    go.set_nonblocking(true).unwrap();
+    let t0 = Instant::now();
+    while go.accept().is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the container never connected to 127.0.0.1:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    pod.wait_for(" stdout F after the long line\n");
 
     let snap = discover::discover(Some(&endpoint), Path::new("/"), Duration::from_secs(30))
         .await

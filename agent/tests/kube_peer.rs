@@ -23,6 +23,16 @@ fn opts(path: &str) -> KubeOptions {
     }
 }
 
+/// A client on `kubeconfig` that lists two objects a page (so every list is paged).
+async fn connect_paged(kubeconfig: &str) -> Kube {
+    Kube::connect(KubeOptions {
+        page_limit: 2,
+        ..opts(kubeconfig)
+    })
+    .await
+    .unwrap()
+}
+
 fn names_of(pods: &[Pod]) -> Vec<String> {
     let mut n: Vec<String> = pods
         .iter()
@@ -43,12 +53,7 @@ async fn reads_discovery_and_pages_through_every_pod_like_kubectl() {
     let Some(kc) = replay_kubeconfig("") else {
         return;
     };
-    let kube = Kube::connect(KubeOptions {
-        page_limit: 2,
-        ..opts(&kc)
-    })
-    .await
-    .unwrap();
+    let kube = connect_paged(&kc).await;
     assert!(kube.source.contains(&kc), "{}", kube.source);
     assert!(
         kube.server.starts_with("https://127.0.0.1:"),
@@ -144,12 +149,7 @@ async fn an_expired_continue_token_reads_the_list_again_whole() {
     let Some(kc) = replay_kubeconfig("EXPIRED") else {
         return;
     };
-    let kube = Kube::connect(KubeOptions {
-        page_limit: 2,
-        ..opts(&kc)
-    })
-    .await
-    .unwrap();
+    let kube = connect_paged(&kc).await;
     let pods = kube.list::<Pod>(None, "").await.unwrap();
     assert!(
         pods.restarted,
