@@ -263,6 +263,61 @@ mod tests {
     }
 
     #[test]
+    fn a_line_of_the_other_stream_between_pieces_is_kept_and_not_mixed() {
+        // containerd writes stdout and stderr from two tasks: a stderr line can land
+        // between the pieces of a long stdout line. Built, not recorded.
+        let rec = |s: u32, stream: &str, tag: &str, text: &str| {
+            format!("2026-12-04T10:00:{s:02}.5Z {stream} {tag} {text}\n")
+        };
+        let interleaved = rec(1, "stdout", "P", "aaa ")
+            + &rec(2, "stdout", "P", "bbb ")
+            + &rec(3, "stderr", "F", "to stderr")
+            + &rec(4, "stdout", "F", "end")
+            + &rec(5, "stderr", "P", "err piece ")
+            + &rec(6, "stdout", "F", "whole")
+            + &rec(7, "stderr", "F", "err end");
+        let want = [
+            "stdout aaa bbb ",
+            "stderr to stderr",
+            "stdout end",
+            "stderr err piece ",
+            "stdout whole",
+            "stderr err end",
+        ];
+        let text_of = |l: &String| l.split_once(' ').map(|(_, t)| t.to_string()).unwrap();
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Plain: the whole file, then every cap, from the end.
+        let cur = dir.path().join("0.log");
+        std::fs::write(&cur, &interleaved).expect("w");
+        let log = CriLog::open(&cur).expect("open");
+        let w = log.window(u64::MAX, u64::MAX, None).expect("window");
+        assert_eq!(w.records, 6);
+        let all: Vec<String> = lines_of(&log, w).iter().map(text_of).collect();
+        assert_eq!(all, want);
+        for n in 1..=6u64 {
+            let w = log.window(n, u64::MAX, None).expect("window");
+            let got: Vec<String> = lines_of(&log, w).iter().map(text_of).collect();
+            assert_eq!(got, want[6 - n as usize..], "cap {n}");
+        }
+        // The same records in a gzip rotation under a current file: counted alike.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cur = dir.path().join("0.log");
+        gzip(&dir.path().join("0.log.20261204-100000.gz"), &interleaved);
+        std::fs::write(&cur, rec(8, "stdout", "F", "newest")).expect("w");
+        let log = CriLog::open(&cur).expect("open");
+        for n in 2..=7u64 {
+            let w = log.window(n, u64::MAX, None).expect("window");
+            let got: Vec<String> = lines_of(&log, w).iter().map(text_of).collect();
+            let mut expect: Vec<String> = want[7 - n as usize..]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            expect.push("stdout newest".into());
+            assert_eq!(got, expect, "cap {n}");
+        }
+    }
+
+    #[test]
     fn bad_files_say_why() {
         let dir = tempfile::tempdir().expect("tempdir");
         let cur = dir.path().join("0.log");

@@ -2,7 +2,11 @@
 //! rotations, newest first), shared by the direct log readers: [`super::logfile`]
 //! (Docker's `json-file`) and [`super::crilog`] (the kubelet's CRI log files). A
 //! [`Format`] turns one line of a file into a record; a record may be a partial piece
-//! that the next ones complete (CRI's `P` tag), and pieces are joined into one line.
+//! that the next ones complete (CRI's `P` tag), and pieces are joined into one line. A
+//! record of the other stream between pieces ends the pieces before it as a line of their
+//! own (the runtime writes stdout and stderr from two tasks into one file, so a stderr
+//! line can land inside a long stdout line): nothing of either stream is lost or mixed,
+//! and every pass below applies the same rule, so they count the same lines.
 //!
 //! Two passes, both bounded in memory whatever the file sizes: a backward pass from the
 //! end parses only the lines of the window (the newest `max_records`, newer than
@@ -253,6 +257,8 @@ struct Pending {
     offset: u64,
     /// Timestamp of that piece.
     timestamp: String,
+    /// Its stream: a piece of the other stream is not part of it.
+    stream: &'static str,
     /// Output length so far.
     len: u64,
 }
@@ -346,15 +352,15 @@ impl<F: Format> Log<F> {
                 let raw = buf.strip_suffix(b"\n").unwrap_or(&buf);
                 // A line that changed since the backward pass is left out.
                 let Some(rec) = F::parse(raw) else { continue };
-                let Some(line) = join(rec, &mut joined) else {
-                    continue;
-                };
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                if !line.lines(&mut f) {
-                    return Ok(());
+                let (ended, line) = join(rec, &mut joined);
+                for line in [ended, line].into_iter().flatten() {
+                    if skip > 0 {
+                        skip -= 1;
+                        continue;
+                    }
+                    if !line.lines(&mut f) {
+                        return Ok(());
+                    }
                 }
             }
             // Pieces at the end of a file with nothing completing them: a line of their own.
@@ -377,8 +383,22 @@ impl<F: Format> Log<F> {
 /// Pieces of a line being joined: timestamp and stream of the first, the text so far.
 type Joined = Option<(String, &'static str, String)>;
 
-/// Adds `rec` to the pieces being joined; the whole line when `rec` completes it.
-fn join<'a>(rec: Parsed<'a>, joined: &mut Joined) -> Option<Parsed<'a>> {
+/// Adds `rec` to the pieces being joined: the pieces of the other stream that `rec`
+/// ends (a line of their own), and the whole line when `rec` completes one.
+fn join<'a>(rec: Parsed<'a>, joined: &mut Joined) -> (Option<Parsed<'a>>, Option<Parsed<'a>>) {
+    let ended = joined
+        .take_if(|j| j.1 != rec.stream)
+        .map(|(timestamp, stream, text)| Parsed {
+            timestamp,
+            stream,
+            log: Cow::Owned(text),
+            partial: false,
+        });
+    (ended, join_same(rec, joined))
+}
+
+/// Adds `rec` to the pieces of its own stream being joined (see [`join`]).
+fn join_same<'a>(rec: Parsed<'a>, joined: &mut Joined) -> Option<Parsed<'a>> {
     if rec.partial {
         let j = joined.get_or_insert_with(|| (rec.timestamp.clone(), rec.stream, String::new()));
         push_capped(&mut j.2, &rec.log);
@@ -480,9 +500,10 @@ impl Walk<'_> {
                     });
                 }
             };
-            // A piece of the line after it.
+            // A piece of the line after it (of the same stream: the other stream's
+            // record between pieces ends them).
             if rec.partial
-                && let Some(p) = pending.as_mut()
+                && let Some(p) = pending.as_mut().filter(|p| p.stream == rec.stream)
             {
                 p.offset = offset;
                 p.len += rec.log.len() as u64;
@@ -503,6 +524,7 @@ impl Walk<'_> {
             pending = Some(Pending {
                 offset,
                 len,
+                stream: rec.stream,
                 timestamp: rec.timestamp,
             });
         }
@@ -524,7 +546,7 @@ impl Walk<'_> {
         let mut read = 0u64;
         let left_records = self.max_records - self.records;
         let left_bytes = self.max_bytes - self.bytes;
-        let mut pending: Option<(String, u64)> = None;
+        let mut pending: Option<(String, &'static str, u64)> = None;
         let mut finish_line = |ts: String,
                                len: u64,
                                index: &mut u64,
@@ -573,18 +595,23 @@ impl Walk<'_> {
                     format: F::NAME,
                 });
             };
+            // Pieces of the other stream end here: a line of their own.
+            if let Some((ts, _, n)) = pending.take_if(|p| p.1 != rec.stream) {
+                finish_line(ts, n, &mut index, &mut kept, &mut kept_bytes, &mut first);
+            }
             if rec.partial {
-                let p = pending.get_or_insert_with(|| (rec.timestamp.clone(), header_len(&rec)));
-                p.1 += rec.log.len() as u64;
+                let p = pending
+                    .get_or_insert_with(|| (rec.timestamp.clone(), rec.stream, header_len(&rec)));
+                p.2 += rec.log.len() as u64;
                 continue;
             }
             let (ts, len) = match pending.take() {
-                Some((ts, n)) => (ts, n + rec.log.len() as u64),
+                Some((ts, _, n)) => (ts, n + rec.log.len() as u64),
                 None => (rec.timestamp.clone(), rec.rendered_len()),
             };
             finish_line(ts, len, &mut index, &mut kept, &mut kept_bytes, &mut first);
         }
-        if let Some((ts, n)) = pending.take() {
+        if let Some((ts, _, n)) = pending.take() {
             // Pieces at the end with nothing completing them: a line of their own.
             finish_line(ts, n, &mut index, &mut kept, &mut kept_bytes, &mut first);
         }
