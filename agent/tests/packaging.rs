@@ -500,6 +500,12 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     let args = check_pod("CronJob", pod, &values, "rcdiag-cluster", &claims);
     assert!(args.iter().any(|a| a == "--once"), "{args:?}");
+    let env = pod["containers"][0]["env"].as_array().expect("env");
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "RCDIAG_NODE_NAME" && e["value"].as_str().is_some()),
+        "the cluster bundle has one node name for every run: {env:?}"
+    );
     assert!(
         args.windows(2)
             .any(|w| w[0] == "--only" && w[1].split(',').any(|c| c == "kubernetes")),
@@ -733,7 +739,7 @@ fn the_packaging_readme_explains_every_mount_and_setting() {
         "rslave",
         "### The log files",
         "DockerRootDir",
-        "/var/lib/docker/containers:/var/lib/docker/containers:ro",
+        "looks that path up under `--host-root` first",
         "--user 0:0",
         "18 µs",
         "`source`: `file` or `engine`",
@@ -996,13 +1002,9 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         "non-root reads the logs through the Engine API: {index:#}"
     );
 
-    // 3b. The README's other choice: root (no capability, read-only) with the engine's
-    //     containers folder mounted at its own path: the log is read from its file.
-    let data_root = text(&docker(&["info", "--format", "{{.DockerRootDir}}"]).stdout)
-        .trim()
-        .to_string();
-    assert!(data_root.starts_with('/'), "DockerRootDir: {data_root}");
-    let logs_mount = format!("{data_root}/containers:{data_root}/containers:ro");
+    // 3b. The README's other choice: root (no capability, read-only) with the host's
+    //     root on /host and nothing more: the log is read from its file, which the
+    //     Engine names by its host path and the agent finds under --host-root.
     let root_state = tmp.path().join("root-state");
     let root_out = tmp.path().join("root-out");
     for d in [&root_state, &root_out] {
@@ -1021,8 +1023,6 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         &sock_mount,
         "-v",
         "/:/host:ro",
-        "-v",
-        &logs_mount,
         "-v",
         &root_state_mount,
         "-v",
@@ -1062,7 +1062,7 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
     assert_eq!(
         log_source(&index, &sleeper),
         "file",
-        "root with the containers folder mounted reads the json-file log: {index:#}"
+        "root with the host root on /host reads the json-file log under it: {index:#}"
     );
 
     // 5. The image's own entry point in scheduled mode, into a fresh named volume (the

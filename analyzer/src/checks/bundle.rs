@@ -4,14 +4,19 @@
 //! A cluster bundle (one with a Kubernetes cluster view) is collected with the other
 //! collectors deselected on purpose (`--only kubernetes,...`: the DaemonSet's node
 //! bundles hold the host facts): there a collector the operator deselected is noted in
-//! the evidence, not counted as a gap. Everywhere else, and for a collector skipped for
-//! any other reason (a peer missing), it is a gap.
+//! the evidence, not counted as a gap. A node bundle of Kubernetes is its mirror: a
+//! collector skipped there (deselected, or no peer on the node: no Docker socket, no
+//! `MONGO_URL`) is not a gap when something else in the report has its facts
+//! ([`covered_by`]): `docker` and `logs` by the node's `cri` collector or its cluster
+//! bundle's `kubernetes` one, `mongodb` and `rocketchat` by its cluster bundle's own.
+//! Everywhere else, and for a collector that failed or was cut short, it is a gap.
 
 use rcdiag_bundle::{CollectorStatus, TrustStatus};
 
 use super::{
     Check, CheckId, CheckInput, CheckResult, Evidence, Finding, Outcome, conclude, result,
 };
+use crate::model::{NodeData, cluster_of};
 
 /// The checks of this area, in report order.
 pub(super) const CHECKS: &[Check] = &[
@@ -101,6 +106,60 @@ fn deselected(c: &rcdiag_bundle::CollectorRecord) -> bool {
             .is_some_and(|e| e.trim_start().starts_with(DESELECTED))
 }
 
+/// Whether collector `name` of `node` ran to completion.
+fn ran(node: &NodeData, name: &str) -> bool {
+    node.collector(name)
+        .is_some_and(|c| c.status == CollectorStatus::Ok)
+}
+
+/// What has the facts of collector `name`, skipped on the Kubernetes node bundle `node`:
+/// `(the bundle, its collector, why)`; `None` when nothing does (a gap). Only a skip is
+/// covered: a collector that failed or was cut short saw something go wrong.
+fn covered_by<'a>(
+    nodes: &'a [NodeData],
+    node: &'a NodeData,
+    name: &str,
+) -> Option<(&'a NodeData, &'static str, &'static str)> {
+    if node.kube.present() || node.collector(name)?.status != CollectorStatus::Skipped {
+        return None;
+    }
+    let cluster = cluster_of(nodes, node).map(|(c, _, _)| c);
+    match name {
+        "docker" | "logs" if ran(node, "cri") => Some((
+            node,
+            "cri",
+            "the node's containers and pod logs come from its CRI runtime",
+        )),
+        "docker" | "logs" => cluster.filter(|c| ran(c, "kubernetes")).map(|c| {
+            (
+                c,
+                "kubernetes",
+                "the node's pods come from its cluster bundle",
+            )
+        }),
+        "mongodb" | "rocketchat" => cluster.filter(|c| ran(c, name)).map(|c| {
+            (
+                c,
+                if name == "mongodb" {
+                    "mongodb"
+                } else {
+                    "rocketchat"
+                },
+                "collected once for the cluster, in its cluster bundle",
+            )
+        }),
+        _ => None,
+    }
+}
+
+/// The manifest pointer to collector `name` of `node`.
+fn collector_pointer(node: &NodeData, name: &str, field: &str) -> String {
+    match node.manifest.collectors.iter().position(|x| x.name == name) {
+        Some(idx) => format!("/collectors/{idx}/{field}"),
+        None => "/collectors".to_string(),
+    }
+}
+
 /// Runs `bundle.complete`.
 pub(crate) fn complete(input: &CheckInput) -> CheckResult {
     const ID: CheckId = CheckId::BundleComplete;
@@ -110,6 +169,8 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
         let cluster = node.kube.present();
         // Deselected on purpose on a cluster bundle: (name, manifest index).
         let mut on_purpose: Vec<(&str, usize)> = Vec::new();
+        // Skipped on a node bundle, with what has their facts instead.
+        let mut covered = Vec::new();
         // Each gap is recorded as a root cause (`NodeData::collector_gap`): the report
         // says it once, with the checks it leaves undecided.
         for (name, _) in COLLECTOR_CHECKS {
@@ -124,14 +185,15 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
                 on_purpose.push((name, idx));
                 continue;
             }
+            if let Some(by) = covered_by(input.nodes, node, name) {
+                covered.push((*name, by));
+                continue;
+            }
             let Some(gap) = node.collector_gap(name) else {
                 continue;
             };
             ok = false;
-            let pointer = match idx {
-                Some(idx) => format!("/collectors/{idx}/status"),
-                None => "/collectors".to_string(),
-            };
+            let pointer = collector_pointer(node, name, "status");
             let value = node
                 .collector(name)
                 .map_or_else(|| format!("{name}: absent"), |c| c.status.to_string());
@@ -153,7 +215,39 @@ pub(crate) fn complete(input: &CheckInput) -> CheckResult {
                 vec![Evidence::file(node, path).val(problem)],
             ));
         }
-        if ok && on_purpose.is_empty() {
+        if !covered.is_empty() {
+            let mut evidence = Vec::new();
+            let reasons: Vec<String> = covered
+                .iter()
+                .map(|(name, (by, with, why))| {
+                    evidence.push(
+                        Evidence::file(node, "manifest.json")
+                            .at(collector_pointer(node, name, "status"))
+                            .val(format!("{name}: skipped")),
+                    );
+                    evidence.push(
+                        Evidence::file(by, "manifest.json")
+                            .at(collector_pointer(by, with, "status"))
+                            .val(format!("{with}: ok")),
+                    );
+                    if std::ptr::eq(*by, node) {
+                        format!("{name} ({why}: the {with} collector)")
+                    } else {
+                        format!("{name} ({why}, {})", by.label)
+                    }
+                })
+                .collect();
+            findings.push(Finding::new(
+                Outcome::Pass,
+                format!(
+                    "{}: a Kubernetes node bundle; skipped here, and not a gap: {}",
+                    node.label,
+                    reasons.join("; ")
+                ),
+                evidence,
+            ));
+        }
+        if ok && on_purpose.is_empty() && covered.is_empty() {
             findings.push(Finding::new(
                 Outcome::Pass,
                 "every collector ran to completion".to_string(),

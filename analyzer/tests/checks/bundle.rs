@@ -152,3 +152,110 @@ fn bundle_signer_trusted_all_outcomes() {
         r.message
     );
 }
+
+#[test]
+fn bundle_complete_on_a_kubernetes_node_bundle_what_its_cri_or_cluster_bundle_has_is_not_a_gap() {
+    // A DaemonSet's bundle on a containerd node: no Docker socket, no MONGO_URL there.
+    let node = || {
+        let mut w = cri_node("worker-2", Vec::new(), None);
+        for c in ["docker", "logs"] {
+            skip_collector(
+                &mut w,
+                c,
+                "cannot reach the Docker socket (unix:///var/run/docker.sock)",
+            );
+        }
+        for c in ["mongodb", "rocketchat"] {
+            skip_collector(&mut w, c, "no MongoDB to reach: pass --mongodb-uri");
+        }
+        w
+    };
+    let cri_covers = "docker (the node's containers and pod logs come from its CRI runtime: the cri collector); logs (the node's containers and pod logs come from its CRI runtime: the cri collector)";
+    // Alone: its containers and logs come from the CRI runtime; MongoDB is a gap.
+    let r = expect(
+        &[node()],
+        "bundle.complete",
+        Outcome::Warn,
+        "the mongodb collector was skipped: no MongoDB to reach",
+    );
+    assert!(
+        r.message.contains("rocketchat collector was skipped"),
+        "{}",
+        r.message
+    );
+    assert!(!r.message.contains("docker collector"), "{}", r.message);
+    assert!(
+        r.causes
+            .iter()
+            .all(|c| c.collector != "docker" && c.collector != "logs"),
+        "{:?}",
+        r.causes
+    );
+
+    // With the cluster bundle of its cluster, which ran mongodb and rocketchat: no gap.
+    let mut cluster = super::kubernetes::kube("helm-compliant");
+    for c in &mut cluster.manifest.collectors {
+        if c.name == "mongodb" || c.name == "rocketchat" {
+            c.status = CollectorStatus::Ok;
+            c.error = None;
+        }
+    }
+    let r = expect(
+        &[cluster.clone(), node()],
+        "bundle.complete",
+        Outcome::Pass,
+        &format!(
+            "worker-2.rcdiag: a Kubernetes node bundle; skipped here, and not a gap: {cri_covers}; mongodb (collected once for the cluster, in its cluster bundle, {c}); rocketchat (collected once for the cluster, in its cluster bundle, {c})",
+            c = cluster.label
+        ),
+    );
+    // The evidence points at the skip and at what covers it, in each bundle's manifest.
+    let at = |label: &str, value: &str| {
+        r.evidence
+            .iter()
+            .any(|e| e.bundle == label && e.value.as_deref() == Some(value))
+    };
+    assert!(
+        at("worker-2.rcdiag", "mongodb: skipped"),
+        "{:?}",
+        r.evidence
+    );
+    assert!(at(&cluster.label, "mongodb: ok"), "{:?}", r.evidence);
+    assert!(at("worker-2.rcdiag", "cri: ok"), "{:?}", r.evidence);
+
+    // Without its CRI view, the cluster's pods stand for its containers.
+    let mut w = node();
+    skip_collector(&mut w, "cri", "deselected (--only/--skip)");
+    let r = expect(
+        &[cluster.clone(), w],
+        "bundle.complete",
+        Outcome::Pass,
+        "docker (the node's pods come from its cluster bundle, ",
+    );
+    assert!(!r.message.contains("cri collector"), "{}", r.message);
+
+    // A collector that failed, not skipped, is still a gap.
+    let mut w = node();
+    for c in &mut w.manifest.collectors {
+        if c.name == "mongodb" {
+            c.status = CollectorStatus::Failed;
+            c.error = Some("timed out after 30 s".into());
+        }
+    }
+    expect(
+        &[cluster.clone(), w],
+        "bundle.complete",
+        Outcome::Warn,
+        "the mongodb collector failed: timed out",
+    );
+
+    // A bundle of no node of that cluster: the cluster's MongoDB is not its own.
+    let mut other = node();
+    other.manifest.node.hostname = "elsewhere".into();
+    expect(
+        &[cluster, other],
+        "bundle.complete",
+        Outcome::Warn,
+        "the mongodb collector was skipped",
+    );
+}

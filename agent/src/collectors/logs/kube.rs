@@ -262,6 +262,7 @@ async fn read_one(
         deadline: limits.deadline,
         drain_deadline: limits.deadline,
         files: false,
+        host_root: std::path::PathBuf::from("/"),
     };
     let mut em = Emitter::new(&em_limits, false);
     let red = out.redactor();

@@ -147,6 +147,7 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         // Log files are only read beside a local engine: a remote engine's paths name
         // files of another machine.
         files: ctx.options.log_source == LogSource::Auto && engine.endpoint.starts_with("unix://"),
+        host_root: ctx.options.host_root.clone(),
     };
 
     // Each log is read (and redacted) by its own task, up to AHEAD logs before the one
@@ -248,6 +249,8 @@ struct Limits {
     drain_deadline: Instant,
     /// Whether json-file logs may be read from their files.
     files: bool,
+    /// The node's root the Engine's log paths are looked up under first (`--host-root`).
+    host_root: std::path::PathBuf,
 }
 
 impl Limits {

@@ -75,6 +75,7 @@ pub async fn collect_node_logs(
         deadline,
         drain_deadline: deadline + o.timeout.mul_f64(DRAIN_SHARE).min(Duration::from_secs(3)),
         files: true,
+        host_root: root.to_path_buf(),
     };
     let all = jobs(containers, root);
     let over = all.len().saturating_sub(max_logs);

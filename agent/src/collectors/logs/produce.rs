@@ -2,6 +2,7 @@
 //! ([`crate::sources::logfile`]), else through the Engine API, through the [`Emitter`](super::emit::Emitter)
 //! that applies the line and byte caps (keeping the newest lines that fit).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::mpsc::Sender;
@@ -10,6 +11,7 @@ use super::emit::Emitter;
 use super::engine::produce_from_engine;
 use super::{BYTES_MARGIN, DiscoveredContainer, Ending, Limits, Msg};
 use crate::clients::docker::Engine;
+use crate::collectors::host::{is_rooted, resolve_under};
 use crate::redact::Redactor;
 use crate::sources::logfile::{self, JsonLog, Unusable};
 use crate::sources::logwindow::{Format, Log};
@@ -34,7 +36,7 @@ pub(super) async fn produce(
         let (id, limits2, redactor2, tx2) =
             (c.id.clone(), limits.clone(), redactor.clone(), tx.clone());
         let from_file = tokio::task::spawn_blocking(move || {
-            let log = JsonLog::open(std::path::Path::new(&log_path), &id)?;
+            let log = open_json_log(&limits2.host_root, &log_path, &id)?;
             produce_from_file(&log, "file", &limits2, &redactor2, &tx2)
         })
         .await;
@@ -56,6 +58,34 @@ pub(super) async fn produce(
         }
     }
     produce_from_engine(&engine, &c, &limits, &redactor, &tx).await;
+}
+
+/// Where the Engine's `log_path` (a path of the node) is read: under `--host-root` first
+/// (the image's `-v /:/host:ro` shows the Engine's data root there), then at its own path
+/// (the containers folder mounted where the Engine has it).
+fn log_file_candidates(root: &Path, log_path: &str) -> Vec<PathBuf> {
+    let own = PathBuf::from(log_path);
+    if !is_rooted(root) {
+        return vec![own];
+    }
+    let under = resolve_under(root, log_path);
+    if under == own {
+        vec![own]
+    } else {
+        vec![under, own]
+    }
+}
+
+/// The json-file log of container `id` at the first of [`log_file_candidates`] that opens.
+fn open_json_log(root: &Path, log_path: &str, id: &str) -> Result<JsonLog, Unusable> {
+    let mut last = Unusable::NotThisContainer(PathBuf::from(log_path));
+    for path in log_file_candidates(root, log_path) {
+        match JsonLog::open(&path, id) {
+            Ok(log) => return Ok(log),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Reads a log from its files (blocking), recorded with `source`. `Err` before anything
@@ -112,4 +142,46 @@ pub(super) fn produce_from_file<F: Format>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engines_log_path_is_looked_up_under_the_host_root_first() {
+        let p = "/var/lib/docker/containers/abc/abc-json.log";
+        assert_eq!(log_file_candidates(Path::new("/"), p), [PathBuf::from(p)]);
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(
+            log_file_candidates(root.path(), p),
+            [root.path().join(&p[1..]), PathBuf::from(p)]
+        );
+    }
+
+    #[test]
+    fn a_log_file_found_only_under_the_host_root_or_only_at_its_own_path_opens() {
+        let id = "0123456789abcdef";
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let line = "{\"log\":\"hello\\n\",\"stream\":\"stdout\",\"time\":\"2026-12-01T00:00:00.000000001Z\"}\n";
+        // Under the root only: the node path does not exist on this machine.
+        let node_path = format!("/rcdiag-no-such-dir/{id}/{id}-json.log");
+        let under = root.path().join(&node_path[1..]);
+        std::fs::create_dir_all(under.parent().unwrap()).unwrap();
+        std::fs::write(&under, line).unwrap();
+        assert!(open_json_log(root.path(), &node_path, id).is_ok());
+        assert!(open_json_log(Path::new("/"), &node_path, id).is_err());
+        // At its own path only (the containers folder mounted where the Engine has it).
+        let own = elsewhere.path().join(format!("{id}-json.log"));
+        std::fs::write(&own, line).unwrap();
+        let own = own.to_str().unwrap();
+        assert!(open_json_log(root.path(), own, id).is_ok());
+        // Neither: an error, and the caller falls back to the engine.
+        let gone = format!("/rcdiag-no-such-dir/x/{id}-json.log");
+        assert!(matches!(
+            open_json_log(root.path(), &gone, id),
+            Err(Unusable::Open { .. })
+        ));
+    }
 }
