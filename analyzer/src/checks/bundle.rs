@@ -125,16 +125,28 @@ fn covered_by<'a>(
     }
     let cluster = cluster_of(nodes, node).map(|(c, _, _)| c);
     match name {
-        "docker" | "logs" if ran(node, "cri") => Some((
+        "docker" if ran(node, "cri") => Some((
             node,
             "cri",
-            "the node's containers and pod logs come from its CRI runtime",
+            "the node's containers come from its CRI runtime",
         )),
-        "docker" | "logs" => cluster.filter(|c| ran(c, "kubernetes")).map(|c| {
+        "logs" if ran(node, "cri") => Some((
+            node,
+            "cri",
+            "the pod logs come from the node's log files",
+        )),
+        "docker" => cluster.filter(|c| ran(c, "kubernetes")).map(|c| {
             (
                 c,
                 "kubernetes",
-                "the node's pods come from its cluster bundle",
+                "the node's pods and their containers are in its cluster bundle",
+            )
+        }),
+        "logs" => cluster.filter(|c| ran(c, "kubernetes")).map(|c| {
+            (
+                c,
+                "kubernetes",
+                "the pod logs come through the Kubernetes API, in its cluster bundle",
             )
         }),
         "mongodb" | "rocketchat" => cluster.filter(|c| ran(c, name)).map(|c| {

@@ -170,7 +170,7 @@ fn bundle_complete_on_a_kubernetes_node_bundle_what_its_cri_or_cluster_bundle_ha
         }
         w
     };
-    let cri_covers = "docker (the node's containers and pod logs come from its CRI runtime: the cri collector); logs (the node's containers and pod logs come from its CRI runtime: the cri collector)";
+    let cri_covers = "docker (the node's containers come from its CRI runtime: the cri collector); logs (the pod logs come from the node's log files: the cri collector)";
     // Alone: its containers and logs come from the CRI runtime; MongoDB is a gap.
     let r = expect(
         &[node()],
@@ -230,7 +230,7 @@ fn bundle_complete_on_a_kubernetes_node_bundle_what_its_cri_or_cluster_bundle_ha
         &[cluster.clone(), w],
         "bundle.complete",
         Outcome::Pass,
-        "docker (the node's pods come from its cluster bundle, ",
+        "docker (the node's pods and their containers are in its cluster bundle, ",
     );
     assert!(!r.message.contains("cri collector"), "{}", r.message);
 
