@@ -17,11 +17,22 @@ use serde_json::Value;
 
 const NO_DOCKER: &str = "unix:///nonexistent/rcdiag-test-no-docker.sock";
 
-/// Makes pod `rcdiag/<name>` with one container `rocketchat` that restarted `restarts`
-/// times; returns the sandbox id.
-async fn make_pod(rt: &cri::Runtime, name: &str, log_dir: &Path, restarts: u32) -> String {
-    let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
-        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
+/// The Rocket.Chat stand-in imported into containerd (`scripts/test-env`): no repository
+/// digest, as a local image.
+fn imported_rc_image() -> String {
+    std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
+        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into())
+}
+
+/// Makes pod `rcdiag/<name>` with one container `rocketchat` of `image` that restarted
+/// `restarts` times; returns the sandbox id.
+async fn make_pod(
+    rt: &cri::Runtime,
+    name: &str,
+    log_dir: &Path,
+    restarts: u32,
+    image: String,
+) -> String {
     let mut r = rt.runtime.clone();
     let uid = format!("uid-{name}");
     let pod_dir = log_dir.join(format!("rcdiag_{name}_{uid}"));
@@ -129,6 +140,61 @@ async fn remove_pod(rt: &cri::Runtime, sandbox: String) {
         .await;
 }
 
+/// Collects `--only cri` from `endpoint` into `dir` and checks the bundle: the JSON
+/// report, or what went wrong (the caller removes its pod first, then panics).
+fn collect_and_check(endpoint: &str, dir: &Path) -> Result<Value, String> {
+    let collect = Command::new(bin("rcdiag-agent"))
+        .args(["collect", "--no-encrypt", "-q", "--config", "/dev/null"])
+        .args([
+            "--only",
+            "cri",
+            "--timeout",
+            "30s",
+            "--docker-host",
+            NO_DOCKER,
+        ])
+        .args(["--cri-endpoint", endpoint])
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("-o")
+        .arg(dir)
+        .output()
+        .map_err(|e| format!("rcdiag-agent: {e}"))?;
+    let bundle = String::from_utf8_lossy(&collect.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    if !bundle.ends_with(".rcdiag.zip") {
+        return Err(format!(
+            "{bundle}: {}",
+            String::from_utf8_lossy(&collect.stderr)
+        ));
+    }
+    let check = Command::new(bin("rcdiag-analyzer"))
+        .args(["check", &bundle, "--format", "json"])
+        .output()
+        .map_err(|e| format!("rcdiag-analyzer: {e}"))?;
+    serde_json::from_slice(&check.stdout).map_err(|e| {
+        format!(
+            "not a JSON report ({e}): {}",
+            String::from_utf8_lossy(&check.stderr)
+        )
+    })
+}
+
+/// The result of check `id` in `report`.
+fn check_of(report: &Value, id: &str) -> Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {id} in {report}"))
+}
+
 #[tokio::test]
 async fn a_node_bundle_from_cri_feeds_the_container_checks() {
     let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
@@ -140,56 +206,11 @@ async fn a_node_bundle_from_cri_feeds_the_container_checks() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let name = format!("rocketchat-e2e-{}", std::process::id());
-    let sandbox = make_pod(&rt, &name, dir.path(), 60).await;
-
-    let collect = Command::new(bin("rcdiag-agent"))
-        .args(["collect", "--no-encrypt", "-q", "--config", "/dev/null"])
-        .args([
-            "--only",
-            "cri",
-            "--timeout",
-            "30s",
-            "--docker-host",
-            NO_DOCKER,
-        ])
-        .args(["--cri-endpoint", &endpoint])
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .arg("-o")
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let sandbox = make_pod(&rt, &name, dir.path(), 60, imported_rc_image()).await;
+    let report = collect_and_check(&endpoint, dir.path());
     remove_pod(&rt, sandbox).await;
-    let bundle = String::from_utf8_lossy(&collect.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .trim()
-        .to_string();
-    assert!(
-        bundle.ends_with(".rcdiag.zip"),
-        "{bundle}: {}",
-        String::from_utf8_lossy(&collect.stderr)
-    );
-    let check = Command::new(bin("rcdiag-analyzer"))
-        .args(["check", &bundle, "--format", "json"])
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&check.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not a JSON report ({e}): {}",
-            String::from_utf8_lossy(&check.stderr)
-        )
-    });
-    let check_of = |id: &str| -> Value {
-        report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == id)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {id} in {report}"))
-    };
+    let report = report.unwrap_or_else(|e| panic!("{e}"));
+    let check_of = |id: &str| check_of(&report, id);
     let who = format!("rcdiag/{name}/rocketchat");
     // 60 restarts: past the policy's threshold, with the evidence in cri/containers.json.
     let restarting = check_of("containers.restarting");
@@ -214,4 +235,49 @@ async fn a_node_bundle_from_cri_feeds_the_container_checks() {
     assert!(text.contains("cri/containers.json"), "{official:#}");
     assert!(text.contains("cri/images.json"), "{official:#}");
     assert!(!text.contains("Docker socket"), "{official:#}");
+}
+
+#[tokio::test]
+async fn an_image_the_runtime_pulled_from_an_official_repository_passes_by_its_digest() {
+    // `scripts/test-env` points containerd's docker.io at its registry mirror, where
+    // scripts/make-images pushed the stand-ins: a CRI PullImage records the repository
+    // digest as a pull from Docker Hub does, and the kubelet's pull is the same call.
+    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+        return;
+    };
+    let path = cri::find_endpoint(Some(&endpoint), Path::new("/")).unwrap();
+    let rt = cri::connect(&path, Duration::from_secs(60), cri::DEFAULT_MESSAGE_MAX)
+        .await
+        .unwrap();
+    let image = "docker.io/rocketchat/rocket.chat:8.4.0".to_string();
+    let mut images = rt.images.clone();
+    let pulled = rt
+        .call(
+            "PullImage",
+            images.pull_image(api::PullImageRequest {
+                image: Some(api::ImageSpec {
+                    image: image.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("containerd could not pull {image} through the mirror: {e}"));
+    assert!(!pulled.image_ref.is_empty(), "{pulled:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("rocketchat-pulled-{}", std::process::id());
+    let sandbox = make_pod(&rt, &name, dir.path(), 0, image.clone()).await;
+    let report = collect_and_check(&endpoint, dir.path());
+    remove_pod(&rt, sandbox).await;
+    let report = report.unwrap_or_else(|e| panic!("{e}"));
+    let official = check_of(&report, "image.official");
+    assert_eq!(official["outcome"], "pass", "{official:#}");
+    let text = official.to_string();
+    assert!(
+        text.contains("pulled from docker.io/rocketchat/rocket.chat"),
+        "{official:#}"
+    );
+    assert!(text.contains("cri/images.json"), "{official:#}");
+    assert!(text.contains("@sha256:"), "{official:#}");
 }

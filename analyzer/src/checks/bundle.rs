@@ -130,11 +130,9 @@ fn covered_by<'a>(
             "cri",
             "the node's containers come from its CRI runtime",
         )),
-        "logs" if ran(node, "cri") => Some((
-            node,
-            "cri",
-            "the pod logs come from the node's log files",
-        )),
+        "logs" if ran(node, "cri") => {
+            Some((node, "cri", "the pod logs come from the node's log files"))
+        }
         "docker" => cluster.filter(|c| ran(c, "kubernetes")).map(|c| {
             (
                 c,
