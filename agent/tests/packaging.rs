@@ -770,6 +770,18 @@ fn log_source(index: &Value, name: &str) -> String {
         .to_string()
 }
 
+/// `source` of the `docker/stats.json` sample of container `name`.
+fn stats_source(stats: &Value, name: &str) -> String {
+    stats
+        .as_array()
+        .expect("stats array")
+        .iter()
+        .find(|e| e["name"].as_str().is_some_and(|c| c.contains(name)))
+        .and_then(|e| e["source"].as_str())
+        .unwrap_or("<none>")
+        .to_string()
+}
+
 fn analyzer() -> PathBuf {
     common::bin("rcdiag-analyzer")
 }
@@ -1000,6 +1012,14 @@ fn docker_image_builds_in_the_private_engine_and_collects_a_verified_bundle() {
         log_source(&index, &sleeper),
         "engine",
         "non-root reads the logs through the Engine API: {index:#}"
+    );
+    // The stats sample comes from the container's cgroup, found through the host's /proc
+    // and mount table under /host (world-readable files), not from the Engine's ticks.
+    let stats: Value = b.read_json("docker/stats.json").expect("docker/stats.json");
+    assert_eq!(
+        stats_source(&stats, &sleeper),
+        "cgroup",
+        "the cgroup under --host-root: {stats:#}"
     );
 
     // 3b. The README's other choice: root (no capability, read-only) with the host's

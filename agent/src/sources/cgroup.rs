@@ -9,7 +9,9 @@
 //! stats shape so the one CPU/memory computation (`docker::stats_record`) serves both.
 //! A container whose cgroup cannot be found or read (another pid namespace, no
 //! permission, a cgroup path that does not name the container) is sampled through the
-//! Engine API instead.
+//! Engine API instead. In a container with the host's root mounted (`--host-root`), the
+//! node's `/proc` and its init's mount table there find it, and [`Location::under_root`]
+//! reads it under that root.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,26 @@ pub enum Location {
         /// The `pids` directory, when mounted.
         pids: Option<PathBuf>,
     },
+}
+
+impl Location {
+    /// The same directories seen under `root` (`--host-root`): found from the node's
+    /// mount table, they are paths of the node.
+    pub fn under_root(self, root: &Path) -> Location {
+        let at = |p: PathBuf| root.join(p.strip_prefix("/").unwrap_or(&p));
+        match self {
+            Location::V2(d) => Location::V2(at(d)),
+            Location::V1 {
+                cpuacct,
+                memory,
+                pids,
+            } => Location::V1 {
+                cpuacct: at(cpuacct),
+                memory: at(memory),
+                pids: pids.map(at),
+            },
+        }
+    }
 }
 
 /// One mounted cgroup hierarchy (from `/proc/self/mountinfo`).
@@ -294,6 +316,28 @@ pub fn host_memory(meminfo: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_location_found_in_the_nodes_mount_table_is_read_under_the_host_root() {
+        let root = Path::new("/host");
+        assert_eq!(
+            Location::V2("/sys/fs/cgroup/system.slice/docker-abc.scope".into()).under_root(root),
+            Location::V2("/host/sys/fs/cgroup/system.slice/docker-abc.scope".into())
+        );
+        let v1 = Location::V1 {
+            cpuacct: "/sys/fs/cgroup/cpuacct/docker/abc".into(),
+            memory: "/sys/fs/cgroup/memory/docker/abc".into(),
+            pids: None,
+        };
+        assert_eq!(
+            v1.under_root(root),
+            Location::V1 {
+                cpuacct: "/host/sys/fs/cgroup/cpuacct/docker/abc".into(),
+                memory: "/host/sys/fs/cgroup/memory/docker/abc".into(),
+                pids: None,
+            }
+        );
+    }
 
     const ID: &str = "1fd64e2c8decfaaf845e387eda3be41b2a51b80ff60f2e3761344f2c1057f074";
 

@@ -43,7 +43,7 @@ const STATS_TIMEOUT: Duration = Duration::from_secs(10);
 descriptor! {
     name: "docker",
     reads: "Docker Engine API: version, info, containers (inspect), images; one stats sample per running container (from its cgroup files beside a local engine when readable, else the Engine API)",
-    permissions: "read access to the Docker socket (root or the docker group); root and the host's /proc to read stats from cgroups (else the Engine API, 1-2 s)",
+    permissions: "read access to the Docker socket (root or the docker group); the host's /proc (or --host-root) and its cgroup files to read stats from cgroups (else the Engine API, 1-2 s)",
     files: "docker/version.json, docker/info.json, docker/containers.json, docker/images.json, docker/stats.json",
     isolated: false,
 }
@@ -260,7 +260,8 @@ pub async fn collect(ctx: &Context, out: &CollectorSink) -> Outcome {
         .min(ctx.options.timeout / 2)
         .max(Duration::from_secs(1));
     let (mut samples, rest) = if engine.endpoint.starts_with("unix://") {
-        tokio::task::spawn_blocking(move || sample_cgroups(running))
+        let root = ctx.options.host_root.clone();
+        tokio::task::spawn_blocking(move || sample_cgroups(running, &root))
             .await
             .unwrap_or_default()
     } else {

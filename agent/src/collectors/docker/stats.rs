@@ -2,6 +2,7 @@
 //! when readable ([`crate::sources::cgroup`]), else through the Engine API, and the
 //! `stats.json` record with the CPU percentage computed as `docker stats` does.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -12,6 +13,7 @@ use rcdiag_contract::docker::Stats;
 
 use super::records::as_string;
 use crate::clients::docker::{call_error, http_status};
+use crate::collectors::host::{is_rooted, read_mountinfo};
 use crate::sources::cgroup;
 
 /// One stats sample of each running container, all at once: `Ok(None)` for a container
@@ -59,11 +61,45 @@ pub(super) type Sample = (
 /// A running container: id, name, main process id.
 pub(super) type Running = (String, String, Option<i64>);
 
+/// Where the containers' cgroups are looked up: the `/proc` their pids are in, the mount
+/// table that places the cgroup hierarchies, and the root those mount points are under.
+struct CgroupView {
+    proc_dir: PathBuf,
+    mountinfo: String,
+    /// `Some(--host-root)` when the mount table is the node's, read under that root.
+    root: Option<PathBuf>,
+}
+
+/// Under `--host-root` (the agent in a container, the host's `/` mounted there) the
+/// node's `/proc` and its init's mount table, as the Engine's pids are the node's; else
+/// this machine's own.
+fn cgroup_view(root: &Path) -> CgroupView {
+    if is_rooted(root) {
+        let proc_dir = root.join("proc");
+        if let Ok(mountinfo) = read_mountinfo(&proc_dir) {
+            return CgroupView {
+                proc_dir,
+                mountinfo,
+                root: Some(root.to_path_buf()),
+            };
+        }
+    }
+    CgroupView {
+        proc_dir: PathBuf::from("/proc"),
+        mountinfo: std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default(),
+        root: None,
+    }
+}
+
 /// Samples the running containers whose cgroup this agent can read (blocking: two
-/// readings `cgroup::INTERVAL` apart); returns them and the containers left over.
-pub(super) fn sample_cgroups(running: Vec<Running>) -> (Vec<Sample>, Vec<Running>) {
+/// readings `cgroup::INTERVAL` apart), looked up under `host_root` when it is not `/`;
+/// returns them and the containers left over.
+pub(super) fn sample_cgroups(
+    running: Vec<Running>,
+    host_root: &Path,
+) -> (Vec<Sample>, Vec<Running>) {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let mountinfo = read("/proc/self/mountinfo");
+    let view = cgroup_view(host_root);
     let host_memory = cgroup::host_memory(&read("/proc/meminfo"));
     let mut found = Vec::new();
     let mut rest = Vec::new();
@@ -71,8 +107,13 @@ pub(super) fn sample_cgroups(running: Vec<Running>) -> (Vec<Sample>, Vec<Running
     let proc_stat = read("/proc/stat");
     for (id, name, pid) in running {
         let first = pid.and_then(|pid| {
-            let proc_cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-            let loc = cgroup::locate(&id, &proc_cgroup, &mountinfo)?;
+            let proc_cgroup =
+                std::fs::read_to_string(view.proc_dir.join(format!("{pid}/cgroup"))).ok()?;
+            let loc = cgroup::locate(&id, &proc_cgroup, &view.mountinfo)?;
+            let loc = match &view.root {
+                Some(root) => loc.under_root(root),
+                None => loc,
+            };
             let first = cgroup::read(&loc, &proc_stat, host_memory).ok()?;
             Some((loc, first))
         });

@@ -43,7 +43,8 @@ use sysinfo::{
 
 pub use self::processes::harvest_argv_secrets;
 pub use self::root::{
-    DEFAULT_HOST_ROOT, check_host_root, default_host_root, hostname_under, is_rooted, resolve_under,
+    DEFAULT_HOST_ROOT, check_host_root, default_host_root, hostname_under, is_rooted,
+    read_mountinfo, resolve_under,
 };
 pub use rcdiag_contract::host::{Clock, Cpu, Disk, HostFile, Memory, NetInterface, Os, Process};
 
