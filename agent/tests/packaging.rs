@@ -453,10 +453,17 @@ fn kubernetes_manifests_parse_and_have_what_kubernetes_requires() {
         "the selector matches the template"
     );
     let pod = &ds["spec"]["template"]["spec"];
-    assert_eq!(pod["hostNetwork"], true);
-    assert_eq!(
-        pod["dnsPolicy"], "ClusterFirstWithHostNet",
-        "service names must still resolve"
+    // Least privilege: the node's name, host name and interfaces come without the host
+    // network (downward API, /host), so the agent cannot bind or reach node-local ports.
+    assert!(
+        pod["hostNetwork"].is_null() || pod["hostNetwork"] == false,
+        "no host network: {}",
+        pod["hostNetwork"]
+    );
+    assert!(
+        pod["hostPID"].is_null() || pod["hostPID"] == false,
+        "no host PID namespace: {}",
+        pod["hostPID"]
     );
     let args = check_pod("DaemonSet", pod, &values, "rcdiag-agent", &claims);
     assert_eq!(&args[..3], ["schedule", "--skip", "kubernetes"]);
@@ -726,7 +733,7 @@ fn the_packaging_readme_explains_every_mount_and_setting() {
         "--read-only",
         "--cap-drop",
         "no-new-privileges",
-        "hostNetwork",
+        "No `hostNetwork`",
         "runAsUser",
         "fsGroup",
         "automountServiceAccountToken",

@@ -414,3 +414,33 @@ fn an_https_folder_link_gets_each_snapshot_under_its_own_name() {
     assert_eq!(up["pending"], 0, "{up}");
     assert_eq!(up["uploaded"], 2, "{up}");
 }
+
+#[test]
+fn the_nodes_prefix_is_the_bundles_node_name() {
+    // A DaemonSet or CronJob pod has a host name of its own (the pod's); the bundles and
+    // so the node's prefix take RCDIAG_NODE_NAME (the downward API's node name, or the
+    // CronJob's fixed one) instead.
+    let tmp = tempfile::tempdir().expect("tmp");
+    let key = support_key(tmp.path());
+    let dir = tmp.path().join("snaps");
+    let out = agent()
+        .env("RCDIAG_NODE_NAME", "worker-7")
+        .args(["schedule", "--once", "--dry-run", "--only", "host"])
+        .args(["--config", "/dev/null", "-r", &key.recipient])
+        .args(["--upload", "s3://rcdiag-test-bucket/fleet/"])
+        .arg("--dir")
+        .arg(&dir)
+        .output()
+        .expect("run rcdiag-agent");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("each snapshot to s3://rcdiag-test-bucket/fleet/worker-7/,"),
+        "{text}"
+    );
+}

@@ -33,7 +33,10 @@ pub struct SchedulePlan {
 }
 
 /// `--upload TARGET` (else the config's `upload`), checked before anything runs.
-fn schedule_upload(args: &ScheduleArgs) -> Result<Option<schedule::ScheduleUpload>> {
+fn schedule_upload(
+    args: &ScheduleArgs,
+    host_root: &std::path::Path,
+) -> Result<Option<schedule::ScheduleUpload>> {
     let from_config = match &args.upload {
         Some(_) => None,
         None => config::FileConfig::load(args.opts.config.as_deref())
@@ -63,9 +66,10 @@ fn schedule_upload(args: &ScheduleArgs) -> Result<Option<schedule::ScheduleUploa
         );
     }
     let settings = upload::Settings::new(&args.upload_opts)?;
-    // One prefix per node: the host part of this node's bundle names.
+    // One prefix per node: the host part of this node's bundle names (the node name:
+    // `RCDIAG_NODE_NAME`, else the host name under --host-root, as the bundles have it).
     let name = rcdiag_bundle::bundle_file_name(
-        &rcdiag_bundle::hostname(),
+        &run::node_name(host_root),
         jiff::Timestamp::now(),
         None,
         true,
@@ -79,7 +83,7 @@ fn schedule_upload(args: &ScheduleArgs) -> Result<Option<schedule::ScheduleUploa
     }))
 }
 
-pub fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
+pub fn schedule_plan(args: &ScheduleArgs, host_root: &std::path::Path) -> Result<SchedulePlan> {
     let duration = |flag: &str, v: &str, range| {
         config::duration_in(flag, v, range).map_err(anyhow::Error::msg)
     };
@@ -144,7 +148,7 @@ pub fn schedule_plan(args: &ScheduleArgs) -> Result<SchedulePlan> {
         );
     }
     let count = if args.once { Some(1) } else { args.count };
-    let upload = schedule_upload(args)?;
+    let upload = schedule_upload(args, host_root)?;
     retention.hold_unuploaded = upload.is_some();
     Ok(SchedulePlan {
         trigger,
@@ -165,7 +169,7 @@ pub fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return Ok(usage(e)),
     };
-    let sp = match schedule_plan(&args) {
+    let sp = match schedule_plan(&args, &p.options.host_root) {
         Ok(s) => s,
         Err(e) => return Ok(usage(e)),
     };

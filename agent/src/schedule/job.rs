@@ -135,7 +135,7 @@ pub(super) fn snapshot_job(
         for _ in 0..3 {
             let now = Timestamp::now();
             let name = rcdiag_bundle::bundle_file_name(
-                &rcdiag_bundle::hostname(),
+                &crate::run::node_name(&cfg.options.host_root),
                 now,
                 cfg.case.as_deref(),
                 matches!(cfg.encryption, rcdiag_bundle::Encryption::Age { .. }),

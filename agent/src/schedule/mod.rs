@@ -216,7 +216,7 @@ pub async fn schedule(
     let mut status = Status {
         format: STATUS_FORMAT.into(),
         agent_version: env!("CARGO_PKG_VERSION").into(),
-        host: rcdiag_bundle::hostname(),
+        host: crate::run::node_name(&cfg.run.options.host_root),
         pid: std::process::id(),
         dir: cfg.dir.display().to_string(),
         schedule: cfg.trigger.describe(),
