@@ -8,6 +8,10 @@
   s3-peer.py head   --endpoint URL --ca CA --bucket B --key K   prints the object's JSON
   s3-peer.py put    --endpoint URL --ca CA --bucket B --key K --file FILE
   s3-peer.py list   --endpoint URL --ca CA --bucket B --key PREFIX   one "KEY SIZE" a line
+  s3-peer.py auth-setup --endpoint URL --ca CA --bucket B
+                    on a moto that checks signatures (INITIAL_NO_AUTH_ACTION_COUNT=6): make
+                    a writer (s3:*) and a reader (s3:GetObject, s3:ListBucket) with their
+                    keys, create B as the writer; prints the keys as shell exports
 
 Credentials from the standard AWS environment (AWS_ACCESS_KEY_ID, ...), as the
 agent reads them. Runs in the test-env venv (boto3 comes with moto[server]).
@@ -33,9 +37,56 @@ def client(a):
     )
 
 
+def auth_setup(a):
+    """The users of the checking moto: its first six requests are not checked."""
+    import json
+
+    anon = dict(aws_access_key_id="setup", aws_secret_access_key="setup")
+    iam = None
+    for _ in range(300):
+        try:
+            iam = boto3.client("iam", endpoint_url=a.endpoint, verify=a.ca, region_name="us-east-1", **anon)
+            iam.create_user(UserName="rcdiag-writer")
+            break
+        except Exception as e:  # not up yet (a refused connection is no request)
+            last = e
+            iam = None
+            time.sleep(0.1)
+    if iam is None:
+        print(f"s3 peer with auth did not answer: {last}", file=sys.stderr)
+        return 1
+    iam.create_user(UserName="rcdiag-reader")
+    policies = {
+        "rcdiag-writer": ["s3:*"],
+        "rcdiag-reader": ["s3:GetObject", "s3:ListBucket"],
+    }
+    for user, actions in policies.items():
+        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+        iam.put_user_policy(UserName=user, PolicyName="rcdiag-test", PolicyDocument=json.dumps(doc))
+    keys = {u: iam.create_access_key(UserName=u)["AccessKey"] for u in policies}
+    w = keys["rcdiag-writer"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=a.endpoint,
+        verify=a.ca,
+        region_name="us-east-1",
+        aws_access_key_id=w["AccessKeyId"],
+        aws_secret_access_key=w["SecretAccessKey"],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    s3.create_bucket(Bucket=a.bucket)
+    for user, var in (("rcdiag-writer", "WRITER"), ("rcdiag-reader", "READER")):
+        k = keys[user]
+        print(f"export RCDIAG_TEST_S3_AUTH_{var}_KEY_ID={k['AccessKeyId']}")
+        print(f"export RCDIAG_TEST_S3_AUTH_{var}_SECRET='{k['SecretAccessKey']}'")
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["wait", "presign-put", "presign-get", "get", "head", "put", "list"])
+    p.add_argument(
+        "cmd", choices=["wait", "presign-put", "presign-get", "get", "head", "put", "list", "auth-setup"]
+    )
     p.add_argument("--endpoint", required=True)
     p.add_argument("--ca", required=True)
     p.add_argument("--bucket", required=True)
@@ -45,6 +96,8 @@ def main():
     p.add_argument("--out")
     p.add_argument("--file")
     a = p.parse_args()
+    if a.cmd == "auth-setup":
+        return auth_setup(a)
     s3 = client(a)
     if a.cmd == "wait":
         last = None

@@ -282,3 +282,80 @@ fn s3_target_missing_bucket_says_what_to_do_and_keeps_the_file() {
     assert_eq!(out.status.code(), Some(1), "{e}");
     assert!(e.contains("--ca-file"), "{e}");
 }
+
+#[test]
+fn s3_target_on_a_checking_peer_wrong_keys_and_a_missing_permission_say_what_to_do() {
+    // The peer that checks each request's signature and the user's IAM policy.
+    let Some(writer) = s3peer::auth_peer("WRITER") else {
+        return;
+    };
+    let Some(reader) = s3peer::auth_peer("READER") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let f = age_file(tmp.path(), "rcdiag-node3-20261204T100000Z.rcdiag", 4096);
+    let before = std::fs::read(&f).unwrap();
+    let to = format!("s3://{}/checked/", writer.bucket);
+    let upload = |s3: &S3| {
+        let out = agent_s3(
+            s3,
+            &[
+                "upload",
+                f.to_str().unwrap(),
+                "--to",
+                &to,
+                "--ca-file",
+                &s3.ca,
+            ],
+            true,
+            &[],
+        );
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The right keys: accepted by a server that checks the signature.
+    let (code, e) = upload(&writer);
+    assert_eq!(code, Some(0), "{e}");
+    assert_eq!(
+        writer.list("checked/"),
+        [(
+            "checked/rcdiag-node3-20261204T100000Z.rcdiag".to_string(),
+            4096
+        )]
+    );
+    // A wrong secret key, a key id the server does not know, a user without PutObject.
+    let wrong = "wrongwrongwrongwrongwrongwrongwrongwrong";
+    for (s3, want) in [
+        (
+            writer.with_secret(wrong),
+            "the credentials were refused (SignatureDoesNotMatch)",
+        ),
+        (
+            writer.with_keys("AKIARCDIAGNOSUCHKEY0", wrong),
+            "the credentials were refused (InvalidAccessKeyId)",
+        ),
+        (
+            reader.clone(),
+            "access denied (AccessDenied) with the credentials from",
+        ),
+    ] {
+        let (code, e) = upload(&s3);
+        assert_eq!(code, Some(1), "{e}");
+        assert!(e.contains(want), "want {want:?}: {e}");
+        assert!(e.contains("the file is kept"), "{e}");
+        assert!(!e.contains(&s3.secret), "the secret key was printed: {e}");
+        assert_eq!(std::fs::read(&f).unwrap(), before);
+    }
+    let (_, e) = upload(&writer.with_secret(wrong));
+    assert!(e.contains("check or renew them"), "{e}");
+    let (_, e) = upload(&reader);
+    assert!(
+        e.contains(&format!(
+            "s3:PutObject on arn:aws:s3:::{}/checked/*",
+            reader.bucket
+        )),
+        "the permission to grant: {e}"
+    );
+}

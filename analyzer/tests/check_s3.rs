@@ -285,3 +285,53 @@ fn a_key_with_control_characters_is_refused_escaped_with_what_to_do() {
         "a raw escape reached the terminal: {e:?}"
     );
 }
+
+#[test]
+fn on_a_checking_peer_a_reader_may_check_and_wrong_keys_say_what_to_do() {
+    // The peer that checks each request's signature and the user's IAM policy.
+    let Some(writer) = s3peer::auth_peer("WRITER") else {
+        return;
+    };
+    let Some(reader) = s3peer::auth_peer("READER") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let files = standard_copies(tmp.path());
+    let prefix = fresh_prefix("checked");
+    agent_upload(&writer, &files, &prefix);
+    let loc = format!("s3://{}/{prefix}", reader.bucket);
+    let args = [loc.as_str(), "--format", "json", "--ca-file", &reader.ca];
+    // s3:ListBucket and s3:GetObject are enough: the sample's report (exit 4).
+    let out = check(&reader, &args, true, tmp.path());
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["bundles"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    // A wrong secret key and an unknown key id: refused, saying what to check.
+    let wrong = "wrongwrongwrongwrongwrongwrongwrongwrong";
+    for (s3, code) in [
+        (reader.with_secret(wrong), "SignatureDoesNotMatch"),
+        (
+            reader.with_keys("AKIARCDIAGNOSUCHKEY0", wrong),
+            "InvalidAccessKeyId",
+        ),
+    ] {
+        let out = check(&s3, &args, true, tmp.path());
+        let e = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{e}");
+        // The S3 error document cut to its code and message, without the XML.
+        assert!(
+            e.contains(&format!("access denied to {loc} ({code}: ")),
+            "{e}"
+        );
+        assert!(!e.contains("<Error>") && !e.contains("RequestId"), "{e}");
+        assert!(
+            e.contains("check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"),
+            "{e}"
+        );
+        assert!(!e.contains(wrong), "the secret key was printed: {e}");
+    }
+}

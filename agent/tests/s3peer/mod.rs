@@ -1,6 +1,7 @@
 //! The S3 API peer of `scripts/test-env` (moto over HTTPS with a test CA, see
 //! scripts/README.md "The S3 peer"), shared by the upload tests: its address, CA, bucket
 //! and keys from `$D/env` (a missing one fails under `RCDIAG_REQUIRE_PEERS=1`), the
+//! second peer that checks signatures and IAM policies ([`auth_peer`]), the
 //! `scripts/s3-peer.py` helper to read back what the agent sent, and the agent's
 //! environment for an `s3://` target (no AWS setting of the caller's own).
 #![allow(dead_code)]
@@ -10,6 +11,7 @@ use std::process::Command;
 use rcdiag_testkit::require_peer;
 
 /// The S3 peer.
+#[derive(Clone)]
 pub struct S3 {
     pub endpoint: String,
     pub ca: String,
@@ -34,7 +36,37 @@ pub fn peer() -> Option<S3> {
     })
 }
 
+/// The second S3 peer, the one that checks every signature and IAM policy, as user
+/// `who` (`WRITER`: s3:*, `READER`: s3:GetObject and s3:ListBucket); `None` (skipped
+/// loudly) when it is not there.
+pub fn auth_peer(who: &str) -> Option<S3> {
+    let main = peer()?;
+    Some(S3 {
+        endpoint: require_peer("RCDIAG_TEST_S3_AUTH_ENDPOINT")?,
+        key_id: require_peer(&format!("RCDIAG_TEST_S3_AUTH_{who}_KEY_ID"))?,
+        secret: require_peer(&format!("RCDIAG_TEST_S3_AUTH_{who}_SECRET"))?,
+        ..main
+    })
+}
+
 impl S3 {
+    /// The same peer and user with another secret key (a wrong one).
+    pub fn with_secret(&self, secret: &str) -> S3 {
+        S3 {
+            secret: secret.to_string(),
+            ..self.clone()
+        }
+    }
+
+    /// The same peer with another key id and secret (a user it does not know).
+    pub fn with_keys(&self, key_id: &str, secret: &str) -> S3 {
+        S3 {
+            key_id: key_id.to_string(),
+            secret: secret.to_string(),
+            ..self.clone()
+        }
+    }
+
     /// Runs `scripts/s3-peer.py CMD --key KEY EXTRA...` and returns its stdout.
     pub fn helper(&self, cmd: &str, key: &str, extra: &[&str]) -> String {
         let out = Command::new(&self.helper[0])

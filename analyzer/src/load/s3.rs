@@ -255,6 +255,18 @@ fn store(loc: &Location, opts: &Options) -> Result<AmazonS3, S3Error> {
         })
 }
 
+/// `(Code, Message)` of the S3 error document quoted in `text`, when there is one.
+fn s3_error(text: &str) -> Option<(String, String)> {
+    let field = |tag: &str| {
+        let start = text.find(&format!("<{tag}>"))? + tag.len() + 2;
+        let len = text[start..].find(&format!("</{tag}>"))?;
+        Some(text[start..start + len].trim().to_string())
+    };
+    let code = field("Code").filter(|c| !c.is_empty() && c.len() <= 64)?;
+    let message = field("Message").unwrap_or_default();
+    Some((code, message.chars().take(300).collect()))
+}
+
 /// What a listing or fetch error means, and what to do.
 fn describe(e: &object_store::Error, loc: &Location) -> String {
     let mut text = e.to_string();
@@ -267,7 +279,15 @@ fn describe(e: &object_store::Error, loc: &Location) -> String {
         }
         src = s.source();
     }
-    let text: String = text.chars().take(600).collect();
+    // An S3 error document: its code and message say it all (the request's URL, the XML
+    // and the request ids only bury them).
+    let text: String = match s3_error(&text) {
+        Some((code, message)) => format!("{code}: {message}"),
+        None => text,
+    }
+    .chars()
+    .take(600)
+    .collect();
     if matches!(e, object_store::Error::InvalidPath { .. }) || text.contains("invalid path") {
         // object_store refuses a listing page holding a key with control characters
         // (or another character it cannot take as a path): the whole page is lost.
@@ -423,6 +443,20 @@ async fn fetch_one(s3: &AmazonS3, location: &ObjPath, path: &Path, max: u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_s3_error_document_is_cut_to_its_code_and_message() {
+        let text = "Error performing GET https://h/b?list-type=2 in 16ms - Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match.</Message><RequestId>x</RequestId></Error>";
+        assert_eq!(
+            s3_error(text),
+            Some((
+                "SignatureDoesNotMatch".into(),
+                "The request signature we calculated does not match.".into()
+            ))
+        );
+        assert_eq!(s3_error("connection refused"), None);
+        assert_eq!(s3_error("<Code></Code>"), None);
+    }
 
     #[test]
     fn locations_and_names() {
