@@ -8,13 +8,15 @@
 //! view and in a pod spec read from kube-replay.
 
 mod common;
+#[path = "common/cri_pod.rs"]
+mod cri_pod;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{cri_collector, mongodb_collector, require_peer, run_collectors};
-use rcdiag_agent::clients::cri::{self, Runtime, api};
+use rcdiag_agent::clients::cri::{Runtime, api};
 use rcdiag_agent::collectors::cri::discover::{self, CriErrorKind};
 use rcdiag_agent::collectors::{Context, Options};
 use rcdiag_agent::redact::Redactor;
@@ -46,51 +48,18 @@ impl Pod {
     /// A pod `rcdiag/rocketchat-<pid>-<tag>` with one container `rocketchat` running
     /// `script` in the Rocket.Chat stand-in image, with the env the Helm chart gives.
     async fn start(endpoint: &str, tag: &str, script: &str) -> Pod {
-        let path = cri::find_endpoint(Some(endpoint), Path::new("/")).unwrap();
-        let rt = cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
-            .await
-            .unwrap();
-        let mut r = rt.runtime.clone();
+        let rt = cri_pod::connect(endpoint).await.unwrap();
         let uid = format!("uid-{}-{tag}", std::process::id());
         let name = format!("rocketchat-{}-{tag}", std::process::id());
         let log_dir = tempfile::tempdir().unwrap();
-        let pod_dir = log_dir.path().join(format!("rcdiag_{name}_{uid}"));
-        std::fs::create_dir_all(&pod_dir).unwrap();
-        let pod_config = api::PodSandboxConfig {
-            metadata: Some(api::PodSandboxMetadata {
-                name: name.clone(),
-                uid: uid.clone(),
-                namespace: "rcdiag".into(),
-                attempt: 0,
-            }),
-            log_directory: pod_dir.display().to_string(),
-            labels: HashMap::from([("app.kubernetes.io/name".into(), "rocketchat".into())]),
-            linux: Some(api::LinuxPodSandboxConfig {
-                security_context: Some(api::LinuxSandboxSecurityContext {
-                    namespace_options: Some(api::NamespaceOption {
-                        network: api::NamespaceMode::Node as i32,
-                        pid: api::NamespaceMode::Node as i32,
-                        ipc: api::NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    privileged: true,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let sandbox = rt
-            .call(
-                "RunPodSandbox",
-                r.run_pod_sandbox(api::RunPodSandboxRequest {
-                    config: Some(pod_config.clone()),
-                    runtime_handler: String::new(),
-                }),
-            )
-            .await
-            .unwrap()
-            .pod_sandbox_id;
+        let (sandbox, pod_config) = cri_pod::run_sandbox(
+            &rt,
+            &name,
+            &uid,
+            log_dir.path(),
+            HashMap::from([("app.kubernetes.io/name".into(), "rocketchat".into())]),
+        )
+        .await;
         let container = start_container(&rt, &sandbox, &pod_config, 0, script).await;
         Pod {
             endpoint: endpoint.to_string(),
@@ -195,30 +164,10 @@ impl Drop for Pod {
                 .build()
                 .unwrap()
                 .block_on(async {
-                    let path = cri::find_endpoint(Some(&endpoint), Path::new("/")).unwrap();
-                    let Ok(rt) =
-                        cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
-                            .await
-                    else {
+                    let Ok(rt) = cri_pod::connect(&endpoint).await else {
                         return;
                     };
-                    let mut r = rt.runtime.clone();
-                    let _ = rt
-                        .call(
-                            "StopPodSandbox",
-                            r.stop_pod_sandbox(api::StopPodSandboxRequest {
-                                pod_sandbox_id: sandbox.clone(),
-                            }),
-                        )
-                        .await;
-                    let _ = rt
-                        .call(
-                            "RemovePodSandbox",
-                            r.remove_pod_sandbox(api::RemovePodSandboxRequest {
-                                pod_sandbox_id: sandbox,
-                            }),
-                        )
-                        .await;
+                    cri_pod::remove_sandbox(&rt, sandbox).await;
                 });
         })
         .join();
@@ -234,65 +183,12 @@ async fn start_container(
     attempt: u32,
     script: &str,
 ) -> String {
-    let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
-        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
-    let md = pod_config.metadata.clone().unwrap();
-    let mut r = rt.runtime.clone();
-    // The labels and annotations the kubelet sets (kuberuntime/labels.go).
-    let labels = HashMap::from([
-        ("io.kubernetes.pod.name".to_string(), md.name.clone()),
-        ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
-        ("io.kubernetes.pod.uid".into(), md.uid.clone()),
-        ("io.kubernetes.container.name".into(), "rocketchat".into()),
-    ]);
-    let env = |k: &str, v: &str| api::KeyValue {
-        key: k.into(),
-        value: v.into(),
-    };
-    let container = rt
-        .call(
-            "CreateContainer",
-            r.create_container(api::CreateContainerRequest {
-                pod_sandbox_id: sandbox.to_string(),
-                config: Some(api::ContainerConfig {
-                    metadata: Some(api::ContainerMetadata {
-                        name: "rocketchat".into(),
-                        attempt,
-                    }),
-                    image: Some(api::ImageSpec {
-                        image,
-                        ..Default::default()
-                    }),
-                    command: vec!["/bin/sh".into(), "-c".into()],
-                    args: vec![script.into()],
-                    envs: vec![
-                        env("MONGO_URL", MONGO_URL),
-                        env("ROOT_URL", "https://chat.example.test"),
-                        env("DEPLOY_PLATFORM", "helm-chart"),
-                    ],
-                    labels,
-                    annotations: HashMap::from([(
-                        "io.kubernetes.container.restartCount".into(),
-                        attempt.to_string(),
-                    )]),
-                    log_path: format!("rocketchat/{attempt}.log"),
-                    ..Default::default()
-                }),
-                sandbox_config: Some(pod_config.clone()),
-            }),
-        )
-        .await
-        .unwrap()
-        .container_id;
-    rt.call(
-        "StartContainer",
-        r.start_container(api::StartContainerRequest {
-            container_id: container.clone(),
-        }),
-    )
-    .await
-    .unwrap();
-    container
+    let envs = vec![
+        cri_pod::env("MONGO_URL", MONGO_URL),
+        cri_pod::env("ROOT_URL", "https://chat.example.test"),
+        cri_pod::env("DEPLOY_PLATFORM", "helm-chart"),
+    ];
+    cri_pod::start_container(rt, sandbox, pod_config, attempt, script, envs).await
 }
 
 fn entry_of<'a>(index: &'a Value, pod: &Pod) -> &'a Value {

@@ -9,124 +9,32 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use rcdiag_agent::clients::cri::{self, api};
+use rcdiag_agent::clients::cri;
 use rcdiag_e2e::{bin, require_peer};
 use serde_json::Value;
+
+#[path = "../../agent/tests/common/cri_pod.rs"]
+mod cri_pod;
 
 const NO_DOCKER: &str = "unix:///nonexistent/rcdiag-test-no-docker.sock";
 
 /// Makes pod `rcdiag/<name>` with one container `rocketchat` that restarted `restarts`
 /// times; returns the sandbox id.
 async fn make_pod(rt: &cri::Runtime, name: &str, log_dir: &Path, restarts: u32) -> String {
-    let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
-        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
-    let mut r = rt.runtime.clone();
     let uid = format!("uid-{name}");
-    let pod_dir = log_dir.join(format!("rcdiag_{name}_{uid}"));
-    std::fs::create_dir_all(&pod_dir).unwrap();
-    let pod_config = api::PodSandboxConfig {
-        metadata: Some(api::PodSandboxMetadata {
-            name: name.into(),
-            uid: uid.clone(),
-            namespace: "rcdiag".into(),
-            attempt: 0,
-        }),
-        log_directory: pod_dir.display().to_string(),
-        linux: Some(api::LinuxPodSandboxConfig {
-            security_context: Some(api::LinuxSandboxSecurityContext {
-                namespace_options: Some(api::NamespaceOption {
-                    network: api::NamespaceMode::Node as i32,
-                    pid: api::NamespaceMode::Node as i32,
-                    ipc: api::NamespaceMode::Node as i32,
-                    ..Default::default()
-                }),
-                privileged: true,
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let sandbox = rt
-        .call(
-            "RunPodSandbox",
-            r.run_pod_sandbox(api::RunPodSandboxRequest {
-                config: Some(pod_config.clone()),
-                runtime_handler: String::new(),
-            }),
-        )
-        .await
-        .unwrap()
-        .pod_sandbox_id;
-    let labels = HashMap::from([
-        ("io.kubernetes.pod.name".to_string(), name.to_string()),
-        ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
-        ("io.kubernetes.pod.uid".into(), uid),
-        ("io.kubernetes.container.name".into(), "rocketchat".into()),
-    ]);
-    let id = rt
-        .call(
-            "CreateContainer",
-            r.create_container(api::CreateContainerRequest {
-                pod_sandbox_id: sandbox.clone(),
-                config: Some(api::ContainerConfig {
-                    metadata: Some(api::ContainerMetadata {
-                        name: "rocketchat".into(),
-                        attempt: restarts,
-                    }),
-                    image: Some(api::ImageSpec {
-                        image,
-                        ..Default::default()
-                    }),
-                    command: vec!["/bin/sh".into(), "-c".into()],
-                    args: vec!["echo started; sleep 600".into()],
-                    envs: vec![api::KeyValue {
-                        key: "ROOT_URL".into(),
-                        value: "https://chat.example.test".into(),
-                    }],
-                    labels,
-                    annotations: HashMap::from([(
-                        "io.kubernetes.container.restartCount".into(),
-                        restarts.to_string(),
-                    )]),
-                    log_path: format!("rocketchat/{restarts}.log"),
-                    ..Default::default()
-                }),
-                sandbox_config: Some(pod_config),
-            }),
-        )
-        .await
-        .unwrap()
-        .container_id;
-    rt.call(
-        "StartContainer",
-        r.start_container(api::StartContainerRequest { container_id: id }),
+    let (sandbox, pod_config) = cri_pod::run_sandbox(rt, name, &uid, log_dir, HashMap::new()).await;
+    let envs = vec![cri_pod::env("ROOT_URL", "https://chat.example.test")];
+    cri_pod::start_container(
+        rt,
+        &sandbox,
+        &pod_config,
+        restarts,
+        "echo started; sleep 600",
+        envs,
     )
-    .await
-    .unwrap();
+    .await;
     sandbox
-}
-
-async fn remove_pod(rt: &cri::Runtime, sandbox: String) {
-    let mut r = rt.runtime.clone();
-    let _ = rt
-        .call(
-            "StopPodSandbox",
-            r.stop_pod_sandbox(api::StopPodSandboxRequest {
-                pod_sandbox_id: sandbox.clone(),
-            }),
-        )
-        .await;
-    let _ = rt
-        .call(
-            "RemovePodSandbox",
-            r.remove_pod_sandbox(api::RemovePodSandboxRequest {
-                pod_sandbox_id: sandbox,
-            }),
-        )
-        .await;
 }
 
 #[tokio::test]
@@ -134,10 +42,7 @@ async fn a_node_bundle_from_cri_feeds_the_container_checks() {
     let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
         return;
     };
-    let path = cri::find_endpoint(Some(&endpoint), Path::new("/")).unwrap();
-    let rt = cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
-        .await
-        .unwrap();
+    let rt = cri_pod::connect(&endpoint).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let name = format!("rocketchat-e2e-{}", std::process::id());
     let sandbox = make_pod(&rt, &name, dir.path(), 60).await;
@@ -159,7 +64,7 @@ async fn a_node_bundle_from_cri_feeds_the_container_checks() {
         .arg(dir.path())
         .output()
         .unwrap();
-    remove_pod(&rt, sandbox).await;
+    cri_pod::remove_sandbox(&rt, sandbox).await;
     let bundle = String::from_utf8_lossy(&collect.stdout)
         .lines()
         .last()
