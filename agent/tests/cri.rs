@@ -191,6 +191,17 @@ async fn start_container(
     cri_pod::start_container(rt, sandbox, pod_config, attempt, script, envs).await
 }
 
+/// The entry of `pod`'s container in `cri/containers.json`.
+fn container_entry(containers: &Value, pod: &Pod) -> Value {
+    containers["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == pod.container.as_str())
+        .unwrap()
+        .clone()
+}
+
 fn entry_of<'a>(index: &'a Value, pod: &Pod) -> &'a Value {
     index
         .as_array()
@@ -374,14 +385,7 @@ async fn reads_a_pod_made_through_cri_on_real_containerd() {
     let rt = run.json("cri/runtime.json");
     assert_eq!(rt["runtime_name"], "containerd");
     assert_eq!(rt["runtime_api_version"], "v1");
-    let cs = run.json("cri/containers.json");
-    let ours = cs["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["id"] == pod.container.as_str())
-        .unwrap()
-        .clone();
+    let ours = container_entry(&run.json("cri/containers.json"), &pod);
     assert_eq!(ours["pod_namespace"], "rcdiag");
     assert_eq!(ours["state"], "CONTAINER_RUNNING");
     assert_eq!(ours["restart_count"], 0);
@@ -644,14 +648,7 @@ async fn the_socket_and_the_log_files_are_read_under_host_root() {
     run.assert_status("cri", CollectorStatus::Ok);
     let rt = run.json("cri/runtime.json");
     assert_eq!(rt["endpoint"], "unix:///run/containerd/containerd.sock");
-    let cs = run.json("cri/containers.json");
-    let ours = cs["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["id"] == pod.container.as_str())
-        .unwrap()
-        .clone();
+    let ours = container_entry(&run.json("cri/containers.json"), &pod);
     assert_eq!(ours["log_path"], node_log.display().to_string());
     let index = run.json("logs/index.json");
     let e = entry_of(&index, &pod).clone();
