@@ -20,6 +20,13 @@ fn agent(state: &Path, args: &[&str]) -> Output {
         .expect("run rcdiag-agent")
 }
 
+/// [`agent`], which must exit with `code` (its stderr shown if not).
+fn agent_exits(state: &Path, args: &[&str], code: i32) -> Output {
+    let out = agent(state, args);
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    out
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -182,10 +189,9 @@ fn runtime_failures_keep_their_codes() {
     let missing = d.join("missing.rcdiag.zip");
     let missing = missing.to_str().expect("utf-8");
     // seal of a bundle that is not there: a runtime failure (1), not a usage error.
-    let out = agent(d, &["seal", missing, "-r", &r]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    agent_exits(d, &["seal", missing, "-r", &r], 1);
     // pseudonyms lookup of an unknown token: 1.
-    let out = agent(
+    agent_exits(
         d,
         &[
             "pseudonyms",
@@ -194,8 +200,8 @@ fn runtime_failures_keep_their_codes() {
             "--state-dir",
             d.to_str().expect("utf-8"),
         ],
+        1,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
 
 #[test]
@@ -240,23 +246,22 @@ fn out_file_names_must_say_what_the_bundle_is() {
     let o = at("plain.rcdiag.zip");
     let mut args: Vec<&str> = base.to_vec();
     args.extend(["--no-encrypt", "-o", o.as_str()]);
-    let out = agent(d, &args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    agent_exits(d, &args, 0);
     assert!(d.join("plain.rcdiag.zip").is_file());
     // seal -o wants .rcdiag, redact -o wants .rcdiag.zip.
     let neutral = at("sealed");
-    let out = agent(
+    let out = agent_exits(
         d,
         &["seal", o.as_str(), "-r", r.as_str(), "-o", neutral.as_str()],
+        2,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("must end in .rcdiag"),
         "{}",
         stderr(&out)
     );
     let looks_encrypted = at("redone.rcdiag");
-    let out = agent(
+    let out = agent_exits(
         d,
         &[
             "redact",
@@ -268,8 +273,8 @@ fn out_file_names_must_say_what_the_bundle_is() {
             "-o",
             looks_encrypted.as_str(),
         ],
+        2,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("must end in .rcdiag.zip"),
         "{}",
@@ -277,11 +282,11 @@ fn out_file_names_must_say_what_the_bundle_is() {
     );
     assert!(!d.join("sealed").exists() && !d.join("redone.rcdiag").exists());
     let sealed = at("sealed.rcdiag");
-    let out = agent(
+    agent_exits(
         d,
         &["seal", o.as_str(), "-r", r.as_str(), "-o", sealed.as_str()],
+        0,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(d.join("sealed.rcdiag").is_file());
 }
 
@@ -327,7 +332,7 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
     std::fs::create_dir(&out_dir).expect("mkdir");
     let sock = d.join("no-docker.sock");
     let host = format!("unix://{}", sock.display());
-    let out = agent(
+    let out = agent_exits(
         d,
         &[
             "collect",
@@ -341,8 +346,8 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
             "-o",
             out_dir.to_str().expect("utf-8"),
         ],
+        0,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(
@@ -369,7 +374,7 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
     );
     assert!(!st.exists(), "not even the node key");
     // The same run without --dry-run still refuses: a real bundle needs a recipient.
-    let out = agent(
+    agent_exits(
         d,
         &[
             "collect",
@@ -380,8 +385,8 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
             "--state-dir",
             st.to_str().expect("utf-8"),
         ],
+        2,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
 
 #[test]
@@ -391,7 +396,7 @@ fn dry_run_shows_a_docker_socket_that_exists() {
     let sock = d.join("docker.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
     let host = format!("unix://{}", sock.display());
-    let out = agent(
+    let out = agent_exits(
         d,
         &[
             "collect",
@@ -403,8 +408,8 @@ fn dry_run_shows_a_docker_socket_that_exists() {
             "--state-dir",
             d.join("st").to_str().expect("utf-8"),
         ],
+        0,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!("+ docker:     from {host}")),
