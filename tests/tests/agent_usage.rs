@@ -27,6 +27,21 @@ fn agent_exits(state: &Path, args: &[&str], code: i32) -> Output {
     out
 }
 
+/// `collect --config /dev/null --docker-host HOST --state-dir STATE` and `extra`.
+fn collect_with_docker<'a>(host: &'a str, state: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "collect",
+        "--config",
+        "/dev/null",
+        "--docker-host",
+        host,
+        "--state-dir",
+        state,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -332,20 +347,14 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
     std::fs::create_dir(&out_dir).expect("mkdir");
     let sock = d.join("no-docker.sock");
     let host = format!("unix://{}", sock.display());
+    let state = st.to_str().expect("utf-8");
     let out = agent_exits(
         d,
-        &[
-            "collect",
-            "--dry-run",
-            "--config",
-            "/dev/null",
-            "--docker-host",
+        &collect_with_docker(
             &host,
-            "--state-dir",
-            st.to_str().expect("utf-8"),
-            "-o",
-            out_dir.to_str().expect("utf-8"),
-        ],
+            state,
+            &["--dry-run", "-o", out_dir.to_str().expect("utf-8")],
+        ),
         0,
     );
     let text = String::from_utf8_lossy(&out.stdout);
@@ -374,19 +383,7 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
     );
     assert!(!st.exists(), "not even the node key");
     // The same run without --dry-run still refuses: a real bundle needs a recipient.
-    agent_exits(
-        d,
-        &[
-            "collect",
-            "--config",
-            "/dev/null",
-            "--docker-host",
-            &host,
-            "--state-dir",
-            st.to_str().expect("utf-8"),
-        ],
-        2,
-    );
+    agent_exits(d, &collect_with_docker(&host, state, &[]), 2);
 }
 
 #[test]
@@ -396,18 +393,10 @@ fn dry_run_shows_a_docker_socket_that_exists() {
     let sock = d.join("docker.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
     let host = format!("unix://{}", sock.display());
+    let state = d.join("st");
     let out = agent_exits(
         d,
-        &[
-            "collect",
-            "--dry-run",
-            "--config",
-            "/dev/null",
-            "--docker-host",
-            &host,
-            "--state-dir",
-            d.join("st").to_str().expect("utf-8"),
-        ],
+        &collect_with_docker(&host, state.to_str().expect("utf-8"), &["--dry-run"]),
         0,
     );
     let text = String::from_utf8_lossy(&out.stdout);
