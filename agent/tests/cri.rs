@@ -33,6 +33,12 @@ const NO_DOCKER: &str = "unix:///nonexistent/rcdiag-test-no-docker.sock";
 /// test) the `cri-pods` test group of `.config/nextest.toml` does.
 static ONE_POD_TEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The containerd peer's endpoint, and [`ONE_POD_TEST`] held: for a test that makes pods.
+async fn pod_test() -> Option<(String, tokio::sync::MutexGuard<'static, ()>)> {
+    let endpoint = require_peer("RCDIAG_TEST_CRI_ENDPOINT")?;
+    Some((endpoint, ONE_POD_TEST.lock().await))
+}
+
 /// A pod made through CRI, stopped and removed when dropped (passed or not).
 struct Pod {
     endpoint: String,
@@ -302,10 +308,9 @@ async fn dockers_containerd_without_cri_is_skipped() {
 
 #[tokio::test]
 async fn reads_a_pod_made_through_cri_on_real_containerd() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     // A line over containerd's 16 KiB (max_container_log_line_size): written as P pieces.
     // containerd copies stdout and stderr to the file from two goroutines, so the stderr
     // line could land between the long line's pieces (the log reader joins pieces of both
@@ -433,10 +438,9 @@ async fn reads_a_pod_made_through_cri_on_real_containerd() {
 
 #[tokio::test]
 async fn follows_rotations_made_the_way_the_kubelet_makes_them() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let script = "echo hello; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done";
     let pod = Pod::start(&endpoint, "r", script).await;
     pod.wait_for("tick 5");
@@ -508,10 +512,9 @@ async fn follows_rotations_made_the_way_the_kubelet_makes_them() {
 /// makes the collector partial.
 #[tokio::test]
 async fn an_unreadable_log_file_is_recorded() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let pod = Pod::start(&endpoint, "u", "echo one; sleep 600").await;
     pod.wait_for("one");
     std::fs::remove_file(pod.log_file()).unwrap();
@@ -622,10 +625,9 @@ fn the_isolated_collector_gets_the_uri_found_by_the_run() {
 /// and the log under it, and the bundle names the node's paths.
 #[tokio::test]
 async fn the_socket_and_the_log_files_are_read_under_host_root() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let pod = Pod::start(&endpoint, "h", "echo on the node; sleep 600").await;
     pod.wait_for("on the node");
     let root = tempfile::tempdir().unwrap();
@@ -676,10 +678,9 @@ async fn the_socket_and_the_log_files_are_read_under_host_root() {
 /// (its file is there). `--cri-logs-max` caps the number of logs read and says so.
 #[tokio::test]
 async fn the_previous_containers_log_is_read_after_a_restart() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let pod = Pod::start(&endpoint, "r", "echo first life; echo crashing; exit 3").await;
     pod.wait_for("crashing");
     let (second, second_log) = pod.restart(1, "echo second life; sleep 600").await;
@@ -777,10 +778,9 @@ async fn the_previous_containers_log_is_read_after_a_restart() {
 #[tokio::test]
 #[ignore = "a benchmark: scripts/bench-collect runs it"]
 async fn bench_node_logs_against_cat() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let env = |k: &str, d: u32| {
         std::env::var(k)
             .ok()
