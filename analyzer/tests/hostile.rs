@@ -74,6 +74,23 @@ fn prlimit_analyzer<'a>(c: &'a mut Command, args: &[&str]) -> &'a mut Command {
         .env("NO_COLOR", "1")
 }
 
+/// A manifest's record of collector `name` (started 2026-11-26T05:00:00Z, 1 ms).
+fn record(
+    name: &str,
+    status: rcdiag_bundle::CollectorStatus,
+    error: Option<String>,
+    files: Vec<String>,
+) -> rcdiag_bundle::CollectorRecord {
+    rcdiag_bundle::CollectorRecord {
+        name: name.into(),
+        status,
+        started_at: "2026-11-26T05:00:00Z".into(),
+        duration_ms: 1,
+        error,
+        files,
+    }
+}
+
 /// Runs the analyzer under `prlimit --as`, with no inherited identity or colour;
 /// returns its output and how long it took.
 fn analyzer(args: &[&str]) -> (Output, Duration) {
@@ -470,28 +487,24 @@ fn manifest_strings_and_lists_past_their_limits_are_refused() {
         (
             "collector-files",
             Box::new(|m| {
-                m.collectors.push(rcdiag_bundle::CollectorRecord {
-                    name: "logs".into(),
-                    status: rcdiag_bundle::CollectorStatus::Ok,
-                    started_at: "2026-11-26T05:00:00Z".into(),
-                    duration_ms: 1,
-                    error: None,
-                    files: (0..20_001).map(|i| format!("logs/{i}.log")).collect(),
-                })
+                m.collectors.push(record(
+                    "logs",
+                    rcdiag_bundle::CollectorStatus::Ok,
+                    None,
+                    (0..20_001).map(|i| format!("logs/{i}.log")).collect(),
+                ))
             }),
             "more than 20000 names in collectors[].files",
         ),
         (
             "collector-error",
             Box::new(|m| {
-                m.collectors.push(rcdiag_bundle::CollectorRecord {
-                    name: "logs\u{1b}[2J".into(),
-                    status: rcdiag_bundle::CollectorStatus::Failed,
-                    started_at: "2026-11-26T05:00:00Z".into(),
-                    duration_ms: 1,
-                    error: Some("e".repeat(20_000)),
-                    files: vec![],
-                })
+                m.collectors.push(record(
+                    "logs\u{1b}[2J",
+                    rcdiag_bundle::CollectorStatus::Failed,
+                    Some("e".repeat(20_000)),
+                    vec![],
+                ))
             }),
             "collectors[].error is 20000 bytes",
         ),
@@ -675,14 +688,12 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
     let entries: Vec<Raw> = names.iter().map(|n| Raw::new(n, b"x")).collect();
     let listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
     let (m, _) = signed_manifest(&key, &listed, |m| {
-        m.collectors.push(rcdiag_bundle::CollectorRecord {
-            name: "logs".into(),
-            status: rcdiag_bundle::CollectorStatus::Ok,
-            started_at: "2026-11-26T05:00:00Z".into(),
-            duration_ms: 1,
-            error: None,
-            files: names.clone(),
-        })
+        m.collectors.push(record(
+            "logs",
+            rcdiag_bundle::CollectorStatus::Ok,
+            None,
+            names.clone(),
+        ))
     });
     // Grown to the manifest size limit, 32 MiB, exactly.
     let (m, s) = padded_manifest(&key, &m, 32 << 20);
