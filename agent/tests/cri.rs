@@ -208,6 +208,19 @@ fn container_entry(containers: &Value, pod: &Pod) -> Value {
         .clone()
 }
 
+/// The cri collector alone at `endpoint` (no Docker), which must be skipped: the reason
+/// and the run.
+async fn cri_skipped_at(endpoint: String) -> (String, common::Run) {
+    let opts = Options {
+        cri_endpoint: Some(endpoint),
+        docker_host: Some(NO_DOCKER.into()),
+        ..Options::default()
+    };
+    let run = run_collectors(opts, &[("cri", cri_collector)]).await;
+    let m = run.assert_status("cri", CollectorStatus::Skipped);
+    (m, run)
+}
+
 fn entry_of<'a>(index: &'a Value, pod: &Pod) -> &'a Value {
     index
         .as_array()
@@ -267,13 +280,7 @@ async fn no_socket_is_skipped_with_the_reason() {
         }
         other => panic!("want unreachable, got {other:?}"),
     }
-    let opts = Options {
-        cri_endpoint: Some(format!("unix://{}/none.sock", dir.path().display())),
-        docker_host: Some(NO_DOCKER.into()),
-        ..Options::default()
-    };
-    let run = run_collectors(opts, &[("cri", cri_collector)]).await;
-    let m = run.assert_status("cri", CollectorStatus::Skipped);
+    let (m, run) = cri_skipped_at(format!("unix://{}/none.sock", dir.path().display())).await;
     assert!(
         m.contains("no CRI socket") && m.contains("none.sock"),
         "{m}"
@@ -293,13 +300,7 @@ async fn dockers_containerd_without_cri_is_skipped() {
         sock.exists(),
         "the private dockerd's containerd at {sock:?}"
     );
-    let opts = Options {
-        cri_endpoint: Some(format!("unix://{}", sock.display())),
-        docker_host: Some(NO_DOCKER.into()),
-        ..Options::default()
-    };
-    let run = run_collectors(opts, &[("cri", cri_collector)]).await;
-    let m = run.assert_status("cri", CollectorStatus::Skipped);
+    let (m, _) = cri_skipped_at(format!("unix://{}", sock.display())).await;
     assert!(
         m.contains("does not serve the CRI API") && m.contains("Unimplemented"),
         "{m}"
