@@ -8,13 +8,15 @@
 //! view and in a pod spec read from kube-replay.
 
 mod common;
+#[path = "common/cri_pod.rs"]
+mod cri_pod;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{cri_collector, mongodb_collector, require_peer, run_collectors};
-use rcdiag_agent::clients::cri::{self, Runtime, api};
+use rcdiag_agent::clients::cri::{Runtime, api};
 use rcdiag_agent::collectors::cri::discover::{self, CriErrorKind};
 use rcdiag_agent::collectors::{Context, Options};
 use rcdiag_agent::redact::Redactor;
@@ -31,6 +33,12 @@ const NO_DOCKER: &str = "unix:///nonexistent/rcdiag-test-no-docker.sock";
 /// test) the `cri-pods` test group of `.config/nextest.toml` does.
 static ONE_POD_TEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The containerd peer's endpoint, and [`ONE_POD_TEST`] held: for a test that makes pods.
+async fn pod_test() -> Option<(String, tokio::sync::MutexGuard<'static, ()>)> {
+    let endpoint = require_peer("RCDIAG_TEST_CRI_ENDPOINT")?;
+    Some((endpoint, ONE_POD_TEST.lock().await))
+}
+
 /// A pod made through CRI, stopped and removed when dropped (passed or not).
 struct Pod {
     endpoint: String,
@@ -46,51 +54,18 @@ impl Pod {
     /// A pod `rcdiag/rocketchat-<pid>-<tag>` with one container `rocketchat` running
     /// `script` in the Rocket.Chat stand-in image, with the env the Helm chart gives.
     async fn start(endpoint: &str, tag: &str, script: &str) -> Pod {
-        let path = cri::find_endpoint(Some(endpoint), Path::new("/")).unwrap();
-        let rt = cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
-            .await
-            .unwrap();
-        let mut r = rt.runtime.clone();
+        let rt = cri_pod::connect(endpoint).await.unwrap();
         let uid = format!("uid-{}-{tag}", std::process::id());
         let name = format!("rocketchat-{}-{tag}", std::process::id());
         let log_dir = tempfile::tempdir().unwrap();
-        let pod_dir = log_dir.path().join(format!("rcdiag_{name}_{uid}"));
-        std::fs::create_dir_all(&pod_dir).unwrap();
-        let pod_config = api::PodSandboxConfig {
-            metadata: Some(api::PodSandboxMetadata {
-                name: name.clone(),
-                uid: uid.clone(),
-                namespace: "rcdiag".into(),
-                attempt: 0,
-            }),
-            log_directory: pod_dir.display().to_string(),
-            labels: HashMap::from([("app.kubernetes.io/name".into(), "rocketchat".into())]),
-            linux: Some(api::LinuxPodSandboxConfig {
-                security_context: Some(api::LinuxSandboxSecurityContext {
-                    namespace_options: Some(api::NamespaceOption {
-                        network: api::NamespaceMode::Node as i32,
-                        pid: api::NamespaceMode::Node as i32,
-                        ipc: api::NamespaceMode::Node as i32,
-                        ..Default::default()
-                    }),
-                    privileged: true,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let sandbox = rt
-            .call(
-                "RunPodSandbox",
-                r.run_pod_sandbox(api::RunPodSandboxRequest {
-                    config: Some(pod_config.clone()),
-                    runtime_handler: String::new(),
-                }),
-            )
-            .await
-            .unwrap()
-            .pod_sandbox_id;
+        let (sandbox, pod_config) = cri_pod::run_sandbox(
+            &rt,
+            &name,
+            &uid,
+            log_dir.path(),
+            HashMap::from([("app.kubernetes.io/name".into(), "rocketchat".into())]),
+        )
+        .await;
         let container = start_container(&rt, &sandbox, &pod_config, 0, script).await;
         Pod {
             endpoint: endpoint.to_string(),
@@ -195,30 +170,10 @@ impl Drop for Pod {
                 .build()
                 .unwrap()
                 .block_on(async {
-                    let path = cri::find_endpoint(Some(&endpoint), Path::new("/")).unwrap();
-                    let Ok(rt) =
-                        cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
-                            .await
-                    else {
+                    let Ok(rt) = cri_pod::connect(&endpoint).await else {
                         return;
                     };
-                    let mut r = rt.runtime.clone();
-                    let _ = rt
-                        .call(
-                            "StopPodSandbox",
-                            r.stop_pod_sandbox(api::StopPodSandboxRequest {
-                                pod_sandbox_id: sandbox.clone(),
-                            }),
-                        )
-                        .await;
-                    let _ = rt
-                        .call(
-                            "RemovePodSandbox",
-                            r.remove_pod_sandbox(api::RemovePodSandboxRequest {
-                                pod_sandbox_id: sandbox,
-                            }),
-                        )
-                        .await;
+                    cri_pod::remove_sandbox(&rt, sandbox).await;
                 });
         })
         .join();
@@ -234,65 +189,36 @@ async fn start_container(
     attempt: u32,
     script: &str,
 ) -> String {
-    let image = std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
-        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into());
-    let md = pod_config.metadata.clone().unwrap();
-    let mut r = rt.runtime.clone();
-    // The labels and annotations the kubelet sets (kuberuntime/labels.go).
-    let labels = HashMap::from([
-        ("io.kubernetes.pod.name".to_string(), md.name.clone()),
-        ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
-        ("io.kubernetes.pod.uid".into(), md.uid.clone()),
-        ("io.kubernetes.container.name".into(), "rocketchat".into()),
-    ]);
-    let env = |k: &str, v: &str| api::KeyValue {
-        key: k.into(),
-        value: v.into(),
-    };
-    let container = rt
-        .call(
-            "CreateContainer",
-            r.create_container(api::CreateContainerRequest {
-                pod_sandbox_id: sandbox.to_string(),
-                config: Some(api::ContainerConfig {
-                    metadata: Some(api::ContainerMetadata {
-                        name: "rocketchat".into(),
-                        attempt,
-                    }),
-                    image: Some(api::ImageSpec {
-                        image,
-                        ..Default::default()
-                    }),
-                    command: vec!["/bin/sh".into(), "-c".into()],
-                    args: vec![script.into()],
-                    envs: vec![
-                        env("MONGO_URL", MONGO_URL),
-                        env("ROOT_URL", "https://chat.example.test"),
-                        env("DEPLOY_PLATFORM", "helm-chart"),
-                    ],
-                    labels,
-                    annotations: HashMap::from([(
-                        "io.kubernetes.container.restartCount".into(),
-                        attempt.to_string(),
-                    )]),
-                    log_path: format!("rocketchat/{attempt}.log"),
-                    ..Default::default()
-                }),
-                sandbox_config: Some(pod_config.clone()),
-            }),
-        )
-        .await
+    let envs = vec![
+        cri_pod::env("MONGO_URL", MONGO_URL),
+        cri_pod::env("ROOT_URL", "https://chat.example.test"),
+        cri_pod::env("DEPLOY_PLATFORM", "helm-chart"),
+    ];
+    cri_pod::start_container(rt, sandbox, pod_config, attempt, script, envs).await
+}
+
+/// The entry of `pod`'s container in `cri/containers.json`.
+fn container_entry(containers: &Value, pod: &Pod) -> Value {
+    containers["containers"]
+        .as_array()
         .unwrap()
-        .container_id;
-    rt.call(
-        "StartContainer",
-        r.start_container(api::StartContainerRequest {
-            container_id: container.clone(),
-        }),
-    )
-    .await
-    .unwrap();
-    container
+        .iter()
+        .find(|x| x["id"] == pod.container.as_str())
+        .unwrap()
+        .clone()
+}
+
+/// The cri collector alone at `endpoint` (no Docker), which must be skipped: the reason
+/// and the run.
+async fn cri_skipped_at(endpoint: String) -> (String, common::Run) {
+    let opts = Options {
+        cri_endpoint: Some(endpoint),
+        docker_host: Some(NO_DOCKER.into()),
+        ..Options::default()
+    };
+    let run = run_collectors(opts, &[("cri", cri_collector)]).await;
+    let m = run.assert_status("cri", CollectorStatus::Skipped);
+    (m, run)
 }
 
 fn entry_of<'a>(index: &'a Value, pod: &Pod) -> &'a Value {
@@ -354,13 +280,7 @@ async fn no_socket_is_skipped_with_the_reason() {
         }
         other => panic!("want unreachable, got {other:?}"),
     }
-    let opts = Options {
-        cri_endpoint: Some(format!("unix://{}/none.sock", dir.path().display())),
-        docker_host: Some(NO_DOCKER.into()),
-        ..Options::default()
-    };
-    let run = run_collectors(opts, &[("cri", cri_collector)]).await;
-    let m = run.assert_status("cri", CollectorStatus::Skipped);
+    let (m, run) = cri_skipped_at(format!("unix://{}/none.sock", dir.path().display())).await;
     assert!(
         m.contains("no CRI socket") && m.contains("none.sock"),
         "{m}"
@@ -380,13 +300,7 @@ async fn dockers_containerd_without_cri_is_skipped() {
         sock.exists(),
         "the private dockerd's containerd at {sock:?}"
     );
-    let opts = Options {
-        cri_endpoint: Some(format!("unix://{}", sock.display())),
-        docker_host: Some(NO_DOCKER.into()),
-        ..Options::default()
-    };
-    let run = run_collectors(opts, &[("cri", cri_collector)]).await;
-    let m = run.assert_status("cri", CollectorStatus::Skipped);
+    let (m, _) = cri_skipped_at(format!("unix://{}", sock.display())).await;
     assert!(
         m.contains("does not serve the CRI API") && m.contains("Unimplemented"),
         "{m}"
@@ -395,10 +309,9 @@ async fn dockers_containerd_without_cri_is_skipped() {
 
 #[tokio::test]
 async fn reads_a_pod_made_through_cri_on_real_containerd() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     // A line over containerd's 16 KiB (max_container_log_line_size): written as P pieces.
     // containerd copies stdout and stderr to the file from two goroutines, so the stderr
     // line could land between the long line's pieces (the log reader joins pieces of both
@@ -478,14 +391,7 @@ async fn reads_a_pod_made_through_cri_on_real_containerd() {
     let rt = run.json("cri/runtime.json");
     assert_eq!(rt["runtime_name"], "containerd");
     assert_eq!(rt["runtime_api_version"], "v1");
-    let cs = run.json("cri/containers.json");
-    let ours = cs["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["id"] == pod.container.as_str())
-        .unwrap()
-        .clone();
+    let ours = container_entry(&run.json("cri/containers.json"), &pod);
     assert_eq!(ours["pod_namespace"], "rcdiag");
     assert_eq!(ours["state"], "CONTAINER_RUNNING");
     assert_eq!(ours["restart_count"], 0);
@@ -533,10 +439,9 @@ async fn reads_a_pod_made_through_cri_on_real_containerd() {
 
 #[tokio::test]
 async fn follows_rotations_made_the_way_the_kubelet_makes_them() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let script = "echo hello; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done";
     let pod = Pod::start(&endpoint, "r", script).await;
     pod.wait_for("tick 5");
@@ -608,10 +513,9 @@ async fn follows_rotations_made_the_way_the_kubelet_makes_them() {
 /// makes the collector partial.
 #[tokio::test]
 async fn an_unreadable_log_file_is_recorded() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let pod = Pod::start(&endpoint, "u", "echo one; sleep 600").await;
     pod.wait_for("one");
     std::fs::remove_file(pod.log_file()).unwrap();
@@ -722,10 +626,9 @@ fn the_isolated_collector_gets_the_uri_found_by_the_run() {
 /// and the log under it, and the bundle names the node's paths.
 #[tokio::test]
 async fn the_socket_and_the_log_files_are_read_under_host_root() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let pod = Pod::start(&endpoint, "h", "echo on the node; sleep 600").await;
     pod.wait_for("on the node");
     let root = tempfile::tempdir().unwrap();
@@ -748,14 +651,7 @@ async fn the_socket_and_the_log_files_are_read_under_host_root() {
     run.assert_status("cri", CollectorStatus::Ok);
     let rt = run.json("cri/runtime.json");
     assert_eq!(rt["endpoint"], "unix:///run/containerd/containerd.sock");
-    let cs = run.json("cri/containers.json");
-    let ours = cs["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["id"] == pod.container.as_str())
-        .unwrap()
-        .clone();
+    let ours = container_entry(&run.json("cri/containers.json"), &pod);
     assert_eq!(ours["log_path"], node_log.display().to_string());
     let index = run.json("logs/index.json");
     let e = entry_of(&index, &pod).clone();
@@ -783,10 +679,9 @@ async fn the_socket_and_the_log_files_are_read_under_host_root() {
 /// (its file is there). `--cri-logs-max` caps the number of logs read and says so.
 #[tokio::test]
 async fn the_previous_containers_log_is_read_after_a_restart() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let pod = Pod::start(&endpoint, "r", "echo first life; echo crashing; exit 3").await;
     pod.wait_for("crashing");
     let (second, second_log) = pod.restart(1, "echo second life; sleep 600").await;
@@ -884,10 +779,9 @@ async fn the_previous_containers_log_is_read_after_a_restart() {
 #[tokio::test]
 #[ignore = "a benchmark: scripts/bench-collect runs it"]
 async fn bench_node_logs_against_cat() {
-    let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
+    let Some((endpoint, _one)) = pod_test().await else {
         return;
     };
-    let _one = ONE_POD_TEST.lock().await;
     let env = |k: &str, d: u32| {
         std::env::var(k)
             .ok()

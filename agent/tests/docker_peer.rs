@@ -110,6 +110,39 @@ struct Deployment {
     names: HashMap<&'static str, String>,
 }
 
+impl Deployment {
+    fn new(endpoint: &str) -> Self {
+        Self {
+            endpoint: endpoint.to_string(),
+            ids: Vec::new(),
+            names: HashMap::new(),
+        }
+    }
+
+    /// Creates container `name` from `body`, records it (as `key`), and starts it.
+    async fn start(
+        &mut self,
+        docker: &Docker,
+        key: &'static str,
+        name: &str,
+        body: ContainerCreateBody,
+    ) {
+        let created = docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(name).build()),
+                body,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"));
+        self.ids.push(created.id.clone());
+        self.names.insert(key, name.to_string());
+        docker
+            .start_container(&created.id, None)
+            .await
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    }
+}
+
 impl Drop for Deployment {
     fn drop(&mut self) {
         let ids = std::mem::take(&mut self.ids);
@@ -293,11 +326,7 @@ async fn deploy(endpoint: &str) -> Deployment {
         ensure_image(endpoint, image, present);
     }
 
-    let mut dep = Deployment {
-        endpoint: endpoint.to_string(),
-        ids: Vec::new(),
-        names: HashMap::new(),
-    };
+    let mut dep = Deployment::new(endpoint);
     for spec in &specs {
         let name = format!("{project}-{}-{}", spec.service, spec.number);
         let labels: HashMap<String, String> = [
@@ -337,19 +366,7 @@ async fn deploy(endpoint: &str) -> Deployment {
             }),
             ..Default::default()
         };
-        let created = docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("create {name}: {e}"));
-        dep.ids.push(created.id.clone());
-        dep.names.insert(spec.key, name.clone());
-        docker
-            .start_container(&created.id, None)
-            .await
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        dep.start(&docker, spec.key, &name, body).await;
     }
 
     // Wait until the readable running containers printed their last line, and the setup one exited.
@@ -357,12 +374,7 @@ async fn deploy(endpoint: &str) -> Deployment {
     for key in ["rc1", "rc2", "mongo", "prometheus"] {
         let name = &dep.names[key];
         loop {
-            let opts = LogsOptionsBuilder::default()
-                .stdout(true)
-                .stderr(true)
-                .tail("all")
-                .build();
-            let mut stream = docker.logs(name, Some(opts));
+            let mut stream = docker.logs(name, Some(all_logs()));
             let mut seen = false;
             while let Some(Ok(item)) = stream.next().await {
                 if String::from_utf8_lossy(item.as_ref()).contains(LAST_LINE) {
@@ -396,6 +408,20 @@ async fn deploy(endpoint: &str) -> Deployment {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     dep
+}
+
+/// Engine API logs options: stdout and stderr, every line.
+fn all_logs() -> bollard::query_parameters::LogsOptions {
+    LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail("all")
+        .build()
+}
+
+/// The logs collector alone, with `options`, into a bundle.
+async fn run_logs(options: Options) -> common::Run {
+    run_collectors(options, &[("logs", logs_collector)]).await
 }
 
 fn options(endpoint: &str) -> Options {
@@ -697,37 +723,21 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
                 "no stream name: {line}"
             );
         }
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(" stdout ") && l.contains("SERVER RUNNING")),
-            "{text}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("|  Rocket.Chat Version: 8.5.0")),
-            "{text}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(" stdout ") && l.contains(r#""msg":"Starting Rocket.Chat""#)),
-            "{text}"
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains(" stderr ") && l.contains("MongoServerSelectionError")),
-            "{text}"
-        );
-        assert!(lines.iter().any(|l| l.contains(" stderr ") && l.contains("Bearer ***REDACTED:bearer-token***")), "{text}");
-        assert!(
-            lines.iter().any(|l| l
-                .contains(" stderr connecting to mongodb://rcuser:***REDACTED:uri-userinfo***@")
-                && l.contains("mongo:27017/rocketchat?replicaSet=rs0")),
-            "{text}"
-        );
+        // A line holds every one of the needles.
+        let has = |needles: &[&str]| lines.iter().any(|l| needles.iter().all(|n| l.contains(n)));
+        for needles in [
+            &[" stdout ", "SERVER RUNNING"][..],
+            &["|  Rocket.Chat Version: 8.5.0"],
+            &[" stdout ", r#""msg":"Starting Rocket.Chat""#],
+            &[" stderr ", "MongoServerSelectionError"],
+            &[" stderr ", "Bearer ***REDACTED:bearer-token***"],
+            &[
+                " stderr connecting to mongodb://rcuser:***REDACTED:uri-userinfo***@",
+                "mongo:27017/rocketchat?replicaSet=rs0",
+            ],
+        ] {
+            assert!(has(needles), "{needles:?}: {text}");
+        }
         assert!(
             lines
                 .iter()
@@ -772,13 +782,10 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
     // 1b. Read from the json-file logs (when this user can) or through the Engine API,
     // the same lines come out.
     let from_auto = logs_by_container(&mut run);
-    let mut via_engine = run_collectors(
-        Options {
-            log_source: LogSource::Engine,
-            ..options(&endpoint)
-        },
-        &[("logs", logs_collector)],
-    )
+    let mut via_engine = run_logs(Options {
+        log_source: LogSource::Engine,
+        ..options(&endpoint)
+    })
     .await;
     let from_engine = logs_by_container(&mut via_engine);
     for key in ["rc1", "rc2", "mongo", "prometheus", "setup"] {
@@ -799,14 +806,11 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
     // Both sources: the files (window found backward) and the engine (one pass, the
     // newest lines kept in memory).
     for log_source in [LogSource::Auto, LogSource::Engine] {
-        let mut run = run_collectors(
-            Options {
-                log_lines: 5,
-                log_source,
-                ..options(&endpoint)
-            },
-            &[("logs", logs_collector)],
-        )
+        let mut run = run_logs(Options {
+            log_lines: 5,
+            log_source,
+            ..options(&endpoint)
+        })
         .await;
         let index = run.json("logs/index.json");
         for key in ["rc1", "rc2"] {
@@ -837,14 +841,11 @@ async fn deployment_is_collected_whole_capped_and_without_secrets() {
     // newest lines kept in memory).
     for log_source in [LogSource::Auto, LogSource::Engine] {
         let cap = 600u64;
-        let mut run = run_collectors(
-            Options {
-                log_bytes: cap,
-                log_source,
-                ..options(&endpoint)
-            },
-            &[("logs", logs_collector)],
-        )
+        let mut run = run_logs(Options {
+            log_bytes: cap,
+            log_source,
+            ..options(&endpoint)
+        })
         .await;
         let index = run.json("logs/index.json");
         for key in ["rc1", "rc2"] {
@@ -887,11 +888,7 @@ async fn rotated_compressed_and_tty_logs_read_from_files_match_the_engine() {
     );
     let run = uuid::Uuid::now_v7().simple().to_string();
     let run = &run[run.len() - 10..];
-    let mut dep = Deployment {
-        endpoint: endpoint.clone(),
-        ids: Vec::new(),
-        names: HashMap::new(),
-    };
+    let mut dep = Deployment::new(&endpoint);
     // 400 numbered lines, every third on stderr, a few long ones (not on the TTY, see
     // below), then the marker. The last long line comes at 390: its 16 KiB records
     // each fill a file of the 8 KiB rotations, so the ten records after it start a
@@ -943,29 +940,12 @@ async fn rotated_compressed_and_tty_logs_read_from_files_match_the_engine() {
             }),
             ..Default::default()
         };
-        let created = docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-            .unwrap_or_else(|e| panic!("create {name}: {e}"));
-        dep.ids.push(created.id.clone());
-        dep.names.insert(key, name.clone());
-        docker
-            .start_container(&created.id, None)
-            .await
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        dep.start(&docker, key, &name, body).await;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     for name in dep.names.values() {
         loop {
-            let opts = LogsOptionsBuilder::default()
-                .stdout(true)
-                .stderr(true)
-                .tail("all")
-                .build();
-            let mut stream = docker.logs(name, Some(opts));
+            let mut stream = docker.logs(name, Some(all_logs()));
             let mut seen = false;
             let mut got = Vec::new();
             while let Some(item) = stream.next().await {
@@ -1001,22 +981,16 @@ async fn rotated_compressed_and_tty_logs_read_from_files_match_the_engine() {
     }
 
     for log_lines in [10_000u64, 5] {
-        let mut by_file = run_collectors(
-            Options {
-                log_lines,
-                ..options(&endpoint)
-            },
-            &[("logs", logs_collector)],
-        )
+        let mut by_file = run_logs(Options {
+            log_lines,
+            ..options(&endpoint)
+        })
         .await;
-        let mut by_engine = run_collectors(
-            Options {
-                log_lines,
-                log_source: LogSource::Engine,
-                ..options(&endpoint)
-            },
-            &[("logs", logs_collector)],
-        )
+        let mut by_engine = run_logs(Options {
+            log_lines,
+            log_source: LogSource::Engine,
+            ..options(&endpoint)
+        })
         .await;
         let (files, engine) = (
             logs_by_container(&mut by_file),

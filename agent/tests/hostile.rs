@@ -43,6 +43,13 @@ fn agent(args: &[&str]) -> Command {
     c
 }
 
+/// The stderr of a run that must exit with `code` (shown if not).
+fn exits(out: &std::process::Output, code: i32) -> String {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    err
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -250,8 +257,7 @@ fn planted_links_in_the_snapshot_and_textfile_folders_do_not_redirect_root_write
     // A textfile folder others can write is refused, with the fix, before any write.
     chmod(&textfile, 0o777);
     let out = agent(&args).output().expect("run");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = exits(&out, 1);
     assert!(
         err.contains("writable by other users") && err.contains(&format!("chmod go-w {t}")),
         "{err}"
@@ -278,8 +284,7 @@ fn a_planted_or_foreign_state_dir_is_refused_and_never_chmod_ed() {
     let out = agent(&["key", "show", "--state-dir", link.to_str().expect("utf-8")])
         .output()
         .expect("run");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = exits(&out, 1);
     assert!(
         err.contains("is a symlink") && err.contains("uid 65534"),
         "{err}"
@@ -306,8 +311,7 @@ fn a_planted_or_foreign_state_dir_is_refused_and_never_chmod_ed() {
     ])
     .output()
     .expect("run");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = exits(&out, 1);
     assert!(
         err.contains("owned by uid 65534") && err.contains("chown 0"),
         "{err}"
@@ -329,8 +333,7 @@ fn a_planted_or_foreign_state_dir_is_refused_and_never_chmod_ed() {
     let out = agent(&["key", "show", "--state-dir", own.to_str().expect("utf-8")])
         .output()
         .expect("run");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = exits(&out, 1);
     assert!(err.contains("symlink") && out.stdout.is_empty(), "{err}");
 }
 
@@ -401,8 +404,7 @@ fn the_mongodb_password_is_read_from_a_private_file_or_the_environment() {
     };
     let fs = f.to_str().expect("utf-8");
     let out = run(&["--mongodb-uri-file", fs], None);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = exits(&out, 2);
     assert!(
         err.contains(&format!("chmod 640 {fs}")) || err.contains(&format!("chmod 600 {fs}")),
         "{err}"
@@ -436,8 +438,7 @@ fn the_mongodb_password_is_read_from_a_private_file_or_the_environment() {
     .arg(&state)
     .output()
     .expect("run");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = exits(&out, 2);
     assert!(
         err.contains("MongoDB password") && err.contains("chmod 640"),
         "{err}"
@@ -508,8 +509,7 @@ fn an_empty_key_says_what_to_do_and_a_new_key_is_recorded_in_the_bundle() {
     let extra = host_only(&state);
     args.extend(strs(&extra));
     let out = agent(&args).output().expect("run");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = exits(&out, 1);
     assert!(
         err.contains("empty") && err.contains("rcdiag-agent key new"),
         "{err}"
@@ -1067,8 +1067,7 @@ fn after_a_sigkill_the_next_run_cleans_up_and_says_the_previous_one_died() {
     ])
     .output()
     .expect("run");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    let err = exits(&out, 0);
     assert!(!dir.join(&temp).exists(), "stale temp file {temp} removed");
     let events: Vec<Value> = err
         .lines()

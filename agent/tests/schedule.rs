@@ -10,9 +10,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,26 @@ impl Sched {
     fn expect_exit(&mut self, secs: u64, code: i32) {
         let st = self.wait(Duration::from_secs(secs));
         assert_eq!(st.code(), Some(code), "{}", self.stderr());
+    }
+
+    /// `schedule` with [`plain`] folders and `args`.
+    fn plain(dir: &Path, state: &Path, args: &[&str]) -> Self {
+        Self::start(&[&plain(dir, state)[..], args].concat())
+    }
+
+    /// One `--once --only host` snapshot, which must exit 0.
+    fn once_host(dir: &Path, state: &Path) -> Self {
+        let mut s = Self::plain(dir, state, &["--once", "--only", "host"]);
+        s.expect_exit(30, 0);
+        s
+    }
+
+    /// The files of the `snapshot_deleted` events, in order.
+    fn deleted(&self) -> Vec<String> {
+        self.events("snapshot_deleted")
+            .iter()
+            .map(|d| d["file"].as_str().expect("file").to_string())
+            .collect()
     }
 
     fn start(args: &[&str]) -> Self {
@@ -156,9 +177,8 @@ impl Drop for Sched {
     }
 }
 
-/// `--dir DIR --state-dir STATE --config /dev/null --no-encrypt`: a plain scheduler
-/// of its own folders.
-fn plain<'a>(dir: &'a Path, state: &'a Path) -> [&'a str; 7] {
+/// `--dir DIR --state-dir STATE --config /dev/null`: a scheduler of its own folders.
+fn folders<'a>(dir: &'a Path, state: &'a Path) -> [&'a str; 6] {
     [
         "--dir",
         dir.to_str().expect("utf-8"),
@@ -166,8 +186,83 @@ fn plain<'a>(dir: &'a Path, state: &'a Path) -> [&'a str; 7] {
         state.to_str().expect("utf-8"),
         "--config",
         "/dev/null",
-        "--no-encrypt",
     ]
+}
+
+/// `folders` and `--no-encrypt`: a plain scheduler of its own folders.
+fn plain<'a>(dir: &'a Path, state: &'a Path) -> Vec<&'a str> {
+    [&folders(dir, state)[..], &["--no-encrypt"]].concat()
+}
+
+/// A temporary folder, and the paths (not created) of its `snapshots` (or `name`)
+/// and `state` folders.
+fn temp_folders(name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join(name);
+    let state = tmp.path().join("state");
+    (tmp, dir, state)
+}
+
+/// `--only host,docker --docker-host URI --timeout T`: a Docker collector that waits on
+/// `uri` (a [`HungSocket`]) until the timeout.
+fn hung_docker<'a>(uri: &'a str, timeout: &'a str) -> [&'a str; 6] {
+    [
+        "--only",
+        "host,docker",
+        "--docker-host",
+        uri,
+        "--timeout",
+        timeout,
+    ]
+}
+
+/// The file name of a `snapshot_written` event's bundle.
+fn bundle_name(written: &Value) -> String {
+    name_of(written["bundle"].as_str().expect("bundle"))
+}
+
+/// The files in `dir` whose names end with `suffix`, sorted.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<String> {
+    files(dir)
+        .into_iter()
+        .filter(|f| f.ends_with(suffix))
+        .collect()
+}
+
+/// Runs `rcdiag-agent ARGS` to its end.
+fn agent<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(AGENT).args(args).output().expect("run")
+}
+
+/// Runs `rcdiag-agent ARGS`, which must succeed (its stderr shown if not).
+fn agent_ok<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = agent(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `rcdiag-agent ARGS`, which must exit with `code`; returns its stderr.
+fn agent_fails<I, S>(args: I, code: i32) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = agent(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    err
 }
 
 fn files(dir: &Path) -> BTreeSet<String> {
@@ -456,9 +551,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
     let Some(mongo) = common::require_peer("RCDIAG_TEST_MOCKUPDB_URI_V8_0_REPLSET") else {
         return;
     };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
+    let (tmp, dir, state) = temp_folders("snapshots");
     std::fs::create_dir(&dir).expect("mkdir");
     let key = rcdiag_bundle::generate_support_key();
     let idfile = tmp.path().join("support.key");
@@ -479,30 +572,30 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
         std::fs::write(dir.join(name), body).expect("write decoy");
     }
     let t0 = Instant::now();
-    let mut s = Sched::start(&[
-        "--every",
-        "2s",
-        "--count",
-        "4",
-        "--keep",
-        "2",
-        "--dir",
-        dir.to_str().expect("utf-8"),
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "--config",
-        "/dev/null",
-        "-r",
-        &key.recipient,
-        "--only",
-        "host,docker,logs,mongodb,rocketchat",
-        "--docker-host",
-        &docker,
-        "--mongodb-uri",
-        &mongo,
-        "--timeout",
-        "20s",
-    ]);
+    let mut s = Sched::start(
+        &[
+            &folders(&dir, &state)[..],
+            &[
+                "--every",
+                "2s",
+                "--count",
+                "4",
+                "--keep",
+                "2",
+                "-r",
+                &key.recipient,
+                "--only",
+                "host,docker,logs,mongodb,rocketchat",
+                "--docker-host",
+                &docker,
+                "--mongodb-uri",
+                &mongo,
+                "--timeout",
+                "20s",
+            ],
+        ]
+        .concat(),
+    );
     let st = s.wait(Duration::from_secs(90));
     let elapsed = t0.elapsed();
     assert_eq!(st.code(), Some(0), "stderr:\n{}", s.stderr());
@@ -551,12 +644,7 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
             "{name} was changed"
         );
     }
-    let deleted: Vec<String> = s
-        .events("snapshot_deleted")
-        .iter()
-        .map(|d| d["file"].as_str().expect("file").to_string())
-        .collect();
-    assert_eq!(deleted, names[..2], "the two oldest, in order");
+    assert_eq!(s.deleted(), names[..2], "the two oldest, in order");
 
     let ledger = read_json(&dir.join(".rcdiag-snapshots.json"));
     let in_ledger: Vec<&str> = ledger["snapshots"]
@@ -748,26 +836,22 @@ fn snapshots_retention_status_and_metrics_against_the_peers() {
 fn retention_by_age_and_by_total_size_keeps_exactly_what_the_rules_say() {
     // By age: snapshots 2 s apart, --max-age 3s: at the last retention the two oldest
     // are 4 and 6 s old.
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("by-age");
-    let state = tmp.path().join("state");
-    let mut s = Sched::start(
+    let (tmp, dir, state) = temp_folders("by-age");
+    let mut s = Sched::plain(
+        &dir,
+        &state,
         &[
-            &plain(&dir, &state)[..],
-            &[
-                "--every",
-                "2s",
-                "--count",
-                "4",
-                "--max-age",
-                "3s",
-                "--jitter",
-                "400ms",
-                "--only",
-                "host",
-            ],
-        ]
-        .concat(),
+            "--every",
+            "2s",
+            "--count",
+            "4",
+            "--max-age",
+            "3s",
+            "--jitter",
+            "400ms",
+            "--only",
+            "host",
+        ],
     );
     s.expect_exit(60, 0);
     let written = s.events("snapshot_written");
@@ -799,17 +883,14 @@ fn retention_by_age_and_by_total_size_keeps_exactly_what_the_rules_say() {
     let mut expected: Vec<String> = written
         .iter()
         .filter(|w| ts(&w["started_at"]).duration_until(at).as_secs_f64() <= 3.0)
-        .map(|w| name_of(w["bundle"].as_str().expect("bundle")))
+        .map(bundle_name)
         .collect();
     expected.sort();
-    let kept: Vec<String> = files(&dir)
-        .into_iter()
-        .filter(|f| f.ends_with(".rcdiag.zip"))
-        .collect();
+    let kept = files_ending(&dir, ".rcdiag.zip");
     assert_eq!(kept, expected, "{}", s.stderr());
     // 2 s apart (+ jitter): the first is 6 s old at the last retention, the newest new.
-    let first = name_of(written[0]["bundle"].as_str().expect("bundle"));
-    let newest = name_of(written[3]["bundle"].as_str().expect("bundle"));
+    let first = bundle_name(&written[0]);
+    let newest = bundle_name(&written[3]);
     assert!(!kept.contains(&first) && kept.contains(&newest), "{kept:?}");
     for d in s.events("snapshot_deleted") {
         assert_eq!(d["reason"], "older than --max-age 3s");
@@ -823,23 +904,21 @@ fn retention_by_age_and_by_total_size_keeps_exactly_what_the_rules_say() {
     let dir = tmp.path().join("by-size");
     let textfile = tmp.path().join("textfile");
     std::fs::create_dir(&textfile).expect("mkdir");
-    let mut s = Sched::start(
+    let mut s = Sched::plain(
+        &dir,
+        &state,
         &[
-            &plain(&dir, &state)[..],
-            &[
-                "--every",
-                "1s",
-                "--count",
-                "4",
-                "--max-total",
-                "7000",
-                "--textfile-dir",
-                textfile.to_str().expect("utf-8"),
-                "--only",
-                "host",
-            ],
-        ]
-        .concat(),
+            "--every",
+            "1s",
+            "--count",
+            "4",
+            "--max-total",
+            "7000",
+            "--textfile-dir",
+            textfile.to_str().expect("utf-8"),
+            "--only",
+            "host",
+        ],
     );
     s.expect_exit(60, 0);
     let written = s.events("snapshot_written");
@@ -852,13 +931,10 @@ fn retention_by_age_and_by_total_size_keeps_exactly_what_the_rules_say() {
             break;
         }
         total += b;
-        expected.push(name_of(w["bundle"].as_str().expect("bundle")));
+        expected.push(bundle_name(w));
     }
     expected.sort();
-    let kept: Vec<String> = files(&dir)
-        .into_iter()
-        .filter(|f| f.ends_with(".rcdiag.zip"))
-        .collect();
+    let kept = files_ending(&dir, ".rcdiag.zip");
     assert_eq!(kept, expected, "{}", s.stderr());
     assert!(
         kept.len() < 4,
@@ -890,39 +966,21 @@ fn retention_by_age_and_by_total_size_keeps_exactly_what_the_rules_say() {
 /// the metrics.
 #[test]
 fn the_newest_good_snapshot_survives_retention_across_a_restart() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
-    let common_args = plain(&dir, &state);
-    let mut s = Sched::start(&[&["--once", "--only", "host"][..], &common_args].concat());
-    s.expect_exit(30, 0);
-    let good = name_of(
-        s.events("snapshot_written")[0]["bundle"]
-            .as_str()
-            .expect("bundle"),
-    );
+    let (_tmp, dir, state) = temp_folders("snapshots");
+    let s = Sched::once_host(&dir, &state);
+    let good = bundle_name(&s.events("snapshot_written")[0]);
 
     let hung = HungSocket::new();
     let uri = hung.uri();
-    let args = [
+    let mut s = Sched::plain(
+        &dir,
+        &state,
         &[
-            "--every",
-            "1s",
-            "--count",
-            "2",
-            "--keep",
-            "1",
-            "--only",
-            "host,docker",
-            "--docker-host",
-            &uri,
-            "--timeout",
-            "1s",
-        ][..],
-        &common_args,
-    ]
-    .concat();
-    let mut s = Sched::start(&args);
+            &["--every", "1s", "--count", "2", "--keep", "1"][..],
+            &hung_docker(&uri, "1s"),
+        ]
+        .concat(),
+    );
     assert_eq!(
         s.wait(Duration::from_secs(30)).code(),
         Some(3),
@@ -936,20 +994,11 @@ fn the_newest_good_snapshot_survives_retention_across_a_restart() {
             && w["failed_collectors"] == serde_json::json!(["docker"])),
         "{written:?}"
     );
-    let newest = name_of(written[1]["bundle"].as_str().expect("bundle"));
-    let middle = name_of(written[0]["bundle"].as_str().expect("bundle"));
-    let kept: BTreeSet<String> = files(&dir)
-        .into_iter()
-        .filter(|f| f.ends_with(".zip"))
-        .collect();
+    let newest = bundle_name(&written[1]);
+    let middle = bundle_name(&written[0]);
+    let kept: BTreeSet<String> = files_ending(&dir, ".zip").into_iter().collect();
     assert_eq!(kept, BTreeSet::from([good.clone(), newest.clone()]));
-    assert_eq!(
-        s.events("snapshot_deleted")
-            .iter()
-            .map(|d| d["file"].as_str().expect("file").to_string())
-            .collect::<Vec<_>>(),
-        [middle]
-    );
+    assert_eq!(s.deleted(), [middle]);
     let status = read_json(&dir.join("status.json"));
     assert_eq!(status["retention"]["protected"], good.as_str());
     assert_eq!(status["last_run"]["outcome"], "degraded");
@@ -981,30 +1030,15 @@ fn the_newest_good_snapshot_survives_retention_across_a_restart() {
 /// stops at once, exit 0, and the folder holds only what was there plus status files.
 #[test]
 fn sigterm_during_a_snapshot_leaves_a_clean_folder() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
-    let common_args = plain(&dir, &state);
-    let mut s = Sched::start(&[&["--once", "--only", "host"][..], &common_args].concat());
-    s.expect_exit(30, 0);
+    let (_tmp, dir, state) = temp_folders("snapshots");
+    Sched::once_host(&dir, &state);
     let before = files(&dir);
     let hung = HungSocket::new();
     let uri = hung.uri();
-    let mut s = Sched::start(
-        &[
-            &[
-                "--every",
-                "1h",
-                "--only",
-                "host,docker",
-                "--docker-host",
-                &uri,
-                "--timeout",
-                "60s",
-            ][..],
-            &common_args,
-        ]
-        .concat(),
+    let mut s = Sched::plain(
+        &dir,
+        &state,
+        &[&["--every", "1h"][..], &hung_docker(&uri, "60s")].concat(),
     );
     s.wait_event("snapshot_started", Duration::from_secs(10));
     // The bundle writer's temp file exists while the snapshot runs.
@@ -1052,26 +1086,15 @@ fn sigterm_during_a_snapshot_leaves_a_clean_folder() {
 /// and no two snapshots ever run at once.
 #[test]
 fn ticks_never_overlap_and_skipped_ticks_are_logged() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
+    let (_tmp, dir, state) = temp_folders("snapshots");
     let hung = HungSocket::new();
     let uri = hung.uri();
-    let mut s = Sched::start(
+    let mut s = Sched::plain(
+        &dir,
+        &state,
         &[
-            &plain(&dir, &state)[..],
-            &[
-                "--every",
-                "1s",
-                "--count",
-                "3",
-                "--only",
-                "host,docker",
-                "--docker-host",
-                &uri,
-                "--timeout",
-                "3s",
-            ],
+            &["--every", "1s", "--count", "3"][..],
+            &hung_docker(&uri, "3s"),
         ]
         .concat(),
     );
@@ -1145,9 +1168,7 @@ fn ticks_never_overlap_and_skipped_ticks_are_logged() {
 
 #[test]
 fn a_second_scheduler_on_the_same_folder_is_refused() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
+    let (_tmp, dir, state) = temp_folders("snapshots");
     let args = [&plain(&dir, &state)[..], &["--only", "host"]].concat();
     let mut a = Sched::start(&[&["--cron", "CRON_TZ=UTC 0 0 1 1 *"][..], &args].concat());
     let started = a.wait_event("schedule_started", Duration::from_secs(10));
@@ -1157,14 +1178,7 @@ fn a_second_scheduler_on_the_same_folder_is_refused() {
             .is_some_and(|t| t.ends_with("-01-01T00:00:00Z")),
         "{started}"
     );
-    let out = Command::new(AGENT)
-        .arg("schedule")
-        .arg("--once")
-        .args(args)
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = agent_fails([&["schedule", "--once"][..], &args].concat(), 1);
     assert!(
         err.contains("another rcdiag-agent schedule is already writing into")
             && err.contains("--dir"),
@@ -1260,8 +1274,9 @@ fn invalid_schedules_are_usage_errors_that_say_what_to_do() {
     }
     assert!(!dir.exists(), "a usage error creates nothing");
     // Folders that do not exist: errors that say which and what to do.
-    let out = Command::new(AGENT)
-        .args([
+    let state = tmp.path().join("state");
+    let err = agent_fails(
+        [
             "schedule",
             "--once",
             "--config",
@@ -1271,13 +1286,13 @@ fn invalid_schedules_are_usage_errors_that_say_what_to_do() {
             "host",
             "--dir",
             d,
-        ])
-        .args(["--textfile-dir", "/nonexistent/textfile", "--state-dir"])
-        .arg(tmp.path().join("state"))
-        .output()
-        .expect("run");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+            "--textfile-dir",
+            "/nonexistent/textfile",
+            "--state-dir",
+            state.to_str().expect("utf-8"),
+        ],
+        1,
+    );
     assert!(
         err.contains("--textfile-dir /nonexistent/textfile does not exist: create it"),
         "{err}"
@@ -1285,12 +1300,7 @@ fn invalid_schedules_are_usage_errors_that_say_what_to_do() {
     // The folder named is the textfile folder, not the snapshots folder, and only once.
     assert!(!err.contains("snapshots folder"), "{err}");
     assert_eq!(err.matches("does not exist").count(), 1, "{err}");
-    let out = Command::new(AGENT)
-        .args(["snapshots", "list", "/nonexistent/snapshots"])
-        .output()
-        .expect("run");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = agent_fails(["snapshots", "list", "/nonexistent/snapshots"], 1);
     assert!(
         err.contains("is not a folder: pass the --dir given to `rcdiag-agent schedule`"),
         "{err}"
@@ -1302,27 +1312,14 @@ fn dry_run_shows_the_schedule_and_the_next_cron_times_and_writes_nothing() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("snapshots");
     let key = rcdiag_bundle::generate_support_key();
-    let out = Command::new(AGENT)
-        .args([
-            "schedule",
-            "--cron",
-            "CRON_TZ=UTC */5 * * * *",
-            "--dry-run",
-            "--config",
-            "/dev/null",
-            "-r",
-            &key.recipient,
-            "--dir",
-        ])
-        .arg(&dir)
-        .args(["--state-dir"])
-        .arg(tmp.path().join("state"))
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let state = tmp.path().join("state");
+    let out = agent_ok(
+        [
+            &["schedule", "--cron", "CRON_TZ=UTC */5 * * * *", "--dry-run"][..],
+            &folders(&dir, &state),
+            &["-r", &key.recipient],
+        ]
+        .concat(),
     );
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(
@@ -1346,38 +1343,27 @@ fn dry_run_shows_the_schedule_and_the_next_cron_times_and_writes_nothing() {
             assert_eq!(times[i - 1].duration_until(*t).as_secs(), 300);
         }
     }
-    assert!(
-        !dir.exists() && !tmp.path().join("state").exists(),
-        "--dry-run writes nothing"
-    );
+    assert!(!dir.exists() && !state.exists(), "--dry-run writes nothing");
 }
 
 /// `key new` leaves a record of the key change; the scheduler's first snapshot records
 /// it (as `collect` does) and removes it, the next snapshot does not repeat it.
 #[test]
 fn the_first_snapshot_after_key_new_records_the_key_change() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
+    let (_tmp, dir, state) = temp_folders("snapshots");
     let old = NodeKey::load_or_create(&state).expect("key").fingerprint();
-    let out = Command::new(AGENT)
-        .args(["key", "new", "--state-dir"])
-        .arg(&state)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    agent_ok([
+        OsStr::new("key"),
+        OsStr::new("new"),
+        OsStr::new("--state-dir"),
+        state.as_os_str(),
+    ]);
     let record = state.join("node_key_change.json");
     assert!(record.exists());
-    let mut s = Sched::start(
-        &[
-            &plain(&dir, &state)[..],
-            &["--every", "1s", "--count", "2", "--only", "host"],
-        ]
-        .concat(),
+    let mut s = Sched::plain(
+        &dir,
+        &state,
+        &["--every", "1s", "--count", "2", "--only", "host"],
     );
     s.expect_exit(60, 0);
     let written = s.events("snapshot_written");
@@ -1385,7 +1371,7 @@ fn the_first_snapshot_after_key_new_records_the_key_change() {
     let labels: Vec<Option<String>> = written
         .iter()
         .map(|w| {
-            let n = name_of(w["bundle"].as_str().expect("bundle"));
+            let n = bundle_name(w);
             let b = Bundle::open(&dir.join(&n), &OpenOptions::default())
                 .unwrap_or_else(|e| panic!("{n}: {e}"));
             b.manifest().node.labels.get("node_key_change").cloned()

@@ -11,10 +11,10 @@ mod common;
 mod s3peer;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use rcdiag_testkit::{bundle_host, files_in, require_peer, sha256_hex, support_key};
+use rcdiag_testkit::{SupportKey, bundle_host, files_in, require_peer, sha256_hex, support_key};
 use serde_json::Value;
 
 /// A finished `rcdiag-agent schedule` run: its exit code and its JSON log lines.
@@ -120,14 +120,21 @@ fn ledger_uploads(dir: &Path) -> BTreeMap<String, Value> {
         .collect()
 }
 
-#[test]
-fn a_missing_bucket_holds_every_snapshot_then_the_good_bucket_gets_them_all() {
-    let Some(s3) = s3peer::peer() else { return };
+/// A temp folder with a `snapshots` folder (created), the path of a `state` folder,
+/// and a support key.
+fn folders() -> (tempfile::TempDir, PathBuf, PathBuf, SupportKey) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("snapshots");
     let state = tmp.path().join("state");
     std::fs::create_dir(&dir).expect("mkdir");
     let key = support_key(tmp.path());
+    (tmp, dir, state, key)
+}
+
+#[test]
+fn a_missing_bucket_holds_every_snapshot_then_the_good_bucket_gets_them_all() {
+    let Some(s3) = s3peer::peer() else { return };
+    let (_tmp, dir, state, key) = folders();
     let (d, st) = (dir.to_str().unwrap(), state.to_str().unwrap());
 
     // 1. A bucket that does not exist: three snapshots, --keep 1, all three kept.
@@ -274,11 +281,7 @@ fn a_missing_bucket_holds_every_snapshot_then_the_good_bucket_gets_them_all() {
 #[test]
 fn max_total_deletes_snapshots_never_uploaded_and_says_so() {
     let Some(s3) = s3peer::peer() else { return };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
-    std::fs::create_dir(&dir).expect("mkdir");
-    let key = support_key(tmp.path());
+    let (_tmp, dir, state, key) = folders();
     let (d, st) = (dir.to_str().unwrap(), state.to_str().unwrap());
     let target = "s3://rcdiag-no-such-bucket/fleet/";
 
@@ -351,11 +354,7 @@ fn an_https_folder_link_gets_each_snapshot_under_its_own_name() {
     let Some(root) = require_peer("RCDIAG_TEST_UPLOAD_ROOT") else {
         return;
     };
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("snapshots");
-    let state = tmp.path().join("state");
-    std::fs::create_dir(&dir).expect("mkdir");
-    let key = support_key(tmp.path());
+    let (_tmp, dir, state, key) = folders();
     let (d, st) = (dir.to_str().unwrap(), state.to_str().unwrap());
     let case = format!("sched-{}", uuid::Uuid::now_v7().simple());
     // A folder link with a token in its query string (nginx ignores it): the token is

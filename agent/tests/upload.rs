@@ -31,18 +31,30 @@ fn peer() -> Option<Peer> {
 }
 
 impl Peer {
-    /// `rcdiag-agent upload FILE --to TO --ca-file <the peer's CA> EXTRA...`.
-    fn upload(&self, file: &Path, to: &str, extra: &[&str]) -> Output {
-        let mut args = vec![
+    /// `upload FILE --to TO --ca-file <the peer's CA>`.
+    fn upload_args<'a>(&'a self, file: &'a Path, to: &'a str) -> Vec<&'a str> {
+        vec![
             "upload",
             file.to_str().unwrap(),
             "--to",
             to,
             "--ca-file",
             &self.ca,
-        ];
+        ]
+    }
+
+    /// `rcdiag-agent upload FILE --to TO --ca-file <the peer's CA> EXTRA...`.
+    fn upload(&self, file: &Path, to: &str, extra: &[&str]) -> Output {
+        let mut args = self.upload_args(file, to);
         args.extend_from_slice(extra);
         agent(&args)
+    }
+
+    /// [`Peer::upload`], and how long it took.
+    fn upload_timed(&self, file: &Path, to: &str, extra: &[&str]) -> (Output, Duration) {
+        let t = Instant::now();
+        let out = self.upload(file, to, extra);
+        (out, t.elapsed())
     }
 
     /// A link to `path` (under the peer), with the secret query string.
@@ -67,6 +79,20 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Stdout and stderr, after checking the secret is in neither.
+/// [`outputs`] of a run that must succeed (both shown if not).
+fn succeeds(out: &Output) -> (String, String) {
+    let (o, e) = outputs(out);
+    assert!(out.status.success(), "{o}{e}");
+    (o, e)
+}
+
+/// [`outputs`] of a run that must exit with `code` (both shown if not).
+fn exits(out: &Output, code: i32) -> (String, String) {
+    let (o, e) = outputs(out);
+    assert_eq!(out.status.code(), Some(code), "{o}{e}");
+    (o, e)
+}
+
 fn outputs(out: &Output) -> (String, String) {
     let (o, e) = (text(&out.stdout), text(&out.stderr));
     for s in [&o, &e] {
@@ -89,8 +115,7 @@ fn upload_is_byte_identical_and_says_what_went_where() {
     let f = age_file(tmp.path(), "node1.rcdiag", 300 * 1024 + 17);
     let folder = unique("same");
     let out = p.upload(&f, &p.link(&format!("upload/{folder}/")), &[]);
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    let (o, e) = succeeds(&out);
     let local = std::fs::read(&f).unwrap();
     let remote = std::fs::read(p.root.join("upload").join(&folder).join("node1.rcdiag"))
         .expect("the peer stored the file");
@@ -135,8 +160,7 @@ fn server_errors_are_retried_and_checksums_sent() {
         p.link(&format!("flaky/{signed}"))
     );
     let out = p.upload(&f, &link, &[]);
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    let (_, e) = succeeds(&out);
     assert!(
         e.contains("try 1 of 4 failed: server error HTTP 500"),
         "{e}"
@@ -157,8 +181,7 @@ fn server_errors_are_retried_and_checksums_sent() {
     // unsigned one only if signed; some servers refuse unknown ones).
     let plain_link = unique("unsigned");
     let out = p.upload(&f, &p.link(&format!("flaky/{plain_link}")), &[]);
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    succeeds(&out);
     let h: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.join(format!("{plain_link}.headers.json"))).unwrap(),
     )
@@ -174,8 +197,7 @@ fn refused_link_keeps_the_file_and_asks_for_a_new_link() {
     let f = age_file(tmp.path(), "b.rcdiag", 5000);
     let before = std::fs::read(&f).unwrap();
     let out = p.upload(&f, &p.link("denied/b.rcdiag"), &[]);
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (_, e) = exits(&out, 1);
     assert!(
         e.contains("the upload link was refused (HTTP 403")
             && e.contains("ask support for a new upload link")
@@ -220,15 +242,12 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
     let Some(p) = peer() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let f = age_file(tmp.path(), "b.rcdiag", 5000);
-    let t = Instant::now();
-    let out = p.upload(
+    let (out, took) = p.upload_timed(
         &f,
         &p.link("stall/b.rcdiag"),
         &["--stall-timeout", "1s", "--tries", "2"],
     );
-    let took = t.elapsed();
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (_, e) = exits(&out, 1);
     assert!(
         e.contains("stopped reading or answering for 1s") && e.contains("failed after 2 tries"),
         "{e}"
@@ -242,15 +261,12 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
     // A server that stops reading halfway through the body (nginx passes it on
     // unbuffered to a backend that reads nothing): cut too, partway.
     let big = age_file(tmp.path(), "big.rcdiag", 32 << 20);
-    let t = Instant::now();
-    let out = p.upload(
+    let (out, took) = p.upload_timed(
         &big,
         &p.link("stall-read/big.rcdiag"),
         &["--stall-timeout", "1s", "--tries", "1"],
     );
-    let took = t.elapsed();
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (_, e) = exits(&out, 1);
     assert!(
         e.contains("stopped reading or answering for 1s after")
             && e.contains("of 32.0 MiB")
@@ -261,15 +277,12 @@ fn stalled_server_is_cut_by_the_stall_timeout() {
     assert!(took < Duration::from_secs(15), "took {took:?}");
 
     // The time limit of an attempt holds even while the stall timeout would wait.
-    let t = Instant::now();
-    let out = p.upload(
+    let (out, took) = p.upload_timed(
         &f,
         &p.link("stall/b.rcdiag"),
         &["--attempt-timeout", "1s", "--tries", "1"],
     );
-    let took = t.elapsed();
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (_, e) = exits(&out, 1);
     assert!(
         e.contains("took longer than its limit of 1s (--attempt-timeout)"),
         "{e}"
@@ -283,8 +296,7 @@ fn untrusted_certificate_and_closed_port_fail_clearly() {
     let tmp = tempfile::tempdir().unwrap();
     let f = age_file(tmp.path(), "b.rcdiag", 5000);
     let out = agent(&["upload", f.to_str().unwrap(), "--to", &p.link("upload/x/")]);
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (_, e) = exits(&out, 1);
     assert!(e.contains("not trusted") && e.contains("--ca-file"), "{e}");
     assert!(
         !e.contains("retrying"),
@@ -304,8 +316,7 @@ fn untrusted_certificate_and_closed_port_fail_clearly() {
         "--tries",
         "2",
     ]);
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (_, e) = exits(&out, 1);
     assert!(
         e.contains("could not connect") && e.contains("failed after 2 tries"),
         "{e}"
@@ -321,8 +332,7 @@ fn plain_bundle_needs_allow_plain() {
     let folder = unique("plain");
     let link = p.link(&format!("upload/{folder}/"));
     let out = p.upload(&f, &link, &[]);
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(2), "{o}{e}");
+    let (_, e) = exits(&out, 2);
     assert!(
         e.contains("is not encrypted") && e.contains("--allow-plain") && e.contains("seal"),
         "{e}"
@@ -331,8 +341,7 @@ fn plain_bundle_needs_allow_plain() {
     assert!(!remote.exists(), "nothing is sent");
 
     let out = p.upload(&f, &link, &["--allow-plain"]);
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    let (_, e) = succeeds(&out);
     assert!(
         e.contains("warning") && e.contains("anyone who can read the storage"),
         "{e}"
@@ -488,8 +497,7 @@ fn collect_upload_end_to_end() {
         p.link(&format!("upload/{folder}/"))
     );
     let out = collect_upload(tmp.path(), Some(&key.recipient), &link, &p.ca, &[]);
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    let (o, e) = succeeds(&out);
     let local = PathBuf::from(o.lines().last().expect("the bundle path").trim());
     assert!(local.exists(), "the bundle is kept after the upload: {o}");
     let name = local.file_name().unwrap().to_str().unwrap();
@@ -545,8 +553,7 @@ fn collect_upload_failure_keeps_the_bundle_and_exits_4() {
         &p.ca,
         &[],
     );
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(4), "{o}{e}");
+    let (o, e) = exits(&out, 4);
     assert!(e.contains("ask support for a new upload link"), "{e}");
     let local = PathBuf::from(o.lines().last().expect("the bundle path").trim());
     assert!(local.exists(), "a failed upload never deletes the bundle");
@@ -566,8 +573,7 @@ fn collect_upload_refuses_plain_before_collecting() {
         "/nonexistent",
         &["--no-encrypt"],
     );
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(2), "{o}{e}");
+    let (_, e) = exits(&out, 2);
     assert!(
         e.contains("--no-encrypt") && e.contains("--allow-plain"),
         "{e}"
@@ -586,8 +592,7 @@ fn collect_upload_refuses_plain_before_collecting() {
         "-o",
         tmp.path().join("out").to_str().unwrap(),
     ]);
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(2), "{o}{e}");
+    let (_, e) = exits(&out, 2);
     assert!(e.contains("only apply with --upload"), "{e}");
 
     // --dry-run says where the bundle would go, without the query string.
@@ -601,8 +606,7 @@ fn collect_upload_refuses_plain_before_collecting() {
         "--upload",
         &format!("https://127.0.0.1:9/case/?{SECRET}"),
     ]);
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    let (o, _) = succeeds(&out);
     assert!(
         o.contains("upload: PUT to https://127.0.0.1:9/case/"),
         "{o}"
@@ -618,18 +622,12 @@ fn sigterm_cuts_the_upload_and_keeps_the_file() {
     let f = age_file(tmp.path(), "b.rcdiag", 5000);
     let name = unique("sigterm");
     let seen = p.root.join("stall").join(format!("{name}.seen"));
-    let child = agent_cmd(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &p.link(&format!("stall/{name}")),
-        "--ca-file",
-        &p.ca,
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .unwrap();
+    let to = p.link(&format!("stall/{name}"));
+    let child = agent_cmd(&p.upload_args(&f, &to))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     // Once the request has reached the server, the agent is uploading.
     let wait = Instant::now();
     while !seen.exists() && wait.elapsed() < Duration::from_secs(30) {
@@ -651,8 +649,7 @@ fn sigterm_cuts_the_upload_and_keeps_the_file() {
         "stopped {:?} after SIGTERM",
         t.elapsed()
     );
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (_, e) = exits(&out, 1);
     assert!(
         e.contains("interrupted by SIGTERM") && e.contains("the file is kept"),
         "{e}"
@@ -712,25 +709,16 @@ fn https_proxy_is_used_and_no_proxy_bypasses_it() {
     let f = age_file(tmp.path(), "b.rcdiag", 100 * 1024);
     let (port, seen) = connect_proxy();
     let folder = unique("proxy");
+    let to = p.link(&format!("upload/{folder}/"));
     let run = |no_proxy: &str| {
-        agent_cmd(&[
-            "upload",
-            f.to_str().unwrap(),
-            "--to",
-            &p.link(&format!("upload/{folder}/")),
-            "--ca-file",
-            &p.ca,
-            "--tries",
-            "1",
-        ])
-        .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
-        .env("NO_PROXY", no_proxy)
-        .output()
-        .unwrap()
+        agent_cmd(&[&p.upload_args(&f, &to)[..], &["--tries", "1"]].concat())
+            .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
+            .env("NO_PROXY", no_proxy)
+            .output()
+            .unwrap()
     };
     let out = run("");
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    succeeds(&out);
     let hostport = p.base.trim_start_matches("https://").to_string();
     assert_eq!(
         *seen.lock().unwrap(),
@@ -741,8 +729,7 @@ fn https_proxy_is_used_and_no_proxy_bypasses_it() {
     assert!(std::fs::read(&remote).unwrap() == std::fs::read(&f).unwrap());
 
     let out = run("127.0.0.1");
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    succeeds(&out);
     assert_eq!(seen.lock().unwrap().len(), 1, "NO_PROXY bypasses the proxy");
 }
 
@@ -780,8 +767,7 @@ fn progress_line_on_a_terminal() {
         .args(["-qec", &cmd, "/dev/null"])
         .output()
         .unwrap();
-    let (o, e) = outputs(&out);
-    assert_eq!(out.status.code(), Some(1), "{o}{e}");
+    let (o, _) = exits(&out, 1);
     assert!(
         o.contains("\r\x1b[2Kupload: b.rcdiag  4.9 KiB of 4.9 KiB  100%"),
         "no live progress line on the terminal:\n{o:?}"
@@ -802,18 +788,10 @@ fn memory_stays_bounded_for_a_large_file() {
     let out = Command::new("/usr/bin/time")
         .args(["-f", "%M", "-o", rss.to_str().unwrap()])
         .arg(env!("CARGO_BIN_EXE_rcdiag-agent"))
-        .args([
-            "upload",
-            f.to_str().unwrap(),
-            "--to",
-            &p.link(&format!("upload/{folder}/")),
-            "--ca-file",
-            &p.ca,
-        ])
+        .args(p.upload_args(&f, &p.link(&format!("upload/{folder}/"))))
         .output()
         .unwrap();
-    let (o, e) = outputs(&out);
-    assert!(out.status.success(), "{o}{e}");
+    succeeds(&out);
     let peak_kib: u64 = std::fs::read_to_string(&rss)
         .unwrap()
         .lines()

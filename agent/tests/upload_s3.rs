@@ -9,10 +9,23 @@
 mod common;
 mod s3peer;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{age_file, for_upload_peers, sha256_hex};
 use s3peer::{S3, peer};
+
+/// `upload FILE --to TO --ca-file CA`.
+fn upload_args<'a>(file: &'a Path, to: &'a str, ca: &'a str) -> [&'a str; 6] {
+    [
+        "upload",
+        file.to_str().unwrap(),
+        "--to",
+        to,
+        "--ca-file",
+        ca,
+    ]
+}
 
 fn agent(args: &[&str]) -> Output {
     for_upload_peers(Command::new(env!("CARGO_BIN_EXE_rcdiag-agent")).args(args))
@@ -34,14 +47,7 @@ fn presigned_put_from_the_s3_peer_is_byte_identical() {
         "the presigned link signs the checksum header: {}",
         url.split('?').next().unwrap_or("")
     );
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &url,
-        "--ca-file",
-        &s3.ca,
-    ]);
+    let out = agent(&upload_args(&f, &url, &s3.ca));
     let (o, e) = (
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
@@ -85,14 +91,7 @@ fn presigned_put_for_a_missing_bucket_is_refused_and_keeps_the_file() {
         "/rcdiag-no-such-bucket/",
         1,
     );
-    let out = agent(&[
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &url,
-        "--ca-file",
-        &s3.ca,
-    ]);
+    let out = agent(&upload_args(&f, &url, &s3.ca));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a 404 must fail the upload: {e}");
     assert!(!e.contains("X-Amz-Signature"), "{e}");
@@ -190,23 +189,19 @@ fn s3_target_credentials_from_a_profile_file() {
     .unwrap();
     let prefix = format!("profile-{}/", uuid::Uuid::now_v7().simple());
     let to = format!("s3://{}/{prefix}", s3.bucket);
-    let args = [
-        "upload",
-        f.to_str().unwrap(),
-        "--to",
-        &to,
-        "--ca-file",
-        &s3.ca,
-    ];
-    let out = agent_s3(
-        &s3,
-        &args,
-        false,
-        &[
-            ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
-            ("AWS_PROFILE", "support"),
-        ],
-    );
+    let args = upload_args(&f, &to, &s3.ca);
+    let with_profile = |profile: &str| {
+        agent_s3(
+            &s3,
+            &args,
+            false,
+            &[
+                ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+                ("AWS_PROFILE", profile),
+            ],
+        )
+    };
+    let out = with_profile("support");
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{e}");
     let back = tmp.path().join("back");
@@ -217,15 +212,7 @@ fn s3_target_credentials_from_a_profile_file() {
     );
     assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&f).unwrap());
     // A profile that is not there: refused before anything is sent, with what to do.
-    let out = agent_s3(
-        &s3,
-        &args,
-        false,
-        &[
-            ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
-            ("AWS_PROFILE", "nosuch"),
-        ],
-    );
+    let out = with_profile("nosuch");
     let e = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{e}");
     assert!(
@@ -243,14 +230,7 @@ fn s3_target_missing_bucket_says_what_to_do_and_keeps_the_file() {
     let before = std::fs::read(&f).unwrap();
     let out = agent_s3(
         &s3,
-        &[
-            "upload",
-            f.to_str().unwrap(),
-            "--to",
-            "s3://rcdiag-no-such-bucket/x/",
-            "--ca-file",
-            &s3.ca,
-        ],
+        &upload_args(&f, "s3://rcdiag-no-such-bucket/x/", &s3.ca),
         true,
         &[],
     );

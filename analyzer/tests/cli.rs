@@ -48,6 +48,13 @@ fn setup() -> Setup {
 }
 
 impl Setup {
+    /// `rcdiag-analyzer verify BUNDLE -i KEY` of the setup's bundle.
+    fn verify(&self) -> Command {
+        let mut c = bin();
+        c.arg("verify").arg(&self.bundle).args(["-i", self.id()]);
+        c
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -187,12 +194,7 @@ fn keygen_refuses_to_overwrite() {
 #[test]
 fn verify_prints_what_the_bundle_holds() {
     let s = setup();
-    let out = bin()
-        .arg("verify")
-        .arg(&s.bundle)
-        .args(["-i", s.id()])
-        .output()
-        .expect("run");
+    let out = s.verify().output().expect("run");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = stdout_of(&out);
     for want in [
@@ -225,12 +227,7 @@ fn verify_signed_plain_needs_no_identity_and_says_so() {
 #[test]
 fn verify_json_reports_validity_collectors_and_files() {
     let s = setup();
-    let out = bin()
-        .arg("verify")
-        .arg(&s.bundle)
-        .args(["-i", s.id(), "--format", "json"])
-        .output()
-        .expect("run");
+    let out = s.verify().args(["--format", "json"]).output().expect("run");
     assert!(out.status.success());
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["valid"], true);
@@ -250,12 +247,7 @@ fn verify_json_reports_validity_collectors_and_files() {
 fn verify_rejects_a_tampered_encrypted_bundle() {
     let s = setup();
     flip_byte(&s.bundle, 0.5);
-    let out = bin()
-        .arg("verify")
-        .arg(&s.bundle)
-        .args(["-i", s.id()])
-        .output()
-        .expect("run");
+    let out = s.verify().output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
     assert!(
@@ -358,22 +350,22 @@ fn verify_with_trust_accepts_the_pinned_signer_and_refuses_others() {
 fn extract_writes_every_file_and_refuses_a_non_empty_folder() {
     let s = setup();
     let dir = s.path("out");
-    bin()
-        .arg("extract")
-        .arg(&s.bundle)
-        .arg(&dir)
-        .args(["-i", s.id()])
+    let extract = || {
+        let mut c = bin();
+        c.arg("extract")
+            .arg(&s.bundle)
+            .arg(&dir)
+            .args(["-i", s.id()]);
+        c
+    };
+    extract()
         .assert()
         .success()
         .stdout(predicate::str::contains(format!("to {}", dir.display())))
         .stdout(predicate::str::is_match(r"extracted \d+ files").expect("regex"));
     assert!(dir.join("manifest.json").is_file() && dir.join("host/host.json").is_file());
     assert!(dir.join("logs/rocketchat-rocketchat-1.log").is_file());
-    bin()
-        .arg("extract")
-        .arg(&s.bundle)
-        .arg(&dir)
-        .args(["-i", s.id()])
+    extract()
         .assert()
         .code(1)
         .stderr(predicate::str::contains("not empty"));
@@ -390,14 +382,32 @@ fn check(s: &Setup, bundles: &[&Path]) -> Command {
     c
 }
 
-#[test]
-fn check_exits_0_when_everything_passes() {
-    let s = setup();
-    let out = check(&s, &[&s.bundle])
+/// `check ARGS` of the setup's bundle, run to its end.
+fn check_bundle(s: &Setup, args: &[&str]) -> std::process::Output {
+    check(s, &[&s.bundle]).args(args).output().expect("run")
+}
+
+/// `check` of `bundles` with `--trust` (this node's key pinned), run to its end.
+fn check_trusted(s: &Setup, bundles: &[&Path]) -> std::process::Output {
+    check(s, bundles)
         .arg("--trust")
         .arg(s.trust_file())
         .output()
-        .expect("run");
+        .expect("run")
+}
+
+/// `check --trust` of `node` (written as `name`) exits `code`, its report saying `word`.
+fn check_node_exits(s: &Setup, node: &Node, name: &str, code: i32, word: &str) {
+    let b = s.write(node, name);
+    let out = check_trusted(s, &[&b]);
+    assert_eq!(out.status.code(), Some(code), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains(word));
+}
+
+#[test]
+fn check_exits_0_when_everything_passes() {
+    let s = setup();
+    let out = check_trusted(&s, &[&s.bundle]);
     let text = stdout_of(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr_of(&out));
     assert!(
@@ -412,14 +422,7 @@ fn check_exits_3_on_a_failure() {
     // Rocket.Chat 7.4 reached end of life on 2025-08-31.
     let mut node = Node::healthy("node1", "7.4.0");
     node.edit("mongodb/summary.json", |v| v["version"] = "7.0.14".into());
-    let b = s.write(&node, "old.rcdiag");
-    let out = check(&s, &[&b])
-        .arg("--trust")
-        .arg(s.trust_file())
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(3), "{}", stdout_of(&out));
-    assert!(stdout_of(&out).contains("FAIL"));
+    check_node_exits(&s, &node, "old.rcdiag", 3, "FAIL");
 }
 
 #[test]
@@ -427,18 +430,11 @@ fn an_unpinned_signer_is_said_first_and_in_the_summary_and_exits_5() {
     let s = setup();
     // The same healthy bundle: 0 with --trust, 5 without (anyone can sign a bundle).
     let fp = s.node_key.fingerprint();
-    let trusted = check(&s, &[&s.bundle])
-        .arg("--trust")
-        .arg(s.trust_file())
-        .output()
-        .expect("run");
+    let trusted = check_trusted(&s, &[&s.bundle]);
     assert_eq!(trusted.status.code(), Some(0));
     assert!(!stdout_of(&trusted).contains("not verified"));
     for format in ["text", "markdown", "html", "json"] {
-        let out = check(&s, &[&s.bundle])
-            .args(["--format", format])
-            .output()
-            .expect("run");
+        let out = check_bundle(&s, &["--format", format]);
         let text = stdout_of(&out);
         assert_eq!(out.status.code(), Some(5), "{format}: {text}");
         let notice = format!("signed by {fp}, not verified");
@@ -484,14 +480,7 @@ fn check_exits_4_on_a_warning() {
     let s = setup();
     let mut node = Node::healthy("node1", "8.5.0");
     node.edit_container("rocketchat-rocketchat-1", |c| c["restart_count"] = 5.into());
-    let b = s.write(&node, "restarts.rcdiag");
-    let out = check(&s, &[&b])
-        .arg("--trust")
-        .arg(s.trust_file())
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(4), "{}", stdout_of(&out));
-    assert!(stdout_of(&out).contains("WARN"));
+    check_node_exits(&s, &node, "restarts.rcdiag", 4, "WARN");
 }
 
 #[test]
@@ -672,10 +661,7 @@ fn check_text_groups_by_area_with_evidence_and_a_summary() {
 #[test]
 fn check_colours_only_when_asked_or_on_a_terminal() {
     let s = setup();
-    let out = check(&s, &[&s.bundle])
-        .args(["--color", "always"])
-        .output()
-        .expect("run");
+    let out = check_bundle(&s, &["--color", "always"]);
     assert!(stdout_of(&out).contains("\u{1b}["), "colour when forced");
     let out = check(&s, &[&s.bundle])
         .env("NO_COLOR", "1")
@@ -688,10 +674,7 @@ fn check_colours_only_when_asked_or_on_a_terminal() {
 #[test]
 fn check_json_has_the_report_shape() {
     let s = setup();
-    let out = check(&s, &[&s.bundle])
-        .args(["--format", "json"])
-        .output()
-        .expect("run");
+    let out = check_bundle(&s, &["--format", "json"]);
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["schema"], "rcdiag.report/v1");
     assert_eq!(v["as_of"], AS_OF);
@@ -747,10 +730,7 @@ fn check_json_has_the_report_shape() {
 #[test]
 fn check_markdown_starts_with_the_summary_table() {
     let s = setup();
-    let out = check(&s, &[&s.bundle])
-        .args(["--format", "markdown"])
-        .output()
-        .expect("run");
+    let out = check_bundle(&s, &["--format", "markdown"]);
     let md = stdout_of(&out);
     assert!(md.starts_with("## rcdiag check"), "{md}");
     let table = md.find("| outcome | checks |").expect("summary table");

@@ -5,7 +5,7 @@
 #[path = "../src/report/fixtures.rs"]
 mod fixtures;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use fixtures::{Node, Protect, support_key};
@@ -40,11 +40,9 @@ fn pair() -> Pair {
             a.push(json!({"name": "legacy-proxy", "image": "nginx:1.25", "restart_count": 0, "state": {"status": "running"}}));
         }
     });
-    let old_path = old.write(
-        &dir.path().join("old.rcdiag"),
-        Protect::Age(&key.recipient),
-        &nk,
-    );
+    let write =
+        |n: &Node, name: &str| n.write(&dir.path().join(name), Protect::Age(&key.recipient), &nk);
+    let old_path = write(&old, "old.rcdiag");
 
     let mut new = Node::healthy("node1", "8.5.0");
     new.edit_container("rocketchat-rocketchat-1", |c| c["restart_count"] = 7.into());
@@ -66,11 +64,7 @@ fn pair() -> Pair {
         "2026-11-25T06:00:00.000000000Z stderr MongoServerSelectionError: Server selection timed out after 10000 ms",
         "2026-11-25T06:00:10.000000000Z stderr MongoServerSelectionError: Server selection timed out after 10000 ms",
     ]);
-    let new_path = new.write(
-        &dir.path().join("new.rcdiag"),
-        Protect::Age(&key.recipient),
-        &nk,
-    );
+    let new_path = write(&new, "new.rcdiag");
     Pair {
         identity: key.identity.clone(),
         trust: fixtures::allowed_signers(dir.path(), "allowed_signers", &[&nk]),
@@ -80,13 +74,30 @@ fn pair() -> Pair {
     }
 }
 
+impl Pair {
+    /// `diff OLD NEW`.
+    fn diff(&self) -> Command {
+        diff_of(&self.old, &self.new)
+    }
+}
+
+/// `diff A B`.
+fn diff_of(a: &Path, b: &Path) -> Command {
+    let mut c = bin();
+    c.arg("diff").arg(a).arg(b);
+    c
+}
+
+/// A healthy signed-plain bundle of `host` (8.5.0), `name` in `dir`, signed by `key`.
+fn plain_bundle(dir: &Path, host: &str, name: &str, key: &NodeKey) -> PathBuf {
+    Node::healthy(host, "8.5.0").write(&dir.join(name), Protect::Plain, key)
+}
+
 #[test]
 fn diff_text_shows_what_changed() {
     let p = pair();
-    let out = bin()
-        .arg("diff")
-        .arg(&p.old)
-        .arg(&p.new)
+    let out = p
+        .diff()
         .arg("-i")
         .arg(&p.identity)
         .arg("--trust")
@@ -119,10 +130,8 @@ fn diff_text_shows_what_changed() {
 #[test]
 fn diff_json_lists_changes_by_area() {
     let p = pair();
-    let out = bin()
-        .arg("diff")
-        .arg(&p.old)
-        .arg(&p.new)
+    let out = p
+        .diff()
         .args(["--format", "json", "--identity"])
         .arg(&p.identity)
         .arg("--trust")
@@ -168,20 +177,9 @@ fn diff_json_lists_changes_by_area() {
 fn diff_warns_when_the_bundles_are_from_different_nodes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nk = NodeKey::generate();
-    let a = Node::healthy("node1", "8.5.0").write(
-        &dir.path().join("a.rcdiag.zip"),
-        Protect::Plain,
-        &nk,
-    );
-    let b = Node::healthy("node2", "8.5.0").write(
-        &dir.path().join("b.rcdiag.zip"),
-        Protect::Plain,
-        &nk,
-    );
-    bin()
-        .arg("diff")
-        .arg(&a)
-        .arg(&b)
+    let a = plain_bundle(dir.path(), "node1", "a.rcdiag.zip", &nk);
+    let b = plain_bundle(dir.path(), "node2", "b.rcdiag.zip", &nk);
+    diff_of(&a, &b)
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -190,10 +188,7 @@ fn diff_warns_when_the_bundles_are_from_different_nodes() {
         .stdout(predicate::str::contains(
             "warning: the host names differ (node1 vs node2)",
         ));
-    bin()
-        .arg("diff")
-        .arg(&a)
-        .arg(&b)
+    diff_of(&a, &b)
         .args(["--format", "json"])
         .assert()
         .success()
@@ -203,17 +198,10 @@ fn diff_warns_when_the_bundles_are_from_different_nodes() {
 #[test]
 fn diff_of_an_unreadable_bundle_exits_1() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let a = Node::healthy("node1", "8.5.0").write(
-        &dir.path().join("a.rcdiag.zip"),
-        Protect::Plain,
-        &NodeKey::generate(),
-    );
+    let a = plain_bundle(dir.path(), "node1", "a.rcdiag.zip", &NodeKey::generate());
     let bad = dir.path().join("bad.rcdiag");
     std::fs::write(&bad, b"").expect("write");
-    bin()
-        .arg("diff")
-        .arg(&a)
-        .arg(&bad)
+    diff_of(&a, &bad)
         .assert()
         .code(1)
         .stderr(predicate::str::starts_with(format!(
@@ -225,14 +213,7 @@ fn diff_of_an_unreadable_bundle_exits_1() {
 #[test]
 fn diff_warns_of_unpinned_signers_and_of_two_signing_keys() {
     let p = pair();
-    let out = bin()
-        .arg("diff")
-        .arg(&p.old)
-        .arg(&p.new)
-        .arg("-i")
-        .arg(&p.identity)
-        .output()
-        .expect("run");
+    let out = p.diff().arg("-i").arg(&p.identity).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     for side in ["OLD", "NEW"] {
         assert!(
@@ -244,20 +225,9 @@ fn diff_warns_of_unpinned_signers_and_of_two_signing_keys() {
     // The same node's snapshot re-signed by a stranger's key.
     let dir = tempfile::tempdir().expect("tempdir");
     let (k1, k2) = (NodeKey::generate(), NodeKey::generate());
-    let a = Node::healthy("node1", "8.5.0").write(
-        &dir.path().join("a.rcdiag.zip"),
-        Protect::Plain,
-        &k1,
-    );
-    let b = Node::healthy("node1", "8.5.0").write(
-        &dir.path().join("b.rcdiag.zip"),
-        Protect::Plain,
-        &k2,
-    );
-    bin()
-        .arg("diff")
-        .arg(&a)
-        .arg(&b)
+    let a = plain_bundle(dir.path(), "node1", "a.rcdiag.zip", &k1);
+    let b = plain_bundle(dir.path(), "node1", "b.rcdiag.zip", &k2);
+    diff_of(&a, &b)
         .assert()
         .success()
         .stdout(predicate::str::contains(format!(

@@ -29,17 +29,73 @@ fn exe() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rcdiag-analyzer")))
 }
 
-/// Runs the analyzer under `prlimit --as`, with no inherited identity or colour;
-/// returns its output and how long it took.
-fn analyzer(args: &[&str]) -> (Output, Duration) {
-    let t = Instant::now();
-    let out = Command::new("prlimit")
-        .arg(format!("--as={AS_LIMIT}"))
+/// A temp folder with a support key, and a node key: what the bundles of a test are
+/// encrypted to and signed by.
+struct Keys {
+    dir: tempfile::TempDir,
+    key: fixtures::SupportKey,
+    node_key: NodeKey,
+}
+
+impl Keys {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = support_key(dir.path());
+        Self {
+            dir,
+            key,
+            node_key: NodeKey::generate(),
+        }
+    }
+
+    /// Writes `node` as `name` in the folder, encrypted to the support key and signed.
+    fn write(&self, node: &Node, name: &str) -> PathBuf {
+        node.write(
+            &self.dir.path().join(name),
+            Protect::Age(&self.key.recipient),
+            &self.node_key,
+        )
+    }
+
+    /// The support key's identity file, for `-i`.
+    fn id(&self) -> &str {
+        self.key.identity.to_str().expect("utf-8")
+    }
+}
+
+/// `c` (`prlimit`, or a command line ending in it) with `--as=AS_LIMIT --
+/// rcdiag-analyzer ARGS`, with no inherited identity or colour.
+fn prlimit_analyzer<'a>(c: &'a mut Command, args: &[&str]) -> &'a mut Command {
+    c.arg(format!("--as={AS_LIMIT}"))
         .arg("--")
         .arg(exe())
         .args(args)
         .env_remove("RCDIAG_IDENTITY")
         .env("NO_COLOR", "1")
+}
+
+/// A manifest's record of collector `name` (started 2026-11-26T05:00:00Z, 1 ms).
+fn record(
+    name: &str,
+    status: rcdiag_bundle::CollectorStatus,
+    error: Option<String>,
+    files: Vec<String>,
+) -> rcdiag_bundle::CollectorRecord {
+    rcdiag_bundle::CollectorRecord {
+        name: name.into(),
+        status,
+        started_at: "2026-11-26T05:00:00Z".into(),
+        duration_ms: 1,
+        error,
+        files,
+    }
+}
+
+/// Runs the analyzer under `prlimit --as`, with no inherited identity or colour;
+/// returns its output and how long it took.
+fn analyzer(args: &[&str]) -> (Output, Duration) {
+    let t = Instant::now();
+    let out = prlimit_analyzer(&mut Command::new("prlimit"), args)
         .output()
         .expect("run prlimit rcdiag-analyzer");
     (out, t.elapsed())
@@ -55,18 +111,15 @@ fn analyzer_rss(args: &[&str]) -> (Output, Duration, Option<u64>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let rss_file = dir.path().join("rss");
     let t = Instant::now();
-    let out = Command::new(time)
-        .args(["-f", "%M", "-o"])
-        .arg(&rss_file)
-        .arg("prlimit")
-        .arg(format!("--as={AS_LIMIT}"))
-        .arg("--")
-        .arg(exe())
-        .args(args)
-        .env_remove("RCDIAG_IDENTITY")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run time prlimit rcdiag-analyzer");
+    let out = prlimit_analyzer(
+        Command::new(time)
+            .args(["-f", "%M", "-o"])
+            .arg(&rss_file)
+            .arg("prlimit"),
+        args,
+    )
+    .output()
+    .expect("run time prlimit rcdiag-analyzer");
     let took = t.elapsed();
     let kib: Option<u64> = std::fs::read_to_string(&rss_file)
         .ok()
@@ -188,13 +241,13 @@ fn unzip_view(zip: &Path) -> Option<(Vec<String>, bool)> {
 
 #[test]
 fn an_age_header_of_10000_stanzas_is_refused_at_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
+    let k = Keys::new();
+    let (dir, key) = (&k.dir, &k.key);
     let file = write(dir.path(), "stanzas.rcdiag", &age_with_stanzas(10_000));
     let t = Instant::now();
     refused(
         &file,
-        &["-i", key.identity.to_str().expect("utf-8")],
+        &["-i", k.id()],
         &["age header", "limit", "not made by rcdiag-agent"],
     );
     let ours = t.elapsed();
@@ -224,7 +277,7 @@ fn an_age_header_of_10000_stanzas_is_refused_at_once() {
     let file = write(dir.path(), "big-header.rcdiag", &big);
     refused(
         &file,
-        &["-i", key.identity.to_str().expect("utf-8")],
+        &["-i", k.id()],
         &["age header is larger than 65536 bytes"],
     );
 }
@@ -434,28 +487,24 @@ fn manifest_strings_and_lists_past_their_limits_are_refused() {
         (
             "collector-files",
             Box::new(|m| {
-                m.collectors.push(rcdiag_bundle::CollectorRecord {
-                    name: "logs".into(),
-                    status: rcdiag_bundle::CollectorStatus::Ok,
-                    started_at: "2026-11-26T05:00:00Z".into(),
-                    duration_ms: 1,
-                    error: None,
-                    files: (0..20_001).map(|i| format!("logs/{i}.log")).collect(),
-                })
+                m.collectors.push(record(
+                    "logs",
+                    rcdiag_bundle::CollectorStatus::Ok,
+                    None,
+                    (0..20_001).map(|i| format!("logs/{i}.log")).collect(),
+                ))
             }),
             "more than 20000 names in collectors[].files",
         ),
         (
             "collector-error",
             Box::new(|m| {
-                m.collectors.push(rcdiag_bundle::CollectorRecord {
-                    name: "logs\u{1b}[2J".into(),
-                    status: rcdiag_bundle::CollectorStatus::Failed,
-                    started_at: "2026-11-26T05:00:00Z".into(),
-                    duration_ms: 1,
-                    error: Some("e".repeat(20_000)),
-                    files: vec![],
-                })
+                m.collectors.push(record(
+                    "logs\u{1b}[2J",
+                    rcdiag_bundle::CollectorStatus::Failed,
+                    Some("e".repeat(20_000)),
+                    vec![],
+                ))
             }),
             "collectors[].error is 20000 bytes",
         ),
@@ -477,20 +526,9 @@ fn manifest_strings_and_lists_past_their_limits_are_refused() {
 #[test]
 fn a_bundle_made_by_the_writer_with_realistic_content_still_passes() {
     // The new zip and manifest checks must not refuse what rcdiag-agent writes.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
-    let node_key = NodeKey::generate();
-    let b = Node::healthy("node1", "8.5.0").write(
-        &dir.path().join("n.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
-    let (out, _) = analyzer(&[
-        "verify",
-        b.to_str().expect("utf-8"),
-        "-i",
-        key.identity.to_str().expect("utf-8"),
-    ]);
+    let k = Keys::new();
+    let b = k.write(&Node::healthy("node1", "8.5.0"), "n.rcdiag");
+    let (out, _) = analyzer(&["verify", b.to_str().expect("utf-8"), "-i", k.id()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
 }
 
@@ -498,14 +536,8 @@ fn a_bundle_made_by_the_writer_with_realistic_content_still_passes() {
 fn json_files_full_of_tiny_values_cost_bounded_memory_and_the_batch_is_reported() {
     // Four files of 15 MiB of `{"a":0},` each: as Value trees they would take
     // gigabytes. They are left out with a reason; the batch is still reported.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
-    let node_key = NodeKey::generate();
-    let good = Node::healthy("good1", "8.5.0").write(
-        &dir.path().join("good.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
+    let k = Keys::new();
+    let good = k.write(&Node::healthy("good1", "8.5.0"), "good.rcdiag");
     let mut evil = Node::healthy("evil1", "8.5.0");
     let flood = object_flood(15 << 20);
     for path in [
@@ -516,11 +548,7 @@ fn json_files_full_of_tiny_values_cost_bounded_memory_and_the_batch_is_reported(
     ] {
         evil.files.insert(path.to_string(), flood.clone());
     }
-    let evil = evil.write(
-        &dir.path().join("evil.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
+    let evil = k.write(&evil, "evil.rcdiag");
     let on_disk = std::fs::metadata(&evil).expect("stat").len();
     eprintln!("hostile JSON bundle: {} KiB on disk", on_disk >> 10);
     for cmd in [&["check", "--keep-going"][..], &["diff"][..]] {
@@ -529,7 +557,7 @@ fn json_files_full_of_tiny_values_cost_bounded_memory_and_the_batch_is_reported(
             good.to_str().expect("utf-8"),
             evil.to_str().expect("utf-8"),
             "-i",
-            key.identity.to_str().expect("utf-8"),
+            k.id(),
         ]);
         let (out, took, rss) = analyzer_rss(&args);
         let text = stdout_of(&out);
@@ -557,21 +585,19 @@ fn a_keep_going_batch_names_the_hostile_bundles_and_reports_every_other() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(40);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
-    let node_key = NodeKey::generate();
+    let k = Keys::new();
+    let (dir, node_key) = (&k.dir, &k.node_key);
     let mut paths = Vec::new();
     for i in 0..n {
-        paths.push(Node::healthy(&format!("node{i}"), "8.5.0").write(
-            &dir.path().join(format!("node{i}.rcdiag")),
-            Protect::Age(&key.recipient),
-            &node_key,
+        paths.push(k.write(
+            &Node::healthy(&format!("node{i}"), "8.5.0"),
+            &format!("node{i}.rcdiag"),
         ));
     }
     // Hostile ones, spread through the batch: refused ones must be named UNREADABLE.
     let refused_ones = [
         write(dir.path(), "h-stanzas.rcdiag", &age_with_stanzas(10_000)),
-        write(dir.path(), "h-overlap.rcdiag.zip", &overlapping(&node_key)),
+        write(dir.path(), "h-overlap.rcdiag.zip", &overlapping(node_key)),
         {
             let data = b"[]";
             let mut e = Raw::new("docker/containers.json", data);
@@ -579,11 +605,11 @@ fn a_keep_going_batch_names_the_hostile_bundles_and_reports_every_other() {
             write(
                 dir.path(),
                 "h-local-name.rcdiag.zip",
-                &signed_zip(&node_key, vec![e], &[("docker/containers.json", data)]),
+                &signed_zip(node_key, vec![e], &[("docker/containers.json", data)]),
             )
         },
         {
-            let (m, s) = signed_manifest(&node_key, &[], |m| m.node.hostname = "h".repeat(100_000));
+            let (m, s) = signed_manifest(node_key, &[], |m| m.node.hostname = "h".repeat(100_000));
             write(
                 dir.path(),
                 "h-hostname.rcdiag.zip",
@@ -598,17 +624,13 @@ fn a_keep_going_batch_names_the_hostile_bundles_and_reports_every_other() {
     flood
         .files
         .insert("docker/containers.json".into(), object_flood(15 << 20));
-    let flood = flood.write(
-        &dir.path().join("h-flood.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
+    let flood = k.write(&flood, "h-flood.rcdiag");
     let step = (n / (refused_ones.len() + 1)).max(1);
     for (k, h) in refused_ones.iter().chain([&flood]).enumerate() {
         paths.insert(((k + 1) * step).min(paths.len()), h.clone());
     }
     let mut args = vec!["check", "--keep-going", "--format", "json", "-i"];
-    args.push(key.identity.to_str().expect("utf-8"));
+    args.push(k.id());
     args.extend(paths.iter().map(|p| p.to_str().expect("utf-8")));
     let (out, took, rss) = analyzer_rss(&args);
     eprintln!(
@@ -666,14 +688,12 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
     let entries: Vec<Raw> = names.iter().map(|n| Raw::new(n, b"x")).collect();
     let listed: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
     let (m, _) = signed_manifest(&key, &listed, |m| {
-        m.collectors.push(rcdiag_bundle::CollectorRecord {
-            name: "logs".into(),
-            status: rcdiag_bundle::CollectorStatus::Ok,
-            started_at: "2026-11-26T05:00:00Z".into(),
-            duration_ms: 1,
-            error: None,
-            files: names.clone(),
-        })
+        m.collectors.push(record(
+            "logs",
+            rcdiag_bundle::CollectorStatus::Ok,
+            None,
+            names.clone(),
+        ))
     });
     // Grown to the manifest size limit, 32 MiB, exactly.
     let (m, s) = padded_manifest(&key, &m, 32 << 20);
@@ -704,9 +724,7 @@ fn ls_and_verify_of_20000_entries_and_a_manifest_at_its_limit_are_fast() {
 fn bundle_strings_reach_no_terminal_or_pipe_raw() {
     // OSC 52 (clipboard write), a screen clear, an OSC 8 link and BEL in the host
     // name (the grep label) and in a collector name (the ls column); piped output.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
-    let node_key = NodeKey::generate();
+    let k = Keys::new();
     let evil =
         "n\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\u{1b}]8;;https://evil.example\u{1b}\\\u{9b}31mx";
     let mut node = Node::healthy(evil, "8.5.0");
@@ -718,13 +736,9 @@ fn bundle_strings_reach_no_terminal_or_pipe_raw() {
     node.append_log(&[
         "2026-11-25T06:00:00.000000000Z stderr MongoServerSelectionError: \u{1b}[31mboom",
     ]);
-    let b = node.write(
-        &dir.path().join("n.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
+    let b = k.write(&node, "n.rcdiag");
     let b = b.to_str().expect("utf-8");
-    let id = key.identity.to_str().expect("utf-8");
+    let id = k.id();
     let runs: Vec<Vec<&str>> = vec![
         vec!["grep", "MongoServerSelectionError", b, "--identity", id],
         vec!["ls", b, "-i", id],
@@ -772,9 +786,8 @@ fn bundle_strings_reach_no_terminal_or_pipe_raw() {
 fn many_containers_and_images_are_checked_in_bounded_time() {
     // 20,000 containers whose image ids match none of 20,000 images: every lookup of
     // an image by id must not scan all images (that was minutes of checks).
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
-    let node_key = NodeKey::generate();
+    let k = Keys::new();
+    let key = &k.key;
     let mut node = Node::healthy("many", "8.5.0");
     let containers: Vec<serde_json::Value> = (0..20_000)
         .map(|i| {
@@ -798,22 +811,13 @@ fn many_containers_and_images_are_checked_in_bounded_time() {
         "docker/images.json".into(),
         serde_json::to_vec(&images).expect("json"),
     );
-    let b = node.write(
-        &dir.path().join("many.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
+    let b = k.write(&node, "many.rcdiag");
     if let Some(keep) = std::env::var_os("RCDIAG_KEEP_HOSTILE") {
         let _ = std::fs::create_dir_all(&keep);
         let _ = std::fs::copy(&b, Path::new(&keep).join("many.rcdiag"));
         let _ = std::fs::copy(&key.identity, Path::new(&keep).join("many.key"));
     }
-    let (out, took, rss) = analyzer_rss(&[
-        "check",
-        b.to_str().expect("utf-8"),
-        "-i",
-        key.identity.to_str().expect("utf-8"),
-    ]);
+    let (out, took, rss) = analyzer_rss(&["check", b.to_str().expect("utf-8"), "-i", k.id()]);
     eprintln!("check of 20,000 containers and images: {took:?}, peak RSS {rss:?} MiB");
     assert!(
         matches!(out.status.code(), Some(3..=5)),
@@ -912,9 +916,7 @@ fn the_worst_case_within_the_format_limits_stays_under_256_mib() {
 #[test]
 fn many_mounts_and_disks_are_checked_in_bounded_time() {
     // 5,000 Rocket.Chat containers with a mount each, against 20,000 disks.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
-    let node_key = NodeKey::generate();
+    let k = Keys::new();
     let mut node = Node::healthy("mounts", "8.5.0");
     let containers: Vec<serde_json::Value> = (0..5_000)
         .map(|i| {
@@ -942,17 +944,13 @@ fn many_mounts_and_disks_are_checked_in_bounded_time() {
     node.edit("host/host.json", |h| {
         h["disks"] = serde_json::Value::Array(disks)
     });
-    let b = node.write(
-        &dir.path().join("mounts.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
+    let b = k.write(&node, "mounts.rcdiag");
     for cmd in ["check", "diff"] {
         let mut args = vec![cmd, b.to_str().expect("utf-8")];
         if cmd == "diff" {
             args.push(b.to_str().expect("utf-8"));
         }
-        args.extend(["-i", key.identity.to_str().expect("utf-8")]);
+        args.extend(["-i", k.id()]);
         let (out, took, rss) = analyzer_rss(&args);
         eprintln!("{cmd} of 5,000 mounts and 20,000 disks: {took:?}, peak RSS {rss:?} MiB");
         assert!(
@@ -970,9 +968,7 @@ fn list_files_of_tiny_records_cost_bounded_memory_as_typed_structs() {
     // (a `docker::Container` is over a kilobyte): the typed form is charged to the
     // same budget, so the larger ones are left out with a reason, the smaller ones
     // read, and the run stays under 256 MiB.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = support_key(dir.path());
-    let node_key = NodeKey::generate();
+    let k = Keys::new();
     let mut evil = Node::healthy("evil2", "8.5.0");
     let big = object_flood(400 << 10);
     let small = object_flood(40 << 10);
@@ -987,18 +983,14 @@ fn list_files_of_tiny_records_cost_bounded_memory_as_typed_structs() {
     ] {
         evil.files.insert(path.to_string(), data.clone());
     }
-    let evil = evil.write(
-        &dir.path().join("evil2.rcdiag"),
-        Protect::Age(&key.recipient),
-        &node_key,
-    );
+    let evil = k.write(&evil, "evil2.rcdiag");
     let (out, took, rss) = analyzer_rss(&[
         "check",
         "--format",
         "json",
         evil.to_str().expect("utf-8"),
         "-i",
-        key.identity.to_str().expect("utf-8"),
+        k.id(),
     ]);
     let text = stdout_of(&out);
     eprintln!("typed flood: {took:?}, peak RSS {rss:?} MiB");

@@ -2,10 +2,23 @@
 //! a host-only bundle that the analyzer verifies, time limits, and SIGTERM cleanup.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rcdiag_e2e::{HungSocket, bin, files_in, support_key};
+
+/// `AGENT collect ARGS -o DIR --state-dir DIR/state`, run to its end.
+fn collect_into(agent: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(agent)
+        .arg("collect")
+        .args(args)
+        .arg("-o")
+        .arg(dir)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .output()
+        .unwrap()
+}
 
 #[test]
 fn collect_refuses_without_a_recipient_and_says_how_to_get_one() {
@@ -80,9 +93,10 @@ fn dry_run_writes_nothing() {
 fn host_only_bundle_is_verified_by_the_analyzer() {
     let dir = tempfile::tempdir().unwrap();
     let (key, recipient) = support_key(dir.path());
-    let out = Command::new(bin("rcdiag-agent"))
-        .args([
-            "collect",
+    let out = collect_into(
+        &bin("rcdiag-agent"),
+        dir.path(),
+        &[
             "--only",
             "host",
             "--config",
@@ -91,13 +105,8 @@ fn host_only_bundle_is_verified_by_the_analyzer() {
             "CASE-42",
             "-r",
             &recipient,
-            "-o",
-        ])
-        .arg(dir.path())
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -174,9 +183,10 @@ fn a_hung_docker_engine_times_out_and_the_bundle_is_still_written() {
     let hung = HungSocket::new();
     let agent = bin("rcdiag-agent");
     let t = Instant::now();
-    let out = Command::new(agent)
-        .args([
-            "collect",
+    let out = collect_into(
+        &agent,
+        dir.path(),
+        &[
             "--only",
             "host,docker,logs",
             "--no-encrypt",
@@ -186,13 +196,8 @@ fn a_hung_docker_engine_times_out_and_the_bundle_is_still_written() {
             "2s",
             "--docker-host",
             &hung.uri(),
-            "-o",
-        ])
-        .arg(dir.path())
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
-        .output()
-        .unwrap();
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),

@@ -20,6 +20,28 @@ fn agent(state: &Path, args: &[&str]) -> Output {
         .expect("run rcdiag-agent")
 }
 
+/// [`agent`], which must exit with `code` (its stderr shown if not).
+fn agent_exits(state: &Path, args: &[&str], code: i32) -> Output {
+    let out = agent(state, args);
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    out
+}
+
+/// `collect --config /dev/null --docker-host HOST --state-dir STATE` and `extra`.
+fn collect_with_docker<'a>(host: &'a str, state: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "collect",
+        "--config",
+        "/dev/null",
+        "--docker-host",
+        host,
+        "--state-dir",
+        state,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -182,10 +204,9 @@ fn runtime_failures_keep_their_codes() {
     let missing = d.join("missing.rcdiag.zip");
     let missing = missing.to_str().expect("utf-8");
     // seal of a bundle that is not there: a runtime failure (1), not a usage error.
-    let out = agent(d, &["seal", missing, "-r", &r]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    agent_exits(d, &["seal", missing, "-r", &r], 1);
     // pseudonyms lookup of an unknown token: 1.
-    let out = agent(
+    agent_exits(
         d,
         &[
             "pseudonyms",
@@ -194,8 +215,8 @@ fn runtime_failures_keep_their_codes() {
             "--state-dir",
             d.to_str().expect("utf-8"),
         ],
+        1,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
 
 #[test]
@@ -240,23 +261,22 @@ fn out_file_names_must_say_what_the_bundle_is() {
     let o = at("plain.rcdiag.zip");
     let mut args: Vec<&str> = base.to_vec();
     args.extend(["--no-encrypt", "-o", o.as_str()]);
-    let out = agent(d, &args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    agent_exits(d, &args, 0);
     assert!(d.join("plain.rcdiag.zip").is_file());
     // seal -o wants .rcdiag, redact -o wants .rcdiag.zip.
     let neutral = at("sealed");
-    let out = agent(
+    let out = agent_exits(
         d,
         &["seal", o.as_str(), "-r", r.as_str(), "-o", neutral.as_str()],
+        2,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("must end in .rcdiag"),
         "{}",
         stderr(&out)
     );
     let looks_encrypted = at("redone.rcdiag");
-    let out = agent(
+    let out = agent_exits(
         d,
         &[
             "redact",
@@ -268,8 +288,8 @@ fn out_file_names_must_say_what_the_bundle_is() {
             "-o",
             looks_encrypted.as_str(),
         ],
+        2,
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("must end in .rcdiag.zip"),
         "{}",
@@ -277,11 +297,11 @@ fn out_file_names_must_say_what_the_bundle_is() {
     );
     assert!(!d.join("sealed").exists() && !d.join("redone.rcdiag").exists());
     let sealed = at("sealed.rcdiag");
-    let out = agent(
+    agent_exits(
         d,
         &["seal", o.as_str(), "-r", r.as_str(), "-o", sealed.as_str()],
+        0,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(d.join("sealed.rcdiag").is_file());
 }
 
@@ -327,22 +347,16 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
     std::fs::create_dir(&out_dir).expect("mkdir");
     let sock = d.join("no-docker.sock");
     let host = format!("unix://{}", sock.display());
-    let out = agent(
+    let state = st.to_str().expect("utf-8");
+    let out = agent_exits(
         d,
-        &[
-            "collect",
-            "--dry-run",
-            "--config",
-            "/dev/null",
-            "--docker-host",
+        &collect_with_docker(
             &host,
-            "--state-dir",
-            st.to_str().expect("utf-8"),
-            "-o",
-            out_dir.to_str().expect("utf-8"),
-        ],
+            state,
+            &["--dry-run", "-o", out_dir.to_str().expect("utf-8")],
+        ),
+        0,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!(
@@ -369,19 +383,7 @@ fn dry_run_needs_no_recipient_and_shows_only_sources_that_exist() {
     );
     assert!(!st.exists(), "not even the node key");
     // The same run without --dry-run still refuses: a real bundle needs a recipient.
-    let out = agent(
-        d,
-        &[
-            "collect",
-            "--config",
-            "/dev/null",
-            "--docker-host",
-            &host,
-            "--state-dir",
-            st.to_str().expect("utf-8"),
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    agent_exits(d, &collect_with_docker(&host, state, &[]), 2);
 }
 
 #[test]
@@ -391,20 +393,12 @@ fn dry_run_shows_a_docker_socket_that_exists() {
     let sock = d.join("docker.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind");
     let host = format!("unix://{}", sock.display());
-    let out = agent(
+    let state = d.join("st");
+    let out = agent_exits(
         d,
-        &[
-            "collect",
-            "--dry-run",
-            "--config",
-            "/dev/null",
-            "--docker-host",
-            &host,
-            "--state-dir",
-            d.join("st").to_str().expect("utf-8"),
-        ],
+        &collect_with_docker(&host, state.to_str().expect("utf-8"), &["--dry-run"]),
+        0,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains(&format!("+ docker:     from {host}")),

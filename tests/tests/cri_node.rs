@@ -1,28 +1,30 @@
 //! A node bundle from a Kubernetes node without Docker: the agent's `cri` collector
 //! against the real containerd peer (`scripts/test-env start-cri`), then the analyzer.
-//! The test makes a pod through the CRI API as the kubelet does (the Rocket.Chat
+//! The tests make a pod through the CRI API as the kubelet does (the Rocket.Chat
 //! stand-in image, the kubelet's labels, a restart count annotation past the policy's
 //! threshold, host network), so containerd itself writes what the agent reads; the
 //! checks that read a node's containers see the CRI one, with evidence in
-//! `cri/containers.json` (and `cri/images.json` for the image).
+//! `cri/containers.json` (and `cri/images.json` for the image). One image is imported
+//! (no repository digest: image.official warns), one pulled through CRI `PullImage`
+//! from the registry mirror (a repository digest, as a pull from Docker Hub: it passes).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use rcdiag_agent::clients::cri::{self, api};
 use rcdiag_e2e::{bin, require_peer};
 use serde_json::Value;
 
+#[path = "../../agent/tests/common/cri_pod.rs"]
+mod cri_pod;
+
 const NO_DOCKER: &str = "unix:///nonexistent/rcdiag-test-no-docker.sock";
 
-/// The Rocket.Chat stand-in imported into containerd (`scripts/test-env`): no repository
-/// digest, as a local image.
-fn imported_rc_image() -> String {
-    std::env::var("RCDIAG_TEST_CRI_RC_IMAGE")
-        .unwrap_or_else(|_| "docker.io/rocketchat/rocket.chat:8.5.0".into())
-}
+/// One pod at a time in this process: the cri collector reads every pod of the runtime
+/// (`cargo test` runs these tests on threads of one process; under nextest the test
+/// group `cri-pods` of `.config/nextest.toml` does the same across processes).
+static ONE_POD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Makes pod `rcdiag/<name>` with one container `rocketchat` of `image` that restarted
 /// `restarts` times; returns the sandbox id.
@@ -33,111 +35,20 @@ async fn make_pod(
     restarts: u32,
     image: String,
 ) -> String {
-    let mut r = rt.runtime.clone();
     let uid = format!("uid-{name}");
-    let pod_dir = log_dir.join(format!("rcdiag_{name}_{uid}"));
-    std::fs::create_dir_all(&pod_dir).unwrap();
-    let pod_config = api::PodSandboxConfig {
-        metadata: Some(api::PodSandboxMetadata {
-            name: name.into(),
-            uid: uid.clone(),
-            namespace: "rcdiag".into(),
-            attempt: 0,
-        }),
-        log_directory: pod_dir.display().to_string(),
-        linux: Some(api::LinuxPodSandboxConfig {
-            security_context: Some(api::LinuxSandboxSecurityContext {
-                namespace_options: Some(api::NamespaceOption {
-                    network: api::NamespaceMode::Node as i32,
-                    pid: api::NamespaceMode::Node as i32,
-                    ipc: api::NamespaceMode::Node as i32,
-                    ..Default::default()
-                }),
-                privileged: true,
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let sandbox = rt
-        .call(
-            "RunPodSandbox",
-            r.run_pod_sandbox(api::RunPodSandboxRequest {
-                config: Some(pod_config.clone()),
-                runtime_handler: String::new(),
-            }),
-        )
-        .await
-        .unwrap()
-        .pod_sandbox_id;
-    let labels = HashMap::from([
-        ("io.kubernetes.pod.name".to_string(), name.to_string()),
-        ("io.kubernetes.pod.namespace".into(), "rcdiag".into()),
-        ("io.kubernetes.pod.uid".into(), uid),
-        ("io.kubernetes.container.name".into(), "rocketchat".into()),
-    ]);
-    let id = rt
-        .call(
-            "CreateContainer",
-            r.create_container(api::CreateContainerRequest {
-                pod_sandbox_id: sandbox.clone(),
-                config: Some(api::ContainerConfig {
-                    metadata: Some(api::ContainerMetadata {
-                        name: "rocketchat".into(),
-                        attempt: restarts,
-                    }),
-                    image: Some(api::ImageSpec {
-                        image,
-                        ..Default::default()
-                    }),
-                    command: vec!["/bin/sh".into(), "-c".into()],
-                    args: vec!["echo started; sleep 600".into()],
-                    envs: vec![api::KeyValue {
-                        key: "ROOT_URL".into(),
-                        value: "https://chat.example.test".into(),
-                    }],
-                    labels,
-                    annotations: HashMap::from([(
-                        "io.kubernetes.container.restartCount".into(),
-                        restarts.to_string(),
-                    )]),
-                    log_path: format!("rocketchat/{restarts}.log"),
-                    ..Default::default()
-                }),
-                sandbox_config: Some(pod_config),
-            }),
-        )
-        .await
-        .unwrap()
-        .container_id;
-    rt.call(
-        "StartContainer",
-        r.start_container(api::StartContainerRequest { container_id: id }),
+    let (sandbox, pod_config) = cri_pod::run_sandbox(rt, name, &uid, log_dir, HashMap::new()).await;
+    let envs = vec![cri_pod::env("ROOT_URL", "https://chat.example.test")];
+    cri_pod::start_container_of(
+        rt,
+        &sandbox,
+        &pod_config,
+        restarts,
+        "echo started; sleep 600",
+        envs,
+        image,
     )
-    .await
-    .unwrap();
+    .await;
     sandbox
-}
-
-async fn remove_pod(rt: &cri::Runtime, sandbox: String) {
-    let mut r = rt.runtime.clone();
-    let _ = rt
-        .call(
-            "StopPodSandbox",
-            r.stop_pod_sandbox(api::StopPodSandboxRequest {
-                pod_sandbox_id: sandbox.clone(),
-            }),
-        )
-        .await;
-    let _ = rt
-        .call(
-            "RemovePodSandbox",
-            r.remove_pod_sandbox(api::RemovePodSandboxRequest {
-                pod_sandbox_id: sandbox,
-            }),
-        )
-        .await;
 }
 
 /// Collects `--only cri` from `endpoint` into `dir` and checks the bundle: the JSON
@@ -200,15 +111,13 @@ async fn a_node_bundle_from_cri_feeds_the_container_checks() {
     let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
         return;
     };
-    let path = cri::find_endpoint(Some(&endpoint), Path::new("/")).unwrap();
-    let rt = cri::connect(&path, Duration::from_secs(20), cri::DEFAULT_MESSAGE_MAX)
-        .await
-        .unwrap();
+    let _one = ONE_POD.lock().await;
+    let rt = cri_pod::connect(&endpoint).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let name = format!("rocketchat-e2e-{}", std::process::id());
-    let sandbox = make_pod(&rt, &name, dir.path(), 60, imported_rc_image()).await;
+    let sandbox = make_pod(&rt, &name, dir.path(), 60, cri_pod::imported_rc_image()).await;
     let report = collect_and_check(&endpoint, dir.path());
-    remove_pod(&rt, sandbox).await;
+    cri_pod::remove_sandbox(&rt, sandbox).await;
     let report = report.unwrap_or_else(|e| panic!("{e}"));
     let check_of = |id: &str| check_of(&report, id);
     let who = format!("rcdiag/{name}/rocketchat");
@@ -245,10 +154,11 @@ async fn an_image_the_runtime_pulled_from_an_official_repository_passes_by_its_d
     let Some(endpoint) = require_peer("RCDIAG_TEST_CRI_ENDPOINT") else {
         return;
     };
-    let path = cri::find_endpoint(Some(&endpoint), Path::new("/")).unwrap();
-    let rt = cri::connect(&path, Duration::from_secs(60), cri::DEFAULT_MESSAGE_MAX)
-        .await
-        .unwrap();
+    let Some(mirror) = require_peer("RCDIAG_TEST_CRI_MIRROR") else {
+        return;
+    };
+    let _one = ONE_POD.lock().await;
+    let rt = cri_pod::connect(&endpoint).await.unwrap();
     let image = "docker.io/rocketchat/rocket.chat:8.4.0".to_string();
     let mut images = rt.images.clone();
     let pulled = rt
@@ -263,13 +173,15 @@ async fn an_image_the_runtime_pulled_from_an_official_repository_passes_by_its_d
             }),
         )
         .await
-        .unwrap_or_else(|e| panic!("containerd could not pull {image} through the mirror: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("containerd could not pull {image} through the mirror {mirror}: {e}")
+        });
     assert!(!pulled.image_ref.is_empty(), "{pulled:?}");
     let dir = tempfile::tempdir().unwrap();
     let name = format!("rocketchat-pulled-{}", std::process::id());
     let sandbox = make_pod(&rt, &name, dir.path(), 0, image.clone()).await;
     let report = collect_and_check(&endpoint, dir.path());
-    remove_pod(&rt, sandbox).await;
+    cri_pod::remove_sandbox(&rt, sandbox).await;
     let report = report.unwrap_or_else(|e| panic!("{e}"));
     let official = check_of(&report, "image.official");
     assert_eq!(official["outcome"], "pass", "{official:#}");

@@ -51,18 +51,46 @@ pub(super) fn edit_named(
     });
 }
 
+/// `kube(profile)` with `file` edited.
+fn kube_edited(profile: &str, file: &str, edit: impl FnOnce(&mut Value)) -> NodeData {
+    let mut n = kube(profile);
+    n.edit_json(file, edit);
+    n
+}
+
+/// `kube(profile)` with `file` unusable (null).
+fn kube_without(profile: &str, file: &str) -> NodeData {
+    let mut n = kube(profile);
+    n.set_json(file, Value::Null);
+    n
+}
+
+/// `kube(profile)` with the object of `list` in `file` named `name` edited.
+fn kube_named(
+    profile: &str,
+    file: &str,
+    list: &str,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) -> NodeData {
+    let mut n = kube(profile);
+    edit_named(&mut n, file, list, name, edit);
+    n
+}
+
+/// Each case's node gives check `id` the outcome, its message holding the text.
+fn expect_each(id: &str, cases: Vec<(NodeData, Outcome, &str)>) {
+    for (n, outcome, needle) in cases {
+        expect(&[n], id, outcome, needle);
+    }
+}
+
 const RC_DEPLOYMENT: &str = "rocketchat-rocketchat";
 const MONGO_STS: &str = "rocketchat-mongodb";
 
 #[test]
 fn resources_all_outcomes() {
     let id = "kubernetes.resources";
-    expect(
-        &[kube("helm-compliant")],
-        id,
-        Outcome::Pass,
-        "all 8 Rocket.Chat containers",
-    );
     let r = expect(
         &[kube("noncompliant")],
         id,
@@ -75,40 +103,51 @@ fn resources_all_outcomes() {
         r.message
     );
     assert_eq!(r.evidence[0].file.as_deref(), Some("kubernetes/pods.json"));
-    let mut n = kube("helm-compliant");
-    n.edit_json("kubernetes/pods.json", |v| {
-        for p in v["pods"].as_array_mut().unwrap() {
-            if p["role"] == "rocketchat" {
-                p["containers"][0]["limits"] = json!({"memory": "4Gi"});
-            }
-        }
-    });
-    expect(&[n], id, Outcome::Warn, "has no limits for cpu");
-    let mut n = kube("helm-compliant");
-    n.set_json("kubernetes/pods.json", Value::Null);
-    expect(&[n], id, Outcome::Unknown, "kubernetes/pods.json");
-    let mut n = kube("helm-compliant");
-    n.edit_json("kubernetes/pods.json", |v| {
-        for p in v["pods"].as_array_mut().unwrap() {
-            p["role"] = json!("other");
-        }
-    });
-    expect(
-        &[n],
+    let mut no_docker_node = healthy("a", "n1");
+    no_docker(&mut no_docker_node);
+    expect_each(
         id,
-        Outcome::Unknown,
-        "no Rocket.Chat pod in the namespaces read",
+        vec![
+            (
+                kube("helm-compliant"),
+                Outcome::Pass,
+                "all 8 Rocket.Chat containers",
+            ),
+            (
+                kube_edited("helm-compliant", "kubernetes/pods.json", |v| {
+                    for p in v["pods"].as_array_mut().unwrap() {
+                        if p["role"] == "rocketchat" {
+                            p["containers"][0]["limits"] = json!({"memory": "4Gi"});
+                        }
+                    }
+                }),
+                Outcome::Warn,
+                "has no limits for cpu",
+            ),
+            (
+                kube_without("helm-compliant", "kubernetes/pods.json"),
+                Outcome::Unknown,
+                "kubernetes/pods.json",
+            ),
+            (
+                kube_edited("helm-compliant", "kubernetes/pods.json", |v| {
+                    for p in v["pods"].as_array_mut().unwrap() {
+                        p["role"] = json!("other");
+                    }
+                }),
+                Outcome::Unknown,
+                "no Rocket.Chat pod in the namespaces read",
+            ),
+            // No cluster view: Docker containers say it is not Kubernetes; nothing says
+            // unknown.
+            (
+                healthy("a", "n1"),
+                Outcome::Pass,
+                "not a Kubernetes installation",
+            ),
+            (no_docker_node, Outcome::Unknown, "--kubeconfig"),
+        ],
     );
-    // No cluster view: Docker containers say it is not Kubernetes; nothing says unknown.
-    expect(
-        &[healthy("a", "n1")],
-        id,
-        Outcome::Pass,
-        "not a Kubernetes installation",
-    );
-    let mut n = healthy("a", "n1");
-    no_docker(&mut n);
-    expect(&[n], id, Outcome::Unknown, "--kubeconfig");
 }
 
 #[test]
@@ -125,130 +164,144 @@ fn pdb_all_outcomes() {
             .iter()
             .any(|e| e.pointer.as_deref() == Some("/pdbs/0/name"))
     );
-    expect(
-        &[kube("noncompliant")],
+    let workloads = "kubernetes/workloads.json";
+    expect_each(
         id,
-        Outcome::Pass,
-        "1 replica: no PodDisruptionBudget needed",
-    );
-    let mut n = kube("helm-compliant");
-    n.edit_json("kubernetes/workloads.json", |v| v["pdbs"] = json!([]));
-    expect(
-        &[n],
-        id,
-        Outcome::Warn,
-        "no PodDisruptionBudget selects its pods",
-    );
-    // A PDB selecting other pods does not count.
-    let mut n = kube("helm-compliant");
-    n.edit_json("kubernetes/workloads.json", |v| {
-        v["pdbs"][0]["selector"] = json!({"app.kubernetes.io/name": "nats"})
-    });
-    expect(&[n], id, Outcome::Warn, "no PodDisruptionBudget");
-    let mut n = kube("helm-compliant");
-    n.edit_json("kubernetes/workloads.json", |v| {
-        v["deployments"] = json!([])
-    });
-    expect(
-        &[n],
-        id,
-        Outcome::Unknown,
-        "no Deployment selects the Rocket.Chat pods",
+        vec![
+            (
+                kube("noncompliant"),
+                Outcome::Pass,
+                "1 replica: no PodDisruptionBudget needed",
+            ),
+            (
+                kube_edited("helm-compliant", workloads, |v| v["pdbs"] = json!([])),
+                Outcome::Warn,
+                "no PodDisruptionBudget selects its pods",
+            ),
+            // A PDB selecting other pods does not count.
+            (
+                kube_edited("helm-compliant", workloads, |v| {
+                    v["pdbs"][0]["selector"] = json!({"app.kubernetes.io/name": "nats"})
+                }),
+                Outcome::Warn,
+                "no PodDisruptionBudget",
+            ),
+            (
+                kube_edited("helm-compliant", workloads, |v| {
+                    v["deployments"] = json!([])
+                }),
+                Outcome::Unknown,
+                "no Deployment selects the Rocket.Chat pods",
+            ),
+        ],
     );
 }
 
 #[test]
 fn replicas_ready_all_outcomes() {
     let id = "kubernetes.replicas-ready";
-    expect(
-        &[kube("helm-compliant")],
+    let workloads = "kubernetes/workloads.json";
+    let r = expect(
+        &[kube_named(
+            "helm-compliant",
+            workloads,
+            "deployments",
+            RC_DEPLOYMENT,
+            |d| d["ready_replicas"] = json!(1),
+        )],
         id,
-        Outcome::Pass,
-        "5 Rocket.Chat Deployment(s) have every replica ready: rocketchat/rocketchat-rocketchat 3/3",
+        Outcome::Warn,
+        "only 1 of 3 replicas ready",
     );
-    let mut n = kube("helm-compliant");
-    edit_named(
-        &mut n,
-        "kubernetes/workloads.json",
-        "deployments",
-        RC_DEPLOYMENT,
-        |d| d["ready_replicas"] = json!(1),
-    );
-    let r = expect(&[n], id, Outcome::Warn, "only 1 of 3 replicas ready");
     assert!(r.evidence.iter().any(|e| e.value.as_deref() == Some("1")));
-    let mut n = kube("helm-compliant");
-    edit_named(
-        &mut n,
-        "kubernetes/workloads.json",
-        "deployments",
-        RC_DEPLOYMENT,
-        |d| d["ready_replicas"] = Value::Null,
+    expect_each(
+        id,
+        vec![
+            (
+                kube("helm-compliant"),
+                Outcome::Pass,
+                "5 Rocket.Chat Deployment(s) have every replica ready: rocketchat/rocketchat-rocketchat 3/3",
+            ),
+            (
+                kube_named(
+                    "helm-compliant",
+                    workloads,
+                    "deployments",
+                    RC_DEPLOYMENT,
+                    |d| d["ready_replicas"] = Value::Null,
+                ),
+                Outcome::Fail,
+                "none of its 3 replicas is ready",
+            ),
+            (
+                kube_without("noncompliant", "kubernetes/pods.json"),
+                Outcome::Unknown,
+                "no usable kubernetes/pods.json",
+            ),
+        ],
     );
-    expect(&[n], id, Outcome::Fail, "none of its 3 replicas is ready");
-    let mut n = kube("noncompliant");
-    n.set_json("kubernetes/pods.json", Value::Null);
-    expect(&[n], id, Outcome::Unknown, "no usable kubernetes/pods.json");
 }
 
 #[test]
 fn mongodb_all_outcomes() {
-    let id = "kubernetes.mongodb";
-    expect(
-        &[kube("helm-compliant")],
-        id,
-        Outcome::Pass,
-        "rocketchat/rocketchat-mongodb runs a 3-member MongoDB replica set",
-    );
-    expect(
-        &[kube("noncompliant")],
-        id,
-        Outcome::Fail,
-        "MongoDB runs in Deployment chat/mongo",
-    );
-    let mut n = kube("helm-compliant");
-    edit_named(
-        &mut n,
-        "kubernetes/workloads.json",
-        "statefulsets",
-        MONGO_STS,
-        |s| s["replicas"] = json!(1),
-    );
-    expect(&[n], id, Outcome::Warn, "runs 1 MongoDB member(s)");
-    let mut n = kube("helm-compliant");
-    edit_named(
-        &mut n,
-        "kubernetes/workloads.json",
-        "statefulsets",
-        MONGO_STS,
-        |s| s["volume_claim_templates"] = json!([]),
-    );
-    expect(&[n], id, Outcome::Fail, "has no volume claim template");
-    let mut n = kube("helm-compliant");
-    edit_named(
-        &mut n,
-        "kubernetes/storage.json",
-        "pvcs",
-        "datadir-rocketchat-mongodb-2",
-        |p| p["phase"] = json!("Pending"),
-    );
-    expect(
-        &[n],
-        id,
-        Outcome::Fail,
-        "not bound: datadir-rocketchat-mongodb-2 (Pending)",
-    );
-    let mut n = kube("helm-compliant");
-    n.edit_json("kubernetes/pods.json", |v| {
-        v["pods"]
-            .as_array_mut()
-            .unwrap()
-            .retain(|p| p["role"] != "mongodb")
-    });
-    expect(
-        &[n],
-        id,
-        Outcome::Unknown,
-        "no MongoDB pod in the namespaces read",
+    let workloads = "kubernetes/workloads.json";
+    expect_each(
+        "kubernetes.mongodb",
+        vec![
+            (
+                kube("helm-compliant"),
+                Outcome::Pass,
+                "rocketchat/rocketchat-mongodb runs a 3-member MongoDB replica set",
+            ),
+            (
+                kube("noncompliant"),
+                Outcome::Fail,
+                "MongoDB runs in Deployment chat/mongo",
+            ),
+            (
+                kube_named(
+                    "helm-compliant",
+                    workloads,
+                    "statefulsets",
+                    MONGO_STS,
+                    |s| s["replicas"] = json!(1),
+                ),
+                Outcome::Warn,
+                "runs 1 MongoDB member(s)",
+            ),
+            (
+                kube_named(
+                    "helm-compliant",
+                    workloads,
+                    "statefulsets",
+                    MONGO_STS,
+                    |s| s["volume_claim_templates"] = json!([]),
+                ),
+                Outcome::Fail,
+                "has no volume claim template",
+            ),
+            (
+                kube_named(
+                    "helm-compliant",
+                    "kubernetes/storage.json",
+                    "pvcs",
+                    "datadir-rocketchat-mongodb-2",
+                    |p| p["phase"] = json!("Pending"),
+                ),
+                Outcome::Fail,
+                "not bound: datadir-rocketchat-mongodb-2 (Pending)",
+            ),
+            (
+                kube_edited("helm-compliant", "kubernetes/pods.json", |v| {
+                    v["pods"]
+                        .as_array_mut()
+                        .unwrap()
+                        .retain(|p| p["role"] != "mongodb")
+                }),
+                Outcome::Unknown,
+                "no MongoDB pod in the namespaces read",
+            ),
+        ],
     );
 }
 
@@ -266,30 +319,36 @@ fn warning_events_all_outcomes() {
         r.evidence[0].file.as_deref(),
         Some("kubernetes/events.json")
     );
-    expect(
-        &[kube("noncompliant")],
+    let events = "kubernetes/events.json";
+    expect_each(
         id,
-        Outcome::Warn,
-        "image pull error: Failed on Pod chat/rocketchat-5f6d7c8b9a-zz9kq",
-    );
-    let mut n = kube("helm-compliant");
-    n.edit_json("kubernetes/events.json", |v| v["events"] = json!([]));
-    expect(&[n], id, Outcome::Pass, "no Warning event of concern");
-    // An event the policy does not list is not a finding.
-    let mut n = kube("noncompliant");
-    n.edit_json("kubernetes/events.json", |v| {
-        for e in v["events"].as_array_mut().unwrap() {
-            e["reason"] = json!("SomethingElse");
-        }
-    });
-    expect(&[n], id, Outcome::Pass, "(2 Warning events read)");
-    let mut n = kube("helm-compliant");
-    n.set_json("kubernetes/events.json", Value::Null);
-    expect(
-        &[n],
-        id,
-        Outcome::Unknown,
-        "no usable kubernetes/events.json",
+        vec![
+            (
+                kube("noncompliant"),
+                Outcome::Warn,
+                "image pull error: Failed on Pod chat/rocketchat-5f6d7c8b9a-zz9kq",
+            ),
+            (
+                kube_edited("helm-compliant", events, |v| v["events"] = json!([])),
+                Outcome::Pass,
+                "no Warning event of concern",
+            ),
+            // An event the policy does not list is not a finding.
+            (
+                kube_edited("noncompliant", events, |v| {
+                    for e in v["events"].as_array_mut().unwrap() {
+                        e["reason"] = json!("SomethingElse");
+                    }
+                }),
+                Outcome::Pass,
+                "(2 Warning events read)",
+            ),
+            (
+                kube_without("helm-compliant", events),
+                Outcome::Unknown,
+                "no usable kubernetes/events.json",
+            ),
+        ],
     );
 }
 

@@ -4,23 +4,9 @@ use super::*;
 
 #[test]
 fn real_bundle_loads_and_checks() {
-    use rcdiag_bundle::{Bundle, BundleWriter, Encryption, NodeKey, OpenOptions, WriterOptions};
+    use rcdiag_bundle::{Bundle, OpenOptions};
     let dir = tempfile::tempdir().unwrap();
-    let mut w = BundleWriter::create(WriterOptions {
-        out: dir.path().to_path_buf(),
-        encryption: Encryption::None,
-        signer: NodeKey::generate(),
-        agent: AgentInfo {
-            name: "rcdiag-agent".into(),
-            version: "0.1.0".into(),
-        },
-        node: NodeInfo {
-            hostname: "node1".into(),
-            ..Default::default()
-        },
-        compression_level: None,
-    })
-    .unwrap();
+    let mut w = plain_writer(dir.path());
     let template = healthy("x", "node1");
     w.add_json("host/host.json", template.host.as_ref().unwrap())
         .unwrap();
@@ -144,23 +130,9 @@ fn real_bundle_loads_and_checks() {
 
 #[test]
 fn real_bundle_with_unparsable_file_records_problem() {
-    use rcdiag_bundle::{Bundle, BundleWriter, Encryption, NodeKey, OpenOptions, WriterOptions};
+    use rcdiag_bundle::{Bundle, OpenOptions};
     let dir = tempfile::tempdir().unwrap();
-    let mut w = BundleWriter::create(WriterOptions {
-        out: dir.path().to_path_buf(),
-        encryption: Encryption::None,
-        signer: NodeKey::generate(),
-        agent: AgentInfo {
-            name: "rcdiag-agent".into(),
-            version: "0.1.0".into(),
-        },
-        node: NodeInfo {
-            hostname: "node1".into(),
-            ..Default::default()
-        },
-        compression_level: None,
-    })
-    .unwrap();
+    let mut w = plain_writer(dir.path());
     w.add_bytes("host/host.json", b"{\"cpu\": ").unwrap();
     let done = w.finish().unwrap();
     let mut bundle = Bundle::open(&done.path, &OpenOptions::default()).unwrap();
@@ -185,10 +157,10 @@ fn real_bundle_with_unparsable_file_records_problem() {
     assert_eq!(get(&results, "bundle.complete").outcome, Outcome::Warn);
 }
 
-/// A plain bundle holding logs `logs` (path, content), and its path.
-fn bundle_with_logs(dir: &std::path::Path, logs: &[(&str, &[u8])]) -> std::path::PathBuf {
+/// A writer of a plain bundle of `node1` into `dir`, signed by a new key.
+fn plain_writer(dir: &std::path::Path) -> rcdiag_bundle::BundleWriter {
     use rcdiag_bundle::{BundleWriter, Encryption, NodeKey, WriterOptions};
-    let mut w = BundleWriter::create(WriterOptions {
+    BundleWriter::create(WriterOptions {
         out: dir.to_path_buf(),
         encryption: Encryption::None,
         signer: NodeKey::generate(),
@@ -202,7 +174,12 @@ fn bundle_with_logs(dir: &std::path::Path, logs: &[(&str, &[u8])]) -> std::path:
         },
         compression_level: None,
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// A plain bundle holding logs `logs` (path, content), and its path.
+fn bundle_with_logs(dir: &std::path::Path, logs: &[(&str, &[u8])]) -> std::path::PathBuf {
+    let mut w = plain_writer(dir);
     for (path, data) in logs {
         w.add_bytes(path, data).unwrap();
     }
