@@ -9,9 +9,10 @@
   s3-peer.py put    --endpoint URL --ca CA --bucket B --key K --file FILE
   s3-peer.py list   --endpoint URL --ca CA --bucket B --key PREFIX   one "KEY SIZE" a line
   s3-peer.py auth-setup --endpoint URL --ca CA --bucket B
-                    on a moto that checks signatures (INITIAL_NO_AUTH_ACTION_COUNT=6): make
-                    a writer (s3:*) and a reader (s3:GetObject, s3:ListBucket) with their
-                    keys, create B as the writer; prints the keys as shell exports
+                    on a moto that checks signatures (INITIAL_NO_AUTH_ACTION_COUNT=9): make
+                    a writer (s3:*), a reader (s3:GetObject, s3:ListBucket) and a lister
+                    (s3:ListBucket) with their keys, create B as the writer; prints the
+                    keys as shell exports
 
 Credentials from the standard AWS environment (AWS_ACCESS_KEY_ID, ...), as the
 agent reads them. Runs in the test-env venv (boto3 comes with moto[server]).
@@ -38,14 +39,20 @@ def client(a):
 
 
 def auth_setup(a):
-    """The users of the checking moto: its first six requests are not checked."""
+    """The users of the checking moto: its first nine requests are not checked."""
     import json
 
     anon = dict(aws_access_key_id="setup", aws_secret_access_key="setup")
+    # One try a request: a retry of a request moto answered would spend one of the nine.
+    once = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=10)
     iam = None
-    for _ in range(300):
+    last = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         try:
-            iam = boto3.client("iam", endpoint_url=a.endpoint, verify=a.ca, region_name="us-east-1", **anon)
+            iam = boto3.client(
+                "iam", endpoint_url=a.endpoint, verify=a.ca, region_name="us-east-1", config=once, **anon
+            )
             iam.create_user(UserName="rcdiag-writer")
             break
         except Exception as e:  # not up yet (a refused connection is no request)
@@ -56,9 +63,11 @@ def auth_setup(a):
         print(f"s3 peer with auth did not answer: {last}", file=sys.stderr)
         return 1
     iam.create_user(UserName="rcdiag-reader")
+    iam.create_user(UserName="rcdiag-lister")
     policies = {
         "rcdiag-writer": ["s3:*"],
         "rcdiag-reader": ["s3:GetObject", "s3:ListBucket"],
+        "rcdiag-lister": ["s3:ListBucket"],
     }
     for user, actions in policies.items():
         doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
@@ -75,7 +84,7 @@ def auth_setup(a):
         config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
     )
     s3.create_bucket(Bucket=a.bucket)
-    for user, var in (("rcdiag-writer", "WRITER"), ("rcdiag-reader", "READER")):
+    for user, var in (("rcdiag-writer", "WRITER"), ("rcdiag-reader", "READER"), ("rcdiag-lister", "LISTER")):
         k = keys[user]
         print(f"export RCDIAG_TEST_S3_AUTH_{var}_KEY_ID={k['AccessKeyId']}")
         print(f"export RCDIAG_TEST_S3_AUTH_{var}_SECRET='{k['SecretAccessKey']}'")

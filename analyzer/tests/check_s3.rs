@@ -310,6 +310,21 @@ fn on_a_checking_peer_a_reader_may_check_and_wrong_keys_say_what_to_do() {
         Some(2),
         "{report}"
     );
+    // Allowed to list but not to read: the first fetch is refused, saying what it needs.
+    if let Some(lister) = s3peer::auth_peer("LISTER") {
+        let out = check(&lister, &args, true, tmp.path());
+        let e = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{e}");
+        assert!(
+            e.contains(&format!("access denied to {loc} (AccessDenied: ")),
+            "{e}"
+        );
+        assert!(
+            e.contains("reading needs s3:ListBucket and s3:GetObject"),
+            "{e}"
+        );
+        assert!(!e.contains("<Error>"), "{e}");
+    }
     // A wrong secret key and an unknown key id: refused, saying what to check.
     let wrong = "wrongwrongwrongwrongwrongwrongwrongwrong";
     for (s3, code) in [

@@ -66,8 +66,9 @@ fn schedule_upload(
         );
     }
     let settings = upload::Settings::new(&args.upload_opts)?;
-    // One prefix per node: the host part of this node's bundle names (the node name:
-    // `RCDIAG_NODE_NAME`, else the host name under --host-root, as the bundles have it).
+    // One prefix per node: the node name (`RCDIAG_NODE_NAME`, else the host name under
+    // --host-root), the host part of its bundle names unless host names are
+    // pseudonymized (the bundles then carry the token; the prefix stays the real name).
     let name = rcdiag_bundle::bundle_file_name(
         &run::node_name(host_root),
         jiff::Timestamp::now(),

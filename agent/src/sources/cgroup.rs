@@ -135,6 +135,74 @@ fn under(mount: &Mount, cgroup_path: &str) -> Option<PathBuf> {
     Some(mount.point.join(rel))
 }
 
+/// The cgroup2 mount point in `mountinfo` (a node's, read under `--host-root`), if any.
+pub fn v2_mount_point(mountinfo: &str) -> Option<PathBuf> {
+    mounts(mountinfo)
+        .into_iter()
+        .find(|m| m.controllers.is_none())
+        .map(|m| m.point)
+}
+
+/// Deepest level [`find_by_id`] looks at below the cgroup2 root.
+const FIND_DEPTH: usize = 4;
+/// Most directories [`find_by_id`] reads: a bound on a node with a huge cgroup tree.
+const FIND_DIRS: usize = 50_000;
+
+/// The first run of 64 hex digits in `name` (a container id), if any.
+fn hex_id(name: &str) -> Option<&str> {
+    let b = name.as_bytes();
+    let mut start = 0;
+    for (i, c) in b.iter().enumerate() {
+        if !c.is_ascii_hexdigit() {
+            start = i + 1;
+        } else if i + 1 - start == 64 {
+            return Some(&name[start..=i]);
+        }
+    }
+    None
+}
+
+/// The cgroup2 directories below `base` named for one of the containers `ids` (64 hex
+/// digits): `system.slice/docker-<id>.scope` (systemd driver), `docker/<id>` (cgroupfs),
+/// `<parent>/<id>`. For an agent in a container with its own cgroup namespace (Docker's
+/// default on cgroup v2), where the node's `/proc/<pid>/cgroup` names the container's
+/// cgroup relative to the agent's own (`0::/../docker-<id>.scope`) and so names no
+/// directory. Looks [`FIND_DEPTH`] levels down, at most [`FIND_DIRS`] directories, and
+/// not inside a container's directory.
+pub fn find_by_id(base: &Path, ids: &[&str]) -> HashMap<String, PathBuf> {
+    let want: std::collections::HashSet<&str> = ids.iter().copied().collect();
+    let mut found = HashMap::new();
+    let mut level = vec![base.to_path_buf()];
+    let mut read = 0usize;
+    for _ in 0..FIND_DEPTH {
+        let mut next = Vec::new();
+        for dir in &level {
+            read += 1;
+            if read > FIND_DIRS || found.len() == want.len() {
+                return found;
+            }
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                match hex_id(&name).filter(|id| want.contains(id)) {
+                    Some(id) => {
+                        found.insert(id.to_string(), e.path());
+                    }
+                    None => next.push(e.path()),
+                }
+            }
+        }
+        level = next;
+    }
+    found
+}
+
 /// Finds the cgroup of container `id` from its `/proc/<pid>/cgroup` text and the
 /// cgroup mounts. `None` unless every directory names the container.
 pub fn locate(id: &str, proc_cgroup: &str, mountinfo: &str) -> Option<Location> {
@@ -316,6 +384,31 @@ pub fn host_memory(meminfo: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_containers_cgroup_in_another_cgroup_namespace_is_found_by_its_id() {
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let base = tempfile::tempdir().unwrap();
+        let sys = base.path().join(format!("system.slice/docker-{a}.scope"));
+        let fs = base.path().join(format!("docker/{b}"));
+        let deep = base.path().join("k/l/m/n/o").join(&c);
+        for d in [&sys, &fs, &deep, &sys.join("init.scope")] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::create_dir_all(base.path().join(format!("other-{}", "d".repeat(64)))).unwrap();
+        let found = find_by_id(base.path(), &[&a, &b, &c]);
+        assert_eq!(found.get(&a), Some(&sys));
+        assert_eq!(found.get(&b), Some(&fs));
+        // Deeper than FIND_DEPTH: not looked for.
+        assert_eq!(found.get(&c), None);
+        assert_eq!(found.len(), 2);
+        // What such a container's /proc/<pid>/cgroup gives names no directory here.
+        let mi = "30 25 0:26 /../.. /sys/fs/cgroup ro - cgroup2 cgroup2 rw\n";
+        assert_eq!(v2_mount_point(mi), Some(PathBuf::from("/sys/fs/cgroup")));
+        assert_eq!(locate(&a, &format!("0::/../docker-{a}.scope\n"), mi), None);
+        assert_eq!(hex_id(&format!("docker-{a}.scope")), Some(a.as_str()));
+        assert_eq!(hex_id("docker-abc.scope"), None);
+    }
 
     #[test]
     fn a_location_found_in_the_nodes_mount_table_is_read_under_the_host_root() {

@@ -37,7 +37,8 @@ pub fn peer() -> Option<S3> {
 }
 
 /// The second S3 peer, the one that checks every signature and IAM policy, as user
-/// `who` (`WRITER`: s3:*, `READER`: s3:GetObject and s3:ListBucket); `None` (skipped
+/// `who` (`WRITER`: s3:*, `READER`: s3:GetObject and s3:ListBucket, `LISTER`:
+/// s3:ListBucket only); `None` (skipped
 /// loudly) when it is not there.
 pub fn auth_peer(who: &str) -> Option<S3> {
     let main = peer()?;

@@ -24,7 +24,7 @@ pub(super) const CHECKS: &[Check] = &[
         id: CheckId::BundleComplete,
         title: "Bundle complete",
         area: "bundle",
-        description: "Every collector ran to completion (on a cluster bundle, every one not deselected on purpose); otherwise the checks it weakens are named.",
+        description: "Every collector ran to completion (on a cluster bundle, every one not deselected on purpose; on a Kubernetes node bundle, every skipped one is covered by its CRI runtime or its cluster bundle); otherwise the checks it weakens are named.",
         run: complete,
     },
     Check {
@@ -106,6 +106,19 @@ fn deselected(c: &rcdiag_bundle::CollectorRecord) -> bool {
             .is_some_and(|e| e.trim_start().starts_with(DESELECTED))
 }
 
+/// Whether `node`'s CRI runtime runs pods the kubelet made: a container or pod sandbox
+/// of `cri/` carries the kubelet's `io.kubernetes.pod.namespace` label. A CRI runtime
+/// alone proves nothing (Docker's own containerd may serve CRI too).
+fn kubelet_pods(node: &NodeData) -> bool {
+    const KEY: &str = "io.kubernetes.pod.namespace";
+    let containers = node.cri_containers.iter().flat_map(|f| &f.containers);
+    let pods = node.cri_pods.iter().flat_map(|f| &f.pods);
+    containers
+        .filter_map(|c| c.labels.as_ref())
+        .chain(pods.filter_map(|p| p.labels.as_ref()))
+        .any(|l| l.contains_key(KEY))
+}
+
 /// Whether collector `name` of `node` ran to completion.
 fn ran(node: &NodeData, name: &str) -> bool {
     node.collector(name)
@@ -124,15 +137,16 @@ fn covered_by<'a>(
         return None;
     }
     let cluster = cluster_of(nodes, node).map(|(c, _, _)| c);
+    // The node's CRI runtime stands for Docker only on a Kubernetes node: one of a
+    // cluster bundle given too, or one whose runtime runs the kubelet's pods.
+    let cri = ran(node, "cri") && (cluster.is_some() || kubelet_pods(node));
     match name {
-        "docker" if ran(node, "cri") => Some((
+        "docker" if cri => Some((
             node,
             "cri",
             "the node's containers come from its CRI runtime",
         )),
-        "logs" if ran(node, "cri") => {
-            Some((node, "cri", "the pod logs come from the node's log files"))
-        }
+        "logs" if cri => Some((node, "cri", "the pod logs come from the node's log files")),
         "docker" => cluster.filter(|c| ran(c, "kubernetes")).map(|c| {
             (
                 c,

@@ -397,7 +397,7 @@ async fn fetch_all(
                 let s3 = s3.clone();
                 let path = dir.join(i.to_string()).join(&name);
                 async move {
-                    fetch_one(&s3, &location, &path, max)
+                    fetch_one(&s3, loc, &location, &path, max)
                         .await
                         .map_err(|e| S3Error::Fetch(format!("s3://{}/{key}: {e}", loc.bucket)))?;
                     Ok::<_, S3Error>((key, path))
@@ -412,20 +412,26 @@ async fn fetch_all(
 
 /// Streams one object into `path`, at most `max` bytes (an object that grew since it
 /// was listed is cut there).
-async fn fetch_one(s3: &AmazonS3, location: &ObjPath, path: &Path, max: u64) -> Result<(), String> {
+async fn fetch_one(
+    s3: &AmazonS3,
+    loc: &Location,
+    location: &ObjPath,
+    path: &Path,
+    max: u64,
+) -> Result<(), String> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent)
             .await
             .map_err(|e| e.to_string())?;
     }
-    let got = s3.get(location).await.map_err(|e| e.to_string())?;
+    let got = s3.get(location).await.map_err(|e| describe(&e, loc))?;
     let mut stream = got.into_stream();
     let mut f = tokio::fs::File::create(path)
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut n: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| e.to_string())?;
+        let chunk = chunk.map_err(|e| describe(&e, loc))?;
         n += chunk.len() as u64;
         if n > max {
             return Err(format!(

@@ -157,7 +157,9 @@ fn bundle_signer_trusted_all_outcomes() {
 fn bundle_complete_on_a_kubernetes_node_bundle_what_its_cri_or_cluster_bundle_has_is_not_a_gap() {
     // A DaemonSet's bundle on a containerd node: no Docker socket, no MONGO_URL there.
     let node = || {
-        let mut w = cri_node("worker-2", Vec::new(), None);
+        let rc = "registry.rocket.chat/rocketchat/rocket.chat:8.6.1";
+        let pod = cri_container("rocketchat", "rocketchat-0", "rocketchat", rc);
+        let mut w = cri_node("worker-2", vec![pod], None);
         for c in ["docker", "logs"] {
             skip_collector(
                 &mut w,
@@ -247,6 +249,17 @@ fn bundle_complete_on_a_kubernetes_node_bundle_what_its_cri_or_cluster_bundle_ha
         "bundle.complete",
         Outcome::Warn,
         "the mongodb collector failed: timed out",
+    );
+
+    // A CRI runtime without the kubelet's pods (Docker's own containerd serving CRI, on
+    // a Docker host whose engine is down): it does not stand for Docker.
+    let mut docker_host = cri_node("dockerhost", Vec::new(), None);
+    skip_collector(&mut docker_host, "docker", "cannot reach the Docker socket");
+    expect(
+        &[docker_host],
+        "bundle.complete",
+        Outcome::Warn,
+        "the docker collector was skipped: cannot reach the Docker socket",
     );
 
     // A bundle of no node of that cluster: the cluster's MongoDB is not its own.

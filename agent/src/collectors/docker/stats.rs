@@ -98,21 +98,42 @@ pub(super) fn sample_cgroups(
     running: Vec<Running>,
     host_root: &Path,
 ) -> (Vec<Sample>, Vec<Running>) {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let view = cgroup_view(host_root);
-    let host_memory = cgroup::host_memory(&read("/proc/meminfo"));
+    let proc_file = |f: &str| std::fs::read_to_string(view.proc_dir.join(f)).unwrap_or_default();
+    let host_memory = cgroup::host_memory(&proc_file("meminfo"));
     let mut found = Vec::new();
     let mut rest = Vec::new();
+    // Under --host-root with a cgroup namespace of the agent's own, the node's
+    // /proc/<pid>/cgroup is relative to it: those cgroups are found by id, once.
+    let mut by_id: Option<std::collections::HashMap<String, PathBuf>> = None;
     // One host CPU reading per round, as the engine takes one per collection tick.
-    let proc_stat = read("/proc/stat");
-    for (id, name, pid) in running {
+    let proc_stat = proc_file("stat");
+    for (id, name, pid) in &running {
+        let (id, name, pid) = (id.clone(), name.clone(), *pid);
         let first = pid.and_then(|pid| {
             let proc_cgroup =
                 std::fs::read_to_string(view.proc_dir.join(format!("{pid}/cgroup"))).ok()?;
-            let loc = cgroup::locate(&id, &proc_cgroup, &view.mountinfo)?;
-            let loc = match &view.root {
-                Some(root) => loc.under_root(root),
-                None => loc,
+            let loc = match (
+                cgroup::locate(&id, &proc_cgroup, &view.mountinfo),
+                &view.root,
+            ) {
+                (Some(loc), Some(root)) => loc.under_root(root),
+                (Some(loc), None) => loc,
+                (None, Some(root)) if proc_cgroup.contains("0::/..") => {
+                    let by_id = by_id.get_or_insert_with(|| {
+                        let ids: Vec<&str> = running.iter().map(|r| r.0.as_str()).collect();
+                        cgroup::v2_mount_point(&view.mountinfo)
+                            .map(|p| {
+                                cgroup::find_by_id(
+                                    &root.join(p.strip_prefix("/").unwrap_or(&p)),
+                                    &ids,
+                                )
+                            })
+                            .unwrap_or_default()
+                    });
+                    cgroup::Location::V2(by_id.get(&id)?.clone())
+                }
+                (None, _) => return None,
             };
             let first = cgroup::read(&loc, &proc_stat, host_memory).ok()?;
             Some((loc, first))
@@ -127,7 +148,7 @@ pub(super) fn sample_cgroups(
     }
     std::thread::sleep(cgroup::INTERVAL);
     let mut samples = Vec::new();
-    let proc_stat = read("/proc/stat");
+    let proc_stat = proc_file("stat");
     for (id, name, pid, loc, first) in found {
         match cgroup::read(&loc, &proc_stat, host_memory) {
             Ok(now) => samples.push((id, name, Ok(Some(cgroup::to_stats(&first, &now))), "cgroup")),
