@@ -35,8 +35,8 @@ pub fn key_show(state_dir: Option<PathBuf>, new: bool) -> Result<()> {
     eprintln!("support pins this key with a line in an allowed_signers file:");
     // Named as the bundles name the node (RCDIAG_NODE_NAME, else the host name, the
     // node's when its root is mounted at /host).
-    let root = rcdiag_agent::collectors::host::default_host_root()
-        .unwrap_or_else(|| PathBuf::from("/"));
+    let root =
+        rcdiag_agent::collectors::host::default_host_root().unwrap_or_else(|| PathBuf::from("/"));
     eprintln!(
         "  {} {}",
         rcdiag_agent::run::node_name(&root),
