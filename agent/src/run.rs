@@ -129,6 +129,34 @@ pub fn node_name(host_root: &Path) -> String {
         .unwrap_or_else(rcdiag_bundle::hostname)
 }
 
+/// The node's name as its bundles carry it: [`node_name`], or its pseudonym when
+/// `pseudonymize` (the run's kinds and state dir) takes host names, so that what is
+/// named after the node (the upload prefix) does not show what the bundles hide. Makes
+/// the pseudonym key in the state dir if there is none yet, as a run does.
+pub fn bundle_node_name(
+    host_root: &Path,
+    pseudonymize: Option<&(Vec<crate::redact::pseudonym::Kind>, PathBuf)>,
+) -> Result<String, crate::redact::pseudonym::PseudonymError> {
+    use crate::redact::pseudonym::{Kind, Pseudonymizer};
+    let name = node_name(host_root);
+    match pseudonymize {
+        Some((kinds, state_dir)) if kinds.contains(&Kind::Hostnames) => Ok(host_token(
+            &Pseudonymizer::new(kinds.clone(), state_dir)?,
+            &name,
+        )),
+        _ => Ok(name),
+    }
+}
+
+/// The token of host name `name`, registered (with this machine's own host name) so
+/// that every later mention of either is replaced.
+fn host_token(p: &crate::redact::pseudonym::Pseudonymizer, name: &str) -> String {
+    use crate::redact::pseudonym::Kind;
+    p.register(Kind::Hostnames, name);
+    p.register(Kind::Hostnames, &rcdiag_bundle::hostname());
+    p.token(Kind::Hostnames, name)
+}
+
 /// The `sha256:` of the node's `/etc/machine-id` (or the D-Bus one) under `host_root`,
 /// never the id itself.
 pub fn machine_id_hash(host_root: &Path) -> Option<String> {
@@ -254,9 +282,7 @@ pub async fn run(
         use crate::redact::pseudonym::{Kind, Pseudonymizer};
         let p = Pseudonymizer::new(kinds.clone(), state_dir)?;
         if p.wants(Kind::Hostnames) {
-            p.register(Kind::Hostnames, &hostname);
-            p.register(Kind::Hostnames, &rcdiag_bundle::hostname());
-            hostname = p.token(Kind::Hostnames, &hostname);
+            hostname = host_token(&p, &hostname);
         }
         redactor.set_pseudonymizer(p);
     }

@@ -443,3 +443,41 @@ fn the_nodes_prefix_is_the_bundles_node_name() {
         "{text}"
     );
 }
+
+#[test]
+fn with_host_names_pseudonymized_the_prefix_is_the_nodes_token() {
+    // The bundles carry the node's pseudonym: so does the prefix they go to, or the
+    // bucket's listing would show the name the bundles hide.
+    let Some(s3) = s3peer::peer() else { return };
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (dir, state) = (tmp.path().join("snaps"), tmp.path().join("state"));
+    let key = support_key(tmp.path());
+    let (d, st) = (dir.to_str().unwrap(), state.to_str().unwrap());
+    let mut c = agent();
+    s3.env(&mut c, true);
+    c.env("RCDIAG_NODE_NAME", "worker-7");
+    let mut args = base(d, st, &key.recipient, "1");
+    args.extend([
+        "--pseudonymize",
+        "hostnames",
+        "--upload",
+        "s3://rcdiag-no-such-bucket/fleet/",
+        "--ca-file",
+        &s3.ca,
+    ]);
+    let r = schedule(c, &args);
+    r.expect_ok();
+    let names: Vec<String> = bundles(&dir).into_keys().collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    let host = rcdiag_agent::snapshots::parse_bundle_name(&names[0])
+        .map(|n| n.host)
+        .expect("a bundle name");
+    assert!(host.starts_with("host-") && host != "worker-7", "{host}");
+    let target = read_json(&dir.join("status.json"))["upload"]["target"].clone();
+    assert_eq!(
+        target,
+        format!("s3://rcdiag-no-such-bucket/fleet/{host}/"),
+        "the prefix is the bundles' host part"
+    );
+    assert!(!r.stderr().contains("fleet/worker-7"), "{}", r.stderr());
+}

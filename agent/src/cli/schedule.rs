@@ -33,10 +33,7 @@ pub struct SchedulePlan {
 }
 
 /// `--upload TARGET` (else the config's `upload`), checked before anything runs.
-fn schedule_upload(
-    args: &ScheduleArgs,
-    host_root: &std::path::Path,
-) -> Result<Option<schedule::ScheduleUpload>> {
+fn schedule_upload(args: &ScheduleArgs, p: &Plan) -> Result<Option<schedule::ScheduleUpload>> {
     let from_config = match &args.upload {
         Some(_) => None,
         None => config::FileConfig::load(args.opts.config.as_deref())
@@ -66,15 +63,21 @@ fn schedule_upload(
         );
     }
     let settings = upload::Settings::new(&args.upload_opts)?;
-    // One prefix per node: the node name (`RCDIAG_NODE_NAME`, else the host name under
-    // --host-root), the host part of its bundle names unless host names are
-    // pseudonymized (the bundles then carry the token; the prefix stays the real name).
-    let name = rcdiag_bundle::bundle_file_name(
-        &run::node_name(host_root),
-        jiff::Timestamp::now(),
-        None,
-        true,
-    );
+    // One prefix per node: the host part of its bundle names, the node name
+    // (`RCDIAG_NODE_NAME`, else the host name under --host-root) or, with host names
+    // pseudonymized, its token (a dry run makes no key: it shows a placeholder).
+    let pseudonymize =
+        (!p.pseudonymize.is_empty()).then(|| (p.pseudonymize.clone(), p.state_dir.clone()));
+    let hides_hosts = p
+        .pseudonymize
+        .contains(&rcdiag_agent::redact::pseudonym::Kind::Hostnames);
+    let host = if hides_hosts && args.dry_run {
+        "host-PSEUDONYM".to_string()
+    } else {
+        run::bundle_node_name(&p.options.host_root, pseudonymize.as_ref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    };
+    let name = rcdiag_bundle::bundle_file_name(&host, jiff::Timestamp::now(), None, true);
     let node = snapshots::parse_bundle_name(&name)
         .map(|n| n.host)
         .unwrap_or_else(|| "node".into());
@@ -84,7 +87,7 @@ fn schedule_upload(
     }))
 }
 
-pub fn schedule_plan(args: &ScheduleArgs, host_root: &std::path::Path) -> Result<SchedulePlan> {
+pub fn schedule_plan(args: &ScheduleArgs, p: &Plan) -> Result<SchedulePlan> {
     let duration = |flag: &str, v: &str, range| {
         config::duration_in(flag, v, range).map_err(anyhow::Error::msg)
     };
@@ -149,7 +152,7 @@ pub fn schedule_plan(args: &ScheduleArgs, host_root: &std::path::Path) -> Result
         );
     }
     let count = if args.once { Some(1) } else { args.count };
-    let upload = schedule_upload(args, host_root)?;
+    let upload = schedule_upload(args, p)?;
     retention.hold_unuploaded = upload.is_some();
     Ok(SchedulePlan {
         trigger,
@@ -170,7 +173,7 @@ pub fn schedule_cmd(args: ScheduleArgs) -> Result<ExitCode> {
         Ok(p) => p,
         Err(e) => return Ok(usage(e)),
     };
-    let sp = match schedule_plan(&args, &p.options.host_root) {
+    let sp = match schedule_plan(&args, &p) {
         Ok(s) => s,
         Err(e) => return Ok(usage(e)),
     };

@@ -135,7 +135,8 @@ pub(super) fn snapshot_job(
         for _ in 0..3 {
             let now = Timestamp::now();
             let name = rcdiag_bundle::bundle_file_name(
-                &crate::run::node_name(&cfg.options.host_root),
+                &crate::run::bundle_node_name(&cfg.options.host_root, cfg.pseudonymize.as_ref())
+                    .unwrap_or_else(|_| crate::run::node_name(&cfg.options.host_root)),
                 now,
                 cfg.case.as_deref(),
                 matches!(cfg.encryption, rcdiag_bundle::Encryption::Age { .. }),
