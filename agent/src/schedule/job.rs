@@ -132,11 +132,12 @@ pub(super) fn snapshot_job(
         // Bundle names have a one-second resolution and the writer never overwrites: never
         // start in a second whose name is taken (the previous bundle, a previous process's
         // last one, a `collect -o DIR` of this host).
+        let host = crate::run::bundle_node_name(&cfg.options.host_root, cfg.pseudonymize.as_ref())
+            .unwrap_or_else(|_| crate::run::node_name(&cfg.options.host_root));
         for _ in 0..3 {
             let now = Timestamp::now();
             let name = rcdiag_bundle::bundle_file_name(
-                &crate::run::bundle_node_name(&cfg.options.host_root, cfg.pseudonymize.as_ref())
-                    .unwrap_or_else(|_| crate::run::node_name(&cfg.options.host_root)),
+                &host,
                 now,
                 cfg.case.as_deref(),
                 matches!(cfg.encryption, rcdiag_bundle::Encryption::Age { .. }),

@@ -38,11 +38,16 @@ pub enum Location {
     },
 }
 
+/// The node's path `p` seen under `root` (`--host-root`).
+pub fn rebased(root: &Path, p: &Path) -> PathBuf {
+    root.join(p.strip_prefix("/").unwrap_or(p))
+}
+
 impl Location {
     /// The same directories seen under `root` (`--host-root`): found from the node's
     /// mount table, they are paths of the node.
     pub fn under_root(self, root: &Path) -> Location {
-        let at = |p: PathBuf| root.join(p.strip_prefix("/").unwrap_or(&p));
+        let at = |p: PathBuf| rebased(root, &p);
         match self {
             Location::V2(d) => Location::V2(at(d)),
             Location::V1 {

@@ -131,7 +131,7 @@ fn ran(node: &NodeData, name: &str) -> bool {
 fn covered_by<'a>(
     nodes: &'a [NodeData],
     node: &'a NodeData,
-    name: &str,
+    name: &'static str,
 ) -> Option<(&'a NodeData, &'static str, &'static str)> {
     if node.kube.present() || node.collector(name)?.status != CollectorStatus::Skipped {
         return None;
@@ -164,11 +164,7 @@ fn covered_by<'a>(
         "mongodb" | "rocketchat" => cluster.filter(|c| ran(c, name)).map(|c| {
             (
                 c,
-                if name == "mongodb" {
-                    "mongodb"
-                } else {
-                    "rocketchat"
-                },
+                name,
                 "collected once for the cluster, in its cluster bundle",
             )
         }),

@@ -2,6 +2,7 @@
 //! when readable ([`crate::sources::cgroup`]), else through the Engine API, and the
 //! `stats.json` record with the CPU percentage computed as `docker stats` does.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -91,6 +92,37 @@ fn cgroup_view(root: &Path) -> CgroupView {
     }
 }
 
+impl CgroupView {
+    /// Container `id`'s cgroup from its `/proc/<pid>/cgroup` text, under the root when
+    /// the view is the node's. With a cgroup namespace of the agent's own that text is
+    /// relative to it (`0::/../docker-<id>.scope`): then the cgroup is found by id in the
+    /// node's cgroup2 tree, searched once for all of `ids` into `by_id`.
+    fn locate(
+        &self,
+        id: &str,
+        proc_cgroup: &str,
+        ids: &[&str],
+        by_id: &mut Option<HashMap<String, PathBuf>>,
+    ) -> Option<cgroup::Location> {
+        let loc = cgroup::locate(id, proc_cgroup, &self.mountinfo);
+        let Some(root) = &self.root else {
+            return loc;
+        };
+        if let Some(loc) = loc {
+            return Some(loc.under_root(root));
+        }
+        if !proc_cgroup.contains("0::/..") {
+            return None;
+        }
+        let found = by_id.get_or_insert_with(|| {
+            cgroup::v2_mount_point(&self.mountinfo)
+                .map(|p| cgroup::find_by_id(&cgroup::rebased(root, &p), ids))
+                .unwrap_or_default()
+        });
+        found.get(id).cloned().map(cgroup::Location::V2)
+    }
+}
+
 /// Samples the running containers whose cgroup this agent can read (blocking: two
 /// readings `cgroup::INTERVAL` apart), looked up under `host_root` when it is not `/`;
 /// returns them and the containers left over.
@@ -105,36 +137,15 @@ pub(super) fn sample_cgroups(
     let mut rest = Vec::new();
     // Under --host-root with a cgroup namespace of the agent's own, the node's
     // /proc/<pid>/cgroup is relative to it: those cgroups are found by id, once.
-    let mut by_id: Option<std::collections::HashMap<String, PathBuf>> = None;
+    let mut by_id = None;
+    let ids: Vec<&str> = running.iter().map(|r| r.0.as_str()).collect();
     // One host CPU reading per round, as the engine takes one per collection tick.
     let proc_stat = proc_file("stat");
-    for (id, name, pid) in &running {
-        let (id, name, pid) = (id.clone(), name.clone(), *pid);
+    for (id, name, pid) in running.iter().cloned() {
         let first = pid.and_then(|pid| {
             let proc_cgroup =
                 std::fs::read_to_string(view.proc_dir.join(format!("{pid}/cgroup"))).ok()?;
-            let loc = match (
-                cgroup::locate(&id, &proc_cgroup, &view.mountinfo),
-                &view.root,
-            ) {
-                (Some(loc), Some(root)) => loc.under_root(root),
-                (Some(loc), None) => loc,
-                (None, Some(root)) if proc_cgroup.contains("0::/..") => {
-                    let by_id = by_id.get_or_insert_with(|| {
-                        let ids: Vec<&str> = running.iter().map(|r| r.0.as_str()).collect();
-                        cgroup::v2_mount_point(&view.mountinfo)
-                            .map(|p| {
-                                cgroup::find_by_id(
-                                    &root.join(p.strip_prefix("/").unwrap_or(&p)),
-                                    &ids,
-                                )
-                            })
-                            .unwrap_or_default()
-                    });
-                    cgroup::Location::V2(by_id.get(&id)?.clone())
-                }
-                (None, _) => return None,
-            };
+            let loc = view.locate(&id, &proc_cgroup, &ids, &mut by_id)?;
             let first = cgroup::read(&loc, &proc_stat, host_memory).ok()?;
             Some((loc, first))
         });
